@@ -1,0 +1,63 @@
+"""The app factory every service calls: problem handlers, request context, metrics, health and the
+event feed wired once, so a service's create_app only names its own parts."""
+
+from collections.abc import Iterable
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import APIRouter, Depends, FastAPI
+from prometheus_client import CollectorRegistry
+
+from services.common.auth import TokenVerifier
+from services.common.config import BaseServiceSettings
+from services.common.db import Database
+from services.common.errors import install_problem_handlers
+from services.common.health import database_checks, health_router, migration_heads
+from services.common.logs import configure_logging
+from services.common.metrics import HttpMetrics, metrics_router
+from services.common.middleware import RequestContextMiddleware
+from services.common.strict_query import reject_unknown_query
+
+
+def build_service_app(
+    *,
+    name: str,
+    title: str,
+    description: str,
+    settings: BaseServiceSettings,
+    routers: Iterable[APIRouter],
+    alembic_ini: Path,
+    db: Database | None = None,
+    version: str = "0.1.0",
+) -> FastAPI:
+    configure_logging(name, settings.log_level)
+    db = db or Database(settings.database_url)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI):
+        yield
+        db.dispose()
+
+    app = FastAPI(
+        title=title,
+        description=description,
+        version=version,
+        lifespan=lifespan,
+        openapi_url="/openapi.json",
+        docs_url="/docs",
+        redoc_url=None,
+        dependencies=[Depends(reject_unknown_query)],
+    )
+    app.state.service_name = name
+    app.state.settings = settings
+    app.state.db = db
+    app.state.verifier = TokenVerifier(settings)
+    app.state.metrics = HttpMetrics(CollectorRegistry(auto_describe=True))
+    app.state.ready_checks = database_checks(db, migration_heads(alembic_ini))
+    install_problem_handlers(app)
+    app.add_middleware(RequestContextMiddleware, metrics=app.state.metrics)
+    app.include_router(health_router())
+    app.include_router(metrics_router)
+    for router in routers:
+        app.include_router(router)
+    return app

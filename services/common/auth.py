@@ -1,0 +1,94 @@
+"""JWT verification, the caller (Principal), role checks and the customer-sees-only-itself rule."""
+
+import time
+from dataclasses import dataclass
+from typing import Annotated, Literal
+
+import jwt
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from services.common.config import BaseServiceSettings
+from services.common.errors import Forbidden, NotFound, Unauthorized
+
+Role = Literal["customer", "staff", "supervisor", "admin", "system"]
+ROLES: tuple[str, ...] = ("customer", "staff", "supervisor", "admin", "system")
+STAFF_ROLES = ("staff", "supervisor", "admin")
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    sub: str
+    role: str
+    branch: str | None = None
+
+    @property
+    def is_customer(self) -> bool:
+        return self.role == "customer"
+
+
+class TokenVerifier:
+    """HS256 with a shared secret in development; RS256 with a public key in production."""
+
+    def __init__(self, settings: BaseServiceSettings):
+        self.algorithm = settings.jwt_algorithm
+        self.key = settings.jwt_public_key if self.algorithm == "RS256" else settings.jwt_secret
+        self.leeway = settings.jwt_leeway_seconds
+
+    def verify(self, token: str) -> Principal:
+        try:
+            claims = jwt.decode(
+                token,
+                self.key,
+                algorithms=[self.algorithm],
+                leeway=self.leeway,
+                options={"require": ["sub", "role", "exp"]},
+            )
+        except jwt.ExpiredSignatureError:
+            raise Unauthorized("The token has expired", code="token_expired") from None
+        except jwt.InvalidTokenError:
+            raise Unauthorized("The token is not valid", code="token_invalid") from None
+        role = claims.get("role")
+        if role not in ROLES or not isinstance(claims.get("sub"), str):
+            raise Unauthorized("The token carries no known role", code="token_invalid")
+        return Principal(sub=claims["sub"], role=role, branch=claims.get("branch"))
+
+
+def mint_token(
+    secret: str, *, sub: str, role: str, branch: str | None = None, ttl_seconds: int = 3600, algorithm: str = "HS256"
+) -> str:
+    """Development and test tokens; production tokens come from the bank's identity provider."""
+    now = int(time.time())
+    claims = {"sub": sub, "role": role, "iat": now, "exp": now + ttl_seconds}
+    if branch:
+        claims["branch"] = branch
+    return jwt.encode(claims, secret, algorithm=algorithm)
+
+
+_bearer = HTTPBearer(auto_error=False, description="A JWT with sub, role (and branch for staff), exp")
+
+
+def current_principal(
+    request: Request, creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+) -> Principal:
+    if creds is None or creds.scheme.lower() != "bearer":
+        raise Unauthorized("A bearer token is required", code="token_missing")
+    return request.app.state.verifier.verify(creds.credentials)
+
+
+def require_role(*roles: str):
+    """A dependency that admits only the given roles (401 without a valid token, 403 otherwise)."""
+    allowed = frozenset(roles)
+
+    def _dep(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
+        if principal.role not in allowed:
+            raise Forbidden(f"The role '{principal.role}' may not do this", code="role_forbidden")
+        return principal
+
+    return _dep
+
+
+def ensure_own_customer(principal: Principal, customer_id: str, not_found: NotFound) -> None:
+    """A customer token reaches only its own customer; another customer's record looks absent (404)."""
+    if principal.is_customer and principal.sub != str(customer_id):
+        raise not_found

@@ -1,0 +1,56 @@
+"""Settings shared by every service and the gateway; each service subclasses with its own env prefix."""
+
+import os
+
+from pydantic import model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEV_JWT_SECRET = "dev-only-jwt-secret-change-me-0123456789abcdef"  # noqa: S105 - refused outside development
+DEV_PII_KEY = "ZGV2LW9ubHktcGlpLWtleS0zMi1ieXRlcy1sb25nISE="  # base64 of 32 bytes, dev only
+DEV_HMAC_KEY = "dev-only-hmac-key-change-me"
+PLACEHOLDERS = {DEV_JWT_SECRET, DEV_PII_KEY, DEV_HMAC_KEY, "", "changeme", "change-me", "secret"}
+
+
+class BaseServiceSettings(BaseSettings):
+    """Every field can be set as <PREFIX>_<NAME> in the environment (e.g. PROFILE_DATABASE_URL)."""
+
+    model_config = SettingsConfigDict(extra="ignore", frozen=True)
+
+    environment: str = "development"
+    host: str = "127.0.0.1"
+    port: int = 8000
+    log_level: str = "INFO"
+    database_url: str = "sqlite:///data/service.db"
+    jwt_algorithm: str = "HS256"
+    jwt_secret: str = DEV_JWT_SECRET
+    jwt_public_key: str = ""  # PEM, for RS256 in production
+    jwt_leeway_seconds: int = 30
+    max_page_size: int = 200
+
+    @model_validator(mode="before")
+    @classmethod
+    def _suite_wide_defaults(cls, values):
+        # One secret for the whole suite may be given once as SUITE_JWT_SECRET; a service's own wins.
+        if isinstance(values, dict) and "jwt_secret" not in values and os.environ.get("SUITE_JWT_SECRET"):
+            values = {**values, "jwt_secret": os.environ["SUITE_JWT_SECRET"]}
+        return values
+
+    @property
+    def is_development(self) -> bool:
+        return self.environment in {"development", "test"}
+
+    @model_validator(mode="after")
+    def _refuse_placeholder_secrets(self):
+        if self.is_development:
+            return self
+        bad = [name for name in self.secret_fields() if getattr(self, name) in PLACEHOLDERS]
+        if self.jwt_algorithm == "RS256":
+            bad = [b for b in bad if b != "jwt_secret"]
+            if not self.jwt_public_key:
+                bad.append("jwt_public_key")
+        if bad:
+            raise ValueError(f"placeholder or empty secrets outside development: {', '.join(sorted(bad))}")
+        return self
+
+    def secret_fields(self) -> list[str]:
+        return ["jwt_secret"]

@@ -1,0 +1,138 @@
+"""Database engine and units of work for SQLite (WAL, foreign keys, one writer) and PostgreSQL."""
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlalchemy import BigInteger, Connection, DateTime, Engine, Integer, MetaData, create_engine, event, exc, make_url
+from sqlalchemy.orm import Session, registry
+from sqlalchemy.types import TypeDecorator
+from sqlmodel import SQLModel
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+# A 64-bit key on PostgreSQL, the rowid alias on SQLite (which only auto-increments INTEGER PRIMARY KEY).
+BigIntPK = BigInteger().with_variant(Integer(), "sqlite")
+
+
+def make_base() -> type[SQLModel]:
+    """A SQLModel base with its own metadata, so each service keeps its own Alembic history."""
+
+    class Base(SQLModel, registry=registry(metadata=MetaData(naming_convention=NAMING_CONVENTION))):
+        pass
+
+    return Base
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator):
+    """Timezone-aware UTC datetimes on both databases (SQLite hands back naive values)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _install_sqlite_pragmas(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _connect(dbapi_conn, _record):
+        dbapi_conn.isolation_level = None  # SQLAlchemy's begin event below emits BEGIN itself
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.execute("PRAGMA busy_timeout=10000")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin(conn: Connection):
+        immediate = conn.get_execution_options().get("sqlite_immediate", False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def build_engine(url: str, **kwargs) -> Engine:
+    if url.startswith("sqlite"):
+        path = make_url(url).database
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 10}, **kwargs)
+        _install_sqlite_pragmas(engine)
+        return engine
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
+    return create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True, **kwargs)
+
+
+class Database:
+    """Hands out sessions. `write()` is a unit of work: on SQLite it holds the process's single
+    writer slot and BEGIN IMMEDIATE, so writers queue in-process instead of backing off on the
+    file lock. Bound to a connection (tests), sessions join its transaction through savepoints."""
+
+    def __init__(self, url: str | None = None, *, connection: Connection | None = None):
+        if connection is not None:
+            self.url = connection.engine.url.render_as_string(hide_password=False)
+            self.engine = connection.engine
+            self._bind = connection
+        else:
+            assert url, "a database URL or a connection is required"
+            self.url = url
+            self.engine = build_engine(url)
+            self._bind = self.engine
+        self.dialect = self.engine.dialect.name
+        self._writer = threading.Lock() if self.dialect == "sqlite" and connection is None else None
+
+    def _session(self, bind) -> Session:
+        if isinstance(self._bind, Connection):
+            return Session(bind=self._bind, expire_on_commit=False, join_transaction_mode="create_savepoint")
+        return Session(bind=bind, expire_on_commit=False)
+
+    @contextmanager
+    def read(self) -> Iterator[Session]:
+        with self._session(self._bind) as session:
+            yield session
+
+    @contextmanager
+    def write(self) -> Iterator[Session]:
+        """The caller commits explicitly; anything left uncommitted is rolled back on exit."""
+        bind = self._bind
+        if self._writer is not None:
+            bind = self.engine.execution_options(sqlite_immediate=True)
+            self._writer.acquire()
+        try:
+            with self._session(bind) as session:
+                yield session
+        finally:
+            if self._writer is not None:
+                self._writer.release()
+
+    def dispose(self) -> None:
+        if not isinstance(self._bind, Connection):
+            self.engine.dispose()
+
+
+def is_unique_violation(err: exc.IntegrityError) -> bool:
+    text = str(err.orig).lower()
+    return "unique" in text or "duplicate key" in text

@@ -1,0 +1,76 @@
+"""Pure ASGI middleware: X-Request-ID in and out, route-template metrics and one access-log line."""
+
+import logging
+import re
+import time
+import uuid
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from services.common.context import reset_request_id, set_request_id
+from services.common.metrics import UNMATCHED_ROUTE, HttpMetrics
+
+access_log = logging.getLogger("access")
+_SAFE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+SKIP_PATHS = ("/metrics", "/health")
+
+
+def incoming_request_id(scope: Scope) -> str:
+    for name, value in scope.get("headers", ()):
+        if name == b"x-request-id":
+            text = value.decode("latin-1")
+            if _SAFE_ID.match(text):
+                return text
+            break
+    return uuid.uuid4().hex
+
+
+def route_template(scope: Scope) -> str:
+    route = scope.get("route")
+    return getattr(route, "path", None) or UNMATCHED_ROUTE
+
+
+class RequestContextMiddleware:
+    def __init__(self, app: ASGIApp, metrics: HttpMetrics):
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request_id = incoming_request_id(scope)
+        scope.setdefault("state", {})["request_id"] = request_id
+        token = set_request_id(request_id)
+        status = 500
+        header = (b"x-request-id", request_id.encode("latin-1"))
+        start = time.perf_counter()
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message["headers"] = [*message.get("headers", []), header]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            elapsed = time.perf_counter() - start
+            path = scope["path"]
+            if not path.startswith(SKIP_PATHS):
+                route = route_template(scope)
+                self.metrics.observe(scope["method"], route, status, elapsed)
+                if access_log.isEnabledFor(logging.INFO):
+                    access_log.info(
+                        "request",
+                        extra={
+                            "fields": {
+                                "method": scope["method"],
+                                "route": route,
+                                "status": status,
+                                "duration_ms": round(elapsed * 1000, 2),
+                            }
+                        },
+                    )
+            reset_request_id(token)

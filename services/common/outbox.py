@@ -1,0 +1,99 @@
+"""Transactional outbox: events written in the writer's transaction, served as an ordered, replayable
+feed. On PostgreSQL, identity values can commit out of order, so every outbox insert first takes a
+transaction-scoped advisory lock: positions are then handed out in commit order and a reader that
+sees position N has already been able to see every position below it."""
+
+import uuid
+import zlib
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from pydantic import BaseModel
+from sqlalchemy import JSON, Column, String, Table, func, insert, select, text
+from sqlalchemy.orm import Session
+
+from services.common.auth import require_role
+from services.common.db import BigIntPK, UTCDateTime, utcnow
+from services.common.errors import problem_responses
+
+
+def outbox_table(metadata) -> Table:
+    return Table(
+        "outbox_event",
+        metadata,
+        Column("position", BigIntPK, primary_key=True, autoincrement=True),
+        Column("event_id", String(36), nullable=False, unique=True),
+        Column("type", String(100), nullable=False),
+        Column("occurred_at", UTCDateTime(), nullable=False),
+        Column("subject_id", String(64), nullable=False, index=True),
+        Column("data", JSON, nullable=False),
+    )
+
+
+class Event(BaseModel):
+    position: int
+    event_id: str
+    type: str
+    occurred_at: datetime
+    subject_id: str
+    data: dict[str, Any]
+
+
+class EventPage(BaseModel):
+    items: list[Event]
+    last_position: int  # pass as `after` for the next page
+    head_position: int  # the newest position; head - last is how far behind a reader is
+
+
+def record_event(
+    session: Session,
+    table: Table,
+    *,
+    type: str,
+    subject_id: str,
+    data: dict[str, Any],
+    occurred_at: datetime | None = None,
+) -> None:
+    """Call last in the unit of work, just before commit, to keep the serialising lock short."""
+    if session.get_bind().dialect.name == "postgresql":
+        lock_key = zlib.crc32(f"outbox:{table.name}".encode())
+        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": lock_key})
+    session.execute(
+        insert(table).values(
+            event_id=str(uuid.uuid4()), type=type, occurred_at=occurred_at or utcnow(), subject_id=subject_id, data=data
+        )
+    )
+
+
+def read_feed(session: Session, table: Table, *, after: int, limit: int) -> EventPage:
+    rows = (
+        session.execute(select(table).where(table.c.position > after).order_by(table.c.position).limit(limit))
+        .mappings()
+        .all()
+    )
+    head = session.execute(select(func.coalesce(func.max(table.c.position), 0))).scalar_one()
+    items = [Event(**r) for r in rows]
+    return EventPage(items=items, last_position=items[-1].position if items else after, head_position=head)
+
+
+def feed_router(table: Table) -> APIRouter:
+    """GET /v1/events for other services (system role); the gateway does not route it."""
+    router = APIRouter(tags=["events"])
+
+    @router.get(
+        "/v1/events",
+        response_model=EventPage,
+        responses=problem_responses(401, 403, 422),
+        summary="The ordered, replayable event feed (system role)",
+    )
+    def events(
+        request: Request,
+        _p: Annotated[object, Depends(require_role("system", "admin"))],
+        after: Annotated[int, Query(ge=0, le=2**62)] = 0,
+        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    ) -> EventPage:
+        with request.app.state.db.read() as session:
+            return read_feed(session, table, after=after, limit=limit)
+
+    return router

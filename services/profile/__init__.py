@@ -1,0 +1,1 @@
+"""Profile: the system of record for who a customer is."""

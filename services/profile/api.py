@@ -1,0 +1,201 @@
+"""Profile routes: thin handlers that parse, authorise, call one service function and return a schema."""
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Header, Query, Request, Response
+from fastapi.responses import JSONResponse
+
+from services.common.auth import Principal, ensure_own_customer, require_role
+from services.common.db import Database
+from services.common.errors import problem_responses
+from services.common.etag import etag_for, expected_version
+from services.common.idempotency import StoredResponse, idempotency_request
+from services.profile import service
+from services.profile.schemas import (
+    AuditEntryRead,
+    AuditPage,
+    CustomerClose,
+    CustomerCreate,
+    CustomerPage,
+    CustomerRead,
+    CustomerType,
+    CustomerUpdate,
+    PersonalDataRead,
+    RegionType,
+    Status,
+)
+from services.profile.service import CustomerFilter, Privacy
+
+router = APIRouter(prefix="/v1/customers", tags=["customers"])
+
+
+def _db(request: Request) -> Database:
+    return request.app.state.db
+
+
+def _privacy(request: Request) -> Privacy:
+    return request.app.state.privacy
+
+
+Db = Annotated[Database, Depends(_db)]
+Priv = Annotated[Privacy, Depends(_privacy)]
+Writer = Annotated[Principal, Depends(require_role("staff", "supervisor", "admin"))]
+Reader = Annotated[Principal, Depends(require_role("customer", "staff", "supervisor", "admin", "system"))]
+Searcher = Annotated[Principal, Depends(require_role("staff", "supervisor", "admin", "system"))]
+Auditor = Annotated[Principal, Depends(require_role("supervisor", "admin"))]
+CustomerId = Annotated[uuid.UUID, "customer id"]
+Limit = Annotated[int, Query(ge=1, le=200, description="page size, at most 200")]
+Cursor = Annotated[str | None, Query(max_length=500, description="next_cursor from the previous page")]
+IfMatch = Annotated[str | None, Header(alias="If-Match", description="the ETag from your last read")]
+
+
+@router.post(
+    "",
+    status_code=201,
+    response_model=CustomerRead,
+    summary="Register a customer",
+    responses=problem_responses(401, 403, 409, 422),
+)
+def register_customer(
+    body: CustomerCreate,
+    principal: Writer,
+    db: Db,
+    privacy: Priv,
+    response: Response,
+    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
+):
+    idem = idempotency_request(
+        idempotency_key, caller=principal.sub, operation="register_customer", body=body.model_dump(mode="json")
+    )
+    result = service.register_customer(db, customer_in=body, actor=principal, privacy=privacy, idem=idem)
+    if isinstance(result, StoredResponse):
+        return JSONResponse(
+            result.body,
+            status_code=result.status_code,
+            headers={"Idempotency-Replayed": "true", "Location": f"/v1/customers/{result.body['id']}"},
+        )
+    response.headers["Location"] = f"/v1/customers/{result.id}"
+    response.headers["ETag"] = etag_for(result.version)
+    return result
+
+
+@router.get("", response_model=CustomerPage, summary="Search customers", responses=problem_responses(401, 403, 422))
+def search_customers(
+    _p: Searcher,
+    db: Db,
+    privacy: Priv,
+    customer_no: Annotated[str | None, Query(pattern=r"^\d{12}$")] = None,
+    name_prefix: Annotated[str | None, Query(min_length=1, max_length=100)] = None,
+    branch_code: Annotated[str | None, Query(pattern=r"^[A-Z0-9]{4,16}$")] = None,
+    type: CustomerType | None = None,
+    region_type: RegionType | None = None,
+    status: Status | None = None,
+    id_number: Annotated[str | None, Query(min_length=18, max_length=18, description="exact match")] = None,
+    phone: Annotated[str | None, Query(min_length=7, max_length=20, description="exact match")] = None,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+) -> CustomerPage:
+    filters = CustomerFilter(
+        customer_no=customer_no,
+        name_prefix=name_prefix,
+        branch_code=branch_code,
+        type=type,
+        region_type=region_type,
+        status=status,
+        id_number=id_number,
+        phone=phone,
+    )
+    rows, next_cursor = service.search_customers(db, filters=filters, privacy=privacy, limit=limit, cursor=cursor)
+    return CustomerPage(items=[service.present_customer(c, privacy) for c in rows], next_cursor=next_cursor)
+
+
+@router.get(
+    "/{customer_id}",
+    response_model=CustomerRead,
+    summary="Read a customer (masked)",
+    responses=problem_responses(401, 403, 404, 422),
+)
+def read_customer(
+    customer_id: CustomerId, principal: Reader, db: Db, privacy: Priv, response: Response
+) -> CustomerRead:
+    ensure_own_customer(principal, customer_id, service.customer_not_found(customer_id))
+    customer = service.require_customer(db, customer_id=customer_id)
+    response.headers["ETag"] = etag_for(customer.version)
+    return service.present_customer(customer, privacy)
+
+
+@router.patch(
+    "/{customer_id}",
+    response_model=CustomerRead,
+    summary="Update a customer (If-Match required)",
+    responses=problem_responses(401, 403, 404, 409, 412, 422, 428),
+)
+def update_customer(
+    customer_id: CustomerId,
+    body: CustomerUpdate,
+    _p: Writer,
+    db: Db,
+    privacy: Priv,
+    response: Response,
+    if_match: IfMatch = None,
+) -> CustomerRead:
+    customer = service.update_customer(
+        db, customer_id=customer_id, changes=body, expected_version=expected_version(if_match), privacy=privacy
+    )
+    response.headers["ETag"] = etag_for(customer.version)
+    return service.present_customer(customer, privacy)
+
+
+@router.post(
+    "/{customer_id}/close",
+    response_model=CustomerRead,
+    summary="Close a customer (never deleted; If-Match optional)",
+    responses=problem_responses(401, 403, 404, 409, 412, 422),
+)
+def close_customer(
+    customer_id: CustomerId,
+    _p: Writer,
+    db: Db,
+    privacy: Priv,
+    response: Response,
+    body: CustomerClose | None = None,
+    if_match: IfMatch = None,
+) -> CustomerRead:
+    customer = service.close_customer(
+        db,
+        customer_id=customer_id,
+        reason=body.reason if body else None,
+        expected_version=expected_version(if_match, required=False),
+    )
+    response.headers["ETag"] = etag_for(customer.version)
+    return service.present_customer(customer, privacy)
+
+
+@router.get(
+    "/{customer_id}/personal-data",
+    response_model=PersonalDataRead,
+    summary="Full identity number, phone and email (permitted roles; every read is logged)",
+    responses=problem_responses(401, 403, 404, 422),
+)
+def read_personal_data(
+    customer_id: CustomerId,
+    principal: Writer,
+    db: Db,
+    privacy: Priv,
+    reason: Annotated[str, Query(min_length=5, max_length=200, description="why you need the full values")],
+):
+    return service.reveal_personal_data(db, customer_id=customer_id, actor=principal, reason=reason, privacy=privacy)
+
+
+@router.get(
+    "/{customer_id}/access-log",
+    response_model=AuditPage,
+    summary="Who read the customer's full personal data or overrode a check, newest first",
+    responses=problem_responses(401, 403, 404, 422),
+)
+def read_access_log(
+    customer_id: CustomerId, _p: Auditor, db: Db, limit: Limit = 50, cursor: Cursor = None
+) -> AuditPage:
+    rows, next_cursor = service.list_audit_entries(db, customer_id=customer_id, limit=limit, cursor=cursor)
+    return AuditPage(items=[AuditEntryRead.model_validate(r) for r in rows], next_cursor=next_cursor)

@@ -1,0 +1,37 @@
+"""Wires the profile service: settings, database, personal-data vault, routers."""
+
+from pathlib import Path
+
+from fastapi import FastAPI
+
+from services.common.app import build_service_app
+from services.common.db import Database
+from services.common.outbox import feed_router
+from services.common.pii import Mask, PersonalDataVault
+from services.profile.api import router
+from services.profile.config import ProfileSettings
+from services.profile.models import outbox
+from services.profile.service import Privacy
+
+HERE = Path(__file__).parent
+
+
+def create_app(settings: ProfileSettings | None = None, db: Database | None = None) -> FastAPI:
+    settings = settings or ProfileSettings()
+    app = build_service_app(
+        name="profile",
+        title="Profile service",
+        description="Customers of the Postal Savings Bank: identity, contacts, status; the customer event feed.",
+        settings=settings,
+        routers=[router, feed_router(outbox)],
+        alembic_ini=HERE / "alembic.ini",
+        db=db,
+    )
+    app.state.privacy = Privacy(
+        vault=PersonalDataVault(settings.pii_keys, settings.pii_hmac_key),
+        resident_id_mask=Mask.parse(settings.mask_resident_id),
+        credit_code_mask=Mask.parse(settings.mask_credit_code),
+        phone_mask=Mask.parse(settings.mask_phone),
+        reveal_roles=settings.reveal_role_set,
+    )
+    return app

@@ -1,0 +1,155 @@
+"""Profile API models. Identity numbers, phones and emails leave the service masked unless a
+permitted caller asks for them with a reason (PersonalDataRead)."""
+
+import re
+import uuid
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, Field, field_validator
+
+from services.common.pagination import Page
+from services.common.schema import RequestModel, ResponseModel
+from services.profile.identity import normalise_credit_code, normalise_email, normalise_phone, validate_resident_id
+
+CustomerType = Literal["individual", "enterprise", "interbank"]
+RegionType = Literal["urban", "rural", "peri_urban"]
+Status = Literal["active", "closed"]
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def _plain_text(value: str) -> str:
+    if _CONTROL.search(value):
+        raise ValueError("control characters are not allowed")
+    return value
+
+
+Name = Annotated[str, Field(min_length=1, max_length=100), AfterValidator(_plain_text)]
+Place = Annotated[str, Field(min_length=1, max_length=32), AfterValidator(_plain_text)]
+City = Annotated[str, Field(min_length=1, max_length=64), AfterValidator(_plain_text)]
+BranchCode = Annotated[str, Field(pattern=r"^[A-Z0-9]{4,16}$", description="4-16 upper-case letters or digits")]
+Phone = Annotated[
+    str, Field(min_length=7, max_length=20, description="mainland mobile or landline"), AfterValidator(normalise_phone)
+]
+Email = Annotated[str, Field(min_length=3, max_length=254), AfterValidator(normalise_email)]
+
+
+class CustomerCreate(RequestModel):
+    """An individual carries `resident_id`; an enterprise or interbank customer carries `credit_code`
+    and `contact_name` (its `phone` is the contact person's)."""
+
+    type: CustomerType
+    name: Name = Field(description="the person's name, or the organisation's legal name")
+    resident_id: (
+        Annotated[
+            str,
+            Field(
+                min_length=18,
+                max_length=18,
+                pattern=r"^[0-9]{17}[0-9Xx]$",
+                description="GB 11643: birth date inside, check character validated",
+            ),
+        ]
+        | None
+    ) = None
+    credit_code: (
+        Annotated[
+            str,
+            Field(
+                min_length=18,
+                max_length=18,
+                pattern=r"^[0-9A-HJ-NP-RTUWXYa-hj-np-rtuwxy]{18}$",
+                description="GB 32100, check character validated",
+            ),
+        ]
+        | None
+    ) = None
+    id_check_override_reason: (
+        Annotated[str, Field(min_length=10, max_length=500), AfterValidator(_plain_text)] | None
+    ) = Field(default=None, description="supervisor only: registers an early credit code that fails its check")
+    phone: Phone
+    email: Email | None = None
+    contact_name: Name | None = None
+    region_type: RegionType
+    province: Place
+    city: City
+    branch_code: BranchCode
+
+    @field_validator("resident_id")
+    @classmethod
+    def _resident_id(cls, v: str | None) -> str | None:
+        return None if v is None else validate_resident_id(v)
+
+    @field_validator("credit_code")
+    @classmethod
+    def _credit_code(cls, v: str | None) -> str | None:
+        return None if v is None else normalise_credit_code(v)
+
+
+class CustomerUpdate(RequestModel):
+    """Only the fields sent change; identity numbers and type never change. `email: null` removes it."""
+
+    name: Name | None = None
+    phone: Phone | None = None
+    email: Email | None = None
+    contact_name: Name | None = None
+    region_type: RegionType | None = None
+    province: Place | None = None
+    city: City | None = None
+    branch_code: BranchCode | None = None
+
+
+class CustomerClose(RequestModel):
+    reason: Annotated[str, Field(min_length=1, max_length=500), AfterValidator(_plain_text)] | None = None
+
+
+class CustomerRead(ResponseModel):
+    id: uuid.UUID
+    customer_no: str
+    type: CustomerType
+    name: str
+    id_type: Literal["resident_id", "credit_code"]
+    id_number: str = Field(description="masked")
+    phone: str = Field(description="masked")
+    email: str | None = Field(description="masked")
+    contact_name: str | None
+    region_type: RegionType
+    province: str
+    city: str
+    branch_code: str
+    status: Status
+    created_at: datetime
+    updated_at: datetime
+    closed_at: datetime | None
+    version: int
+
+
+class CustomerPage(Page[CustomerRead]):
+    pass
+
+
+class PersonalDataRead(ResponseModel):
+    """Full values; every read of this is written to the customer's access log."""
+
+    customer_id: uuid.UUID
+    id_type: Literal["resident_id", "credit_code"]
+    id_number: str
+    phone: str
+    email: str | None
+
+
+class AuditEntryRead(ResponseModel):
+    id: int
+    customer_id: uuid.UUID
+    action: str
+    actor_sub: str
+    actor_role: str
+    reason: str
+    fields: str
+    request_id: str | None
+    at: datetime
+
+
+class AuditPage(Page[AuditEntryRead]):
+    pass

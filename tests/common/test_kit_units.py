@@ -1,0 +1,105 @@
+"""Kit mechanisms in isolation: money, cursors, masking, encryption keys, settings, log redaction."""
+
+import json
+import logging
+
+import pytest
+
+from services.common.config import BaseServiceSettings
+from services.common.errors import InvalidInput, PreconditionFailed, PreconditionRequired
+from services.common.etag import check_version, expected_version
+from services.common.logs import JsonFormatter, redact
+from services.common.money import fen_to_str, str_to_fen
+from services.common.pagination import decode_cursor, encode_cursor
+from services.common.pii import Mask, PersonalDataVault, mask_email, parse_keyring
+
+KEY_A = "YWFhYWFhYWFhYWFhYWFhYWFhYWFhYWFhYWFhYWFhYWE="  # 32 x 'a'
+KEY_B = "YmJiYmJiYmJiYmJiYmJiYmJiYmJiYmJiYmJiYmJiYmI="
+
+
+@pytest.mark.parametrize("fen, text", [(0, "0.00"), (5, "0.05"), (1234567, "12345.67"), (-250, "-2.50")])
+def test_money_round_trips_between_fen_and_text(fen, text):
+    assert fen_to_str(fen) == text and str_to_fen(text) == fen
+
+
+@pytest.mark.parametrize("text", ["1.234", "abc", "NaN", "Infinity", ""])
+def test_money_rejects_what_is_not_fen(text):
+    with pytest.raises(ValueError):
+        str_to_fen(text)
+
+
+def test_cursor_round_trips_and_rejects_foreign_values():
+    assert decode_cursor(encode_cursor(["100000000016"])) == ["100000000016"]
+    assert decode_cursor(encode_cursor([42]), (int,)) == [42]
+    for bad in ["%%%", encode_cursor([42]), encode_cursor(["a", "b"]), encode_cursor({"a": 1}), encode_cursor([True])]:
+        with pytest.raises(InvalidInput):
+            decode_cursor(bad)
+    assert decode_cursor(None) is None
+
+
+@pytest.mark.parametrize(
+    "spec, value, masked",
+    [
+        ("6,4", "11010519491231002X", "110105********002X"),
+        ("3,4", "13812345678", "138****5678"),
+        ("6,4", "6222021234567890123", "622202*********0123"),
+        ("3,4", "1234", "****"),
+    ],
+)
+def test_mask_keeps_first_and_last(spec, value, masked):
+    assert Mask.parse(spec).apply(value) == masked
+
+
+def test_mask_email_keeps_domain():
+    assert mask_email("wang.xm@example.cn") == "w***@example.cn"
+
+
+def test_vault_decrypts_with_old_key_after_rotation():
+    old = PersonalDataVault(f"k1:{KEY_A}", "h")
+    token = old.encrypt("13812345678", "customer.phone")
+    rotated = PersonalDataVault(f"k2:{KEY_B},k1:{KEY_A}", "h")
+    assert rotated.decrypt(token, "customer.phone") == "13812345678"
+    assert rotated.encrypt("x", "f").startswith("k2.")
+    assert old.lookup_hash("13812345678", "customer.phone") == rotated.lookup_hash("13812345678", "customer.phone")
+    assert old.lookup_hash("1", "a") != PersonalDataVault(KEY_A, "other").lookup_hash("1", "a")
+
+
+def test_keyring_rejects_short_key():
+    with pytest.raises(ValueError):
+        parse_keyring("k1:c2hvcnQ=")
+
+
+def test_settings_refuse_placeholder_secrets_outside_development():
+    with pytest.raises(ValueError, match="jwt_secret"):
+        BaseServiceSettings(environment="production")
+    assert BaseServiceSettings(environment="production", jwt_secret="a-real-secret-from-the-vault-123456")
+    assert BaseServiceSettings(environment="development")
+
+
+def test_etag_rules():
+    assert expected_version('"3"') == 3 and expected_version('W/"3"') == 3
+    assert expected_version(None, required=False) is None
+    with pytest.raises(PreconditionRequired):
+        expected_version(None)
+    with pytest.raises(InvalidInput):
+        expected_version("abc")
+    with pytest.raises(PreconditionFailed):
+        check_version(4, 3)
+    check_version(3, 3)
+    check_version(3, None)
+
+
+def test_logs_redact_personal_data_and_tokens():
+    line = (
+        "Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.sig id 11010519491231002X phone 13812345678 mail wang@example.cn"
+    )
+    out = redact(line)
+    for secret in ("eyJhbGciOiJIUzI1NiJ9", "11010519491231002X", "13812345678", "wang@example.cn"):
+        assert secret not in out
+    assert "110105********002X" in out and "138****5678" in out
+
+
+def test_json_formatter_writes_one_redacted_object():
+    record = logging.LogRecord("x", logging.INFO, __file__, 1, "phone %s", ("13812345678",), None)
+    entry = json.loads(JsonFormatter("profile").format(record))
+    assert entry["msg"] == "phone 138****5678" and entry["service"] == "profile" and entry["level"] == "info"

@@ -1,0 +1,28 @@
+"""Shared fixtures: tokens, settings and database factories for every service's tests."""
+
+import uuid
+from collections.abc import Callable
+
+import pytest
+
+from services.common.auth import mint_token
+from services.common.config import DEV_JWT_SECRET
+
+TEST_SECRET = DEV_JWT_SECRET
+
+
+@pytest.fixture
+def token() -> Callable[..., str]:
+    """token(role, sub=None, branch=None, ttl=600) -> a signed JWT for the test secret."""
+
+    def _mint(role: str, sub: str | None = None, branch: str | None = "BR0001", ttl: int = 600) -> str:
+        sub = sub or (str(uuid.uuid4()) if role == "customer" else f"{role}-{uuid.uuid4().hex[:8]}")
+        return mint_token(TEST_SECRET, sub=sub, role=role, branch=branch, ttl_seconds=ttl)
+
+    return _mint
+
+
+@pytest.fixture
+def auth(token) -> Callable[..., dict[str, str]]:
+    """auth(role, **kw) -> an Authorization header dict."""
+    return lambda role, **kw: {"Authorization": f"Bearer {token(role, **kw)}"}

@@ -1,0 +1,75 @@
+"""Test databases: SQLite files copied from a template migrated once per run, and PostgreSQL
+databases per service per xdist worker, migrated once. PostgreSQL tests fail in CI when the server
+is missing and skip elsewhere."""
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+PG_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+
+def alembic_config(alembic_ini: Path, url: str) -> Config:
+    cfg = Config(str(alembic_ini))
+    cfg.set_main_option("script_location", str(alembic_ini.parent / "migrations"))
+    cfg.set_main_option("sqlalchemy.url", url)
+    return cfg
+
+
+def migrate(alembic_ini: Path, url: str, revision: str = "head") -> None:
+    command.upgrade(alembic_config(alembic_ini, url), revision)
+
+
+def sqlite_url(path: Path) -> str:
+    return f"sqlite:///{path}"
+
+
+def copy_sqlite(template: Path, dest: Path) -> Path:
+    shutil.copyfile(template, dest)
+    return dest
+
+
+def postgres_reachable() -> str | None:
+    """None when reachable, else the reason."""
+    try:
+        engine = create_engine(_driver(PG_URL), connect_args={"connect_timeout": 3})
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+        engine.dispose()
+        return None
+    except Exception as err:  # noqa: BLE001
+        return f"PostgreSQL not reachable at {make_url(PG_URL).render_as_string()}: {type(err).__name__}"
+
+
+def require_postgres() -> None:
+    reason = postgres_reachable()
+    if reason is None:
+        return
+    if IN_CI:
+        pytest.fail(reason + " (CI must run the PostgreSQL tests)")
+    pytest.skip(reason)
+
+
+def _driver(url: str) -> str:
+    return url.replace("postgresql://", "postgresql+psycopg://", 1) if url.startswith("postgresql://") else url
+
+
+def fresh_pg_database(name: str) -> str:
+    """Drops and creates database `name` on the test server; returns its URL."""
+    admin = create_engine(_driver(PG_URL), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
+
+
+def worker_id() -> str:
+    return os.environ.get("PYTEST_XDIST_WORKER", "gw") or "gw"

@@ -1,0 +1,70 @@
+"""Plain factory functions for profile tests: valid identity numbers and registration bodies."""
+
+import itertools
+import random
+from datetime import date, timedelta
+
+from services.profile.identity import credit_code_check_char, resident_id_check_char
+
+_seq = itertools.count(1)
+_rng = random.Random()
+
+
+def resident_id(born: date | None = None) -> str:
+    n = next(_seq)
+    born = born or date(1960, 1, 1) + timedelta(days=_rng.randrange(20000))
+    first17 = f"110105{born:%Y%m%d}{(n * 7 + _rng.randrange(1000)) % 1000:03d}"
+    return first17 + resident_id_check_char(first17)
+
+
+def credit_code() -> str:
+    first17 = f"91110000{_rng.randrange(10**9):09d}"
+    return first17 + credit_code_check_char(first17)
+
+
+def bad_credit_code() -> str:
+    code = credit_code()
+    wrong = "0" if code[-1] != "0" else "1"
+    return code[:-1] + wrong
+
+
+def mobile() -> str:
+    return f"139{_rng.randrange(10**8):08d}"
+
+
+def individual(**overrides) -> dict:
+    body = {
+        "type": "individual",
+        "name": "王小明",
+        "resident_id": resident_id(),
+        "phone": mobile(),
+        "email": "wang.xm@example.cn",
+        "region_type": "urban",
+        "province": "北京",
+        "city": "北京",
+        "branch_code": "BJ0001",
+    }
+    body.update(overrides)
+    return body
+
+
+def enterprise(kind: str = "enterprise", **overrides) -> dict:
+    body = {
+        "type": kind,
+        "name": "北京示例科技有限公司",
+        "credit_code": credit_code(),
+        "contact_name": "李四",
+        "phone": "010-62345678",
+        "region_type": "peri_urban",
+        "province": "北京",
+        "city": "北京",
+        "branch_code": "BJ0002",
+    }
+    body.update(overrides)
+    return body
+
+
+def register(client, headers: dict, body: dict | None = None) -> dict:
+    resp = client.post("/v1/customers", json=body or individual(), headers=headers)
+    assert resp.status_code == 201, resp.text
+    return resp.json()
