@@ -1,6 +1,7 @@
 """JWT verification, the caller (Principal), role checks and the customer-sees-only-itself rule."""
 
 import time
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Annotated, Literal
 
@@ -28,14 +29,34 @@ class Principal:
 
 
 class TokenVerifier:
-    """HS256 with a shared secret in development; RS256 with a public key in production."""
+    """HS256 with a shared secret in development; RS256 with a public key in production.
+
+    A client sends the same token on every call, so a token whose signature has been checked is
+    remembered (bounded) with its expiry, which is still checked on every use."""
+
+    CACHE_SIZE = 10_000
 
     def __init__(self, settings: BaseServiceSettings):
         self.algorithm = settings.jwt_algorithm
         self.key = settings.jwt_public_key if self.algorithm == "RS256" else settings.jwt_secret
         self.leeway = settings.jwt_leeway_seconds
+        self._verified: OrderedDict[str, tuple[Principal, float]] = OrderedDict()
 
     def verify(self, token: str) -> Principal:
+        hit = self._verified.get(token)
+        if hit is not None:
+            principal, exp = hit
+            if time.time() <= exp + self.leeway:
+                return principal
+            self._verified.pop(token, None)
+            raise Unauthorized("The token has expired", code="token_expired")
+        principal, exp = self._decode(token)
+        self._verified[token] = (principal, exp)
+        if len(self._verified) > self.CACHE_SIZE:
+            self._verified.popitem(last=False)
+        return principal
+
+    def _decode(self, token: str) -> tuple[Principal, float]:
         try:
             claims = jwt.decode(
                 token,
@@ -51,7 +72,7 @@ class TokenVerifier:
         role = claims.get("role")
         if role not in ROLES or not isinstance(claims.get("sub"), str):
             raise Unauthorized("The token carries no known role", code="token_invalid")
-        return Principal(sub=claims["sub"], role=role, branch=claims.get("branch"))
+        return Principal(sub=claims["sub"], role=role, branch=claims.get("branch")), float(claims["exp"])
 
 
 def mint_token(
@@ -65,22 +86,27 @@ def mint_token(
     return jwt.encode(claims, secret, algorithm=algorithm)
 
 
-_bearer = HTTPBearer(auto_error=False, description="A JWT with sub, role (and branch for staff), exp")
+bearer = HTTPBearer(auto_error=False, description="A JWT with sub, role (and branch for staff), exp")
+Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
 
 
-def current_principal(
-    request: Request, creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
-) -> Principal:
+def principal_from(request: Request, creds: HTTPAuthorizationCredentials | None) -> Principal:
     if creds is None or creds.scheme.lower() != "bearer":
         raise Unauthorized("A bearer token is required", code="token_missing")
     return request.app.state.verifier.verify(creds.credentials)
+
+
+# Dependencies are `async def` on purpose: they do microseconds of CPU and no I/O, and a sync
+# dependency costs a thread-pool hop on every request (PERF-NOTES trap 3).
+async def current_principal(request: Request, creds: Credentials) -> Principal:
+    return principal_from(request, creds)
 
 
 def require_role(*roles: str):
     """A dependency that admits only the given roles (401 without a valid token, 403 otherwise)."""
     allowed = frozenset(roles)
 
-    def _dep(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
+    async def _dep(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
         if principal.role not in allowed:
             raise Forbidden(f"The role '{principal.role}' may not do this", code="role_forbidden")
         return principal

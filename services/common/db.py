@@ -1,16 +1,31 @@
 """Database engine and units of work for SQLite (WAL, foreign keys, one writer) and PostgreSQL."""
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TypeVar
 
-from sqlalchemy import BigInteger, Connection, DateTime, Engine, Integer, MetaData, create_engine, event, exc, make_url
+import anyio.to_thread
+from sqlalchemy import (
+    BigInteger,
+    Connection,
+    DateTime,
+    Engine,
+    Integer,
+    MetaData,
+    Row,
+    create_engine,
+    event,
+    exc,
+    make_url,
+)
 from sqlalchemy.orm import Session, registry
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import SQLModel
 
+T = TypeVar("T")
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
     "uq": "uq_%(table_name)s_%(column_0_N_name)s",
@@ -69,8 +84,10 @@ def _install_sqlite_pragmas(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _begin(conn: Connection):
-        immediate = conn.get_execution_options().get("sqlite_immediate", False)
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+        options = conn.get_execution_options()
+        if options.get("sqlite_single_statement"):
+            return  # one SELECT needs no transaction around it
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if options.get("sqlite_immediate") else "BEGIN")
 
 
 def build_engine(url: str, **kwargs) -> Engine:
@@ -103,6 +120,10 @@ class Database:
             self._bind = self.engine
         self.dialect = self.engine.dialect.name
         self._writer = threading.Lock() if self.dialect == "sqlite" and connection is None else None
+        # A lone SELECT outside any transaction: no BEGIN/ROLLBACK round trips around it.
+        self._single = self.engine.execution_options(
+            **({"sqlite_single_statement": True} if self.dialect == "sqlite" else {"isolation_level": "AUTOCOMMIT"})
+        )
 
     def _session(self, bind) -> Session:
         if isinstance(self._bind, Connection):
@@ -127,6 +148,22 @@ class Database:
         finally:
             if self._writer is not None:
                 self._writer.release()
+
+    def first_row(self, stmt, params: dict | None = None) -> Row | None:
+        """The first row of one SELECT, on a bare connection: the hot-read path skips the Session and
+        the transaction (PERF-NOTES trap 3)."""
+        if isinstance(self._bind, Connection):
+            return self._bind.execute(stmt, params).first()
+        with self._single.connect() as conn:
+            return conn.execute(stmt, params).first()
+
+    async def run_read(self, fn: Callable[[], T]) -> T:
+        """Runs a short read from an async handler. On SQLite it runs inline: a WAL read never waits
+        on a lock and costs microseconds of CPU, less than a thread-pool hop. On PostgreSQL it is a
+        network round trip, so it goes to the thread pool and never blocks the event loop."""
+        if self.dialect == "sqlite":
+            return fn()
+        return await anyio.to_thread.run_sync(fn)
 
     def dispose(self) -> None:
         if not isinstance(self._bind, Connection):

@@ -41,7 +41,9 @@ class JsonFormatter(logging.Formatter):
         }
         fields = getattr(record, "fields", None)
         if fields:
-            entry.update({k: redact(v) if isinstance(v, str) else v for k, v in fields.items()})
+            for key, value in fields.items():
+                # Core keys are never overwritten by a caller's field.
+                entry.setdefault(key, redact(value) if isinstance(value, str) else value)
         if record.exc_info:
             entry["exc"] = redact(self.formatException(record.exc_info))
         return json.dumps(entry, ensure_ascii=False, default=str)
@@ -55,6 +57,9 @@ def configure_logging(service: str, level: str = "INFO") -> None:
     root.setLevel(level.upper())
     # uvicorn's own access log prints raw paths and query strings (which may hold a phone number).
     logging.getLogger("uvicorn.access").disabled = True
+    # httpx logs every request's full URL, query string included, at INFO.
+    for name in ("httpx", "httpcore"):
+        logging.getLogger(name).setLevel(logging.WARNING)
     for name in ("uvicorn", "uvicorn.error"):
         logging.getLogger(name).handlers[:] = []
         logging.getLogger(name).propagate = True

@@ -26,6 +26,11 @@ def incoming_request_id(scope: Scope) -> str:
 
 
 def route_template(scope: Scope) -> str:
+    """The matched route's template; an app may name its own label in scope state `metrics_route`
+    (the gateway labels proxied calls by route-table prefix). Never the raw path."""
+    override = scope.get("state", {}).get("metrics_route")
+    if override:
+        return override
     route = scope.get("route")
     return getattr(route, "path", None) or UNMATCHED_ROUTE
 

@@ -56,17 +56,18 @@ class PersonalDataVault:
     def __init__(self, keyring_spec: str, hmac_key: str):
         self.keys = parse_keyring(keyring_spec)
         self.active_kid = next(iter(self.keys))
+        self._ciphers = {kid: AESGCM(key) for kid, key in self.keys.items()}  # key schedules, built once
         self.hmac_key = hmac_key.encode()
 
     def encrypt(self, value: str, field: str) -> str:
         nonce = os.urandom(12)
-        ct = AESGCM(self.keys[self.active_kid]).encrypt(nonce, value.encode(), field.encode())
+        ct = self._ciphers[self.active_kid].encrypt(nonce, value.encode(), field.encode())
         return f"{self.active_kid}.{base64.urlsafe_b64encode(nonce + ct).decode()}"
 
     def decrypt(self, token: str, field: str) -> str:
         kid, _, body = token.partition(".")
         raw = base64.urlsafe_b64decode(body)
-        return AESGCM(self.keys[kid]).decrypt(raw[:12], raw[12:], field.encode()).decode()
+        return self._ciphers[kid].decrypt(raw[:12], raw[12:], field.encode()).decode()
 
     def lookup_hash(self, value: str, field: str) -> str:
         return hmac.new(self.hmac_key, f"{field}\x00{value}".encode(), hashlib.sha256).hexdigest()

@@ -5,7 +5,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import exc, select, text
+from sqlalchemy import Row, bindparam, exc, select, text
 from sqlalchemy.orm import Session
 
 from services.common.auth import Principal
@@ -57,7 +57,7 @@ def customer_not_found(customer_id: Any) -> NotFound:
     return NotFound(f"No customer {customer_id}", code="customer_not_found")
 
 
-def present_customer(c: Customer, privacy: Privacy) -> CustomerRead:
+def present_customer(c: Customer | Row, privacy: Privacy) -> CustomerRead:
     """The customer as every response shows it: identity number, phone and email masked."""
     v = privacy.vault
     id_mask = privacy.resident_id_mask if c.id_type == "resident_id" else privacy.credit_code_mask
@@ -227,12 +227,18 @@ def _audit(s: Session, customer_id: uuid.UUID, actor: Principal, *, action: str,
     )
 
 
-def require_customer(db: Database, *, customer_id: uuid.UUID) -> Customer:
-    with db.read() as s:
-        c = s.get(Customer, customer_id)
-    if c is None:
+_CUSTOMER_COLUMNS = Customer.__table__
+# Built once: a constant statement keeps SQLAlchemy's compiled-cache key memoised.
+_CUSTOMER_BY_ID = select(_CUSTOMER_COLUMNS).where(_CUSTOMER_COLUMNS.c.id == bindparam("customer_id"))
+
+
+def require_customer(db: Database, *, customer_id: uuid.UUID) -> Row:
+    """The customer's row (attribute access like a Customer), read with a Core select: the hot read
+    path skips ORM identity-map work (PERF-NOTES trap 3)."""
+    row = db.first_row(_CUSTOMER_BY_ID, {"customer_id": customer_id})
+    if row is None:
         raise customer_not_found(customer_id)
-    return c
+    return row
 
 
 def update_customer(
@@ -314,7 +320,7 @@ def search_customers(
 ) -> tuple[list[Customer], str | None]:
     """Ordered by customer_no. ID number and phone match through their keyed hashes only."""
     after = decode_cursor(cursor)
-    stmt = select(Customer).order_by(Customer.customer_no).limit(limit + 1)
+    stmt = select(_CUSTOMER_COLUMNS).order_by(Customer.customer_no).limit(limit + 1)
     if after is not None:
         stmt = stmt.where(Customer.customer_no > after[0])
     for field in ("customer_no", "branch_code", "type", "region_type", "status"):
@@ -333,7 +339,7 @@ def search_customers(
             == privacy.vault.lookup_hash(_query_value("phone", normalise_phone, filters.phone), PHONE_FIELD)
         )
     with db.read() as s:
-        rows = list(s.execute(stmt).scalars())
+        rows = list(s.execute(stmt))
     return page_of(rows, limit, key=lambda c: [c.customer_no])
 
 

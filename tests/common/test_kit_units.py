@@ -103,3 +103,19 @@ def test_json_formatter_writes_one_redacted_object():
     record = logging.LogRecord("x", logging.INFO, __file__, 1, "phone %s", ("13812345678",), None)
     entry = json.loads(JsonFormatter("profile").format(record))
     assert entry["msg"] == "phone 138****5678" and entry["service"] == "profile" and entry["level"] == "info"
+
+
+def test_verifier_remembers_a_token_but_still_checks_its_expiry(monkeypatch):
+    from services.common import auth
+    from services.common.errors import Unauthorized
+
+    verifier = auth.TokenVerifier(BaseServiceSettings(jwt_leeway_seconds=0))
+    token = auth.mint_token(verifier.key, sub="s-1", role="staff", ttl_seconds=60)
+    assert verifier.verify(token).sub == "s-1"
+    assert verifier.verify(token).sub == "s-1"  # from memory
+    later = auth.time.time() + 120
+    monkeypatch.setattr(auth.time, "time", lambda: later)
+    with pytest.raises(Unauthorized, match="expired"):
+        verifier.verify(token)
+    with pytest.raises(Unauthorized):
+        verifier.verify(token[:-2] + "xx")  # a forged signature is never served from memory

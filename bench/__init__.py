@@ -1,0 +1,1 @@
+"""Benchmarks that print figures and ratios from one run (`make bench`, `python -m bench.run`)."""

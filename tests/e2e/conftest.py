@@ -1,0 +1,117 @@
+"""Real processes through the gateway: profile on a fresh SQLite file migrated with its Alembic CLI,
+and the gateway pointing at it, each a uvicorn on a free port; stopped at teardown, whatever happens."""
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from services.common.config import DEV_JWT_SECRET
+
+ROOT = Path(__file__).parents[2]
+BIN = Path(sys.executable).parent  # .venv/bin under `make test`
+START_TIMEOUT = 30.0
+# Set explicitly for every process, so a developer's own environment cannot leak into the suite.
+_OWN_PREFIXES = ("PROFILE_", "GATEWAY_", "SEGMENTATION_", "FEEDBACK_", "LOYALTY_", "SUITE_")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def base_env(**values: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(_OWN_PREFIXES)}
+    return {**env, **values}
+
+
+class Process:
+    """One uvicorn serving `factory` on a fixed port; can be stopped and started again on it."""
+
+    def __init__(self, name: str, factory: str, env: dict[str, str], log_path: Path):
+        self.name = name
+        self.factory = factory
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.env = env
+        self.log_path = log_path
+        self.proc: subprocess.Popen | None = None
+
+    def spawn(self) -> None:
+        with open(self.log_path, "ab") as log:
+            self.proc = subprocess.Popen(
+                [str(BIN / "uvicorn"), "--factory", self.factory, "--host", "127.0.0.1", "--port", str(self.port),
+                 "--no-access-log", "--timeout-graceful-shutdown", "2"],
+                cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT)
+
+    def wait_live(self) -> None:
+        deadline = time.monotonic() + START_TIMEOUT
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"{self.name} exited with {self.proc.returncode}:\n{self.log_tail()}")
+            try:
+                if httpx.get(f"{self.url}/health/live", timeout=1).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            time.sleep(0.05)
+        raise RuntimeError(f"{self.name} not live within {START_TIMEOUT} s:\n{self.log_tail()}")
+
+    def start(self) -> None:
+        self.spawn()
+        self.wait_live()
+
+    def stop(self) -> None:
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        self.proc.terminate()
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(10)
+
+    def log_tail(self) -> str:
+        return self.log_path.read_text(errors="replace")[-3000:] if self.log_path.exists() else ""
+
+
+@dataclass
+class Suite:
+    profile: Process
+    gateway: Process
+
+
+def migrate_profile(database_url: str) -> None:
+    subprocess.run([str(BIN / "alembic"), "-c", "services/profile/alembic.ini", "upgrade", "head"],
+                   cwd=ROOT, env=base_env(PROFILE_DATABASE_URL=database_url), check=True,
+                   capture_output=True, timeout=120)
+
+
+@pytest.fixture
+def suite(tmp_path) -> Iterator[Suite]:
+    """Profile and the gateway, live; the test may stop and start profile (same port, same database)."""
+    database_url = f"sqlite:///{tmp_path / 'profile.db'}"
+    migrate_profile(database_url)
+    profile = Process("profile", "services.profile.app:create_app", base_env(
+        PROFILE_DATABASE_URL=database_url, PROFILE_ENVIRONMENT="test", PROFILE_LOG_LEVEL="WARNING",
+        PROFILE_JWT_SECRET=DEV_JWT_SECRET), tmp_path / "profile.log")
+    gateway = Process("gateway", "gateway.app:create_app", base_env(
+        GATEWAY_PROFILE_URL=profile.url, GATEWAY_ENVIRONMENT="test", GATEWAY_LOG_LEVEL="WARNING",
+        GATEWAY_JWT_SECRET=DEV_JWT_SECRET), tmp_path / "gateway.log")
+    try:
+        profile.spawn()
+        gateway.spawn()
+        profile.wait_live()
+        gateway.wait_live()
+        yield Suite(profile=profile, gateway=gateway)
+    finally:
+        gateway.stop()
+        profile.stop()
