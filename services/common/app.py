@@ -1,7 +1,7 @@
 """The app factory every service calls: problem handlers, request context, metrics, health and the
 event feed wired once, so a service's create_app only names its own parts."""
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -10,6 +10,7 @@ from prometheus_client import CollectorRegistry
 
 from services.common.auth import TokenVerifier
 from services.common.config import BaseServiceSettings
+from services.common.consumer import ConsumerThread
 from services.common.db import Database
 from services.common.errors import install_problem_handlers
 from services.common.health import database_checks, health_router, migration_heads
@@ -29,14 +30,22 @@ def build_service_app(
     alembic_ini: Path,
     db: Database | None = None,
     version: str = "0.1.0",
+    background: Sequence[ConsumerThread] = (),
 ) -> FastAPI:
+    """`background`: feed consumers started with the app and stopped before the database closes."""
     configure_logging(name, settings.log_level)
     db = db or Database(settings.database_url)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI):
-        yield
-        db.dispose()
+        for worker in background:
+            worker.start()
+        try:
+            yield
+        finally:
+            for worker in background:
+                worker.stop()
+            db.dispose()
 
     app = FastAPI(
         title=title,

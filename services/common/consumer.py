@@ -5,7 +5,6 @@ exactly once across crashes, restarts and competing replicas."""
 import logging
 import threading
 from collections.abc import Callable
-from typing import Any
 
 import httpx
 from sqlalchemy import Column, String, Table, select, update
@@ -112,5 +111,33 @@ class FeedConsumer:
                 stop.wait(idle_seconds)
 
 
-def describe(event: Event) -> dict[str, Any]:
-    return {"position": event.position, "type": event.type, "subject_id": event.subject_id}
+class ConsumerThread:
+    """Runs a FeedConsumer's poll loop in a daemon thread from a service's lifespan:
+    `start()` at startup, `stop()` at shutdown (waits for the current batch to finish)."""
+
+    def __init__(self, consumer: FeedConsumer, idle_seconds: float = 1.0):
+        self.consumer = consumer
+        self.idle_seconds = idle_seconds
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self.consumer.run, args=(self._stop, self.idle_seconds),
+                                        name=f"consumer-{self.consumer.name}", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+
+def lag_check(consumer: FeedConsumer, max_lag: int):
+    """A readiness check (see services.common.health): ready while the consumer is at most
+    `max_lag` events behind the feed head it last saw."""
+
+    def check() -> tuple[bool, str]:
+        lag = consumer.lag()
+        return lag <= max_lag, f"{lag} events behind {consumer.name}'s feed"
+
+    return check
