@@ -119,3 +119,34 @@ def test_verifier_remembers_a_token_but_still_checks_its_expiry(monkeypatch):
         verifier.verify(token)
     with pytest.raises(Unauthorized):
         verifier.verify(token[:-2] + "xx")  # a forged signature is never served from memory
+
+
+def test_verifier_accepts_rs256_with_the_public_key_only():
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    from services.common import auth
+    from services.common.errors import Unauthorized
+
+    private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    public_pem = private.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+    settings = BaseServiceSettings(environment="production", jwt_algorithm="RS256", jwt_public_key=public_pem)
+    verifier = auth.TokenVerifier(settings)
+    token = auth.mint_token(private, sub="s-9", role="supervisor", branch="BR0002", algorithm="RS256")
+    assert verifier.verify(token) == auth.Principal(sub="s-9", role="supervisor", branch="BR0002")
+    with pytest.raises(Unauthorized):
+        verifier.verify(_hs256_signed_with(public_pem, {"sub": "x", "role": "admin", "exp": 4102444800}))
+
+
+def _hs256_signed_with(key: str, claims: dict) -> str:
+    """The classic key-confusion forgery: HS256 keyed with the server's public key."""
+    import base64
+    import hashlib
+    import hmac
+
+    def b64(raw: bytes) -> str:
+        return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+    head = b64(json.dumps({"alg": "HS256", "typ": "JWT"}).encode()) + "." + b64(json.dumps(claims).encode())
+    return head + "." + b64(hmac.new(key.encode(), head.encode(), hashlib.sha256).digest())
