@@ -8,10 +8,11 @@ ROLE ?= staff
 SUB ?=
 BRANCH ?=
 DB ?= sqlite
+SUITE_POSTGRES_URL ?= postgresql://postgres@127.0.0.1:5432
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install run migrate token test check-migrations lint fmt bench clean
+.PHONY: help install run migrate token test check-migrations check-deploy lint fmt bench clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -24,11 +25,11 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP) ## create .venv and install the suite with its dev tools
 
-migrate: $(STAMP) ## apply every service's migrations (SQLite files under data/ unless *_DATABASE_URL is set)
-	bash scripts/migrate.sh
+migrate: $(STAMP) ## apply every service's migrations (SQLite under data/; DB=postgres: a database per service)
+	DB=$(DB) SUITE_POSTGRES_URL=$(SUITE_POSTGRES_URL) bash scripts/migrate.sh
 
-run: $(STAMP) migrate ## install, migrate and start the whole suite (Ctrl-C stops it all)
-	bash scripts/run.sh
+run: $(STAMP) migrate ## install, migrate and start the whole suite (DB=postgres for PostgreSQL; Ctrl-C stops it)
+	DB=$(DB) SUITE_POSTGRES_URL=$(SUITE_POSTGRES_URL) bash scripts/run.sh
 
 token: $(STAMP) ## print a development token: make token ROLE=staff [SUB=...] [BRANCH=...]
 	@$(BIN)/python -m services.common.tokens --role $(ROLE) $(if $(SUB),--sub $(SUB)) $(if $(BRANCH),--branch $(BRANCH))
@@ -39,11 +40,14 @@ test: $(STAMP) ## run the whole test suite (SQLite and PostgreSQL when reachable
 check-migrations: $(STAMP) ## alembic check, upgrade, downgrade to base, upgrade: each service, both databases
 	$(BIN)/python -m pytest -q tests/migrations
 
+check-deploy: $(STAMP) ## deploy/ checks: promtool rules tests, compose and Kubernetes schemas, hadolint, Prometheus e2e
+	$(BIN)/python -m pytest -q tests/deploy tests/e2e/test_prometheus_e2e.py
+
 lint: $(STAMP) ## ruff (never writes)
-	$(BIN)/ruff check services gateway tests bench
+	$(BIN)/ruff check services gateway tests bench scripts
 
 fmt: $(STAMP) ## ruff fix and format (writes)
-	$(BIN)/ruff check --fix services gateway tests bench
+	$(BIN)/ruff check --fix services gateway tests bench scripts
 
 bench: $(STAMP) ## load tests from a separate process; prints figures and ratios from one run
 	$(BIN)/python -m bench.run

@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # Starts every service and the gateway under honcho (Procfile); Ctrl-C stops them all.
+# DB=postgres runs them on PostgreSQL, one database per service (db-env.sh); SUITE_SERVICES=profile,...
+# starts only those services and the gateway.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/db-env.sh
 port="${GATEWAY_PORT:-8000}"
 cat <<MSG
 
-  Postal Savings Customer Management Suite
+  Postal Savings Customer Management Suite (database: ${DB:-sqlite})
   gateway:   http://127.0.0.1:${port}/api/v1/...
   API docs:  http://127.0.0.1:${port}/api/docs
   health:    http://127.0.0.1:${port}/health
@@ -13,4 +16,8 @@ cat <<MSG
   Ctrl-C stops everything.
 
 MSG
-exec .venv/bin/honcho start -f Procfile
+processes=()
+if [[ -n "${SUITE_SERVICES:-}" ]]; then
+  processes=(${SUITE_SERVICES//,/ } gateway)
+fi
+exec .venv/bin/honcho start -f Procfile "${processes[@]}"
