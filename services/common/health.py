@@ -1,6 +1,7 @@
 """/health/live (the process answers) and /health/ready (database, migration head, consumer lag)."""
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from alembic.config import Config
@@ -20,13 +21,20 @@ class HealthStatus(BaseModel):
     checks: dict[str, str] = {}
 
 
-def migration_heads(alembic_ini: Path) -> set[str]:
+@dataclass(frozen=True)
+class MigrationState:
+    heads: frozenset[str]
+    known: frozenset[str]  # every revision this code ships
+
+
+def migration_heads(alembic_ini: Path) -> MigrationState:
     cfg = Config(str(alembic_ini))
     cfg.set_main_option("script_location", str(alembic_ini.parent / "migrations"))
-    return set(ScriptDirectory.from_config(cfg).get_heads())
+    script = ScriptDirectory.from_config(cfg)
+    return MigrationState(frozenset(script.get_heads()), frozenset(r.revision for r in script.walk_revisions()))
 
 
-def database_checks(db: Database, heads: set[str]) -> dict[str, ReadyCheck]:
+def database_checks(db: Database, state: MigrationState) -> dict[str, ReadyCheck]:
     def database() -> tuple[bool, str]:
         with db.read() as s:
             s.execute(text("SELECT 1"))
@@ -35,9 +43,13 @@ def database_checks(db: Database, heads: set[str]) -> dict[str, ReadyCheck]:
     def migrations() -> tuple[bool, str]:
         with db.read() as s:
             current = {r[0] for r in s.execute(text("SELECT version_num FROM alembic_version"))}
-        if current == heads:
+        if current == state.heads:
             return True, "at head"
-        return False, f"at {sorted(current) or 'nothing'}, head is {sorted(heads)}"
+        if current and not current <= state.known:
+            # A revision this code does not know was applied by a newer release's migration job:
+            # additive migrations keep the old code working while the rollout completes.
+            return True, f"ahead of this release's head ({sorted(current)})"
+        return False, f"at {sorted(current) or 'nothing'}, head is {sorted(state.heads)}"
 
     return {"database": database, "migrations": migrations}
 
