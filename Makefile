@@ -51,6 +51,7 @@ fmt: $(STAMP) ## ruff fix and format (writes)
 
 bench: $(STAMP) ## load tests from a separate process; prints figures and ratios from one run
 	$(BIN)/python -m bench.run
+	$(BIN)/python -m bench.gateway_bench
 
 clean: ## remove data/ and caches (keeps .venv)
 	rm -rf data .pytest_cache .ruff_cache

@@ -4,11 +4,14 @@ lifespan), token verification, metrics, health and the proxy."""
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 from prometheus_client import CollectorRegistry
 
-from gateway import health, proxy
-from gateway.config import GatewaySettings
+from gateway import health, openapi, overview, proxy
+from gateway.config import SERVICES, GatewaySettings
 from gateway.metrics import UpstreamMetrics
+from gateway.protection import EdgeMiddleware
+from gateway.ratelimit import RateLimiter
 from gateway.routes import RouteTable
 from gateway.upstream import build_client
 from services.common.auth import TokenVerifier
@@ -20,9 +23,12 @@ from services.common.middleware import RequestContextMiddleware
 DESCRIPTION = """One entry point to the Postal Savings Customer Management Suite.
 
 `/api/v1/...` goes to the service that owns the path's prefix, as its `/v1/...`. Every request needs
-`Authorization: Bearer <JWT>`. Errors are `application/problem+json`; 503 `upstream_unavailable` or
-`service_not_configured` and 504 `upstream_timeout` name the service. Each service documents its own
-paths.
+`Authorization: Bearer <JWT>`. Errors are `application/problem+json`; 503 `upstream_unavailable`,
+`service_not_configured` or `circuit_open` (with `Retry-After`) and 504 `upstream_timeout` name the
+service; 429 `rate_limited` carries `Retry-After`. Rate limits apply per token subject and route class:
+reads (GET), writes, bulk ingest (`...:batch`). `GET /api/v1/customers/{customer_id}/overview` gathers
+one customer from every service. This document merges every live service's own (refreshed every
+GATEWAY_OPENAPI_CACHE_SECONDS); `info.x-services` says which were merged.
 
 | prefix | service |
 | --- | --- |
@@ -44,6 +50,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         client = build_client(settings)
         app.state.upstream_client = client
         app.state.forwarder = proxy.Forwarder(client, app.state.upstream_metrics, settings)
+        app.state.rate_limiter = RateLimiter(settings, app.state.upstream_metrics)
         try:
             yield
         finally:
@@ -55,20 +62,37 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         description=describe(table),
         version="0.1.0",
         lifespan=lifespan,
-        openapi_url="/api/openapi.json",
-        docs_url="/api/docs",
+        # Served by gateway.openapi: the merged document and Swagger UI with local assets.
+        openapi_url=None,
+        docs_url=None,
         redoc_url=None,
-        swagger_ui_oauth2_redirect_url="/api/docs/oauth2-redirect",
     )
     app.state.service_name = "gateway"
     app.state.settings = settings
     app.state.verifier = TokenVerifier(settings)
     app.state.route_table = table
     app.state.metrics = HttpMetrics(CollectorRegistry(auto_describe=True))
-    app.state.upstream_metrics = UpstreamMetrics(app.state.metrics.registry, sorted(set(settings.routes.values())))
+    app.state.upstream_metrics = UpstreamMetrics(app.state.metrics.registry, list(SERVICES))
+    app.state.merged_openapi = openapi.MergedOpenAPI(app)
     install_problem_handlers(app)
+    # Outermost last: request id and metrics, then the edge limits and security headers, then CORS
+    # (so a preflight is answered before any token check).
+    if settings.cors_origin_list:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origin_list,
+            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+            allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "If-Match", "If-None-Match",
+                           "X-Request-ID", "Accept-Language"],
+            expose_headers=["ETag", "Location", "Retry-After", "X-Request-ID"],
+            max_age=600,
+        )
+    app.add_middleware(EdgeMiddleware, max_header_bytes=settings.max_header_bytes,
+                       request_timeout_seconds=settings.request_timeout_seconds)
     app.add_middleware(RequestContextMiddleware, metrics=app.state.metrics)
     app.include_router(health.router)
     app.include_router(metrics_router)
-    app.include_router(proxy.router)
+    app.include_router(openapi.router)
+    app.include_router(overview.router)
+    app.router.routes.append(proxy.proxy_route)
     return app

@@ -1,6 +1,10 @@
 """Gateway settings (environment prefix GATEWAY_): where each service lives, which prefixes it owns,
-and the upstream client's timeouts and pool."""
+the upstream client's timeouts and pool, and the protections in front of the services (rate limits,
+circuit breakers, retry budget, size and time limits, CORS)."""
 
+from typing import Literal
+
+from limits import parse_many
 from pydantic import field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
@@ -50,6 +54,39 @@ class GatewaySettings(BaseServiceSettings):
     # service's data refers to.
     critical_services: str = "profile"
 
+    # Customer overview: every part is fetched at once, and whatever has not arrived by then is
+    # named in `partial`.
+    overview_budget_seconds: float = 2.0
+
+    # Rate limits per token subject and route class, in the `limits` library's notation
+    # ("600/minute", "10/second; 500/hour"). Memory by default (per replica); shared through Redis
+    # when GATEWAY_REDIS_URL is set (redis://host:port/db).
+    rate_limit_enabled: bool = True
+    rate_limit_reads: str = "1200/minute"
+    rate_limit_writes: str = "300/minute"
+    rate_limit_bulk: str = "30/minute"
+    # The sliding-window counter: two counters per caller and class (moving-window keeps every hit, and
+    # its in-memory expiry hops to a thread for each key).
+    rate_limit_strategy: Literal["moving-window", "fixed-window", "sliding-window-counter"] = "sliding-window-counter"
+    redis_url: str = ""
+
+    # Circuit breaker per upstream: opens after this many failures in a row, answers 503 at once
+    # while open, lets one probe through after the cool-down, closes on its success.
+    breaker_failure_threshold: int = 5
+    breaker_reset_seconds: float = 10.0
+
+    # Retries of idempotent requests after a connection-level failure: at most this share of the
+    # upstream's requests, plus a small reserve so that a quiet gateway can still retry.
+    retry_budget_ratio: float = 0.1
+    retry_budget_reserve: int = 10
+
+    max_header_bytes: int = 16_384
+    request_timeout_seconds: float = 30.0  # whole request, end to end, including retries
+    # Web frontends allowed to call from a browser: comma-separated origins (https://app.example.cn).
+    cors_origins: str = ""
+    openapi_cache_seconds: float = 30.0
+    openapi_fetch_timeout_seconds: float = 5.0  # a service builds its document on first request: slow
+
     @field_validator("profile_url", "segmentation_url", "feedback_url", "loyalty_url")
     @classmethod
     def _http_url(cls, value: str) -> str:
@@ -79,10 +116,24 @@ class GatewaySettings(BaseServiceSettings):
             "keepalive_expiry_seconds",
             "max_connections",
             "health_timeout_seconds",
+            "overview_budget_seconds",
+            "breaker_failure_threshold",
+            "breaker_reset_seconds",
+            "max_header_bytes",
+            "request_timeout_seconds",
         )
         bad = [name for name in numbers if getattr(self, name) <= 0]
         if bad:
             raise ValueError(f"must be positive: {', '.join(bad)}")
+        if not 0 <= self.retry_budget_ratio <= 1 or self.retry_budget_reserve < 0:
+            raise ValueError("retry_budget_ratio must lie in [0, 1] and retry_budget_reserve be >= 0")
+        for name in ("rate_limit_reads", "rate_limit_writes", "rate_limit_bulk"):
+            try:
+                parse_many(getattr(self, name))
+            except ValueError:
+                raise ValueError(f"{name} is not a rate limit such as 600/minute") from None
+        if self.redis_url and not self.redis_url.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("redis_url must start with redis://, rediss:// or unix://")
         return self
 
     def service_url(self, service: str) -> str:
@@ -91,6 +142,10 @@ class GatewaySettings(BaseServiceSettings):
 
     def configured_services(self) -> dict[str, str]:
         return {name: self.service_url(name) for name in SERVICES if self.service_url(name)}
+
+    @property
+    def cors_origin_list(self) -> list[str]:
+        return [o.strip().rstrip("/") for o in self.cors_origins.split(",") if o.strip()]
 
     @property
     def critical_service_set(self) -> frozenset[str]:

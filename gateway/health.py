@@ -20,6 +20,8 @@ class ServiceHealth(BaseModel):
     status: Literal["ok", "down"]
     latency_ms: float
     detail: str  # ready, not ready (503), timeout, unreachable
+    # The gateway's circuit breaker for the service: open means requests are answered 503 at once.
+    circuit: Literal["closed", "half-open", "open"] = "closed"
 
 
 class SuiteHealth(BaseModel):
@@ -82,7 +84,9 @@ async def suite_health(request: Request):
     services = settings.configured_services()
     client = request.app.state.upstream_client
     results = await asyncio.gather(*(probe(client, url, settings.health_timeout_seconds) for url in services.values()))
-    report = dict(zip(services, results, strict=True))
+    breakers = request.app.state.forwarder.breakers
+    report = {name: health.model_copy(update={"circuit": breakers[name].state.label})
+              for name, health in zip(services, results, strict=True)}
     body = SuiteHealth(status=overall_status(report, settings.critical_service_set), services=report)
     return JSONResponse(body.model_dump(), status_code=503 if body.status == "down" else 200)
 

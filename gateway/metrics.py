@@ -1,6 +1,6 @@
 """Per-upstream metrics, on the app's registry next to the common HTTP metrics."""
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from services.common.metrics import LATENCY_BUCKETS
 
@@ -35,12 +35,52 @@ class UpstreamMetrics:
             ["service"],
             registry=registry,
         )
+        self.retries_refused = Counter(
+            "gateway_upstream_retries_refused_total",
+            "Retries not sent because the retry budget was spent",
+            ["service"],
+            registry=registry,
+        )
+        self.circuit_state = Gauge(
+            "gateway_upstream_circuit_state",
+            "Circuit breaker per upstream: 0 closed, 1 half-open, 2 open",
+            ["service"],
+            registry=registry,
+        )
+        self.circuit_rejections = Counter(
+            "gateway_upstream_circuit_rejections_total",
+            "Requests answered 503 at once because the upstream's circuit was open",
+            ["service"],
+            registry=registry,
+        )
+        self.rate_limited = Counter(
+            "gateway_rate_limited_total",
+            "Requests refused with 429, by route class (reads, writes, bulk)",
+            ["route_class"],
+            registry=registry,
+        )
+        self.rate_limit_errors = Counter(
+            "gateway_rate_limit_storage_errors_total",
+            "Rate-limit checks that could not reach their storage (the request was let through)",
+            registry=registry,
+        )
+        self.overview_partial = Counter(
+            "gateway_overview_partial_total",
+            "Customer overview parts left out, by part and reason",
+            ["part", "reason"],
+            registry=registry,
+        )
         # Series exist at zero from the start, so rate() and alerts see the first failure.
         for service in services:
             self.duration.labels(service)
             self.retries.labels(service)
+            self.retries_refused.labels(service)
+            self.circuit_state.labels(service).set(0)
+            self.circuit_rejections.labels(service)
             for kind in ERROR_KINDS:
                 self.errors.labels(service, kind)
+        for route_class in ("reads", "writes", "bulk"):
+            self.rate_limited.labels(route_class)
 
     def answered(self, service: str, status: int, seconds: float) -> None:
         self.requests.labels(service, str(status)).inc()

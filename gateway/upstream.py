@@ -32,6 +32,7 @@ def build_client(settings: GatewaySettings) -> httpx.AsyncClient:
 
     PERF-NOTES: httpx's own pool reaches ~0.4 of direct throughput; this transport reaches aiohttp's
     ~0.9. Cookies are refused at both layers: a shared jar would hand one client's cookies to another.
+    The proxy sends through `transport_of(client)` directly (see gateway.proxy.Forwarder).
     """
 
     def session() -> aiohttp.ClientSession:
@@ -68,3 +69,8 @@ def failure_kind(err: BaseException) -> FailureKind:
     if isinstance(origin, TimeoutError | httpx.TimeoutException):
         return "timeout"
     return "refused"
+
+
+def transport_of(client: httpx.AsyncClient) -> httpx.AsyncBaseTransport:
+    """The client's one transport (no proxies are mounted: trust_env is off)."""
+    return client._transport

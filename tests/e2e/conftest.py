@@ -115,3 +115,56 @@ def suite(tmp_path) -> Iterator[Suite]:
     finally:
         gateway.stop()
         profile.stop()
+
+
+STANDIN_SERVICES = ("segmentation", "loyalty", "feedback")
+CORS_ORIGIN = "https://branch-app.example.cn"
+
+
+@dataclass
+class ClientSuite:
+    """The real profile, stand-ins for the services still being built, and a gateway over all four."""
+
+    profile: Process
+    standins: dict[str, Process]
+    gateway: Process
+    tmp_path: Path
+
+    def service(self, name: str) -> Process:
+        return self.profile if name == "profile" else self.standins[name]
+
+    def gateway_env(self, **values: str) -> dict[str, str]:
+        urls = {f"GATEWAY_{name.upper()}_URL": proc.url for name, proc in self.standins.items()}
+        return base_env(GATEWAY_PROFILE_URL=self.profile.url, GATEWAY_ENVIRONMENT="test",
+                        GATEWAY_LOG_LEVEL="WARNING", GATEWAY_JWT_SECRET=DEV_JWT_SECRET, **urls, **values)
+
+
+@pytest.fixture(scope="module")
+def client_suite(tmp_path_factory) -> Iterator[ClientSuite]:
+    """Every process live, shared by a module's tests (starting six processes is the slow part): a
+    test that stops a process starts it again, and uses its own callers and paths, so the gateway's
+    per-caller and per-upstream state never leaks into the next. The gateway has short budgets and
+    cool-downs so that tests see them act, and a CORS allow-list with one origin."""
+    tmp_path = tmp_path_factory.mktemp("clients")
+    database_url = f"sqlite:///{tmp_path / 'profile.db'}"
+    migrate_profile(database_url)
+    profile = Process("profile", "services.profile.app:create_app", base_env(
+        PROFILE_DATABASE_URL=database_url, PROFILE_ENVIRONMENT="test", PROFILE_LOG_LEVEL="WARNING",
+        PROFILE_JWT_SECRET=DEV_JWT_SECRET), tmp_path / "profile.log")
+    standins = {name: Process(name, "tests.gateway.standins:create_standin", base_env(STANDIN_SERVICE=name),
+                              tmp_path / f"{name}.log") for name in STANDIN_SERVICES}
+    suite = ClientSuite(profile, standins, None, tmp_path)  # type: ignore[arg-type]
+    suite.gateway = Process("gateway", "gateway.app:create_app", suite.gateway_env(
+        GATEWAY_OVERVIEW_BUDGET_SECONDS="3", GATEWAY_BREAKER_FAILURE_THRESHOLD="3",
+        GATEWAY_BREAKER_RESET_SECONDS="1", GATEWAY_RATE_LIMIT_BULK="2/minute", GATEWAY_MAX_BODY_BYTES="4096",
+        GATEWAY_CORS_ORIGINS=CORS_ORIGIN, GATEWAY_OPENAPI_CACHE_SECONDS="0.5"), tmp_path / "gateway.log")
+    everything = [profile, *standins.values(), suite.gateway]
+    try:
+        for proc in everything:
+            proc.spawn()
+        for proc in everything:
+            proc.wait_live()
+        yield suite
+    finally:
+        for proc in reversed(everything):
+            proc.stop()

@@ -20,8 +20,9 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from gateway.app import create_app
-from gateway.config import GatewaySettings
+from gateway.config import SERVICES, GatewaySettings
 from services.common.config import DEV_JWT_SECRET
+from tests.gateway.standins import StandIn
 
 
 def free_port() -> int:
@@ -122,8 +123,9 @@ class RawUpstream(socketserver.ThreadingTCPServer):
 
     daemon_threads = True
 
-    def __init__(self, drop: int = 0, answer: bytes = OK_EMPTY_JSON):
+    def __init__(self, drop: int = 0, answer: bytes = OK_EMPTY_JSON, drop_numbers: frozenset[int] = frozenset()):
         self.drop = drop
+        self.drop_numbers = drop_numbers  # these connections (counted from 1) are dropped too
         self.answer = answer
         self.connections = 0
         self.lock = threading.Lock()
@@ -144,7 +146,7 @@ class _DropHandler(socketserver.BaseRequestHandler):
         with self.server.lock:
             self.server.connections += 1
             number = self.server.connections
-        if number <= self.server.drop:
+        if number <= self.server.drop or number in self.server.drop_numbers:
             return
         data = b""
         while b"\r\n\r\n" not in data:
@@ -214,3 +216,27 @@ def received_headers(seen: dict) -> dict[str, list[str]]:
     for name, value in seen["headers"]:
         out.setdefault(name, []).append(value)
     return out
+
+
+@pytest.fixture
+def standins() -> Iterator[dict[str, StandIn]]:
+    """A stand-in for every service (profile included), each on its own port, fresh per test."""
+    with ExitStack() as stack:
+        found = {}
+        for service in SERVICES:
+            stand_in = StandIn(service)
+            stand_in.url = stack.enter_context(ServedApp(stand_in.app)).url
+            found[service] = stand_in
+        yield found
+
+
+@pytest.fixture
+def suite_gateway(standins) -> Iterator[Callable[..., TestClient]]:
+    """suite_gateway(**settings) -> a started gateway TestClient with every stand-in configured."""
+    with ExitStack() as stack:
+        def _gateway(**overrides) -> TestClient:
+            urls = {f"{service}_url": stand_in.url for service, stand_in in standins.items()}
+            settings = gateway_settings(**{**urls, **overrides})
+            return stack.enter_context(TestClient(create_app(settings), raise_server_exceptions=False))
+
+        yield _gateway

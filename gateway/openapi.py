@@ -1,0 +1,181 @@
+"""One OpenAPI document for clients: the gateway's own paths plus every live service's, under /api/v1,
+with components merged without collisions; cached briefly. Swagger UI over it at /api/docs, with its
+assets served from here (no CDN)."""
+
+import asyncio
+import copy
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+import swagger_ui
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.openapi.docs import get_swagger_ui_html, get_swagger_ui_oauth2_redirect_html
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
+
+from gateway.routes import API_PREFIX
+from gateway.upstream import UPSTREAM_ERRORS
+from services.common.errors import NotFound
+
+OPENAPI_PATH = "/api/openapi.json"
+DOCS_PATH = "/api/docs"
+CATCH_ALL = "/api/v1/{path}"
+_ASSETS = {"swagger-ui-bundle.js": "text/javascript", "swagger-ui.css": "text/css",
+           "favicon-32x32.png": "image/png"}
+_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
+_REF = "#/components/"
+
+
+def swagger_assets() -> Path:
+    """swagger-ui-py ships Swagger UI 5 (it renders OpenAPI 3.1) as static files; only those are used."""
+    return Path(swagger_ui.__file__).parent / "static"
+
+
+def _rewrite_refs(node: Any, renames: dict[str, str]) -> Any:
+    if isinstance(node, dict):
+        return {k: (renames.get(v, v) if k == "$ref" and isinstance(v, str) else _rewrite_refs(v, renames))
+                for k, v in node.items()}
+    if isinstance(node, list):
+        return [_rewrite_refs(v, renames) for v in node]
+    return node
+
+
+def _merge_components(merged: dict, spec: dict, service: str) -> dict[str, str]:
+    """Adds the service's components to `merged`; a name already taken by something different gets the
+    service's name in front (Problem -> ProfileProblem). Returns the $ref renames to apply."""
+    renames: dict[str, str] = {}
+    prefix = service.capitalize()
+    for section, items in (spec.get("components") or {}).items():
+        target = merged.setdefault(section, {})
+        for name, value in items.items():
+            if name not in target or target[name] == value:
+                continue
+            new = prefix + name
+            n = 2
+            while new in target and target[new] != value:
+                new, n = f"{prefix}{name}{n}", n + 1
+            renames[f"{_REF}{section}/{name}"] = f"{_REF}{section}/{new}"
+    for section, items in (spec.get("components") or {}).items():
+        target = merged[section]
+        for name, value in items.items():
+            new = renames.get(f"{_REF}{section}/{name}", f"{_REF}{section}/{name}").rsplit("/", 1)[1]
+            target.setdefault(new, _rewrite_refs(value, renames))
+    return renames
+
+
+def merge(own: dict, services: dict[str, dict], routed: Callable[[str], str | None]) -> dict:
+    """`own` is the gateway's document; `services` each live service's. A service path is taken only
+    when the route table sends it to that service (its event feed and health paths are not client
+    paths), and the gateway's own paths win any clash. operationIds stay unique."""
+    doc = copy.deepcopy(own)
+    doc["paths"] = {p: v for p, v in doc.get("paths", {}).items() if p != CATCH_ALL}
+    components = doc.setdefault("components", {})
+    op_ids = {op.get("operationId") for item in doc["paths"].values() for m, op in item.items() if m in _METHODS}
+    tags = {t["name"]: t for t in doc.get("tags", [])}
+    for service, spec in services.items():
+        renames = _merge_components(components, spec, service)
+        for path, item in (spec.get("paths") or {}).items():
+            public = API_PREFIX + path
+            if routed(path) != service or public in doc["paths"]:
+                continue
+            item = _rewrite_refs(copy.deepcopy(item), renames)
+            for method, op in item.items():
+                if method not in _METHODS or not isinstance(op, dict):
+                    continue
+                op.setdefault("tags", [service])
+                if op.get("operationId") in op_ids:
+                    op["operationId"] = f"{service}_{op['operationId']}"
+                op_ids.add(op.get("operationId"))
+            doc["paths"][public] = item
+        for tag in spec.get("tags", []):
+            tags.setdefault(tag["name"], tag)
+    if tags:
+        doc["tags"] = list(tags.values())
+    return doc
+
+
+class MergedOpenAPI:
+    """Fetches the services' documents at most once per GATEWAY_OPENAPI_CACHE_SECONDS; one fetch at a
+    time, whoever asks meanwhile waits for it."""
+
+    def __init__(self, app: FastAPI):
+        self.app = app
+        self.document: dict | None = None
+        self.built_at = 0.0
+        self.lock = asyncio.Lock()
+
+    async def get(self) -> dict:
+        settings = self.app.state.settings
+        if self.document is not None and time.monotonic() - self.built_at < settings.openapi_cache_seconds:
+            return self.document
+        async with self.lock:
+            if self.document is None or time.monotonic() - self.built_at >= settings.openapi_cache_seconds:
+                self.document = await self._build()
+                self.built_at = time.monotonic()
+        return self.document
+
+    async def _fetch(self, service: str, base_url: str) -> tuple[str, dict | None]:
+        client: httpx.AsyncClient = self.app.state.upstream_client
+        timeout = self.app.state.settings.openapi_fetch_timeout_seconds
+        try:
+            async with asyncio.timeout(timeout):
+                response = await client.get(f"{base_url}/openapi.json", timeout=timeout)
+            if response.status_code == 200:
+                body = response.json()
+                if isinstance(body, dict) and isinstance(body.get("paths"), dict):
+                    return service, body
+        except (TimeoutError, httpx.HTTPError, ValueError, *UPSTREAM_ERRORS):
+            pass
+        return service, None
+
+    async def _build(self) -> dict:
+        settings = self.app.state.settings
+        found = await asyncio.gather(*(self._fetch(s, url) for s, url in settings.configured_services().items()))
+        live = {service: spec for service, spec in found if spec is not None}
+        table = self.app.state.route_table
+
+        def routed(path: str) -> str | None:
+            route = table.match(path)
+            return route.service if route else None
+
+        doc = merge(self.app.openapi(), live, routed)
+        doc["info"]["x-services"] = {
+            service: ("merged" if service in live else "unavailable") for service in settings.configured_services()}
+        return doc
+
+
+router = APIRouter(include_in_schema=False)
+
+
+@router.get(OPENAPI_PATH)
+async def merged_openapi(request: Request) -> JSONResponse:
+    return JSONResponse(await request.app.state.merged_openapi.get())
+
+
+@router.get(DOCS_PATH)
+async def swagger_ui_page(request: Request) -> HTMLResponse:
+    assets = f"{DOCS_PATH}/assets"
+    return get_swagger_ui_html(
+        openapi_url=OPENAPI_PATH,
+        title="Postal Savings CMS API",
+        oauth2_redirect_url=f"{DOCS_PATH}/oauth2-redirect",
+        swagger_js_url=f"{assets}/swagger-ui-bundle.js",
+        swagger_css_url=f"{assets}/swagger-ui.css",
+        swagger_favicon_url=f"{assets}/favicon-32x32.png",
+        swagger_ui_parameters={"persistAuthorization": True, "displayRequestDuration": True},
+    )
+
+
+@router.get(f"{DOCS_PATH}/oauth2-redirect")
+async def swagger_ui_redirect() -> HTMLResponse:
+    return get_swagger_ui_oauth2_redirect_html()
+
+
+@router.get(DOCS_PATH + "/assets/{name}")
+async def swagger_asset(name: str) -> FileResponse:
+    if name not in _ASSETS:
+        raise NotFound("No such file", code="route_not_found")
+    return FileResponse(swagger_assets() / name, media_type=_ASSETS[name],
+                        headers={"Cache-Control": "public, max-age=86400"})
