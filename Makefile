@@ -12,7 +12,7 @@ SUITE_POSTGRES_URL ?= postgresql://postgres@127.0.0.1:5432
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install run migrate token test check-migrations check-deploy lint fmt bench clean
+.PHONY: help install run migrate demo token test check-migrations check-deploy lint fmt bench clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -30,6 +30,9 @@ migrate: $(STAMP) ## apply every service's migrations (SQLite under data/; DB=po
 
 run: $(STAMP) migrate ## install, migrate and start the whole suite (DB=postgres for PostgreSQL; Ctrl-C stops it)
 	DB=$(DB) SUITE_POSTGRES_URL=$(SUITE_POSTGRES_URL) bash scripts/run.sh
+
+demo: $(STAMP) ## load synthetic data through profile's API (suite running): make demo [N=10000] [SEED=1]
+	$(BIN)/python -m services.profile.demo --n $(or $(N),10000) --seed $(or $(SEED),1) --url http://127.0.0.1:$${PROFILE_PORT:-8001}
 
 token: $(STAMP) ## print a development token: make token ROLE=staff [SUB=...] [BRANCH=...]
 	@$(BIN)/python -m services.common.tokens --role $(ROLE) $(if $(SUB),--sub $(SUB)) $(if $(BRANCH),--branch $(BRANCH))
@@ -51,6 +54,7 @@ fmt: $(STAMP) ## ruff fix and format (writes)
 
 bench: $(STAMP) ## load tests from a separate process; prints figures and ratios from one run
 	$(BIN)/python -m bench.run
+	$(BIN)/python -m bench.profile_bench
 	$(BIN)/python -m bench.gateway_bench
 
 clean: ## remove data/ and caches (keeps .venv)

@@ -16,6 +16,21 @@ cat <<MSG
   Ctrl-C stops everything.
 
 MSG
+# A first look should show real data: once profile answers, load a small synthetic set into an empty
+# database (never into one that has customers). SUITE_DEMO=0 turns it off. The loader runs in this
+# process group, so Ctrl-C stops it with the rest.
+if [[ "${SUITE_DEMO:-1}" != "0" ]]; then
+  mkdir -p data
+  (
+    profile="http://127.0.0.1:${PROFILE_PORT:-8001}"
+    for _ in $(seq 60); do
+      curl -fsS "$profile/health/ready" >/dev/null 2>&1 && break
+      sleep 1
+    done
+    .venv/bin/python -m services.profile.demo --n "${SUITE_DEMO_SIZE:-200}" --if-empty --url "$profile" \
+      >data/demo.log 2>&1 && echo "  demo data: loaded into an empty profile (log: data/demo.log)"
+  ) &
+fi
 processes=()
 if [[ -n "${SUITE_SERVICES:-}" ]]; then
   processes=(${SUITE_SERVICES//,/ } gateway)

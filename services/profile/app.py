@@ -5,9 +5,10 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from services.common.app import build_service_app
-from services.common.db import Database
+from services.common.db import Database, utcnow
 from services.common.outbox import feed_router
 from services.common.pii import Mask, PersonalDataVault
+from services.profile import api_agreements, api_consent, api_interactions, api_rights, api_risk, api_transactions
 from services.profile.api import router
 from services.profile.config import ProfileSettings
 from services.profile.models import outbox
@@ -23,7 +24,16 @@ def create_app(settings: ProfileSettings | None = None, db: Database | None = No
         title="Profile service",
         description="Customers of the Postal Savings Bank: identity, contacts, status; the customer event feed.",
         settings=settings,
-        routers=[router, feed_router(outbox)],
+        routers=[
+            router,
+            api_transactions.router,
+            api_agreements.router,
+            api_consent.router,
+            api_risk.router,
+            api_interactions.router,
+            api_rights.router,
+            feed_router(outbox),
+        ],
         alembic_ini=HERE / "alembic.ini",
         db=db,
     )
@@ -34,4 +44,5 @@ def create_app(settings: ProfileSettings | None = None, db: Database | None = No
         phone_mask=Mask.parse(settings.mask_phone),
         reveal_roles=settings.reveal_role_set,
     )
+    app.state.clock = utcnow  # tests replace it to move time without sleeping
     return app

@@ -16,6 +16,7 @@ class ProfileSettings(BaseServiceSettings):
     mask_credit_code: str = "6,4"
     mask_phone: str = "3,4"
     reveal_roles: str = "supervisor,admin"  # who may read full personal data, each read logged
+    risk_assessment_valid_months: int = 12  # an older assessment counts as none
 
     def secret_fields(self) -> list[str]:
         return ["jwt_secret", "pii_keys", "pii_hmac_key"]

@@ -1,10 +1,25 @@
 """Profile tables: customers (personal data encrypted, keyed hashes for lookup), the audit of
-personal-data reads and overrides, the customer-number counter, outbox and idempotency records."""
+personal-data reads and overrides, the customer-number counter, contacts and consent, risk
+assessments, service agreements, the interaction log, transactions and asset snapshots, erasure
+requests, outbox and idempotency records."""
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 
-from sqlalchemy import CheckConstraint, Column, Index, Integer, String
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Column,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    UniqueConstraint,
+    Uuid,
+)
 from sqlmodel import Field
 
 from services.common.db import BigIntPK, UTCDateTime, make_base, utcnow
@@ -54,6 +69,7 @@ class Customer(Base, table=True):
     updated_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
     closed_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
     version: int = Field(default=1, sa_column=Column(Integer, nullable=False))
+    erased_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
 
 
 class AuditEntry(Base, table=True):
@@ -80,6 +96,196 @@ class Counter(Base, table=True):
     name: str = Field(sa_column=Column(String(40), primary_key=True))
     value: int = Field(sa_column=Column(BigIntPK, nullable=False))
 
+
+CONTACT_KINDS = ("mobile", "landline", "email", "postal_address", "app_push")
+CONSENT_CHANNELS = ("sms", "phone_call", "email", "app_push")
+CONSENT_STATUSES = ("granted", "withdrawn")
+RISK_LEVELS = ("C1", "C2", "C3", "C4", "C5")
+AGREEMENT_STATUSES = ("active", "superseded", "revoked")
+INTERACTION_CHANNELS = ("counter", "phone", "sms", "email", "app", "visit")
+TRANSACTION_KINDS = (
+    "deposit",
+    "withdrawal",
+    "transfer",
+    "bill_payment",
+    "wealth_purchase",
+    "loan_repayment",
+    "reversal",
+)
+TRANSACTION_CHANNELS = ("counter", "mobile", "atm", "online")
+
+
+def _customer_fk() -> Column:
+    return Column(Uuid(), ForeignKey("customer.id"), nullable=False)
+
+
+class ContactPoint(Base, table=True):
+    """A way to reach the customer; the value is personal data, encrypted like the customer's phone."""
+
+    __tablename__ = "contact_point"
+    __table_args__ = (CheckConstraint(_in("kind", CONTACT_KINDS), name="kind"),)
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    customer_id: uuid.UUID = Field(sa_column=_customer_fk())
+    kind: str = Field(sa_column=Column(String(16), nullable=False))
+    value_enc: str = Field(sa_column=Column(String(800), nullable=False))
+    is_preferred: bool = Field(default=False, sa_column=Column(Boolean, nullable=False))
+    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
+
+
+Index("ix_contact_point_customer_id", ContactPoint.__table__.c.customer_id)
+
+
+class ConsentRecord(Base, table=True):
+    """Append-only marketing-consent history: the newest record per channel is the current state."""
+
+    __tablename__ = "consent_record"
+    __table_args__ = (
+        CheckConstraint(_in("channel", CONSENT_CHANNELS), name="channel"),
+        CheckConstraint(_in("status", CONSENT_STATUSES), name="status"),
+        Index("ix_consent_record_customer_id_id", "customer_id", "id"),
+    )
+
+    id: int | None = Field(default=None, sa_column=Column(BigIntPK, primary_key=True, autoincrement=True))
+    customer_id: uuid.UUID = Field(sa_column=_customer_fk())
+    purpose: str = Field(sa_column=Column(String(16), nullable=False))
+    channel: str = Field(sa_column=Column(String(16), nullable=False))
+    status: str = Field(sa_column=Column(String(16), nullable=False))
+    given_via: str = Field(sa_column=Column(String(16), nullable=False))
+    policy_version: str = Field(sa_column=Column(String(20), nullable=False))
+    actor_sub: str = Field(sa_column=Column(String(100), nullable=False))
+    recorded_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class DoNotContactRecord(Base, table=True):
+    """Append-only history of the do-not-contact flag, which overrides every consent."""
+
+    __tablename__ = "do_not_contact_record"
+    __table_args__ = (Index("ix_do_not_contact_record_customer_id_id", "customer_id", "id"),)
+
+    id: int | None = Field(default=None, sa_column=Column(BigIntPK, primary_key=True, autoincrement=True))
+    customer_id: uuid.UUID = Field(sa_column=_customer_fk())
+    do_not_contact: bool = Field(sa_column=Column(Boolean, nullable=False))
+    reason: str = Field(sa_column=Column(String(500), nullable=False))
+    actor_sub: str = Field(sa_column=Column(String(100), nullable=False))
+    recorded_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class RiskAssessment(Base, table=True):
+    __tablename__ = "risk_assessment"
+    __table_args__ = (
+        CheckConstraint(_in("level", RISK_LEVELS), name="level"),
+        Index("ix_risk_assessment_customer_id_assessed_at", "customer_id", "assessed_at"),
+    )
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    customer_id: uuid.UUID = Field(sa_column=_customer_fk())
+    questionnaire_id: str = Field(sa_column=Column(String(40), nullable=False))
+    questionnaire_version: int = Field(sa_column=Column(Integer, nullable=False))
+    answers: dict = Field(sa_column=Column(JSON, nullable=False))
+    score: int = Field(sa_column=Column(Integer, nullable=False))
+    level: str = Field(sa_column=Column(String(2), nullable=False))
+    assessed_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    expires_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    actor_sub: str = Field(sa_column=Column(String(100), nullable=False))
+
+
+class Agreement(Base, table=True):
+    __tablename__ = "agreement"
+    __table_args__ = (
+        CheckConstraint(_in("status", AGREEMENT_STATUSES), name="status"),
+        Index("ix_agreement_customer_id_agreement_type", "customer_id", "agreement_type"),
+    )
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    customer_id: uuid.UUID = Field(sa_column=_customer_fk())
+    agreement_type: str = Field(sa_column=Column(String(32), nullable=False))
+    version: str = Field(sa_column=Column(String(20), nullable=False))
+    channel: str = Field(sa_column=Column(String(16), nullable=False))
+    signed_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    expires_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+    status: str = Field(default="active", sa_column=Column(String(16), nullable=False))
+    revoked_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+    revoke_reason: str | None = Field(default=None, sa_column=Column(String(500)))
+    superseded_by: uuid.UUID | None = Field(default=None, sa_column=Column(Uuid()))
+    actor_sub: str = Field(sa_column=Column(String(100), nullable=False))
+
+
+class Interaction(Base, table=True):
+    __tablename__ = "interaction"
+    __table_args__ = (
+        CheckConstraint(_in("channel", INTERACTION_CHANNELS), name="channel"),
+        CheckConstraint(_in("direction", ("inbound", "outbound")), name="direction"),
+        Index("ix_interaction_customer_id_occurred_at", "customer_id", "occurred_at"),
+    )
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    customer_id: uuid.UUID = Field(sa_column=_customer_fk())
+    channel: str = Field(sa_column=Column(String(16), nullable=False))
+    direction: str = Field(sa_column=Column(String(8), nullable=False))
+    topic: str = Field(sa_column=Column(String(100), nullable=False))
+    summary: str = Field(sa_column=Column(String(2000), nullable=False))
+    staff_id: str = Field(sa_column=Column(String(100), nullable=False))
+    branch_code: str | None = Field(default=None, sa_column=Column(String(16)))
+    occurred_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    recorded_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class TransactionRecord(Base, table=True):
+    """A transaction from core banking, unique by its external id; amounts always positive fen."""
+
+    __tablename__ = "transaction_record"
+    __table_args__ = (
+        CheckConstraint(_in("kind", TRANSACTION_KINDS), name="kind"),
+        CheckConstraint(_in("channel", TRANSACTION_CHANNELS), name="channel"),
+        CheckConstraint("amount_fen > 0", name="amount_positive"),
+        # Covers the summary's GROUP BY over a time window (an index-only scan on SQLite) and the lists.
+        Index("ix_transaction_record_customer_window", "customer_id", "occurred_at", "kind", "channel", "amount_fen"),
+    )
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    external_id: str = Field(sa_column=Column(String(64), nullable=False, unique=True))
+    customer_id: uuid.UUID = Field(sa_column=_customer_fk())
+    kind: str = Field(sa_column=Column(String(16), nullable=False))
+    amount_fen: int = Field(sa_column=Column(BigInteger, nullable=False))
+    channel: str = Field(sa_column=Column(String(8), nullable=False))
+    occurred_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    customer_initiated: bool = Field(sa_column=Column(Boolean, nullable=False))
+    reverses_external_id: str | None = Field(default=None, sa_column=Column(String(64)))
+    recorded_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class AssetSnapshot(Base, table=True):
+    """Total assets under management as of a date, from core banking; one per customer and date."""
+
+    __tablename__ = "asset_snapshot"
+    __table_args__ = (UniqueConstraint("customer_id", "as_of_date"),)
+
+    id: int | None = Field(default=None, sa_column=Column(BigIntPK, primary_key=True, autoincrement=True))
+    customer_id: uuid.UUID = Field(sa_column=_customer_fk())
+    as_of_date: date = Field(sa_column=Column(Date, nullable=False))
+    aum_fen: int = Field(sa_column=Column(BigInteger, nullable=False))
+    recorded_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class ErasureRequest(Base, table=True):
+    """Who asked for erasure, when, what was pseudonymised and what is retained, and why."""
+
+    __tablename__ = "erasure_request"
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    customer_id: uuid.UUID = Field(sa_column=_customer_fk())
+    requested_by_sub: str = Field(sa_column=Column(String(100), nullable=False))
+    requested_by_role: str = Field(sa_column=Column(String(16), nullable=False))
+    requested_via: str = Field(sa_column=Column(String(16), nullable=False))
+    reason: str = Field(sa_column=Column(String(500), nullable=False))
+    erased_fields: list = Field(sa_column=Column(JSON, nullable=False))
+    retained: list = Field(sa_column=Column(JSON, nullable=False))
+    requested_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    completed_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+Index("ix_erasure_request_customer_id", ErasureRequest.__table__.c.customer_id)
 
 outbox = outbox_table(metadata)
 idempotency = idempotency_table(metadata)

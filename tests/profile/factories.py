@@ -68,3 +68,25 @@ def register(client, headers: dict, body: dict | None = None) -> dict:
     resp = client.post("/v1/customers", json=body or individual(), headers=headers)
     assert resp.status_code == 201, resp.text
     return resp.json()
+
+
+_ext = itertools.count(1)
+
+
+def txn(customer_id: str, **overrides) -> dict:
+    body = {
+        "external_id": f"CB-{next(_ext):08d}-{_rng.randrange(10**6):06d}",
+        "customer_id": customer_id,
+        "kind": "deposit",
+        "amount": "100.00",
+        "channel": "counter",
+        "occurred_at": "2026-11-20T08:30:00Z",
+    }
+    body.update(overrides)
+    return body
+
+
+def ingest(client, headers: dict, items: list[dict]) -> dict:
+    resp = client.post("/v1/transactions:batch", json={"items": items}, headers=headers)
+    assert resp.status_code == 200, resp.text
+    return resp.json()

@@ -144,9 +144,8 @@ def register_customer(
     v = privacy.vault
     id_hash = v.lookup_hash(id_number, ID_FIELD)
     with db.write() as s:
-        if idem and (stored := find_stored(s, idempotency, idem)):
+        if stored := _replay_or_refuse(s, idem, id_hash):
             return stored
-        _refuse_duplicate(s, id_hash)
         now = utcnow()
         c = Customer(
             customer_no=next_customer_no(s),
@@ -167,50 +166,58 @@ def register_customer(
             created_at=now,
             updated_at=now,
         )
-        s.add(c)
-        s.flush()
-        if override:
-            _audit(s, c.id, actor, action="identity_check.overridden", reason=override, fields="credit_code")
-        view = present_customer(c, privacy)
-        if idem:
-            store_response(s, idempotency, idem, 201, view.model_dump(mode="json"))
-        record_event(
-            s,
-            outbox,
-            type="customer.registered",
-            subject_id=str(c.id),
-            data={
-                "customer_no": c.customer_no,
-                "type": c.type,
-                "region_type": c.region_type,
-                "province": c.province,
-                "city": c.city,
-                "branch_code": c.branch_code,
-                "status": c.status,
-            },
-        )
+        # The INSERT (at flush) or the commit meets a concurrent request with the same identity or
+        # key: on PostgreSQL the unique index makes the second writer wait, then fail.
         try:
+            s.add(c)
+            s.flush()
+            if override:
+                _audit(s, c.id, actor, action="identity_check.overridden", reason=override, fields="credit_code")
+            view = present_customer(c, privacy)
+            if idem:
+                store_response(s, idempotency, idem, 201, view.model_dump(mode="json"))
+            record_event(
+                s,
+                outbox,
+                type="customer.registered",
+                subject_id=str(c.id),
+                data={
+                    "customer_no": c.customer_no,
+                    "type": c.type,
+                    "region_type": c.region_type,
+                    "province": c.province,
+                    "city": c.city,
+                    "branch_code": c.branch_code,
+                    "status": c.status,
+                },
+            )
             s.commit()
         except exc.IntegrityError as err:
             s.rollback()
             if not is_unique_violation(err):
                 raise
-            # A concurrent request with the same key or identity committed first.
-            if idem and (stored := find_stored(s, idempotency, idem)):
+            if stored := _replay_or_refuse(s, idem, id_hash):
                 return stored
-            _refuse_duplicate(s, id_hash)
             raise
         return view
 
 
-def _refuse_duplicate(s: Session, id_hash: str) -> None:
+def _replay_or_refuse(s: Session, idem: IdempotencyRequest | None, id_hash: str) -> StoredResponse | None:
+    """The stored answer to this Idempotency-Key if there is one; else 409 when the identity is taken.
+    The key is looked at again after a duplicate is seen: a concurrent first attempt with the same key
+    may have committed between the two reads."""
+    if idem and (stored := find_stored(s, idempotency, idem)):
+        return stored
     existing = s.execute(select(Customer.id).where(Customer.id_number_hash == id_hash)).scalar()
     if existing is not None:
+        if idem and (stored := find_stored(s, idempotency, idem)):
+            return stored
         raise Conflict(
             "A customer with this identity number is already registered",
             code="customer_duplicate",
             existing_customer_id=str(existing),
         )
+    return None
 
 
 def _audit(s: Session, customer_id: uuid.UUID, actor: Principal, *, action: str, reason: str, fields: str) -> None:
@@ -279,11 +286,16 @@ def update_customer(
             data={
                 "customer_no": c.customer_no,
                 "changed": changed,
-                **{f: getattr(c, f) for f in changed if f in EVENT_FIELDS},
+                **{f: getattr(c, f) for f in changed if f in EVENT_FIELDS and _may_travel(c, f)},
             },
         )
         s.commit()
         return c
+
+
+def _may_travel(c: Customer, field: str) -> bool:
+    """A person's name is personal data and stays out of events (docs/events.md: organisations only)."""
+    return field != "name" or c.type != "individual"
 
 
 def close_customer(

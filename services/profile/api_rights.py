@@ -1,0 +1,53 @@
+"""Routes for personal-data rights: export and erasure requests."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Response
+
+from services.common.auth import Principal, ensure_own_customer, require_role
+from services.common.errors import problem_responses
+from services.common.responses import model_response
+from services.profile.api_deps import CustomerId, Db, Now, Priv, Supervisor
+from services.profile.schemas_rights import CustomerExport, ErasureRequestCreate, ErasureRequestList, ErasureRequestRead
+from services.profile.service import customer_not_found
+from services.profile.service import rights as svc
+
+router = APIRouter(prefix="/v1/customers/{customer_id}", tags=["personal-data rights"])
+# A customer exercises its own rights; a supervisor acts on its request. Staff and system may not.
+Requester = Annotated[Principal, Depends(require_role("customer", "supervisor", "admin"))]
+
+
+@router.get(
+    "/export",
+    response_model=CustomerExport,
+    summary="Everything the profile holds about the customer, full values (written to the access log)",
+    responses=problem_responses(401, 403, 404, 422),
+)
+def export_customer(customer_id: CustomerId, principal: Requester, db: Db, privacy: Priv, now: Now) -> Response:
+    ensure_own_customer(principal, customer_id, customer_not_found(customer_id))
+    doc = svc.export_customer(db, customer_id=customer_id, actor=principal, privacy=privacy, now=now)
+    return model_response(doc, headers={"Cache-Control": "no-store"})
+
+
+@router.post(
+    "/erasure-requests",
+    status_code=201,
+    response_model=ErasureRequestRead,
+    summary="Erase personal data (pseudonymise); retained records stay under the customer id",
+    responses=problem_responses(401, 403, 404, 409, 422),
+)
+def request_erasure(
+    customer_id: CustomerId, body: ErasureRequestCreate, principal: Requester, db: Db, privacy: Priv, now: Now
+) -> ErasureRequestRead:
+    ensure_own_customer(principal, customer_id, customer_not_found(customer_id))
+    return svc.erase_customer(db, customer_id=customer_id, request_in=body, actor=principal, privacy=privacy, now=now)
+
+
+@router.get(
+    "/erasure-requests",
+    response_model=ErasureRequestList,
+    summary="Who asked for erasure, when, what was erased and what is retained",
+    responses=problem_responses(401, 403, 404, 422),
+)
+def list_erasure_requests(customer_id: CustomerId, _p: Supervisor, db: Db) -> ErasureRequestList:
+    return ErasureRequestList(items=svc.list_erasure_requests(db, customer_id=customer_id))

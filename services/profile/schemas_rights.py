@@ -1,0 +1,98 @@
+"""Personal-data rights: the export document and erasure requests."""
+
+import uuid
+from datetime import datetime
+from typing import Literal
+
+from services.common.schema import RequestModel, ResponseModel
+from services.profile.schemas import AuditEntryRead, CustomerType, RegionType, Status
+from services.profile.schemas_agreements import AgreementRead
+from services.profile.schemas_common import Reason
+from services.profile.schemas_consent import ConsentRecordRead, ContactKind
+from services.profile.schemas_interactions import InteractionRead
+from services.profile.schemas_risk import RiskAssessmentRead
+from services.profile.schemas_transactions import AssetSnapshotRead, TransactionRead
+
+RequestedVia = Literal["counter", "mobile", "online", "phone", "letter"]
+
+
+class ExportedCustomer(ResponseModel):
+    """Full values: the export is the customer's own copy."""
+
+    id: uuid.UUID
+    customer_no: str
+    type: CustomerType
+    name: str
+    id_type: Literal["resident_id", "credit_code"]
+    id_number: str
+    phone: str
+    email: str | None
+    contact_name: str | None
+    region_type: RegionType
+    province: str
+    city: str
+    branch_code: str
+    status: Status
+    created_at: datetime
+    updated_at: datetime
+    closed_at: datetime | None
+    erased_at: datetime | None
+
+
+class ExportedContact(ResponseModel):
+    id: uuid.UUID
+    kind: ContactKind
+    value: str
+    is_preferred: bool
+    created_at: datetime
+
+
+class ExportedDoNotContact(ResponseModel):
+    do_not_contact: bool
+    reason: str
+    actor_sub: str
+    recorded_at: datetime
+
+
+class ErasureRequestCreate(RequestModel):
+    reason: Reason
+    requested_via: RequestedVia
+
+
+class RetainedRecords(ResponseModel):
+    records: str
+    legal_reason: str
+
+
+class ErasureRequestRead(ResponseModel):
+    id: uuid.UUID
+    customer_id: uuid.UUID
+    requested_by_sub: str
+    requested_by_role: str
+    requested_via: RequestedVia
+    reason: str
+    erased_fields: list[str]
+    retained: list[RetainedRecords]
+    requested_at: datetime
+    completed_at: datetime
+
+
+class ErasureRequestList(ResponseModel):
+    items: list[ErasureRequestRead]
+
+
+class CustomerExport(ResponseModel):
+    """Everything the profile service holds about one customer."""
+
+    exported_at: datetime
+    customer: ExportedCustomer
+    contacts: list[ExportedContact]
+    consents: list[ConsentRecordRead]
+    do_not_contact: list[ExportedDoNotContact]
+    risk_assessments: list[RiskAssessmentRead]
+    agreements: list[AgreementRead]
+    interactions: list[InteractionRead]
+    transactions: list[TransactionRead]
+    asset_snapshots: list[AssetSnapshotRead]
+    access_log: list[AuditEntryRead]
+    erasure_requests: list[ErasureRequestRead]

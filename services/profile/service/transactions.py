@@ -1,0 +1,363 @@
+"""Transactions from core banking (batch ingest, idempotent by external id), asset snapshots and the
+per-customer summary, aggregated by the database."""
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from pydantic import TypeAdapter, ValidationError
+from sqlalchemy import case, exc, func, select
+from sqlalchemy.orm import Session
+
+from services.common.db import Database, is_unique_violation
+from services.common.errors import InvalidInput
+from services.common.money import fen_to_str, str_to_fen
+from services.common.pagination import decode_cursor, page_of
+from services.profile.models import AssetSnapshot, Customer, TransactionRecord
+from services.profile.schemas_transactions import (
+    AssetSnapshotRead,
+    BatchItemResult,
+    BatchRejection,
+    BatchResult,
+    Breakdown,
+    CustomerSummary,
+    SummaryWindow,
+    TransactionIn,
+    TransactionRead,
+)
+from services.profile.service.events import bulk_insert, record_events
+from services.profile.service.guards import require_customer_row
+from services.profile.service.paging import cursor_invalid, newest_first, time_key
+
+FUTURE_SKEW = timedelta(minutes=5)  # core banking clocks may run a little ahead of ours
+SUMMARY_WINDOWS = (30, 90)
+_record = TypeAdapter(TransactionIn)
+_T = TransactionRecord.__table__
+_A = AssetSnapshot.__table__
+
+
+@dataclass
+class _Batch:
+    recorded: list[BatchItemResult] = field(default_factory=list)
+    duplicates: list[BatchItemResult] = field(default_factory=list)
+    rejected: list[BatchRejection] = field(default_factory=list)
+
+    def reject(self, index: int, external_id: str | None, code: str, detail: str, errors=()) -> None:
+        self.rejected.append(
+            BatchRejection(index=index, external_id=external_id, code=code, detail=detail, errors=list(errors))
+        )
+
+
+def _parse(items: list[Any], now: datetime, batch: _Batch) -> list[tuple[int, TransactionIn]]:
+    """The records that pass the rules one record can be checked against alone."""
+    good: list[tuple[int, TransactionIn]] = []
+    seen: set[str] = set()
+    for i, item in enumerate(items):
+        ext = item.get("external_id") if isinstance(item, dict) else None
+        ext = ext if isinstance(ext, str) and len(ext) <= 64 else None
+        try:
+            rec = _record.validate_python(item)
+        except ValidationError as err:
+            errors = [{"loc": ["items", i, *e["loc"]], "msg": e["msg"], "type": e["type"]} for e in err.errors()]
+            batch.reject(i, ext, "validation_failed", "the record does not match the schema", errors)
+            continue
+        problem = _record_rule(rec, now)
+        if problem:
+            name, msg = problem
+            err = {"loc": ["items", i, name], "msg": msg, "type": "value_error"}
+            batch.reject(i, rec.external_id, "validation_failed", f"{name}: {msg}", [err])
+        elif rec.external_id in seen:
+            batch.reject(i, rec.external_id, "external_id_repeated", "this external_id appears earlier in the batch")
+        else:
+            seen.add(rec.external_id)
+            good.append((i, rec))
+    return good
+
+
+def _record_rule(rec: TransactionIn, now: datetime) -> tuple[str, str] | None:
+    if rec.kind == "reversal" and rec.reverses_external_id is None:
+        return "reverses_external_id", "required for a reversal"
+    if rec.kind != "reversal" and rec.reverses_external_id is not None:
+        return "reverses_external_id", "only a reversal names an original"
+    if rec.reverses_external_id == rec.external_id:
+        return "reverses_external_id", "a transaction cannot reverse itself"
+    if rec.occurred_at > now + FUTURE_SKEW:
+        return "occurred_at", "lies in the future"
+    return None
+
+
+def _same(row, rec: TransactionIn) -> bool:
+    return (
+        row.customer_id == rec.customer_id
+        and row.kind == rec.kind
+        and row.amount_fen == str_to_fen(rec.amount)
+        and row.channel == rec.channel
+        and row.occurred_at == rec.occurred_at
+        and row.reverses_external_id == rec.reverses_external_id
+    )
+
+
+def ingest_transactions(db: Database, *, items: list[Any], now: datetime) -> BatchResult:
+    """Stores every acceptable record of the batch in one transaction with one transaction.recorded
+    event each. A record already stored with the same content is a duplicate (nothing changes); with
+    other content it is rejected (external_id_conflict)."""
+    for attempt in range(3):
+        batch = _Batch()
+        good = _parse(items, now, batch)
+        try:
+            with db.write() as s:
+                _store(s, good, batch, now)
+                s.commit()
+            break
+        except exc.IntegrityError as err:
+            # A concurrent batch stored one of these external ids first: classify again.
+            if not is_unique_violation(err) or attempt == 2:
+                raise
+    batch.rejected.sort(key=lambda r: r.index)
+    return BatchResult(
+        recorded_count=len(batch.recorded),
+        duplicate_count=len(batch.duplicates),
+        rejected_count=len(batch.rejected),
+        recorded=batch.recorded,
+        duplicates=batch.duplicates,
+        rejected=batch.rejected,
+    )
+
+
+def _store(s: Session, good: list[tuple[int, TransactionIn]], batch: _Batch, now: datetime) -> None:
+    if not good:
+        return
+    ids = {rec.external_id for _, rec in good} | {r.reverses_external_id for _, r in good if r.reverses_external_id}
+    cols = (_T.c.id, _T.c.external_id, _T.c.customer_id, _T.c.kind, _T.c.amount_fen, _T.c.channel)
+    cols += (_T.c.occurred_at, _T.c.reverses_external_id)
+    stored = {r.external_id: r for r in s.execute(select(*cols).where(_T.c.external_id.in_(ids)))}
+    wanted = {rec.customer_id for _, rec in good}
+    customers = set(s.execute(select(Customer.id).where(Customer.id.in_(wanted))).scalars())
+    rows: list[dict[str, Any]] = []
+    events = []
+    accepted: dict[str, TransactionIn] = {}
+    for i, rec in good:
+        if (old := stored.get(rec.external_id)) is not None:
+            if _same(old, rec):
+                batch.duplicates.append(BatchItemResult(index=i, external_id=rec.external_id, transaction_id=old.id))
+            else:
+                batch.reject(i, rec.external_id, "external_id_conflict", "already recorded with other content")
+            continue
+        if rec.customer_id not in customers:
+            batch.reject(i, rec.external_id, "customer_not_found", f"No customer {rec.customer_id}")
+            continue
+        if rec.reverses_external_id and (problem := _reversal_problem(rec, stored, accepted)):
+            batch.reject(i, rec.external_id, *problem)
+            continue
+        accepted[rec.external_id] = rec
+        row = _row(rec, now)
+        rows.append(row)
+        events.append(("transaction.recorded", str(rec.customer_id), _event_data(row)))
+        batch.recorded.append(BatchItemResult(index=i, external_id=rec.external_id, transaction_id=row["id"]))
+    if rows:
+        bulk_insert(s, _T, rows)
+        record_events(s, events, now)
+
+
+def _reversal_problem(rec: TransactionIn, stored: dict, accepted: dict[str, TransactionIn]) -> tuple[str, str] | None:
+    original = accepted.get(rec.reverses_external_id) or stored.get(rec.reverses_external_id)
+    if original is None:
+        return "reversal_original_not_found", "reverses_external_id names no recorded transaction"
+    if original.customer_id != rec.customer_id:
+        return "reversal_customer_mismatch", "the original belongs to another customer"
+    if original.kind == "reversal":
+        return "reversal_of_reversal", "a reversal cannot be reversed"
+    return None
+
+
+def _row(rec: TransactionIn, now: datetime) -> dict[str, Any]:
+    return {
+        "id": uuid.uuid4(),
+        "external_id": rec.external_id,
+        "customer_id": rec.customer_id,
+        "kind": rec.kind,
+        "amount_fen": str_to_fen(rec.amount),
+        "channel": rec.channel,
+        "occurred_at": rec.occurred_at,
+        "customer_initiated": rec.customer_initiated,
+        "reverses_external_id": rec.reverses_external_id,
+        "recorded_at": now,
+    }
+
+
+def _event_data(row: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "transaction_id": str(row["id"]),
+        "external_id": row["external_id"],
+        "kind": row["kind"],
+        "amount": fen_to_str(row["amount_fen"]),
+        "amount_fen": row["amount_fen"],
+        "channel": row["channel"],
+        "occurred_at": row["occurred_at"].isoformat().replace("+00:00", "Z"),
+        "customer_initiated": row["customer_initiated"],
+        "reverses_external_id": row["reverses_external_id"],
+    }
+
+
+def present_transaction(r) -> TransactionRead:
+    return TransactionRead(
+        id=r.id,
+        external_id=r.external_id,
+        customer_id=r.customer_id,
+        kind=r.kind,
+        amount=fen_to_str(r.amount_fen),
+        amount_fen=r.amount_fen,
+        channel=r.channel,
+        occurred_at=r.occurred_at,
+        customer_initiated=r.customer_initiated,
+        reverses_external_id=r.reverses_external_id,
+        recorded_at=r.recorded_at,
+    )
+
+
+@dataclass(frozen=True)
+class TransactionFilter:
+    customer_id: uuid.UUID
+    kind: str | None = None
+    channel: str | None = None
+    occurred_from: datetime | None = None
+    occurred_to: datetime | None = None
+
+
+def list_transactions(
+    db: Database, *, filters: TransactionFilter, limit: int, cursor: str | None
+) -> tuple[list[TransactionRead], str | None]:
+    """Newest first (occurred_at, then id); `occurred_from` inclusive, `occurred_to` exclusive."""
+    stmt = select(_T).where(_T.c.customer_id == filters.customer_id)
+    if filters.kind:
+        stmt = stmt.where(_T.c.kind == filters.kind)
+    if filters.channel:
+        stmt = stmt.where(_T.c.channel == filters.channel)
+    if filters.occurred_from:
+        stmt = stmt.where(_T.c.occurred_at >= filters.occurred_from)
+    if filters.occurred_to:
+        stmt = stmt.where(_T.c.occurred_at < filters.occurred_to)
+    stmt = newest_first(stmt, _T.c.occurred_at, _T.c.id, cursor, limit)
+    with db.read() as s:
+        require_customer_row(s, filters.customer_id)
+        rows = [present_transaction(r) for r in s.execute(stmt)]
+    return page_of(rows, limit, key=time_key("occurred_at"))
+
+
+def put_asset_snapshot(
+    db: Database, *, customer_id: uuid.UUID, as_of_date: date, aum_fen: int, now: datetime
+) -> tuple[AssetSnapshotRead, bool]:
+    """(snapshot, created). The same value again changes nothing; a new date or a corrected value
+    records assets.updated."""
+    if as_of_date > now.date():
+        raise InvalidInput([{"loc": ["path", "as_of_date"], "msg": "lies in the future", "type": "value_error"}])
+    with db.write() as s:
+        # The customer's row lock serialises concurrent snapshots for it, so the read-then-write
+        # below cannot race into the unique constraint on PostgreSQL.
+        require_customer_row(s, customer_id, lock=True)
+        snap = s.execute(
+            select(AssetSnapshot).where(
+                AssetSnapshot.customer_id == customer_id, AssetSnapshot.as_of_date == as_of_date
+            )
+        ).scalar_one_or_none()
+        created = snap is None
+        if snap is not None and snap.aum_fen == aum_fen:
+            return present_snapshot(snap), False
+        if snap is None:
+            snap = AssetSnapshot(customer_id=customer_id, as_of_date=as_of_date, aum_fen=aum_fen, recorded_at=now)
+            s.add(snap)
+        else:
+            snap.aum_fen, snap.recorded_at = aum_fen, now
+        s.flush()
+        data = {"as_of_date": as_of_date.isoformat(), "aum": fen_to_str(aum_fen), "aum_fen": aum_fen}
+        record_events(s, [("assets.updated", str(customer_id), data)], now)
+        s.commit()
+        return present_snapshot(snap), created
+
+
+def present_snapshot(r) -> AssetSnapshotRead:
+    return AssetSnapshotRead(
+        customer_id=r.customer_id,
+        as_of_date=r.as_of_date,
+        aum=fen_to_str(r.aum_fen),
+        aum_fen=r.aum_fen,
+        recorded_at=r.recorded_at,
+    )
+
+
+def list_asset_snapshots(
+    db: Database, *, customer_id: uuid.UUID, limit: int, cursor: str | None
+) -> tuple[list[AssetSnapshotRead], str | None]:
+    """Newest date first."""
+    before = decode_cursor(cursor, (str,))
+    stmt = select(_A).where(_A.c.customer_id == customer_id)
+    if before is not None:
+        try:
+            stmt = stmt.where(_A.c.as_of_date < date.fromisoformat(before[0]))
+        except ValueError:
+            raise cursor_invalid() from None
+    stmt = stmt.order_by(_A.c.as_of_date.desc()).limit(limit + 1)
+    with db.read() as s:
+        require_customer_row(s, customer_id)
+        rows = [present_snapshot(r) for r in s.execute(stmt)]
+    return page_of(rows, limit, key=lambda a: [a.as_of_date.isoformat()])
+
+
+def customer_summary(db: Database, *, customer_id: uuid.UUID, now: datetime) -> CustomerSummary:
+    """Current AUM, last transaction time, and count and amount by kind and by channel over the last
+    30 and 90 days. The database does the counting in one GROUP BY (kind, channel) over the window,
+    on a covering index; at most 7 x 4 group rows come back, and folding them into the by-kind and
+    by-channel views is arithmetic on aggregates, never on transaction rows."""
+    since = {d: now - timedelta(days=d) for d in SUMMARY_WINDOWS}
+    sums = []
+    for d in SUMMARY_WINDOWS:
+        hit = _T.c.occurred_at >= since[d]
+        sums += [
+            func.sum(case((hit, 1), else_=0)).label(f"c{d}"),
+            func.sum(case((hit, _T.c.amount_fen), else_=0)).label(f"a{d}"),
+        ]
+    groups_stmt = (
+        select(_T.c.kind, _T.c.channel, *sums)
+        .where(
+            _T.c.customer_id == customer_id,
+            _T.c.occurred_at >= since[max(SUMMARY_WINDOWS)],
+            _T.c.occurred_at <= now,
+        )
+        .group_by(_T.c.kind, _T.c.channel)
+    )
+    last_at = select(func.max(_T.c.occurred_at)).where(_T.c.customer_id == customer_id)
+    aum = select(_A.c.aum_fen, _A.c.as_of_date).where(_A.c.customer_id == customer_id)
+    aum = aum.order_by(_A.c.as_of_date.desc()).limit(1)
+    with db.read() as s:
+        require_customer_row(s, customer_id)
+        groups = [g._mapping for g in s.execute(groups_stmt)]
+        last = s.execute(last_at).scalar()
+        snap = s.execute(aum).first()
+    return CustomerSummary(
+        customer_id=customer_id,
+        as_of=now,
+        aum=fen_to_str(snap.aum_fen) if snap else None,
+        aum_fen=snap.aum_fen if snap else None,
+        aum_as_of_date=snap.as_of_date if snap else None,
+        last_transaction_at=last,
+        windows=[_window(d, groups) for d in SUMMARY_WINDOWS],
+    )
+
+
+def _window(days: int, groups) -> SummaryWindow:
+    def fold(dim: str) -> list[Breakdown]:
+        totals: dict[str, list[int]] = {}
+        for g in groups:
+            t = totals.setdefault(g[dim], [0, 0])
+            t[0] += int(g[f"c{days}"] or 0)
+            t[1] += int(g[f"a{days}"] or 0)
+        return [
+            Breakdown(key=k, count=c, amount=fen_to_str(a), amount_fen=a) for k, (c, a) in sorted(totals.items()) if c
+        ]
+
+    by_kind = fold("kind")
+    count, fen = sum(b.count for b in by_kind), sum(b.amount_fen for b in by_kind)
+    return SummaryWindow(
+        days=days, count=count, amount=fen_to_str(fen), amount_fen=fen, by_kind=by_kind, by_channel=fold("channel")
+    )

@@ -1,0 +1,57 @@
+"""The demo loader: deterministic for a seed, a plausible mix, loaded through the public API, and
+idempotent when run again."""
+
+from collections import Counter
+from datetime import date
+
+from sqlalchemy import func, select
+
+from services.common.auth import mint_token
+from services.profile import demo
+from services.profile.models import Agreement, AssetSnapshot, Customer, RiskAssessment, TransactionRecord
+from tests.conftest import TEST_SECRET
+
+TODAY = date(2026, 11, 28)
+
+
+def test_plan_is_deterministic_for_a_seed_and_differs_between_seeds():
+    one = [demo.plan_customer(1, i, TODAY) for i in range(50)]
+    assert one == [demo.plan_customer(1, i, TODAY) for i in range(50)]
+    assert [p.body for p in one] != [demo.plan_customer(2, i, TODAY).body for i in range(50)]
+
+
+def test_plan_has_a_plausible_mix():
+    plans = [demo.plan_customer(7, i, TODAY) for i in range(2000)]
+    types = Counter(p.body["type"] for p in plans)
+    regions = Counter(p.body["region_type"] for p in plans)
+    assert types["individual"] > 1600 and types["enterprise"] > 80 and types["interbank"] > 10
+    assert all(regions[r] > 200 for r in ("urban", "peri_urban", "rural"))
+    dormant = [p for p in plans if p.dormant]
+    assert 150 < len(dormant) < 350 and all(not p.transactions for p in dormant)
+    aums = sorted(p.aum_fen for p in plans if p.body["type"] == "individual")
+    median, top = aums[len(aums) // 2], aums[int(len(aums) * 0.99)]
+    assert top > 20 * median  # a long tail
+    assert len({p.body.get("resident_id") for p in plans if p.body["type"] == "individual"}) == types["individual"]
+    days = {t["occurred_at"][:10] for p in plans for t in p.transactions}
+    assert len(days) == 90 and max(days) < TODAY.isoformat()
+
+
+def test_load_through_the_api_then_again_loads_nothing_twice(client, profile_db):
+    staff = mint_token(TEST_SECRET, sub="demo", role="staff")
+    system = mint_token(TEST_SECRET, sub="demo-core", role="system")
+    first = demo.load(client, n=12, seed=3, staff_token=staff, system_token=system, concurrency=1, today=TODAY)
+    planned = [demo.plan_customer(3, i, TODAY) for i in range(12)]
+    assert first.customers == 12 and first.transactions == sum(len(p.transactions) for p in planned)
+
+    def counts():
+        with profile_db.read() as s:
+            return [
+                s.execute(select(func.count()).select_from(m)).scalar_one()
+                for m in (Customer, TransactionRecord, AssetSnapshot, Agreement, RiskAssessment)
+            ]
+
+    before = counts()
+    assert before[0] == 12 and before[2] == 12 and before[3] == sum(len(p.agreements) for p in planned)
+    again = demo.load(client, n=12, seed=3, staff_token=staff, system_token=system, concurrency=1, today=TODAY)
+    assert (again.customers, again.skipped, again.transactions) == (0, 12, 0)
+    assert counts() == before
