@@ -56,6 +56,7 @@ bench: $(STAMP) ## load tests from a separate process; prints figures and ratios
 	$(BIN)/python -m bench.run
 	$(BIN)/python -m bench.profile_bench
 	$(BIN)/python -m bench.gateway_bench
+	$(BIN)/python -m bench.feedback_bench
 
 clean: ## remove data/ and caches (keeps .venv)
 	rm -rf data .pytest_cache .ruff_cache

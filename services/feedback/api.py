@@ -1,0 +1,173 @@
+"""Feedback routes for complaints: thin handlers that parse, authorise, call one service function and
+return a schema. Survey and follow-up routes are in api_surveys.py."""
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Body, Depends, Header, Query, Request
+from fastapi.responses import JSONResponse
+
+from services.common.auth import Principal, require_role
+from services.common.db import Database
+from services.common.errors import InvalidInput, problem_responses
+from services.common.idempotency import StoredResponse, idempotency_request
+from services.feedback.schemas import (
+    CodeLists,
+    ComplaintCreate,
+    ComplaintPage,
+    ComplaintRead,
+    ComplaintReport,
+    ComplaintState,
+    Escalations,
+    Instant,
+    StepCreate,
+    SweepResult,
+)
+from services.feedback.service import complaints as service
+from services.feedback.service import reports
+from services.feedback.service.complaints import ComplaintContext
+
+router = APIRouter(prefix="/v1/complaints", tags=["complaints"])
+
+
+async def _db(request: Request) -> Database:
+    return request.app.state.db
+
+
+async def _ctx(request: Request) -> ComplaintContext:
+    return request.app.state.complaints
+
+
+Db = Annotated[Database, Depends(_db)]
+Ctx = Annotated[ComplaintContext, Depends(_ctx)]
+Anyone = Annotated[Principal, Depends(require_role("customer", "staff", "supervisor", "admin"))]
+Staff = Annotated[Principal, Depends(require_role("staff", "supervisor", "admin"))]
+Supervisor = Annotated[Principal, Depends(require_role("supervisor", "admin"))]
+Sweeper = Annotated[Principal, Depends(require_role("supervisor", "admin", "system"))]
+Limit = Annotated[int, Query(ge=1, le=200, description="page size, at most 200")]
+Cursor = Annotated[str | None, Query(max_length=500, description="next_cursor from the previous page")]
+
+
+@router.get(
+    "/codes", response_model=CodeLists, summary="JR/T 0169-2018 code lists", responses=problem_responses(401, 403)
+)
+def read_codes(_p: Anyone, db: Db) -> CodeLists:
+    return service.code_lists(db)
+
+
+@router.post(
+    "",
+    status_code=201,
+    response_model=ComplaintRead,
+    summary="File a complaint (any channel)",
+    responses=problem_responses(401, 403, 409, 422),
+)
+def file_complaint(
+    body: ComplaintCreate,
+    principal: Anyone,
+    db: Db,
+    ctx: Ctx,
+    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
+):
+    idem = idempotency_request(
+        idempotency_key, caller=principal.sub, operation="file_complaint", body=body.model_dump(mode="json")
+    )
+    result = service.file_complaint(db, complaint_in=body, actor=principal, ctx=ctx, idem=idem)
+    if isinstance(result, StoredResponse):
+        return JSONResponse(result.body, status_code=result.status_code, headers={"Idempotency-Replayed": "true"})
+    return JSONResponse(
+        result.model_dump(mode="json"), status_code=201, headers={"Location": f"/v1/complaints/{result.id}"}
+    )
+
+
+@router.get(
+    "",
+    response_model=ComplaintPage,
+    summary="List complaints, newest first (a customer: its own)",
+    responses=problem_responses(401, 403, 422),
+)
+def list_complaints(
+    principal: Anyone,
+    db: Db,
+    ctx: Ctx,
+    state: ComplaintState | None = None,
+    branch_code: Annotated[str | None, Query(pattern=r"^[A-Z0-9]{4,16}$")] = None,
+    customer_id: uuid.UUID | None = None,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+) -> ComplaintPage:
+    items, next_cursor = service.list_complaints(
+        db,
+        actor=principal,
+        ctx=ctx,
+        state=state,
+        branch_code=branch_code,
+        customer_id=str(customer_id) if customer_id else None,
+        limit=limit,
+        cursor=cursor,
+    )
+    return ComplaintPage(items=items, next_cursor=next_cursor)
+
+
+@router.get(
+    "/escalations",
+    response_model=Escalations,
+    summary="Open complaints at 80% of their time without a decision, and overdue ones",
+    responses=problem_responses(401, 403),
+)
+def read_escalations(_p: Staff, db: Db, ctx: Ctx) -> Escalations:
+    return service.escalations(db, ctx=ctx)
+
+
+@router.post(
+    "/escalations/sweep",
+    response_model=SweepResult,
+    summary="Flag newly overdue complaints and emit complaint.overdue (idempotent)",
+    responses=problem_responses(401, 403),
+)
+def sweep_overdue(principal: Sweeper, db: Db, ctx: Ctx) -> SweepResult:
+    return service.sweep_overdue(db, actor=principal, ctx=ctx)
+
+
+@router.get(
+    "/reports",
+    response_model=ComplaintReport,
+    summary="Age bands, at-risk and overdue counts, monthly counts by code, time to decision, satisfaction",
+    responses=problem_responses(401, 403, 422),
+)
+def read_report(
+    _p: Supervisor,
+    db: Db,
+    ctx: Ctx,
+    request: Request,
+    start: Annotated[Instant | None, Query(alias="from", description="received at or after (RFC 3339)")] = None,
+    end: Annotated[Instant | None, Query(alias="to", description="received before (RFC 3339)")] = None,
+) -> ComplaintReport:
+    for name, value in (("from", start), ("to", end)):
+        if value is not None and value.tzinfo is None:
+            raise InvalidInput([{"loc": ["query", name], "msg": "a time zone is required", "type": "timezone"}])
+    small = request.app.state.surveys.small_sample
+    return reports.complaint_report(db, ctx=ctx, start=start, end=end, small_sample=small)
+
+
+@router.get(
+    "/{complaint_id}",
+    response_model=ComplaintRead,
+    summary="A complaint with its deadline, decision and every step",
+    responses=problem_responses(401, 403, 404, 422),
+)
+def read_complaint(complaint_id: uuid.UUID, principal: Anyone, db: Db, ctx: Ctx) -> ComplaintRead:
+    return service.get_complaint(db, complaint_id=complaint_id, actor=principal, ctx=ctx)
+
+
+@router.post(
+    "/{complaint_id}/steps",
+    response_model=ComplaintRead,
+    summary="Take one step: acknowledge, assign, investigate, extend, pause, resume, add_facts, decide, "
+    "close, withdraw, request_review, decide_review, note",
+    responses=problem_responses(401, 403, 404, 409, 422),
+)
+def add_step(
+    complaint_id: uuid.UUID, body: Annotated[StepCreate, Body()], principal: Anyone, db: Db, ctx: Ctx
+) -> ComplaintRead:
+    return service.add_step(db, complaint_id=complaint_id, step_in=body, actor=principal, ctx=ctx)

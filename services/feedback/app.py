@@ -1,0 +1,103 @@
+"""Wires the feedback service: settings, database, clock, personal-data vault, routers, metrics and the
+profile and segmentation feed consumers."""
+
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+
+import httpx
+from fastapi import FastAPI
+
+from services.common.app import build_service_app
+from services.common.auth import mint_token
+from services.common.consumer import ConsumerThread, FeedConsumer, lag_check
+from services.common.db import Database, utcnow
+from services.common.outbox import feed_router
+from services.common.pii import PersonalDataVault
+from services.feedback.api import router as complaints_router
+from services.feedback.api_surveys import follow_ups_router, surveys_router
+from services.feedback.config import FeedbackSettings
+from services.feedback.consumers import profile_handlers, segmentation_handlers
+from services.feedback.jobs import OverdueSweepThread
+from services.feedback.metrics import install_domain_metrics
+from services.feedback.models import consumer_cursor, outbox
+from services.feedback.service.complaints import ComplaintContext, count_overdue
+from services.feedback.service.deadlines import DeadlineRules
+from services.feedback.service.surveys import SurveyContext
+
+HERE = Path(__file__).parent
+
+
+def rules_from(settings: FeedbackSettings) -> DeadlineRules:
+    return DeadlineRules(
+        base_days=settings.complaint_days,
+        extended_days=settings.complaint_extended_days,
+        max_days=settings.complaint_max_days,
+        at_risk_share=settings.complaint_at_risk_share,
+        review_request_days=settings.review_request_days,
+        review_decision_days=settings.review_decision_days,
+        holidays=settings.holiday_dates,
+    )
+
+
+def _consumers(settings: FeedbackSettings, db: Database) -> list[FeedConsumer]:
+    def token() -> str:
+        return mint_token(settings.jwt_secret, sub="feedback-consumer", role="system", ttl_seconds=300)
+
+    feeds = [
+        ("profile", settings.profile_feed_url, profile_handlers()),
+        ("segmentation", settings.segmentation_feed_url, segmentation_handlers()),
+    ]
+    return [
+        FeedConsumer(
+            name=name,
+            db=db,
+            cursor_table=consumer_cursor,
+            handlers=handlers,
+            client=httpx.Client(timeout=10),
+            feed_url=url,
+            token=token,
+        )
+        for name, url, handlers in feeds
+        if url
+    ]
+
+
+def create_app(
+    settings: FeedbackSettings | None = None, db: Database | None = None, clock: Callable[[], datetime] | None = None
+) -> FastAPI:
+    """`clock`: the time source for deadlines and records (tests inject one)."""
+    settings = settings or FeedbackSettings()
+    db = db or Database(settings.database_url)
+    clock = clock or utcnow
+    consumers = _consumers(settings, db)
+    complaints = ComplaintContext(
+        rules=rules_from(settings),
+        vault=PersonalDataVault(settings.pii_keys, ""),
+        clock=clock,
+        handling_survey_id=settings.handling_survey_id,
+    )
+    jobs = (
+        [OverdueSweepThread(db, complaints, settings.overdue_sweep_seconds)] if settings.overdue_sweep_seconds else []
+    )
+    app = build_service_app(
+        name="feedback",
+        title="Feedback service",
+        description="Satisfaction surveys with analysis; complaints handled within the legal deadlines.",
+        settings=settings,
+        routers=[complaints_router, surveys_router, follow_ups_router, feed_router(outbox)],
+        alembic_ini=HERE / "alembic.ini",
+        db=db,
+        background=[*(ConsumerThread(c) for c in consumers), *jobs],
+    )
+    for c in consumers:
+        app.state.ready_checks[f"{c.name}_feed"] = lag_check(c, settings.consumer_max_lag)
+    app.state.complaints = complaints
+    app.state.surveys = SurveyContext(
+        clock=clock,
+        follow_up_hours=settings.follow_up_hours,
+        small_sample=settings.small_sample_threshold,
+        free_text_max=settings.free_text_max_chars,
+    )
+    install_domain_metrics(app.state.metrics.registry, lambda: count_overdue(db, ctx=app.state.complaints))
+    return app

@@ -1,0 +1,42 @@
+"""Feedback settings (environment prefix FEEDBACK_): deadlines, windows, thresholds, feeds."""
+
+from datetime import date
+
+from pydantic_settings import SettingsConfigDict
+
+from services.common.config import DEV_PII_KEY, BaseServiceSettings
+
+
+class FeedbackSettings(BaseServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="FEEDBACK_", extra="ignore", frozen=True)
+
+    port: int = 8003
+    database_url: str = "sqlite:///data/feedback.db"
+    pii_keys: str = DEV_PII_KEY  # contact details of non-customer complainants, encrypted at rest
+    # Complaint deadlines (calendar days; 2020 measures for banking consumer complaints)
+    complaint_days: int = 15
+    complaint_extended_days: int = 30
+    complaint_max_days: int = 60
+    complaint_at_risk_share: float = 0.8
+    review_request_days: int = 30  # after the decision is communicated
+    review_decision_days: int = 30
+    overdue_sweep_seconds: int = 300  # how often overdue complaints are flagged (complaint.overdue); 0: never
+    # Public holidays (YYYY-MM-DD, comma separated): a deadline ending on one moves to the next day
+    # that is not listed. Empty: pure calendar days.
+    holidays: str = ""
+    # Surveys
+    follow_up_hours: int = 48
+    small_sample_threshold: int = 30  # scores from fewer responses are flagged
+    free_text_max_chars: int = 2000
+    handling_survey_id: str = ""  # a published survey whose invitation goes out when a complaint closes
+    # Feeds (empty disables the consumer)
+    profile_feed_url: str = "http://127.0.0.1:8001/v1/events"
+    segmentation_feed_url: str = "http://127.0.0.1:8002/v1/events"
+    consumer_max_lag: int = 1000
+
+    def secret_fields(self) -> list[str]:
+        return ["jwt_secret", "pii_keys"]
+
+    @property
+    def holiday_dates(self) -> frozenset[date]:
+        return frozenset(date.fromisoformat(d.strip()) for d in self.holidays.split(",") if d.strip())

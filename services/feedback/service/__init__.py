@@ -1,0 +1,1 @@
+"""Feedback domain logic, one module per aggregate: complaints, surveys, analysis, customers."""

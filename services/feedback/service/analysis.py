@@ -1,0 +1,390 @@
+"""Survey analysis computed in the database: NPS, CSAT and CES with sample sizes, breakdowns, monthly
+trend, answer distributions and drivers are each one aggregate query (GROUP BY with CASE sums);
+only free-text terms leave the database, to be segmented with jieba."""
+
+import re
+import threading
+import uuid
+from collections import Counter
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import String, and_, case, cast, func, literal, select
+from sqlalchemy.orm import Session
+
+from services.common.db import Database
+from services.common.errors import InvalidInput
+from services.feedback.models import CustomerRef, CustomerSegment, Survey, SurveyAnswer, SurveyResponse
+from services.feedback.schemas import (
+    Breakdown,
+    BreakdownRow,
+    DistributionItem,
+    DriverRow,
+    Drivers,
+    QuestionDistribution,
+    Score,
+    SurveyAnalysis,
+    Term,
+    Terms,
+)
+from services.feedback.service.surveys import survey_not_found
+
+R = SurveyResponse.__table__
+A = SurveyAnswer.__table__
+SEG = CustomerSegment.__table__
+BREAKDOWNS = ("branch", "region_type", "customer_type", "segment_class", "channel", "month")
+STOPWORDS = frozenset(
+    [
+        "的",
+        "了",
+        "是",
+        "我",
+        "你",
+        "他",
+        "她",
+        "它",
+        "们",
+        "在",
+        "和",
+        "也",
+        "就",
+        "都",
+        "很",
+        "非常",
+        "不",
+        "没有",
+        "有",
+        "这",
+        "那",
+        "个",
+        "吗",
+        "呢",
+        "吧",
+        "啊",
+        "与",
+        "及",
+        "对",
+        "把",
+        "被",
+        "给",
+        "还",
+        "又",
+        "但",
+        "而",
+        "或",
+        "一个",
+        "我们",
+        "你们",
+        "他们",
+        "什么",
+        "怎么",
+        "因为",
+        "所以",
+        "如果",
+        "可以",
+        "没",
+        "太",
+        "比较",
+        "感觉",
+        "觉得",
+        "还是",
+        "就是",
+        "这个",
+        "那个",
+        "一下",
+        "已经",
+        "自己",
+        "时候",
+        "the",
+        "a",
+        "an",
+        "and",
+        "or",
+        "of",
+        "to",
+        "is",
+        "are",
+        "was",
+        "were",
+        "it",
+        "this",
+        "that",
+        "for",
+        "in",
+        "on",
+        "with",
+        "be",
+        "not",
+    ]
+)
+_WORD = re.compile(r"[\w\u4e00-\u9fff]", re.UNICODE)
+_jieba_lock = threading.Lock()
+
+
+def score_columns():
+    one = literal(1)
+    return [
+        func.count().label("responses"),
+        func.count(R.c.nps).label("nps_n"),
+        func.coalesce(func.sum(case((R.c.nps >= 9, one), else_=0)), 0).label("promoters"),
+        func.coalesce(func.sum(case((R.c.nps <= 6, one), else_=0)), 0).label("detractors"),
+        func.count(R.c.csat).label("csat_n"),
+        func.coalesce(func.sum(case((R.c.csat >= 4, one), else_=0)), 0).label("satisfied"),
+        func.count(R.c.ces).label("ces_n"),
+        func.coalesce(func.sum(R.c.ces), 0).label("ces_sum"),
+    ]
+
+
+def scores_from(row: Any, small: int) -> dict[str, Any]:
+    """Scores from one aggregate row: NPS in points to one decimal, CSAT in percent, CES mean to two."""
+
+    def score(value: float | None, n: int) -> Score:
+        return Score(value=value, n=n, small_sample=n < small)
+
+    nps = round(100.0 * (row.promoters - row.detractors) / row.nps_n, 1) if row.nps_n else None
+    csat = round(100.0 * row.satisfied / row.csat_n, 1) if row.csat_n else None
+    ces = round(row.ces_sum / row.ces_n, 2) if row.ces_n else None
+    return {
+        "responses": row.responses,
+        "nps": score(nps, row.nps_n),
+        "csat": score(csat, row.csat_n),
+        "ces": score(ces, row.ces_n),
+    }
+
+
+def _period(survey_id: uuid.UUID, start: datetime | None, end: datetime | None) -> list:
+    where = [R.c.survey_id == survey_id]
+    if start is not None:
+        where.append(R.c.responded_at >= start)
+    if end is not None:
+        where.append(R.c.responded_at < end)
+    return where
+
+
+def _answer_period(survey_id: uuid.UUID, start: datetime | None, end: datetime | None) -> list:
+    where = [A.c.survey_id == survey_id]
+    if start is not None:
+        where.append(A.c.responded_at >= start)
+    if end is not None:
+        where.append(A.c.responded_at < end)
+    return where
+
+
+def _latest_survey(s: Session, survey_id: uuid.UUID) -> Survey:
+    sv = s.execute(select(Survey).where(Survey.id == survey_id).order_by(Survey.version.desc()).limit(1)).scalar()
+    if sv is None:
+        raise survey_not_found(survey_id)
+    return sv
+
+
+def _audience_size(s: Session, sv: Survey) -> int:
+    ref = CustomerRef.__table__
+    stmt = select(func.count()).select_from(ref).where(ref.c.status == "active")
+    if sv.audience_kind == "branch":
+        stmt = stmt.where(ref.c.branch_code == sv.audience_value)
+    elif sv.audience_kind == "segment":
+        scheme, _, cls = (sv.audience_value or "").partition(":")
+        stmt = stmt.join(SEG, and_(SEG.c.customer_id == ref.c.customer_id, SEG.c.scheme == scheme)).where(
+            SEG.c.segment_class == cls
+        )
+    return s.execute(stmt).scalar_one()
+
+
+def analyse_survey(
+    db: Database, *, survey_id: uuid.UUID, start: datetime | None, end: datetime | None, small_sample: int
+) -> SurveyAnalysis:
+    where = _period(survey_id, start, end)
+    with db.read() as s:
+        sv = _latest_survey(s, survey_id)
+        totals = s.execute(select(*score_columns()).where(*where)).one()
+        audience = _audience_size(s, sv)
+        # One scan of the answers alone (they carry survey id and time); free-text answers fall into one
+        # group per question with neither a value nor a choice.
+        dist = s.execute(
+            select(A.c.question_id, A.c.value_int, A.c.choice, func.count().label("n"))
+            .where(*_answer_period(survey_id, start, end))
+            .group_by(A.c.question_id, A.c.value_int, A.c.choice)
+        ).all()
+        multiple = [q["id"] for q in sv.questions if q["type"] == "multiple_choice"]
+        answered_multiple = (
+            dict(
+                s.execute(
+                    select(A.c.question_id, func.count(func.distinct(A.c.response_id)))
+                    .where(*_answer_period(survey_id, start, end), A.c.question_id.in_(multiple))
+                    .group_by(A.c.question_id)
+                ).all()
+            )
+            if multiple
+            else {}
+        )
+    answered: dict[str, int] = {}
+    for row in dist:
+        answered[row.question_id] = answered.get(row.question_id, 0) + row.n
+    answered.update(answered_multiple)
+    by_question: dict[str, list[DistributionItem]] = {}
+    for row in dist:
+        if row.value_int is None and row.choice is None:
+            continue  # free text: counted in `answered`, no distribution
+        answer = str(row.value_int) if row.value_int is not None else row.choice
+        by_question.setdefault(row.question_id, []).append(DistributionItem(answer=answer, count=row.n))
+    distributions = [
+        QuestionDistribution(
+            question_id=q["id"],
+            type=q["type"],
+            n=answered.get(q["id"], 0),
+            items=sorted(by_question.get(q["id"], []), key=lambda i: _order(q, i.answer)),
+        )
+        for q in sv.questions
+    ]
+    return SurveyAnalysis(
+        survey_id=survey_id,
+        audience_size=audience,
+        response_rate=round(totals.responses / audience, 4) if audience else None,
+        distributions=distributions,
+        **scores_from(totals, small_sample),
+    )
+
+
+def _order(question: dict, answer: str) -> tuple[int, str]:
+    if question.get("options"):
+        return (question["options"].index(answer) if answer in question["options"] else 999, answer)
+    return (int(answer) if answer.lstrip("-").isdigit() else 999, answer)
+
+
+def _month(dialect: str):
+    """(the group key, the label): on PostgreSQL the rows are grouped on date_trunc, cheaper per row
+    than formatting, and only the groups are formatted."""
+    if dialect == "postgresql":
+        key = func.date_trunc("month", func.timezone("UTC", R.c.responded_at))
+        return key, func.to_char(key, "YYYY-MM")
+    key = func.strftime("%Y-%m", R.c.responded_at)
+    return key, key
+
+
+COLUMN_BREAKDOWNS = {
+    "branch": R.c.branch_code,
+    "region_type": R.c.region_type,
+    "customer_type": R.c.customer_type,
+    "channel": R.c.channel,
+}
+
+
+def _breakdown_rows(s: Session, by: str, scheme: str | None, where: list, small: int) -> list[BreakdownRow]:
+    source = R
+    if by == "segment_class":
+        source = R.outerjoin(SEG, and_(SEG.c.customer_id == R.c.customer_id, SEG.c.scheme == scheme))
+        group = label = SEG.c.segment_class
+    elif by == "month":
+        group, label = _month(s.get_bind().dialect.name)
+    else:
+        group = label = COLUMN_BREAKDOWNS[by]
+    stmt = select(label.label("grp"), *score_columns()).select_from(source).where(*where).group_by(group)
+    rows = [BreakdownRow(dimension=by, group=row.grp, **scores_from(row, small)) for row in s.execute(stmt)]
+    return sorted(rows, key=lambda r: (r.group is None, r.group or ""))
+
+
+def breakdown(
+    db: Database,
+    *,
+    survey_id: uuid.UUID,
+    by: str,
+    scheme: str | None,
+    start: datetime | None,
+    end: datetime | None,
+    small_sample: int,
+) -> Breakdown:
+    """Scores per branch, region type, customer type, segment class (of `scheme`), channel or month
+    (the trend), each one GROUP BY; `all`: every dimension (segment class only with a scheme)."""
+    if by == "segment_class" and not scheme:
+        raise InvalidInput(
+            [{"loc": ["query", "scheme"], "msg": "required to break down by segment class", "type": "missing"}]
+        )
+    where = _period(survey_id, start, end)
+    with db.read() as s:
+        _latest_survey(s, survey_id)
+        # `all` runs one GROUP BY per dimension: measured faster on PostgreSQL than one GROUPING SETS
+        # scan, which sorts for every set (bench/feedback_bench.py).
+        names = [by] if by != "all" else [*COLUMN_BREAKDOWNS, "month"]
+        rows = [r for name in names for r in _breakdown_rows(s, name, scheme, where, small_sample)]
+        if by == "all" and scheme:
+            rows += _breakdown_rows(s, "segment_class", scheme, where, small_sample)
+    return Breakdown(survey_id=survey_id, by=by, rows=rows)
+
+
+def drivers(db: Database, *, survey_id: uuid.UUID, start: datetime | None, end: datetime | None) -> Drivers:
+    """For each answer of each closed question, the mean NPS of the customers who gave it and the
+    share of detractors among them."""
+    where = _period(survey_id, start, end)
+    with db.read() as s:
+        sv = _latest_survey(s, survey_id)
+        closed = [q["id"] for q in sv.questions if q["type"] not in ("nps", "free_text")]
+        if not closed:
+            return Drivers(survey_id=survey_id, rows=[])
+        answer = func.coalesce(A.c.choice, cast(A.c.value_int, String)).label("answer")
+        rows = s.execute(
+            select(
+                A.c.question_id,
+                answer,
+                func.count(R.c.nps).label("n"),
+                func.avg(R.c.nps).label("mean_nps"),
+                func.sum(case((R.c.nps <= 6, 1), else_=0)).label("detractors"),
+            )
+            .select_from(A.join(R, R.c.id == A.c.response_id))
+            .where(*where, A.c.survey_id == survey_id, A.c.question_id.in_(closed))
+            .group_by(A.c.question_id, answer)
+        ).all()
+    out = [
+        DriverRow(
+            question_id=r.question_id,
+            answer=r.answer,
+            n=r.n,
+            mean_nps=round(float(r.mean_nps), 2) if r.mean_nps is not None else None,
+            detractor_share=round(r.detractors / r.n, 4) if r.n else None,
+        )
+        for r in rows
+    ]
+    out.sort(key=lambda r: (r.question_id, r.mean_nps if r.mean_nps is not None else 99))
+    return Drivers(survey_id=survey_id, rows=out)
+
+
+def _segment(text: str) -> list[str]:
+    import jieba  # imported on first use: building its dictionary takes about a second
+
+    with _jieba_lock:  # jieba's lazy initialisation is not thread-safe
+        words = jieba.lcut(text)
+    return [w.strip().lower() for w in words]
+
+
+def top_terms(
+    db: Database,
+    *,
+    survey_id: uuid.UUID,
+    start: datetime | None,
+    end: datetime | None,
+    limit: int,
+    max_documents: int = 20000,
+) -> Terms:
+    """The most frequent terms in the free-text answers of the period (the newest `max_documents`),
+    segmented with jieba; stop words, punctuation and single characters are left out."""
+    where = _period(survey_id, start, end)
+    with db.read() as s:
+        _latest_survey(s, survey_id)
+        texts = (
+            s.execute(
+                select(A.c.text)
+                .select_from(A.join(R, R.c.id == A.c.response_id))
+                .where(*where, A.c.text.is_not(None))
+                .order_by(R.c.responded_at.desc())
+                .limit(max_documents)
+            )
+            .scalars()
+            .all()
+        )
+    counts: Counter[str] = Counter()
+    for text in texts:
+        counts.update({w for w in _segment(text) if len(w) > 1 and w not in STOPWORDS and _WORD.search(w)})
+    return Terms(
+        survey_id=survey_id,
+        documents=len(texts),
+        terms=[Term(term=t, count=n) for t, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:limit]],
+    )

@@ -1,0 +1,123 @@
+"""Complaint reports for supervisors: open complaints by age band, at-risk and overdue counts, monthly
+counts by channel, business type and cause, time to decision, satisfaction with handling and the
+top causes per branch. Counts are GROUP BY queries; the median is taken over the decision times."""
+
+import statistics
+from datetime import datetime, timedelta
+
+from sqlalchemy import and_, case, func, select
+
+from services.common.db import Database
+from services.feedback.models import Complaint, ComplaintStep, SurveyInvitation, SurveyResponse
+from services.feedback.schemas import (
+    AgeBand,
+    BranchCauses,
+    CodeCount,
+    ComplaintReport,
+    CountRow,
+    HandlingSatisfaction,
+)
+from services.feedback.service.analysis import score_columns, scores_from
+from services.feedback.service.complaints import OPEN, ComplaintContext, open_with_deadlines
+
+C = Complaint.__table__
+S = ComplaintStep.__table__
+AGE_BANDS = ((0, 7), (8, 15), (16, 30), (31, 60), (61, None))
+TOP_CAUSES = 3
+
+
+def _month(dialect: str, column):
+    if dialect == "postgresql":
+        return func.to_char(func.timezone("UTC", column), "YYYY-MM")
+    return func.strftime("%Y-%m", column)
+
+
+def complaint_report(
+    db: Database, *, ctx: ComplaintContext, start: datetime | None, end: datetime | None, small_sample: int
+) -> ComplaintReport:
+    now = ctx.clock()
+    period = []
+    if start is not None:
+        period.append(C.c.received_at >= start)
+    if end is not None:
+        period.append(C.c.received_at < end)
+    with db.read() as s:
+        month = _month(s.get_bind().dialect.name, C.c.received_at).label("month")
+        counts = {}
+        for dim in ("channel", "business_type", "cause"):
+            rows = s.execute(
+                select(month, C.c[dim], func.count()).where(*period).group_by(month, C.c[dim]).order_by(month, C.c[dim])
+            ).all()
+            counts[dim] = [CountRow(month=m, code=code, count=n) for m, code, n in rows]
+        received = s.execute(select(func.count()).select_from(C).where(*period)).scalar_one()
+        bands = [
+            func.coalesce(
+                func.sum(
+                    case(
+                        (
+                            and_(
+                                C.c.received_at <= now - timedelta(days=lo),
+                                *([C.c.received_at > now - timedelta(days=hi + 1)] if hi else []),
+                            ),
+                            1,
+                        ),
+                        else_=0,
+                    )
+                ),
+                0,
+            )
+            for lo, hi in AGE_BANDS
+        ]
+        band_counts = s.execute(select(*bands).where(C.c.state.in_(OPEN))).one()
+        decisions = s.execute(
+            select(C.c.received_at, func.min(S.c.at))
+            .select_from(C.join(S, S.c.complaint_id == C.c.id))
+            .where(S.c.action == "decide", *period)
+            .group_by(C.c.id, C.c.received_at)
+        ).all()
+        flags = [d for _, _, d in open_with_deadlines(s, ctx)]
+        satisfaction = s.execute(
+            select(*score_columns()).select_from(
+                SurveyResponse.__table__.join(
+                    SurveyInvitation.__table__,
+                    and_(
+                        SurveyInvitation.survey_id == SurveyResponse.survey_id,
+                        SurveyInvitation.customer_id == SurveyResponse.customer_id,
+                        SurveyInvitation.complaint_id.is_not(None),
+                    ),
+                )
+            )
+        ).one()
+        by_branch = s.execute(
+            select(C.c.branch_code, C.c.cause, func.count().label("n"))
+            .where(*period)
+            .group_by(C.c.branch_code, C.c.cause)
+            .order_by(C.c.branch_code, func.count().desc(), C.c.cause)
+        ).all()
+    days = [(decided - received).total_seconds() / 86400 for received, decided in decisions]
+    top: dict[str, list[CodeCount]] = {}
+    for branch, cause, n in by_branch:
+        if len(top.setdefault(branch, [])) < TOP_CAUSES:
+            top[branch].append(CodeCount(code=cause, count=n))
+    scores = scores_from(satisfaction, small_sample)
+    return ComplaintReport(
+        period_from=start,
+        period_to=end,
+        received=received,
+        open_by_age=[
+            AgeBand(band=f"{lo}-{hi}" if hi else f"{lo}+", count=n)
+            for (lo, hi), n in zip(AGE_BANDS, band_counts, strict=True)
+        ],
+        at_risk=sum(d.at_risk for d in flags),
+        overdue=sum(d.overdue for d in flags),
+        by_channel=counts["channel"],
+        by_business_type=counts["business_type"],
+        by_cause=counts["cause"],
+        decided=len(days),
+        median_days_to_decision=round(statistics.median(days), 2) if days else None,
+        share_decided_within_15_days=round(sum(d <= 15 for d in days) / len(days), 4) if days else None,
+        handling_satisfaction=HandlingSatisfaction(
+            responses=scores["responses"], csat=scores["csat"], nps=scores["nps"]
+        ),
+        top_causes_by_branch=[BranchCauses(branch_code=b, causes=c) for b, c in top.items()],
+    )
