@@ -1,0 +1,261 @@
+"""Loyalty benchmark (`python -m bench.loyalty_bench`): transaction.recorded events applied per second by
+the earning consumer on SQLite (aim 2,000/s), in batches as the feed serves them, against the real
+rules, caps and multipliers; then successful redemptions per second from racing threads over a small
+pool of accounts and one reward (contention on account and stock rows), on SQLite and, when
+reachable, PostgreSQL; and the time from a transaction's ingest in a real profile process to its points
+being visible in a real loyalty process (p50, p99). Short runs; a report, not a test: it exits 0 when an
+aim is missed."""
+
+import argparse
+import os
+import random
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from services.common.auth import Principal
+from services.common.db import Database
+from services.common.errors import Conflict
+from services.common.outbox import Event
+from services.loyalty.app import build_policy
+from services.loyalty.config import LoyaltySettings
+from services.loyalty.consumers import LoyaltyConsumer
+from services.loyalty.service import rewards
+from services.loyalty.service.accounts import check_balances, ensure_account
+from services.loyalty.service.earning import RuleParams, create_rule
+from services.loyalty.service.ledger import Posting, commit, credit
+from services.loyalty.service.rewards import RedeemRequest
+
+ROOT = Path(__file__).resolve().parent.parent
+ALEMBIC_INI = ROOT / "services" / "loyalty" / "alembic.ini"
+PG_URL = os.environ.get("BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+AIM_EVENTS_PER_S = 2000
+SUP = Principal(sub="bench", role="supervisor")
+START = datetime(2026, 3, 1, tzinfo=UTC)
+
+
+def _migrate(url: str) -> None:
+    cfg = Config(str(ALEMBIC_INI))
+    cfg.set_main_option("script_location", str(ALEMBIC_INI.parent / "migrations"))
+    cfg.set_main_option("sqlalchemy.url", url)
+    command.upgrade(cfg, "head")
+
+
+def _fresh_pg() -> str | None:
+    try:
+        admin = create_engine(PG_URL.replace("postgresql://", "postgresql+psycopg://", 1), isolation_level="AUTOCOMMIT",
+                              connect_args={"connect_timeout": 3})
+        with admin.connect() as conn:
+            conn.execute(text('DROP DATABASE IF EXISTS "bench_loyalty" WITH (FORCE)'))
+            conn.execute(text('CREATE DATABASE "bench_loyalty"'))
+        admin.dispose()
+    except Exception as err:  # noqa: BLE001 - PostgreSQL is optional here
+        print(f"  PostgreSQL not reachable ({type(err).__name__}); its figure is skipped")
+        return None
+    return make_url(PG_URL).set(database="bench_loyalty").render_as_string(hide_password=False)
+
+
+def _fund(db: Database, policy, n: int, points: int) -> list[uuid.UUID]:
+    ids = [uuid.uuid4() for _ in range(n)]
+    with db.write() as s:
+        for cid in ids:
+            account = ensure_account(s, cid, via="staff", policy=policy)
+            if points:
+                credit(s, account, kind="adjust", points=points, policy=policy, posting=Posting(source="manual"))
+        commit(s, policy)
+    return ids
+
+
+def _events(customers: list[uuid.UUID], n: int) -> list[Event]:
+    rng = random.Random(7)
+    return [Event(position=p, event_id=str(uuid.uuid4()), type="transaction.recorded", occurred_at=START,
+                  subject_id=str(rng.choice(customers)), data={
+                      "transaction_id": str(uuid.uuid4()), "external_id": f"B{p}", "kind": "deposit",
+                      "amount": "100.00", "amount_fen": rng.randrange(1_000, 5_000_000),
+                      "channel": rng.choice(("counter", "mobile", "atm", "online")),
+                      "occurred_at": (START + timedelta(seconds=p)).isoformat(), "customer_initiated": True,
+                      "reverses_external_id": None}) for p in range(1, n + 1)]
+
+
+def bench_earning(url: str, events: int, batch: int) -> float:
+    db = Database(url)
+    policy = build_policy(LoyaltySettings(database_url=url), lambda: START + timedelta(days=1))
+    customers = _fund(db, policy, 2000, 0)
+    create_rule(db, code="deposits", name="deposits", actor=SUP, policy=policy, params=RuleParams(
+        kind="deposit", channel=None, points_per_100_cny=10, min_amount_fen=1000, daily_cap=5000, monthly_cap=None,
+        multipliers=[{"channel": "mobile", "segment": None, "factor_pct": 200}], valid_from=START, valid_until=None))
+    consumer = LoyaltyConsumer(feed="profile", policy=policy, db=db, client=None, feed_url="", token=lambda: "")
+    feed = _events(customers, events)
+    started = time.perf_counter()
+    for i in range(0, len(feed), batch):
+        consumer.apply(feed[i:i + batch])
+    elapsed = time.perf_counter() - started
+    assert consumer.position() == events and check_balances(db)[1] == []
+    db.dispose()
+    return events / elapsed
+
+
+def bench_redemptions(url: str, seconds: float, threads: int, accounts: int) -> tuple[float, int, int]:
+    db = Database(url)
+    policy = build_policy(LoyaltySettings(database_url=url))
+    customers = _fund(db, policy, accounts, 10_000_000)
+    reward = rewards.create_reward(db, policy=policy, fields={
+        "code": "gift", "name": "gift", "type": "gift", "points_price": 10, "stock": 10_000_000})
+    ok, refused, stop = [0] * threads, [0] * threads, threading.Event()
+
+    def worker(i: int) -> None:
+        rng = random.Random(i)
+        while not stop.is_set():
+            try:
+                rewards.redeem(db, request=RedeemRequest(rng.choice(customers), reward.id, 1), actor=SUP, idem=None,
+                               present=None, policy=policy)
+                ok[i] += 1
+            except Conflict:
+                refused[i] += 1
+
+    pool = [threading.Thread(target=worker, args=(i,)) for i in range(threads)]
+    started = time.perf_counter()
+    for t in pool:
+        t.start()
+    time.sleep(seconds)
+    stop.set()
+    for t in pool:
+        t.join()
+    elapsed = time.perf_counter() - started
+    assert check_balances(db)[1] == []
+    with db.read() as s:
+        stock = s.execute(text("SELECT stock FROM reward")).scalar_one()
+    assert stock == 10_000_000 - sum(ok), "stock and successful redemptions disagree"
+    db.dispose()
+    return sum(ok) / elapsed, sum(ok), sum(refused)
+
+
+def _spawn(app: str, env: dict[str, str], log: Path) -> tuple[subprocess.Popen, str]:
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    sock.close()
+    with log.open("wb") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "--factory", app, "--port", str(port),
+                                 "--no-access-log", "--log-level", "warning"], cwd=ROOT, stdout=out,
+                                stderr=subprocess.STDOUT, env={**os.environ, **env})
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{url}/health/live", timeout=1).status_code == 200:
+                return proc, url
+        except httpx.TransportError:
+            time.sleep(0.1)
+    proc.terminate()
+    raise RuntimeError(f"{app} did not start; see {log}")
+
+
+def bench_latency(tmp: Path, samples: int, idle: float) -> list[float]:
+    """Seconds from a transaction's ingest in profile to its points on the loyalty account, with a
+    real profile and loyalty process and the consumer polling every `idle` seconds when caught up."""
+    from services.common.auth import mint_token
+    from services.common.config import DEV_JWT_SECRET
+
+    profile_db, loyalty_db = f"sqlite:///{tmp / 'lat-profile.db'}", f"sqlite:///{tmp / 'lat-loyalty.db'}"
+    cfg = Config(str(ROOT / "services" / "profile" / "alembic.ini"))
+    cfg.set_main_option("script_location", str(ROOT / "services" / "profile" / "migrations"))
+    cfg.set_main_option("sqlalchemy.url", profile_db)
+    command.upgrade(cfg, "head")
+    _migrate(loyalty_db)
+    common = {"JWT_SECRET": DEV_JWT_SECRET, "ENVIRONMENT": "test", "LOG_LEVEL": "WARNING"}
+    procs = []
+    try:
+        profile, purl = _spawn("services.profile.app:create_app", {
+            "PROFILE_DATABASE_URL": profile_db, **{f"PROFILE_{k}": v for k, v in common.items()}}, tmp / "p.log")
+        procs.append(profile)
+        loyalty, lurl = _spawn("services.loyalty.app:create_app", {
+            "LOYALTY_DATABASE_URL": loyalty_db, "LOYALTY_PROFILE_FEED_URL": f"{purl}/v1/events",
+            "LOYALTY_SEGMENTATION_FEED_URL": "", "LOYALTY_FEEDBACK_FEED_URL": "",
+            "LOYALTY_FEED_IDLE_SECONDS": str(idle), **{f"LOYALTY_{k}": v for k, v in common.items()}}, tmp / "l.log")
+        procs.append(loyalty)
+        h = {role: {"Authorization": "Bearer " + mint_token(DEV_JWT_SECRET, sub=f"bench-{role}", role=role)}
+             for role in ("staff", "supervisor", "system")}
+        with httpx.Client(timeout=10) as http:
+            cid = http.post(f"{purl}/v1/customers", headers=h["staff"], json={
+                "type": "individual", "name": "王小明", "resident_id": "11010519491231002X", "phone": "13812345678",
+                "region_type": "urban", "province": "北京", "city": "北京", "branch_code": "BJ0001"}).json()["id"]
+            http.post(f"{lurl}/v1/loyalty/accounts", headers=h["staff"], json={"customer_id": cid}).raise_for_status()
+            http.post(f"{lurl}/v1/loyalty/rules", headers=h["supervisor"], json={
+                "code": "deposits", "name": "deposits", "kind": "deposit", "points_per_100_cny": 10,
+                "valid_from": "2026-01-01T00:00:00Z"}).raise_for_status()
+            latencies, balance = [], 0
+            for i in range(samples):
+                at = (datetime.now(UTC) - timedelta(minutes=1)).isoformat()
+                started = time.perf_counter()
+                http.post(f"{purl}/v1/transactions:batch", headers=h["system"], json={"items": [{
+                    "external_id": f"LAT{i}", "customer_id": cid, "kind": "deposit", "amount": "100.00",
+                    "channel": "counter", "occurred_at": at}]}).raise_for_status()
+                while True:
+                    now = http.get(f"{lurl}/v1/loyalty/accounts/{cid}", headers=h["staff"]).json()["balance"]
+                    if now > balance:
+                        break
+                    if time.perf_counter() - started > 30:
+                        raise RuntimeError("points did not appear within 30 s")
+                    time.sleep(0.005)
+                latencies.append(time.perf_counter() - started)
+                balance = now
+        return latencies
+    finally:
+        for proc in procs:
+            proc.terminate()
+            proc.wait(10)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m bench.loyalty_bench", description=__doc__)
+    p.add_argument("--events", type=int, default=int(os.environ.get("BENCH_LOYALTY_EVENTS", 10_000)))
+    p.add_argument("--batch", type=int, default=500, help="events per consumer batch (the feed page size)")
+    p.add_argument("--seconds", type=float, default=float(os.environ.get("BENCH_SECONDS", 5)))
+    p.add_argument("--threads", type=int, default=16)
+    p.add_argument("--accounts", type=int, default=20, help="accounts the racing redemptions share")
+    p.add_argument("--latency-samples", type=int, default=20, help="ingest-to-points samples; 0 skips the figure")
+    p.add_argument("--idle", type=float, default=0.1, help="the consumer's poll interval when caught up (s)")
+    p.add_argument("--runs", type=int, default=1, help="earning runs; the median is printed")
+    args = p.parse_args(argv)
+    tmp = Path(tempfile.mkdtemp(prefix="loyalty-bench-"))
+    print(f"loyalty benchmark, {os.cpu_count()} CPUs, python {sys.version.split()[0]}")
+    rates = []
+    for run in range(args.runs):
+        url = f"sqlite:///{tmp / f'earning{run}.db'}"
+        _migrate(url)
+        rates.append(bench_earning(url, args.events, args.batch))
+    rate = statistics.median(rates)
+    print(f"  earning consumer, SQLite: {rate:,.0f} events/s over {args.events:,} events in batches of "
+          f"{args.batch} (aim {AIM_EVENTS_PER_S:,}/s: {rate / AIM_EVENTS_PER_S:.2f}x)")
+    targets = [("SQLite", f"sqlite:///{tmp / 'redeem.db'}")]
+    if (pg := _fresh_pg()) is not None:
+        targets.append(("PostgreSQL", pg))
+    for name, url in targets:
+        _migrate(url)
+        per_s, ok, refused = bench_redemptions(url, args.seconds, args.threads, args.accounts)
+        print(f"  redemptions, {name}: {per_s:,.0f}/s ({ok:,} succeeded, {refused:,} refused) from {args.threads} "
+              f"threads over {args.accounts} accounts and one reward's stock; ledger and stock checked")
+    if args.latency_samples:
+        lat = sorted(bench_latency(tmp, args.latency_samples, args.idle))
+        p50, p99 = lat[len(lat) // 2], lat[min(len(lat) - 1, int(len(lat) * 0.99))]
+        print(f"  ingest in profile to points visible in loyalty: p50 {p50 * 1000:,.0f} ms, p99 {p99 * 1000:,.0f} ms "
+              f"over {len(lat)} transactions (consumer polls every {args.idle} s when caught up)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Loyalty: points accounts, the points ledger, earning rules, rewards and redemptions, customer events."""

@@ -1,0 +1,2 @@
+"""Loyalty routes, one module per aggregate; handlers parse, authorise, call one service function and
+return a schema."""

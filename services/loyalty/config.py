@@ -1,0 +1,38 @@
+"""Loyalty settings (environment prefix LOYALTY_)."""
+
+from zoneinfo import ZoneInfo
+
+from pydantic_settings import SettingsConfigDict
+
+from services.common.config import BaseServiceSettings
+
+
+class LoyaltySettings(BaseServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="LOYALTY_", extra="ignore", frozen=True)
+
+    port: int = 8004
+    database_url: str = "sqlite:///data/loyalty.db"
+    # Feeds this service consumes; empty disables that consumer (tests drive consumers directly).
+    profile_feed_url: str = "http://127.0.0.1:8001/v1/events"
+    segmentation_feed_url: str = "http://127.0.0.1:8002/v1/events"
+    feedback_feed_url: str = "http://127.0.0.1:8003/v1/events"
+    feed_batch_size: int = 500
+    feed_idle_seconds: float = 1.0
+    max_feed_lag: int = 10_000  # readiness fails beyond this many unapplied events
+    # Days and months (caps, expiry) are counted on the bank's calendar.
+    business_timezone: str = "Asia/Shanghai"
+    # Earned points expire at the end of the Nth calendar month after the month they were earned in.
+    expiry_months: int = 12
+    # Staff may adjust up to this many points either way; larger adjustments need a supervisor.
+    staff_adjust_limit: int = 1000
+    # Tiers by lifetime earned points, lowest first ("standard" below the first).
+    tier_thresholds: str = "silver:10000,gold:50000,platinum:200000"
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.business_timezone)
+
+    @property
+    def tiers(self) -> list[tuple[str, int]]:
+        pairs = [p.split(":") for p in self.tier_thresholds.split(",") if p.strip()]
+        return sorted(((name.strip(), int(points)) for name, points in pairs), key=lambda t: t[1])

@@ -1,0 +1,167 @@
+"""Event-feed handlers: profile (enrolment by agreement, freezing, earning and claw-back from
+transactions), segmentation (segments for multipliers and eligibility) and feedback (survey bonuses).
+Each handler runs inside the consumer's batch transaction, so an event and the cursor move together."""
+
+import logging
+import uuid
+from collections.abc import Callable
+from typing import Literal
+
+import httpx
+from pydantic import AwareDatetime, BaseModel, ValidationError
+from sqlalchemy import delete
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from services.common.auth import mint_token
+from services.common.consumer import FeedConsumer, Handler
+from services.common.db import Database
+from services.common.outbox import Event
+from services.loyalty.config import LoyaltySettings
+from services.loyalty.models import CustomerSegment, consumer_cursor
+from services.loyalty.service.accounts import ensure_account, freeze_account
+from services.loyalty.service.activities import awards_for_trigger
+from services.loyalty.service.earning import Transaction, claw_back, earn_for_transaction
+from services.loyalty.service.policy import Effect, Policy
+
+log = logging.getLogger("loyalty.consumers")
+
+
+class TransactionRecorded(BaseModel):
+    transaction_id: str
+    external_id: str
+    kind: str
+    amount_fen: int
+    channel: str
+    occurred_at: AwareDatetime
+    customer_initiated: bool = False
+    reverses_external_id: str | None = None
+
+
+class AgreementSigned(BaseModel):
+    agreement_type: str
+
+
+class SegmentChanged(BaseModel):
+    scheme: str
+    to_class: str | None = None
+    changed_at: AwareDatetime
+
+
+class SurveyResponded(BaseModel):
+    response_id: str
+
+
+def _customer(event: Event) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(event.subject_id)
+    except ValueError:
+        return None
+
+
+def _on_transaction(s: Session, event: Event, policy: Policy) -> None:
+    t = TransactionRecorded.model_validate(event.data)
+    txn = Transaction(transaction_id=t.transaction_id, external_id=t.external_id, kind=t.kind,
+                      amount_fen=t.amount_fen, channel=t.channel, occurred_at=t.occurred_at,
+                      reverses_external_id=t.reverses_external_id)
+    customer_id = _customer(event)
+    if t.kind == "reversal":
+        claw_back(s, customer_id, txn, policy)
+        return
+    earn_for_transaction(s, customer_id, txn, policy)
+    if t.channel == "mobile" and t.customer_initiated:
+        awards_for_trigger(s, customer_id, "mobile_first_login", "first", policy)
+
+
+def _on_agreement(s: Session, event: Event, policy: Policy) -> None:
+    if AgreementSigned.model_validate(event.data).agreement_type == "loyalty_programme":
+        ensure_account(s, _customer(event), via="agreement", policy=policy)
+
+
+def _on_closed(reason: str):
+    def handle(s: Session, event: Event, policy: Policy) -> None:
+        freeze_account(s, _customer(event), reason=reason, policy=policy)
+        if reason == "customer_erased":  # followers drop what they hold about the person
+            s.execute(delete(CustomerSegment).where(CustomerSegment.customer_id == _customer(event)))
+
+    return handle
+
+
+def _on_segment(s: Session, event: Event, _policy: Policy) -> None:
+    e = SegmentChanged.model_validate(event.data)
+    customer_id = _customer(event)
+    if e.to_class is None:
+        s.execute(delete(CustomerSegment).where(CustomerSegment.customer_id == customer_id,
+                                                CustomerSegment.scheme == e.scheme))
+        return
+    insert = pg_insert if s.get_bind().dialect.name == "postgresql" else sqlite_insert
+    stmt = insert(CustomerSegment).values(customer_id=customer_id, scheme=e.scheme, class_name=e.to_class,
+                                          changed_at=e.changed_at)
+    s.execute(stmt.on_conflict_do_update(index_elements=["customer_id", "scheme"],
+                                         set_={"class_name": e.to_class, "changed_at": e.changed_at}))
+
+
+def _on_survey(s: Session, event: Event, policy: Policy) -> None:
+    awards_for_trigger(s, _customer(event), "survey_responded", SurveyResponded.model_validate(event.data).response_id,
+                       policy)
+
+
+FEEDS: dict[str, dict[str, Callable[[Session, Event, Policy], None]]] = {
+    "profile": {
+        "transaction.recorded": _on_transaction,
+        "agreement.signed": _on_agreement,
+        "customer.closed": _on_closed("customer_closed"),
+        "customer.erased": _on_closed("customer_erased"),
+    },
+    "segmentation": {"segment.changed": _on_segment},
+    "feedback": {"survey.responded": _on_survey},
+}
+Feed = Literal["profile", "segmentation", "feedback"]
+
+
+class LoyaltyConsumer(FeedConsumer):
+    """A FeedConsumer whose metric effects are published only once its batch has committed."""
+
+    def __init__(self, *, feed: Feed, policy: Policy, **kw):
+        self.policy = policy
+        self.pending: list[Effect] = []
+        handlers = {etype: self._wrap(fn) for etype, fn in FEEDS[feed].items()}
+        super().__init__(name=f"loyalty-{feed}", handlers=handlers, cursor_table=consumer_cursor, **kw)
+
+    def _wrap(self, fn: Callable[[Session, Event, Policy], None]) -> Handler:
+        def handle(s: Session, event: Event) -> None:
+            if _customer(event) is None:
+                log.warning("event without a customer subject skipped", extra={"fields": {
+                    "consumer": self.name, "position": event.position, "type": event.type}})
+                return
+            try:
+                fn(s, event, self.policy)
+            except ValidationError:
+                # A malformed event must not stall the feed for ever; it is logged and passed over.
+                log.warning("malformed event skipped", extra={"fields": {
+                    "consumer": self.name, "position": event.position, "type": event.type}})
+            self.pending.extend(s.info.pop("effects", []))
+
+        return handle
+
+    def apply(self, events: list[Event]) -> int:
+        self.pending = []
+        try:
+            applied = super().apply(events)
+        except BaseException:
+            self.pending = []
+            raise
+        for effect in self.pending:
+            self.policy.sink(effect)
+        self.pending = []
+        return applied
+
+
+def build_consumer(feed: Feed, *, db: Database, policy: Policy, settings: LoyaltySettings, url: str,
+                   client: httpx.Client | None = None) -> LoyaltyConsumer:
+    def token() -> str:
+        return mint_token(settings.jwt_secret, sub="loyalty-consumer", role="system", ttl_seconds=300)
+
+    return LoyaltyConsumer(feed=feed, policy=policy, db=db, client=client or httpx.Client(timeout=10),
+                           feed_url=url, token=token, batch_size=settings.feed_batch_size)

@@ -1,0 +1,283 @@
+"""Loyalty tables: points accounts, the append-only ledger with its expiry lots and allocations,
+earning rules and their versions, segments from the segmentation feed, rewards, redemptions,
+customer events, activity bonuses, and the kit's outbox, idempotency and consumer-cursor tables."""
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, Boolean, CheckConstraint, Column, ForeignKey, Index, Integer, String, Uuid
+from sqlmodel import Field
+
+from services.common.consumer import consumer_cursor_table
+from services.common.db import BigIntPK, UTCDateTime, make_base, utcnow
+from services.common.idempotency import idempotency_table
+from services.common.outbox import outbox_table
+
+Base = make_base()
+metadata = Base.metadata
+
+ACCOUNT_STATUSES = ("active", "frozen")
+ENTRY_KINDS = ("earn", "redeem", "expire", "adjust", "reverse")
+REWARD_TYPES = ("gift", "voucher", "ticket")
+REDEMPTION_STATUSES = ("completed", "cancelled")
+EVENT_CATEGORIES = ("appreciation", "lecture", "health_talk", "other")
+EVENT_STATUSES = ("scheduled", "cancelled")
+REGISTRATION_STATUSES = ("registered", "waitlisted", "cancelled", "attended")
+ACTIVITY_TRIGGERS = ("manual", "mobile_first_login", "survey_responded", "event_attended")
+
+
+def _in(column: str, values: tuple[str, ...]) -> str:
+    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+
+
+def _points(nullable: bool = False) -> Any:
+    return Column(BigInteger, nullable=nullable)
+
+
+def _time(nullable: bool = False, index: bool = False) -> Any:
+    return Column(UTCDateTime(), nullable=nullable, index=index)
+
+
+class PointsAccount(Base, table=True):
+    """The stored balance is kept in step with the ledger in the same transaction; the CHECK is the
+    last line of defence against a negative balance."""
+
+    __tablename__ = "points_account"
+    __table_args__ = (
+        CheckConstraint(_in("status", ACCOUNT_STATUSES), name="status"),
+        CheckConstraint("balance >= 0", name="balance_not_negative"),
+    )
+
+    customer_id: uuid.UUID = Field(sa_column=Column(Uuid, primary_key=True))
+    status: str = Field(default="active", sa_column=Column(String(8), nullable=False))
+    balance: int = Field(default=0, sa_column=_points())
+    lifetime_earned: int = Field(default=0, sa_column=_points())
+    enrolled_via: str = Field(sa_column=Column(String(16), nullable=False))
+    enrolled_at: datetime = Field(default_factory=utcnow, sa_column=_time())
+    frozen_at: datetime | None = Field(default=None, sa_column=_time(nullable=True))
+    frozen_reason: str | None = Field(default=None, sa_column=Column(String(40)))
+    updated_at: datetime = Field(default_factory=utcnow, sa_column=_time())
+
+
+class LedgerEntry(Base, table=True):
+    """Append-only: rows are inserted, never updated or deleted. `points` is signed."""
+
+    __tablename__ = "points_ledger_entry"
+    __table_args__ = (
+        CheckConstraint(_in("kind", ENTRY_KINDS), name="kind"),
+        CheckConstraint("points <> 0", name="points_not_zero"),
+        CheckConstraint("balance_after >= 0", name="balance_after_not_negative"),
+        Index("ix_points_ledger_entry_customer_id_id", "customer_id", "id"),
+        Index("ix_points_ledger_entry_customer_id_rule_id_occurred_at", "customer_id", "rule_id", "occurred_at"),
+        Index("ix_points_ledger_entry_customer_id_source_ref", "customer_id", "source_ref"),
+    )
+
+    id: int | None = Field(default=None, sa_column=Column(BigIntPK, primary_key=True, autoincrement=True))
+    customer_id: uuid.UUID = Field(
+        sa_column=Column(Uuid, ForeignKey("points_account.customer_id"), nullable=False)
+    )
+    kind: str = Field(sa_column=Column(String(8), nullable=False))
+    points: int = Field(sa_column=_points())
+    balance_after: int = Field(sa_column=_points())
+    source: str = Field(sa_column=Column(String(20), nullable=False))
+    source_ref: str | None = Field(default=None, sa_column=Column(String(100)))
+    # Makes an effect happen at most once (a transaction's earning, an activity instance...).
+    dedupe_key: str | None = Field(default=None, sa_column=Column(String(200), unique=True))
+    rule_id: uuid.UUID | None = Field(default=None, sa_column=Column(Uuid))
+    rule_version: int | None = Field(default=None, sa_column=Column(Integer))
+    reason: str | None = Field(default=None, sa_column=Column(String(500)))
+    actor_sub: str | None = Field(default=None, sa_column=Column(String(100)))
+    occurred_at: datetime = Field(sa_column=_time())
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_time())
+
+
+class PointsLot(Base, table=True):
+    """Points from one credit entry, consumed oldest expiry first; the sum of `remaining` over an
+    account's lots always equals its balance."""
+
+    __tablename__ = "points_lot"
+    __table_args__ = (
+        CheckConstraint("remaining >= 0 AND remaining <= points", name="remaining_in_range"),
+        Index("ix_points_lot_customer_id_expires_at", "customer_id", "expires_at"),
+    )
+
+    id: int = Field(sa_column=Column(BigIntPK, ForeignKey("points_ledger_entry.id"), primary_key=True,
+                                     autoincrement=False))
+    customer_id: uuid.UUID = Field(sa_column=Column(Uuid, nullable=False))
+    points: int = Field(sa_column=_points())
+    remaining: int = Field(sa_column=_points())
+    expires_at: datetime = Field(sa_column=_time(index=True))
+
+
+class PointsAllocation(Base, table=True):
+    """Which lots a debit took its points from, so a cancelled redemption gives back exactly those."""
+
+    __tablename__ = "points_allocation"
+
+    id: int | None = Field(default=None, sa_column=Column(BigIntPK, primary_key=True, autoincrement=True))
+    entry_id: int = Field(sa_column=Column(BigIntPK, ForeignKey("points_ledger_entry.id"), nullable=False,
+                                           index=True))
+    lot_id: int = Field(sa_column=Column(BigIntPK, ForeignKey("points_lot.id"), nullable=False, index=True))
+    points: int = Field(sa_column=_points())
+
+
+class CustomerSegment(Base, table=True):
+    """The customer's current class per segment scheme, from segment.changed."""
+
+    __tablename__ = "customer_segment"
+
+    customer_id: uuid.UUID = Field(sa_column=Column(Uuid, primary_key=True))
+    scheme: str = Field(sa_column=Column(String(100), primary_key=True))
+    class_name: str = Field(sa_column=Column(String(100), nullable=False))
+    changed_at: datetime = Field(sa_column=_time())
+
+
+class EarningRule(Base, table=True):
+    __tablename__ = "earning_rule"
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, sa_column=Column(Uuid, primary_key=True))
+    code: str = Field(sa_column=Column(String(40), nullable=False, unique=True))
+    name: str = Field(sa_column=Column(String(100), nullable=False))
+    version: int = Field(default=1, sa_column=Column(Integer, nullable=False))
+    retired_at: datetime | None = Field(default=None, sa_column=_time(nullable=True))
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_time())
+    updated_at: datetime = Field(default_factory=utcnow, sa_column=_time())
+
+
+class EarningRuleVersion(Base, table=True):
+    """One version of a rule, in force from valid_from until valid_until (exclusive, null = open)."""
+
+    __tablename__ = "earning_rule_version"
+    __table_args__ = (
+        Index("ix_earning_rule_version_rule_id_version", "rule_id", "version", unique=True),
+        CheckConstraint("points_per_100_cny >= 0", name="rate_not_negative"),
+    )
+
+    id: int | None = Field(default=None, sa_column=Column(BigIntPK, primary_key=True, autoincrement=True))
+    rule_id: uuid.UUID = Field(sa_column=Column(Uuid, ForeignKey("earning_rule.id"), nullable=False))
+    version: int = Field(sa_column=Column(Integer, nullable=False))
+    kind: str = Field(sa_column=Column(String(20), nullable=False, index=True))
+    channel: str | None = Field(default=None, sa_column=Column(String(10)))
+    points_per_100_cny: int = Field(sa_column=Column(Integer, nullable=False))
+    min_amount_fen: int = Field(default=0, sa_column=_points())
+    daily_cap: int | None = Field(default=None, sa_column=_points(nullable=True))
+    monthly_cap: int | None = Field(default=None, sa_column=_points(nullable=True))
+    multipliers: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    valid_from: datetime = Field(sa_column=_time())
+    valid_until: datetime | None = Field(default=None, sa_column=_time(nullable=True))
+    actor_sub: str = Field(sa_column=Column(String(100), nullable=False))
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_time())
+
+
+class Reward(Base, table=True):
+    __tablename__ = "reward"
+    __table_args__ = (
+        CheckConstraint(_in("type", REWARD_TYPES), name="type"),
+        CheckConstraint("stock IS NULL OR stock >= 0", name="stock_not_negative"),
+    )
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, sa_column=Column(Uuid, primary_key=True))
+    code: str = Field(sa_column=Column(String(40), nullable=False, unique=True))
+    name: str = Field(sa_column=Column(String(100), nullable=False))
+    type: str = Field(sa_column=Column(String(8), nullable=False))
+    points_price: int = Field(sa_column=_points())
+    stock: int | None = Field(default=None, sa_column=_points(nullable=True))
+    voucher_valid_days: int | None = Field(default=None, sa_column=Column(Integer))
+    eligible_segments: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    eligible_tiers: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    active_from: datetime = Field(sa_column=_time())
+    active_until: datetime | None = Field(default=None, sa_column=_time(nullable=True))
+    per_customer_limit: int | None = Field(default=None, sa_column=Column(Integer))
+    cancel_window_hours: int = Field(default=24, sa_column=Column(Integer, nullable=False))
+    is_retired: bool = Field(default=False, sa_column=Column(Boolean, nullable=False))
+    version: int = Field(default=1, sa_column=Column(Integer, nullable=False))
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_time())
+    updated_at: datetime = Field(default_factory=utcnow, sa_column=_time())
+
+
+class Redemption(Base, table=True):
+    __tablename__ = "redemption"
+    __table_args__ = (
+        CheckConstraint(_in("status", REDEMPTION_STATUSES), name="status"),
+        Index("ix_redemption_customer_id_reward_id", "customer_id", "reward_id"),
+    )
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, sa_column=Column(Uuid, primary_key=True))
+    customer_id: uuid.UUID = Field(
+        sa_column=Column(Uuid, ForeignKey("points_account.customer_id"), nullable=False)
+    )
+    reward_id: uuid.UUID = Field(sa_column=Column(Uuid, ForeignKey("reward.id"), nullable=False))
+    quantity: int = Field(sa_column=Column(Integer, nullable=False))
+    points: int = Field(sa_column=_points())
+    status: str = Field(default="completed", sa_column=Column(String(10), nullable=False))
+    entry_id: int = Field(sa_column=Column(BigIntPK, ForeignKey("points_ledger_entry.id"), nullable=False))
+    voucher_code: str | None = Field(default=None, sa_column=Column(String(20), unique=True))
+    voucher_valid_until: datetime | None = Field(default=None, sa_column=_time(nullable=True))
+    voucher_used_at: datetime | None = Field(default=None, sa_column=_time(nullable=True))
+    cancel_until: datetime = Field(sa_column=_time())
+    cancelled_at: datetime | None = Field(default=None, sa_column=_time(nullable=True))
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_time())
+
+
+class CustomerEvent(Base, table=True):
+    __tablename__ = "customer_event"
+    __table_args__ = (
+        CheckConstraint(_in("category", EVENT_CATEGORIES), name="category"),
+        CheckConstraint(_in("status", EVENT_STATUSES), name="status"),
+        CheckConstraint("capacity > 0", name="capacity_positive"),
+        Index("ix_customer_event_branch_code_starts_at", "branch_code", "starts_at"),
+    )
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, sa_column=Column(Uuid, primary_key=True))
+    title: str = Field(sa_column=Column(String(200), nullable=False))
+    category: str = Field(sa_column=Column(String(16), nullable=False))
+    branch_code: str = Field(sa_column=Column(String(16), nullable=False))
+    starts_at: datetime = Field(sa_column=_time())
+    ends_at: datetime = Field(sa_column=_time())
+    capacity: int = Field(sa_column=Column(Integer, nullable=False))
+    target_segments: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    points_price: int = Field(default=0, sa_column=_points())
+    attendance_points: int = Field(default=0, sa_column=_points())
+    status: str = Field(default="scheduled", sa_column=Column(String(10), nullable=False))
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_time())
+
+
+class EventRegistration(Base, table=True):
+    __tablename__ = "event_registration"
+    __table_args__ = (
+        CheckConstraint(_in("status", REGISTRATION_STATUSES), name="status"),
+        Index("ix_event_registration_event_id_customer_id", "event_id", "customer_id", unique=True),
+        Index("ix_event_registration_customer_id", "customer_id"),
+    )
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, sa_column=Column(Uuid, primary_key=True))
+    event_id: uuid.UUID = Field(sa_column=Column(Uuid, ForeignKey("customer_event.id"), nullable=False))
+    customer_id: uuid.UUID = Field(sa_column=Column(Uuid, nullable=False))
+    status: str = Field(sa_column=Column(String(10), nullable=False))
+    # Place in the event's queue (registration order); the waitlist is served lowest first.
+    queue_no: int = Field(default=0, sa_column=Column(Integer, nullable=False))
+    queued_at: datetime = Field(default_factory=utcnow, sa_column=_time())
+    checked_in_at: datetime | None = Field(default=None, sa_column=_time(nullable=True))
+    charge_entry_id: int | None = Field(default=None, sa_column=Column(BigIntPK, ForeignKey("points_ledger_entry.id")))
+    updated_at: datetime = Field(default_factory=utcnow, sa_column=_time())
+
+
+class Activity(Base, table=True):
+    """A configurable bonus: awarded at most once per activity instance (or once ever, if not repeatable)."""
+
+    __tablename__ = "activity"
+    __table_args__ = (CheckConstraint(_in("trigger", ACTIVITY_TRIGGERS), name="trigger"),)
+
+    code: str = Field(sa_column=Column(String(40), primary_key=True))
+    name: str = Field(sa_column=Column(String(100), nullable=False))
+    points: int = Field(sa_column=_points())
+    trigger: str = Field(sa_column=Column(String(20), nullable=False, index=True))
+    is_repeatable: bool = Field(default=False, sa_column=Column(Boolean, nullable=False))
+    is_retired: bool = Field(default=False, sa_column=Column(Boolean, nullable=False))
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_time())
+
+
+outbox = outbox_table(metadata)
+idempotency = idempotency_table(metadata)
+consumer_cursor = consumer_cursor_table(metadata)

@@ -1,0 +1,156 @@
+"""Points accounts: enrolment, freezing, reads, the statement, what is expiring, staff adjustments,
+and the check that every stored balance agrees with its ledger and its lots."""
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from services.common.auth import Principal
+from services.common.db import Database
+from services.common.errors import Conflict, Forbidden
+from services.common.idempotency import IdempotencyRequest, StoredResponse, find_stored, store_response
+from services.common.pagination import decode_cursor, page_of
+from services.loyalty.models import CustomerSegment, LedgerEntry, PointsAccount, PointsLot, idempotency
+from services.loyalty.service.ledger import (
+    Posting,
+    account_not_found,
+    commit,
+    credit,
+    debit,
+    lock_account,
+    require_active,
+)
+from services.loyalty.service.policy import Policy
+
+SUPERVISOR_ROLES = frozenset({"supervisor", "admin"})
+
+
+def get_account(s: Session, customer_id: uuid.UUID) -> PointsAccount | None:
+    return s.get(PointsAccount, customer_id)
+
+
+def ensure_account(s: Session, customer_id: uuid.UUID, *, via: str, policy: Policy) -> PointsAccount:
+    """The account, created (active) when absent; an existing account is returned as it is."""
+    account = s.get(PointsAccount, customer_id)
+    if account is None:
+        now = policy.now()
+        account = PointsAccount(customer_id=customer_id, enrolled_via=via, enrolled_at=now, updated_at=now)
+        s.add(account)
+        s.flush()
+    return account
+
+
+def enrol_customer(db: Database, *, customer_id: uuid.UUID, policy: Policy) -> PointsAccount:
+    """409 account_exists when the customer is already enrolled."""
+    with db.write() as s:
+        if s.get(PointsAccount, customer_id) is not None:
+            raise Conflict(f"Customer {customer_id} is already enrolled", code="account_exists")
+        account = ensure_account(s, customer_id, via="staff", policy=policy)
+        commit(s, policy)
+        return account
+
+
+def freeze_account(s: Session, customer_id: uuid.UUID, *, reason: str, policy: Policy) -> None:
+    account = s.get(PointsAccount, customer_id, with_for_update=True)
+    if account is not None and account.status != "frozen":
+        account.status, account.frozen_at, account.frozen_reason = "frozen", policy.now(), reason
+        account.updated_at = policy.now()
+
+
+def read_account(db: Database, *, customer_id: uuid.UUID) -> PointsAccount:
+    with db.read() as s:
+        account = s.get(PointsAccount, customer_id)
+    if account is None:
+        raise account_not_found(customer_id)
+    return account
+
+
+def segments_of(s: Session, customer_id: uuid.UUID) -> set[str]:
+    rows = s.execute(select(CustomerSegment.scheme, CustomerSegment.class_name)
+                     .where(CustomerSegment.customer_id == customer_id))
+    return {f"{scheme}:{cls}" for scheme, cls in rows}
+
+
+def statement(db: Database, *, customer_id: uuid.UUID, limit: int, cursor: str | None
+              ) -> tuple[list[LedgerEntry], str | None]:
+    """Entries newest first, each with the balance right after it."""
+    before = decode_cursor(cursor, (int,))
+    stmt = (select(LedgerEntry).where(LedgerEntry.customer_id == customer_id)
+            .order_by(LedgerEntry.id.desc()).limit(limit + 1))
+    if before is not None:
+        stmt = stmt.where(LedgerEntry.id < before[0])
+    with db.read() as s:
+        if s.get(PointsAccount, customer_id) is None:
+            raise account_not_found(customer_id)
+        rows = list(s.execute(stmt).scalars())
+    return page_of(rows, limit, key=lambda e: [e.id])
+
+
+@dataclass(frozen=True)
+class Expiring:
+    as_of: datetime
+    until: datetime
+    total: int
+    lots: list[PointsLot]
+
+
+def expiring(db: Database, *, customer_id: uuid.UUID, within_days: int, policy: Policy) -> Expiring:
+    now = policy.now()
+    until = now + timedelta(days=within_days)
+    with db.read() as s:
+        if s.get(PointsAccount, customer_id) is None:
+            raise account_not_found(customer_id)
+        lots = list(s.execute(
+            select(PointsLot).where(PointsLot.customer_id == customer_id, PointsLot.remaining > 0,
+                                    PointsLot.expires_at <= until).order_by(PointsLot.expires_at, PointsLot.id)
+        ).scalars())
+    return Expiring(as_of=now, until=until, total=sum(lot.remaining for lot in lots), lots=lots)
+
+
+def adjust_points(db: Database, *, customer_id: uuid.UUID, points: int, reason: str, actor: Principal,
+                  idem: IdempotencyRequest | None, present, policy: Policy) -> LedgerEntry | StoredResponse:
+    """A staff correction, either way; beyond `staff_adjust_limit` points only a supervisor (403
+    adjustment_needs_supervisor). A debit that the balance cannot cover is 409 points_insufficient.
+    `present` turns the entry into the stored response body for Idempotency-Key replays."""
+    if abs(points) > policy.staff_adjust_limit and actor.role not in SUPERVISOR_ROLES:
+        raise Forbidden(f"Adjustments beyond {policy.staff_adjust_limit} points need a supervisor",
+                        code="adjustment_needs_supervisor")
+    with db.write() as s:
+        if idem and (stored := find_stored(s, idempotency, idem)):
+            return stored
+        account = lock_account(s, customer_id)
+        require_active(account)
+        posting = Posting(source="manual", reason=reason, actor_sub=actor.sub)
+        if points > 0:
+            entry = credit(s, account, kind="adjust", points=points, posting=posting, policy=policy)
+        else:
+            entry = debit(s, account, kind="adjust", points=-points, posting=posting, policy=policy)
+        if idem:
+            store_response(s, idempotency, idem, 201, present(entry))
+        commit(s, policy)
+        return entry
+
+
+@dataclass(frozen=True)
+class Mismatch:
+    customer_id: uuid.UUID
+    stored: int
+    ledger: int
+    lots: int
+
+
+def check_balances(db: Database) -> tuple[int, list[Mismatch]]:
+    """Every account's stored balance against the sum of its ledger and of its lots' remaining points.
+    Returns (accounts checked, mismatches)."""
+    with db.read() as s:
+        ledger = dict(s.execute(select(LedgerEntry.customer_id, func.sum(LedgerEntry.points))
+                                .group_by(LedgerEntry.customer_id)).all())
+        lots = dict(s.execute(select(PointsLot.customer_id, func.sum(PointsLot.remaining))
+                              .group_by(PointsLot.customer_id)).all())
+        accounts = s.execute(select(PointsAccount.customer_id, PointsAccount.balance)).all()
+    bad = [Mismatch(cid, bal, int(ledger.get(cid) or 0), int(lots.get(cid) or 0))
+           for cid, bal in accounts if not bal == int(ledger.get(cid) or 0) == int(lots.get(cid) or 0)]
+    return len(accounts), bad

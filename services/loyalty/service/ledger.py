@@ -1,0 +1,155 @@
+"""The points ledger: every change of a balance is one appended entry, the stored balance moved in
+the same transaction under the account's row lock, credits kept as lots that debits consume
+oldest expiry first. Callers hold the unit of work; these functions never commit."""
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from services.common.errors import Conflict, NotFound
+from services.common.outbox import record_event
+from services.loyalty.models import LedgerEntry, PointsAccount, PointsAllocation, PointsLot, outbox
+from services.loyalty.service.policy import Effect, Policy
+
+
+def account_not_found(customer_id) -> NotFound:
+    return NotFound(f"No points account for customer {customer_id}", code="account_not_found")
+
+
+def lock_account(s: Session, customer_id: uuid.UUID) -> PointsAccount:
+    """The account row, locked until commit (FOR UPDATE on PostgreSQL; SQLite has one writer)."""
+    account = s.get(PointsAccount, customer_id, with_for_update=True, populate_existing=True)
+    if account is None:
+        raise account_not_found(customer_id)
+    return account
+
+
+def require_active(account: PointsAccount) -> None:
+    if account.status != "active":
+        raise Conflict(f"The points account of {account.customer_id} is frozen", code="account_frozen")
+
+
+def add_effect(s: Session, effect: Effect) -> None:
+    s.info.setdefault("effects", []).append(effect)
+
+
+def commit(s: Session, policy: Policy) -> None:
+    """Commits, then publishes the metric effects the transaction recorded (never before)."""
+    s.commit()
+    for effect in s.info.pop("effects", []):
+        policy.sink(effect)
+
+
+def dedupe_exists(s: Session, key: str) -> bool:
+    return s.execute(select(LedgerEntry.id).where(LedgerEntry.dedupe_key == key)).first() is not None
+
+
+@dataclass(frozen=True)
+class Posting:
+    source: str
+    source_ref: str | None = None
+    dedupe_key: str | None = None
+    reason: str | None = None
+    actor_sub: str | None = None
+    rule_id: uuid.UUID | None = None
+    rule_version: int | None = None
+
+
+def _append(s: Session, account: PointsAccount, kind: str, points: int, posting: Posting, at: datetime,
+            now: datetime) -> LedgerEntry:
+    account.balance += points
+    account.updated_at = now
+    entry = LedgerEntry(
+        customer_id=account.customer_id, kind=kind, points=points, balance_after=account.balance,
+        source=posting.source, source_ref=posting.source_ref, dedupe_key=posting.dedupe_key,
+        rule_id=posting.rule_id, rule_version=posting.rule_version, reason=posting.reason,
+        actor_sub=posting.actor_sub, occurred_at=at, created_at=now,
+    )
+    s.add(entry)
+    s.flush()
+    return entry
+
+
+def credit(s: Session, account: PointsAccount, *, kind: str, points: int, posting: Posting, policy: Policy,
+           at: datetime | None = None) -> LedgerEntry:
+    """Adds points as a new lot expiring per policy from `at` (the business time, default now).
+    Records points.earned."""
+    now = policy.now()
+    at = at or now
+    entry = _append(s, account, kind, points, posting, at, now)
+    s.add(PointsLot(id=entry.id, customer_id=account.customer_id, points=points, remaining=points,
+                    expires_at=policy.expires_at(at)))
+    if kind == "earn":
+        account.lifetime_earned += points
+    add_effect(s, ("issued", posting.source, points))
+    record_event(s, outbox, type="points.earned", subject_id=str(account.customer_id), data={
+        "entry_id": entry.id, "points": points, "source": posting.source, "source_ref": posting.source_ref,
+        "balance": account.balance,
+    })
+    return entry
+
+
+def expire_due(s: Session, account: PointsAccount, policy: Policy) -> int:
+    """Writes one expire entry for the account's lots past their expiry; returns the points expired."""
+    now = policy.now()
+    lots = list(s.execute(
+        select(PointsLot).where(PointsLot.customer_id == account.customer_id, PointsLot.remaining > 0,
+                                PointsLot.expires_at <= now).order_by(PointsLot.expires_at, PointsLot.id)
+    ).scalars())
+    total = sum(lot.remaining for lot in lots)
+    if total == 0:
+        return 0
+    entry = _append(s, account, "expire", -total, Posting(source="expiry"), now, now)
+    for lot in lots:
+        s.add(PointsAllocation(entry_id=entry.id, lot_id=lot.id, points=lot.remaining))
+        lot.remaining = 0
+    add_effect(s, ("expired", "", total))
+    record_event(s, outbox, type="points.expired", subject_id=str(account.customer_id),
+                 data={"entry_id": entry.id, "points": total, "balance": account.balance})
+    return total
+
+
+def debit(s: Session, account: PointsAccount, *, kind: str, points: int, posting: Posting, policy: Policy,
+          prefer_lot: int | None = None) -> LedgerEntry:
+    """Takes `points` (> 0) from the oldest-expiring lots after expiring what is due; 409
+    points_insufficient when the balance cannot cover it, so no balance ever goes negative."""
+    expire_due(s, account, policy)
+    if account.balance < points:
+        raise Conflict(f"The balance is {account.balance} points; {points} are needed", code="points_insufficient",
+                       balance=account.balance)
+    now = policy.now()
+    entry = _append(s, account, kind, -points, posting, now, now)
+    lots = list(s.execute(
+        select(PointsLot).where(PointsLot.customer_id == account.customer_id, PointsLot.remaining > 0)
+        .order_by(PointsLot.expires_at, PointsLot.id)
+    ).scalars())
+    if prefer_lot is not None:
+        lots.sort(key=lambda lot: lot.id != prefer_lot)
+    left = points
+    for lot in lots:
+        take = min(left, lot.remaining)
+        lot.remaining -= take
+        s.add(PointsAllocation(entry_id=entry.id, lot_id=lot.id, points=take))
+        left -= take
+        if left == 0:
+            break
+    assert left == 0, "lots out of step with the balance"
+    return entry
+
+
+def restore(s: Session, account: PointsAccount, debit_entry_id: int, *, posting: Posting,
+            policy: Policy) -> LedgerEntry:
+    """Gives a debit's points back to the very lots it took them from (a `reverse` entry); points
+    whose lot has since expired go back too and expire at the next expiry run."""
+    allocations = list(s.execute(select(PointsAllocation).where(PointsAllocation.entry_id == debit_entry_id))
+                       .scalars())
+    points = sum(a.points for a in allocations)
+    now = policy.now()
+    entry = _append(s, account, "reverse", points, posting, now, now)
+    for a in allocations:
+        lot = s.get(PointsLot, a.lot_id)
+        lot.remaining += a.points
+    return entry

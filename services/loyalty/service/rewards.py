@@ -1,0 +1,248 @@
+"""The rewards catalogue and redemptions: eligibility, balance and stock checked, stock decremented and
+the ledger debited in one transaction; vouchers with unique codes used once; cancellation within the
+reward's window gives back points (to the same lots) and stock."""
+
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import exc, func, select, update
+from sqlalchemy.orm import Session
+
+from services.common.auth import Principal
+from services.common.db import Database, is_unique_violation
+from services.common.errors import Conflict, InvalidInput, NotFound
+from services.common.etag import check_version
+from services.common.idempotency import IdempotencyRequest, StoredResponse, find_stored, store_response
+from services.common.outbox import record_event
+from services.common.pagination import decode_cursor, page_of
+from services.loyalty.models import Redemption, Reward, idempotency, outbox
+from services.loyalty.service.accounts import segments_of
+from services.loyalty.service.cursors import decode_time_id
+from services.loyalty.service.ledger import Posting, add_effect, commit, debit, lock_account, require_active, restore
+from services.loyalty.service.policy import Policy
+
+NULLABLE = frozenset({"stock", "active_until", "per_customer_limit"})
+VOUCHER_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"  # no 0/O or 1/I to misread
+
+
+def reward_not_found(reward_id) -> NotFound:
+    return NotFound(f"No reward {reward_id}", code="reward_not_found")
+
+
+def redemption_not_found(redemption_id) -> NotFound:
+    return NotFound(f"No redemption {redemption_id}", code="redemption_not_found")
+
+
+def create_reward(db: Database, *, fields: dict[str, Any], policy: Policy) -> Reward:
+    """409 reward_code_taken when the code exists."""
+    now = policy.now()
+    fields = {**fields, "active_from": fields.get("active_from") or now}
+    with db.write() as s:
+        if s.execute(select(Reward.id).where(Reward.code == fields["code"])).first():
+            raise Conflict(f"A reward with code {fields['code']} exists", code="reward_code_taken")
+        reward = Reward(**fields, created_at=now, updated_at=now)
+        s.add(reward)
+        try:
+            commit(s, policy)
+        except exc.IntegrityError as err:
+            if is_unique_violation(err):
+                raise Conflict(f"A reward with code {fields['code']} exists", code="reward_code_taken") from None
+            raise
+        return reward
+
+
+def update_reward(db: Database, *, reward_id: uuid.UUID, changes: dict[str, Any], expected_version: int,
+                  policy: Policy) -> Reward:
+    """Only the fields given change; 412 when stale; null only where a value may be absent."""
+    nulls = [k for k, v in changes.items() if v is None and k not in NULLABLE]
+    if nulls:
+        raise InvalidInput([{"loc": ["body", k], "msg": "may not be null", "type": "null_not_allowed"} for k in nulls])
+    with db.write() as s:
+        reward = s.get(Reward, reward_id, with_for_update=True)
+        if reward is None:
+            raise reward_not_found(reward_id)
+        check_version(reward.version, expected_version)
+        until = changes.get("active_until", reward.active_until)
+        if until is not None and until <= reward.active_from:
+            raise InvalidInput([{"loc": ["body", "active_until"], "msg": "must be after active_from",
+                                 "type": "window"}])
+        changed = {k: v for k, v in changes.items() if getattr(reward, k) != v}
+        if changed:
+            for k, v in changed.items():
+                setattr(reward, k, v)
+            reward.version += 1
+            reward.updated_at = policy.now()
+        commit(s, policy)
+        return reward
+
+
+def read_reward(db: Database, *, reward_id: uuid.UUID) -> Reward:
+    with db.read() as s:
+        reward = s.get(Reward, reward_id)
+    if reward is None:
+        raise reward_not_found(reward_id)
+    return reward
+
+
+def list_rewards(db: Database, *, available_only: bool, limit: int, cursor: str | None, policy: Policy
+                 ) -> tuple[list[Reward], str | None]:
+    after = decode_cursor(cursor)
+    stmt = select(Reward).order_by(Reward.code).limit(limit + 1)
+    if after is not None:
+        stmt = stmt.where(Reward.code > after[0])
+    if available_only:
+        now = policy.now()
+        stmt = stmt.where(Reward.is_retired.is_(False), Reward.active_from <= now,
+                          (Reward.active_until.is_(None)) | (Reward.active_until > now))
+    with db.read() as s:
+        rows = list(s.execute(stmt).scalars())
+    return page_of(rows, limit, key=lambda r: [r.code])
+
+
+def _voucher_code() -> str:
+    return "V" + "".join(secrets.choice(VOUCHER_ALPHABET) for _ in range(12))
+
+
+def _check_eligible(s: Session, reward: Reward, customer_id: uuid.UUID, tier: str, quantity: int,
+                    now: datetime) -> None:
+    if reward.is_retired or reward.active_from > now or (reward.active_until and reward.active_until <= now):
+        raise Conflict(f"Reward {reward.code} is not available now", code="reward_unavailable")
+    if reward.eligible_tiers and tier not in reward.eligible_tiers:
+        raise Conflict(f"Reward {reward.code} is for tiers {', '.join(reward.eligible_tiers)}",
+                       code="reward_not_eligible")
+    if reward.eligible_segments and not (segments_of(s, customer_id) & set(reward.eligible_segments)):
+        raise Conflict(f"Reward {reward.code} is for particular customer segments", code="reward_not_eligible")
+    if reward.per_customer_limit is not None:
+        taken = s.execute(select(func.coalesce(func.sum(Redemption.quantity), 0)).where(
+            Redemption.customer_id == customer_id, Redemption.reward_id == reward.id,
+            Redemption.status == "completed")).scalar_one()
+        if taken + quantity > reward.per_customer_limit:
+            raise Conflict(f"At most {reward.per_customer_limit} of {reward.code} per customer",
+                           code="reward_limit_reached")
+
+
+def _take_stock(s: Session, reward: Reward, quantity: int) -> None:
+    if reward.stock is None:
+        return
+    # Conditional decrement: atomic on both databases, whatever another transaction did meanwhile.
+    done = s.execute(update(Reward).where(Reward.id == reward.id, Reward.stock >= quantity)
+                     .values(stock=Reward.stock - quantity)).rowcount
+    if done != 1:
+        raise Conflict(f"Reward {reward.code} is out of stock", code="reward_out_of_stock")
+    s.refresh(reward)
+
+
+@dataclass(frozen=True)
+class RedeemRequest:
+    customer_id: uuid.UUID
+    reward_id: uuid.UUID
+    quantity: int
+
+
+def redeem(db: Database, *, request: RedeemRequest, actor: Principal, idem: IdempotencyRequest | None, present,
+           policy: Policy) -> Redemption | StoredResponse:
+    """One transaction: account locked, eligibility, stock, balance, ledger debit, points.redeemed.
+    409 account_frozen, reward_unavailable, reward_not_eligible, reward_limit_reached,
+    reward_out_of_stock, points_insufficient; 404 account_not_found, reward_not_found."""
+    now = policy.now()
+    with db.write() as s:
+        if idem and (stored := find_stored(s, idempotency, idem)):
+            return stored
+        account = lock_account(s, request.customer_id)
+        require_active(account)
+        reward = s.get(Reward, request.reward_id)
+        if reward is None:
+            raise reward_not_found(request.reward_id)
+        _check_eligible(s, reward, account.customer_id, policy.tier_for(account.lifetime_earned), request.quantity,
+                        now)
+        _take_stock(s, reward, request.quantity)
+        points = reward.points_price * request.quantity
+        redemption_id = uuid.uuid4()
+        entry = debit(s, account, kind="redeem", points=points, policy=policy, posting=Posting(
+            source="redemption", source_ref=str(redemption_id), actor_sub=actor.sub))
+        voucher = reward.type == "voucher"
+        redemption = Redemption(
+            id=redemption_id, customer_id=account.customer_id, reward_id=reward.id, quantity=request.quantity,
+            points=points, entry_id=entry.id, created_at=now, cancel_until=now + timedelta(
+                hours=reward.cancel_window_hours),
+            voucher_code=_voucher_code() if voucher else None,
+            voucher_valid_until=now + timedelta(days=reward.voucher_valid_days or 30) if voucher else None,
+        )
+        s.add(redemption)
+        s.flush()
+        if idem:
+            store_response(s, idempotency, idem, 201, present(redemption))
+        add_effect(s, ("redeemed", reward.code, points))
+        record_event(s, outbox, type="points.redeemed", subject_id=str(account.customer_id), data={
+            "entry_id": entry.id, "redemption_id": str(redemption.id), "reward_id": str(reward.id),
+            "points": points, "balance": account.balance})
+        commit(s, policy)
+        return redemption
+
+
+def read_redemption(db: Database, *, redemption_id: uuid.UUID) -> Redemption:
+    with db.read() as s:
+        redemption = s.get(Redemption, redemption_id)
+    if redemption is None:
+        raise redemption_not_found(redemption_id)
+    return redemption
+
+
+def list_redemptions(db: Database, *, customer_id: uuid.UUID, limit: int, cursor: str | None
+                     ) -> tuple[list[Redemption], str | None]:
+    """Newest first."""
+    before = decode_time_id(cursor)
+    stmt = (select(Redemption).where(Redemption.customer_id == customer_id)
+            .order_by(Redemption.created_at.desc(), Redemption.id.desc()).limit(limit + 1))
+    if before is not None:
+        at, key = before
+        stmt = stmt.where((Redemption.created_at < at) | ((Redemption.created_at == at) & (Redemption.id < key)))
+    with db.read() as s:
+        rows = list(s.execute(stmt).scalars())
+    return page_of(rows, limit, key=lambda r: [r.created_at.isoformat(), str(r.id)])
+
+
+def cancel_redemption(db: Database, *, redemption_id: uuid.UUID, actor: Principal, policy: Policy) -> Redemption:
+    """Within the window: the points go back to the lots they came from, the stock comes back.
+    409 redemption_cancelled, cancel_window_closed, voucher_used."""
+    now = policy.now()
+    with db.write() as s:
+        found = s.get(Redemption, redemption_id)
+        if found is None or (actor.is_customer and actor.sub != str(found.customer_id)):
+            raise redemption_not_found(redemption_id)
+        account = lock_account(s, found.customer_id)  # the account first, as redeem does: one lock order
+        redemption = s.get(Redemption, redemption_id, with_for_update=True, populate_existing=True)
+        if redemption.status == "cancelled":
+            raise Conflict("The redemption is already cancelled", code="redemption_cancelled")
+        if now > redemption.cancel_until:
+            raise Conflict("The cancellation window has closed", code="cancel_window_closed")
+        if redemption.voucher_used_at is not None:
+            raise Conflict("The voucher has been used", code="voucher_used")
+        restore(s, account, redemption.entry_id, policy=policy, posting=Posting(
+            source="redemption", source_ref=str(redemption.id), reason="redemption cancelled", actor_sub=actor.sub))
+        s.execute(update(Reward).where(Reward.id == redemption.reward_id, Reward.stock.is_not(None))
+                  .values(stock=Reward.stock + redemption.quantity))
+        redemption.status, redemption.cancelled_at = "cancelled", now
+        commit(s, policy)
+        return redemption
+
+
+def use_voucher(db: Database, *, code: str, policy: Policy) -> Redemption:
+    """Marks a voucher used, once. 404 voucher_not_found; 409 voucher_used, voucher_expired, redemption_cancelled."""
+    now = policy.now()
+    with db.write() as s:
+        redemption = s.execute(select(Redemption).where(Redemption.voucher_code == code).with_for_update()).scalar()
+        if redemption is None:
+            raise NotFound("No such voucher", code="voucher_not_found")
+        if redemption.status == "cancelled":
+            raise Conflict("The redemption was cancelled", code="redemption_cancelled")
+        if redemption.voucher_used_at is not None:
+            raise Conflict("The voucher has been used", code="voucher_used")
+        if redemption.voucher_valid_until <= now:
+            raise Conflict("The voucher has expired", code="voucher_expired")
+        redemption.voucher_used_at = now  # the row is locked (SQLite: the single writer)
+        commit(s, policy)
+        return redemption
