@@ -14,6 +14,7 @@ import httpx
 import pytest
 
 from services.common.config import DEV_JWT_SECRET
+from tests.dbkit import fresh_pg_database, require_postgres, worker_id
 
 ROOT = Path(__file__).parents[2]
 BIN = Path(sys.executable).parent  # .venv/bin under `make test`
@@ -95,10 +96,15 @@ def migrate_profile(database_url: str) -> None:
                    capture_output=True, timeout=120)
 
 
-@pytest.fixture
-def suite(tmp_path) -> Iterator[Suite]:
-    """Profile and the gateway, live; the test may stop and start profile (same port, same database)."""
-    database_url = f"sqlite:///{tmp_path / 'profile.db'}"
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def suite(request, tmp_path) -> Iterator[Suite]:
+    """Profile and the gateway, live, on SQLite and on PostgreSQL (the production-like mode); the
+    test may stop and start profile (same port, same database)."""
+    if request.param == "sqlite":
+        database_url = f"sqlite:///{tmp_path / 'profile.db'}"
+    else:
+        require_postgres()
+        database_url = fresh_pg_database(f"test_e2e_profile_{worker_id()}")
     migrate_profile(database_url)
     profile = Process("profile", "services.profile.app:create_app", base_env(
         PROFILE_DATABASE_URL=database_url, PROFILE_ENVIRONMENT="test", PROFILE_LOG_LEVEL="WARNING",
