@@ -1,0 +1,208 @@
+"""Segmentation recompute against its floor, on SQLite and PostgreSQL, in one run:
+
+  floor      one plain UPDATE over every row of customer_feature (what touching each row once costs)
+  recompute  the full recompute job a day later: windows from the daily aggregate, the four schemes,
+             history and segment.changed for the customers whose class changed (set-based)
+  events     transaction.recorded events applied through FeedConsumer.apply (features, classes and
+             rule segments of the customer, in the event's transaction), per second
+
+`python -m bench.segmentation_bench [--customers 1000000] [--backends sqlite,postgres] [--events 2000]`.
+Customers are loaded with COPY on PostgreSQL and executemany on SQLite, then classified once (not timed).
+A report, not a test: the aim is recompute <= 3x floor."""
+
+import argparse
+import os
+import random
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from alembic import command
+from sqlalchemy import create_engine, text, update
+
+from services.common.consumer import FeedConsumer
+from services.common.db import Database
+from services.common.outbox import Event
+from services.segmentation import service
+from services.segmentation.classify import class_expressions, clock_params, refresh_windows
+from services.segmentation.config import SegmentationSettings
+from services.segmentation.consumers import FeatureHandlers
+from services.segmentation.models import consumer_cursor, customer_feature
+from tests import dbkit
+
+ROOT = Path(__file__).resolve().parent.parent
+ALEMBIC_INI = ROOT / "services" / "segmentation" / "alembic.ini"
+NOW = datetime(2026, 11, 28, 2, 0, tzinfo=UTC)
+PG_URL = os.environ.get("BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+FEATURE_COLS = ("customer_id", "customer_no", "type", "region_type", "province", "city", "branch_code", "status",
+                "registered_at", "aum_fen", "last_txn_at", "is_marketing_contactable", "contactable_channels",
+                "updated_at")
+DAILY_COLS = ("customer_id", "day", "txn_count", "amount_fen", "digital_count")
+
+
+def say(text_: str = "") -> None:
+    print(text_, flush=True)
+
+
+def synthetic(n: int, seed: int = 7):
+    """(feature rows, daily rows) as Python values; ids are deterministic UUIDs."""
+    rnd = random.Random(seed)
+    features, daily = [], []
+    types = ["individual"] * 90 + ["enterprise"] * 8 + ["interbank"] * 2
+    for i in range(n):
+        cid = str(uuid.UUID(int=i + 1))
+        days = sorted({rnd.randint(0, 400) for _ in range(rnd.randint(0, 3))})
+        for d in days:
+            k = rnd.randint(1, 4)
+            daily.append((cid, (NOW - timedelta(days=d)).date(), k, k * rnd.randint(100, 500_000), rnd.randint(0, k)))
+        last = NOW - timedelta(days=days[0], hours=1) if days else None
+        aum = int(10 ** rnd.uniform(0, 11))
+        features.append((cid, f"{i:012d}", rnd.choice(types), rnd.choice(("urban", "rural", "peri_urban")), "P", "C",
+                         f"BR{i % 5000:04d}", "active", NOW - timedelta(days=rnd.randint(0, 3000)), aum, last,
+                         rnd.random() < 0.6, "sms", NOW))
+    return features, daily
+
+
+def _sqlite_value(v):
+    if isinstance(v, datetime):
+        return v.astimezone(UTC).replace(tzinfo=None).strftime("%Y-%m-%d %H:%M:%S.%f")
+    if isinstance(v, bool):
+        return int(v)
+    return v
+
+
+def load(db: Database, features, daily) -> float:
+    t0 = time.perf_counter()
+    raw = db.engine.raw_connection()
+    try:
+        cur = raw.cursor()
+        if db.dialect == "postgresql":
+            for table, cols, rows in (("customer_feature", FEATURE_COLS, features),
+                                      ("customer_daily_activity", DAILY_COLS, daily)):
+                with cur.copy(f"COPY {table} ({', '.join(cols)}) FROM STDIN") as copy:
+                    for row in rows:
+                        copy.write_row(row)
+        else:
+            cur.execute("BEGIN")
+            for table, cols, rows in (("customer_feature", FEATURE_COLS, features),
+                                      ("customer_daily_activity", DAILY_COLS, daily)):
+                sql = f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join('?' for _ in cols)})"  # noqa: S608
+                cur.executemany(sql, ([_sqlite_value(v) for v in row] for row in rows))
+        raw.commit()
+    finally:
+        raw.close()
+    return time.perf_counter() - t0
+
+
+def analyse(db: Database) -> None:
+    with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(text("VACUUM ANALYZE" if db.dialect == "postgresql" else "ANALYZE"))
+
+
+def classify_silently(db: Database, settings: SegmentationSettings, now: datetime) -> None:
+    """The starting state: windows and classes current, no history (a long-running system's state)."""
+    with db.write() as s:
+        refresh_windows(s, now=now)
+        exprs = class_expressions(settings)
+        s.execute(update(customer_feature).values({f"class_{k}": e for k, e in exprs.items()}),
+                  clock_params(settings, now))
+        s.commit()
+
+
+def floor(db: Database) -> float:
+    t0 = time.perf_counter()
+    with db.write() as s:
+        s.execute(text("UPDATE customer_feature SET updated_at = :t"),
+                  {"t": NOW if db.dialect == "postgresql" else _sqlite_value(NOW)})
+        s.commit()
+    return time.perf_counter() - t0
+
+
+def recompute(db: Database, settings: SegmentationSettings, now: datetime):
+    ctx = service.Context(db=db, settings=settings, clock=lambda: now)
+    t0 = time.perf_counter()
+    job, _ = service.start_recompute(ctx, actor="bench")
+    service.run_recompute(ctx, job_id=job.id)
+    elapsed = time.perf_counter() - t0
+    return elapsed, service.require_job(db, job_id=job.id)
+
+
+def events_per_second(db: Database, settings: SegmentationSettings, n_customers: int, n_events: int,
+                      now: datetime) -> float:
+    consumer = FeedConsumer(name="bench", db=db, cursor_table=consumer_cursor,
+                            handlers=FeatureHandlers(settings, lambda: now).handlers(), client=None, feed_url="",
+                            token=lambda: "")
+    rnd = random.Random(11)
+    events = [
+        Event(position=i + 1, event_id=str(uuid.uuid4()), type="transaction.recorded", occurred_at=now,
+              subject_id=str(uuid.UUID(int=rnd.randint(1, n_customers))),
+              data={"transaction_id": str(uuid.uuid4()), "external_id": str(i), "kind": "deposit",
+                    "amount": "100.00", "amount_fen": 10000, "channel": "mobile",
+                    "occurred_at": now.isoformat(), "customer_initiated": True, "reverses_external_id": None})
+        for i in range(n_events)
+    ]
+    t0 = time.perf_counter()
+    for start in range(0, n_events, 100):
+        consumer.apply(events[start:start + 100])
+    return n_events / (time.perf_counter() - t0)
+
+
+def database(backend: str, workdir: Path) -> str:
+    if backend == "sqlite":
+        return dbkit.sqlite_url(workdir / "segmentation-bench.db")
+    return dbkit.fresh_pg_database("bench_segmentation")
+
+
+def run_backend(backend: str, args, features, daily, workdir: Path) -> dict:
+    url = database(backend, workdir)
+    command.upgrade(dbkit.alembic_config(ALEMBIC_INI, url), "head")
+    db = Database(url)
+    settings = SegmentationSettings(environment="test", database_url=url, profile_feed_url="", loyalty_feed_url="",
+                                    feedback_feed_url="")
+    out = {"load_s": load(db, features, daily)}
+    classify_silently(db, settings, NOW)
+    analyse(db)
+    out["floor_s"] = floor(db)
+    analyse(db)
+    out["recompute_s"], job = recompute(db, settings, NOW + timedelta(days=1))
+    out["changed"] = job.changed
+    out["recompute_again_s"], _ = recompute(db, settings, NOW + timedelta(days=1))
+    out["events_per_s"] = events_per_second(db, settings, len(features), args.events, NOW + timedelta(days=1))
+    db.dispose()
+    if backend == "postgres":
+        admin = create_engine(PG_URL.replace("postgresql://", "postgresql+psycopg://", 1), isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(text('DROP DATABASE IF EXISTS "bench_segmentation" WITH (FORCE)'))
+        admin.dispose()
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m bench.segmentation_bench", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--customers", type=int, default=int(os.environ.get("BENCH_SEG_CUSTOMERS", 1_000_000)))
+    p.add_argument("--events", type=int, default=int(os.environ.get("BENCH_SEG_EVENTS", 2000)))
+    p.add_argument("--backends", default=os.environ.get("BENCH_SEG_BACKENDS", "sqlite,postgres"))
+    args = p.parse_args(argv)
+    say(f"segmentation bench: {args.customers:,} customers, {args.events:,} events")
+    t0 = time.perf_counter()
+    features, daily = synthetic(args.customers)
+    say(f"  generated {len(features):,} customers and {len(daily):,} daily rows in {time.perf_counter() - t0:.1f} s")
+    with tempfile.TemporaryDirectory(prefix="seg-bench-") as tmp:
+        for backend in args.backends.split(","):
+            if backend == "postgres" and dbkit.postgres_reachable() is not None:
+                say(f"  {backend}: skipped ({dbkit.postgres_reachable()})")
+                continue
+            r = run_backend(backend, args, features, daily, Path(tmp))
+            ratio = r["recompute_s"] / r["floor_s"]
+            say(f"  {backend}: load {r['load_s']:.1f} s | floor UPDATE {r['floor_s']:.2f} s | "
+                f"recompute {r['recompute_s']:.2f} s ({r['changed']:,} class changes) = {ratio:.2f}x floor "
+                f"[aim <= 3x: {'met' if ratio <= 3 else 'MISSED'}] | recompute with nothing to change "
+                f"{r['recompute_again_s']:.2f} s | events {r['events_per_s']:,.0f}/s")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

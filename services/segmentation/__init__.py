@@ -1,0 +1,1 @@
+"""Segmentation service: customer features, classification schemes, rule segments, recommendations."""

@@ -1,0 +1,80 @@
+"""Wires the segmentation service: settings, database, clock, feed consumers, recompute runner, routers."""
+
+import threading
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+
+import httpx
+from fastapi import FastAPI
+
+from services.common.app import build_service_app
+from services.common.auth import mint_token
+from services.common.consumer import ConsumerThread, FeedConsumer, lag_check
+from services.common.db import Database, utcnow
+from services.common.outbox import feed_router
+from services.segmentation import service
+from services.segmentation.api import routers
+from services.segmentation.config import SegmentationSettings
+from services.segmentation.consumers import FeatureHandlers
+from services.segmentation.metrics import SegmentationMetrics
+from services.segmentation.models import consumer_cursor, outbox
+
+HERE = Path(__file__).parent
+FEEDS = ("profile", "loyalty", "feedback")
+
+
+def build_consumers(settings: SegmentationSettings, db: Database, clock: Callable[[], datetime],
+                    client: httpx.Client | None = None) -> dict[str, FeedConsumer]:
+    """One FeedConsumer per feed whose URL setting is non-empty, each with its own cursor row."""
+    handlers = FeatureHandlers(settings, clock).handlers()
+    client = client or httpx.Client(timeout=10.0)
+
+    def token() -> str:
+        return mint_token(settings.jwt_secret, sub="segmentation-consumer", role="system", ttl_seconds=300)
+
+    return {
+        feed: FeedConsumer(name=feed, db=db, cursor_table=consumer_cursor, handlers=handlers, client=client,
+                           feed_url=getattr(settings, f"{feed}_feed_url"), token=token,
+                           batch_size=settings.feed_batch_size)
+        for feed in FEEDS
+        if getattr(settings, f"{feed}_feed_url")
+    }
+
+
+def create_app(
+    settings: SegmentationSettings | None = None,
+    db: Database | None = None,
+    clock: Callable[[], datetime] | None = None,
+) -> FastAPI:
+    settings = settings or SegmentationSettings()
+    db = db or Database(settings.database_url)
+    clock = clock or utcnow
+    consumers = build_consumers(settings, db, clock)
+    app = build_service_app(
+        name="segmentation",
+        title="Segmentation service",
+        description="Customer features, classification schemes, rule segments, recomputes, products and "
+        "recommendations; the segment.changed event feed.",
+        settings=settings,
+        routers=[*routers, feed_router(outbox)],
+        alembic_ini=HERE / "alembic.ini",
+        db=db,
+        background=[ConsumerThread(c, settings.feed_idle_seconds) for c in consumers.values()],
+    )
+    metrics = SegmentationMetrics(app.state.metrics.registry)
+    ctx = service.Context(db=db, settings=settings, clock=clock, on_recompute=metrics.recompute_finished)
+    app.state.ctx = ctx
+    app.state.consumers = consumers
+    for name, consumer in consumers.items():
+        app.state.ready_checks[f"{name}_feed"] = lag_check(consumer, settings.max_consumer_lag)
+
+    def run_job(job_id: str) -> None:
+        if settings.recompute_inline:
+            service.run_recompute(ctx, job_id=job_id)
+            return
+        threading.Thread(target=service.run_recompute, args=(ctx,), kwargs={"job_id": job_id},
+                         name=f"recompute-{job_id}", daemon=True).start()
+
+    app.state.job_runner = run_job
+    return app

@@ -1,0 +1,204 @@
+"""Products, the needs profile of each class, recommendations with suitability, and the analysis
+views (class counts and AUM, region x asset-size, migration between dates, dormant by branch)."""
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+from sqlalchemy import Row, and_, exc, func, insert, literal, select, union_all
+from sqlalchemy.orm import aliased
+
+from services.common.db import Database, UTCDateTime, is_unique_violation
+from services.common.errors import Conflict, InvalidInput, NotFound
+from services.common.money import fen_to_str
+from services.common.pagination import decode_cursor, page_of
+from services.segmentation.models import CLASSES, SCHEMES, customer_feature, membership_change, product
+
+cf = customer_feature
+
+CLASS_LABELS = {
+    "major": "major (大客户)", "mid_high": "mid-to-high (中高端)", "ordinary": "ordinary (普通)",
+    "micro": "micro and small (小微)", "individual": "individual", "enterprise": "enterprise",
+    "interbank": "interbank", "urban": "urban", "rural": "rural", "peri_urban": "peri-urban",
+    "active": "active", "potential": "potential", "dormant": "dormant",
+}
+# The documented needs profile: what a class of customer mainly needs (README lists it).
+NEEDS: dict[str, tuple[str, ...]] = {
+    "asset_size:major": ("personalised_service", "asset_allocation"),
+    "asset_size:mid_high": ("returns", "wealth_management"),
+    "asset_size:ordinary": ("saving", "simple_investment"),
+    "asset_size:micro": ("fast_financing",),
+    "customer_type:enterprise": ("fast_financing", "settlement"),
+    "customer_type:interbank": ("liquidity",),
+    "region:rural": ("convenient_access",),
+    "behaviour:potential": ("growth",),
+    "behaviour:dormant": ("reactivation",),
+}
+NEEDS_TAGS = tuple(sorted({t for tags in NEEDS.values() for t in tags} | {"protection", "everyday_payments"}))
+ALL_CLASSES = tuple(f"{s}:{c}" for s in SCHEMES for c in CLASSES[s])
+
+
+def product_not_found(product_id: Any) -> NotFound:
+    return NotFound(f"No product {product_id}", code="product_not_found")
+
+
+def create_product(db: Database, *, product_in: dict[str, Any], now: datetime) -> Row:
+    if product_in["category"] == "wealth" and product_in.get("risk_level") is None:
+        raise InvalidInput([{"loc": ["body", "risk_level"], "msg": "a wealth product needs a risk level R1-R5",
+                             "type": "missing_for_category"}])
+    product_id = str(uuid.uuid4())
+    with db.write() as s:
+        try:
+            s.execute(insert(product).values(id=product_id, created_at=now, **product_in))
+            s.commit()
+        except exc.IntegrityError as err:
+            if is_unique_violation(err):
+                code = product_in["code"]
+                raise Conflict(f"A product with code {code!r} exists", code="product_code_taken") from None
+            raise
+    return require_product(db, product_id=product_id)
+
+
+def require_product(db: Database, *, product_id: str) -> Row:
+    row = db.first_row(select(product).where(product.c.id == product_id))
+    if row is None:
+        raise product_not_found(product_id)
+    return row
+
+
+def list_products(db: Database, *, category: str | None, limit: int, cursor: str | None):
+    after = decode_cursor(cursor, (str,))
+    stmt = select(product).order_by(product.c.code).limit(limit + 1)
+    if category is not None:
+        stmt = stmt.where(product.c.category == category)
+    if after is not None:
+        stmt = stmt.where(product.c.code > after[0])
+    with db.read() as s:
+        rows = s.execute(stmt).all()
+    return page_of(rows, limit, lambda r: [r.code])
+
+
+def customer_classes(features: Row) -> list[str]:
+    return [f"{s}:{features._mapping[f'class_{s}']}" for s in SCHEMES if features._mapping[f"class_{s}"]]
+
+
+def suitable(risk_level: str | None, risk_expires_at: datetime | None, product_risk: str | None, now: datetime) -> bool:
+    """A Cn customer may be offered R1..Rn, only while the assessment is valid; a product without a
+    risk level needs no assessment."""
+    if product_risk is None:
+        return True
+    if risk_level is None or risk_expires_at is None or risk_expires_at <= now:
+        return False
+    return int(product_risk[1]) <= int(risk_level[1])
+
+
+@dataclass(frozen=True)
+class Recommendation:
+    product: Row
+    score: int
+    reason: str
+
+
+def _reason(p: Row, matched: list[str], need_of: str | None, features: Row) -> str:
+    parts = []
+    if need_of is not None:
+        label = CLASS_LABELS[need_of.split(":")[1]]
+        parts.append(f"customers in the {label} group mainly need {p.needs_tag.replace('_', ' ')}")
+    if matched:
+        labels = ", ".join(CLASS_LABELS[m.split(":")[1]] for m in matched)
+        parts.append(f"the product is designed for {labels} customers")
+    if p.risk_level:
+        until = features.risk_expires_at.date().isoformat()
+        parts.append(f"its risk {p.risk_level} is within the customer's assessed level {features.risk_level} "
+                     f"(valid until {until})")
+    text = "; ".join(parts) or "a general product open to every customer"
+    return f"{p.name}: {text[0].upper()}{text[1:]}."
+
+
+def recommend(db: Database, *, customer_id: str, now: datetime, features: Row) -> list[Recommendation]:
+    """Active products that fit the customer's classes and needs and pass suitability, best first."""
+    if features.status != "active" or features.type is None:
+        return []
+    classes = customer_classes(features)
+    with db.read() as s:
+        products = s.execute(select(product).where(product.c.is_active.is_(True)).order_by(product.c.code)).all()
+    out = []
+    for p in products:
+        targets = list(p.target_classes or [])
+        matched = [c for c in targets if c in classes]
+        if targets and not matched:
+            continue
+        if not suitable(features.risk_level, features.risk_expires_at, p.risk_level, now):
+            continue
+        need_of = next((c for c in classes if p.needs_tag in NEEDS.get(c, ())), None)
+        score = 3 * (need_of is not None) + 2 * len(matched)
+        out.append(Recommendation(p, score, _reason(p, matched, need_of, features)))
+    out.sort(key=lambda r: (-r.score, r.product.code))
+    return out
+
+
+# --- analysis -----------------------------------------------------------------------------------
+
+
+def class_summary(db: Database) -> list[tuple[str, str, int, str]]:
+    """(scheme, class, customers, total AUM) for every class of every scheme, zeros included."""
+    parts = [
+        select(literal(s).label("scheme"), cf.c[f"class_{s}"].label("cls"), func.count().label("n"),
+               func.coalesce(func.sum(cf.c.aum_fen), 0).label("aum"))
+        .where(cf.c[f"class_{s}"].is_not(None)).group_by(cf.c[f"class_{s}"])
+        for s in SCHEMES
+    ]
+    with db.read() as s:
+        found = {(r.scheme, r.cls): (r.n, int(r.aum)) for r in s.execute(union_all(*parts))}
+    return [(s, c, found.get((s, c), (0, 0))[0], fen_to_str(found.get((s, c), (0, 0))[1]))
+            for s in SCHEMES for c in CLASSES[s]]
+
+
+def cross_tab(db: Database) -> list[tuple[str, str, int, str]]:
+    """(region, asset size, customers, total AUM), every cell."""
+    stmt = (select(cf.c.class_region, cf.c.class_asset_size, func.count(), func.coalesce(func.sum(cf.c.aum_fen), 0))
+            .where(cf.c.class_region.is_not(None)).group_by(cf.c.class_region, cf.c.class_asset_size))
+    with db.read() as s:
+        found = {(r[0], r[1]): (r[2], int(r[3])) for r in s.execute(stmt)}
+    return [(r, a, found.get((r, a), (0, 0))[0], fen_to_str(found.get((r, a), (0, 0))[1]))
+            for r in CLASSES["region"] for a in CLASSES["asset_size"]]
+
+
+def _class_at(scheme: str, cutoff: datetime):
+    """Each customer's class in `scheme` at `cutoff`: the target of the last change before it."""
+    mc = membership_change.c
+    ranked = select(
+        mc.customer_id, mc.to_class,
+        func.row_number().over(partition_by=mc.customer_id, order_by=mc.id.desc()).label("rn"),
+    ).where(mc.scheme == scheme, mc.changed_at < literal(cutoff, UTCDateTime())).subquery()
+    return select(ranked.c.customer_id, ranked.c.to_class).where(ranked.c.rn == 1).subquery()
+
+
+def _end_of(day: date) -> datetime:
+    if day == date.max:
+        return datetime.max.replace(tzinfo=UTC)
+    return datetime.combine(day + timedelta(days=1), time(0), tzinfo=UTC)
+
+
+def migration_matrix(db: Database, *, scheme: str, from_date: date, to_date: date) -> list[tuple[Any, Any, int]]:
+    """(class at the end of from_date, class at the end of to_date, customers), for customers whose
+    class differs; null means not yet classified (or not a member)."""
+    if to_date < from_date:
+        raise InvalidInput([{"loc": ["query", "to_date"], "msg": "must not be before from_date", "type": "range"}])
+    before, after = _class_at(scheme, _end_of(from_date)), _class_at(scheme, _end_of(to_date))
+    a, b = aliased(before), aliased(after)
+    stmt = (select(a.c.to_class, b.c.to_class, func.count())
+            .select_from(b.outerjoin(a, a.c.customer_id == b.c.customer_id))
+            .where(a.c.to_class.is_distinct_from(b.c.to_class))
+            .group_by(a.c.to_class, b.c.to_class).order_by(func.count().desc()))
+    with db.read() as s:
+        return [(r[0], r[1], r[2]) for r in s.execute(stmt)]
+
+
+def dormant_by_branch(db: Database) -> list[tuple[str | None, int, str]]:
+    stmt = (select(cf.c.branch_code, func.count(), func.coalesce(func.sum(cf.c.aum_fen), 0))
+            .where(and_(cf.c.class_behaviour == "dormant"))
+            .group_by(cf.c.branch_code).order_by(func.count().desc(), cf.c.branch_code))
+    with db.read() as s:
+        return [(r[0], r[1], fen_to_str(int(r[2]))) for r in s.execute(stmt)]

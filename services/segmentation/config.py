@@ -1,0 +1,39 @@
+"""Segmentation settings (environment prefix SEGMENTATION_): thresholds and windows of the built-in
+schemes, per customer type where it matters, with the defaults the README documents."""
+
+from pydantic_settings import SettingsConfigDict
+
+from services.common.config import BaseServiceSettings
+
+
+class SegmentationSettings(BaseServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="SEGMENTATION_", extra="ignore", frozen=True)
+
+    port: int = 8002
+    database_url: str = "sqlite:///data/segmentation.db"
+    profile_feed_url: str = "http://127.0.0.1:8001/v1/events"
+    loyalty_feed_url: str = "http://127.0.0.1:8004/v1/events"
+    feedback_feed_url: str = "http://127.0.0.1:8003/v1/events"
+    feed_batch_size: int = 500
+    feed_idle_seconds: float = 1.0
+    max_consumer_lag: int = 10_000
+    # asset size: AUM (fen) at or above which a customer is major / mid_high / ordinary; below ordinary is micro
+    asset_thresholds_individual: str = "500000000,50000000,0"  # 5,000,000.00 / 500,000.00 / 0.00 CNY
+    asset_thresholds_enterprise: str = "10000000000,1000000000,100000000"  # 100m / 10m / 1m CNY
+    asset_thresholds_interbank: str = "100000000000,10000000000,0"  # 1bn / 100m / 0 CNY
+    # behaviour: active with at least this many customer-initiated transactions in the last 90 days
+    active_min_txn_90_individual: int = 3
+    active_min_txn_90_enterprise: int = 10
+    active_min_txn_90_interbank: int = 1
+    dormant_days: int = 365  # no customer-initiated transaction for this long (and not new): dormant
+    new_customer_days: int = 90  # registered within this many days: never dormant (potential at worst)
+    recompute_stale_minutes: int = 60  # a queued or running job silent this long is marked failed (abandoned)
+    recompute_inline: bool = False  # run recompute jobs in the request (tests); else a background thread
+
+    def asset_thresholds(self, customer_type: str) -> tuple[int, int, int]:
+        raw = getattr(self, f"asset_thresholds_{customer_type}")
+        major, mid_high, ordinary = (int(x) for x in raw.split(","))
+        return major, mid_high, ordinary
+
+    def active_min_txn_90(self, customer_type: str) -> int:
+        return getattr(self, f"active_min_txn_90_{customer_type}")

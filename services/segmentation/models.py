@@ -1,0 +1,175 @@
+"""Segmentation tables: the customer feature read model with its daily activity aggregate, current
+classes and their history, rule segments with versions and members, recompute jobs, the product
+catalogue, the outbox and the feed cursors. Core tables, because every hot path here is set-based SQL."""
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Column,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+)
+
+from services.common.consumer import consumer_cursor_table
+from services.common.db import BigIntPK, UTCDateTime, make_base
+from services.common.outbox import outbox_table
+
+Base = make_base()
+metadata = Base.metadata
+
+SCHEMES = ("customer_type", "region", "asset_size", "behaviour")
+CLASSES = {
+    "customer_type": ("individual", "enterprise", "interbank"),
+    "region": ("urban", "rural", "peri_urban"),
+    "asset_size": ("major", "mid_high", "ordinary", "micro"),
+    "behaviour": ("active", "potential", "dormant"),
+}
+
+customer_feature = Table(
+    "customer_feature",
+    metadata,
+    Column("customer_id", String(36), primary_key=True),
+    Column("customer_no", String(20)),
+    Column("type", String(16)),  # null until customer.registered arrives (feeds are not ordered together)
+    Column("region_type", String(16)),
+    Column("province", String(32)),
+    Column("city", String(64)),
+    Column("branch_code", String(16), index=True),
+    Column("status", String(8), nullable=False, server_default="active"),
+    Column("registered_at", UTCDateTime()),
+    Column("aum_fen", BigInteger, nullable=False, server_default="0"),
+    Column("aum_as_of_date", Date),
+    Column("last_txn_at", UTCDateTime()),  # last customer-initiated transaction
+    Column("txn_count_30", Integer, nullable=False, server_default="0"),
+    Column("txn_count_90", Integer, nullable=False, server_default="0"),
+    Column("txn_count_365", Integer, nullable=False, server_default="0"),
+    Column("txn_amount_fen_30", BigInteger, nullable=False, server_default="0"),
+    Column("txn_amount_fen_90", BigInteger, nullable=False, server_default="0"),
+    Column("txn_amount_fen_365", BigInteger, nullable=False, server_default="0"),
+    Column("digital_share_pct", Integer),  # of the last 365 days' transactions; null when there were none
+    Column("risk_level", String(2)),
+    Column("risk_expires_at", UTCDateTime()),
+    Column("points_balance", BigInteger, nullable=False, server_default="0"),
+    Column("nps_latest", Integer),
+    Column("nps_at", UTCDateTime()),
+    Column("is_marketing_contactable", Boolean, nullable=False, server_default="0"),
+    Column("contactable_channels", String(100), nullable=False, server_default=""),
+    Column("class_customer_type", String(16)),
+    Column("class_region", String(16)),
+    Column("class_asset_size", String(16)),
+    Column("class_behaviour", String(16)),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    CheckConstraint("status IN ('active', 'closed')", name="status"),
+    Index("ix_customer_feature_class_asset_size_customer_id", "class_asset_size", "customer_id"),
+    Index("ix_customer_feature_class_behaviour_customer_id", "class_behaviour", "customer_id"),
+    Index("ix_customer_feature_class_region_customer_id", "class_region", "customer_id"),
+    Index("ix_customer_feature_class_customer_type_customer_id", "class_customer_type", "customer_id"),
+)
+
+# Compact per-customer daily sums of customer-initiated transactions: the windowed features are
+# recomputed from it set-based, and it is all an event needs to touch.
+daily_activity = Table(
+    "customer_daily_activity",
+    metadata,
+    Column("customer_id", String(36), nullable=False),
+    Column("day", Date, nullable=False),
+    Column("txn_count", Integer, nullable=False),
+    Column("amount_fen", BigInteger, nullable=False),
+    Column("digital_count", Integer, nullable=False),
+    PrimaryKeyConstraint("customer_id", "day"),
+    Index("ix_customer_daily_activity_day", "day"),
+)
+
+membership_change = Table(
+    "membership_change",
+    metadata,
+    Column("id", BigIntPK, primary_key=True, autoincrement=True),
+    Column("customer_id", String(36), nullable=False),
+    Column("scheme", String(50), nullable=False),  # a built-in scheme or rule:<segment id>
+    Column("from_class", String(16)),
+    Column("to_class", String(16)),
+    Column("changed_at", UTCDateTime(), nullable=False),
+    Index("ix_membership_change_customer_id_id", "customer_id", "id"),
+    Index("ix_membership_change_scheme_changed_at", "scheme", "changed_at"),
+)
+
+segment = Table(
+    "segment",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("name", String(100), nullable=False, unique=True),
+    Column("description", String(500), nullable=False, server_default=""),
+    Column("rule", JSON, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("created_by", String(100), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+)
+
+segment_version = Table(
+    "segment_version",
+    metadata,
+    Column("segment_id", String(36), ForeignKey("segment.id", ondelete="CASCADE"), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("name", String(100), nullable=False),
+    Column("rule", JSON, nullable=False),
+    Column("created_by", String(100), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    PrimaryKeyConstraint("segment_id", "version"),
+)
+
+segment_member = Table(
+    "segment_member",
+    metadata,
+    Column("segment_id", String(36), ForeignKey("segment.id", ondelete="CASCADE"), nullable=False),
+    Column("customer_id", String(36), nullable=False),
+    Column("since", UTCDateTime(), nullable=False),
+    PrimaryKeyConstraint("segment_id", "customer_id"),
+    Index("ix_segment_member_customer_id", "customer_id"),
+)
+
+recompute_job = Table(
+    "recompute_job",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("status", String(16), nullable=False),
+    # 1 while queued or running, null afterwards: the unique key lets only one job hold it (the lock)
+    Column("running_slot", Integer, unique=True),
+    Column("phase", String(32), nullable=False),
+    Column("steps_done", Integer, nullable=False),
+    Column("steps_total", Integer, nullable=False),
+    Column("changed", Integer, nullable=False),
+    Column("error", String(200)),
+    Column("requested_by", String(100), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("started_at", UTCDateTime()),
+    Column("finished_at", UTCDateTime()),
+    Column("heartbeat_at", UTCDateTime(), nullable=False),  # last sign of life; a stale job is abandoned
+    CheckConstraint("status IN ('queued', 'running', 'succeeded', 'failed')", name="status"),
+)
+
+product = Table(
+    "product",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("code", String(32), nullable=False, unique=True),
+    Column("name", String(100), nullable=False),
+    Column("category", String(16), nullable=False),
+    Column("risk_level", String(2)),
+    Column("target_classes", JSON, nullable=False),
+    Column("needs_tag", String(32), nullable=False),
+    Column("description", String(500), nullable=False, server_default=""),
+    Column("is_active", Boolean, nullable=False, server_default="1"),
+    Column("created_at", UTCDateTime(), nullable=False),
+    CheckConstraint("category IN ('deposit', 'wealth', 'loan', 'card', 'insurance')", name="category"),
+)
+
+outbox = outbox_table(metadata)
+consumer_cursor = consumer_cursor_table(metadata)

@@ -1,0 +1,246 @@
+"""Segmentation API models. Money is a two-place decimal string (CNY); rules are JSON rule trees
+(see rules.py for the grammar)."""
+
+import re
+import uuid
+from datetime import date, datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, Field
+
+from services.common.pagination import Page
+from services.common.schema import RequestModel, ResponseModel
+from services.segmentation.catalogue import ALL_CLASSES, NEEDS_TAGS
+
+Scheme = Literal["customer_type", "region", "asset_size", "behaviour"]
+Channel = Literal["sms", "phone_call", "email", "app_push"]
+Category = Literal["deposit", "wealth", "loan", "card", "insurance"]
+ProductRisk = Literal["R1", "R2", "R3", "R4", "R5"]
+NeedsTag = Literal[NEEDS_TAGS]  # type: ignore[valid-type]
+TargetClass = Literal[ALL_CLASSES]  # type: ignore[valid-type]
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+RULE_DOC = (
+    'A rule tree: {"all": [...]}, {"any": [...]}, {"not": {...}} or a condition '
+    '{"field": "aum", "op": "gte", "value": "500000.00"}; ops eq, ne, in, gt, gte, lt, lte, between, is_null.'
+)
+
+
+def _plain_text(value: str) -> str:
+    if _CONTROL.search(value):
+        raise ValueError("control characters are not allowed")
+    return value
+
+
+Name = Annotated[str, Field(min_length=1, max_length=100), AfterValidator(_plain_text)]
+Description = Annotated[str, Field(max_length=500), AfterValidator(_plain_text)]
+Rule = Annotated[dict[str, Any], Field(description=RULE_DOC)]
+
+
+class RulePreview(RequestModel):
+    rule: Rule
+
+
+class PreviewRead(ResponseModel):
+    count: int
+    sample: list[str] = Field(description="up to 20 customer ids, in id order")
+
+
+class SegmentCreate(RequestModel):
+    name: Name
+    description: Description = ""
+    rule: Rule
+
+
+class SegmentUpdate(RequestModel):
+    name: Name | None = None
+    description: Description | None = None
+    rule: Rule | None = None
+
+
+class SegmentRead(ResponseModel):
+    id: uuid.UUID
+    name: str
+    description: str
+    rule: dict[str, Any]
+    version: int
+    created_by: str
+    created_at: datetime
+    updated_at: datetime
+
+
+class SegmentVersionRead(ResponseModel):
+    version: int
+    name: str
+    rule: dict[str, Any]
+    created_by: str
+    created_at: datetime
+
+
+class SegmentVersions(ResponseModel):
+    items: list[SegmentVersionRead]
+
+
+SegmentPage = Page[SegmentRead]
+
+
+class MemberRead(ResponseModel):
+    customer_id: str
+    customer_no: str | None
+    branch_code: str | None
+    customer_type: str | None
+    region: str | None
+    asset_size: str | None
+    behaviour: str | None
+    aum: str
+
+
+MemberPage = Page[MemberRead]
+
+
+class JobRead(ResponseModel):
+    id: uuid.UUID
+    status: Literal["queued", "running", "succeeded", "failed"]
+    phase: str
+    steps_done: int
+    steps_total: int
+    changed: int = Field(description="customer class and segment changes written so far")
+    error: str | None
+    requested_by: str
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+
+
+JobPage = Page[JobRead]
+
+
+class FeaturesRead(ResponseModel):
+    customer_no: str | None
+    type: str | None
+    region_type: str | None
+    province: str | None
+    city: str | None
+    branch_code: str | None
+    status: str
+    aum: str
+    last_txn_at: datetime | None
+    txn_count_30: int
+    txn_count_90: int
+    txn_count_365: int
+    txn_amount_30: str
+    txn_amount_90: str
+    txn_amount_365: str
+    digital_share_pct: int | None
+    risk_level: str | None
+    risk_expires_at: datetime | None
+    tenure_days: int | None
+    points_balance: int
+    nps_latest: int | None
+    is_marketing_contactable: bool
+
+
+class SegmentMembership(ResponseModel):
+    segment_id: str
+    name: str
+    since: datetime
+
+
+class MembershipRead(ResponseModel):
+    customer_id: str
+    classes: dict[str, str | None] = Field(description="scheme -> class")
+    segments: list[SegmentMembership]
+    features: FeaturesRead
+
+
+class ChangeRead(ResponseModel):
+    scheme: str
+    from_class: str | None
+    to_class: str | None
+    changed_at: datetime
+
+
+ChangePage = Page[ChangeRead]
+
+
+class ProductCreate(RequestModel):
+    code: Annotated[str, Field(pattern=r"^[A-Z0-9][A-Z0-9_-]{1,31}$")]
+    name: Name
+    category: Category
+    risk_level: ProductRisk | None = None
+    target_classes: list[TargetClass] = Field(default_factory=list, max_length=20,  # type: ignore[valid-type]
+                                              description="scheme:class; empty means every customer")
+    needs_tag: NeedsTag  # type: ignore[valid-type]
+    description: Description = ""
+
+
+class ProductRead(ResponseModel):
+    id: uuid.UUID
+    code: str
+    name: str
+    category: str
+    risk_level: str | None
+    target_classes: list[str]
+    needs_tag: str
+    description: str
+    is_active: bool
+    created_at: datetime
+
+
+ProductPage = Page[ProductRead]
+
+
+class RecommendationRead(ResponseModel):
+    rank: int
+    product: ProductRead
+    reason: str = Field(description="in words a customer manager can read to the customer")
+
+
+class RecommendationList(ResponseModel):
+    customer_id: str
+    classes: list[str]
+    items: list[RecommendationRead]
+
+
+class ClassCount(ResponseModel):
+    scheme: str
+    class_: str = Field(alias="class", serialization_alias="class")
+    customers: int
+    total_aum: str
+
+
+class ClassSummary(ResponseModel):
+    items: list[ClassCount]
+
+
+class CrossTabCell(ResponseModel):
+    region: str
+    asset_size: str
+    customers: int
+    total_aum: str
+
+
+class CrossTab(ResponseModel):
+    items: list[CrossTabCell]
+
+
+class MigrationCell(ResponseModel):
+    from_class: str | None
+    to_class: str | None
+    customers: int
+
+
+class MigrationMatrix(ResponseModel):
+    scheme: str
+    from_date: date
+    to_date: date
+    items: list[MigrationCell]
+
+
+class BranchDormant(ResponseModel):
+    branch_code: str | None
+    customers: int
+    total_aum: str
+
+
+class DormantByBranch(ResponseModel):
+    items: list[BranchDormant]

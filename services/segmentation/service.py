@@ -1,0 +1,327 @@
+"""Segmentation domain: recompute jobs, rule segments (preview, versions, members, targeted lists),
+customers' memberships and history. Products, recommendations and analysis are in catalogue.py."""
+
+import logging
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Row, exc, func, insert, literal, select, update
+from sqlalchemy.orm import Session
+
+from services.common.db import Database, is_unique_violation
+from services.common.errors import Conflict, InvalidInput, NotFound, PreconditionFailed
+from services.common.etag import check_version
+from services.common.pagination import decode_cursor, page_of
+from services.segmentation.classify import classify, prune_activity, refresh_rule_segment, refresh_windows
+from services.segmentation.config import SegmentationSettings
+from services.segmentation.models import (
+    CLASSES,
+    SCHEMES,
+    customer_feature,
+    membership_change,
+    recompute_job,
+    segment,
+    segment_member,
+    segment_version,
+)
+from services.segmentation.rules import compile_rule
+
+log = logging.getLogger("segmentation")
+cf = customer_feature
+Clock = Callable[[], datetime]
+SAMPLE_SIZE = 20
+
+
+@dataclass(frozen=True)
+class Context:
+    db: Database
+    settings: SegmentationSettings
+    clock: Clock
+    on_recompute: Callable[[str, float, int], None] | None = None  # (status, seconds, changes), for metrics
+
+
+def customer_not_found(customer_id: Any) -> NotFound:
+    return NotFound(f"No features for customer {customer_id}", code="customer_not_found")
+
+
+def segment_not_found(segment_id: Any) -> NotFound:
+    return NotFound(f"No segment {segment_id}", code="segment_not_found")
+
+
+# --- recompute jobs ---------------------------------------------------------------------------
+
+
+def get_job(db: Database, *, job_id: str) -> Row | None:
+    return db.first_row(select(recompute_job).where(recompute_job.c.id == job_id))
+
+
+def require_job(db: Database, *, job_id: str) -> Row:
+    job = get_job(db, job_id=job_id)
+    if job is None:
+        raise NotFound(f"No recompute job {job_id}", code="recompute_not_found")
+    return job
+
+
+def start_recompute(ctx: Context, *, actor: str) -> tuple[Row, bool]:
+    """The queued or running job if there is one (False), else a new queued job (True). The unique
+    `running_slot` is the lock: two concurrent starts cannot both create a job."""
+    with ctx.db.write() as s:
+        now = ctx.clock()
+        running = s.execute(select(recompute_job).where(recompute_job.c.running_slot == 1)).first()
+        stale_before = now - timedelta(minutes=ctx.settings.recompute_stale_minutes)
+        if running is not None and running.heartbeat_at >= stale_before:
+            return running, False
+        if running is not None:  # its process died: free the slot so recomputes are not blocked forever
+            s.execute(update(recompute_job).where(recompute_job.c.id == running.id).values(
+                status="failed", phase="failed", running_slot=None, error="abandoned", finished_at=now))
+        steps = 2 + s.execute(select(func.count()).select_from(segment)).scalar_one()
+        job_id = str(uuid.uuid4())
+        try:  # PostgreSQL reports the losing insert at once, SQLite at commit
+            s.execute(insert(recompute_job).values(
+                id=job_id, status="queued", running_slot=1, phase="queued", steps_done=0, steps_total=steps,
+                changed=0, requested_by=actor, created_at=now, heartbeat_at=now))
+            s.commit()
+        except exc.IntegrityError as err:
+            if not is_unique_violation(err):
+                raise
+            s.rollback()
+            return s.execute(select(recompute_job).where(recompute_job.c.running_slot == 1)).one(), False
+    return require_job(ctx.db, job_id=job_id), True
+
+
+def _job_progress(ctx: Context, job_id: str, **values) -> None:
+    with ctx.db.write() as s:
+        s.execute(update(recompute_job).where(recompute_job.c.id == job_id).values(**values, heartbeat_at=ctx.clock()))
+        s.commit()
+
+
+def run_recompute(ctx: Context, *, job_id: str) -> None:
+    """Full recompute, set-based, one transaction per step (windows, built-in classes, each rule
+    segment), the job row updated between steps. Never raises: a failure marks the job failed."""
+    db, now = ctx.db, ctx.clock()
+    changed, started, status = 0, time.perf_counter(), "failed"
+    try:
+        _job_progress(ctx, job_id, status="running", phase="features", started_at=now)
+        with db.write() as s:
+            refresh_windows(s, now=now)
+            prune_activity(s, now=now)
+            s.commit()
+        _job_progress(ctx, job_id, phase="classes", steps_done=1)
+        with db.write() as s:
+            changed += classify(s, settings=ctx.settings, now=now)
+            s.commit()
+        with db.read() as s:
+            segments = s.execute(select(segment.c.id, segment.c.rule).order_by(segment.c.id)).all()
+        for i, (seg_id, rule) in enumerate(segments):
+            _job_progress(ctx, job_id, phase="segments", steps_done=2 + i, changed=changed)
+            with db.write() as s:
+                changed += refresh_rule_segment(s, segment_id=seg_id, rule=compile_rule(rule, now=now), now=now)
+                s.commit()
+        _job_progress(ctx, job_id, status="succeeded", phase="done", running_slot=None, changed=changed,
+                      steps_done=2 + len(segments), steps_total=2 + len(segments), finished_at=ctx.clock())
+        status = "succeeded"
+    except Exception as err:  # noqa: BLE001 - the job records the failure; the service keeps running
+        log.exception("recompute failed", extra={"fields": {"job_id": job_id}})
+        _job_progress(ctx, job_id, status="failed", phase="failed", running_slot=None, changed=changed,
+                      error=type(err).__name__, finished_at=ctx.clock())
+    if ctx.on_recompute is not None:
+        ctx.on_recompute(status, time.perf_counter() - started, changed)
+
+
+def list_jobs(db: Database, *, limit: int, cursor: str | None) -> tuple[list[Row], str | None]:
+    after = decode_cursor(cursor, (str, str))
+    t = recompute_job.c
+    stmt = select(recompute_job).order_by(t.created_at.desc(), t.id.desc()).limit(limit + 1)
+    if after is not None:
+        try:
+            at = datetime.fromisoformat(after[0])
+        except ValueError:
+            raise InvalidInput([{"loc": ["query", "cursor"], "msg": "not a cursor this API issued",
+                                 "type": "cursor_invalid"}]) from None
+        stmt = stmt.where((t.created_at < at) | ((t.created_at == at) & (t.id < after[1])))
+    with db.read() as s:
+        rows = s.execute(stmt).all()
+    return page_of(rows, limit, lambda r: [r.created_at.isoformat(), r.id])
+
+
+# --- rule segments ------------------------------------------------------------------------------
+
+
+def preview_segment(ctx: Context, *, rule: Any) -> tuple[int, list[str]]:
+    """How many customers a rule selects now, and a sample of their ids (nothing is saved)."""
+    expr = compile_rule(rule, now=ctx.clock())
+    where = (cf.c.type.is_not(None), expr)
+    with ctx.db.read() as s:
+        count = s.execute(select(func.count()).select_from(cf).where(*where)).scalar_one()
+        sample = s.execute(select(cf.c.customer_id).where(*where).order_by(cf.c.customer_id).limit(SAMPLE_SIZE))
+        return count, list(sample.scalars())
+
+
+def get_segment(db: Database, *, segment_id: str) -> Row | None:
+    return db.first_row(select(segment).where(segment.c.id == segment_id))
+
+
+def require_segment(db: Database, *, segment_id: str) -> Row:
+    row = get_segment(db, segment_id=segment_id)
+    if row is None:
+        raise segment_not_found(segment_id)
+    return row
+
+
+def _name_taken(name: str) -> Conflict:
+    return Conflict(f"A segment named {name!r} exists already", code="segment_name_taken")
+
+
+def create_segment(ctx: Context, *, name: str, description: str, rule: Any, actor: str) -> Row:
+    """Saves version 1 and fills the members in the same transaction (segment.changed for each)."""
+    now = ctx.clock()
+    expr = compile_rule(rule, now=now)
+    seg_id = str(uuid.uuid4())
+    with ctx.db.write() as s:
+        if s.execute(select(segment.c.id).where(segment.c.name == name)).first():
+            raise _name_taken(name)
+        try:  # a concurrent create of the same name loses here (PostgreSQL) or at commit (SQLite)
+            s.execute(insert(segment).values(id=seg_id, name=name, description=description, rule=rule, version=1,
+                                             created_by=actor, created_at=now, updated_at=now))
+            s.execute(insert(segment_version).values(segment_id=seg_id, version=1, name=name, rule=rule,
+                                                     created_by=actor, created_at=now))
+            refresh_rule_segment(s, segment_id=seg_id, rule=expr, now=now)
+            s.commit()
+        except exc.IntegrityError as err:
+            if is_unique_violation(err):
+                raise _name_taken(name) from None
+            raise
+    return require_segment(ctx.db, segment_id=seg_id)
+
+
+def update_segment(
+    ctx: Context, *, segment_id: str, changes: dict[str, Any], expected_version: int | None, actor: str
+) -> Row:
+    """A new version (name, description and/or rule); members follow the new rule at once."""
+    now = ctx.clock()
+    with ctx.db.write() as s:
+        current = s.execute(select(segment).where(segment.c.id == segment_id)).first()
+        if current is None:
+            raise segment_not_found(segment_id)
+        check_version(current.version, expected_version)
+        if not changes:
+            return current
+        rule = changes.get("rule", current.rule)
+        expr = compile_rule(rule, now=now)
+        name = changes.get("name", current.name)
+        if name != current.name and s.execute(select(segment.c.id).where(segment.c.name == name)).first():
+            raise _name_taken(name)
+        version = current.version + 1
+        try:
+            moved = s.execute(update(segment).where(segment.c.id == segment_id, segment.c.version == current.version)
+                              .values(**changes, version=version, updated_at=now)).rowcount
+            if moved != 1:  # another writer got there first
+                raise PreconditionFailed("The segment changed meanwhile; read it again")
+            s.execute(insert(segment_version).values(segment_id=segment_id, version=version, name=name, rule=rule,
+                                                     created_by=actor, created_at=now))
+            if "rule" in changes:
+                refresh_rule_segment(s, segment_id=segment_id, rule=expr, now=now)
+            s.commit()
+        except exc.IntegrityError as err:
+            if is_unique_violation(err):
+                raise _name_taken(name) from None
+            raise
+    return require_segment(ctx.db, segment_id=segment_id)
+
+
+def list_segments(db: Database, *, limit: int, cursor: str | None) -> tuple[list[Row], str | None]:
+    after = decode_cursor(cursor, (str,))
+    stmt = select(segment).order_by(segment.c.name).limit(limit + 1)
+    if after is not None:
+        stmt = stmt.where(segment.c.name > after[0])
+    with db.read() as s:
+        rows = s.execute(stmt).all()
+    return page_of(rows, limit, lambda r: [r.name])
+
+
+def list_segment_versions(db: Database, *, segment_id: str) -> list[Row]:
+    require_segment(db, segment_id=segment_id)
+    with db.read() as s:
+        v = segment_version.c
+        return s.execute(select(segment_version).where(v.segment_id == segment_id).order_by(v.version.desc())).all()
+
+
+MEMBER_COLUMNS = (cf.c.customer_id, cf.c.customer_no, cf.c.branch_code, cf.c.class_customer_type,
+                  cf.c.class_region, cf.c.class_asset_size, cf.c.class_behaviour, cf.c.aum_fen)
+
+
+def _members_page(db: Database, where: list, limit: int, cursor: str | None) -> tuple[list[Row], str | None]:
+    after = decode_cursor(cursor, (str,))
+    stmt = select(*MEMBER_COLUMNS).where(*where).order_by(cf.c.customer_id).limit(limit + 1)
+    if after is not None:
+        stmt = stmt.where(cf.c.customer_id > after[0])
+    with db.read() as s:
+        rows = s.execute(stmt).all()
+    return page_of(rows, limit, lambda r: [r.customer_id])
+
+
+def _in_segment(segment_id: str):
+    sm = segment_member.c
+    return cf.c.customer_id.in_(select(sm.customer_id).where(sm.segment_id == segment_id))
+
+
+def list_segment_members(db: Database, *, segment_id: str, limit: int, cursor: str | None):
+    require_segment(db, segment_id=segment_id)
+    return _members_page(db, [_in_segment(segment_id)], limit, cursor)
+
+
+def list_class_members(db: Database, *, scheme: str, class_: str, limit: int, cursor: str | None):
+    if class_ not in CLASSES[scheme]:
+        raise InvalidInput([{"loc": ["path", "class_"], "msg": f"not a class of {scheme}: one of "
+                             f"{', '.join(CLASSES[scheme])}", "type": "enum"}])
+    return _members_page(db, [cf.c[f"class_{scheme}"] == class_], limit, cursor)
+
+
+def list_targets(db: Database, *, segment_id: str, channel: str | None, limit: int, cursor: str | None):
+    """Members who may be contacted for marketing now (consent from the profile feed), optionally on
+    one channel."""
+    require_segment(db, segment_id=segment_id)
+    where = [_in_segment(segment_id), cf.c.is_marketing_contactable.is_(True), cf.c.status == "active"]
+    if channel is not None:
+        where.append((literal(",") + cf.c.contactable_channels + literal(",")).contains(f",{channel},"))
+    return _members_page(db, where, limit, cursor)
+
+
+# --- memberships --------------------------------------------------------------------------------
+
+
+def require_features(db: Database, *, customer_id: str) -> Row:
+    row = db.first_row(select(cf).where(cf.c.customer_id == customer_id))
+    if row is None:
+        raise customer_not_found(customer_id)
+    return row
+
+
+def customer_segments(db: Database, *, customer_id: str) -> list[Row]:
+    sm = segment_member.c
+    with db.read() as s:
+        return s.execute(
+            select(segment.c.id, segment.c.name, sm.since)
+            .join(segment, segment.c.id == sm.segment_id)
+            .where(sm.customer_id == customer_id)
+            .order_by(segment.c.name)
+        ).all()
+
+
+def list_history(db: Database, *, customer_id: str, limit: int, cursor: str | None) -> tuple[list[Row], str | None]:
+    require_features(db, customer_id=customer_id)
+    after = decode_cursor(cursor, (int,))
+    mc = membership_change.c
+    stmt = select(membership_change).where(mc.customer_id == customer_id).order_by(mc.id.desc()).limit(limit + 1)
+    if after is not None:
+        stmt = stmt.where(mc.id < after[0])
+    with db.read() as s:
+        rows = s.execute(stmt).all()
+    return page_of(rows, limit, lambda r: [r.id])
+
+
+__all__ = ["SCHEMES", "Context", "Session"]
