@@ -56,7 +56,7 @@ def pg_run_env() -> Iterator[dict[str, str]]:
     server = make_url(PG_URL).set(database=None).render_as_string(hide_password=False)
     ports = {f"{s.upper()}_PORT": str(free_port()) for s in [*services, "gateway"]}
     env = base_env(DB="postgres", SUITE_POSTGRES_URL=server, SUITE_POSTGRES_DB_PREFIX=prefix,
-                   SUITE_SERVICES=",".join(services), **ports,
+                   SUITE_SERVICES=",".join(services), SUITE_DEMO="0", **ports,
                    **{f"{s.upper()}_LOG_LEVEL": "WARNING" for s in [*services, "gateway"]})
     try:
         yield env
