@@ -4,6 +4,8 @@ is missing and skip elsewhere."""
 
 import os
 import shutil
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -11,6 +13,8 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
+
+from services.common.db import Database
 
 PG_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
@@ -73,3 +77,43 @@ def fresh_pg_database(name: str) -> str:
 
 def worker_id() -> str:
     return os.environ.get("PYTEST_XDIST_WORKER", "gw") or "gw"
+
+
+def sqlite_template(tmp_path_factory, service: str, alembic_ini: Path) -> Path:
+    """A SQLite file migrated once per test session, for copying per test."""
+    path = tmp_path_factory.mktemp(f"{service}-template") / f"{service}.db"
+    migrate(alembic_ini, sqlite_url(path))
+    return path
+
+
+def migrated_pg_database(service: str, alembic_ini: Path) -> str:
+    """The service's PostgreSQL test database for this xdist worker, created fresh and migrated."""
+    require_postgres()
+    url = fresh_pg_database(f"test_{service}_{worker_id()}")
+    migrate(alembic_ini, url)
+    return url
+
+
+@contextmanager
+def owned_database(backend: str, *, template: Callable[[], Path], pg_url: Callable[[], str],
+                   tmp_path: Path) -> Iterator[Database]:
+    """A Database one test owns: its own copy of the SQLite template, or on PostgreSQL an outer
+    transaction rolled back at teardown (the app's sessions join it through savepoints). The
+    template and URL come through callables so that only the backend in use is set up."""
+    if backend == "sqlite":
+        source = template()
+        db = Database(sqlite_url(copy_sqlite(source, tmp_path / source.name)))
+        try:
+            yield db
+        finally:
+            db.dispose()
+        return
+    engine = create_engine(_driver(pg_url()))
+    conn = engine.connect()
+    outer = conn.begin()
+    try:
+        yield Database(connection=conn)
+    finally:
+        outer.rollback()
+        conn.close()
+        engine.dispose()

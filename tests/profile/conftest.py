@@ -5,9 +5,7 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import create_engine
 
-from services.common.db import Database
 from services.profile.app import create_app
 from services.profile.config import ProfileSettings
 from tests import dbkit
@@ -22,37 +20,20 @@ def profile_settings(url: str, **overrides) -> ProfileSettings:
 
 @pytest.fixture(scope="session")
 def profile_sqlite_template(tmp_path_factory) -> Path:
-    path = tmp_path_factory.mktemp("profile-template") / "profile.db"
-    dbkit.migrate(ALEMBIC_INI, dbkit.sqlite_url(path))
-    return path
+    return dbkit.sqlite_template(tmp_path_factory, "profile", ALEMBIC_INI)
 
 
 @pytest.fixture(scope="session")
 def profile_pg_url() -> str:
-    dbkit.require_postgres()
-    url = dbkit.fresh_pg_database(f"test_profile_{dbkit.worker_id()}")
-    dbkit.migrate(ALEMBIC_INI, url)
-    return url
+    return dbkit.migrated_pg_database("profile", ALEMBIC_INI)
 
 
 @pytest.fixture(params=BACKENDS)
 def profile_db(request, tmp_path):
     """A Database the test owns: its own SQLite file, or a rolled-back PostgreSQL transaction."""
-    if request.param == "sqlite":
-        path = dbkit.copy_sqlite(request.getfixturevalue("profile_sqlite_template"), tmp_path / "profile.db")
-        db = Database(dbkit.sqlite_url(path))
+    with dbkit.owned_database(request.param, template=lambda: request.getfixturevalue("profile_sqlite_template"),
+                              pg_url=lambda: request.getfixturevalue("profile_pg_url"), tmp_path=tmp_path) as db:
         yield db
-        db.dispose()
-        return
-    url = request.getfixturevalue("profile_pg_url")
-    engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
-    conn = engine.connect()
-    outer = conn.begin()
-    db = Database(connection=conn)
-    yield db
-    outer.rollback()
-    conn.close()
-    engine.dispose()
 
 
 @pytest.fixture
