@@ -5,10 +5,12 @@ from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
+from fastapi.responses import JSONResponse
 
 from services.common.auth import Principal, ensure_own_customer, require_role
 from services.common.errors import problem_responses
 from services.common.etag import etag_for, expected_version
+from services.common.idempotency import StoredResponse, idempotency_request
 from services.common.money import fen_to_str
 from services.segmentation import catalogue, service
 from services.segmentation.schemas import (
@@ -67,7 +69,16 @@ AnyRole = Annotated[Principal, Depends(require_role("customer", "staff", "superv
 Limit = Annotated[int, Query(ge=1, le=200, description="page size, at most 200")]
 Cursor = Annotated[str | None, Query(max_length=500, description="next_cursor from the previous page")]
 CustomerId = Annotated[uuid.UUID, Query(description="the customer's id")]
+IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key",
+                                               description="1 to 200 visible ASCII characters; retries reuse it")]
 IfMatch = Annotated[str | None, Header(alias="If-Match", description="the ETag from your last read")]
+
+
+def _replay(stored: StoredResponse, prefix: str, etag: str | None = None) -> JSONResponse:
+    headers = {"Idempotency-Replayed": "true", "Location": f"{prefix}/{stored.body['id']}"}
+    if etag is not None:
+        headers["ETag"] = etag
+    return JSONResponse(stored.body, status_code=stored.status_code, headers=headers)
 
 
 def _member(r) -> MemberRead:
@@ -164,13 +175,22 @@ def preview_segment(body: RulePreview, _p: Staff, ctx: Ctx) -> PreviewRead:
 
 
 @segments.post("", response_model=SegmentRead, status_code=201, summary="Save a rule segment (version 1)",
+               description="Accepts `Idempotency-Key`: the same key and body return the first response again "
+                           "(header `Idempotency-Replayed: true`); the same key with another body is 409 "
+                           "idempotency_key_reused.",
                responses=problem_responses(401, 403, 409, 422))
-def create_segment(body: SegmentCreate, principal: Staff, ctx: Ctx, response: Response) -> SegmentRead:
-    row = service.create_segment(ctx, name=body.name, description=body.description, rule=body.rule,
-                                 actor=principal.sub)
-    response.headers["Location"] = f"/v1/segments/{row.id}"
-    response.headers["ETag"] = etag_for(row.version)
-    return SegmentRead.model_validate(row)
+def create_segment(body: SegmentCreate, principal: Staff, ctx: Ctx, response: Response,
+                   idempotency_key: IdempotencyKey = None):
+    idem = idempotency_request(idempotency_key, caller=principal.sub, operation="create_segment",
+                               body=body.model_dump(mode="json"))
+    result = service.create_segment(ctx, name=body.name, description=body.description, rule=body.rule,
+                                    actor=principal.sub, idem=idem,
+                                    present=lambda row: SegmentRead.model_validate(row).model_dump(mode="json"))
+    if isinstance(result, StoredResponse):
+        return _replay(result, "/v1/segments", etag=etag_for(result.body["version"]))
+    response.headers["Location"] = f"/v1/segments/{result.id}"
+    response.headers["ETag"] = etag_for(result.version)
+    return SegmentRead.model_validate(result)
 
 
 @segments.get("", response_model=SegmentPage, summary="Rule segments by name",
@@ -257,11 +277,19 @@ def membership_history(customer_id: CustomerId, _p: Reader, ctx: Ctx, limit: Lim
 
 
 @products.post("", response_model=ProductRead, status_code=201, summary="Add a product to the catalogue",
+               description="Accepts `Idempotency-Key` as POST /v1/segments does.",
                responses=problem_responses(401, 403, 409, 422))
-def create_product(body: ProductCreate, _p: Manager, ctx: Ctx, response: Response) -> ProductRead:
-    row = catalogue.create_product(ctx.db, product_in=body.model_dump(), now=ctx.clock())
-    response.headers["Location"] = f"/v1/products/{row.id}"
-    return ProductRead.model_validate(row)
+def create_product(body: ProductCreate, principal: Manager, ctx: Ctx, response: Response,
+                   idempotency_key: IdempotencyKey = None):
+    product_in = body.model_dump()
+    idem = idempotency_request(idempotency_key, caller=principal.sub, operation="create_product",
+                               body=body.model_dump(mode="json"))
+    result = catalogue.create_product(ctx.db, product_in=product_in, now=ctx.clock(), idem=idem,
+                                      present=lambda row: ProductRead.model_validate(row).model_dump(mode="json"))
+    if isinstance(result, StoredResponse):
+        return _replay(result, "/v1/products")
+    response.headers["Location"] = f"/v1/products/{result.id}"
+    return ProductRead.model_validate(result)
 
 
 @products.get("", response_model=ProductPage, summary="The catalogue by code",

@@ -2,6 +2,7 @@
 views (class counts and AUM, region x asset-size, migration between dates, dormant by branch)."""
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -11,9 +12,11 @@ from sqlalchemy.orm import aliased
 
 from services.common.db import Database, UTCDateTime, is_unique_violation
 from services.common.errors import Conflict, InvalidInput, NotFound
+from services.common.idempotency import IdempotencyRequest, StoredResponse, find_stored, store_response
 from services.common.money import fen_to_str
 from services.common.pagination import decode_cursor, page_of
-from services.segmentation.models import CLASSES, SCHEMES, customer_feature, membership_change, product
+from services.segmentation.models import CLASSES, SCHEMES, customer_feature, idempotency, membership_change, product
+from services.segmentation.service import stored_after_race
 
 cf = customer_feature
 
@@ -43,20 +46,35 @@ def product_not_found(product_id: Any) -> NotFound:
     return NotFound(f"No product {product_id}", code="product_not_found")
 
 
-def create_product(db: Database, *, product_in: dict[str, Any], now: datetime) -> Row:
+def create_product(
+    db: Database, *, product_in: dict[str, Any], now: datetime,
+    idem: IdempotencyRequest | None = None, present: Callable[[Row], dict[str, Any]] | None = None,
+) -> Row | StoredResponse:
+    """A new catalogue entry; with an Idempotency-Key the 201 body is stored in the same transaction
+    and a replay returns it (StoredResponse)."""
     if product_in["category"] == "wealth" and product_in.get("risk_level") is None:
         raise InvalidInput([{"loc": ["body", "risk_level"], "msg": "a wealth product needs a risk level R1-R5",
                              "type": "missing_for_category"}])
     product_id = str(uuid.uuid4())
     with db.write() as s:
+        if idem and (stored := find_stored(s, idempotency, idem)):
+            return stored
         try:
             s.execute(insert(product).values(id=product_id, created_at=now, **product_in))
+            if idem and present is not None:
+                store_response(s, idempotency, idem, 201,
+                               present(s.execute(select(product).where(product.c.id == product_id)).one()))
             s.commit()
+            lost_race = False
         except exc.IntegrityError as err:
-            if is_unique_violation(err):
-                code = product_in["code"]
-                raise Conflict(f"A product with code {code!r} exists", code="product_code_taken") from None
-            raise
+            if not is_unique_violation(err):
+                raise
+            lost_race = True
+    if lost_race:
+        if stored := stored_after_race(db, idem):
+            return stored
+        code = product_in["code"]
+        raise Conflict(f"A product with code {code!r} exists", code="product_code_taken")
     return require_product(db, product_id=product_id)
 
 

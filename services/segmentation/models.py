@@ -1,6 +1,7 @@
 """Segmentation tables: the customer feature read model with its daily activity aggregate, current
 classes and their history, rule segments with versions and members, recompute jobs, the product
-catalogue, the outbox and the feed cursors. Core tables, because every hot path here is set-based SQL."""
+catalogue, Idempotency-Key records, the outbox and the feed cursors. Core tables, because every hot
+path here is set-based SQL."""
 
 from sqlalchemy import (
     JSON,
@@ -19,6 +20,7 @@ from sqlalchemy import (
 
 from services.common.consumer import consumer_cursor_table
 from services.common.db import BigIntPK, UTCDateTime, make_base
+from services.common.idempotency import idempotency_table
 from services.common.outbox import outbox_table
 
 Base = make_base()
@@ -173,3 +175,4 @@ product = Table(
 
 outbox = outbox_table(metadata)
 consumer_cursor = consumer_cursor_table(metadata)
+idempotency = idempotency_table(metadata)

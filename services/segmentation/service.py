@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from services.common.db import Database, is_unique_violation
 from services.common.errors import Conflict, InvalidInput, NotFound, PreconditionFailed
 from services.common.etag import check_version
+from services.common.idempotency import IdempotencyRequest, StoredResponse, find_stored, store_response
 from services.common.pagination import decode_cursor, page_of
 from services.segmentation.classify import classify, prune_activity, refresh_rule_segment, refresh_windows
 from services.segmentation.config import SegmentationSettings
@@ -22,6 +23,7 @@ from services.segmentation.models import (
     CLASSES,
     SCHEMES,
     customer_feature,
+    idempotency,
     membership_change,
     recompute_job,
     segment,
@@ -176,26 +178,50 @@ def _name_taken(name: str) -> Conflict:
     return Conflict(f"A segment named {name!r} exists already", code="segment_name_taken")
 
 
-def create_segment(ctx: Context, *, name: str, description: str, rule: Any, actor: str) -> Row:
-    """Saves version 1 and fills the members in the same transaction (segment.changed for each)."""
+def create_segment(
+    ctx: Context, *, name: str, description: str, rule: Any, actor: str,
+    idem: IdempotencyRequest | None = None, present: Callable[[Row], dict[str, Any]] | None = None,
+) -> Row | StoredResponse:
+    """Saves version 1 and fills the members in the same transaction (segment.changed for each).
+    With an Idempotency-Key, `present(row)` is stored as the 201 body in that same transaction and a
+    replay returns it (StoredResponse); the same key with another body is 409 idempotency_key_reused."""
     now = ctx.clock()
     expr = compile_rule(rule, now=now)
     seg_id = str(uuid.uuid4())
     with ctx.db.write() as s:
+        if idem and (stored := find_stored(s, idempotency, idem)):
+            return stored
         if s.execute(select(segment.c.id).where(segment.c.name == name)).first():
             raise _name_taken(name)
-        try:  # a concurrent create of the same name loses here (PostgreSQL) or at commit (SQLite)
+        try:  # a concurrent create of the same name or key loses here (PostgreSQL) or at commit (SQLite)
             s.execute(insert(segment).values(id=seg_id, name=name, description=description, rule=rule, version=1,
                                              created_by=actor, created_at=now, updated_at=now))
             s.execute(insert(segment_version).values(segment_id=seg_id, version=1, name=name, rule=rule,
                                                      created_by=actor, created_at=now))
             refresh_rule_segment(s, segment_id=seg_id, rule=expr, now=now)
+            if idem and present is not None:
+                store_response(s, idempotency, idem, 201,
+                               present(s.execute(select(segment).where(segment.c.id == seg_id)).one()))
             s.commit()
+            lost_race = False
         except exc.IntegrityError as err:
-            if is_unique_violation(err):
-                raise _name_taken(name) from None
-            raise
+            if not is_unique_violation(err):
+                raise
+            lost_race = True
+    if lost_race:
+        if stored := stored_after_race(ctx.db, idem):
+            return stored
+        raise _name_taken(name)
     return require_segment(ctx.db, segment_id=seg_id)
+
+
+def stored_after_race(db: Database, idem: IdempotencyRequest | None) -> StoredResponse | None:
+    """After a unique violation: if a concurrent request with the same Idempotency-Key won, its
+    response (or 409 idempotency_key_reused if its body differed); None if the clash was elsewhere."""
+    if idem is None:
+        return None
+    with db.read() as s:
+        return find_stored(s, idempotency, idem)
 
 
 def update_segment(
