@@ -7,9 +7,7 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import create_engine
 
-from services.common.db import Database
 from services.segmentation.app import create_app
 from services.segmentation.config import SegmentationSettings
 from tests import dbkit
@@ -28,37 +26,20 @@ def segmentation_settings(url: str, **overrides) -> SegmentationSettings:
 
 @pytest.fixture(scope="session")
 def seg_sqlite_template(tmp_path_factory) -> Path:
-    path = tmp_path_factory.mktemp("segmentation-template") / "segmentation.db"
-    dbkit.migrate(ALEMBIC_INI, dbkit.sqlite_url(path))
-    return path
+    return dbkit.sqlite_template(tmp_path_factory, "segmentation", ALEMBIC_INI)
 
 
 @pytest.fixture(scope="session")
 def seg_pg_url() -> str:
-    dbkit.require_postgres()
-    url = dbkit.fresh_pg_database(f"test_segmentation_{dbkit.worker_id()}")
-    dbkit.migrate(ALEMBIC_INI, url)
-    return url
+    return dbkit.migrated_pg_database("segmentation", ALEMBIC_INI)
 
 
 @pytest.fixture(params=BACKENDS)
 def seg_db(request, tmp_path):
     """A Database the test owns: its own SQLite file, or a rolled-back PostgreSQL transaction."""
-    if request.param == "sqlite":
-        path = dbkit.copy_sqlite(request.getfixturevalue("seg_sqlite_template"), tmp_path / "segmentation.db")
-        db = Database(dbkit.sqlite_url(path))
+    with dbkit.owned_database(request.param, template=lambda: request.getfixturevalue("seg_sqlite_template"),
+                              pg_url=lambda: request.getfixturevalue("seg_pg_url"), tmp_path=tmp_path) as db:
         yield db
-        db.dispose()
-        return
-    url = request.getfixturevalue("seg_pg_url")
-    engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
-    conn = engine.connect()
-    outer = conn.begin()
-    db = Database(connection=conn)
-    yield db
-    outer.rollback()
-    conn.close()
-    engine.dispose()
 
 
 @pytest.fixture
