@@ -9,7 +9,8 @@ from typing import Literal
 
 import httpx
 from pydantic import AwareDatetime, BaseModel, ValidationError
-from sqlalchemy import delete
+from sqlalchemy import delete, select
+from sqlalchemy import event as sa_event
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -19,10 +20,17 @@ from services.common.consumer import FeedConsumer, Handler
 from services.common.db import Database
 from services.common.outbox import Event
 from services.loyalty.config import LoyaltySettings
-from services.loyalty.models import CustomerSegment, consumer_cursor
+from services.loyalty.models import Activity, CustomerSegment, consumer_cursor
 from services.loyalty.service.accounts import ensure_account, freeze_account
 from services.loyalty.service.activities import awards_for_trigger
-from services.loyalty.service.earning import Transaction, claw_back, earn_for_transaction
+from services.loyalty.service.earning import (
+    Transaction,
+    claw_back,
+    earn_for_transaction,
+    preload_earned,
+    prelock_accounts,
+)
+from services.loyalty.service.ledger import defer_outbox, flush_outbox
 from services.loyalty.service.policy import Effect, Policy
 
 log = logging.getLogger("loyalty.consumers")
@@ -60,17 +68,30 @@ def _customer(event: Event) -> uuid.UUID | None:
         return None
 
 
-def _on_transaction(s: Session, event: Event, policy: Policy) -> None:
-    t = TransactionRecorded.model_validate(event.data)
-    txn = Transaction(transaction_id=t.transaction_id, external_id=t.external_id, kind=t.kind,
+def _transaction(t: TransactionRecorded) -> Transaction:
+    return Transaction(transaction_id=t.transaction_id, external_id=t.external_id, kind=t.kind,
                       amount_fen=t.amount_fen, channel=t.channel, occurred_at=t.occurred_at,
                       reverses_external_id=t.reverses_external_id)
+
+
+def _has_activities(s: Session, trigger: str) -> bool:
+    """Whether any active activity is bound to the trigger; asked once per unit of work (a consumer batch)."""
+    known = s.info.setdefault("has_activities", {})
+    if trigger not in known:
+        stmt = select(Activity.code).where(Activity.trigger == trigger, Activity.is_retired.is_(False)).limit(1)
+        known[trigger] = s.execute(stmt).first() is not None
+    return known[trigger]
+
+
+def _on_transaction(s: Session, event: Event, policy: Policy) -> None:
+    t = TransactionRecorded.model_validate(event.data)
+    txn = _transaction(t)
     customer_id = _customer(event)
     if t.kind == "reversal":
         claw_back(s, customer_id, txn, policy)
         return
     earn_for_transaction(s, customer_id, txn, policy)
-    if t.channel == "mobile" and t.customer_initiated:
+    if t.channel == "mobile" and t.customer_initiated and _has_activities(s, "mobile_first_login"):
         awards_for_trigger(s, customer_id, "mobile_first_login", "first", policy)
 
 
@@ -126,6 +147,7 @@ class LoyaltyConsumer(FeedConsumer):
     def __init__(self, *, feed: Feed, policy: Policy, **kw):
         self.policy = policy
         self.pending: list[Effect] = []
+        self.batch: list[tuple[uuid.UUID, Transaction]] = []  # the batch's earning transactions
         handlers = {etype: self._wrap(fn) for etype, fn in FEEDS[feed].items()}
         super().__init__(name=f"loyalty-{feed}", handlers=handlers, cursor_table=consumer_cursor, **kw)
 
@@ -135,6 +157,13 @@ class LoyaltyConsumer(FeedConsumer):
                 log.warning("event without a customer subject skipped", extra={"fields": {
                     "consumer": self.name, "position": event.position, "type": event.type}})
                 return
+            if self.batch and not s.info.get("preloaded"):
+                # the accounts and cap totals of the batch's transactions in a few queries, not some per event
+                s.info["preloaded"] = True
+                defer_outbox(s)
+                sa_event.listen(s, "before_commit", flush_outbox)  # the batch's events, with its cursor move
+                prelock_accounts(s, {customer_id for customer_id, _ in self.batch})
+                preload_earned(s, self.batch, self.policy)
             try:
                 fn(s, event, self.policy)
             except ValidationError:
@@ -145,13 +174,29 @@ class LoyaltyConsumer(FeedConsumer):
 
         return handle
 
+    @staticmethod
+    def _earning(events: list[Event]) -> list[tuple[uuid.UUID, Transaction]]:
+        batch = []
+        for event in events:
+            if event.type == "transaction.recorded" and (customer_id := _customer(event)) is not None:
+                try:
+                    txn = _transaction(TransactionRecorded.model_validate(event.data))
+                except ValidationError:
+                    continue
+                if txn.kind != "reversal":
+                    batch.append((customer_id, txn))
+        return batch
+
     def apply(self, events: list[Event]) -> int:
         self.pending = []
+        self.batch = self._earning(events)
         try:
             applied = super().apply(events)
         except BaseException:
             self.pending = []
             raise
+        finally:
+            self.batch = []
         for effect in self.pending:
             self.policy.sink(effect)
         self.pending = []

@@ -179,10 +179,65 @@ def raw_points(amount_fen: int, version: EarningRuleVersion, channel: str, segme
 
 
 def _earned_between(s: Session, customer_id: uuid.UUID, rule_id: uuid.UUID, bounds: tuple[datetime, datetime]) -> int:
-    total = s.execute(select(func.coalesce(func.sum(LedgerEntry.points), 0)).where(
-        LedgerEntry.customer_id == customer_id, LedgerEntry.rule_id == rule_id, LedgerEntry.kind == "earn",
-        LedgerEntry.occurred_at >= bounds[0], LedgerEntry.occurred_at < bounds[1])).scalar_one()
-    return int(total)
+    """Points the rule earned the customer in [bounds); loaded once per unit of work (a consumer batch)
+    and kept current by _note_earned, the only writer of rule-scored earn entries."""
+    totals = s.info.setdefault("earned_between", {}).setdefault((customer_id, rule_id), {})
+    if bounds not in totals:
+        totals[bounds] = int(s.execute(select(func.coalesce(func.sum(LedgerEntry.points), 0)).where(
+            LedgerEntry.customer_id == customer_id, LedgerEntry.rule_id == rule_id, LedgerEntry.kind == "earn",
+            LedgerEntry.occurred_at >= bounds[0], LedgerEntry.occurred_at < bounds[1])).scalar_one())
+    return totals[bounds]
+
+
+def _note_earned(s: Session, customer_id: uuid.UUID, rule_id: uuid.UUID, at: datetime, points: int) -> None:
+    totals = s.info.setdefault("earned_between", {}).get((customer_id, rule_id), {})
+    for bounds in totals:
+        if bounds[0] <= at < bounds[1]:
+            totals[bounds] += points
+
+
+def preload_earned(s: Session, batch: list[tuple[uuid.UUID, "Transaction"]], policy: Policy) -> None:
+    """Loads, with one grouped query per (rule, day or month), the cap totals a batch of transactions
+    will look up, so scoring does not query once per transaction. Call before the batch writes."""
+    wanted: dict[tuple[uuid.UUID, tuple[datetime, datetime]], set[uuid.UUID]] = {}
+    for customer_id, txn in batch:
+        for v in _rules_in_force(s, txn.kind, txn.channel, txn.occurred_at):
+            for cap, bounds in ((v.daily_cap, policy.day_bounds), (v.monthly_cap, policy.month_bounds)):
+                if cap is not None:
+                    wanted.setdefault((v.rule_id, bounds(txn.occurred_at)), set()).add(customer_id)
+    cache = s.info.setdefault("earned_between", {})
+    for (rule_id, bounds), customers in wanted.items():
+        todo = sorted(c for c in customers if bounds not in cache.get((c, rule_id), {}))
+        for i in range(0, len(todo), 500):
+            chunk = todo[i:i + 500]
+            found = dict(s.execute(select(LedgerEntry.customer_id, func.sum(LedgerEntry.points)).where(
+                LedgerEntry.customer_id.in_(chunk), LedgerEntry.rule_id == rule_id, LedgerEntry.kind == "earn",
+                LedgerEntry.occurred_at >= bounds[0], LedgerEntry.occurred_at < bounds[1])
+                .group_by(LedgerEntry.customer_id)).all())
+            for c in chunk:
+                cache.setdefault((c, rule_id), {})[bounds] = int(found.get(c) or 0)
+
+
+def locked_account(s: Session, customer_id: uuid.UUID) -> PointsAccount | None:
+    """The account row locked for this unit of work (FOR UPDATE on PostgreSQL): queried once, then held
+    by the session (the identity map alone holds weakly). prelock_accounts locks a batch's accounts at once."""
+    held = s.info.setdefault("locked_accounts", {})
+    account = held.get(customer_id)
+    if account is None:
+        account = s.get(PointsAccount, customer_id, with_for_update=True)
+        if account is not None:
+            held[customer_id] = account
+    return account
+
+
+def prelock_accounts(s: Session, customer_ids: set[uuid.UUID]) -> None:
+    """Loads and locks (in key order, on PostgreSQL) the accounts of these customers, one query per 500."""
+    held = s.info.setdefault("locked_accounts", {})
+    wanted = sorted(customer_ids - held.keys())
+    for i in range(0, len(wanted), 500):
+        stmt = (select(PointsAccount).where(PointsAccount.customer_id.in_(wanted[i:i + 500]))
+                .order_by(PointsAccount.customer_id).with_for_update())
+        held.update((a.customer_id, a) for a in s.execute(stmt).scalars())
 
 
 def _capped(s: Session, customer_id: uuid.UUID, v: EarningRuleVersion, points: int, at: datetime,
@@ -208,7 +263,7 @@ class Transaction:
 def earn_for_transaction(s: Session, customer_id: uuid.UUID, txn: Transaction, policy: Policy) -> int:
     """Points for one transaction, once per rule (dedupe key per transaction and rule); nothing for
     an unenrolled or frozen customer. Returns the points credited. The caller commits."""
-    account = s.get(PointsAccount, customer_id, with_for_update=True)
+    account = locked_account(s, customer_id)
     if account is None or account.status != "active":
         return 0
     versions = _rules_in_force(s, txn.kind, txn.channel, txn.occurred_at)
@@ -226,6 +281,7 @@ def earn_for_transaction(s: Session, customer_id: uuid.UUID, txn: Transaction, p
         posting = Posting(source="transaction", source_ref=txn.external_id, rule_id=v.rule_id, rule_version=v.version,
                           dedupe_key=f"txn:{txn.transaction_id}:{v.rule_id}")
         credit(s, account, kind="earn", points=points, posting=posting, policy=policy, at=txn.occurred_at)
+        _note_earned(s, customer_id, v.rule_id, txn.occurred_at, points)
         total += points
     return total
 
@@ -234,7 +290,7 @@ def claw_back(s: Session, customer_id: uuid.UUID, txn: Transaction, policy: Poli
     """A reversal takes back what the original transaction earned, from that transaction's own lot
     first; what the balance can no longer cover is written off (noted in the entry's reason), since
     no balance may go negative. Returns the points taken back."""
-    account = s.get(PointsAccount, customer_id, with_for_update=True)
+    account = locked_account(s, customer_id)
     if account is None or not txn.reverses_external_id:
         return 0
     earned = list(s.execute(select(LedgerEntry).where(
