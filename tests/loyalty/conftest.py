@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import create_engine
 
 from services.common.db import Database
 from services.loyalty.app import create_app
@@ -46,37 +45,20 @@ class Clock:
 
 @pytest.fixture(scope="session")
 def loyalty_sqlite_template(tmp_path_factory) -> Path:
-    path = tmp_path_factory.mktemp("loyalty-template") / "loyalty.db"
-    dbkit.migrate(ALEMBIC_INI, dbkit.sqlite_url(path))
-    return path
+    return dbkit.sqlite_template(tmp_path_factory, "loyalty", ALEMBIC_INI)
 
 
 @pytest.fixture(scope="session")
 def loyalty_pg_url() -> str:
-    dbkit.require_postgres()
-    url = dbkit.fresh_pg_database(f"test_loyalty_{dbkit.worker_id()}")
-    dbkit.migrate(ALEMBIC_INI, url)
-    return url
+    return dbkit.migrated_pg_database("loyalty", ALEMBIC_INI)
 
 
 @pytest.fixture(params=BACKENDS)
 def loyalty_db(request, tmp_path):
     """A Database the test owns: its own SQLite file, or a rolled-back PostgreSQL transaction."""
-    if request.param == "sqlite":
-        path = dbkit.copy_sqlite(request.getfixturevalue("loyalty_sqlite_template"), tmp_path / "loyalty.db")
-        db = Database(dbkit.sqlite_url(path))
+    with dbkit.owned_database(request.param, template=lambda: request.getfixturevalue("loyalty_sqlite_template"),
+                              pg_url=lambda: request.getfixturevalue("loyalty_pg_url"), tmp_path=tmp_path) as db:
         yield db
-        db.dispose()
-        return
-    url = request.getfixturevalue("loyalty_pg_url")
-    engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
-    conn = engine.connect()
-    outer = conn.begin()
-    db = Database(connection=conn)
-    yield db
-    outer.rollback()
-    conn.close()
-    engine.dispose()
 
 
 @pytest.fixture(params=BACKENDS)
