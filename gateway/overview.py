@@ -37,7 +37,7 @@ PARTS = (
     Part("segments", "segmentation", "/v1/memberships?customer_id={id}"),
     Part("points", "loyalty", "/v1/loyalty/accounts/{id}"),
     Part("points_expiring", "loyalty", "/v1/loyalty/accounts/{id}/expiring?within=30d"),
-    Part("open_complaints", "feedback", "/v1/complaints?customer_id={id}&status=open"),
+    Part("open_complaints", "feedback", "/v1/complaints?customer_id={id}&limit=50"),
     Part("latest_satisfaction", "feedback", "/v1/surveys/responses?customer_id={id}&limit=1"),
 )
 
@@ -71,8 +71,17 @@ def _items(body: Any) -> Any:
     return body.get("items") if isinstance(body, dict) and isinstance(body.get("items"), list) else body
 
 
+# Feedback's complaint states after which handling has ended.
+ENDED_COMPLAINT_STATES = frozenset({"closed", "withdrawn"})
+
+
 def _shape(name: str, body: Any) -> Any:
-    if name in ("segments", "open_complaints"):
+    if name == "open_complaints":
+        items = _items(body)
+        if not isinstance(items, list):
+            return None
+        return [c for c in items if isinstance(c, dict) and c.get("state") not in ENDED_COMPLAINT_STATES]
+    if name == "segments":
         items = _items(body)
         return items if isinstance(items, list) else None
     if name == "latest_satisfaction":

@@ -7,9 +7,9 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from fastapi.responses import JSONResponse
 
-from services.common.auth import Principal, require_role
+from services.common.auth import Principal, ensure_own_customer, require_role
 from services.common.db import Database
-from services.common.errors import InvalidInput, problem_responses
+from services.common.errors import InvalidInput, NotFound, problem_responses
 from services.common.etag import etag_for, expected_version
 from services.feedback.schemas import (
     Breakdown,
@@ -20,6 +20,7 @@ from services.feedback.schemas import (
     Instant,
     ResponseCreate,
     ResponseRead,
+    ResponseScoresPage,
     SurveyAnalysis,
     SurveyCreate,
     SurveyPage,
@@ -59,6 +60,21 @@ def _period(start: datetime | None, end: datetime | None) -> tuple[datetime | No
     if start is not None and end is not None and end <= start:
         raise InvalidInput([{"loc": ["query", "to"], "msg": "must be after from", "type": "period"}])
     return start, end
+
+
+# Registered before "/{survey_id}", which would otherwise take "responses" for a survey id.
+@surveys_router.get(
+    "/responses",
+    response_model=ResponseScoresPage,
+    summary="A customer's survey responses, newest first, scores only (a customer: its own)",
+    responses=problem_responses(401, 403, 404, 422),
+)
+def list_customer_responses(
+    principal: Anyone, db: Db, customer_id: uuid.UUID, limit: Limit = 50, cursor: Cursor = None
+) -> ResponseScoresPage:
+    ensure_own_customer(principal, str(customer_id), NotFound(f"No customer {customer_id}", code="customer_not_found"))
+    items, next_cursor = surveys.list_customer_responses(db, customer_id=str(customer_id), limit=limit, cursor=cursor)
+    return ResponseScoresPage(items=items, next_cursor=next_cursor)
 
 
 @surveys_router.post(

@@ -386,6 +386,24 @@ class SurveyPage(BaseModel):
     next_cursor: str | None = None
 
 
+class ResponseScores(BaseModel):
+    """One response's scores, without its answers: what a customer overview shows."""
+
+    response_id: uuid.UUID
+    survey_id: uuid.UUID
+    survey_version: int
+    channel: str
+    nps: int | None
+    csat: int | None
+    ces: int | None
+    responded_at: datetime
+
+
+class ResponseScoresPage(BaseModel):
+    items: list[ResponseScores]
+    next_cursor: str | None = None
+
+
 AnswerValue = StrictInt | StrictStr | list[StrictStr]
 
 

@@ -16,7 +16,9 @@ RISK = {"level": "C3", "assessed_at": "2026-01-10T08:00:00Z", "expires_at": "202
 MEMBERSHIPS = [{"scheme": "asset_size", "class": "mass_affluent"}, {"scheme": "region", "class": "urban"}]
 ACCOUNT = {"balance": 1200, "status": "active"}
 EXPIRING = {"points": 300, "within": "30d", "earliest_at": "2026-12-01T00:00:00Z"}
-COMPLAINTS = [{"id": "c-1", "status": "open", "due_at": "2026-12-05T00:00:00Z"}]
+# Shaped like feedback's ComplaintSummary: the overview keeps those whose handling has not ended.
+COMPLAINTS = [{"id": "c-1", "state": "investigating", "due_at": "2026-12-05T00:00:00Z"},
+              {"id": "c-0", "state": "closed", "due_at": "2026-10-01T00:00:00Z"}]
 SURVEY = {"id": "r-9", "nps": 9, "csat": 5, "ces": None, "responded_at": "2026-11-20T09:00:00Z"}
 
 
@@ -105,7 +107,7 @@ class StandIn:
 
     def _feedback_routes(self) -> None:
         @self.app.get("/v1/complaints", tags=["complaints"])
-        async def list_complaints(customer_id: str, status: str) -> dict:
+        async def list_complaints(customer_id: str, limit: int) -> dict:
             return {"items": [{"customer_id": customer_id, **c} for c in COMPLAINTS], "next_cursor": None}
 
         @self.app.get("/v1/surveys/responses", tags=["surveys"])

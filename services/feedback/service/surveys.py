@@ -30,6 +30,7 @@ from services.feedback.schemas import (
     FollowUpOutcome,
     ResponseCreate,
     ResponseRead,
+    ResponseScores,
     SurveyCreate,
     SurveyRead,
 )
@@ -441,3 +442,30 @@ def record_follow_up(
         fu.completed_by, fu.completed_at = actor.sub, ctx.clock()
         s.commit()
         return fu
+
+
+def list_customer_responses(
+    db: Database, *, customer_id: str, limit: int, cursor: str | None
+) -> tuple[list[ResponseScores], str | None]:
+    """A customer's responses to every survey, newest first, scores only."""
+    after = decode_time_id_cursor(cursor)
+    stmt = (
+        select(SurveyResponse)
+        .where(SurveyResponse.customer_id == customer_id)
+        .order_by(SurveyResponse.responded_at.desc(), SurveyResponse.id.desc())
+        .limit(limit + 1)
+    )
+    if after is not None:
+        at, rid = after
+        stmt = stmt.where(
+            (SurveyResponse.responded_at < at) | ((SurveyResponse.responded_at == at) & (SurveyResponse.id < rid))
+        )
+    with db.read() as s:
+        rows = list(s.execute(stmt).scalars())
+    page, next_cursor = page_of(rows, limit, key=lambda r: [r.responded_at.isoformat(), str(r.id)])
+    items = [
+        ResponseScores(response_id=r.id, survey_id=r.survey_id, survey_version=r.survey_version, channel=r.channel,
+                       nps=r.nps, csat=r.csat, ces=r.ces, responded_at=r.responded_at)
+        for r in page
+    ]
+    return items, next_cursor
