@@ -62,7 +62,7 @@ def _period(start: datetime | None, end: datetime | None) -> tuple[datetime | No
     return start, end
 
 
-# Registered before "/{survey_id}", which would otherwise take "responses" for a survey id.
+# "/{survey_id:uuid}" below takes only UUIDs, so "responses" is never read as a survey id.
 @surveys_router.get(
     "/responses",
     response_model=ResponseScoresPage,
@@ -103,7 +103,7 @@ def list_surveys(principal: Anyone, db: Db, limit: Limit = 50, cursor: Cursor = 
 
 
 @surveys_router.get(
-    "/{survey_id}",
+    "/{survey_id:uuid}",  # a UUID only, so "/responses" is never taken for a survey id
     response_model=SurveyRead,
     summary="A survey: the latest version or `version`",
     responses=problem_responses(401, 403, 404, 422),
@@ -121,7 +121,7 @@ def read_survey(
 
 
 @surveys_router.put(
-    "/{survey_id}",
+    "/{survey_id:uuid}",  # a UUID only, so "/responses" is never taken for a survey id
     response_model=SurveyRead,
     summary="Edit (If-Match required): a draft in place; a published survey gets a new draft version",
     responses=problem_responses(401, 403, 404, 412, 422, 428),
