@@ -75,6 +75,20 @@ def _items(body: Any) -> Any:
 ENDED_COMPLAINT_STATES = frozenset({"closed", "withdrawn"})
 
 
+def _segments(body: Any) -> list[dict[str, Any]] | None:
+    """Segmentation's membership document ({"classes": {scheme: class}, "segments": [rule segments]})
+    as one list: a {scheme, class} per built-in scheme, then {scheme: "rule:<id>", class: "member",
+    name, since} per rule segment the customer is in."""
+    if not isinstance(body, dict) or not isinstance(body.get("classes"), dict):
+        return None
+    shaped: list[dict[str, Any]] = [{"scheme": scheme, "class": cls} for scheme, cls in body["classes"].items()]
+    for seg in body.get("segments") or []:
+        if isinstance(seg, dict) and "segment_id" in seg:
+            shaped.append({"scheme": f"rule:{seg['segment_id']}", "class": "member", "name": seg.get("name"),
+                           "since": seg.get("since")})
+    return shaped
+
+
 def _shape(name: str, body: Any) -> Any:
     if name == "open_complaints":
         items = _items(body)
@@ -82,8 +96,7 @@ def _shape(name: str, body: Any) -> Any:
             return None
         return [c for c in items if isinstance(c, dict) and c.get("state") not in ENDED_COMPLAINT_STATES]
     if name == "segments":
-        items = _items(body)
-        return items if isinstance(items, list) else None
+        return _segments(body)
     if name == "latest_satisfaction":
         items = _items(body)
         if isinstance(items, list):

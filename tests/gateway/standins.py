@@ -13,7 +13,9 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 RISK = {"level": "C3", "assessed_at": "2026-01-10T08:00:00Z", "expires_at": "2027-01-10T08:00:00Z"}
-MEMBERSHIPS = [{"scheme": "asset_size", "class": "mass_affluent"}, {"scheme": "region", "class": "urban"}]
+# Shaped like segmentation's MembershipRead (features left out).
+MEMBERSHIPS = {"classes": {"asset_size": "mid_high", "region": "urban"},
+               "segments": [{"segment_id": "s-1", "name": "高净值潜客", "since": "2026-11-01T00:00:00Z"}]}
 ACCOUNT = {"balance": 1200, "status": "active"}
 EXPIRING = {"points": 300, "within": "30d", "earliest_at": "2026-12-01T00:00:00Z"}
 # Shaped like feedback's ComplaintSummary: the overview keeps those whose handling has not ended.
@@ -90,7 +92,7 @@ class StandIn:
     def _segmentation_routes(self) -> None:
         @self.app.get("/v1/memberships", tags=["memberships"])
         async def list_memberships(customer_id: str) -> dict:
-            return {"items": [{"customer_id": customer_id, **m} for m in MEMBERSHIPS], "next_cursor": None}
+            return {"customer_id": customer_id, **MEMBERSHIPS}
 
         @self.app.get("/v1/segments/summary", tags=["segments"])
         async def summary() -> Summary:

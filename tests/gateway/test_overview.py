@@ -28,7 +28,9 @@ def test_overview_all_services_up_every_part_no_partial(suite_gateway, standins,
     assert body["customer_id"] == CUSTOMER
     assert body["profile"]["phone"] == "138****5678" and body["profile"]["id"] == CUSTOMER
     assert body["risk_assessment"]["level"] == RISK["level"]
-    assert [(m["scheme"], m["class"]) for m in body["segments"]] == [(m["scheme"], m["class"]) for m in MEMBERSHIPS]
+    assert [(m["scheme"], m["class"]) for m in body["segments"]] == [
+        ("asset_size", "mid_high"), ("region", "urban"), ("rule:s-1", "member")]
+    assert body["segments"][2]["name"] == MEMBERSHIPS["segments"][0]["name"]
     assert body["points"]["balance"] == ACCOUNT["balance"]
     assert body["points_expiring"]["points"] == EXPIRING["points"]
     # Only complaints still being handled; the closed one is left out.
