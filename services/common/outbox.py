@@ -46,6 +46,14 @@ class EventPage(BaseModel):
     head_position: int  # the newest position; head - last is how far behind a reader is
 
 
+def serialise_outbox_writes(session: Session, table: Table) -> None:
+    """Takes the transaction-scoped lock that hands out outbox positions in commit order (PostgreSQL;
+    SQLite writers are serialised already). Any code that inserts into an outbox, one row or many,
+    takes it first, just before commit."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": zlib.crc32(f"outbox:{table.name}".encode())})
+
+
 def record_event(
     session: Session,
     table: Table,
@@ -56,9 +64,7 @@ def record_event(
     occurred_at: datetime | None = None,
 ) -> None:
     """Call last in the unit of work, just before commit, to keep the serialising lock short."""
-    if session.get_bind().dialect.name == "postgresql":
-        lock_key = zlib.crc32(f"outbox:{table.name}".encode())
-        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": lock_key})
+    serialise_outbox_writes(session, table)
     session.execute(
         insert(table).values(
             event_id=str(uuid.uuid4()), type=type, occurred_at=occurred_at or utcnow(), subject_id=subject_id, data=data

@@ -34,6 +34,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from services.common.db import UTCDateTime
+from services.common.outbox import serialise_outbox_writes
 from services.segmentation.config import SegmentationSettings
 from services.segmentation.models import (
     SCHEMES,
@@ -48,7 +49,6 @@ cf = customer_feature
 CUSTOMER_TYPES = ("individual", "enterprise", "interbank")
 WINDOWS = (30, 90, 365)
 CLASSIFY_LOCK = zlib.crc32(b"segmentation:classify")
-OUTBOX_LOCK = zlib.crc32(f"outbox:{outbox.name}".encode())  # the key services.common.outbox.record_event takes
 HISTORY_COLS = ["customer_id", "scheme", "from_class", "to_class", "changed_at"]
 
 
@@ -223,8 +223,7 @@ def _outbox_statement(dialect: str):
 def _emit_changes_since(s: Session, last_id: int, changed_at: datetime) -> None:
     """segment.changed for every history row written after `last_id`, in one INSERT ... SELECT."""
     dialect = _dialect(s)
-    if dialect == "postgresql":
-        s.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": OUTBOX_LOCK})
+    serialise_outbox_writes(s, outbox)
     stamp = changed_at.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     s.execute(_outbox_statement(dialect), {"last_id": last_id, "stamp": stamp})
 

@@ -3,17 +3,16 @@ the same transaction under the account's row lock, credits kept as lots that deb
 oldest expiry first. Callers hold the unit of work; these functions never commit."""
 
 import uuid
-import zlib
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select, text
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from services.common.db import utcnow
 from services.common.errors import Conflict, NotFound
-from services.common.outbox import record_event
+from services.common.outbox import record_event, serialise_outbox_writes
 from services.loyalty.models import LedgerEntry, PointsAccount, PointsAllocation, PointsLot, outbox
 from services.loyalty.service.policy import Effect, Policy
 
@@ -60,8 +59,7 @@ def flush_outbox(s: Session) -> None:
     rows = s.info.pop("outbox_rows", None)
     if not rows:
         return
-    if s.get_bind().dialect.name == "postgresql":  # the lock services.common.outbox.record_event takes
-        s.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": zlib.crc32(f"outbox:{outbox.name}".encode())})
+    serialise_outbox_writes(s, outbox)
     s.execute(insert(outbox), rows)
 
 

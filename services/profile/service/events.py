@@ -3,15 +3,15 @@ events at once. Transactions arrive a thousand at a time, and one insert per row
 than the rows themselves (psycopg's executemany still sends one statement per row)."""
 
 import uuid
-import zlib
 from datetime import datetime
 from typing import Any
 
 import psycopg
 from psycopg.types.json import Json
-from sqlalchemy import JSON, Table, exc, insert, text
+from sqlalchemy import JSON, Table, exc, insert
 from sqlalchemy.orm import Session
 
+from services.common.outbox import serialise_outbox_writes
 from services.profile.models import outbox
 
 
@@ -42,8 +42,7 @@ def record_events(session: Session, events: list[tuple[str, str, dict[str, Any]]
     as services.common.outbox.record_event, so positions are still handed out in commit order."""
     if not events:
         return
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": zlib.crc32(f"outbox:{outbox.name}".encode())})
+    serialise_outbox_writes(session, outbox)
     rows = [
         {"event_id": str(uuid.uuid4()), "type": t, "occurred_at": occurred_at, "subject_id": sid, "data": data}
         for t, sid, data in events
