@@ -9,7 +9,6 @@ headers), its limits raised so that wrk's one caller is never refused."""
 
 import argparse
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -20,11 +19,12 @@ from pathlib import Path
 
 import httpx
 
+from bench import wrk
 from bench.procs import ServerError, Tracked, free_port
 from bench.report import Report, Row, print_table, say, write_json
 from bench.run import FAILURES, ROOT, Bench, _raise_interrupt, parse_args
 
-NGINX = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None)
+NGINX_FALLBACK = "/usr/sbin/nginx"  # not on a non-root PATH
 RESULTS = ROOT / "bench" / "results" / "gateway.json"
 AIM_GATEWAY_OVER_DIRECT = 0.9
 AIM_GATEWAY_OVER_NGINX = 0.9
@@ -65,12 +65,12 @@ class Nginx:
 
     name = "nginx"
 
-    def __init__(self, bench: Bench, upstream_port: int, cpu: int | None):
+    def __init__(self, bench: Bench, upstream_port: int, cpu: int | None, binary: str):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.conf = bench.tmp / "nginx.conf"
         self.conf.write_text(NGINX_CONF.format(tmp=bench.tmp, upstream=upstream_port, port=self.port))
-        self.cmd = [*bench.pinning.prefix(cpu), NGINX, "-p", str(bench.tmp), "-c", str(self.conf)]
+        self.cmd = [*bench.pinning.prefix(cpu), binary, "-p", str(bench.tmp), "-c", str(self.conf)]
         self.tracked = bench.tracked
         self.proc: subprocess.Popen | None = None
         self.log = bench.tmp / "nginx.out"
@@ -133,11 +133,12 @@ class GatewayBench(Bench):
 
     def via_nginx(self, profile, ids_file: Path) -> None:
         say("4. Through nginx (1 worker, upstream keep-alive): GET /api/v1/customers/{id}")
-        if NGINX is None:
+        nginx = wrk.installed("nginx", "nginx", NGINX_FALLBACK)
+        if nginx is None:
             self.report.notes["nginx"] = "not installed"
             say("  nginx: not installed (apt-get install -y nginx): skipped\n")
             return
-        srv = Nginx(self, profile.port, self.gateway_cpu())
+        srv = Nginx(self, profile.port, self.gateway_cpu(), nginx)
         try:
             srv.start()
             self.running.append(srv)

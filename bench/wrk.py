@@ -63,20 +63,24 @@ def parse(output: str) -> WrkResult:
         non_2xx_3xx=int(non2xx.group(1)) if non2xx else 0, socket_errors=socket_errors, statuses=statuses)
 
 
+def installed(command: str, package: str, fallback: str | None = None) -> str | None:
+    """The command's path; when missing and running as root, installs the Debian package first."""
+    path = shutil.which(command) or (fallback if fallback and os.path.exists(fallback) else None)
+    if path or os.geteuid() != 0 or not shutil.which("apt-get"):
+        return path
+    print(f"{command} is missing: installing the Debian package (apt-get install -y {package})", flush=True)
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    if subprocess.run(["apt-get", "install", "-y", package], env=env).returncode != 0:
+        subprocess.run(["apt-get", "update"], env=env, check=False)
+        subprocess.run(["apt-get", "install", "-y", package], env=env, check=False)
+    return shutil.which(command) or (fallback if fallback and os.path.exists(fallback) else None)
+
+
 def ensure_wrk() -> str:
     """The wrk binary; installs the Debian package when running as root, else exits with advice."""
-    path = shutil.which("wrk")
+    path = installed("wrk", "wrk")
     if path:
         return path
-    if os.geteuid() == 0 and shutil.which("apt-get"):
-        print("wrk is missing: installing the Debian package (apt-get install -y wrk)", flush=True)
-        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-        if subprocess.run(["apt-get", "install", "-y", "wrk"], env=env).returncode != 0:
-            subprocess.run(["apt-get", "update"], env=env, check=False)
-            subprocess.run(["apt-get", "install", "-y", "wrk"], env=env, check=False)
-        path = shutil.which("wrk")
-        if path:
-            return path
     print("wrk is not installed. Install it with `sudo apt-get install -y wrk` (Debian/Ubuntu) or\n"
           "`brew install wrk` (macOS), then run `make bench` again.", file=sys.stderr)
     raise SystemExit(2)

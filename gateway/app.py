@@ -49,11 +49,12 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI):
         client = build_client(settings)
         app.state.upstream_client = client
-        app.state.forwarder = proxy.Forwarder(client, app.state.upstream_metrics, settings)
+        app.state.forwarder = proxy.Forwarder(app.state.upstream_metrics, settings)
         app.state.rate_limiter = RateLimiter(settings, app.state.upstream_metrics)
         try:
             yield
         finally:
+            app.state.forwarder.close()
             await client.aclose()
 
     table = RouteTable.from_settings(settings)
@@ -76,7 +77,8 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     app.state.merged_openapi = openapi.MergedOpenAPI(app)
     install_problem_handlers(app)
     # Outermost last: request id and metrics, then the edge limits and security headers, then CORS
-    # (so a preflight is answered before any token check).
+    # (so a preflight is answered before any token check), then the proxy, in front of the router.
+    app.add_middleware(proxy.ProxyMiddleware, own=overview.is_own_path)
     if settings.cors_origin_list:
         app.add_middleware(
             CORSMiddleware,

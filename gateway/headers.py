@@ -32,6 +32,8 @@ _REQUEST_REPLACED = frozenset(
 # uvicorn writes its own Date and Server, and the request-id middleware adds X-Request-ID.
 _RESPONSE_REPLACED = frozenset({b"date", b"server", b"x-request-id"})
 _LOCATIONS = frozenset({b"location", b"content-location"})
+_REQUEST_DROPPED = HOP_BY_HOP | _REQUEST_REPLACED
+_RESPONSE_DROPPED = HOP_BY_HOP | _RESPONSE_REPLACED
 _API = API_PREFIX.encode()
 
 
@@ -48,7 +50,8 @@ def _connection_listed(headers: list[tuple[bytes, bytes]]) -> set[bytes]:
 
 def forwarded_headers(scope: Scope, request_id: str) -> list[tuple[bytes, bytes]]:
     raw: list[tuple[bytes, bytes]] = scope["headers"]
-    drop = HOP_BY_HOP | _REQUEST_REPLACED | _connection_listed(raw)
+    listed = _connection_listed(raw) if any(name == b"connection" for name, _ in raw) else None
+    drop = _REQUEST_DROPPED | listed if listed else _REQUEST_DROPPED
     headers = [(name, value) for name, value in raw if name not in drop]
     chain = [value for name, value in raw if name == b"x-forwarded-for"]
     if scope.get("client"):
@@ -65,7 +68,8 @@ def forwarded_headers(scope: Scope, request_id: str) -> list[tuple[bytes, bytes]
 
 def relayed_headers(raw: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
     lowered = [(name.lower(), value) for name, value in raw]
-    drop = HOP_BY_HOP | _RESPONSE_REPLACED | _connection_listed(lowered)
+    listed = _connection_listed(lowered) if any(name == b"connection" for name, _ in lowered) else None
+    drop = _RESPONSE_DROPPED | listed if listed else _RESPONSE_DROPPED
     return [
         (name, _public_location(value) if name in _LOCATIONS else value) for name, value in lowered if name not in drop
     ]

@@ -10,6 +10,7 @@ NO_RESPONSE = "error"  # the status label when no response arrived; errors_total
 
 class UpstreamMetrics:
     def __init__(self, registry: CollectorRegistry, services: list[str]):
+        self._answered: dict[tuple[str, int], tuple] = {}
         self.requests = Counter(
             "gateway_upstream_requests_total",
             "Proxied requests by service and upstream status ('error': no response)",
@@ -83,8 +84,12 @@ class UpstreamMetrics:
             self.rate_limited.labels(route_class)
 
     def answered(self, service: str, status: int, seconds: float) -> None:
-        self.requests.labels(service, str(status)).inc()
-        self.duration.labels(service).observe(seconds)
+        children = self._answered.get((service, status))
+        if children is None:  # label children looked up once per (service, status): labels() is slow
+            children = self._answered[(service, status)] = (self.requests.labels(service, str(status)),
+                                                            self.duration.labels(service))
+        children[0].inc()
+        children[1].observe(seconds)
         if status >= 500:
             self.errors.labels(service, "5xx").inc()
 

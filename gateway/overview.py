@@ -4,12 +4,12 @@ in time, or could not be had, is named in `partial`; the answer is never a 500 a
 
 import asyncio
 import logging
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-import httpx
 from fastapi import APIRouter, Depends, Path, Request, Response
 from pydantic import BaseModel, Field
 
@@ -20,6 +20,12 @@ from services.common.errors import NotFound, ProblemError, UpstreamTimeout, prob
 
 log = logging.getLogger("gateway.overview")
 OVERVIEW_ROUTE = "/api/v1/customers/{customer_id}/overview"
+_OVERVIEW_PATH = re.compile(r"/api/v1/customers/[^/]+/overview")
+
+
+def is_own_path(path: str) -> bool:
+    """The gateway's own route under /api/v1 (ProxyMiddleware leaves it to the router)."""
+    return path.endswith("/overview") and _OVERVIEW_PATH.fullmatch(path) is not None
 Reason = Literal["not_configured", "unavailable", "timeout", "circuit_open", "forbidden", "error"]
 
 
@@ -116,11 +122,9 @@ async def fetch_part(request: Request, part: Part, customer_id: str, headers: li
     if not base_url:
         raise Missing("not_configured", f"The {part.service} service is not configured")
     forwarder = request.app.state.forwarder
-    upstream = httpx.Request("GET", base_url + part.path.format(id=customer_id), headers=headers,
-                             extensions={"timeout": forwarder.timeout})
     try:
-        response, _ = await forwarder.send(part.service, upstream, retryable=True, stream=False,
-                                           label=OVERVIEW_ROUTE)
+        response, _ = await forwarder.send(part.service, base_url, "GET", part.path.format(id=customer_id), headers,
+                                           retryable=True, stream=False, label=OVERVIEW_ROUTE)
     except ProblemError as err:
         reason = "circuit_open" if err.code == "circuit_open" else (
             "timeout" if isinstance(err, UpstreamTimeout) else "unavailable")

@@ -86,6 +86,16 @@ def mint_token(
     return jwt.encode(claims, secret, algorithm=algorithm)
 
 
+def bearer_token(headers: list[tuple[bytes, bytes]]) -> str | None:
+    """The token of an `Authorization: Bearer <token>` header among raw ASGI headers, or None."""
+    for name, value in headers:
+        if name == b"authorization":
+            scheme, _, token = value.decode("latin-1").partition(" ")
+            token = token.strip()
+            return token if scheme.lower() == "bearer" and token else None
+    return None
+
+
 bearer = HTTPBearer(auto_error=False, description="A JWT with sub, role (and branch for staff), exp")
 Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
 

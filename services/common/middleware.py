@@ -1,9 +1,11 @@
 """Pure ASGI middleware: X-Request-ID in and out, route-template metrics and one access-log line."""
 
+import itertools
 import logging
+import os
 import re
+import secrets
 import time
-import uuid
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -15,6 +17,27 @@ _SAFE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 SKIP_PATHS = ("/metrics", "/health")
 
 
+class _RequestIds:
+    """32 hex digits, like uuid4().hex, without a system call per request: 64 random bits drawn once
+    per process (again in a forked child), then a 64-bit counter scrambled by a random odd multiplier
+    (a bijection, so never a repeat within a process, and no readable request count for a client)."""
+
+    def __init__(self) -> None:
+        self.reset()
+        os.register_at_fork(after_in_child=self.reset)
+
+    def reset(self) -> None:
+        self.prefix = secrets.token_hex(8)
+        self.counter = itertools.count(secrets.randbits(64))
+        self.multiplier = secrets.randbits(64) | 1
+
+    def next(self) -> str:
+        return f"{self.prefix}{(next(self.counter) * self.multiplier) & 0xFFFFFFFFFFFFFFFF:016x}"
+
+
+new_request_id = _RequestIds().next
+
+
 def incoming_request_id(scope: Scope) -> str:
     for name, value in scope.get("headers", ()):
         if name == b"x-request-id":
@@ -22,7 +45,7 @@ def incoming_request_id(scope: Scope) -> str:
             if _SAFE_ID.match(text):
                 return text
             break
-    return uuid.uuid4().hex
+    return new_request_id()
 
 
 def route_template(scope: Scope) -> str:

@@ -11,7 +11,8 @@ from services.common.pii import Mask, PersonalDataVault
 from services.profile import api_agreements, api_consent, api_interactions, api_rights, api_risk, api_transactions
 from services.profile.api import router
 from services.profile.config import ProfileSettings
-from services.profile.models import outbox
+from services.profile.fast_read import CustomerReadPath
+from services.profile.models import Customer, outbox
 from services.profile.service import Privacy
 
 HERE = Path(__file__).parent
@@ -36,7 +37,9 @@ def create_app(settings: ProfileSettings | None = None, db: Database | None = No
         ],
         alembic_ini=HERE / "alembic.ini",
         db=db,
+        fast_paths=[CustomerReadPath()],
     )
+    app.state.customer_by_id = app.state.db.prepared_row(Customer.__table__, "id")
     app.state.privacy = Privacy(
         vault=PersonalDataVault(settings.pii_keys, settings.pii_hmac_key),
         resident_id_mask=Mask.parse(settings.mask_resident_id),

@@ -58,10 +58,11 @@ def customer_not_found(customer_id: Any) -> NotFound:
 
 
 def present_customer(c: Customer | Row, privacy: Privacy) -> CustomerRead:
-    """The customer as every response shows it: identity number, phone and email masked."""
+    """The customer as every response shows it: identity number, phone and email masked. Built
+    without validation (model_construct): every value comes from a stored, already-validated row."""
     v = privacy.vault
     id_mask = privacy.resident_id_mask if c.id_type == "resident_id" else privacy.credit_code_mask
-    return CustomerRead(
+    return CustomerRead.model_construct(
         id=c.id,
         customer_no=c.customer_no,
         type=c.type,

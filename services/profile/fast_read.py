@@ -1,0 +1,31 @@
+"""GET /v1/customers/{id} answered in front of FastAPI (services.common.fastpath): the suite's
+hottest read. The route in api.py stays its definition (OpenAPI, every error); both read through
+app.state.customer_by_id and answer with customer_response, so they cannot differ."""
+
+import re
+import uuid
+
+from starlette.responses import Response
+from starlette.types import Scope
+
+from services.common.fastpath import FastPath, bearer_principal
+from services.profile.api import READ_ROLES, customer_response
+
+_ROLES = frozenset(READ_ROLES)
+
+
+class CustomerReadPath(FastPath):
+    template = "/v1/customers/{customer_id}"
+    # The canonical form only; any other spelling of an id goes to the route, which validates it.
+    pattern = re.compile(r"/v1/customers/([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})")
+
+    async def answer(self, scope: Scope, match: re.Match[str]) -> Response | None:
+        principal = bearer_principal(scope)
+        if principal is None or principal.role not in _ROLES:
+            return None
+        customer_id = match.group(1)
+        if principal.is_customer and principal.sub != customer_id:
+            return None
+        state = scope["app"].state
+        customer = await state.customer_by_id(uuid.UUID(customer_id))
+        return None if customer is None else customer_response(customer, state.privacy)
