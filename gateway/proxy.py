@@ -1,9 +1,9 @@
 """The /api/v1 catch-all: checks the token at the edge, finds the owning service in the route table,
 forwards the request over the pooled upstream connections (gateway.h1pool) and streams the answer back.
 
-It is a pure ASGI handler in front of FastAPI's router (ProxyMiddleware): a proxied request needs no
-parameter parsing, dependency solving or route matching, which were a third of the gateway's CPU per
-proxied request. Its failures are the same problem documents the app's handlers write."""
+It is a pure ASGI handler that gateway.app.GatewayApp calls before FastAPI's stack: a proxied request
+needs no parameter parsing, dependency solving or route matching, which were a third of the gateway's
+CPU per proxied request. Its failures are the same problem documents the app's handlers write."""
 
 import logging
 import time
@@ -11,7 +11,7 @@ from functools import partial
 from urllib.parse import quote, urlsplit
 
 from starlette.routing import Route as StarletteRoute
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import Receive, Scope, Send
 
 from gateway.config import SERVICES, GatewaySettings
 from gateway.h1pool import Answer, Pool, Timeouts, UpstreamError
@@ -243,29 +243,20 @@ async def proxy(scope: Scope, receive: Receive, send: Send) -> None:
     await relay(answer, route.service, route.label, forwarder.metrics, started, send)
 
 
-class ProxyMiddleware:
-    """Sends /api/v1/... to `proxy`, except the gateway's own routes under it (`own(path)` is true),
-    which go on to FastAPI's router with everything else."""
-
-    def __init__(self, app: ASGIApp, own):
-        self.app = app
-        self.own = own
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if (scope["type"] == "http" and scope["path"].startswith(PROXY_PREFIX)
-                and scope["method"] in PROXY_METHODS and not self.own(scope["path"])):
-            await proxy(scope, receive, send)
-        else:
-            await self.app(scope, receive, send)
+def is_proxied(scope: Scope, *, own) -> bool:
+    """An /api/v1/... request for a service: not one of the gateway's own routes there (`own(path)`),
+    and a method the proxy forwards (another gets the router's 405)."""
+    path = scope["path"]
+    return path.startswith(PROXY_PREFIX) and scope["method"] in PROXY_METHODS and not own(path)
 
 
 class _ProxyApp:  # an ASGI app (not a function), so that Starlette passes it scope, receive and send
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await proxy(scope, receive, send)  # pragma: no cover - ProxyMiddleware answers first
+        await proxy(scope, receive, send)  # pragma: no cover - GatewayApp sends these to proxy first
 
 
 PROXY_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
-# In the router only so that another method gets 405 with Allow; ProxyMiddleware answers the rest.
+# In the router only so that another method gets 405 with Allow; GatewayApp answers the rest.
 # Documented in the merged OpenAPI by each service's own paths (gateway.openapi), not as a catch-all.
 proxy_route = StarletteRoute("/api/v1/{path:path}", _ProxyApp(), methods=sorted(PROXY_METHODS), name="proxy",
                              include_in_schema=False)
