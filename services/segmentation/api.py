@@ -13,6 +13,7 @@ from services.common.etag import etag_for, expected_version
 from services.common.idempotency import StoredResponse, idempotency_request
 from services.common.money import fen_to_str
 from services.segmentation import catalogue, service
+from services.segmentation import products as products_service
 from services.segmentation.schemas import (
     BranchDormant,
     Category,
@@ -36,6 +37,7 @@ from services.segmentation.schemas import (
     ProductCreate,
     ProductPage,
     ProductRead,
+    ProductUpdate,
     RecommendationList,
     RecommendationRead,
     RulePreview,
@@ -284,26 +286,53 @@ def create_product(body: ProductCreate, principal: Manager, ctx: Ctx, response: 
     product_in = body.model_dump()
     idem = idempotency_request(idempotency_key, caller=principal.sub, operation="create_product",
                                body=body.model_dump(mode="json"))
-    result = catalogue.create_product(ctx.db, product_in=product_in, now=ctx.clock(), idem=idem,
-                                      present=lambda row: ProductRead.model_validate(row).model_dump(mode="json"))
+    result = products_service.create_product(
+        ctx.db, product_in=product_in, now=ctx.clock(), idem=idem,
+        present=lambda row: ProductRead.model_validate(row).model_dump(mode="json"))
     if isinstance(result, StoredResponse):
-        return _replay(result, "/v1/products")
+        return _replay(result, "/v1/products", etag=etag_for(result.body["version"]))
     response.headers["Location"] = f"/v1/products/{result.id}"
+    response.headers["ETag"] = etag_for(result.version)
     return ProductRead.model_validate(result)
 
 
-@products.get("", response_model=ProductPage, summary="The catalogue by code",
+@products.get("", response_model=ProductPage, summary="The catalogue by code, retired products included",
               responses=problem_responses(401, 403, 422))
 def list_products(_p: AnyRole, ctx: Ctx, category: Category | None = None, limit: Limit = 50,
                   cursor: Cursor = None) -> ProductPage:
-    rows, next_cursor = catalogue.list_products(ctx.db, category=category, limit=limit, cursor=cursor)
+    rows, next_cursor = products_service.list_products(ctx.db, category=category, limit=limit, cursor=cursor)
     return ProductPage(items=[ProductRead.model_validate(r) for r in rows], next_cursor=next_cursor)
 
 
-@products.get("/{product_id:uuid}", response_model=ProductRead, summary="One product",
+@products.get("/{product_id:uuid}", response_model=ProductRead, summary="One product (ETag carries its version)",
               responses=problem_responses(401, 403, 404, 422))
-def read_product(product_id: uuid.UUID, _p: AnyRole, ctx: Ctx) -> ProductRead:
-    return ProductRead.model_validate(catalogue.require_product(ctx.db, product_id=str(product_id)))
+def read_product(product_id: uuid.UUID, _p: AnyRole, ctx: Ctx, response: Response) -> ProductRead:
+    row = products_service.require_product(ctx.db, product_id=str(product_id))
+    response.headers["ETag"] = etag_for(row.version)
+    return ProductRead.model_validate(row)
+
+
+@products.patch("/{product_id:uuid}", response_model=ProductRead,
+                summary="Change an active product (If-Match); the code never changes",
+                responses=problem_responses(401, 403, 404, 409, 412, 422, 428))
+def update_product(product_id: uuid.UUID, body: ProductUpdate, _p: Manager, ctx: Ctx, response: Response,
+                   if_match: IfMatch = None) -> ProductRead:
+    row = products_service.update_product(ctx.db, product_id=str(product_id), changes=body.model_dump(
+        exclude_unset=True), expected_version=expected_version(if_match), now=ctx.clock())
+    response.headers["ETag"] = etag_for(row.version)
+    return ProductRead.model_validate(row)
+
+
+@products.post("/{product_id:uuid}/retire", response_model=ProductRead,
+               summary="Retire a product: never recommended again, still readable (If-Match optional)",
+               responses=problem_responses(401, 403, 404, 409, 412, 422))
+def retire_product(product_id: uuid.UUID, _p: Manager, ctx: Ctx, response: Response,
+                   if_match: IfMatch = None) -> ProductRead:
+    row = products_service.retire_product(ctx.db, product_id=str(product_id),
+                                          expected_version=expected_version(if_match, required=False),
+                                          now=ctx.clock())
+    response.headers["ETag"] = etag_for(row.version)
+    return ProductRead.model_validate(row)
 
 
 @recommendations.get("", response_model=RecommendationList,

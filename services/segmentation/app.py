@@ -19,22 +19,25 @@ from services.segmentation.config import SegmentationSettings
 from services.segmentation.consumers import FeatureHandlers
 from services.segmentation.metrics import SegmentationMetrics
 from services.segmentation.models import consumer_cursor, outbox
+from services.segmentation.quarantine import OnQuarantine
 
 HERE = Path(__file__).parent
 FEEDS = ("profile", "loyalty", "feedback")
 
 
 def build_consumers(settings: SegmentationSettings, db: Database, clock: Callable[[], datetime],
-                    client: httpx.Client | None = None) -> dict[str, FeedConsumer]:
+                    client: httpx.Client | None = None,
+                    on_quarantine: OnQuarantine | None = None) -> dict[str, FeedConsumer]:
     """One FeedConsumer per feed whose URL setting is non-empty, each with its own cursor row."""
-    handlers = FeatureHandlers(settings, clock).handlers()
+    features = FeatureHandlers(settings, clock, on_quarantine)
     client = client or httpx.Client(timeout=10.0)
 
     def token() -> str:
         return mint_token(settings.jwt_secret, sub="segmentation-consumer", role="system", ttl_seconds=300)
 
     return {
-        feed: FeedConsumer(name=feed, db=db, cursor_table=consumer_cursor, handlers=handlers, client=client,
+        feed: FeedConsumer(name=feed, db=db, cursor_table=consumer_cursor, handlers=features.handlers(feed),
+                           client=client,
                            feed_url=getattr(settings, f"{feed}_feed_url"), token=token,
                            batch_size=settings.feed_batch_size)
         for feed in FEEDS
@@ -50,7 +53,9 @@ def create_app(
     settings = settings or SegmentationSettings()
     db = db or Database(settings.database_url)
     clock = clock or utcnow
-    consumers = build_consumers(settings, db, clock)
+    counters: list[OnQuarantine] = []  # the metric exists only once the app (and its registry) does
+    consumers = build_consumers(settings, db, clock,
+                                on_quarantine=lambda feed, kind: [count(feed, kind) for count in counters])
     app = build_service_app(
         name="segmentation",
         title="Segmentation service",
@@ -63,7 +68,9 @@ def create_app(
         background=[ConsumerThread(c, settings.feed_idle_seconds) for c in consumers.values()],
     )
     metrics = SegmentationMetrics(app.state.metrics.registry)
-    ctx = service.Context(db=db, settings=settings, clock=clock, on_recompute=metrics.recompute_finished)
+    counters.append(metrics.event_quarantined)
+    ctx = service.Context(db=db, settings=settings, clock=clock, on_recompute=metrics.recompute_finished,
+                          on_step=metrics.recompute_step)
     app.state.ctx = ctx
     app.state.consumers = consumers
     for name, consumer in consumers.items():

@@ -1,22 +1,18 @@
-"""Products, the needs profile of each class, recommendations with suitability, and the analysis
-views (class counts and AUM, region x asset-size, migration between dates, dormant by branch)."""
+"""The needs profile of each class, recommendations with suitability, and the analysis views (class
+counts and AUM, region x asset-size, migration between dates, dormant by branch). The catalogue
+itself is products.py."""
 
-import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import Row, and_, exc, func, insert, literal, select, union_all
+from sqlalchemy import Row, and_, func, literal, select, union_all
 from sqlalchemy.orm import aliased
 
-from services.common.db import Database, UTCDateTime, is_unique_violation
-from services.common.errors import Conflict, InvalidInput, NotFound
-from services.common.idempotency import IdempotencyRequest, StoredResponse, find_stored, store_response
+from services.common.db import Database, UTCDateTime
+from services.common.errors import InvalidInput
 from services.common.money import fen_to_str
-from services.common.pagination import decode_cursor, page_of
-from services.segmentation.models import CLASSES, SCHEMES, customer_feature, idempotency, membership_change, product
-from services.segmentation.service import stored_after_race
+from services.segmentation.models import CLASSES, SCHEMES, customer_feature, membership_change, product
 
 cf = customer_feature
 
@@ -40,61 +36,6 @@ NEEDS: dict[str, tuple[str, ...]] = {
 }
 NEEDS_TAGS = tuple(sorted({t for tags in NEEDS.values() for t in tags} | {"protection", "everyday_payments"}))
 ALL_CLASSES = tuple(f"{s}:{c}" for s in SCHEMES for c in CLASSES[s])
-
-
-def product_not_found(product_id: Any) -> NotFound:
-    return NotFound(f"No product {product_id}", code="product_not_found")
-
-
-def create_product(
-    db: Database, *, product_in: dict[str, Any], now: datetime,
-    idem: IdempotencyRequest | None = None, present: Callable[[Row], dict[str, Any]] | None = None,
-) -> Row | StoredResponse:
-    """A new catalogue entry; with an Idempotency-Key the 201 body is stored in the same transaction
-    and a replay returns it (StoredResponse)."""
-    if product_in["category"] == "wealth" and product_in.get("risk_level") is None:
-        raise InvalidInput([{"loc": ["body", "risk_level"], "msg": "a wealth product needs a risk level R1-R5",
-                             "type": "missing_for_category"}])
-    product_id = str(uuid.uuid4())
-    with db.write() as s:
-        if idem and (stored := find_stored(s, idempotency, idem)):
-            return stored
-        try:
-            s.execute(insert(product).values(id=product_id, created_at=now, **product_in))
-            if idem and present is not None:
-                store_response(s, idempotency, idem, 201,
-                               present(s.execute(select(product).where(product.c.id == product_id)).one()))
-            s.commit()
-            lost_race = False
-        except exc.IntegrityError as err:
-            if not is_unique_violation(err):
-                raise
-            lost_race = True
-    if lost_race:
-        if stored := stored_after_race(db, idem):
-            return stored
-        code = product_in["code"]
-        raise Conflict(f"A product with code {code!r} exists", code="product_code_taken")
-    return require_product(db, product_id=product_id)
-
-
-def require_product(db: Database, *, product_id: str) -> Row:
-    row = db.first_row(select(product).where(product.c.id == product_id))
-    if row is None:
-        raise product_not_found(product_id)
-    return row
-
-
-def list_products(db: Database, *, category: str | None, limit: int, cursor: str | None):
-    after = decode_cursor(cursor, (str,))
-    stmt = select(product).order_by(product.c.code).limit(limit + 1)
-    if category is not None:
-        stmt = stmt.where(product.c.category == category)
-    if after is not None:
-        stmt = stmt.where(product.c.code > after[0])
-    with db.read() as s:
-        rows = s.execute(stmt).all()
-    return page_of(rows, limit, lambda r: [r.code])
 
 
 def customer_classes(features: Row) -> list[str]:

@@ -22,7 +22,6 @@ from sqlalchemy import (
     func,
     insert,
     literal,
-    null,
     or_,
     select,
     text,
@@ -35,6 +34,7 @@ from sqlalchemy.orm import Session
 
 from services.common.db import UTCDateTime
 from services.common.outbox import serialise_outbox_writes
+from services.segmentation.activity import LONGEST_WINDOW_DAYS, forget_customer
 from services.segmentation.config import SegmentationSettings
 from services.segmentation.models import (
     SCHEMES,
@@ -47,7 +47,7 @@ from services.segmentation.models import (
 
 cf = customer_feature
 CUSTOMER_TYPES = ("individual", "enterprise", "interbank")
-WINDOWS = (30, 90, 365)
+WINDOWS = (30, 90, LONGEST_WINDOW_DAYS)
 CLASSIFY_LOCK = zlib.crc32(b"segmentation:classify")
 HISTORY_COLS = ["customer_id", "scheme", "from_class", "to_class", "changed_at"]
 
@@ -97,16 +97,23 @@ def clock_params(settings: SegmentationSettings, now: datetime, scope: Scope = S
 
 @lru_cache(maxsize=8)
 def _window_statements(one: bool):
+    """One grouped pass over the scope's daily rows inside the longest window (a FILTERed sum per
+    shorter window), writing only rows whose values change; then the customers left with no row in
+    the window are zeroed. For one customer that is a probe by key; for everyone it starts from the
+    few rows that just left the window (the day index), because a daily row is only deleted after
+    the windows that counted it were refreshed (prune runs after the full window step; a reversal
+    that empties a day refreshes its customer), so no one keeps window values without any row."""
     d = daily_activity.c
     since = {w: bindparam(f"d{w}", type_=Date()) for w in WINDOWS}
-    cols = {}
-    for w in WINDOWS:
-        cols[f"c{w}"] = func.sum(case((d.day > since[w], d.txn_count), else_=0))
-        cols[f"a{w}"] = func.sum(case((d.day > since[w], d.amount_fen), else_=0))
-    cols["dig"] = func.sum(d.digital_count)
+    longest = since[LONGEST_WINDOW_DAYS]
+    # the WHERE below keeps only rows inside the longest window: its sums need no FILTER
+    cols = {"c365": func.sum(d.txn_count), "a365": func.sum(d.amount_fen), "dig": func.sum(d.digital_count)}
+    for w in WINDOWS[:-1]:
+        cols[f"c{w}"] = func.coalesce(func.sum(d.txn_count).filter(d.day > since[w]), 0)
+        cols[f"a{w}"] = func.coalesce(func.sum(d.amount_fen).filter(d.day > since[w]), 0)
     agg = (
         select(d.customer_id, *(v.label(k) for k, v in cols.items()))
-        .where(d.day > since[365], _on(d.customer_id, one))
+        .where(d.day > longest, _on(d.customer_id, one))
         .group_by(d.customer_id)
         .subquery("agg")
     )
@@ -116,13 +123,13 @@ def _window_statements(one: bool):
     new["digital_share_pct"] = share
     changed = or_(*(cf.c[k].is_distinct_from(v) for k, v in new.items()))
     busy = update(cf).where(cf.c.customer_id == agg.c.customer_id, changed).values(**new)
-    quiet = ~exists(select(1).where(d.customer_id == cf.c.customer_id, d.day > since[365]))
+    left = cf.c.customer_id == bindparam("cid") if one else cf.c.customer_id.in_(
+        select(d.customer_id).where(d.day <= longest))
+    quiet = ~exists(select(1).where(d.customer_id == cf.c.customer_id, d.day > longest))
     zero = {f"txn_count_{w}": 0 for w in WINDOWS} | {f"txn_amount_fen_{w}": 0 for w in WINDOWS}
     idle = (
         update(cf)
-        # the cheap column test first: only rows with something to clear pay for the NOT EXISTS probe
-        .where(_on(cf.c.customer_id, one), or_(cf.c.txn_count_365 != 0, cf.c.digital_share_pct.is_not(None)),
-               quiet)
+        .where(left, or_(cf.c.txn_count_365 != 0, cf.c.digital_share_pct.is_not(None)), quiet)
         .values(**zero, digital_share_pct=None)
     )
     return busy, idle
@@ -133,12 +140,6 @@ def refresh_windows(s: Session, *, now: datetime, scope: Scope = Scope()) -> Non
     params: dict[str, Any] = {f"d{w}": window_start(now.date(), w) for w in WINDOWS} | {"cid": scope.customer_id}
     for stmt in _window_statements(scope.one):
         s.execute(stmt, params)
-
-
-def prune_activity(s: Session, *, now: datetime) -> int:
-    """Daily rows older than the longest window are no longer needed."""
-    cutoff = window_start(now.date(), max(WINDOWS))
-    return s.execute(delete(daily_activity).where(daily_activity.c.day <= cutoff)).rowcount
 
 
 def class_expressions(settings: SegmentationSettings) -> dict[str, Any]:
@@ -180,12 +181,17 @@ def class_expressions(settings: SegmentationSettings) -> dict[str, Any]:
 @lru_cache(maxsize=8)
 def _class_statements(settings: SegmentationSettings, one: bool):
     exprs = class_expressions(settings)
-    where = _on(cf.c.customer_id, one)
     stamp = bindparam("now", type_=UTCDateTime())
+    # One scan of the features finds every customer with any class to move (materialised: the four
+    # history selects below read it, not the table).
+    changed = or_(*(expr.is_distinct_from(cf.c[f"class_{k}"]) for k, expr in exprs.items()))
+    found = select(cf.c.customer_id, *(cf.c[f"class_{k}"].label(f"old_{k}") for k in exprs),
+                   *(expr.label(f"new_{k}") for k, expr in exprs.items())).where(_on(cf.c.customer_id, one), changed)
+    moving = found.cte("moving").prefix_with("MATERIALIZED")
     moves = [
-        select(cf.c.customer_id, literal(scheme), cf.c[f"class_{scheme}"], expr, stamp)
-        .where(where, expr.is_distinct_from(cf.c[f"class_{scheme}"]))
-        for scheme, expr in exprs.items()
+        select(moving.c.customer_id, literal(k), moving.c[f"old_{k}"], moving.c[f"new_{k}"], stamp)
+        .where(moving.c[f"new_{k}"].is_distinct_from(moving.c[f"old_{k}"]))
+        for k in exprs
     ]
     history = insert(membership_change).from_select(HISTORY_COLS, union_all(*moves))
     # Only the customers just written to the history move: an index range, not another full scan.
@@ -220,7 +226,7 @@ def _outbox_statement(dialect: str):
     return insert(outbox).from_select(["event_id", "type", "occurred_at", "subject_id", "data"], rows)
 
 
-def _emit_changes_since(s: Session, last_id: int, changed_at: datetime) -> None:
+def emit_changes_since(s: Session, last_id: int, changed_at: datetime) -> None:
     """segment.changed for every history row written after `last_id`, in one INSERT ... SELECT."""
     dialect = _dialect(s)
     serialise_outbox_writes(s, outbox)
@@ -232,11 +238,11 @@ _LAST_ID = select(func.coalesce(func.max(membership_change.c.id), 0))
 _SINCE = select(func.count()).select_from(membership_change).where(membership_change.c.id > bindparam("last_id"))
 
 
-def _last_change_id(s: Session) -> int:
+def last_change_id(s: Session) -> int:
     return s.execute(_LAST_ID).scalar_one()
 
 
-def _changes_since(s: Session, last_id: int) -> int:
+def changes_since(s: Session, last_id: int) -> int:
     # rowcount of INSERT ... SELECT is not reliable on every driver; the history rows are.
     return s.execute(_SINCE, {"last_id": last_id}).scalar_one()
 
@@ -246,42 +252,13 @@ def classify(s: Session, *, settings: SegmentationSettings, now: datetime, scope
     lock_classification(s)
     history, apply = _class_statements(settings, scope.one)
     params = clock_params(settings, now, scope)
-    last = _last_change_id(s)
+    last = last_change_id(s)
     s.execute(history, params)
-    n = _changes_since(s, last)
+    n = changes_since(s, last)
     if not n:
         return 0
-    _emit_changes_since(s, last, now)
+    emit_changes_since(s, last, now)
     s.execute(apply, params | {"last_id": last})
-    return n
-
-
-def refresh_rule_segment(s: Session, *, segment_id: str, rule, now: datetime, scope: Scope = Scope()) -> int:
-    """Brings one rule segment's members in line with its rule; returns entries plus exits."""
-    lock_classification(s)
-    sm = segment_member.c
-    scheme = f"rule:{segment_id}"
-    last = _last_change_id(s)
-    is_member = exists(select(1).where(sm.segment_id == segment_id, sm.customer_id == cf.c.customer_id))
-    entering = and_(scope.on(cf.c.customer_id), cf.c.type.is_not(None), rule, ~is_member)
-    still = exists(select(1).where(cf.c.customer_id == sm.customer_id, cf.c.type.is_not(None), rule))
-    leaving = and_(sm.segment_id == segment_id, scope.on(sm.customer_id), ~still)
-    stamp = literal(now, type_=UTCDateTime())
-    moves = union_all(
-        select(cf.c.customer_id, literal(scheme), null(), literal("member"), stamp).where(entering),
-        select(sm.customer_id, literal(scheme), literal("member"), null(), stamp).where(leaving),
-    )
-    s.execute(insert(membership_change).from_select(HISTORY_COLS, moves))
-    n = _changes_since(s, last)
-    if not n:
-        return 0
-    _emit_changes_since(s, last, now)
-    s.execute(delete(segment_member).where(leaving))
-    s.execute(
-        insert(segment_member).from_select(
-            ["segment_id", "customer_id", "since"], select(literal(segment_id), cf.c.customer_id, stamp).where(entering)
-        )
-    )
     return n
 
 
@@ -289,8 +266,8 @@ def remove_from_all(s: Session, *, customer_id: str) -> None:
     """An erased customer: features, activity, memberships and their history go."""
     s.execute(delete(segment_member).where(segment_member.c.customer_id == customer_id))
     s.execute(delete(membership_change).where(membership_change.c.customer_id == customer_id))
-    s.execute(delete(daily_activity).where(daily_activity.c.customer_id == customer_id))
+    forget_customer(s, customer_id=customer_id)
     s.execute(delete(cf).where(cf.c.customer_id == customer_id))
 
 
-__all__ = ["SCHEMES", "Scope", "classify", "refresh_rule_segment", "refresh_windows", "prune_activity"]
+__all__ = ["SCHEMES", "Scope", "classify", "refresh_windows"]

@@ -4,17 +4,20 @@ features and then, in the same transaction, the customer's classes and rule-segm
 
 from collections.abc import Callable
 from datetime import date, datetime
+from typing import Any
 
-from sqlalchemy import case, select, update
+from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from services.common.outbox import Event
-from services.segmentation.classify import Scope, classify, refresh_rule_segment, refresh_windows, remove_from_all
+from services.segmentation.activity import count_transaction, latest_txn_at, reverse_transaction
+from services.segmentation.classify import Scope, classify, refresh_windows, remove_from_all
 from services.segmentation.config import SegmentationSettings
-from services.segmentation.models import customer_feature, daily_activity, segment
-from services.segmentation.rules import compile_rule
+from services.segmentation.models import customer_feature, segment
+from services.segmentation.quarantine import OnQuarantine, forget_subject, guarded
+from services.segmentation.segment_refresh import refresh_rule_segment
 
 cf = customer_feature
 DIGITAL_CHANNELS = ("mobile", "online")
@@ -44,17 +47,27 @@ def refresh_customer(s: Session, *, customer_id: str, settings: SegmentationSett
     scope = Scope(customer_id)
     refresh_windows(s, now=now, scope=scope)
     classify(s, settings=settings, now=now, scope=scope)
-    for seg_id, rule in s.execute(select(segment.c.id, segment.c.rule)).all():
-        refresh_rule_segment(s, segment_id=seg_id, rule=compile_rule(rule, now=now), now=now, scope=scope)
+    for seg_id, version in s.execute(select(segment.c.id, segment.c.version)).all():
+        refresh_rule_segment(s, segment_id=seg_id, version=version, rule=_rule_loader(s, seg_id), now=now,
+                             scope=scope)
+
+
+def _rule_loader(s: Session, segment_id: str) -> Callable[[], Any]:
+    return lambda: s.execute(select(segment.c.rule).where(segment.c.id == segment_id)).scalar_one()
 
 
 class FeatureHandlers:
-    """One handler per event type; `clock` is injected so tests fix the time windows are measured from."""
+    """One handler per event type; `clock` is injected so tests fix the time windows are measured from.
+    `on_quarantine(feed, type)` is told of every event set aside (see quarantine.py)."""
 
-    def __init__(self, settings: SegmentationSettings, clock: Clock):
-        self.settings, self.clock = settings, clock
+    def __init__(self, settings: SegmentationSettings, clock: Clock, on_quarantine: OnQuarantine | None = None):
+        self.settings, self.clock, self.on_quarantine = settings, clock, on_quarantine
 
-    def handlers(self) -> dict[str, Callable[[Session, Event], None]]:
+    def handlers(self, feed: str) -> dict[str, Callable[[Session, Event], None]]:
+        """The handlers for one feed's consumer; malformed events are set aside under `feed`."""
+        return {name: guarded(feed, fn, self.clock, self.on_quarantine) for name, fn in self._handlers().items()}
+
+    def _handlers(self) -> dict[str, Callable[[Session, Event], None]]:
         simple = {
             "customer.registered": self.registered,
             "customer.updated": self.updated,
@@ -69,8 +82,12 @@ class FeatureHandlers:
             "survey.responded": self.survey,
         }
         wrapped = {name: self._then_refresh(fn) for name, fn in simple.items()}
-        wrapped["customer.erased"] = lambda s, e: remove_from_all(s, customer_id=e.subject_id)
+        wrapped["customer.erased"] = self.erased
         return wrapped
+
+    def erased(self, s: Session, e: Event) -> None:
+        remove_from_all(s, customer_id=e.subject_id)
+        forget_subject(s, subject_id=e.subject_id)
 
     def _then_refresh(self, fn):
         def handle(s: Session, event: Event) -> None:
@@ -96,22 +113,19 @@ class FeatureHandlers:
     def transaction(self, s: Session, e: Event, now: datetime) -> None:
         d = e.data
         _ensure_row(s, e.subject_id, now)
-        if not d.get("customer_initiated") or d.get("kind") == "reversal":
-            return  # interest, fees and reversals are not the customer's own activity
+        if d.get("kind") == "reversal":
+            original = d.get("reverses_external_id")
+            owner = reverse_transaction(s, external_id=original) if original else None
+            if owner is not None and owner != e.subject_id:  # the subject is refreshed by the caller
+                refresh_customer(s, customer_id=owner, settings=self.settings, now=now)
+            return
+        if not d.get("customer_initiated"):
+            return  # interest and fees are not the customer's own activity
         at = _time(d["occurred_at"]) if "occurred_at" in d else e.occurred_at
-        day: date = at.date()
-        digital = 1 if d.get("channel") in DIGITAL_CHANNELS else 0
-        ins = _insert(s)(daily_activity).values(
-            customer_id=e.subject_id, day=day, txn_count=1, amount_fen=int(d["amount_fen"]), digital_count=digital
-        )
-        da = daily_activity.c
-        s.execute(ins.on_conflict_do_update(
-            index_elements=[da.customer_id, da.day],
-            set_={"txn_count": da.txn_count + 1, "amount_fen": da.amount_fen + ins.excluded.amount_fen,
-                  "digital_count": da.digital_count + ins.excluded.digital_count},
-        ))
-        latest = case((cf.c.last_txn_at.is_(None), at), (cf.c.last_txn_at < at, at), else_=cf.c.last_txn_at)
-        _set(s, e.subject_id, now, last_txn_at=latest)
+        count_transaction(s, customer_id=e.subject_id, external_id=d.get("external_id"), at=at,
+                          amount_fen=int(d["amount_fen"]), is_digital=d.get("channel") in DIGITAL_CHANNELS)
+        s.execute(update(cf).where(cf.c.customer_id == e.subject_id).values(last_txn_at=latest_txn_at(at),
+                                                                            updated_at=now))
 
     def assets(self, s: Session, e: Event, now: datetime) -> None:
         as_of = date.fromisoformat(e.data["as_of_date"])

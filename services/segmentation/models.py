@@ -16,6 +16,7 @@ from sqlalchemy import (
     PrimaryKeyConstraint,
     String,
     Table,
+    UniqueConstraint,
 )
 
 from services.common.consumer import consumer_cursor_table
@@ -76,7 +77,9 @@ customer_feature = Table(
 )
 
 # Compact per-customer daily sums of customer-initiated transactions: the windowed features are
-# recomputed from it set-based, and it is all an event needs to touch.
+# recomputed from it set-based, and it is all an event needs to touch. On SQLite the rows are stored
+# in primary-key order (WITHOUT ROWID), so the recompute's GROUP BY customer reads them in one pass
+# with no lookup per row.
 daily_activity = Table(
     "customer_daily_activity",
     metadata,
@@ -87,6 +90,20 @@ daily_activity = Table(
     Column("digital_count", Integer, nullable=False),
     PrimaryKeyConstraint("customer_id", "day"),
     Index("ix_customer_daily_activity_day", "day"),
+    sqlite_with_rowid=False,
+)
+
+# Each counted (customer-initiated) transaction while it can still move a window, so a reversal can
+# take it out of the daily row it was counted in; pruned with the daily rows.
+counted_transaction = Table(
+    "counted_transaction",
+    metadata,
+    Column("external_id", String(64), primary_key=True),
+    Column("customer_id", String(36), nullable=False, index=True),
+    Column("occurred_at", UTCDateTime(), nullable=False),
+    Column("day", Date, nullable=False, index=True),
+    Column("amount_fen", BigInteger, nullable=False),
+    Column("is_digital", Boolean, nullable=False),
 )
 
 membership_change = Table(
@@ -169,8 +186,28 @@ product = Table(
     Column("needs_tag", String(32), nullable=False),
     Column("description", String(500), nullable=False, server_default=""),
     Column("is_active", Boolean, nullable=False, server_default="1"),
+    Column("version", Integer, nullable=False, server_default="1"),
     Column("created_at", UTCDateTime(), nullable=False),
+    Column("updated_at", UTCDateTime()),
+    Column("retired_at", UTCDateTime()),
     CheckConstraint("category IN ('deposit', 'wealth', 'loan', 'card', 'insurance')", name="category"),
+)
+
+# Events from another service's feed that could not be applied as they stand (a missing or
+# wrong-typed field): set aside with the reason so the feed goes on; kept for a person to look at.
+event_quarantine = Table(
+    "event_quarantine",
+    metadata,
+    Column("id", BigIntPK, primary_key=True, autoincrement=True),
+    Column("feed", String(100), nullable=False),
+    Column("position", BigInteger, nullable=False),
+    Column("event_id", String(64)),
+    Column("type", String(100)),
+    Column("subject_id", String(64), index=True),
+    Column("data", JSON),
+    Column("error", String(500), nullable=False),
+    Column("quarantined_at", UTCDateTime(), nullable=False),
+    UniqueConstraint("feed", "position"),
 )
 
 outbox = outbox_table(metadata)

@@ -11,8 +11,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, false, not_, or_, true
+from sqlalchemy import BindParameter, ColumnElement, and_, bindparam, false, not_, or_, true
+from sqlalchemy.sql import visitors
 
+from services.common.db import UTCDateTime
 from services.common.errors import InvalidInput
 from services.common.money import str_to_fen
 from services.segmentation.models import CLASSES, customer_feature
@@ -23,6 +25,7 @@ ORDERED_KINDS = ("int", "money", "time", "tenure", "risk")
 MAX_NODES = 200
 MAX_DEPTH = 12
 MAX_IN = 500
+TENURE_PREFIX = "tenure_cutoff_"
 
 
 @dataclass(frozen=True)
@@ -106,15 +109,29 @@ def _scalar(field: Field, value: Any, loc: list, errors: _Errors) -> Any:
     return value
 
 
+def _cutoff(k: int, now: datetime):
+    """now - k days as a named bound parameter, so a compiled rule can be executed again at another
+    time (see clock_params) instead of being compiled again."""
+    name = f"{TENURE_PREFIX}{k}" if k >= 0 else f"{TENURE_PREFIX}m{-k}"
+    return bindparam(name, now - timedelta(days=k), type_=UTCDateTime())
+
+
+def clock_params(expr: Any, now: datetime) -> dict[str, datetime]:
+    """The values of every time-dependent parameter in a compiled rule (or a statement holding one) at `now`."""
+    keys = {b.key for b in visitors.iterate(expr) if isinstance(b, BindParameter) and b.key.startswith(TENURE_PREFIX)}
+    days = {k: k.removeprefix(TENURE_PREFIX) for k in keys}
+    return {k: now - timedelta(days=-int(n[1:]) if n.startswith("m") else int(n)) for k, n in days.items()}
+
+
 def _tenure(op: str, n: int, now: datetime) -> ColumnElement[bool]:
     """tenure_days >= n exactly when registered_at <= now - n days; the rest follows."""
     col = cf.registered_at
 
     def at_least(k: int):
-        return col <= now - timedelta(days=k)
+        return col <= _cutoff(k, now)
 
     def below(k: int):
-        return col > now - timedelta(days=k)
+        return col > _cutoff(k, now)
 
     return {
         "gte": lambda: at_least(n),

@@ -6,7 +6,7 @@ import uuid
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, Field
+from pydantic import AfterValidator, Field, model_validator
 
 from services.common.pagination import Page
 from services.common.schema import RequestModel, ResponseModel
@@ -173,6 +173,24 @@ class ProductCreate(RequestModel):
     description: Description = ""
 
 
+class ProductUpdate(RequestModel):
+    """Only the fields sent change; `risk_level` may be null (not for a wealth product), the others not."""
+
+    name: Name | None = None
+    category: Category | None = None
+    risk_level: ProductRisk | None = None
+    target_classes: list[TargetClass] | None = Field(default=None, max_length=20)  # type: ignore[valid-type]
+    needs_tag: NeedsTag | None = None  # type: ignore[valid-type]
+    description: Description | None = None
+
+    @model_validator(mode="after")
+    def _no_null_but_risk(self) -> "ProductUpdate":
+        nulls = [k for k in self.model_fields_set if k != "risk_level" and getattr(self, k) is None]
+        if nulls:
+            raise ValueError(f"{', '.join(sorted(nulls))} cannot be null")
+        return self
+
+
 class ProductRead(ResponseModel):
     id: uuid.UUID
     code: str
@@ -182,8 +200,11 @@ class ProductRead(ResponseModel):
     target_classes: list[str]
     needs_tag: str
     description: str
-    is_active: bool
+    is_active: bool = Field(description="false once retired: never recommended again, still readable")
+    version: int
     created_at: datetime
+    updated_at: datetime | None
+    retired_at: datetime | None
 
 
 ProductPage = Page[ProductRead]

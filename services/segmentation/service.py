@@ -4,7 +4,8 @@ customers' memberships and history. Products, recommendations and analysis are i
 import logging
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -17,7 +18,8 @@ from services.common.errors import Conflict, InvalidInput, NotFound, Preconditio
 from services.common.etag import check_version
 from services.common.idempotency import IdempotencyRequest, StoredResponse, find_stored, store_response
 from services.common.pagination import decode_cursor, page_of
-from services.segmentation.classify import classify, prune_activity, refresh_rule_segment, refresh_windows
+from services.segmentation.activity import prune_activity
+from services.segmentation.classify import classify, refresh_windows
 from services.segmentation.config import SegmentationSettings
 from services.segmentation.models import (
     CLASSES,
@@ -31,6 +33,7 @@ from services.segmentation.models import (
     segment_version,
 )
 from services.segmentation.rules import compile_rule
+from services.segmentation.segment_refresh import refresh_rule_segment
 
 log = logging.getLogger("segmentation")
 cf = customer_feature
@@ -44,6 +47,7 @@ class Context:
     settings: SegmentationSettings
     clock: Clock
     on_recompute: Callable[[str, float, int], None] | None = None  # (status, seconds, changes), for metrics
+    on_step: Callable[[str, float], None] | None = None  # (step, seconds) of each recompute step, for metrics
 
 
 def customer_not_found(customer_id: Any) -> NotFound:
@@ -101,6 +105,14 @@ def _job_progress(ctx: Context, job_id: str, **values) -> None:
         s.commit()
 
 
+@contextmanager
+def _timed(ctx: Context, step: str) -> Iterator[None]:
+    started = time.perf_counter()
+    yield
+    if ctx.on_step is not None:
+        ctx.on_step(step, time.perf_counter() - started)
+
+
 def run_recompute(ctx: Context, *, job_id: str) -> None:
     """Full recompute, set-based, one transaction per step (windows, built-in classes, each rule
     segment), the job row updated between steps. Never raises: a failure marks the job failed."""
@@ -108,20 +120,22 @@ def run_recompute(ctx: Context, *, job_id: str) -> None:
     changed, started, status = 0, time.perf_counter(), "failed"
     try:
         _job_progress(ctx, job_id, status="running", phase="features", started_at=now)
-        with db.write() as s:
+        with _timed(ctx, "windows"), db.write() as s:
             refresh_windows(s, now=now)
+            s.commit()
+        with _timed(ctx, "prune"), db.write() as s:
             prune_activity(s, now=now)
             s.commit()
         _job_progress(ctx, job_id, phase="classes", steps_done=1)
-        with db.write() as s:
+        with _timed(ctx, "classes"), db.write() as s:
             changed += classify(s, settings=ctx.settings, now=now)
             s.commit()
         with db.read() as s:
-            segments = s.execute(select(segment.c.id, segment.c.rule).order_by(segment.c.id)).all()
-        for i, (seg_id, rule) in enumerate(segments):
+            segments = s.execute(select(segment.c.id, segment.c.version, segment.c.rule).order_by(segment.c.id)).all()
+        for i, (seg_id, version, rule) in enumerate(segments):
             _job_progress(ctx, job_id, phase="segments", steps_done=2 + i, changed=changed)
-            with db.write() as s:
-                changed += refresh_rule_segment(s, segment_id=seg_id, rule=compile_rule(rule, now=now), now=now)
+            with _timed(ctx, "segment"), db.write() as s:
+                changed += refresh_rule_segment(s, segment_id=seg_id, version=version, rule=rule, now=now)
                 s.commit()
         _job_progress(ctx, job_id, status="succeeded", phase="done", running_slot=None, changed=changed,
                       steps_done=2 + len(segments), steps_total=2 + len(segments), finished_at=ctx.clock())
@@ -186,7 +200,7 @@ def create_segment(
     With an Idempotency-Key, `present(row)` is stored as the 201 body in that same transaction and a
     replay returns it (StoredResponse); the same key with another body is 409 idempotency_key_reused."""
     now = ctx.clock()
-    expr = compile_rule(rule, now=now)
+    compile_rule(rule, now=now)  # a bad rule is a 422 before anything is written
     seg_id = str(uuid.uuid4())
     with ctx.db.write() as s:
         if idem and (stored := find_stored(s, idempotency, idem)):
@@ -198,7 +212,7 @@ def create_segment(
                                              created_by=actor, created_at=now, updated_at=now))
             s.execute(insert(segment_version).values(segment_id=seg_id, version=1, name=name, rule=rule,
                                                      created_by=actor, created_at=now))
-            refresh_rule_segment(s, segment_id=seg_id, rule=expr, now=now)
+            refresh_rule_segment(s, segment_id=seg_id, version=1, rule=rule, now=now)
             if idem and present is not None:
                 store_response(s, idempotency, idem, 201,
                                present(s.execute(select(segment).where(segment.c.id == seg_id)).one()))
@@ -237,7 +251,7 @@ def update_segment(
         if not changes:
             return current
         rule = changes.get("rule", current.rule)
-        expr = compile_rule(rule, now=now)
+        compile_rule(rule, now=now)
         name = changes.get("name", current.name)
         if name != current.name and s.execute(select(segment.c.id).where(segment.c.name == name)).first():
             raise _name_taken(name)
@@ -250,7 +264,7 @@ def update_segment(
             s.execute(insert(segment_version).values(segment_id=segment_id, version=version, name=name, rule=rule,
                                                      created_by=actor, created_at=now))
             if "rule" in changes:
-                refresh_rule_segment(s, segment_id=segment_id, rule=expr, now=now)
+                refresh_rule_segment(s, segment_id=segment_id, version=version, rule=rule, now=now)
             s.commit()
         except exc.IntegrityError as err:
             if is_unique_violation(err):

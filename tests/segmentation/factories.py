@@ -30,9 +30,11 @@ class Feed:
 
     def __init__(self, db: Database, settings, clock: Clock):
         self.db, self.clock = db, clock
-        handlers = FeatureHandlers(settings, clock).handlers()
+        self.quarantined: list[tuple[str, str]] = []
+        features = FeatureHandlers(settings, clock, lambda feed, kind: self.quarantined.append((feed, kind)))
         self.consumers = {
-            name: FeedConsumer(name=name, db=db, cursor_table=consumer_cursor, handlers=handlers, client=None,
+            name: FeedConsumer(name=name, db=db, cursor_table=consumer_cursor, handlers=features.handlers(name),
+                               client=None,
                                feed_url="", token=lambda: "")
             for name in ("profile", "loyalty", "feedback")
         }
@@ -69,13 +71,22 @@ class Feed:
                                                    "aum": f"{aum_fen // 100}.{aum_fen % 100:02d}", "aum_fen": aum_fen})
 
     def transaction(self, customer_id: str, *, amount_fen: int = 10000, at: datetime | None = None,
-                    channel: str = "mobile", initiated: bool = True, kind: str = "deposit") -> None:
+                    channel: str = "mobile", initiated: bool = True, kind: str = "deposit",
+                    external_id: str | None = None, reverses: str | None = None) -> str:
+        """Sends one transaction.recorded; returns its external id."""
         at = at or self.clock()
+        external_id = external_id or uuid.uuid4().hex
         self.send("transaction.recorded", customer_id, {
-            "transaction_id": str(uuid.uuid4()), "external_id": uuid.uuid4().hex, "kind": kind,
+            "transaction_id": str(uuid.uuid4()), "external_id": external_id, "kind": kind,
             "amount": f"{amount_fen // 100}.{amount_fen % 100:02d}", "amount_fen": amount_fen, "channel": channel,
             "occurred_at": at.isoformat().replace("+00:00", "Z"), "customer_initiated": initiated,
-            "reverses_external_id": None})
+            "reverses_external_id": reverses})
+        return external_id
+
+    def reversal(self, customer_id: str, original: str, *, amount_fen: int = 10000, at: datetime | None = None) -> str:
+        """A reversal as profile records it: bank-initiated, its own positive amount, naming the original."""
+        return self.transaction(customer_id, amount_fen=amount_fen, at=at, channel="counter", initiated=False,
+                                kind="reversal", reverses=original)
 
     def risk(self, customer_id: str, level: str, *, valid_days: int = 365) -> None:
         now = self.clock()

@@ -129,6 +129,7 @@ event_st = st.one_of(
     st.tuples(st.just("txn"), st.sampled_from(CUSTOMERS), st.integers(0, 500), st.integers(1, 10**9)),
     st.tuples(st.just("assets"), st.sampled_from(CUSTOMERS), st.integers(0, 2 * 10**10), st.integers(0, 3)),
     st.tuples(st.just("tick"), st.just(""), st.integers(0, 120), st.just(0)),
+    st.tuples(st.just("reverse"), st.just(""), st.integers(0, 30), st.just(0)),
 )
 
 
@@ -156,11 +157,19 @@ def test_after_random_events_a_full_recompute_changes_nothing(tmp_path_factory, 
     ctx = service.Context(db=db, settings=settings_, clock=clock)
     service.create_segment(ctx, name="rich", description="", rule={"field": "aum", "op": "gte", "value": "1000.00"},
                            actor="t")
+    service.create_segment(ctx, name="settled", description="", actor="t",
+                           rule={"all": [{"field": "tenure_days", "op": "gte", "value": 60},
+                                         {"field": "txn_count_90", "op": "gte", "value": 1}]})
+    sent: list[tuple[str, str]] = []
     for kind, cid, a, b in events:
         if kind == "register":
             feed.register(cid, type=a, at=clock() - timedelta(days=b))
         elif kind == "txn":
-            feed.transaction(cid, at=clock() - timedelta(days=a), amount_fen=b)
+            sent.append((cid, feed.transaction(cid, at=clock() - timedelta(days=a), amount_fen=b)))
+        elif kind == "reverse":
+            if sent:
+                owner, original = sent[a % len(sent)]
+                feed.reversal(owner, original)
         elif kind == "assets":
             feed.assets(cid, a, as_of=clock().date() - timedelta(days=b))
         else:

@@ -35,15 +35,15 @@ def test_same_event_applied_twice_counts_once(feed):
     assert (f.txn_count_30, f.txn_amount_fen_30) == (1, 1000)
 
 
-def test_a_failing_batch_applies_nothing_and_leaves_the_cursor(feed):
+def test_a_malformed_event_is_set_aside_and_the_rest_of_the_batch_applies(feed):
     cid = feed.register()
     good = feed.event("points.earned", cid, {"entry_id": "e", "points": 5, "source": "manual", "source_ref": "r",
                                              "balance": 5}, source="loyalty")
-    bad = feed.event("points.earned", cid, {"entry_id": "e2"}, source="loyalty")  # no balance: the handler fails
-    with pytest.raises(KeyError):
-        feed.apply(good, bad, source="loyalty")
-    assert feed.features(cid).points_balance == 0
-    assert feed.consumers["loyalty"].position() == 0
+    bad = feed.event("points.earned", cid, {"entry_id": "e2"}, source="loyalty")  # no balance
+    assert feed.apply(good, bad, source="loyalty") == 2
+    assert feed.features(cid).points_balance == 5
+    assert feed.consumers["loyalty"].position() == bad.position
+    assert feed.quarantined == [("loyalty", "points.earned")]
 
 
 @pytest.mark.parametrize(
