@@ -67,12 +67,10 @@ def forwarded_headers(scope: Scope, request_id: str) -> list[tuple[bytes, bytes]
 
 
 def relayed_headers(raw: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
-    lowered = [(name.lower(), value) for name, value in raw]
-    listed = _connection_listed(lowered) if any(name == b"connection" for name, _ in lowered) else None
+    """`raw`: an upstream answer's headers with lower-cased names (as gateway.h1pool gives them)."""
+    listed = _connection_listed(raw) if any(name == b"connection" for name, _ in raw) else None
     drop = _RESPONSE_DROPPED | listed if listed else _RESPONSE_DROPPED
-    return [
-        (name, _public_location(value) if name in _LOCATIONS else value) for name, value in lowered if name not in drop
-    ]
+    return [(name, _public_location(value) if name in _LOCATIONS else value) for name, value in raw if name not in drop]
 
 
 def _public_location(value: bytes) -> bytes:

@@ -58,7 +58,7 @@ class EdgeMiddleware:
             nonlocal started
             if message["type"] == "http.response.start":
                 started = True
-                message["headers"] = [(n, v) for n, v in message.get("headers", ()) if n.lower() not in _OURS] + ours
+                message["headers"] = [(n, v) for n, v in message.get("headers", ()) if n not in _OURS] + ours
             await send(message)
 
         size = len(scope.get("raw_path") or b"") + len(scope.get("query_string") or b"")

@@ -6,6 +6,7 @@ needs no parameter parsing, dependency solving or route matching, which were a t
 CPU per proxied request. Its failures are the same problem documents the app's handlers write."""
 
 import logging
+import re
 import time
 from functools import partial
 from urllib.parse import quote, urlsplit
@@ -38,6 +39,7 @@ IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 # Answers that say the upstream itself is in trouble (a 500 is one request's bug, not the service's).
 BREAKER_STATUSES = frozenset({502, 503, 504})
 _PATH_SAFE = "/:@!$&'()*+,;=~"
+_PLAIN_PATH = re.compile(r"[A-Za-z0-9/:@!$&'()*+,;=~._-]*")  # quote() would leave it as it is
 PROXY_PREFIX = "/api/v1/"
 
 
@@ -229,7 +231,7 @@ async def proxy(scope: Scope, receive: Receive, send: Send) -> None:
                 service=route.service)
         forwarder: Forwarder = state.forwarder
         body = await read_body(scope, receive, forwarder.settings.max_body_bytes)
-        target = quote(path, safe=_PATH_SAFE)
+        target = path if _PLAIN_PATH.fullmatch(path) else quote(path, safe=_PATH_SAFE)
         if query := scope.get("query_string"):
             target += "?" + query.decode("latin-1")
         headers = forwarded_headers(scope, current_request_id() or "")

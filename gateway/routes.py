@@ -39,7 +39,7 @@ class RouteTable:
         are never routed: a URL library normalising `/v1/customers/../events` would reach a feed."""
         if _is_under(path, EVENT_FEED_PREFIX):
             return None
-        if any(segment in (".", "..") for segment in path.split("/")):
+        if "/." in path and any(segment in (".", "..") for segment in path.split("/")):
             return None
         for route in self.routes:
             if _is_under(path, route.prefix):
