@@ -113,44 +113,34 @@ class GatewayBench(Bench):
         return {"GATEWAY_PROFILE_URL": profile_url, "GATEWAY_PORT": str(port), "GATEWAY_LOG_LEVEL": "WARNING",
                 **UNLIMITED, **extra}
 
-    def via_gateway(self, profile, ids_file: Path) -> None:
-        say("3. Through the gateway: GET /api/v1/customers/{id}")
-        port = free_port()
-        srv = self.server("gateway", self.args.gateway_app, self.gateway_cpu(), self.gateway_env(profile.url, port),
-                          port=port)
+    def start_proxy(self, name: str, srv, ids_file: Path):
+        """Starts a proxy server and checks one read through it; None (reported) when it fails."""
         try:
             srv.start()
             self.running.append(srv)
             self.check_read(srv.url, "/api/v1/customers/", ids_file)
-            self.load("gateway_read", "gateway read", srv.url, "read.lua",
-                      lambda _run: [str(ids_file), self.token, "/api/v1/customers/"])
+            say(f"  {name} on {srv.url}")
+            return srv
         except FAILURES as err:
-            self.report.fail("gateway", err)
-        finally:
+            self.report.fail(name, err)
             self.running = [s for s in self.running if s is not srv]
             srv.stop()
-            say()
+            return None
 
-    def via_nginx(self, profile, ids_file: Path) -> None:
+    def gateway_server(self, profile):
+        say("3. Through the gateway: GET /api/v1/customers/{id}")
+        port = free_port()
+        return self.server("gateway", self.args.gateway_app, self.gateway_cpu(), self.gateway_env(profile.url, port),
+                           port=port)
+
+    def nginx_server(self, profile):
         say("4. Through nginx (1 worker, upstream keep-alive): GET /api/v1/customers/{id}")
         nginx = wrk.installed("nginx", "nginx", NGINX_FALLBACK)
         if nginx is None:
             self.report.notes["nginx"] = "not installed"
-            say("  nginx: not installed (apt-get install -y nginx): skipped\n")
-            return
-        srv = Nginx(self, profile.port, self.gateway_cpu(), nginx)
-        try:
-            srv.start()
-            self.running.append(srv)
-            self.check_read(srv.url, "/api/v1/customers/", ids_file)
-            self.load("nginx_read", "nginx read", srv.url, "read.lua",
-                      lambda _run: [str(ids_file), self.token, "/api/v1/customers/"])
-        except FAILURES as err:
-            self.report.fail("nginx", err)
-        finally:
-            self.running = [s for s in self.running if s is not srv]
-            srv.stop()
-            say()
+            say("  nginx: not installed (apt-get install -y nginx): skipped")
+            return None
+        return Nginx(self, profile.port, self.gateway_cpu(), nginx)
 
     def overview(self, profile, ids_file: Path) -> None:
         say("5. Customer overview: GET /api/v1/customers/{id}/overview (profile real; segmentation, loyalty and "
@@ -189,17 +179,36 @@ class GatewayBench(Bench):
         try:
             srv = self.profile_start()
             ids_file = self.seed(srv)
-            say()
-            say("2b. Directly: GET /v1/customers/{id}")
-            self.profile_read(srv, ids_file)
+            self.check_read(srv.url, "/v1/customers/", ids_file)
             say()
         except FAILURES as err:
             self.report.fail("profile", err)
             if srv:
                 srv.stop()
             return
-        self.via_gateway(srv, ids_file)
-        self.via_nginx(srv, ids_file)
+        read = "read.lua"
+        via = lambda _run: [str(ids_file), self.token, "/api/v1/customers/"]  # noqa: E731
+        figures = [("profile_read", "direct read", srv.url, read,
+                    lambda _run: [str(ids_file), self.token, "/v1/customers/"])]
+        proxies = []
+        for name, key, make in (("gateway", "gateway_read", self.gateway_server),
+                                ("nginx", "nginx_read", self.nginx_server)):
+            server = make(srv)
+            started = self.start_proxy(name, server, ids_file) if server else None
+            if started:
+                proxies.append(started)
+                figures.append((key, f"{name} read", started.url, read, via))
+        say()
+        say(f"Reads, {self.args.rounds} interleaved round(s): " + ", ".join(f[1] for f in figures))
+        try:
+            self.interleaved(figures)
+        except FAILURES as err:
+            self.report.fail("reads", err)
+        finally:
+            for proxy in proxies:
+                self.running = [s for s in self.running if s is not proxy]
+                proxy.stop()
+            say()
         self.overview(srv, ids_file)
         srv.stop()
 

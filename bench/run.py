@@ -40,6 +40,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                    help="measured seconds per figure (env BENCH_SECONDS)")
     p.add_argument("--warmup", type=int, default=_env_int("BENCH_WARMUP", 2),
                    help="warm-up seconds before each figure, not counted (env BENCH_WARMUP)")
+    p.add_argument("--rounds", type=int, default=_env_int("BENCH_ROUNDS", 3),
+                   help="interleaved rounds of the figures compared by a ratio; each keeps its median round "
+                        "(env BENCH_ROUNDS)")
     p.add_argument("--connections", type=int, default=_env_int("BENCH_CONNECTIONS", 64),
                    help="wrk connections (env BENCH_CONNECTIONS)")
     p.add_argument("--threads", type=int, default=_env_int("BENCH_THREADS", 2),
@@ -58,8 +61,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--json", type=Path, default=Path(os.environ.get("BENCH_JSON", RESULTS)),
                    help="where the JSON summary goes (env BENCH_JSON)")
     args = p.parse_args(argv)
-    if min(args.seconds, args.connections, args.threads, args.timeout, args.customers) < 1 or args.warmup < 0:
-        p.error("seconds, connections, threads, timeout and customers must be positive")
+    if min(args.seconds, args.connections, args.threads, args.timeout, args.customers, args.rounds) < 1 \
+            or args.warmup < 0:
+        p.error("seconds, rounds, connections, threads, timeout and customers must be positive")
     if args.threads > args.connections:
         p.error("wrk needs at least one connection per thread")
     return args
@@ -119,6 +123,31 @@ class Bench:
             + (f"; busiest: {top}" if top else ""))
         return result
 
+    def interleaved(self, figures: list[tuple[str, str, str, str | None, Callable[[int], list[str]] | None]]) -> None:
+        """Measures each (key, label, url, script, args_for) `--rounds` times, round after round
+        (A B C, A B C, ...), and keeps under `key` each figure's median round. Noise on a shared
+        machine then falls on every figure alike, and no single disturbed run decides a ratio."""
+        rounds = self.args.rounds
+        for r in range(1, rounds + 1):
+            if rounds > 1:
+                say(f"  round {r} of {rounds}")
+            for key, label, url, script, args_for in figures:
+                self.load(f"{key}#{r}" if rounds > 1 else key, label, url, script, args_for)
+        if rounds == 1:
+            return
+        for key, *_ in figures:
+            measured = [f"{key}#{r}" for r in range(1, rounds + 1) if f"{key}#{r}" in self.report.runs]
+            if not measured:
+                continue
+            ordered = sorted(measured, key=lambda k: self.report.runs[k]["requests_per_s"])
+            median = ordered[len(ordered) // 2]
+            self.report.runs[key] = {**self.report.runs[median], "rounds_requests_per_s": [
+                self.report.runs[k]["requests_per_s"] for k in measured]}
+            self.report.other_load[key] = max(self.report.other_load.get(k, 0.0) for k in measured)
+            say(f"  {key}: median of {len(measured)} rounds: {self.report.runs[key]['requests_per_s']:,.0f} "
+                f"requests/s (rounds: " + ", ".join(f"{self.report.runs[k]['requests_per_s']:,.0f}"
+                                                    for k in measured) + ")")
+
     # -- the figures ----------------------------------------------------------------------------------
 
     def preamble(self) -> None:
@@ -167,22 +196,13 @@ class Bench:
         return (f"CPU {cpu}, sharing it with profile: the gateway/direct ratio charges the gateway's whole "
                 "CPU cost against profile's (wrk keeps its own CPU)")
 
-    def floor(self) -> float | None:
+    def floor_start(self) -> Server:
         say("1. Floor: bare FastAPI async JSON endpoint (bench/floor_app.py)")
         srv = self.server("floor", "bench.floor_app:create_app", self.pinning.server_cpu)
-        try:
-            srv.start()
-            say(f"  started pid {srv.pid} on {srv.url} (RSS idle {self.report.rss('floor', 'idle', srv)} MB)")
-            self.running.append(srv)
-            result = self.load("floor", "floor", srv.url + "/v1/floor")
-            say(f"  RSS after the run: {self.report.rss('floor', 'after', srv)} MB")
-            return result.requests_per_s
-        except FAILURES as err:
-            self.report.fail("floor", err)
-            return None
-        finally:
-            srv.stop()
-            say()
+        srv.start()
+        self.running.append(srv)
+        say(f"  started pid {srv.pid} on {srv.url} (RSS idle {self.report.rss('floor', 'idle', srv)} MB)")
+        return srv
 
     def migrate(self, db_url: str) -> None:
         env = {**self.base_env(), "PROFILE_DATABASE_URL": db_url}
@@ -251,11 +271,11 @@ class Bench:
             return f"{module} does not import: {last}"
         return None
 
-    def gateway_read(self, profile: Server, ids_file: Path) -> float | None:
+    def gateway_start(self, profile: Server, ids_file: Path) -> Server | None:
         say("3. Through the gateway: GET /api/v1/customers/{id}")
         if why := self.gateway_importable():
             self.report.notes["gateway"] = f"not available ({why})"
-            say(f"  gateway: not available ({why})\n")
+            say(f"  gateway: not available ({why})")
             return None
         port = free_port()
         # One wrk caller would meet the per-caller rate limit; the bench measures the proxy, not the limiter.
@@ -265,22 +285,16 @@ class Bench:
         try:
             srv.start()
             self.running.append(srv)
-            self.report.notes["gateway"] = "measured"
             rss = self.report.rss("gateway", "idle", srv)
             say(f"  started pid {srv.pid} on {srv.url} -> profile {profile.url} (RSS idle {rss} MB)")
             self.check_read(srv.url, "/api/v1/customers/", ids_file)
-            result = self.load("gateway_read", "gateway read", srv.url, "read.lua",
-                               lambda _run: [str(ids_file), self.token, "/api/v1/customers/"])
-            say(f"  RSS after the run: gateway {self.report.rss('gateway', 'after', srv)} MB, "
-                f"profile {self.report.rss('profile', 'after gateway', profile)} MB")
-            return result.requests_per_s
+            self.report.notes["gateway"] = "measured"
+            return srv
         except FAILURES as err:
             self.report.notes["gateway"] = "failed"
             self.report.fail("gateway", err)
-            return None
-        finally:
             srv.stop()
-            say()
+            return None
 
     def registrations(self, srv: Server) -> None:
         say("4. Registrations: POST /v1/customers, a unique valid resident ID per request "
@@ -296,22 +310,43 @@ class Bench:
         finally:
             say()
 
-    def profile_figures(self) -> None:
-        srv: Server | None = None
+    def read_figures(self) -> None:
+        """The floor, profile's read and the same read through the gateway, in interleaved rounds;
+        then registrations."""
+        floor = profile = gateway = None
         try:
-            srv = self.profile_start()
-            ids_file = self.seed(srv)
-            self.profile_read(srv, ids_file)
+            floor = self.floor_start()
+            say()
+            profile = self.profile_start()
+            ids_file = self.seed(profile)
+            self.check_read(profile.url, "/v1/customers/", ids_file)
+            say()
+            gateway = self.gateway_start(profile, ids_file)
+            say()
+            read = "read.lua"
+            figures = [("floor", "floor", floor.url + "/v1/floor", None, None),
+                       ("profile_read", "profile read", profile.url, read,
+                        lambda _run: [str(ids_file), self.token, "/v1/customers/"])]
+            if gateway:
+                figures.append(("gateway_read", "gateway read", gateway.url, read,
+                                lambda _run: [str(ids_file), self.token, "/api/v1/customers/"]))
+            say(f"Reads, {self.args.rounds} interleaved round(s): " + ", ".join(f[1] for f in figures))
+            self.interleaved(figures)
+            say(f"  RSS after the runs: floor {self.report.rss('floor', 'after', floor)} MB, profile "
+                f"{self.report.rss('profile', 'after read', profile)} MB"
+                + (f", gateway {self.report.rss('gateway', 'after', gateway)} MB" if gateway else ""))
+            say()
         except FAILURES as err:
-            self.report.fail("profile", err)
-            if srv:
-                srv.stop()
-            say("  (the gateway and registration figures need profile: skipped)\n")
-            return
-        say()
-        self.gateway_read(srv, ids_file)
-        self.registrations(srv)
-        srv.stop()
+            self.report.fail("reads", err)
+        finally:
+            for srv in (floor, gateway):
+                if srv:
+                    self.running = [s for s in self.running if s is not srv]
+                    srv.stop()
+        if profile:
+            if profile.alive():
+                self.registrations(profile)
+            profile.stop()
 
 
 def _raise_interrupt(_signum, _frame):
@@ -329,8 +364,7 @@ def main(argv: list[str] | None = None) -> int:
         try:
             bench = Bench(args, tracked, report, Path(tmp))
             bench.preamble()
-            bench.floor()
-            bench.profile_figures()
+            bench.read_figures()
         except KeyboardInterrupt:
             interrupted = True
             say("\ninterrupted: stopping every server started")
