@@ -7,6 +7,7 @@ CPU per proxied request. Its failures are the same problem documents the app's h
 
 import logging
 import re
+import ssl
 import time
 from functools import partial
 from urllib.parse import quote, urlsplit
@@ -111,11 +112,7 @@ class Forwarder:
         found = self.pools.get(base_url)
         if found is None:
             url = urlsplit(base_url)
-            tls = None
-            if url.scheme == "https":
-                import ssl
-
-                tls = ssl.create_default_context()
+            tls = ssl.create_default_context() if url.scheme == "https" else None
             port = url.port or (443 if tls else 80)
             pool = Pool(url.hostname or "", port, self.settings.max_connections, self.timeouts, tls)
             found = self.pools[base_url] = (pool, url.path.rstrip("/"))

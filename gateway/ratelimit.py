@@ -56,18 +56,17 @@ class RateLimiter:
             "writes": parse_many(settings.rate_limit_writes),
             "bulk": parse_many(settings.rate_limit_bulk),
         }
+        strategy = settings.rate_limit_strategy
+        self.backend = "redis" if settings.redis_url else "memory"
         if settings.redis_url:
             # Short socket timeouts: a stalled Redis costs a request at most this, then it fails open.
-            self.storage = storage.RedisStorage(settings.redis_url, implementation="coredis", wrap_exceptions=True,
-                                                key_prefix="gateway", stream_timeout=0.25, connect_timeout=0.25)
-            self.backend = "redis"
-        else:
-            self.storage = storage.MemoryStorage()
-            self.backend = "memory"
-        if self.backend == "memory" and settings.rate_limit_strategy == "sliding-window-counter":
+            self.strategy = _STRATEGIES[strategy](storage.RedisStorage(
+                settings.redis_url, implementation="coredis", wrap_exceptions=True, key_prefix="gateway",
+                stream_timeout=0.25, connect_timeout=0.25))
+        elif strategy == "sliding-window-counter":
             self.strategy = MemorySlidingWindowCounter()
         else:
-            self.strategy = _STRATEGIES[settings.rate_limit_strategy](self.storage)
+            self.strategy = _STRATEGIES[strategy](storage.MemoryStorage())
         self.skip_until = 0.0
 
     async def check(self, principal: Principal, method: str, path: str) -> None:

@@ -1,5 +1,5 @@
-"""The one pooled upstream client (httpx's API over aiohttp's connection pool) and how its failures
-are classified."""
+"""The gateway's httpx client (httpx's API over aiohttp's connection pool) for health checks and the
+OpenAPI merge, and how its failures are classified. Proxied requests use gateway.h1pool."""
 
 from http.cookiejar import CookieJar, DefaultCookiePolicy
 from typing import Literal
@@ -32,7 +32,7 @@ def build_client(settings: GatewaySettings) -> httpx.AsyncClient:
 
     PERF-NOTES: httpx's own pool reaches ~0.4 of direct throughput; this transport reaches aiohttp's
     ~0.9. Cookies are refused at both layers: a shared jar would hand one client's cookies to another.
-    The proxy sends through `transport_of(client)` directly (see gateway.proxy.Forwarder).
+    Used for health checks and the OpenAPI merge; proxied requests go over gateway.h1pool.
     """
 
     def session() -> aiohttp.ClientSession:
@@ -69,8 +69,3 @@ def failure_kind(err: BaseException) -> FailureKind:
     if isinstance(origin, TimeoutError | httpx.TimeoutException):
         return "timeout"
     return "refused"
-
-
-def transport_of(client: httpx.AsyncClient) -> httpx.AsyncBaseTransport:
-    """The client's one transport (no proxies are mounted: trust_env is off)."""
-    return client._transport

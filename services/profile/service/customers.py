@@ -5,7 +5,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Row, bindparam, exc, select, text
+from sqlalchemy import Row, exc, select, text
 from sqlalchemy.orm import Session
 
 from services.common.auth import Principal
@@ -236,17 +236,6 @@ def _audit(s: Session, customer_id: uuid.UUID, actor: Principal, *, action: str,
 
 
 _CUSTOMER_COLUMNS = Customer.__table__
-# Built once: a constant statement keeps SQLAlchemy's compiled-cache key memoised.
-_CUSTOMER_BY_ID = select(_CUSTOMER_COLUMNS).where(_CUSTOMER_COLUMNS.c.id == bindparam("customer_id"))
-
-
-def require_customer(db: Database, *, customer_id: uuid.UUID) -> Row:
-    """The customer's row (attribute access like a Customer), read with a Core select: the hot read
-    path skips ORM identity-map work (PERF-NOTES trap 3)."""
-    row = db.first_row(_CUSTOMER_BY_ID, {"customer_id": customer_id})
-    if row is None:
-        raise customer_not_found(customer_id)
-    return row
 
 
 def update_customer(
