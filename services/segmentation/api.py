@@ -40,6 +40,7 @@ from services.segmentation.schemas import (
     ProductUpdate,
     RecommendationList,
     RecommendationRead,
+    RecomputeRequest,
     RulePreview,
     Scheme,
     SegmentCreate,
@@ -100,8 +101,10 @@ def _members(page) -> MemberPage:
 @recomputes.post("", response_model=JobRead, status_code=202, summary="Start a full recompute (or get the running one)",
                  responses={200: {"model": JobRead, "description": "a recompute is already queued or running"},
                             **problem_responses(401, 403, 422)})
-def start_recompute(request: Request, principal: Manager, ctx: Ctx, response: Response) -> JobRead:
-    job, created = service.start_recompute(ctx, actor=principal.sub)
+def start_recompute(request: Request, principal: Manager, ctx: Ctx, response: Response,
+                    body: RecomputeRequest | None = None) -> JobRead:
+    """The body is optional; without one the job is the daily kind (`windows: moved`)."""
+    job, created = service.start_recompute(ctx, actor=principal.sub, windows=(body or RecomputeRequest()).windows)
     if created:
         request.app.state.job_runner(job.id)
         job = service.require_job(ctx.db, job_id=job.id)

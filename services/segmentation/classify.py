@@ -27,6 +27,7 @@ from sqlalchemy import (
     text,
     true,
     type_coerce,
+    union,
     union_all,
     update,
 )
@@ -95,25 +96,41 @@ def clock_params(settings: SegmentationSettings, now: datetime, scope: Scope = S
     return params
 
 
+def _moved(since: dict, before: dict):
+    """Customers with a daily row that left a window between the previous recompute's day and this
+    one's: for each window, rows dated after the old start and up to the new one (the day index)."""
+    edge = daily_activity.alias("edge")
+    return union(*(
+        select(edge.c.customer_id).where(edge.c.day > before[w], edge.c.day <= since[w]) for w in WINDOWS
+    ))
+
+
 @lru_cache(maxsize=8)
-def _window_statements(one: bool):
+def _window_statements(scope: str):
     """One grouped pass over the scope's daily rows inside the longest window (a FILTERed sum per
     shorter window), writing only rows whose values change; then the customers left with no row in
-    the window are zeroed. For one customer that is a probe by key; for everyone it starts from the
-    few rows that just left the window (the day index), because a daily row is only deleted after
-    the windows that counted it were refreshed (prune runs after the full window step; a reversal
-    that empties a day refreshes its customer), so no one keeps window values without any row."""
+    the window are zeroed. The scope is one customer ("one", an event: a probe by key), everyone
+    ("all": the repair pass), or the customers some of whose rows left a window since the previous
+    recompute ("moved", the daily job: nobody else's windows can have moved, because every other
+    change to a customer's daily rows refreshed that customer's windows in the same transaction).
+    The daily job zeroes starting from the few rows that just left the longest window (the day
+    index), because a daily row is only deleted after the windows that counted it were refreshed
+    (prune runs after the window step; a reversal that empties a day refreshes its customer); the
+    repair pass looks at everyone with window values, rows or not."""
     d = daily_activity.c
     since = {w: bindparam(f"d{w}", type_=Date()) for w in WINDOWS}
+    before = {w: bindparam(f"p{w}", type_=Date()) for w in WINDOWS}
     longest = since[LONGEST_WINDOW_DAYS]
     # the WHERE below keeps only rows inside the longest window: its sums need no FILTER
     cols = {"c365": func.sum(d.txn_count), "a365": func.sum(d.amount_fen), "dig": func.sum(d.digital_count)}
     for w in WINDOWS[:-1]:
         cols[f"c{w}"] = func.coalesce(func.sum(d.txn_count).filter(d.day > since[w]), 0)
         cols[f"a{w}"] = func.coalesce(func.sum(d.amount_fen).filter(d.day > since[w]), 0)
+    who = {"one": d.customer_id == bindparam("cid"), "all": true(),
+           "moved": d.customer_id.in_(_moved(since, before))}[scope]
     agg = (
         select(d.customer_id, *(v.label(k) for k, v in cols.items()))
-        .where(d.day > longest, _on(d.customer_id, one))
+        .where(d.day > longest, who)
         .group_by(d.customer_id)
         .subquery("agg")
     )
@@ -123,8 +140,8 @@ def _window_statements(one: bool):
     new["digital_share_pct"] = share
     changed = or_(*(cf.c[k].is_distinct_from(v) for k, v in new.items()))
     busy = update(cf).where(cf.c.customer_id == agg.c.customer_id, changed).values(**new)
-    left = cf.c.customer_id == bindparam("cid") if one else cf.c.customer_id.in_(
-        select(d.customer_id).where(d.day <= longest))
+    left = {"one": cf.c.customer_id == bindparam("cid"), "all": true(),
+            "moved": cf.c.customer_id.in_(select(d.customer_id).where(d.day <= longest))}[scope]
     quiet = ~exists(select(1).where(d.customer_id == cf.c.customer_id, d.day > longest))
     zero = {f"txn_count_{w}": 0 for w in WINDOWS} | {f"txn_amount_fen_{w}": 0 for w in WINDOWS}
     idle = (
@@ -135,10 +152,19 @@ def _window_statements(one: bool):
     return busy, idle
 
 
-def refresh_windows(s: Session, *, now: datetime, scope: Scope = Scope()) -> None:
-    """Recomputes the 30/90/365-day counts, amounts and digital share from the daily aggregate."""
-    params: dict[str, Any] = {f"d{w}": window_start(now.date(), w) for w in WINDOWS} | {"cid": scope.customer_id}
-    for stmt in _window_statements(scope.one):
+def refresh_windows(s: Session, *, now: datetime, scope: Scope = Scope(), moved_since: date | None = None) -> None:
+    """Recomputes the 30/90/365-day counts, amounts and digital share from the daily aggregate: of
+    the scope's customer, or of everyone; with `moved_since` (the day of the previous recompute, not
+    after today's), only of the customers whose rows have left a window since that day."""
+    today = now.date()
+    params: dict[str, Any] = {f"d{w}": window_start(today, w) for w in WINDOWS} | {"cid": scope.customer_id}
+    which = "one" if scope.one else "all"
+    if moved_since is not None and not scope.one:
+        if moved_since > today:
+            raise ValueError("moved_since is after today")
+        params |= {f"p{w}": window_start(moved_since, w) for w in WINDOWS}
+        which = "moved"
+    for stmt in _window_statements(which):
         s.execute(stmt, params)
 
 

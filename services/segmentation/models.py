@@ -171,7 +171,13 @@ recompute_job = Table(
     Column("started_at", UTCDateTime()),
     Column("finished_at", UTCDateTime()),
     Column("heartbeat_at", UTCDateTime(), nullable=False),  # last sign of life; a stale job is abandoned
+    # Which customers' windows the job re-derives: "moved" (those with rows that left a window since
+    # `windows_since`, the day of the previous successful job) or "all" (the repair pass). Asked for
+    # at the start; a "moved" job without a usable previous day runs as "all" and says so.
+    Column("windows", String(8), nullable=False, server_default="all"),
+    Column("windows_since", Date()),
     CheckConstraint("status IN ('queued', 'running', 'succeeded', 'failed')", name="status"),
+    CheckConstraint("windows IN ('moved', 'all')", name="windows"),
 )
 
 product = Table(

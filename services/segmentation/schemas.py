@@ -97,6 +97,19 @@ class MemberRead(ResponseModel):
 MemberPage = Page[MemberRead]
 
 
+Windows = Literal["moved", "all"]
+WINDOWS_DOC = (
+    'Whose 30/90/365-day windows the job re-derives from the daily activity: "moved" (the default, the '
+    "daily job) those of the customers with a day that left a window since the previous successful "
+    'recompute (nobody else\'s can have moved), or "all" (the repair pass: everyone). Classes and rule '
+    "segments are recomputed for every customer either way."
+)
+
+
+class RecomputeRequest(RequestModel):
+    windows: Windows = Field("moved", description=WINDOWS_DOC)
+
+
 class JobRead(ResponseModel):
     id: uuid.UUID
     status: Literal["queued", "running", "succeeded", "failed"]
@@ -109,6 +122,9 @@ class JobRead(ResponseModel):
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None
+    windows: Windows = Field(description='as asked, until the job runs: a "moved" job with no successful '
+                             'recompute in the 31 days before runs as "all"')
+    windows_since: date | None = Field(description='for "moved": the day of the previous successful recompute')
 
 
 JobPage = Page[JobRead]

@@ -7,7 +7,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Row, exc, func, insert, literal, select, update
@@ -72,7 +72,13 @@ def require_job(db: Database, *, job_id: str) -> Row:
     return job
 
 
-def start_recompute(ctx: Context, *, actor: str) -> tuple[Row, bool]:
+WINDOWS_MOVED = "moved"
+WINDOWS_ALL = "all"
+# A daily job looks back to the previous successful one; past this gap re-deriving everyone is as cheap.
+MOVED_MAX_DAYS = 31
+
+
+def start_recompute(ctx: Context, *, actor: str, windows: str = WINDOWS_MOVED) -> tuple[Row, bool]:
     """The queued or running job if there is one (False), else a new queued job (True). The unique
     `running_slot` is the lock: two concurrent starts cannot both create a job."""
     with ctx.db.write() as s:
@@ -89,7 +95,7 @@ def start_recompute(ctx: Context, *, actor: str) -> tuple[Row, bool]:
         try:  # PostgreSQL reports the losing insert at once, SQLite at commit
             s.execute(insert(recompute_job).values(
                 id=job_id, status="queued", running_slot=1, phase="queued", steps_done=0, steps_total=steps,
-                changed=0, requested_by=actor, created_at=now, heartbeat_at=now))
+                changed=0, requested_by=actor, created_at=now, heartbeat_at=now, windows=windows))
             s.commit()
         except exc.IntegrityError as err:
             if not is_unique_violation(err):
@@ -105,6 +111,18 @@ def _job_progress(ctx: Context, job_id: str, **values) -> None:
         s.commit()
 
 
+_LAST_SUCCESS = select(func.max(recompute_job.c.started_at)).where(recompute_job.c.status == "succeeded")
+
+
+def moved_since(s: Session, today: date) -> date | None:
+    """The day of the latest successful recompute, when a daily job can start from it: not after
+    today (a clock set back re-derives everyone) and at most MOVED_MAX_DAYS before."""
+    last = s.execute(_LAST_SUCCESS).scalar_one()
+    if last is None or not timedelta(0) <= today - last.date() <= timedelta(days=MOVED_MAX_DAYS):
+        return None
+    return last.date()
+
+
 @contextmanager
 def _timed(ctx: Context, step: str) -> Iterator[None]:
     started = time.perf_counter()
@@ -114,22 +132,29 @@ def _timed(ctx: Context, step: str) -> Iterator[None]:
 
 
 def run_recompute(ctx: Context, *, job_id: str) -> None:
-    """Full recompute, set-based, one transaction per step (windows, built-in classes, each rule
-    segment), the job row updated between steps. Never raises: a failure marks the job failed."""
+    """Full recompute, set-based: the windows, the prune of old daily rows and the built-in classes in
+    one transaction, then each rule segment in its own; the job row updated between them. Never
+    raises: a failure marks the job failed."""
     db, now = ctx.db, ctx.clock()
     changed, started, status = 0, time.perf_counter(), "failed"
     try:
-        _job_progress(ctx, job_id, status="running", phase="features", started_at=now)
-        with _timed(ctx, "windows"), db.write() as s:
-            refresh_windows(s, now=now)
-            s.commit()
-        with _timed(ctx, "prune"), db.write() as s:
-            prune_activity(s, now=now)
-            s.commit()
-        _job_progress(ctx, job_id, phase="classes", steps_done=1)
-        with _timed(ctx, "classes"), db.write() as s:
-            changed += classify(s, settings=ctx.settings, now=now)
-            s.commit()
+        job = require_job(db, job_id=job_id)
+        since = None
+        if job.windows == WINDOWS_MOVED:
+            with db.read() as s:
+                since = moved_since(s, now.date())
+        windows = WINDOWS_ALL if since is None else WINDOWS_MOVED
+        _job_progress(ctx, job_id, status="running", phase="features", started_at=now, windows=windows,
+                      windows_since=since)
+        with db.write() as s:
+            with _timed(ctx, "windows"):
+                refresh_windows(s, now=now, moved_since=since)
+            with _timed(ctx, "prune"):
+                prune_activity(s, now=now)
+            with _timed(ctx, "classes"):
+                changed += classify(s, settings=ctx.settings, now=now)
+            with _timed(ctx, "commit"):
+                s.commit()
         with db.read() as s:
             segments = s.execute(select(segment.c.id, segment.c.version, segment.c.rule).order_by(segment.c.id)).all()
         for i, (seg_id, version, rule) in enumerate(segments):

@@ -96,6 +96,75 @@ def test_failed_recompute_is_recorded_and_frees_the_slot(seg_app, monkeypatch):
     assert (failed.status, failed.error, failed.running_slot) == ("failed", "RuntimeError", None)
 
 
+def _start(client, auth, body=None):
+    r = client.post("/v1/recomputes", headers=auth("supervisor"), json=body)
+    assert r.status_code == 202, r.text
+    return r.json()
+
+
+def _drift(db, customer_id: str, **values) -> None:
+    """A customer's stored windows made wrong behind the service's back (what a repair is for)."""
+    from sqlalchemy import update
+
+    from services.segmentation.models import customer_feature
+    with db.write() as s:
+        s.execute(update(customer_feature).where(customer_feature.c.customer_id == customer_id).values(**values))
+        s.commit()
+
+
+def test_the_daily_job_starts_from_the_previous_success_and_the_first_rederives_everyone(client, auth, feed, clock):
+    feed.register(at=NOW - timedelta(days=10))
+    first = _start(client, auth)
+    assert (first["windows"], first["windows_since"]) == ("all", None)  # nothing to start from
+    clock.advance(days=1)
+    daily = _start(client, auth)
+    assert (daily["windows"], daily["windows_since"]) == ("moved", NOW.date().isoformat())
+    clock.advance(days=2)
+    repair = _start(client, auth, {"windows": "all"})
+    assert (repair["windows"], repair["windows_since"]) == ("all", None)
+
+
+@pytest.mark.parametrize(("days", "windows"), [(0, "moved"), (31, "moved"), (32, "all"), (-1, "all")])
+def test_the_daily_job_rederives_everyone_after_a_long_gap_or_a_clock_set_back(client, auth, clock, days, windows):
+    _start(client, auth)
+    clock.advance(days=days)
+    assert _start(client, auth)["windows"] == windows
+
+
+def test_only_customers_whose_days_left_a_window_are_rederived_unless_all_are_asked_for(client, auth, feed, clock,
+                                                                                          seg_db):
+    leaving, steady, drifted = (feed.register(at=NOW - timedelta(days=400)) for _ in range(3))
+    feed.transaction(leaving, at=NOW - timedelta(days=29, hours=1))  # leaves the 30-day window tomorrow
+    feed.transaction(steady, at=NOW - timedelta(days=5))
+    _start(client, auth)
+    _drift(seg_db, drifted, txn_count_365=7)  # no daily row at all: only a repair looks at it
+    clock.advance(days=1)
+    assert _start(client, auth)["windows"] == "moved"
+    f = feed.features(leaving)
+    assert (f.txn_count_30, f.txn_count_90, f.txn_count_365) == (0, 1, 1)
+    assert feed.features(steady).txn_count_30 == 1
+    assert feed.features(drifted).txn_count_365 == 7
+    _start(client, auth, {"windows": "all"})
+    assert feed.features(drifted).txn_count_365 == 0
+
+
+def test_a_customer_whose_last_day_left_the_longest_window_is_zeroed_by_the_daily_job(client, auth, feed, clock):
+    cid = feed.register(at=NOW - timedelta(days=800))
+    feed.transaction(cid, at=NOW - timedelta(days=364, hours=1), channel="mobile")
+    _start(client, auth)
+    assert (feed.features(cid).txn_count_365, feed.features(cid).digital_share_pct) == (1, 100)
+    clock.advance(days=1)
+    assert _start(client, auth)["windows"] == "moved"
+    f = feed.features(cid)
+    assert (f.txn_count_365, f.txn_amount_fen_365, f.digital_share_pct) == (0, 0, None)
+
+
+@pytest.mark.parametrize("body", [{"windows": "some"}, {"windows": None}, {"scope": "all"}, ["all"]])
+def test_a_bad_recompute_body_is_422(client, auth, body):
+    r = client.post("/v1/recomputes", headers=auth("supervisor"), json=body)
+    assert r.status_code == 422 and r.json()["errors"][0]["loc"][0] == "body"
+
+
 def test_unknown_job_is_404(client, auth):
     r = client.get(f"/v1/recomputes/{uuid.uuid4()}", headers=auth("staff"))
     assert r.status_code == 404 and r.json()["code"] == "recompute_not_found"
@@ -128,7 +197,8 @@ event_st = st.one_of(
               st.integers(0, 800)),
     st.tuples(st.just("txn"), st.sampled_from(CUSTOMERS), st.integers(0, 500), st.integers(1, 10**9)),
     st.tuples(st.just("assets"), st.sampled_from(CUSTOMERS), st.integers(0, 2 * 10**10), st.integers(0, 3)),
-    st.tuples(st.just("tick"), st.just(""), st.integers(0, 120), st.just(0)),
+    st.tuples(st.just("tick"), st.just(""), st.integers(0, 40), st.just(0)),
+    st.tuples(st.just("wait"), st.just(""), st.integers(0, 40), st.just(0)),
     st.tuples(st.just("reverse"), st.just(""), st.integers(0, 30), st.just(0)),
 )
 
@@ -144,7 +214,8 @@ def _snapshot(db):
 
 @settings(max_examples=10, deadline=None, suppress_health_check=list(HealthCheck))
 @given(events=st.lists(event_st, min_size=1, max_size=12))
-def test_after_random_events_a_full_recompute_changes_nothing(tmp_path_factory, seg_sqlite_template, events):
+def test_after_random_events_and_daily_jobs_a_repair_recompute_changes_nothing(tmp_path_factory, seg_sqlite_template,
+                                                                              events):
     from services.common.db import Database
     from tests import dbkit
     from tests.segmentation.conftest import segmentation_settings
@@ -172,12 +243,16 @@ def test_after_random_events_a_full_recompute_changes_nothing(tmp_path_factory, 
                 feed.reversal(owner, original)
         elif kind == "assets":
             feed.assets(cid, a, as_of=clock().date() - timedelta(days=b))
+        elif kind == "wait":  # time passes with no recompute: the next one looks back further
+            clock.advance(days=a)
         else:
             clock.advance(days=a)
-            job, _ = service.start_recompute(ctx, actor="t")  # time moved: bring everyone up to date
+            job, _ = service.start_recompute(ctx, actor="t")  # the daily job: bring everyone up to date
             service.run_recompute(ctx, job_id=job.id)
+    job, _ = service.start_recompute(ctx, actor="t")  # and once more, so that the last one is a daily job
+    service.run_recompute(ctx, job_id=job.id)
     before = _snapshot(db)
-    job, _ = service.start_recompute(ctx, actor="t")
+    job, _ = service.start_recompute(ctx, actor="t", windows="all")  # the repair pass finds nothing to mend
     service.run_recompute(ctx, job_id=job.id)
     done = service.require_job(db, job_id=job.id)
     assert done.status == "succeeded" and done.changed == 0
