@@ -162,7 +162,7 @@ def client_suite(tmp_path_factory) -> Iterator[ClientSuite]:
     suite = ClientSuite(profile, standins, None, tmp_path)  # type: ignore[arg-type]
     suite.gateway = Process("gateway", "gateway.app:create_app", suite.gateway_env(
         GATEWAY_OVERVIEW_BUDGET_SECONDS="3", GATEWAY_BREAKER_FAILURE_THRESHOLD="3",
-        GATEWAY_BREAKER_RESET_SECONDS="1", GATEWAY_RATE_LIMIT_BULK="2/minute", GATEWAY_MAX_BODY_BYTES="4096",
+        GATEWAY_BREAKER_RESET_SECONDS="1", GATEWAY_RATE_LIMIT_BULK="2/day", GATEWAY_MAX_BODY_BYTES="4096",
         GATEWAY_CORS_ORIGINS=CORS_ORIGIN, GATEWAY_OPENAPI_CACHE_SECONDS="0.5"), tmp_path / "gateway.log")
     everything = [profile, *standins.values(), suite.gateway]
     try:

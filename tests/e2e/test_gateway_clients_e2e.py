@@ -143,7 +143,7 @@ def test_rate_limit_shared_through_redis_by_two_gateways(client_suite, auth):
         if os.environ.get("CI") == "true":
             pytest.fail(f"Redis is not reachable at {REDIS_URL}")
         pytest.skip(f"Redis is not reachable at {REDIS_URL}")
-    env = client_suite.gateway_env(GATEWAY_REDIS_URL=REDIS_URL, GATEWAY_RATE_LIMIT_WRITES="3/minute")
+    env = client_suite.gateway_env(GATEWAY_REDIS_URL=REDIS_URL, GATEWAY_RATE_LIMIT_WRITES="3/day")
     replicas = [Process(f"gateway-{i}", "gateway.app:create_app", env, client_suite.tmp_path / f"gw{i}.log")
                 for i in (1, 2)]
     try:

@@ -124,7 +124,7 @@ def test_overview_bad_customer_id_422_names_field(suite_gateway, auth):
 
 
 def test_overview_rate_limited_429(suite_gateway, auth):
-    client = suite_gateway(rate_limit_reads="1/minute")
+    client = suite_gateway(rate_limit_reads="1/day")
     headers = auth("staff")
     assert client.get(PATH, headers=headers).status_code == 200
     r = client.get(PATH, headers=headers)
