@@ -1,22 +1,88 @@
 """Consumes another service's event feed: polls it over HTTP (never inside a transaction), then
 applies a batch of events and the stored cursor in one transaction, so each event is applied
-exactly once across crashes, restarts and competing replicas."""
+exactly once across crashes, restarts and competing replicas. A page item whose envelope is
+malformed is set aside in that same transaction instead of stalling the feed (docs/events.md)."""
 
+import heapq
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from operator import attrgetter
+from typing import Any
 
 import httpx
+from pydantic import BaseModel, ValidationError
 from sqlalchemy import Column, String, Table, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from services.common.db import BigIntPK, Database, UTCDateTime, utcnow
-from services.common.outbox import Event, EventPage
+from services.common.outbox import Event
 
 log = logging.getLogger("consumer")
 Handler = Callable[[Session, Event], None]
+SetAside = Callable[[Session, str, dict[str, Any], str], None]  # (session, consumer name, raw item, error)
+
+
+class UnreadablePage(ValueError):
+    """A page the cursor cannot safely move through; the poll loop retries it."""
+
+
+class _RawPage(BaseModel):  # the page's own shape: failing this is not a page at all
+    items: list[Any]
+    last_position: int
+    head_position: int
+
+
+class _Positioned(BaseModel):  # an item's position, read by the same rule as Event.position
+    position: int
+
+
+@dataclass(frozen=True)
+class MalformedItem:
+    position: int
+    item: dict[str, Any]  # as the feed served it
+    error: str  # "<field>: <problem>; ...", never the values
+    fields: tuple[str, ...]
+
+
+class Batch(list[Event]):
+    """One page's valid events in feed order, carrying the page's malformed items and head along, so
+    that they reach apply()'s transaction through a subclass whose apply(events) passes the list on."""
+
+    def __init__(self, events: Iterable[Event] = (), malformed: Iterable[MalformedItem] = (), head_position: int = 0):
+        super().__init__(events)
+        self.malformed = list(malformed)
+        self.head_position = head_position
+
+
+def parse_page(body: Any) -> Batch:
+    """Validates a feed page item by item. Raises ValidationError when `body` is not a page, and
+    UnreadablePage for a malformed item whose position is not a readable integer or lies beyond the
+    page's head: moving the cursor past it could lose an unknown range of events."""
+    page = _RawPage.model_validate(body)
+    events, malformed = [], []
+    for item in page.items:
+        try:
+            events.append(Event.model_validate(item))
+        except ValidationError as err:
+            malformed.append(_malformed(item, err, page.head_position))
+    return Batch(events, malformed, page.head_position)
+
+
+def _malformed(item: Any, err: ValidationError, head: int) -> MalformedItem:
+    try:
+        position = _Positioned.model_validate(item).position
+    except ValidationError:
+        # `from None`: the validation error's text would quote the item, payload included
+        raise UnreadablePage("a feed item without a readable integer position") from None
+    if position > head:
+        raise UnreadablePage(f"a malformed feed item at {position}, beyond the feed's head {head}")
+    problems = [(".".join(map(str, e["loc"])), e["msg"]) for e in err.errors(include_url=False, include_input=False)]
+    return MalformedItem(position, item, "; ".join(f"{loc}: {msg}" for loc, msg in problems),
+                         tuple(loc for loc, _ in problems))
 
 
 def _insert_for(s: Session):
@@ -34,6 +100,10 @@ def consumer_cursor_table(metadata) -> Table:
 
 
 class FeedConsumer:
+    """`set_aside`, if given, is called in the batch's transaction for each malformed item the cursor
+    moves past (it raising rolls the batch back); without it each one is logged. Either way it is
+    counted in `set_aside_count` once its batch has committed."""
+
     def __init__(
         self,
         *,
@@ -45,10 +115,13 @@ class FeedConsumer:
         feed_url: str,
         token: Callable[[], str],
         batch_size: int = 500,
+        set_aside: SetAside | None = None,
     ):
         self.name, self.db, self.table, self.handlers = name, db, cursor_table, handlers
         self.client, self.feed_url, self.token, self.batch_size = client, feed_url, token, batch_size
+        self.set_aside = set_aside
         self.head_position = 0
+        self.set_aside_count = 0
 
     def position(self) -> int:
         with self.db.read() as s:
@@ -58,47 +131,72 @@ class FeedConsumer:
     def lag(self) -> int:
         return max(0, self.head_position - self.position())
 
-    def fetch(self, after: int) -> EventPage:
+    def fetch(self, after: int) -> Batch:
         resp = self.client.get(
             self.feed_url,
             params={"after": after, "limit": self.batch_size},
             headers={"Authorization": f"Bearer {self.token()}"},
         )
         resp.raise_for_status()
-        return EventPage.model_validate(resp.json())
+        return parse_page(resp.json())
 
     def apply(self, events: list[Event]) -> int:
-        """Applies the events after the stored cursor and moves it, in one transaction. Returns how many."""
+        """Applies the events after the stored cursor and, when `events` is a Batch, sets aside its
+        malformed items after it; moves the cursor past both, in one transaction. Returns how many
+        items the cursor moved past."""
+        malformed = getattr(events, "malformed", [])
         with self.db.write() as s:
-            stmt = select(self.table.c.position).where(self.table.c.consumer == self.name)
-            if s.get_bind().dialect.name == "postgresql":
-                stmt = stmt.with_for_update()
-            current = s.execute(stmt).scalar()
-            if current is None:  # first run: replicas may race to create the row
-                s.execute(
-                    _insert_for(s)(self.table)
-                    .values(consumer=self.name, position=0, updated_at=utcnow())
-                    .on_conflict_do_nothing()
-                )
-                current = s.execute(stmt).scalar_one()
+            current = self._lock_cursor(s)
             fresh = [e for e in events if e.position > current]
-            for event in fresh:
-                handler = self.handlers.get(event.type)
-                if handler is not None:
-                    handler(s, event)
-            if fresh:
+            aside = [m for m in malformed if m.position > current]
+            last = None
+            # feed order: a hook sees a set-aside item before a later event about the same subject (an erasure)
+            for item in heapq.merge(fresh, aside, key=attrgetter("position")):
+                if isinstance(item, MalformedItem):
+                    if self.set_aside is not None:
+                        self.set_aside(s, self.name, item.item, item.error)
+                elif (handler := self.handlers.get(item.type)) is not None:
+                    handler(s, item)
+                last = item.position
+            if last is not None:
                 s.execute(
                     update(self.table)
                     .where(self.table.c.consumer == self.name)
-                    .values(position=fresh[-1].position, updated_at=utcnow())
+                    .values(position=last, updated_at=utcnow())
                 )
             s.commit()
-        return len(fresh)
+        self._report(aside)
+        return len(fresh) + len(aside)
+
+    def _lock_cursor(self, s: Session) -> int:
+        stmt = select(self.table.c.position).where(self.table.c.consumer == self.name)
+        if s.get_bind().dialect.name == "postgresql":
+            stmt = stmt.with_for_update()
+        current = s.execute(stmt).scalar()
+        if current is None:  # first run: replicas may race to create the row
+            s.execute(
+                _insert_for(s)(self.table)
+                .values(consumer=self.name, position=0, updated_at=utcnow())
+                .on_conflict_do_nothing()
+            )
+            current = s.execute(stmt).scalar_one()
+        return current
+
+    def _report(self, aside: list[MalformedItem]) -> None:
+        """After the commit, so an item is counted once however often its batch was retried."""
+        self.set_aside_count += len(aside)
+        if self.set_aside is not None:
+            return
+        for m in aside:
+            kind = m.item.get("type")
+            log.warning("malformed feed item set aside", extra={"fields": {
+                "consumer": self.name, "position": m.position, "type": kind[:100] if isinstance(kind, str) else None,
+                "invalid_fields": ",".join(m.fields)}})
 
     def poll_once(self) -> int:
-        page = self.fetch(self.position())
-        self.head_position = page.head_position
-        return self.apply(page.items) if page.items else 0
+        batch = self.fetch(self.position())
+        self.head_position = batch.head_position
+        return self.apply(batch) if batch or batch.malformed else 0
 
     def run(self, stop: threading.Event, idle_seconds: float = 1.0) -> None:
         while not stop.is_set():
