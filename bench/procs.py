@@ -96,14 +96,15 @@ class ServerError(RuntimeError):
 
 
 class Server:
-    """One uvicorn process (1 worker), pinned, logging to a file, ready once /health/live answers."""
+    """One uvicorn process (1 worker), started as the suite starts it (services.common.serve), pinned,
+    logging to a file, ready once /health/live answers."""
 
     def __init__(self, name: str, app: str, *, port: int, env: dict[str, str], cpu: int | None,
                  pinning: Pinning, tracked: Tracked, log_dir: Path, python: str):
         self.name, self.port, self.cpu = name, port, cpu
         self.url = f"http://127.0.0.1:{port}"
         self.log = log_dir / f"{name}.log"
-        self.cmd = [*pinning.prefix(cpu), python, "-m", "uvicorn", "--factory", app, "--host", "127.0.0.1",
+        self.cmd = [*pinning.prefix(cpu), python, "-m", "services.common.serve", app, "--host", "127.0.0.1",
                     "--port", str(port), "--workers", "1", "--no-access-log", "--log-level", "warning",
                     "--timeout-graceful-shutdown", "3"]
         self._env, self._tracked = env, tracked

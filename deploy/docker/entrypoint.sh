@@ -15,7 +15,8 @@ esac
 case "${1:-serve}" in
   serve)
     # One process per container: replicas scale it, and uvloop avoids the --workers keep-alive trap.
-    exec uvicorn --factory "$factory" --host 0.0.0.0 --port "${PORT:-$default_port}" \
+    # services.common.serve is uvicorn sending what a response writes at once in one write.
+    exec python -m services.common.serve "$factory" --host 0.0.0.0 --port "${PORT:-$default_port}" \
       --no-access-log --timeout-graceful-shutdown 20 --timeout-keep-alive 5
     ;;
   migrate)

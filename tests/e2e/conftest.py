@@ -35,7 +35,8 @@ def base_env(**values: str) -> dict[str, str]:
 
 
 class Process:
-    """One uvicorn serving `factory` on a fixed port; can be stopped and started again on it."""
+    """One uvicorn serving `factory` on a fixed port, started as the suite starts it (services.common.serve);
+    can be stopped and started again on it."""
 
     def __init__(self, name: str, factory: str, env: dict[str, str], log_path: Path):
         self.name = name
@@ -49,7 +50,8 @@ class Process:
     def spawn(self) -> None:
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen(
-                [str(BIN / "uvicorn"), "--factory", self.factory, "--host", "127.0.0.1", "--port", str(self.port),
+                [str(BIN / "python"), "-m", "services.common.serve", self.factory, "--host", "127.0.0.1",
+                 "--port", str(self.port),
                  "--no-access-log", "--timeout-graceful-shutdown", "2"],
                 cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT)
 
