@@ -20,6 +20,8 @@ from typing import Any
 
 import httptools
 
+from gateway.deadlines import Deadlines
+
 _HIGH_WATER = 1_048_576  # bytes of body waiting for the caller before reading pauses
 
 
@@ -202,15 +204,17 @@ class Connection(asyncio.Protocol):
 
     async def wait(self, future: asyncio.Future) -> None:
         """Awaits data for `future`, at most the read timeout; a timeout spoils the connection."""
-        timer = self.loop.call_later(self.pool.timeouts.read, self._expire)
+        reads = self.pool.reads
+        key = reads.start(self._expire)
         try:
             await future
         finally:
-            timer.cancel()
+            reads.stop(key)
 
     def _expire(self) -> None:
         self.fail(UpstreamTimeoutError("the upstream did not answer in time"))
-        self.transport.close()
+        if self.transport is not None:
+            self.transport.close()
 
     def finished(self, answer: Answer, *, reusable: bool) -> None:
         if self.answer is not answer:
@@ -228,6 +232,7 @@ class Pool:
     def __init__(self, host: str, port: int, limit: int, timeouts: Timeouts, tls: ssl.SSLContext | None = None):
         self.host, self.port, self.limit, self.timeouts, self.tls = host, port, limit, timeouts, tls
         self.host_header = f"{host}:{port}".encode()
+        self.reads = Deadlines(timeouts.read)  # every wait for the upstream's next bytes
         self._idle: list[Connection] = []
         self._count = 0  # open or opening
         self._waiters: deque[asyncio.Future] = deque()
@@ -333,3 +338,4 @@ class Pool:
         for conn in self._idle:
             conn.transport.close()
         self._idle.clear()
+        self.reads.close()

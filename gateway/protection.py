@@ -6,6 +6,7 @@ import json
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from gateway.deadlines import Deadlines
 from services.common.errors import PROBLEM_MEDIA_TYPE, problem_body
 
 # An API answers JSON; nothing it returns is meant to run, be framed or leak a referrer.
@@ -46,6 +47,7 @@ class EdgeMiddleware:
         self.app = app
         self.max_header_bytes = max_header_bytes
         self.timeout = request_timeout_seconds
+        self.deadlines = Deadlines(request_timeout_seconds)  # as asyncio.timeout, without a timer per request
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -67,11 +69,24 @@ class EdgeMiddleware:
             await _send_problem(send_secured, 431, "headers_too_large",
                                 f"The request's headers exceed {self.max_header_bytes} bytes")
             return
+        task = asyncio.current_task()
+        cancelling = task.cancelling()
+        expired = False
+
+        def expire() -> None:
+            nonlocal expired
+            expired = True
+            task.cancel()
+
+        key = self.deadlines.start(expire)
         try:
-            async with asyncio.timeout(self.timeout):
-                await self.app(scope, receive, send_secured)
-        except TimeoutError:
+            await self.app(scope, receive, send_secured)
+        except asyncio.CancelledError:
+            if not expired or task.uncancel() > cancelling:
+                raise  # not ours, or cancelled for another reason as well (as asyncio.timeout does)
             if started:
                 return  # the status is out: ending here makes the server close, the client sees a cut body
             await _send_problem(send_secured, 504, "request_timeout",
                                 f"The request took longer than {self.timeout:g} s")
+        finally:
+            self.deadlines.stop(key)
