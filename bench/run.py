@@ -45,7 +45,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         "(env BENCH_ROUNDS)")
     p.add_argument("--connections", type=int, default=_env_int("BENCH_CONNECTIONS", 64),
                    help="wrk connections (env BENCH_CONNECTIONS)")
-    p.add_argument("--threads", type=int, default=_env_int("BENCH_THREADS", 2),
+    # One: wrk is pinned to one CPU, which it shares with the proxy in the proxy figures; a second
+    # thread there adds only switches between the two.
+    p.add_argument("--threads", type=int, default=_env_int("BENCH_THREADS", 1),
                    help="wrk threads (env BENCH_THREADS)")
     p.add_argument("--timeout", type=int, default=_env_int("BENCH_TIMEOUT", 10),
                    help="wrk per-request timeout in seconds (env BENCH_TIMEOUT)")
@@ -174,8 +176,9 @@ class Bench:
         say(f"  gateway pinning: {self.report.notes['gateway_pinning']}")
         say(f"  load: wrk -t{self.shape.threads} -c{self.shape.connections}, {self.shape.warmup} s warm-up + "
             f"{self.shape.seconds} s measured per figure, timeout {self.shape.timeout} s, 127.0.0.1 only")
-        say(f"  servers: uvicorn, 1 worker each ({self.report.notes['uvicorn_extras']}), --no-access-log, "
-            "log level WARNING (the services' JSON access lines are INFO, so none are written)")
+        say("  servers: uvicorn through services.common.serve, 1 worker each "
+            f"({self.report.notes['uvicorn_extras']}), --no-access-log, log level WARNING (the services' JSON "
+            "access lines are INFO, so none are written)")
         busy = cpu_busy()
         self.report.notes["cpu_busy_before_pct"] = busy
         say("  other load before the run: " + (", ".join(f"CPU {c} {p:.0f}% busy" for c, p in busy.items())
