@@ -39,7 +39,7 @@ def build_consumers(settings: SegmentationSettings, db: Database, clock: Callabl
         feed: FeedConsumer(name=feed, db=db, cursor_table=consumer_cursor, handlers=features.handlers(feed),
                            client=client,
                            feed_url=getattr(settings, f"{feed}_feed_url"), token=token,
-                           batch_size=settings.feed_batch_size)
+                           batch_size=settings.feed_batch_size, set_aside=features.set_aside(feed))
         for feed in FEEDS
         if getattr(settings, f"{feed}_feed_url")
     }

@@ -16,7 +16,7 @@ from services.segmentation.activity import count_transaction, latest_txn_at, rev
 from services.segmentation.classify import Scope, classify, refresh_windows, remove_from_all
 from services.segmentation.config import SegmentationSettings
 from services.segmentation.models import customer_feature, segment
-from services.segmentation.quarantine import OnQuarantine, forget_subject, guarded
+from services.segmentation.quarantine import OnQuarantine, forget_subject, guarded, item_hook
 from services.segmentation.segment_refresh import refresh_rule_segment
 
 cf = customer_feature
@@ -62,6 +62,10 @@ class FeatureHandlers:
 
     def __init__(self, settings: SegmentationSettings, clock: Clock, on_quarantine: OnQuarantine | None = None):
         self.settings, self.clock, self.on_quarantine = settings, clock, on_quarantine
+
+    def set_aside(self, feed: str):
+        """The feed consumer's hook for items whose envelope is malformed: quarantined as well."""
+        return item_hook(feed, self.clock, self.on_quarantine, known=frozenset(self._handlers()))
 
     def handlers(self, feed: str) -> dict[str, Callable[[Session, Event], None]]:
         """The handlers for one feed's consumer; malformed events are set aside under `feed`."""

@@ -153,3 +153,37 @@ def test_quarantined_events_are_counted_in_metrics(seg_db, clock):
     assert app.state.consumers["profile"].apply([bad]) == 1
     text = TestClient(app).get("/metrics").text  # no lifespan: the poll loop never starts
     assert 'segmentation_events_quarantined_total{feed="profile",type="points.earned"} 1.0' in text
+
+
+def test_an_item_with_a_malformed_envelope_is_quarantined_and_counted(seg_db, clock):
+    """The app's consumers pass FeedConsumer the quarantine hook: a page item that is not an event at all
+    (no event_id, a date that is not one) is kept with what could be read; the metric's type label is
+    the item's type only when the feed knows it."""
+    import httpx
+
+    from services.common.consumer import parse_page
+    cid = str(uuid.uuid4())
+    items = [
+        {"position": 1, "type": "assets.updated", "occurred_at": "not a date", "subject_id": cid,
+         "data": {"aum_fen": 1, "as_of_date": "2026-11-28"}},
+        {"position": 2, "event_id": 7, "type": "x" * 300, "occurred_at": NOW.isoformat(), "subject_id": None,
+         "data": []},
+    ]
+    page = {"items": items, "last_position": 2, "head_position": 2}
+    client = httpx.Client(transport=httpx.MockTransport(lambda request: httpx.Response(200, json=page)))
+    app = create_app(segmentation_settings(seg_db.url, profile_feed_url="http://feed.test/v1/events"), db=seg_db,
+                     clock=clock)
+    consumer = app.state.consumers["profile"]
+    consumer.client = client
+    assert len(parse_page(page).malformed) == 2
+    assert consumer.poll_once() == 2
+    with seg_db.read() as s:
+        rows = s.execute(select(event_quarantine).order_by(event_quarantine.c.position)).all()
+    assert [(r.feed, r.position, r.event_id, r.type, r.subject_id) for r in rows] == [
+        ("profile", 1, None, "assets.updated", cid), ("profile", 2, "7", "x" * 100, None)]
+    assert rows[0].error.startswith("envelope: ") and "event_id" in rows[0].error and "occurred_at" in rows[0].error
+    assert rows[0].data == items[0]["data"] and rows[1].data is None
+    assert consumer.position() == 2
+    text = TestClient(app).get("/metrics").text
+    assert 'segmentation_events_quarantined_total{feed="profile",type="assets.updated"} 1.0' in text
+    assert 'segmentation_events_quarantined_total{feed="profile",type="unknown"} 1.0' in text
