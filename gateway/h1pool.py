@@ -213,8 +213,7 @@ class Connection(asyncio.Protocol):
 
     def _expire(self) -> None:
         self.fail(UpstreamTimeoutError("the upstream did not answer in time"))
-        if self.transport is not None:
-            self.transport.close()
+        self.transport.close()
 
     def finished(self, answer: Answer, *, reusable: bool) -> None:
         if self.answer is not answer:

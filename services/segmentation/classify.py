@@ -87,9 +87,14 @@ def window_start(today: date, days: int) -> date:
     return today - timedelta(days=days)
 
 
+def window_starts(day: date, name: str = "d") -> dict[str, date]:
+    """Every window's start on `day`, bound as d30, d90, d365 (or p30... for the previous recompute's)."""
+    return {f"{name}{w}": window_start(day, w) for w in WINDOWS}
+
+
 def clock_params(settings: SegmentationSettings, now: datetime, scope: Scope = Scope()) -> dict[str, Any]:
     """Every time-dependent value the statements bind."""
-    params: dict[str, Any] = {f"d{w}": window_start(now.date(), w) for w in WINDOWS}
+    params: dict[str, Any] = window_starts(now.date())
     params |= {"now": now, "cid": scope.customer_id,
                "dormant_cutoff": now - timedelta(days=settings.dormant_days),
                "new_cutoff": now - timedelta(days=settings.new_customer_days)}
@@ -157,12 +162,12 @@ def refresh_windows(s: Session, *, now: datetime, scope: Scope = Scope(), moved_
     the scope's customer, or of everyone; with `moved_since` (the day of the previous recompute, not
     after today's), only of the customers whose rows have left a window since that day."""
     today = now.date()
-    params: dict[str, Any] = {f"d{w}": window_start(today, w) for w in WINDOWS} | {"cid": scope.customer_id}
+    params: dict[str, Any] = window_starts(today) | {"cid": scope.customer_id}
     which = "one" if scope.one else "all"
     if moved_since is not None and not scope.one:
         if moved_since > today:
             raise ValueError("moved_since is after today")
-        params |= {f"p{w}": window_start(moved_since, w) for w in WINDOWS}
+        params |= window_starts(moved_since, "p")
         which = "moved"
     for stmt in _window_statements(which):
         s.execute(stmt, params)

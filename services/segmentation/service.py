@@ -138,11 +138,9 @@ def run_recompute(ctx: Context, *, job_id: str) -> None:
     db, now = ctx.db, ctx.clock()
     changed, started, status = 0, time.perf_counter(), "failed"
     try:
-        job = require_job(db, job_id=job_id)
-        since = None
-        if job.windows == WINDOWS_MOVED:
-            with db.read() as s:
-                since = moved_since(s, now.date())
+        with db.read() as s:
+            asked = s.execute(select(recompute_job.c.windows).where(recompute_job.c.id == job_id)).scalar_one()
+            since = moved_since(s, now.date()) if asked == WINDOWS_MOVED else None
         windows = WINDOWS_ALL if since is None else WINDOWS_MOVED
         _job_progress(ctx, job_id, status="running", phase="features", started_at=now, windows=windows,
                       windows_since=since)
