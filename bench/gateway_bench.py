@@ -110,8 +110,13 @@ class Nginx:
 
 class GatewayBench(Bench):
     def gateway_env(self, profile_url: str, port: int, **extra: str) -> dict[str, str]:
-        return {"GATEWAY_PROFILE_URL": profile_url, "GATEWAY_PORT": str(port), "GATEWAY_LOG_LEVEL": "WARNING",
-                **UNLIMITED, **extra}
+        return {
+            "GATEWAY_PROFILE_URL": profile_url,
+            "GATEWAY_PORT": str(port),
+            "GATEWAY_LOG_LEVEL": "WARNING",
+            **UNLIMITED,
+            **extra,
+        }
 
     def start_proxy(self, name: str, srv, ids_file: Path):
         """Starts a proxy server and checks one read through it; None (reported) when it fails."""
@@ -130,8 +135,9 @@ class GatewayBench(Bench):
     def gateway_server(self, profile):
         say("3. Through the gateway: GET /api/v1/customers/{id}")
         port = free_port()
-        return self.server("gateway", self.args.gateway_app, self.gateway_cpu(), self.gateway_env(profile.url, port),
-                           port=port)
+        return self.server(
+            "gateway", self.args.gateway_app, self.gateway_cpu(), self.gateway_env(profile.url, port), port=port
+        )
 
     def nginx_server(self, profile):
         say("4. Through nginx (1 worker, upstream keep-alive): GET /api/v1/customers/{id}")
@@ -143,29 +149,45 @@ class GatewayBench(Bench):
         return Nginx(self, profile.port, self.gateway_cpu(), nginx)
 
     def overview(self, profile, ids_file: Path) -> None:
-        say("5. Customer overview: GET /api/v1/customers/{id}/overview (profile real; segmentation, loyalty and "
-            "feedback stand-ins from tests/gateway/standins.py)")
+        say(
+            "5. Customer overview: GET /api/v1/customers/{id}/overview (profile real; segmentation, loyalty and "
+            "feedback stand-ins from tests/gateway/standins.py)"
+        )
         standins = {}
         port = free_port()
         try:
             for name in STANDINS:
-                standins[name] = self.server(name, "tests.gateway.standins:create_standin", self.pinning.server_cpu,
-                                             {"STANDIN_SERVICE": name}).start()
+                standins[name] = self.server(
+                    name, "tests.gateway.standins:create_standin", self.pinning.server_cpu, {"STANDIN_SERVICE": name}
+                ).start()
                 self.running.append(standins[name])
             urls = {f"GATEWAY_{name.upper()}_URL": s.url for name, s in standins.items()}
-            srv = self.server("gateway", self.args.gateway_app, self.gateway_cpu(),
-                              self.gateway_env(profile.url, port, **urls), port=port).start()
+            srv = self.server(
+                "gateway",
+                self.args.gateway_app,
+                self.gateway_cpu(),
+                self.gateway_env(profile.url, port, **urls),
+                port=port,
+            ).start()
             standins["gateway"] = srv
             self.running.append(srv)
             overview_ids = self.tmp / "overview_ids.txt"
             overview_ids.write_text("".join(f"{i}/overview\n" for i in ids_file.read_text().split()))
             first = ids_file.read_text().split()[0]
-            got = httpx.get(f"{srv.url}/api/v1/customers/{first}/overview",
-                            headers={"Authorization": f"Bearer {self.token}"}, timeout=10)
+            got = httpx.get(
+                f"{srv.url}/api/v1/customers/{first}/overview",
+                headers={"Authorization": f"Bearer {self.token}"},
+                timeout=10,
+            )
             if got.status_code != 200 or got.json().get("partial"):
                 raise ServerError(f"overview gave {got.status_code}: {got.text[:300]}")
-            self.load("overview", "overview", srv.url, "read.lua",
-                      lambda _run: [str(overview_ids), self.token, "/api/v1/customers/"])
+            self.load(
+                "overview",
+                "overview",
+                srv.url,
+                "read.lua",
+                lambda _run: [str(overview_ids), self.token, "/api/v1/customers/"],
+            )
         except FAILURES as err:
             self.report.fail("overview", err)
         finally:
@@ -188,11 +210,14 @@ class GatewayBench(Bench):
             return
         read = "read.lua"
         via = lambda _run: [str(ids_file), self.token, "/api/v1/customers/"]  # noqa: E731
-        figures = [("profile_read", "direct read", srv.url, read,
-                    lambda _run: [str(ids_file), self.token, "/v1/customers/"])]
+        figures = [
+            ("profile_read", "direct read", srv.url, read, lambda _run: [str(ids_file), self.token, "/v1/customers/"])
+        ]
         proxies = []
-        for name, key, make in (("gateway", "gateway_read", self.gateway_server),
-                                ("nginx", "nginx_read", self.nginx_server)):
+        for name, key, make in (
+            ("gateway", "gateway_read", self.gateway_server),
+            ("nginx", "nginx_read", self.nginx_server),
+        ):
             server = make(srv)
             started = self.start_proxy(name, server, ids_file) if server else None
             if started:
@@ -224,8 +249,12 @@ def rows(report: Report) -> list[Row]:
         return f"{lm.get('p50', float('nan')):.2f} / {lm.get('p99', float('nan')):.2f}" if lm else "-"
 
     out = []
-    for key, label in (("profile_read", "direct read"), ("gateway_read", "gateway read"),
-                       ("nginx_read", "nginx read"), ("overview", "overview")):
+    for key, label in (
+        ("profile_read", "direct read"),
+        ("gateway_read", "gateway read"),
+        ("nginx_read", "nginx read"),
+        ("overview", "overview"),
+    ):
         value = rps(key)
         out.append(Row(f"{label} requests/s", f"{value:,.0f}" if value else "not measured"))
         out.append(Row(f"{label} latency p50 / p99 (ms)", lat(key)))
@@ -245,9 +274,11 @@ def rows(report: Report) -> list[Row]:
     ratio("gateway_read", "profile_read", AIM_GATEWAY_OVER_DIRECT, "gateway / direct")
     ratio("nginx_read", "profile_read", None, "nginx / direct")
     ratio("gateway_read", "nginx_read", AIM_GATEWAY_OVER_NGINX, "gateway / nginx")
-    for key, server, label in (("gateway_read", "gateway", "gateway CPU per proxied read (ms)"),
-                               ("nginx_read", "nginx", "nginx CPU per proxied read (ms)"),
-                               ("overview", "gateway", "gateway CPU per overview (ms)")):
+    for key, server, label in (
+        ("gateway_read", "gateway", "gateway CPU per proxied read (ms)"),
+        ("nginx_read", "nginx", "nginx CPU per proxied read (ms)"),
+        ("overview", "gateway", "gateway CPU per overview (ms)"),
+    ):
         ms = runs.get(key, {}).get("server_cpu_ms_per_request", {}).get(server)
         if ms is not None:
             out.append(Row(label, f"{ms:.2f}"))

@@ -56,8 +56,11 @@ def _migrate(url: str) -> None:
 
 def _fresh_pg() -> str | None:
     try:
-        admin = create_engine(PG_URL.replace("postgresql://", "postgresql+psycopg://", 1), isolation_level="AUTOCOMMIT",
-                              connect_args={"connect_timeout": 3})
+        admin = create_engine(
+            PG_URL.replace("postgresql://", "postgresql+psycopg://", 1),
+            isolation_level="AUTOCOMMIT",
+            connect_args={"connect_timeout": 3},
+        )
         with admin.connect() as conn:
             conn.execute(text('DROP DATABASE IF EXISTS "bench_loyalty" WITH (FORCE)'))
             conn.execute(text('CREATE DATABASE "bench_loyalty"'))
@@ -81,27 +84,56 @@ def _fund(db: Database, policy, n: int, points: int) -> list[uuid.UUID]:
 
 def _events(customers: list[uuid.UUID], n: int) -> list[Event]:
     rng = random.Random(7)
-    return [Event(position=p, event_id=str(uuid.uuid4()), type="transaction.recorded", occurred_at=START,
-                  subject_id=str(rng.choice(customers)), data={
-                      "transaction_id": str(uuid.uuid4()), "external_id": f"B{p}", "kind": "deposit",
-                      "amount": "100.00", "amount_fen": rng.randrange(1_000, 5_000_000),
-                      "channel": rng.choice(("counter", "mobile", "atm", "online")),
-                      "occurred_at": (START + timedelta(seconds=p)).isoformat(), "customer_initiated": True,
-                      "reverses_external_id": None}) for p in range(1, n + 1)]
+    return [
+        Event(
+            position=p,
+            event_id=str(uuid.uuid4()),
+            type="transaction.recorded",
+            occurred_at=START,
+            subject_id=str(rng.choice(customers)),
+            data={
+                "transaction_id": str(uuid.uuid4()),
+                "external_id": f"B{p}",
+                "kind": "deposit",
+                "amount": "100.00",
+                "amount_fen": rng.randrange(1_000, 5_000_000),
+                "channel": rng.choice(("counter", "mobile", "atm", "online")),
+                "occurred_at": (START + timedelta(seconds=p)).isoformat(),
+                "customer_initiated": True,
+                "reverses_external_id": None,
+            },
+        )
+        for p in range(1, n + 1)
+    ]
 
 
 def bench_earning(url: str, events: int, batch: int) -> float:
     db = Database(url)
     policy = build_policy(LoyaltySettings(database_url=url), lambda: START + timedelta(days=1))
     customers = _fund(db, policy, 2000, 0)
-    create_rule(db, code="deposits", name="deposits", actor=SUP, policy=policy, params=RuleParams(
-        kind="deposit", channel=None, points_per_100_cny=10, min_amount_fen=1000, daily_cap=5000, monthly_cap=None,
-        multipliers=[{"channel": "mobile", "segment": None, "factor_pct": 200}], valid_from=START, valid_until=None))
+    create_rule(
+        db,
+        code="deposits",
+        name="deposits",
+        actor=SUP,
+        policy=policy,
+        params=RuleParams(
+            kind="deposit",
+            channel=None,
+            points_per_100_cny=10,
+            min_amount_fen=1000,
+            daily_cap=5000,
+            monthly_cap=None,
+            multipliers=[{"channel": "mobile", "segment": None, "factor_pct": 200}],
+            valid_from=START,
+            valid_until=None,
+        ),
+    )
     consumer = LoyaltyConsumer(feed="profile", policy=policy, db=db, client=None, feed_url="", token=lambda: "")
     feed = _events(customers, events)
     started = time.perf_counter()
     for i in range(0, len(feed), batch):
-        consumer.apply(feed[i:i + batch])
+        consumer.apply(feed[i : i + batch])
     elapsed = time.perf_counter() - started
     assert consumer.position() == events and check_balances(db)[1] == []
     db.dispose()
@@ -112,16 +144,25 @@ def bench_redemptions(url: str, seconds: float, threads: int, accounts: int) -> 
     db = Database(url)
     policy = build_policy(LoyaltySettings(database_url=url))
     customers = _fund(db, policy, accounts, 10_000_000)
-    reward = rewards.create_reward(db, policy=policy, fields={
-        "code": "gift", "name": "gift", "type": "gift", "points_price": 10, "stock": 10_000_000})
+    reward = rewards.create_reward(
+        db,
+        policy=policy,
+        fields={"code": "gift", "name": "gift", "type": "gift", "points_price": 10, "stock": 10_000_000},
+    )
     ok, refused, stop = [0] * threads, [0] * threads, threading.Event()
 
     def worker(i: int) -> None:
         rng = random.Random(i)
         while not stop.is_set():
             try:
-                rewards.redeem(db, request=RedeemRequest(rng.choice(customers), reward.id, 1), actor=SUP, idem=None,
-                               present=None, policy=policy)
+                rewards.redeem(
+                    db,
+                    request=RedeemRequest(rng.choice(customers), reward.id, 1),
+                    actor=SUP,
+                    idem=None,
+                    present=None,
+                    policy=policy,
+                )
                 ok[i] += 1
             except Conflict:
                 refused[i] += 1
@@ -149,9 +190,24 @@ def _spawn(app: str, env: dict[str, str], log: Path) -> tuple[subprocess.Popen, 
     port = sock.getsockname()[1]
     sock.close()
     with log.open("wb") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "--factory", app, "--port", str(port),
-                                 "--no-access-log", "--log-level", "warning"], cwd=ROOT, stdout=out,
-                                stderr=subprocess.STDOUT, env={**os.environ, **env})
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "--factory",
+                app,
+                "--port",
+                str(port),
+                "--no-access-log",
+                "--log-level",
+                "warning",
+            ],
+            cwd=ROOT,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, **env},
+        )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -179,31 +235,76 @@ def bench_latency(tmp: Path, samples: int, idle: float) -> list[float]:
     common = {"JWT_SECRET": DEV_JWT_SECRET, "ENVIRONMENT": "test", "LOG_LEVEL": "WARNING"}
     procs = []
     try:
-        profile, purl = _spawn("services.profile.app:create_app", {
-            "PROFILE_DATABASE_URL": profile_db, **{f"PROFILE_{k}": v for k, v in common.items()}}, tmp / "p.log")
+        profile, purl = _spawn(
+            "services.profile.app:create_app",
+            {"PROFILE_DATABASE_URL": profile_db, **{f"PROFILE_{k}": v for k, v in common.items()}},
+            tmp / "p.log",
+        )
         procs.append(profile)
-        loyalty, lurl = _spawn("services.loyalty.app:create_app", {
-            "LOYALTY_DATABASE_URL": loyalty_db, "LOYALTY_PROFILE_FEED_URL": f"{purl}/v1/events",
-            "LOYALTY_SEGMENTATION_FEED_URL": "", "LOYALTY_FEEDBACK_FEED_URL": "",
-            "LOYALTY_FEED_IDLE_SECONDS": str(idle), **{f"LOYALTY_{k}": v for k, v in common.items()}}, tmp / "l.log")
+        loyalty, lurl = _spawn(
+            "services.loyalty.app:create_app",
+            {
+                "LOYALTY_DATABASE_URL": loyalty_db,
+                "LOYALTY_PROFILE_FEED_URL": f"{purl}/v1/events",
+                "LOYALTY_SEGMENTATION_FEED_URL": "",
+                "LOYALTY_FEEDBACK_FEED_URL": "",
+                "LOYALTY_FEED_IDLE_SECONDS": str(idle),
+                **{f"LOYALTY_{k}": v for k, v in common.items()},
+            },
+            tmp / "l.log",
+        )
         procs.append(loyalty)
-        h = {role: {"Authorization": "Bearer " + mint_token(DEV_JWT_SECRET, sub=f"bench-{role}", role=role)}
-             for role in ("staff", "supervisor", "system")}
+        h = {
+            role: {"Authorization": "Bearer " + mint_token(DEV_JWT_SECRET, sub=f"bench-{role}", role=role)}
+            for role in ("staff", "supervisor", "system")
+        }
         with httpx.Client(timeout=10) as http:
-            cid = http.post(f"{purl}/v1/customers", headers=h["staff"], json={
-                "type": "individual", "name": "王小明", "resident_id": "11010519491231002X", "phone": "13812345678",
-                "region_type": "urban", "province": "北京", "city": "北京", "branch_code": "BJ0001"}).json()["id"]
+            cid = http.post(
+                f"{purl}/v1/customers",
+                headers=h["staff"],
+                json={
+                    "type": "individual",
+                    "name": "王小明",
+                    "resident_id": "11010519491231002X",
+                    "phone": "13812345678",
+                    "region_type": "urban",
+                    "province": "北京",
+                    "city": "北京",
+                    "branch_code": "BJ0001",
+                },
+            ).json()["id"]
             http.post(f"{lurl}/v1/loyalty/accounts", headers=h["staff"], json={"customer_id": cid}).raise_for_status()
-            http.post(f"{lurl}/v1/loyalty/rules", headers=h["supervisor"], json={
-                "code": "deposits", "name": "deposits", "kind": "deposit", "points_per_100_cny": 10,
-                "valid_from": "2026-01-01T00:00:00Z"}).raise_for_status()
+            http.post(
+                f"{lurl}/v1/loyalty/rules",
+                headers=h["supervisor"],
+                json={
+                    "code": "deposits",
+                    "name": "deposits",
+                    "kind": "deposit",
+                    "points_per_100_cny": 10,
+                    "valid_from": "2026-01-01T00:00:00Z",
+                },
+            ).raise_for_status()
             latencies, balance = [], 0
             for i in range(samples):
                 at = (datetime.now(UTC) - timedelta(minutes=1)).isoformat()
                 started = time.perf_counter()
-                http.post(f"{purl}/v1/transactions:batch", headers=h["system"], json={"items": [{
-                    "external_id": f"LAT{i}", "customer_id": cid, "kind": "deposit", "amount": "100.00",
-                    "channel": "counter", "occurred_at": at}]}).raise_for_status()
+                http.post(
+                    f"{purl}/v1/transactions:batch",
+                    headers=h["system"],
+                    json={
+                        "items": [
+                            {
+                                "external_id": f"LAT{i}",
+                                "customer_id": cid,
+                                "kind": "deposit",
+                                "amount": "100.00",
+                                "channel": "counter",
+                                "occurred_at": at,
+                            }
+                        ]
+                    },
+                ).raise_for_status()
                 while True:
                     now = http.get(f"{lurl}/v1/loyalty/accounts/{cid}", headers=h["staff"]).json()["balance"]
                     if now > balance:
@@ -239,21 +340,27 @@ def main(argv: list[str] | None = None) -> int:
         _migrate(url)
         rates.append(bench_earning(url, args.events, args.batch))
     rate = statistics.median(rates)
-    print(f"  earning consumer, SQLite: {rate:,.0f} events/s over {args.events:,} events in batches of "
-          f"{args.batch} (aim {AIM_EVENTS_PER_S:,}/s: {rate / AIM_EVENTS_PER_S:.2f}x)")
+    print(
+        f"  earning consumer, SQLite: {rate:,.0f} events/s over {args.events:,} events in batches of "
+        f"{args.batch} (aim {AIM_EVENTS_PER_S:,}/s: {rate / AIM_EVENTS_PER_S:.2f}x)"
+    )
     targets = [("SQLite", f"sqlite:///{tmp / 'redeem.db'}")]
     if (pg := _fresh_pg()) is not None:
         targets.append(("PostgreSQL", pg))
     for name, url in targets:
         _migrate(url)
         per_s, ok, refused = bench_redemptions(url, args.seconds, args.threads, args.accounts)
-        print(f"  redemptions, {name}: {per_s:,.0f}/s ({ok:,} succeeded, {refused:,} refused) from {args.threads} "
-              f"threads over {args.accounts} accounts and one reward's stock; ledger and stock checked")
+        print(
+            f"  redemptions, {name}: {per_s:,.0f}/s ({ok:,} succeeded, {refused:,} refused) from {args.threads} "
+            f"threads over {args.accounts} accounts and one reward's stock; ledger and stock checked"
+        )
     if args.latency_samples:
         lat = sorted(bench_latency(tmp, args.latency_samples, args.idle))
         p50, p99 = lat[len(lat) // 2], lat[min(len(lat) - 1, int(len(lat) * 0.99))]
-        print(f"  ingest in profile to points visible in loyalty: p50 {p50 * 1000:,.0f} ms, p99 {p99 * 1000:,.0f} ms "
-              f"over {len(lat)} transactions (consumer polls every {args.idle} s when caught up)")
+        print(
+            f"  ingest in profile to points visible in loyalty: p50 {p50 * 1000:,.0f} ms, p99 {p99 * 1000:,.0f} ms "
+            f"over {len(lat)} transactions (consumer polls every {args.idle} s when caught up)"
+        )
     return 0
 
 

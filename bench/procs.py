@@ -99,21 +99,48 @@ class Server:
     """One uvicorn process (1 worker), started as the suite starts it (services.common.serve), pinned,
     logging to a file, ready once /health/live answers."""
 
-    def __init__(self, name: str, app: str, *, port: int, env: dict[str, str], cpu: int | None,
-                 pinning: Pinning, tracked: Tracked, log_dir: Path, python: str):
+    def __init__(
+        self,
+        name: str,
+        app: str,
+        *,
+        port: int,
+        env: dict[str, str],
+        cpu: int | None,
+        pinning: Pinning,
+        tracked: Tracked,
+        log_dir: Path,
+        python: str,
+    ):
         self.name, self.port, self.cpu = name, port, cpu
         self.url = f"http://127.0.0.1:{port}"
         self.log = log_dir / f"{name}.log"
-        self.cmd = [*pinning.prefix(cpu), python, "-m", "services.common.serve", app, "--host", "127.0.0.1",
-                    "--port", str(port), "--workers", "1", "--no-access-log", "--log-level", "warning",
-                    "--timeout-graceful-shutdown", "3"]
+        self.cmd = [
+            *pinning.prefix(cpu),
+            python,
+            "-m",
+            "services.common.serve",
+            app,
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            "1",
+            "--no-access-log",
+            "--log-level",
+            "warning",
+            "--timeout-graceful-shutdown",
+            "3",
+        ]
         self._env, self._tracked = env, tracked
         self.proc: subprocess.Popen | None = None
 
     def start(self, timeout: float = 30.0, ready_path: str = "/health/live") -> "Server":
         with self.log.open("wb") as log:
-            self.proc = self._tracked.popen(self.cmd, env=self._env, stdout=log, stderr=subprocess.STDOUT,
-                                            stdin=subprocess.DEVNULL)
+            self.proc = self._tracked.popen(
+                self.cmd, env=self._env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+            )
         deadline = time.monotonic() + timeout
         with httpx.Client(timeout=2.0) as client:
             while time.monotonic() < deadline:
@@ -125,8 +152,7 @@ class Server:
                 except httpx.TransportError:
                     pass
                 time.sleep(0.1)
-        raise ServerError(f"{self.name} did not answer {ready_path} within {timeout:.0f} s:\n"
-                          f"{self.log_tail()}")
+        raise ServerError(f"{self.name} did not answer {ready_path} within {timeout:.0f} s:\n{self.log_tail()}")
 
     @property
     def pid(self) -> int | None:
@@ -171,8 +197,11 @@ def cpu_busy(seconds: float = 1.0) -> dict[int, float]:
         after = _cpu_times()
     except OSError:
         return {}
-    return {cpu: round(100 * (after[cpu][0] - b[0]) / max(1, after[cpu][1] - b[1]), 1)
-            for cpu, b in before.items() if cpu in after}
+    return {
+        cpu: round(100 * (after[cpu][0] - b[0]) / max(1, after[cpu][1] - b[1]), 1)
+        for cpu, b in before.items()
+        if cpu in after
+    }
 
 
 def pid_cpu_seconds(pid: int) -> float:
@@ -215,8 +244,11 @@ class OtherLoad:
         """After percent(): [(name, % of a CPU)] of the busiest other processes."""
         end = _all_process_seconds()
         ours = {*self.pids, os.getpid()}
-        used = [(name, 100 * (sec - self.procs_start[pid][1]) / max(self.elapsed, 1e-9))
-                for pid, (name, sec) in end.items() if pid in self.procs_start and pid not in ours]
+        used = [
+            (name, 100 * (sec - self.procs_start[pid][1]) / max(self.elapsed, 1e-9))
+            for pid, (name, sec) in end.items()
+            if pid in self.procs_start and pid not in ours
+        ]
         return [(name, round(pct, 1)) for name, pct in sorted(used, key=lambda x: -x[1])[:n] if pct >= at_least]
 
 

@@ -53,8 +53,10 @@ def fmt_run(r: wrk.WrkResult) -> str:
     if any(r.socket_errors.values()):
         errs += " (" + ", ".join(f"{k} {v}" for k, v in r.socket_errors.items() if v) + ")"
     p50, p99 = lat.get("p50", float("nan")), lat.get("p99", float("nan"))
-    return (f"{r.requests_per_s:,.0f} requests/s ({r.requests:,} in {r.seconds:g} s); "
-            f"latency p50 {p50:.2f} ms, p99 {p99:.2f} ms; {errs}")
+    return (
+        f"{r.requests_per_s:,.0f} requests/s ({r.requests:,} in {r.seconds:g} s); "
+        f"latency p50 {p50:.2f} ms, p99 {p99:.2f} ms; {errs}"
+    )
 
 
 def rss_rows(report: Report) -> list[Row]:
@@ -69,8 +71,14 @@ def rss_rows(report: Report) -> list[Row]:
         values = [v for v in seen.values() if v is not None]
         peak = max(values) if values else None
         text = f"{idle if idle is not None else '-'} / {after if after is not None else '-'}"
-        rows.append(Row(f"{name} RSS idle / after (MB)", text, f"< {AIM_RSS_MB:g}",
-                        "" if peak is None else ("PASS" if peak < AIM_RSS_MB else "MISS")))
+        rows.append(
+            Row(
+                f"{name} RSS idle / after (MB)",
+                text,
+                f"< {AIM_RSS_MB:g}",
+                "" if peak is None else ("PASS" if peak < AIM_RSS_MB else "MISS"),
+            )
+        )
     return rows
 
 
@@ -103,18 +111,22 @@ def summary_rows(report: Report) -> list[Row]:
     rows.append(Row("gateway read requests/s", f"{via:,.0f}" if via else gw_note))
     rows.append(Row("gateway read latency p50 / p99 (ms)", lat("gateway_read")))
     ratio(via, direct, AIM_GATEWAY_OVER_DIRECT, "gateway / direct")
-    for run, server, label in (("profile_read", "profile", "profile CPU per read (ms)"),
-                               ("gateway_read", "gateway", "gateway CPU per proxied read (ms)"),
-                               ("gateway_read", "profile", "profile CPU per read via gateway (ms)")):
+    for run, server, label in (
+        ("profile_read", "profile", "profile CPU per read (ms)"),
+        ("gateway_read", "gateway", "gateway CPU per proxied read (ms)"),
+        ("gateway_read", "profile", "profile CPU per read via gateway (ms)"),
+    ):
         ms = runs.get(run, {}).get("server_cpu_ms_per_request", {}).get(server)
         if ms is not None:
             rows.append(Row(label, f"{ms:.2f}"))
-    read_errors = [sum(runs[n]["socket_errors"].values()) + runs[n]["non_2xx_3xx"]
-                   for n in ("floor", "profile_read", "gateway_read") if n in runs]
+    read_errors = [
+        sum(runs[n]["socket_errors"].values()) + runs[n]["non_2xx_3xx"]
+        for n in ("floor", "profile_read", "gateway_read")
+        if n in runs
+    ]
     if read_errors:
         total = sum(read_errors)
-        rows.append(Row("read errors (non-2xx/3xx + socket)", f"{total:,}", "= 0",
-                        "PASS" if total == 0 else "MISS"))
+        rows.append(Row("read errors (non-2xx/3xx + socket)", f"{total:,}", "= 0", "PASS" if total == 0 else "MISS"))
     if "registrations" in runs:
         reg = runs["registrations"]
         seconds = reg["seconds"] or 1
@@ -126,16 +138,21 @@ def summary_rows(report: Report) -> list[Row]:
         bad += sum(reg["socket_errors"].values())
         rows.append(Row("registrations/s (2xx)", f"{ok / seconds:,.0f}"))
         rows.append(Row("registration latency p50 / p99 (ms)", lat("registrations")))
-        rows.append(Row("registration non-2xx + socket errors", f"{bad:,}", "= 0",
-                        "PASS" if bad == 0 else "MISS"))
+        rows.append(Row("registration non-2xx + socket errors", f"{bad:,}", "= 0", "PASS" if bad == 0 else "MISS"))
     else:
         rows.append(Row("registrations/s (2xx)", "not measured"))
     rows += rss_rows(report)
     if report.other_load:
         worst = max(report.other_load, key=report.other_load.get)
         pct = report.other_load[worst]
-        rows.append(Row("other load during a figure, worst (% CPU)", f"{pct:.0f} ({worst})",
-                        f"< {BUSY_WARNING:.0f}", "ok" if pct <= BUSY_WARNING else "NOISY"))
+        rows.append(
+            Row(
+                "other load during a figure, worst (% CPU)",
+                f"{pct:.0f} ({worst})",
+                f"< {BUSY_WARNING:.0f}",
+                "ok" if pct <= BUSY_WARNING else "NOISY",
+            )
+        )
     return rows
 
 
@@ -150,16 +167,34 @@ def print_table(rows: list[Row]) -> None:
         say(f"  {r.figure:<{w1}}  {r.value:>{w2}}  {r.aim:<{w3}}  {r.verdict}".rstrip())
 
 
-def write_json(path: Path, args: argparse.Namespace, report: Report, rows: list[Row], started_at: datetime,
-               elapsed: float, exit_code: int) -> None:
+def write_json(
+    path: Path,
+    args: argparse.Namespace,
+    report: Report,
+    rows: list[Row],
+    started_at: datetime,
+    elapsed: float,
+    exit_code: int,
+) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     doc = {
-        "started_at": started_at.isoformat(timespec="seconds"), "elapsed_s": round(elapsed, 1),
-        "exit_code": exit_code, "interrupted": exit_code == 130,
-        "load": {"seconds": args.seconds, "warmup": args.warmup, "connections": args.connections,
-                 "threads": args.threads, "timeout": args.timeout, "customers": args.customers},
-        "notes": report.notes, "runs": report.runs, "rss_mb": report.rss_mb,
+        "started_at": started_at.isoformat(timespec="seconds"),
+        "elapsed_s": round(elapsed, 1),
+        "exit_code": exit_code,
+        "interrupted": exit_code == 130,
+        "load": {
+            "seconds": args.seconds,
+            "warmup": args.warmup,
+            "connections": args.connections,
+            "threads": args.threads,
+            "timeout": args.timeout,
+            "customers": args.customers,
+        },
+        "notes": report.notes,
+        "runs": report.runs,
+        "rss_mb": report.rss_mb,
         "other_load_pct_of_a_cpu": report.other_load,
-        "summary": [r.__dict__ for r in rows], "errors": report.errors,
+        "summary": [r.__dict__ for r in rows],
+        "errors": report.errors,
     }
     path.write_text(json.dumps(doc, indent=2, ensure_ascii=False) + "\n")

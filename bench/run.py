@@ -34,37 +34,72 @@ def _env_int(name: str, default: int) -> int:
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__,
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    p.add_argument("--seconds", type=int, default=_env_int("BENCH_SECONDS", 8),
-                   help="measured seconds per figure (env BENCH_SECONDS)")
-    p.add_argument("--warmup", type=int, default=_env_int("BENCH_WARMUP", 2),
-                   help="warm-up seconds before each figure, not counted (env BENCH_WARMUP)")
-    p.add_argument("--rounds", type=int, default=_env_int("BENCH_ROUNDS", 3),
-                   help="interleaved rounds of the figures compared by a ratio; each keeps its median round "
-                        "(env BENCH_ROUNDS)")
-    p.add_argument("--connections", type=int, default=_env_int("BENCH_CONNECTIONS", 64),
-                   help="wrk connections (env BENCH_CONNECTIONS)")
+    p = argparse.ArgumentParser(
+        prog="python -m bench.run", description=__doc__, formatter_class=argparse.ArgumentDefaultsHelpFormatter
+    )
+    p.add_argument(
+        "--seconds",
+        type=int,
+        default=_env_int("BENCH_SECONDS", 8),
+        help="measured seconds per figure (env BENCH_SECONDS)",
+    )
+    p.add_argument(
+        "--warmup",
+        type=int,
+        default=_env_int("BENCH_WARMUP", 2),
+        help="warm-up seconds before each figure, not counted (env BENCH_WARMUP)",
+    )
+    p.add_argument(
+        "--rounds",
+        type=int,
+        default=_env_int("BENCH_ROUNDS", 3),
+        help="interleaved rounds of the figures compared by a ratio; each keeps its median round (env BENCH_ROUNDS)",
+    )
+    p.add_argument(
+        "--connections",
+        type=int,
+        default=_env_int("BENCH_CONNECTIONS", 64),
+        help="wrk connections (env BENCH_CONNECTIONS)",
+    )
     # One: wrk is pinned to one CPU, which it shares with the proxy in the proxy figures; a second
     # thread there adds only switches between the two.
-    p.add_argument("--threads", type=int, default=_env_int("BENCH_THREADS", 1),
-                   help="wrk threads (env BENCH_THREADS)")
-    p.add_argument("--timeout", type=int, default=_env_int("BENCH_TIMEOUT", 10),
-                   help="wrk per-request timeout in seconds (env BENCH_TIMEOUT)")
-    p.add_argument("--customers", type=int, default=_env_int("BENCH_CUSTOMERS", 2000),
-                   help="customers seeded through the API for the read figures (env BENCH_CUSTOMERS)")
-    p.add_argument("--gateway-cpu", choices=("server", "load"),
-                   default=os.environ.get("BENCH_GATEWAY_CPU", "load"),
-                   help="pin the gateway with wrk (load, the default: a proxy runs on its own machine, as "
-                        "in PERF-NOTES' proxy figures) or with profile (server: one CPU pays for both) "
-                        "(env BENCH_GATEWAY_CPU)")
-    p.add_argument("--gateway-app", default=os.environ.get("BENCH_GATEWAY_APP", "gateway.app:create_app"),
-                   help="the gateway's uvicorn factory (env BENCH_GATEWAY_APP)")
-    p.add_argument("--json", type=Path, default=Path(os.environ.get("BENCH_JSON", RESULTS)),
-                   help="where the JSON summary goes (env BENCH_JSON)")
+    p.add_argument("--threads", type=int, default=_env_int("BENCH_THREADS", 1), help="wrk threads (env BENCH_THREADS)")
+    p.add_argument(
+        "--timeout",
+        type=int,
+        default=_env_int("BENCH_TIMEOUT", 10),
+        help="wrk per-request timeout in seconds (env BENCH_TIMEOUT)",
+    )
+    p.add_argument(
+        "--customers",
+        type=int,
+        default=_env_int("BENCH_CUSTOMERS", 2000),
+        help="customers seeded through the API for the read figures (env BENCH_CUSTOMERS)",
+    )
+    p.add_argument(
+        "--gateway-cpu",
+        choices=("server", "load"),
+        default=os.environ.get("BENCH_GATEWAY_CPU", "load"),
+        help="pin the gateway with wrk (load, the default: a proxy runs on its own machine, as "
+        "in PERF-NOTES' proxy figures) or with profile (server: one CPU pays for both) "
+        "(env BENCH_GATEWAY_CPU)",
+    )
+    p.add_argument(
+        "--gateway-app",
+        default=os.environ.get("BENCH_GATEWAY_APP", "gateway.app:create_app"),
+        help="the gateway's uvicorn factory (env BENCH_GATEWAY_APP)",
+    )
+    p.add_argument(
+        "--json",
+        type=Path,
+        default=Path(os.environ.get("BENCH_JSON", RESULTS)),
+        help="where the JSON summary goes (env BENCH_JSON)",
+    )
     args = p.parse_args(argv)
-    if min(args.seconds, args.connections, args.threads, args.timeout, args.customers, args.rounds) < 1 \
-            or args.warmup < 0:
+    if (
+        min(args.seconds, args.connections, args.threads, args.timeout, args.customers, args.rounds) < 1
+        or args.warmup < 0
+    ):
         p.error("seconds, rounds, connections, threads, timeout and customers must be positive")
     if args.threads > args.connections:
         p.error("wrk needs at least one connection per thread")
@@ -75,8 +110,13 @@ class Bench:
     def __init__(self, args: argparse.Namespace, tracked: Tracked, report: Report, tmp: Path):
         self.args, self.tracked, self.report, self.tmp = args, tracked, report, tmp
         self.pinning = Pinning.detect()
-        self.shape = wrk.LoadShape(seconds=args.seconds, warmup=args.warmup, connections=args.connections,
-                                   threads=args.threads, timeout=args.timeout)
+        self.shape = wrk.LoadShape(
+            seconds=args.seconds,
+            warmup=args.warmup,
+            connections=args.connections,
+            threads=args.threads,
+            timeout=args.timeout,
+        )
         self.wrk = ""
         self.token = ""
         self.running: list[Server] = []  # whose CPU time is ours when other load is measured
@@ -92,37 +132,71 @@ class Bench:
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
         return env
 
-    def server(self, name: str, app: str, cpu: int | None, env: dict[str, str] | None = None,
-               port: int | None = None) -> Server:
-        return Server(name, app, port=port or free_port(), env={**self.base_env(), **(env or {})}, cpu=cpu,
-                      pinning=self.pinning, tracked=self.tracked, log_dir=self.tmp, python=sys.executable)
+    def server(
+        self, name: str, app: str, cpu: int | None, env: dict[str, str] | None = None, port: int | None = None
+    ) -> Server:
+        return Server(
+            name,
+            app,
+            port=port or free_port(),
+            env={**self.base_env(), **(env or {})},
+            cpu=cpu,
+            pinning=self.pinning,
+            tracked=self.tracked,
+            log_dir=self.tmp,
+            python=sys.executable,
+        )
 
-    def load(self, key: str, label: str, url: str, script: str | None = None,
-             args_for: Callable[[int], list[str]] | None = None) -> wrk.WrkResult:
+    def load(
+        self,
+        key: str,
+        label: str,
+        url: str,
+        script: str | None = None,
+        args_for: Callable[[int], list[str]] | None = None,
+    ) -> wrk.WrkResult:
         """A warm-up (discarded) then the measured run; args_for(run) gives the script's arguments."""
         script_path = str(LUA / script) if script else None
         if self.shape.warmup:
             say(f"  {label}: warm-up {self.shape.warmup} s ...")
-            wrk.run(self.wrk, url, self.shape, self.pinning, self.tracked, seconds=self.shape.warmup,
-                    script=script_path, script_args=args_for(0) if args_for else None)
+            wrk.run(
+                self.wrk,
+                url,
+                self.shape,
+                self.pinning,
+                self.tracked,
+                seconds=self.shape.warmup,
+                script=script_path,
+                script_args=args_for(0) if args_for else None,
+            )
         say(f"  {label}: measuring {self.shape.seconds} s ...")
         servers = [s for s in self.running if s.alive()]
         other = OtherLoad([s.pid for s in servers])
         cpu_before = {s.name: pid_cpu_seconds(s.pid) for s in servers}
-        result = wrk.run(self.wrk, url, self.shape, self.pinning, self.tracked, seconds=self.shape.seconds,
-                         script=script_path, script_args=args_for(1) if args_for else None)
-        cpu = {s.name: 1000 * (pid_cpu_seconds(s.pid) - cpu_before[s.name]) / max(1, result.requests)
-               for s in servers}
+        result = wrk.run(
+            self.wrk,
+            url,
+            self.shape,
+            self.pinning,
+            self.tracked,
+            seconds=self.shape.seconds,
+            script=script_path,
+            script_args=args_for(1) if args_for else None,
+        )
+        cpu = {s.name: 1000 * (pid_cpu_seconds(s.pid) - cpu_before[s.name]) / max(1, result.requests) for s in servers}
         self.report.other_load[key] = other_pct = other.percent()
-        self.report.runs[key] = {**result.as_dict(), "server_cpu_ms_per_request": {
-            name: round(ms, 3) for name, ms in cpu.items()}}
+        self.report.runs[key] = {
+            **result.as_dict(),
+            "server_cpu_ms_per_request": {name: round(ms, 3) for name, ms in cpu.items()},
+        }
         say(f"  {label}: {fmt_run(result)}")
-        say(f"  {label}: server CPU per request: "
-            + ", ".join(f"{name} {ms:.2f} ms" for name, ms in cpu.items()))
+        say(f"  {label}: server CPU per request: " + ", ".join(f"{name} {ms:.2f} ms" for name, ms in cpu.items()))
         noisy = f" (over {BUSY_WARNING:.0f}%: this figure is suspect)" if other_pct > BUSY_WARNING else ""
         top = ", ".join(f"{name} {pct:.0f}%" for name, pct in other.top())
-        say(f"  {label}: other processes used {other_pct:.0f}% of a CPU meanwhile{noisy}"
-            + (f"; busiest: {top}" if top else ""))
+        say(
+            f"  {label}: other processes used {other_pct:.0f}% of a CPU meanwhile{noisy}"
+            + (f"; busiest: {top}" if top else "")
+        )
         return result
 
     def interleaved(self, figures: list[tuple[str, str, str, str | None, Callable[[int], list[str]] | None]]) -> None:
@@ -143,12 +217,17 @@ class Bench:
                 continue
             ordered = sorted(measured, key=lambda k: self.report.runs[k]["requests_per_s"])
             median = ordered[len(ordered) // 2]
-            self.report.runs[key] = {**self.report.runs[median], "rounds_requests_per_s": [
-                self.report.runs[k]["requests_per_s"] for k in measured]}
+            self.report.runs[key] = {
+                **self.report.runs[median],
+                "rounds_requests_per_s": [self.report.runs[k]["requests_per_s"] for k in measured],
+            }
             self.report.other_load[key] = max(self.report.other_load.get(k, 0.0) for k in measured)
-            say(f"  {key}: median of {len(measured)} rounds: {self.report.runs[key]['requests_per_s']:,.0f} "
-                f"requests/s (rounds: " + ", ".join(f"{self.report.runs[k]['requests_per_s']:,.0f}"
-                                                    for k in measured) + ")")
+            say(
+                f"  {key}: median of {len(measured)} rounds: {self.report.runs[key]['requests_per_s']:,.0f} "
+                f"requests/s (rounds: "
+                + ", ".join(f"{self.report.runs[k]['requests_per_s']:,.0f}" for k in measured)
+                + ")"
+            )
 
     # -- the figures ----------------------------------------------------------------------------------
 
@@ -163,29 +242,43 @@ class Bench:
             os.sched_setaffinity(0, {self.pinning.load_cpu})
         self.token = mint_token(DEV_JWT_SECRET, sub="bench", role="staff", branch="BR0001", ttl_seconds=3600)
         loops = [m for m in ("uvloop", "httptools") if importlib.util.find_spec(m)]
-        self.report.notes.update({
-            "cpus": str(os.cpu_count()), "pinning": self.pinning.note,
-            "gateway_pinning": self.gateway_pin_note(self.gateway_cpu()),
-            "wrk": version[0].split(" Copyright")[0] if version else self.wrk,
-            "python": platform.python_version(),
-            "uvicorn_extras": ", ".join(loops) or "none (plain asyncio)"})
+        self.report.notes.update(
+            {
+                "cpus": str(os.cpu_count()),
+                "pinning": self.pinning.note,
+                "gateway_pinning": self.gateway_pin_note(self.gateway_cpu()),
+                "wrk": version[0].split(" Copyright")[0] if version else self.wrk,
+                "python": platform.python_version(),
+                "uvicorn_extras": ", ".join(loops) or "none (plain asyncio)",
+            }
+        )
         say("Benchmark: Postal Savings Customer Management Suite")
-        say(f"  machine: {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}, "
-            f"{self.report.notes['wrk']}")
+        say(
+            f"  machine: {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}, "
+            f"{self.report.notes['wrk']}"
+        )
         say(f"  pinning: {self.pinning.note}")
         say(f"  gateway pinning: {self.report.notes['gateway_pinning']}")
-        say(f"  load: wrk -t{self.shape.threads} -c{self.shape.connections}, {self.shape.warmup} s warm-up + "
-            f"{self.shape.seconds} s measured per figure, timeout {self.shape.timeout} s, 127.0.0.1 only")
-        say("  servers: uvicorn through services.common.serve, 1 worker each "
+        say(
+            f"  load: wrk -t{self.shape.threads} -c{self.shape.connections}, {self.shape.warmup} s warm-up + "
+            f"{self.shape.seconds} s measured per figure, timeout {self.shape.timeout} s, 127.0.0.1 only"
+        )
+        say(
+            "  servers: uvicorn through services.common.serve, 1 worker each "
             f"({self.report.notes['uvicorn_extras']}), --no-access-log, log level WARNING (the services' JSON "
-            "access lines are INFO, so none are written)")
+            "access lines are INFO, so none are written)"
+        )
         busy = cpu_busy()
         self.report.notes["cpu_busy_before_pct"] = busy
-        say("  other load before the run: " + (", ".join(f"CPU {c} {p:.0f}% busy" for c, p in busy.items())
-                                                or "unknown (no /proc/stat)"))
+        say(
+            "  other load before the run: "
+            + (", ".join(f"CPU {c} {p:.0f}% busy" for c, p in busy.items()) or "unknown (no /proc/stat)")
+        )
         if any(p > BUSY_WARNING for p in busy.values()):
-            say(f"  WARNING: other processes are using more than {BUSY_WARNING:.0f}% of a CPU: expect low "
-                "figures and noisy ratios; rerun on a quiet machine")
+            say(
+                f"  WARNING: other processes are using more than {BUSY_WARNING:.0f}% of a CPU: expect low "
+                "figures and noisy ratios; rerun on a quiet machine"
+            )
         say()
 
     def gateway_cpu(self) -> int | None:
@@ -196,8 +289,10 @@ class Bench:
             return "not pinned"
         if self.args.gateway_cpu == "load":
             return f"CPU {cpu}, with wrk (profile alone on CPU {self.pinning.server_cpu})"
-        return (f"CPU {cpu}, sharing it with profile: the gateway/direct ratio charges the gateway's whole "
-                "CPU cost against profile's (wrk keeps its own CPU)")
+        return (
+            f"CPU {cpu}, sharing it with profile: the gateway/direct ratio charges the gateway's whole "
+            "CPU cost against profile's (wrk keeps its own CPU)"
+        )
 
     def floor_start(self) -> Server:
         say("1. Floor: bare FastAPI async JSON endpoint (bench/floor_app.py)")
@@ -220,8 +315,12 @@ class Bench:
         started = time.monotonic()
         self.migrate(db_url)
         say(f"  migrated {db_url} ({time.monotonic() - started:.1f} s)")
-        srv = self.server("profile", "services.profile.app:create_app", self.pinning.server_cpu,
-                          {"PROFILE_DATABASE_URL": db_url, "PROFILE_LOG_LEVEL": "WARNING"})
+        srv = self.server(
+            "profile",
+            "services.profile.app:create_app",
+            self.pinning.server_cpu,
+            {"PROFILE_DATABASE_URL": db_url, "PROFILE_LOG_LEVEL": "WARNING"},
+        )
         srv.start()
         self.running.append(srv)
         say(f"  started pid {srv.pid} on {srv.url} (RSS idle {self.report.rss('profile', 'idle', srv)} MB)")
@@ -235,8 +334,10 @@ class Bench:
         ids_file.write_text("\n".join(ids) + "\n")
         self.report.notes["seeding"] = f"{len(ids)} customers in {took:.1f} s"
         rss = self.report.rss("profile", "seeded", srv)
-        say(f"  seeded {len(ids):,} customers through POST /v1/customers in {took:.1f} s "
-            f"({len(ids) / took:,.0f}/s, 4 client threads; RSS {rss} MB)")
+        say(
+            f"  seeded {len(ids):,} customers through POST /v1/customers in {took:.1f} s "
+            f"({len(ids) / took:,.0f}/s, 4 client threads; RSS {rss} MB)"
+        )
         return ids_file
 
     def check_read(self, base: str, prefix: str, ids_file: Path) -> None:
@@ -252,8 +353,13 @@ class Bench:
 
     def profile_read(self, srv: Server, ids_file: Path) -> float:
         self.check_read(srv.url, "/v1/customers/", ids_file)
-        result = self.load("profile_read", "profile read", srv.url, "read.lua",
-                           lambda _run: [str(ids_file), self.token, "/v1/customers/"])
+        result = self.load(
+            "profile_read",
+            "profile read",
+            srv.url,
+            "read.lua",
+            lambda _run: [str(ids_file), self.token, "/v1/customers/"],
+        )
         say(f"  RSS after the run: {self.report.rss('profile', 'after read', srv)} MB")
         return result.requests_per_s
 
@@ -267,8 +373,9 @@ class Bench:
         if found is None:
             return f"{module} does not exist yet"
         check = f"import {module} as m; m.{factory or 'create_app'}"
-        proc = subprocess.run([sys.executable, "-c", check], cwd=ROOT, env=self.base_env(),
-                              capture_output=True, text=True)
+        proc = subprocess.run(
+            [sys.executable, "-c", check], cwd=ROOT, env=self.base_env(), capture_output=True, text=True
+        )
         if proc.returncode != 0:
             last = (proc.stderr.strip().splitlines() or ["?"])[-1]
             return f"{module} does not import: {last}"
@@ -282,8 +389,13 @@ class Bench:
             return None
         port = free_port()
         # One wrk caller would meet the per-caller rate limit; the bench measures the proxy, not the limiter.
-        env = {"GATEWAY_PROFILE_URL": profile.url, "GATEWAY_PORT": str(port), "GATEWAY_LOG_LEVEL": "WARNING",
-               "GATEWAY_RATE_LIMIT_READS": "100000000/minute", "GATEWAY_RATE_LIMIT_WRITES": "100000000/minute"}
+        env = {
+            "GATEWAY_PROFILE_URL": profile.url,
+            "GATEWAY_PORT": str(port),
+            "GATEWAY_LOG_LEVEL": "WARNING",
+            "GATEWAY_RATE_LIMIT_READS": "100000000/minute",
+            "GATEWAY_RATE_LIMIT_WRITES": "100000000/minute",
+        }
         srv = self.server("gateway", self.args.gateway_app, self.gateway_cpu(), env, port=port)
         try:
             srv.start()
@@ -300,11 +412,11 @@ class Bench:
             return None
 
     def registrations(self, srv: Server) -> None:
-        say("4. Registrations: POST /v1/customers, a unique valid resident ID per request "
-            "(bench/lua/register.lua)")
+        say("4. Registrations: POST /v1/customers, a unique valid resident ID per request (bench/lua/register.lua)")
         try:
-            result = self.load("registrations", "registrations", srv.url, "register.lua",
-                               lambda run: [self.token, str(run)])
+            result = self.load(
+                "registrations", "registrations", srv.url, "register.lua", lambda run: [self.token, str(run)]
+            )
             statuses = ", ".join(f"{code}: {n:,}" for code, n in sorted(result.statuses.items()))
             say(f"  statuses: {statuses or 'none reported'}")
             say(f"  RSS after the run: {self.report.rss('profile', 'after', srv)} MB")
@@ -327,17 +439,33 @@ class Bench:
             gateway = self.gateway_start(profile, ids_file)
             say()
             read = "read.lua"
-            figures = [("floor", "floor", floor.url + "/v1/floor", None, None),
-                       ("profile_read", "profile read", profile.url, read,
-                        lambda _run: [str(ids_file), self.token, "/v1/customers/"])]
+            figures = [
+                ("floor", "floor", floor.url + "/v1/floor", None, None),
+                (
+                    "profile_read",
+                    "profile read",
+                    profile.url,
+                    read,
+                    lambda _run: [str(ids_file), self.token, "/v1/customers/"],
+                ),
+            ]
             if gateway:
-                figures.append(("gateway_read", "gateway read", gateway.url, read,
-                                lambda _run: [str(ids_file), self.token, "/api/v1/customers/"]))
+                figures.append(
+                    (
+                        "gateway_read",
+                        "gateway read",
+                        gateway.url,
+                        read,
+                        lambda _run: [str(ids_file), self.token, "/api/v1/customers/"],
+                    )
+                )
             say(f"Reads, {self.args.rounds} interleaved round(s): " + ", ".join(f[1] for f in figures))
             self.interleaved(figures)
-            say(f"  RSS after the runs: floor {self.report.rss('floor', 'after', floor)} MB, profile "
+            say(
+                f"  RSS after the runs: floor {self.report.rss('floor', 'after', floor)} MB, profile "
                 f"{self.report.rss('profile', 'after read', profile)} MB"
-                + (f", gateway {self.report.rss('gateway', 'after', gateway)} MB" if gateway else ""))
+                + (f", gateway {self.report.rss('gateway', 'after', gateway)} MB" if gateway else "")
+            )
             say()
         except FAILURES as err:
             self.report.fail("reads", err)
@@ -377,8 +505,10 @@ def main(argv: list[str] | None = None) -> int:
     rows = summary_rows(report)
     exit_code = 130 if interrupted else (1 if report.errors else 0)
     print_table(rows)
-    say(f"\n  run took {elapsed:.0f} s; {args.connections} connections, {args.threads} wrk threads, "
-        f"{args.seconds} s per figure; machines are noisy, compare ratios within one run")
+    say(
+        f"\n  run took {elapsed:.0f} s; {args.connections} connections, {args.threads} wrk threads, "
+        f"{args.seconds} s per figure; machines are noisy, compare ratios within one run"
+    )
     if report.errors:
         say("  failures: " + "; ".join(e.splitlines()[0] for e in report.errors))
     try:

@@ -22,9 +22,17 @@ def seed_resident_id(i: int) -> str:
 
 
 def seed_body(i: int) -> dict:
-    return {"type": "individual", "name": f"Bench Customer {i}", "resident_id": seed_resident_id(i),
-            "phone": f"139{i:08d}", "email": f"c{i}@example.cn", "region_type": "urban",
-            "province": "Beijing", "city": "Beijing", "branch_code": "BJ0001"}
+    return {
+        "type": "individual",
+        "name": f"Bench Customer {i}",
+        "resident_id": seed_resident_id(i),
+        "phone": f"139{i:08d}",
+        "email": f"c{i}@example.cn",
+        "region_type": "urban",
+        "province": "Beijing",
+        "city": "Beijing",
+        "branch_code": "BJ0001",
+    }
 
 
 def seed_customers(base_url: str, token: str, count: int, concurrency: int = 4) -> list[str]:

@@ -48,9 +48,22 @@ ROOT = Path(__file__).resolve().parent.parent
 ALEMBIC_INI = ROOT / "services" / "segmentation" / "alembic.ini"
 NOW = datetime(2026, 11, 28, 2, 0, tzinfo=UTC)
 PG_URL = os.environ.get("BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
-FEATURE_COLS = ("customer_id", "customer_no", "type", "region_type", "province", "city", "branch_code", "status",
-                "registered_at", "aum_fen", "last_txn_at", "is_marketing_contactable", "contactable_channels",
-                "updated_at")
+FEATURE_COLS = (
+    "customer_id",
+    "customer_no",
+    "type",
+    "region_type",
+    "province",
+    "city",
+    "branch_code",
+    "status",
+    "registered_at",
+    "aum_fen",
+    "last_txn_at",
+    "is_marketing_contactable",
+    "contactable_channels",
+    "updated_at",
+)
 DAILY_COLS = ("customer_id", "day", "txn_count", "amount_fen", "digital_count")
 
 
@@ -71,9 +84,24 @@ def synthetic(n: int, seed: int = 7):
             daily.append((cid, (NOW - timedelta(days=d)).date(), k, k * rnd.randint(100, 500_000), rnd.randint(0, k)))
         last = NOW - timedelta(days=days[0], hours=1) if days else None
         aum = int(10 ** rnd.uniform(0, 11))
-        features.append((cid, f"{i:012d}", rnd.choice(types), rnd.choice(("urban", "rural", "peri_urban")), "P", "C",
-                         f"BR{i % 5000:04d}", "active", NOW - timedelta(days=rnd.randint(0, 3000)), aum, last,
-                         rnd.random() < 0.6, "sms", NOW))
+        features.append(
+            (
+                cid,
+                f"{i:012d}",
+                rnd.choice(types),
+                rnd.choice(("urban", "rural", "peri_urban")),
+                "P",
+                "C",
+                f"BR{i % 5000:04d}",
+                "active",
+                NOW - timedelta(days=rnd.randint(0, 3000)),
+                aum,
+                last,
+                rnd.random() < 0.6,
+                "sms",
+                NOW,
+            )
+        )
     return features, daily
 
 
@@ -91,15 +119,19 @@ def load(db: Database, features, daily) -> float:
     try:
         cur = raw.cursor()
         if db.dialect == "postgresql":
-            for table, cols, rows in (("customer_feature", FEATURE_COLS, features),
-                                      ("customer_daily_activity", DAILY_COLS, daily)):
+            for table, cols, rows in (
+                ("customer_feature", FEATURE_COLS, features),
+                ("customer_daily_activity", DAILY_COLS, daily),
+            ):
                 with cur.copy(f"COPY {table} ({', '.join(cols)}) FROM STDIN") as copy:
                     for row in rows:
                         copy.write_row(row)
         else:
             cur.execute("BEGIN")
-            for table, cols, rows in (("customer_feature", FEATURE_COLS, features),
-                                      ("customer_daily_activity", DAILY_COLS, daily)):
+            for table, cols, rows in (
+                ("customer_feature", FEATURE_COLS, features),
+                ("customer_daily_activity", DAILY_COLS, daily),
+            ):
                 sql = f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join('?' for _ in cols)})"  # noqa: S608
                 cur.executemany(sql, ([_sqlite_value(v) for v in row] for row in rows))
         raw.commit()
@@ -120,19 +152,40 @@ def classify_silently(db: Database, settings: SegmentationSettings, now: datetim
         refresh_windows(s, now=now)
         prune_activity(s, now=now)
         exprs = class_expressions(settings)
-        s.execute(update(customer_feature).values({f"class_{k}": e for k, e in exprs.items()}),
-                  clock_params(settings, now))
-        s.execute(insert(recompute_job).values(
-            id=str(uuid.uuid4()), status="succeeded", phase="done", steps_done=2, steps_total=2, changed=0,
-            requested_by="bench", created_at=now, started_at=now, finished_at=now, heartbeat_at=now, windows="all"))
+        s.execute(
+            update(customer_feature).values({f"class_{k}": e for k, e in exprs.items()}), clock_params(settings, now)
+        )
+        s.execute(
+            insert(recompute_job).values(
+                id=str(uuid.uuid4()),
+                status="succeeded",
+                phase="done",
+                steps_done=2,
+                steps_total=2,
+                changed=0,
+                requested_by="bench",
+                created_at=now,
+                started_at=now,
+                finished_at=now,
+                heartbeat_at=now,
+                windows="all",
+            )
+        )
         s.commit()
 
 
 def windows_checksum(db: Database) -> tuple:
     """Sums of every window column over all customers: equal before and after a pass that changes none."""
     f = customer_feature.c
-    cols = [f.txn_count_30, f.txn_count_90, f.txn_count_365, f.txn_amount_fen_30, f.txn_amount_fen_90,
-            f.txn_amount_fen_365, f.digital_share_pct]
+    cols = [
+        f.txn_count_30,
+        f.txn_count_90,
+        f.txn_count_365,
+        f.txn_amount_fen_30,
+        f.txn_amount_fen_90,
+        f.txn_amount_fen_365,
+        f.digital_share_pct,
+    ]
     with db.read() as s:
         return tuple(s.execute(select(*(func.coalesce(func.sum(c), 0) for c in cols), func.count())).one())
 
@@ -140,8 +193,10 @@ def windows_checksum(db: Database) -> tuple:
 def floor(db: Database) -> float:
     t0 = time.perf_counter()
     with db.write() as s:
-        s.execute(text("UPDATE customer_feature SET updated_at = :t"),
-                  {"t": NOW if db.dialect == "postgresql" else _sqlite_value(NOW)})
+        s.execute(
+            text("UPDATE customer_feature SET updated_at = :t"),
+            {"t": NOW if db.dialect == "postgresql" else _sqlite_value(NOW)},
+        )
         s.commit()
     return time.perf_counter() - t0
 
@@ -169,23 +224,43 @@ def recompute(db: Database, settings: SegmentationSettings, now: datetime, windo
     return elapsed, job, steps
 
 
-def events_per_second(db: Database, settings: SegmentationSettings, n_customers: int, n_events: int,
-                      now: datetime) -> float:
-    consumer = FeedConsumer(name="bench", db=db, cursor_table=consumer_cursor,
-                            handlers=FeatureHandlers(settings, lambda: now).handlers("profile"), client=None,
-                            feed_url="", token=lambda: "")
+def events_per_second(
+    db: Database, settings: SegmentationSettings, n_customers: int, n_events: int, now: datetime
+) -> float:
+    consumer = FeedConsumer(
+        name="bench",
+        db=db,
+        cursor_table=consumer_cursor,
+        handlers=FeatureHandlers(settings, lambda: now).handlers("profile"),
+        client=None,
+        feed_url="",
+        token=lambda: "",
+    )
     rnd = random.Random(11)
     events = [
-        Event(position=i + 1, event_id=str(uuid.uuid4()), type="transaction.recorded", occurred_at=now,
-              subject_id=str(uuid.UUID(int=rnd.randint(1, n_customers))),
-              data={"transaction_id": str(uuid.uuid4()), "external_id": str(i), "kind": "deposit",
-                    "amount": "100.00", "amount_fen": 10000, "channel": "mobile",
-                    "occurred_at": now.isoformat(), "customer_initiated": True, "reverses_external_id": None})
+        Event(
+            position=i + 1,
+            event_id=str(uuid.uuid4()),
+            type="transaction.recorded",
+            occurred_at=now,
+            subject_id=str(uuid.UUID(int=rnd.randint(1, n_customers))),
+            data={
+                "transaction_id": str(uuid.uuid4()),
+                "external_id": str(i),
+                "kind": "deposit",
+                "amount": "100.00",
+                "amount_fen": 10000,
+                "channel": "mobile",
+                "occurred_at": now.isoformat(),
+                "customer_initiated": True,
+                "reverses_external_id": None,
+            },
+        )
         for i in range(n_events)
     ]
     t0 = time.perf_counter()
     for start in range(0, n_events, 100):
-        consumer.apply(events[start:start + 100])
+        consumer.apply(events[start : start + 100])
     return n_events / (time.perf_counter() - t0)
 
 
@@ -199,8 +274,9 @@ def run_backend(backend: str, args, features, daily, workdir: Path) -> dict:
     url = database(backend, workdir)
     command.upgrade(dbkit.alembic_config(ALEMBIC_INI, url), "head")
     db = Database(url)
-    settings = SegmentationSettings(environment="test", database_url=url, profile_feed_url="", loyalty_feed_url="",
-                                    feedback_feed_url="")
+    settings = SegmentationSettings(
+        environment="test", database_url=url, profile_feed_url="", loyalty_feed_url="", feedback_feed_url=""
+    )
     out = {"load_s": load(db, features, daily), "rounds": []}
     classify_silently(db, settings, NOW)
     analyse(db)
@@ -233,13 +309,20 @@ def _steps(steps: dict[str, float]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m bench.segmentation_bench", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="python -m bench.segmentation_bench",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("--customers", type=int, default=int(os.environ.get("BENCH_SEG_CUSTOMERS", 1_000_000)))
     p.add_argument("--events", type=int, default=int(os.environ.get("BENCH_SEG_EVENTS", 2000)))
     p.add_argument("--backends", default=os.environ.get("BENCH_SEG_BACKENDS", "sqlite,postgres"))
-    p.add_argument("--rounds", type=int, default=int(os.environ.get("BENCH_SEG_ROUNDS", 3)),
-                   help="days measured, each a floor UPDATE then a recompute; the ratio is their median")
+    p.add_argument(
+        "--rounds",
+        type=int,
+        default=int(os.environ.get("BENCH_SEG_ROUNDS", 3)),
+        help="days measured, each a floor UPDATE then a recompute; the ratio is their median",
+    )
     args = p.parse_args(argv)
     say(f"segmentation bench: {args.customers:,} customers, {args.events:,} events")
     t0 = time.perf_counter()
@@ -253,20 +336,28 @@ def main(argv: list[str] | None = None) -> int:
                 continue
             r = run_backend(backend, args, features, daily, Path(tmp))
             for i, rd in enumerate(r["rounds"], 1):
-                say(f"    day {i}: floor UPDATE {rd['floor_s']:.2f} s | recompute {rd['recompute_s']:.2f} s "
+                say(
+                    f"    day {i}: floor UPDATE {rd['floor_s']:.2f} s | recompute {rd['recompute_s']:.2f} s "
                     f"({rd['changed']:,} class changes) = {rd['recompute_s'] / rd['floor_s']:.2f}x | "
-                    f"{_steps(rd['steps'])}")
+                    f"{_steps(rd['steps'])}"
+                )
             ratio = statistics.median(rd["recompute_s"] / rd["floor_s"] for rd in r["rounds"])
             rp = r["repair"]
             same = r["again_same"] and r["again_changed"] == 0
-            say(f"    repair (windows: all), the same day: {r['again_s']:.2f} s ({_steps(r['steps_again'])}), "
-                f"{'changed nothing (the daily jobs were exact)' if same else 'CHANGED WINDOWS OR CLASSES'}")
-            say(f"    repair (windows: all), a day later: floor UPDATE {rp['floor_s']:.2f} s | recompute "
+            say(
+                f"    repair (windows: all), the same day: {r['again_s']:.2f} s ({_steps(r['steps_again'])}), "
+                f"{'changed nothing (the daily jobs were exact)' if same else 'CHANGED WINDOWS OR CLASSES'}"
+            )
+            say(
+                f"    repair (windows: all), a day later: floor UPDATE {rp['floor_s']:.2f} s | recompute "
                 f"{rp['recompute_s']:.2f} s ({rp['changed']:,} class changes) = "
-                f"{rp['recompute_s'] / rp['floor_s']:.2f}x | {_steps(rp['steps'])}")
-            say(f"  {backend}: load {r['load_s']:.1f} s | daily recompute = {ratio:.2f}x floor (median of "
+                f"{rp['recompute_s'] / rp['floor_s']:.2f}x | {_steps(rp['steps'])}"
+            )
+            say(
+                f"  {backend}: load {r['load_s']:.1f} s | daily recompute = {ratio:.2f}x floor (median of "
                 f"{args.rounds}) [aim <= 3x: {'met' if ratio <= 3 else 'MISSED'}] | repair "
-                f"{rp['recompute_s'] / rp['floor_s']:.2f}x | events {r['events_per_s']:,.0f}/s")
+                f"{rp['recompute_s'] / rp['floor_s']:.2f}x | events {r['events_per_s']:,.0f}/s"
+            )
             if not same:
                 failed = True
     return 1 if failed else 0

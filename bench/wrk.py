@@ -49,18 +49,25 @@ def parse(output: str) -> WrkResult:
     latency = {f"p{p}": round(float(v) * _UNIT_MS[u], 3) for p, v, u in _PCT.findall(output)}
     non2xx = _NON2XX.search(output)
     sock = _SOCKET.search(output)
-    socket_errors = dict(zip(("connect", "read", "write", "timeout"),
-                             (int(x) for x in sock.groups()), strict=True)) if sock else {
-        "connect": 0, "read": 0, "write": 0, "timeout": 0}
+    socket_errors = (
+        dict(zip(("connect", "read", "write", "timeout"), (int(x) for x in sock.groups()), strict=True))
+        if sock
+        else {"connect": 0, "read": 0, "write": 0, "timeout": 0}
+    )
     statuses: dict[int, int] = {}
     if m := _STATUS.search(output):
         for part in m.group(1).split():
             code, _, count = part.partition("=")
             statuses[int(code)] = int(count)
     return WrkResult(
-        requests_per_s=float(rps.group(1)), requests=int(total.group(1)),
-        seconds=round(float(total.group(2)) * _UNIT_MS[total.group(3)] / 1000, 3), latency_ms=latency,
-        non_2xx_3xx=int(non2xx.group(1)) if non2xx else 0, socket_errors=socket_errors, statuses=statuses)
+        requests_per_s=float(rps.group(1)),
+        requests=int(total.group(1)),
+        seconds=round(float(total.group(2)) * _UNIT_MS[total.group(3)] / 1000, 3),
+        latency_ms=latency,
+        non_2xx_3xx=int(non2xx.group(1)) if non2xx else 0,
+        socket_errors=socket_errors,
+        statuses=statuses,
+    )
 
 
 def installed(command: str, package: str, fallback: str | None = None) -> str | None:
@@ -81,8 +88,11 @@ def ensure_wrk() -> str:
     path = installed("wrk", "wrk")
     if path:
         return path
-    print("wrk is not installed. Install it with `sudo apt-get install -y wrk` (Debian/Ubuntu) or\n"
-          "`brew install wrk` (macOS), then run `make bench` again.", file=sys.stderr)
+    print(
+        "wrk is not installed. Install it with `sudo apt-get install -y wrk` (Debian/Ubuntu) or\n"
+        "`brew install wrk` (macOS), then run `make bench` again.",
+        file=sys.stderr,
+    )
     raise SystemExit(2)
 
 
@@ -95,10 +105,30 @@ class LoadShape:
     timeout: int
 
 
-def run(wrk: str, url: str, shape: LoadShape, pinning: Pinning, tracked: Tracked, *, seconds: int,
-        script: str | None = None, script_args: list[str] | None = None) -> WrkResult:
-    cmd = [*pinning.prefix(pinning.load_cpu), wrk, "-t", str(shape.threads), "-c", str(shape.connections),
-           "-d", f"{seconds}s", "--timeout", f"{shape.timeout}s", "--latency"]
+def run(
+    wrk: str,
+    url: str,
+    shape: LoadShape,
+    pinning: Pinning,
+    tracked: Tracked,
+    *,
+    seconds: int,
+    script: str | None = None,
+    script_args: list[str] | None = None,
+) -> WrkResult:
+    cmd = [
+        *pinning.prefix(pinning.load_cpu),
+        wrk,
+        "-t",
+        str(shape.threads),
+        "-c",
+        str(shape.connections),
+        "-d",
+        f"{seconds}s",
+        "--timeout",
+        f"{shape.timeout}s",
+        "--latency",
+    ]
     if script:
         cmd += ["-s", script]
     cmd.append(url)

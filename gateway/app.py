@@ -106,18 +106,35 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     # (so a preflight is answered before any token check).
     edge: list[tuple[type, dict]] = [
         (RequestContextMiddleware, {"metrics": app.state.metrics}),
-        (EdgeMiddleware, {"max_header_bytes": settings.max_header_bytes,
-                          "request_timeout_seconds": settings.request_timeout_seconds}),
+        (
+            EdgeMiddleware,
+            {
+                "max_header_bytes": settings.max_header_bytes,
+                "request_timeout_seconds": settings.request_timeout_seconds,
+            },
+        ),
     ]
     if settings.cors_origin_list:
-        edge.append((CORSMiddleware, {
-            "allow_origins": settings.cors_origin_list,
-            "allow_methods": ["GET", "POST", "PUT", "PATCH", "DELETE"],
-            "allow_headers": ["Authorization", "Content-Type", "Idempotency-Key", "If-Match", "If-None-Match",
-                              "X-Request-ID", "Accept-Language"],
-            "expose_headers": ["ETag", "Location", "Retry-After", "X-Request-ID"],
-            "max_age": 600,
-        }))
+        edge.append(
+            (
+                CORSMiddleware,
+                {
+                    "allow_origins": settings.cors_origin_list,
+                    "allow_methods": ["GET", "POST", "PUT", "PATCH", "DELETE"],
+                    "allow_headers": [
+                        "Authorization",
+                        "Content-Type",
+                        "Idempotency-Key",
+                        "If-Match",
+                        "If-None-Match",
+                        "X-Request-ID",
+                        "Accept-Language",
+                    ],
+                    "expose_headers": ["ETag", "Location", "Retry-After", "X-Request-ID"],
+                    "max_age": 600,
+                },
+            )
+        )
     for cls, options in reversed(edge):  # add_middleware puts the last added outermost
         app.add_middleware(cls, **options)
     app.proxy_stack = _proxy_stack(app, edge)

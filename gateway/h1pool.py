@@ -47,8 +47,20 @@ class Answer:
     """One upstream answer. `status_code` and `headers` (lower-cased names, raw bytes) are set when
     the caller gets it; the body comes from `chunks()` or `read()`; `close()` always, at the end."""
 
-    __slots__ = ("_conn", "_chunks", "_buffered", "_done", "_error", "_waiter", "_head", "headers", "status_code",
-                 "keep_alive", "head_only", "body")
+    __slots__ = (
+        "_conn",
+        "_chunks",
+        "_buffered",
+        "_done",
+        "_error",
+        "_waiter",
+        "_head",
+        "headers",
+        "status_code",
+        "keep_alive",
+        "head_only",
+        "body",
+    )
 
     def __init__(self, conn: "Connection", head_only: bool):
         self._conn = conn
@@ -287,8 +299,12 @@ class Pool:
         try:
             async with asyncio.timeout(self.timeouts.connect):
                 _, conn = await loop.create_connection(
-                    lambda: Connection(self), self.host, self.port, ssl=self.tls,
-                    server_hostname=self.host if self.tls else None)
+                    lambda: Connection(self),
+                    self.host,
+                    self.port,
+                    ssl=self.tls,
+                    server_hostname=self.host if self.tls else None,
+                )
             conn.counted = True  # from here on, `lost` frees the slot
         except TimeoutError:
             self._count -= 1

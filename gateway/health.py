@@ -85,8 +85,10 @@ async def suite_health(request: Request):
     client = request.app.state.upstream_client
     results = await asyncio.gather(*(probe(client, url, settings.health_timeout_seconds) for url in services.values()))
     breakers = request.app.state.forwarder.breakers
-    report = {name: health.model_copy(update={"circuit": breakers[name].state.label})
-              for name, health in zip(services, results, strict=True)}
+    report = {
+        name: health.model_copy(update={"circuit": breakers[name].state.label})
+        for name, health in zip(services, results, strict=True)
+    }
     body = SuiteHealth(status=overall_status(report, settings.critical_service_set), services=report)
     return JSONResponse(body.model_dump(), status_code=503 if body.status == "down" else 200)
 

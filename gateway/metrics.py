@@ -86,8 +86,10 @@ class UpstreamMetrics:
     def answered(self, service: str, status: int, seconds: float) -> None:
         children = self._answered.get((service, status))
         if children is None:  # label children looked up once per (service, status): labels() is slow
-            children = self._answered[(service, status)] = (self.requests.labels(service, str(status)),
-                                                            self.duration.labels(service))
+            children = self._answered[(service, status)] = (
+                self.requests.labels(service, str(status)),
+                self.duration.labels(service),
+            )
         children[0].inc()
         children[1].observe(seconds)
         if status >= 500:

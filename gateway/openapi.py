@@ -22,8 +22,7 @@ from services.common.errors import NotFound
 OPENAPI_PATH = "/api/openapi.json"
 DOCS_PATH = "/api/docs"
 CATCH_ALL = "/api/v1/{path}"
-_ASSETS = {"swagger-ui-bundle.js": "text/javascript", "swagger-ui.css": "text/css",
-           "favicon-32x32.png": "image/png"}
+_ASSETS = {"swagger-ui-bundle.js": "text/javascript", "swagger-ui.css": "text/css", "favicon-32x32.png": "image/png"}
 _METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 _REF = "#/components/"
 
@@ -35,8 +34,10 @@ def swagger_assets() -> Path:
 
 def _rewrite_refs(node: Any, renames: dict[str, str]) -> Any:
     if isinstance(node, dict):
-        return {k: (renames.get(v, v) if k == "$ref" and isinstance(v, str) else _rewrite_refs(v, renames))
-                for k, v in node.items()}
+        return {
+            k: (renames.get(v, v) if k == "$ref" and isinstance(v, str) else _rewrite_refs(v, renames))
+            for k, v in node.items()
+        }
     if isinstance(node, list):
         return [_rewrite_refs(v, renames) for v in node]
     return node
@@ -142,7 +143,8 @@ class MergedOpenAPI:
 
         doc = merge(self.app.openapi(), live, routed)
         doc["info"]["x-services"] = {
-            service: ("merged" if service in live else "unavailable") for service in settings.configured_services()}
+            service: ("merged" if service in live else "unavailable") for service in settings.configured_services()
+        }
         return doc
 
 
@@ -177,5 +179,6 @@ async def swagger_ui_redirect() -> HTMLResponse:
 async def swagger_asset(name: str) -> FileResponse:
     if name not in _ASSETS:
         raise NotFound("No such file", code="route_not_found")
-    return FileResponse(swagger_assets() / name, media_type=_ASSETS[name],
-                        headers={"Cache-Control": "public, max-age=86400"})
+    return FileResponse(
+        swagger_assets() / name, media_type=_ASSETS[name], headers={"Cache-Control": "public, max-age=86400"}
+    )

@@ -26,6 +26,8 @@ _OVERVIEW_PATH = re.compile(r"/api/v1/customers/[^/]+/overview")
 def is_own_path(path: str) -> bool:
     """The gateway's own route under /api/v1 (ProxyMiddleware leaves it to the router)."""
     return path.endswith("/overview") and _OVERVIEW_PATH.fullmatch(path) is not None
+
+
 Reason = Literal["not_configured", "unavailable", "timeout", "circuit_open", "forbidden", "error"]
 
 
@@ -90,8 +92,14 @@ def _segments(body: Any) -> list[dict[str, Any]] | None:
     shaped: list[dict[str, Any]] = [{"scheme": scheme, "class": cls} for scheme, cls in body["classes"].items()]
     for seg in body.get("segments") or []:
         if isinstance(seg, dict) and "segment_id" in seg:
-            shaped.append({"scheme": f"rule:{seg['segment_id']}", "class": "member", "name": seg.get("name"),
-                           "since": seg.get("since")})
+            shaped.append(
+                {
+                    "scheme": f"rule:{seg['segment_id']}",
+                    "class": "member",
+                    "name": seg.get("name"),
+                    "since": seg.get("since"),
+                }
+            )
     return shaped
 
 
@@ -123,11 +131,22 @@ async def fetch_part(request: Request, part: Part, customer_id: str, headers: li
         raise Missing("not_configured", f"The {part.service} service is not configured")
     forwarder = request.app.state.forwarder
     try:
-        response, _ = await forwarder.send(part.service, base_url, "GET", part.path.format(id=customer_id), headers,
-                                           retryable=True, stream=False, label=OVERVIEW_ROUTE)
+        response, _ = await forwarder.send(
+            part.service,
+            base_url,
+            "GET",
+            part.path.format(id=customer_id),
+            headers,
+            retryable=True,
+            stream=False,
+            label=OVERVIEW_ROUTE,
+        )
     except ProblemError as err:
-        reason = "circuit_open" if err.code == "circuit_open" else (
-            "timeout" if isinstance(err, UpstreamTimeout) else "unavailable")
+        reason = (
+            "circuit_open"
+            if err.code == "circuit_open"
+            else ("timeout" if isinstance(err, UpstreamTimeout) else "unavailable")
+        )
         raise Missing(reason, err.detail) from None
     status = response.status_code
     if status == 404 and part.absent_means_none:
@@ -166,8 +185,7 @@ async def customer_overview(
     ensure_own_customer(caller, str(customer_id), NotFound("No such customer", code="customer_not_found"))
     await request.app.state.rate_limiter.check(caller, "GET", "customers/overview")
     settings = request.app.state.settings
-    headers = [(n, v) for n, v in forwarded_headers(request.scope, current_request_id() or "")
-               if n in _FORWARDED]
+    headers = [(n, v) for n, v in forwarded_headers(request.scope, current_request_id() or "") if n in _FORWARDED]
     tasks = {part: asyncio.ensure_future(fetch_part(request, part, str(customer_id), headers)) for part in PARTS}
     await asyncio.wait(tasks.values(), timeout=settings.overview_budget_seconds)
     values: dict[str, Any] = {}
@@ -175,8 +193,14 @@ async def customer_overview(
     for part, task in tasks.items():
         if not task.done():
             task.cancel()
-            missing.append(MissingPart(part=part.name, service=part.service, reason="timeout",
-                                       detail=f"No answer within {settings.overview_budget_seconds:g} s"))
+            missing.append(
+                MissingPart(
+                    part=part.name,
+                    service=part.service,
+                    reason="timeout",
+                    detail=f"No answer within {settings.overview_budget_seconds:g} s",
+                )
+            )
             continue
         err = task.exception()
         if isinstance(err, Missing):
@@ -185,10 +209,14 @@ async def customer_overview(
             _cancel(tasks)
             raise err
         elif err is not None:
-            log.error("overview part failed", exc_info=(type(err), err, err.__traceback__),
-                      extra={"fields": {"part": part.name}})
-            missing.append(MissingPart(part=part.name, service=part.service, reason="error",
-                                       detail="The part could not be read"))
+            log.error(
+                "overview part failed",
+                exc_info=(type(err), err, err.__traceback__),
+                extra={"fields": {"part": part.name}},
+            )
+            missing.append(
+                MissingPart(part=part.name, service=part.service, reason="error", detail="The part could not be read")
+            )
         else:
             values[part.name] = task.result()
     metrics = request.app.state.upstream_metrics
@@ -200,8 +228,16 @@ async def customer_overview(
 
 
 # What the parts' requests carry from the caller: its token and language, and the gateway's own.
-_FORWARDED = frozenset({b"authorization", b"accept-language", b"x-request-id", b"x-forwarded-for",
-                        b"x-forwarded-proto", b"x-forwarded-host"})
+_FORWARDED = frozenset(
+    {
+        b"authorization",
+        b"accept-language",
+        b"x-request-id",
+        b"x-forwarded-for",
+        b"x-forwarded-proto",
+        b"x-forwarded-host",
+    }
+)
 
 
 def _cancel(tasks: dict) -> None:

@@ -19,8 +19,10 @@ API_SECURITY_HEADERS = (
     (b"content-security-policy", b"default-src 'none'; frame-ancestors 'none'"),
 )
 # Swagger UI runs its own scripts and styles, all served from here (no CDN), plus one inline starter.
-DOCS_CSP = (b"default-src 'none'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
-            b"img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'")
+DOCS_CSP = (
+    b"default-src 'none'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
+    b"img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'"
+)
 DOCS_PREFIX = "/api/docs"
 _OURS = frozenset(name for name, _ in API_SECURITY_HEADERS)
 
@@ -33,9 +35,17 @@ def security_headers(path: str) -> list[tuple[bytes, bytes]]:
 
 async def _send_problem(send: Send, status: int, code: str, detail: str, extra_headers=()) -> None:
     body = json.dumps(problem_body(status, code, detail)).encode()
-    await send({"type": "http.response.start", "status": status, "headers": [
-        (b"content-type", PROBLEM_MEDIA_TYPE.encode()), (b"content-length", str(len(body)).encode()),
-        *extra_headers]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", PROBLEM_MEDIA_TYPE.encode()),
+                (b"content-length", str(len(body)).encode()),
+                *extra_headers,
+            ],
+        }
+    )
     await send({"type": "http.response.body", "body": body})
 
 
@@ -66,8 +76,9 @@ class EdgeMiddleware:
         size = len(scope.get("raw_path") or b"") + len(scope.get("query_string") or b"")
         size += sum(len(n) + len(v) for n, v in scope["headers"])
         if size > self.max_header_bytes:
-            await _send_problem(send_secured, 431, "headers_too_large",
-                                f"The request's headers exceed {self.max_header_bytes} bytes")
+            await _send_problem(
+                send_secured, 431, "headers_too_large", f"The request's headers exceed {self.max_header_bytes} bytes"
+            )
             return
         task = asyncio.current_task()
         cancelling = task.cancelling()
@@ -86,7 +97,8 @@ class EdgeMiddleware:
                 raise  # not ours, or cancelled for another reason as well (as asyncio.timeout does)
             if started:
                 return  # the status is out: ending here makes the server close, the client sees a cut body
-            await _send_problem(send_secured, 504, "request_timeout",
-                                f"The request took longer than {self.timeout:g} s")
+            await _send_problem(
+                send_secured, 504, "request_timeout", f"The request took longer than {self.timeout:g} s"
+            )
         finally:
             self.deadlines.stop(key)

@@ -55,14 +55,14 @@ def upstream_problem(service: str, kind: str) -> UpstreamTimeout | UpstreamUnava
     return UpstreamUnavailable(f"The {service} service is unavailable", service=service)
 
 
-async def relay(answer: Answer, service: str, label: str, metrics: UpstreamMetrics, started: float,
-                send: Send) -> None:
+async def relay(answer: Answer, service: str, label: str, metrics: UpstreamMetrics, started: float, send: Send) -> None:
     """Streams an upstream answer through as it arrives. The answer is always closed, which hands its
     connection back to the pool, and its metrics are recorded once the body is out."""
     interrupted = None
     try:
-        await send({"type": "http.response.start", "status": answer.status_code,
-                    "headers": relayed_headers(answer.headers)})
+        await send(
+            {"type": "http.response.start", "status": answer.status_code, "headers": relayed_headers(answer.headers)}
+        )
         data, whole = answer.take()
         if whole:  # the common case: the whole body came with the headers
             await send({"type": "http.response.body", "body": data, "more_body": False})
@@ -74,8 +74,9 @@ async def relay(answer: Answer, service: str, label: str, metrics: UpstreamMetri
         await send({"type": "http.response.body", "body": b"", "more_body": False})
     except UpstreamError as err:
         interrupted = err.kind
-        log.warning("upstream body interrupted",
-                    extra={"fields": {"upstream": service, "route": label, "kind": interrupted}})
+        log.warning(
+            "upstream body interrupted", extra={"fields": {"upstream": service, "route": label, "kind": interrupted}}
+        )
         # Too late for a problem document: the status is out. Ending without the final body
         # message makes the server close the connection, so the client sees a truncated body,
         # never a short one that looks whole.
@@ -93,16 +94,24 @@ class Forwarder:
     def __init__(self, metrics: UpstreamMetrics, settings: GatewaySettings):
         self.metrics = metrics
         self.settings = settings
-        self.timeouts = Timeouts(connect=settings.connect_timeout_seconds, read=settings.read_timeout_seconds,
-                                 pool=settings.pool_timeout_seconds, keepalive=settings.keepalive_expiry_seconds)
+        self.timeouts = Timeouts(
+            connect=settings.connect_timeout_seconds,
+            read=settings.read_timeout_seconds,
+            pool=settings.pool_timeout_seconds,
+            keepalive=settings.keepalive_expiry_seconds,
+        )
         self.pools: dict[str, tuple[Pool, str]] = {}  # base URL -> (pool, path prefix)
         self.breakers = {
-            service: CircuitBreaker(settings.breaker_failure_threshold, settings.breaker_reset_seconds,
-                                    on_change=partial(self._circuit_changed, service))
+            service: CircuitBreaker(
+                settings.breaker_failure_threshold,
+                settings.breaker_reset_seconds,
+                on_change=partial(self._circuit_changed, service),
+            )
             for service in SERVICES
         }
-        self.budgets = {service: RetryBudget(settings.retry_budget_ratio, settings.retry_budget_reserve)
-                        for service in SERVICES}
+        self.budgets = {
+            service: RetryBudget(settings.retry_budget_ratio, settings.retry_budget_reserve) for service in SERVICES
+        }
 
     def _circuit_changed(self, service: str, state: CircuitState) -> None:
         self.metrics.circuit_state.labels(service).set(int(state))
@@ -122,8 +131,19 @@ class Forwarder:
         for pool, _ in self.pools.values():
             pool.close()
 
-    async def send(self, service: str, base_url: str, method: str, target: str, headers: list[tuple[bytes, bytes]],
-                   body: bytes = b"", *, retryable: bool, stream: bool, label: str) -> tuple[Answer, float]:
+    async def send(
+        self,
+        service: str,
+        base_url: str,
+        method: str,
+        target: str,
+        headers: list[tuple[bytes, bytes]],
+        body: bytes = b"",
+        *,
+        retryable: bool,
+        stream: bool,
+        label: str,
+    ) -> tuple[Answer, float]:
         """The upstream's answer (headers in; the whole body too unless `stream`) and when sending
         began. `target` is the service's own path and query. Raises UpstreamUnavailable (503:
         unreachable, or `circuit_open` with Retry-After) or UpstreamTimeout (504). A connection-level
@@ -135,7 +155,10 @@ class Forwarder:
             self.metrics.circuit_rejections.labels(service).inc()
             raise UpstreamUnavailable(
                 f"The {service} service is failing; the gateway is not sending it requests for now",
-                code="circuit_open", service=service, headers={"Retry-After": str(breaker.retry_after())})
+                code="circuit_open",
+                service=service,
+                headers={"Retry-After": str(breaker.retry_after())},
+            )
         budget = self.budgets[service]
         budget.deposit()
         pool, base_path = self.pool_for(base_url)
@@ -160,8 +183,18 @@ class Forwarder:
                     breaker.failure()
                     judged = True
                     self.metrics.failed(service, kind, time.perf_counter() - started)
-                    log.warning("upstream failed", extra={"fields": {
-                        "upstream": service, "route": label, "method": method, "kind": kind, "error": str(err)}})
+                    log.warning(
+                        "upstream failed",
+                        extra={
+                            "fields": {
+                                "upstream": service,
+                                "route": label,
+                                "method": method,
+                                "kind": kind,
+                                "error": str(err),
+                            }
+                        },
+                    )
                     raise upstream_problem(service, kind) from None
                 if answer.status_code in BREAKER_STATUSES:
                     breaker.failure()
@@ -210,7 +243,7 @@ async def proxy(scope: Scope, receive: Receive, send: Send) -> None:
     headers; its answer comes back unchanged. The token is checked here first and again by the
     service."""
     state = scope["app"].state
-    path = "/v1/" + scope["path"][len(PROXY_PREFIX):]
+    path = "/v1/" + scope["path"][len(PROXY_PREFIX) :]
     route = state.route_table.match(path)
     # RequestContextMiddleware labels metrics by route template. The catch-all's template would
     # lump every service together and the raw path must never be a label, so label by the table's
@@ -224,8 +257,8 @@ async def proxy(scope: Scope, receive: Receive, send: Send) -> None:
             raise NotFound("No service serves this path", code="route_not_found")
         if not route.base_url:
             raise UpstreamUnavailable(
-                f"The {route.service} service is not configured", code="service_not_configured",
-                service=route.service)
+                f"The {route.service} service is not configured", code="service_not_configured", service=route.service
+            )
         forwarder: Forwarder = state.forwarder
         body = await read_body(scope, receive, forwarder.settings.max_body_bytes)
         target = path if _PLAIN_PATH.fullmatch(path) else quote(path, safe=_PATH_SAFE)
@@ -233,8 +266,17 @@ async def proxy(scope: Scope, receive: Receive, send: Send) -> None:
             target += "?" + query.decode("latin-1")
         headers = forwarded_headers(scope, current_request_id() or "")
         retryable = method in IDEMPOTENT or any(name == b"idempotency-key" for name, _ in scope["headers"])
-        answer, started = await forwarder.send(route.service, route.base_url, method, target, headers, body,
-                                               retryable=retryable, stream=True, label=route.label)
+        answer, started = await forwarder.send(
+            route.service,
+            route.base_url,
+            method,
+            target,
+            headers,
+            body,
+            retryable=retryable,
+            stream=True,
+            label=route.label,
+        )
     except ProblemError as err:
         response = problem_response(err.status, err.code, err.detail, err.headers, **err.extra)
         await response(scope, receive, send)
@@ -257,5 +299,6 @@ class _ProxyApp:  # an ASGI app (not a function), so that Starlette passes it sc
 PROXY_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 # In the router only so that another method gets 405 with Allow; GatewayApp answers the rest.
 # Documented in the merged OpenAPI by each service's own paths (gateway.openapi), not as a catch-all.
-proxy_route = StarletteRoute("/api/v1/{path:path}", _ProxyApp(), methods=sorted(PROXY_METHODS), name="proxy",
-                             include_in_schema=False)
+proxy_route = StarletteRoute(
+    "/api/v1/{path:path}", _ProxyApp(), methods=sorted(PROXY_METHODS), name="proxy", include_in_schema=False
+)

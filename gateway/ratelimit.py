@@ -60,9 +60,16 @@ class RateLimiter:
         self.backend = "redis" if settings.redis_url else "memory"
         if settings.redis_url:
             # Short socket timeouts: a stalled Redis costs a request at most this, then it fails open.
-            self.strategy = _STRATEGIES[strategy](storage.RedisStorage(
-                settings.redis_url, implementation="coredis", wrap_exceptions=True, key_prefix="gateway",
-                stream_timeout=0.25, connect_timeout=0.25))
+            self.strategy = _STRATEGIES[strategy](
+                storage.RedisStorage(
+                    settings.redis_url,
+                    implementation="coredis",
+                    wrap_exceptions=True,
+                    key_prefix="gateway",
+                    stream_timeout=0.25,
+                    connect_timeout=0.25,
+                )
+            )
         elif strategy == "sliding-window-counter":
             self.strategy = MemorySlidingWindowCounter()
         else:
@@ -80,8 +87,10 @@ class RateLimiter:
         except StorageError as err:
             self.skip_until = time.monotonic() + self.STORAGE_BACKOFF_SECONDS
             self.metrics.rate_limit_errors.inc()
-            log.warning("rate limit storage unavailable", extra={"fields": {
-                "backend": self.backend, "error": type(err.storage_error).__name__}})
+            log.warning(
+                "rate limit storage unavailable",
+                extra={"fields": {"backend": self.backend, "error": type(err.storage_error).__name__}},
+            )
 
     async def _refuse(self, klass: str, item: RateLimitItem, sub: str) -> None:
         stats = await self.strategy.get_window_stats(item, klass, sub)

@@ -23,8 +23,13 @@ class CircuitBreaker:
     have passed, then lets one probe through (half-open): its success closes the circuit, its failure
     opens it for another cool-down. `on_change(state)` is told every transition."""
 
-    def __init__(self, threshold: int, reset_seconds: float, on_change: Callable[[CircuitState], None] | None = None,
-                 clock: Callable[[], float] = time.monotonic):
+    def __init__(
+        self,
+        threshold: int,
+        reset_seconds: float,
+        on_change: Callable[[CircuitState], None] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ):
         self.threshold = threshold
         self.reset_seconds = reset_seconds
         self.on_change = on_change
@@ -60,7 +65,8 @@ class CircuitBreaker:
         self.probing = False
         self.failures += 1
         if self.state is CircuitState.HALF_OPEN or (
-                self.state is CircuitState.CLOSED and self.failures >= self.threshold):
+            self.state is CircuitState.CLOSED and self.failures >= self.threshold
+        ):
             self.opened_at = self.clock()
             self._move(CircuitState.OPEN)
 

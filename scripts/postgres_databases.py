@@ -58,12 +58,15 @@ def main() -> None:
     names = services()
     wanted = {s: f"{prefix}{s}" for s in names if not os.environ.get(f"{s.upper()}_DATABASE_URL")}
     ensure_databases(server, list(wanted.values()))
-    exports = {f"{s.upper()}_DATABASE_URL": make_url(server).set(database=db).render_as_string(hide_password=False)
-               for s, db in wanted.items()}
+    exports = {
+        f"{s.upper()}_DATABASE_URL": make_url(server).set(database=db).render_as_string(hide_password=False)
+        for s, db in wanted.items()
+    }
     for s in names:  # the gateway reaches every service that runs, on its port setting
         port = os.environ.get(f"{s.upper()}_PORT", str(PORTS.get(s, 8000)))
-        exports.setdefault(f"GATEWAY_{s.upper()}_URL", os.environ.get(f"GATEWAY_{s.upper()}_URL")
-                           or f"http://127.0.0.1:{port}")
+        exports.setdefault(
+            f"GATEWAY_{s.upper()}_URL", os.environ.get(f"GATEWAY_{s.upper()}_URL") or f"http://127.0.0.1:{port}"
+        )
     for key, value in exports.items():
         print(f"export {key}={shlex.quote(value)}")
 

@@ -1,5 +1,7 @@
 """Shared fixtures: tokens, settings and database factories for every service's tests."""
 
+import os
+import secrets
 import uuid
 from collections.abc import Callable
 
@@ -7,8 +9,19 @@ import pytest
 
 from services.common.auth import mint_token
 from services.common.config import DEV_JWT_SECRET
+from tests import dbkit
 
 TEST_SECRET = DEV_JWT_SECRET
+
+
+def pytest_configure(config) -> None:
+    # One id per run, set before xdist starts its workers (they inherit the environment), so that
+    # database names of two concurrent runs never collide.
+    os.environ.setdefault("TEST_RUN_ID", "t" + secrets.token_hex(3))
+
+
+def pytest_sessionfinish(session, exitstatus) -> None:
+    dbkit.drop_created_databases()
 
 
 @pytest.fixture

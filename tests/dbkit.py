@@ -65,18 +65,39 @@ def _driver(url: str) -> str:
     return url.replace("postgresql://", "postgresql+psycopg://", 1) if url.startswith("postgresql://") else url
 
 
+# Every database a run creates is named after the run (TEST_RUN_ID, set once per pytest session by
+# tests/conftest.py and inherited by the xdist workers), so two runs on one server never meet, and
+# each worker drops what it created when its session ends.
+_created: set[str] = set()
+
+
 def fresh_pg_database(name: str) -> str:
-    """Drops and creates database `name` on the test server; returns its URL."""
+    """Drops and creates database `name` on the test server; returns its URL. It is dropped again
+    when the test session ends (drop_created_databases)."""
     admin = create_engine(_driver(PG_URL), isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         conn.execute(text(f'CREATE DATABASE "{name}"'))
     admin.dispose()
+    _created.add(name)
     return make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
 
 
+def drop_created_databases() -> None:
+    if not _created or postgres_reachable() is not None:
+        return
+    admin = create_engine(_driver(PG_URL), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        for name in sorted(_created):
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+    _created.clear()
+
+
 def worker_id() -> str:
-    return os.environ.get("PYTEST_XDIST_WORKER", "gw") or "gw"
+    """This run and this xdist worker, for database names: `<run id>_<worker>`."""
+    run = os.environ.get("TEST_RUN_ID", "local")
+    return f"{run}_{os.environ.get('PYTEST_XDIST_WORKER', 'gw') or 'gw'}"
 
 
 def sqlite_template(tmp_path_factory, service: str, alembic_ini: Path) -> Path:
@@ -95,8 +116,9 @@ def migrated_pg_database(service: str, alembic_ini: Path) -> str:
 
 
 @contextmanager
-def owned_database(backend: str, *, template: Callable[[], Path], pg_url: Callable[[], str],
-                   tmp_path: Path) -> Iterator[Database]:
+def owned_database(
+    backend: str, *, template: Callable[[], Path], pg_url: Callable[[], str], tmp_path: Path
+) -> Iterator[Database]:
     """A Database one test owns: its own copy of the SQLite template, or on PostgreSQL an outer
     transaction rolled back at teardown (the app's sessions join it through savepoints). The
     template and URL come through callables so that only the backend in use is set up."""

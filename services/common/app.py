@@ -33,9 +33,12 @@ def build_service_app(
     version: str = "0.1.0",
     background: Sequence[ConsumerThread] = (),
     fast_paths: Sequence[FastPath] = (),
+    registry: CollectorRegistry | None = None,
 ) -> FastAPI:
     """`background`: feed consumers started with the app and stopped before the database closes.
-    `fast_paths`: hand-written answers for the hottest GET routes (see services.common.fastpath)."""
+    `fast_paths`: hand-written answers for the hottest GET routes (see services.common.fastpath).
+    `registry`: the service's own metrics registry, holding its domain metrics already; the HTTP
+    metrics are added to it (a new one when None)."""
     configure_logging(name, settings.log_level)
     db = db or Database(settings.database_url)
 
@@ -64,7 +67,7 @@ def build_service_app(
     app.state.settings = settings
     app.state.db = db
     app.state.verifier = TokenVerifier(settings)
-    app.state.metrics = HttpMetrics(CollectorRegistry(auto_describe=True))
+    app.state.metrics = HttpMetrics(registry or CollectorRegistry(auto_describe=True))
     app.state.ready_checks = database_checks(db, migration_heads(alembic_ini))
     install_problem_handlers(app)
     app.state.fast_paths = tuple(fast_paths)

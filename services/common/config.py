@@ -54,3 +54,12 @@ class BaseServiceSettings(BaseSettings):
 
     def secret_fields(self) -> list[str]:
         return ["jwt_secret"]
+
+
+class FeedConsumerSettings(BaseSettings):
+    """The settings of a service that consumes event feeds, one name for each across services.
+    Mixed into a service's settings class; the feed URLs themselves are the service's own fields."""
+
+    feed_batch_size: int = 500
+    feed_idle_seconds: float = 1.0
+    consumer_max_lag: int = 10_000  # readiness fails beyond this many unapplied events

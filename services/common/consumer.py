@@ -14,11 +14,11 @@ from typing import Any
 import httpx
 from pydantic import BaseModel, ValidationError
 from sqlalchemy import Column, String, Table, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from services.common.db import BigIntPK, Database, UTCDateTime, utcnow
+from services.common.auth import mint_token
+from services.common.config import BaseServiceSettings
+from services.common.db import BigIntPK, Database, UTCDateTime, upsert_insert, utcnow
 from services.common.outbox import Event
 
 log = logging.getLogger("consumer")
@@ -81,12 +81,9 @@ def _malformed(item: Any, err: ValidationError, head: int) -> MalformedItem:
     if position > head:
         raise UnreadablePage(f"a malformed feed item at {position}, beyond the feed's head {head}")
     problems = [(".".join(map(str, e["loc"])), e["msg"]) for e in err.errors(include_url=False, include_input=False)]
-    return MalformedItem(position, item, "; ".join(f"{loc}: {msg}" for loc, msg in problems),
-                         tuple(loc for loc, _ in problems))
-
-
-def _insert_for(s: Session):
-    return pg_insert if s.get_bind().dialect.name == "postgresql" else sqlite_insert
+    return MalformedItem(
+        position, item, "; ".join(f"{loc}: {msg}" for loc, msg in problems), tuple(loc for loc, _ in problems)
+    )
 
 
 def consumer_cursor_table(metadata) -> Table:
@@ -175,7 +172,7 @@ class FeedConsumer:
         current = s.execute(stmt).scalar()
         if current is None:  # first run: replicas may race to create the row
             s.execute(
-                _insert_for(s)(self.table)
+                upsert_insert(s)(self.table)
                 .values(consumer=self.name, position=0, updated_at=utcnow())
                 .on_conflict_do_nothing()
             )
@@ -189,9 +186,17 @@ class FeedConsumer:
             return
         for m in aside:
             kind = m.item.get("type")
-            log.warning("malformed feed item set aside", extra={"fields": {
-                "consumer": self.name, "position": m.position, "type": kind[:100] if isinstance(kind, str) else None,
-                "invalid_fields": ",".join(m.fields)}})
+            log.warning(
+                "malformed feed item set aside",
+                extra={
+                    "fields": {
+                        "consumer": self.name,
+                        "position": m.position,
+                        "type": kind[:100] if isinstance(kind, str) else None,
+                        "invalid_fields": ",".join(m.fields),
+                    }
+                },
+            )
 
     def poll_once(self) -> int:
         batch = self.fetch(self.position())
@@ -220,8 +225,12 @@ class ConsumerThread:
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self.consumer.run, args=(self._stop, self.idle_seconds),
-                                        name=f"consumer-{self.consumer.name}", daemon=True)
+        self._thread = threading.Thread(
+            target=self.consumer.run,
+            args=(self._stop, self.idle_seconds),
+            name=f"consumer-{self.consumer.name}",
+            daemon=True,
+        )
         self._thread.start()
 
     def stop(self, timeout: float = 10.0) -> None:
@@ -239,3 +248,13 @@ def lag_check(consumer: FeedConsumer, max_lag: int):
         return lag <= max_lag, f"{lag} events behind {consumer.name}'s feed"
 
     return check
+
+
+def system_token_source(settings: BaseServiceSettings, sub: str, ttl_seconds: int = 300) -> Callable[[], str]:
+    """The bearer token a service's feed consumers present: a short-lived system token minted with
+    the service's own secret, fresh for every poll."""
+
+    def token() -> str:
+        return mint_token(settings.jwt_secret, sub=sub, role="system", ttl_seconds=ttl_seconds)
+
+    return token

@@ -25,9 +25,10 @@ from sqlalchemy import (
     make_url,
     select,
 )
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, registry
 from sqlalchemy.types import TypeDecorator
-from sqlmodel import SQLModel
 
 T = TypeVar("T")
 NAMING_CONVENTION = {
@@ -42,13 +43,11 @@ NAMING_CONVENTION = {
 BigIntPK = BigInteger().with_variant(Integer(), "sqlite")
 
 
-def make_base() -> type[SQLModel]:
-    """A SQLModel base with its own metadata, so each service keeps its own Alembic history."""
-
-    class Base(SQLModel, registry=registry(metadata=MetaData(naming_convention=NAMING_CONVENTION))):
-        pass
-
-    return Base
+def service_registry() -> registry:
+    """A registry with its own metadata for a service's SQLModel base, so each service keeps its own
+    Alembic history: `class Base(SQLModel, registry=service_registry()): ...` in its models.py (a
+    class statement, so type checkers see the models as classes)."""
+    return registry(metadata=MetaData(naming_convention=NAMING_CONVENTION))
 
 
 def utcnow() -> datetime:
@@ -224,6 +223,13 @@ class PreparedRow:
             conn.close()
         self._opened.clear()
         self._local = threading.local()
+
+
+def upsert_insert(bind: Session | Connection | Engine) -> Callable[..., Any]:
+    """The dialect's own `insert`, whose statements take `on_conflict_do_nothing` and
+    `on_conflict_do_update` with the same arguments on PostgreSQL and SQLite."""
+    engine = bind.get_bind() if isinstance(bind, Session) else bind
+    return pg_insert if engine.dialect.name == "postgresql" else sqlite_insert
 
 
 def is_unique_violation(err: exc.IntegrityError) -> bool:

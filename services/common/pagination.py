@@ -3,6 +3,9 @@
 import base64
 import binascii
 import json
+import uuid
+from collections.abc import Callable
+from datetime import datetime
 from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel
@@ -38,10 +41,32 @@ def decode_cursor(cursor: str | None, kinds: tuple[type, ...] = (str,)) -> list[
         or len(values) != len(kinds)
         or not all(type(v) is kind for v, kind in zip(values, kinds, strict=False))
     ):
-        raise InvalidInput(
-            [{"loc": ["query", "cursor"], "msg": "not a cursor this API issued", "type": "cursor_invalid"}]
-        )
+        raise cursor_invalid()
     return values
+
+
+def cursor_invalid() -> InvalidInput:
+    """The 422 for a cursor this API did not issue, naming `cursor`."""
+    return InvalidInput([{"loc": ["query", "cursor"], "msg": "not a cursor this API issued", "type": "cursor_invalid"}])
+
+
+def decode_time_id(cursor: str | None) -> tuple[datetime, uuid.UUID] | None:
+    """A cursor over a (timezone-aware time, UUID) sort key, or None without one."""
+    values = decode_cursor(cursor, (str, str))
+    if values is None:
+        return None
+    try:
+        at, key = datetime.fromisoformat(values[0]), uuid.UUID(values[1])
+    except ValueError:
+        raise cursor_invalid() from None
+    if at.tzinfo is None:
+        raise cursor_invalid()
+    return at, key
+
+
+def time_id_key(time_attr: str) -> Callable[[Any], list[str]]:
+    """The cursor key of a row sorted by (`time_attr`, id)."""
+    return lambda r: [getattr(r, time_attr).isoformat(), str(r.id)]
 
 
 def page_of(rows: list[T], limit: int, key) -> tuple[list[T], str | None]:

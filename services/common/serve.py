@@ -74,8 +74,11 @@ class CorkedHttpToolsProtocol(HttpToolsProtocol):
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="python -m services.common.serve", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="python -m services.common.serve",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("factory", help="module:function returning the ASGI app, e.g. gateway.app:create_app")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8000)
@@ -89,10 +92,18 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> None:
     args = parse_args(argv)
-    uvicorn.run(args.factory, factory=True, host=args.host, port=args.port, workers=args.workers,
-                log_level=args.log_level, access_log=args.access_log, http=CorkedHttpToolsProtocol,
-                timeout_graceful_shutdown=args.timeout_graceful_shutdown,
-                timeout_keep_alive=args.timeout_keep_alive)
+    uvicorn.run(
+        args.factory,
+        factory=True,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        log_level=args.log_level,
+        access_log=args.access_log,
+        http=CorkedHttpToolsProtocol,
+        timeout_graceful_shutdown=args.timeout_graceful_shutdown,
+        timeout_keep_alive=args.timeout_keep_alive,
+    )
 
 
 if __name__ == "__main__":

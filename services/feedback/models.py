@@ -18,14 +18,18 @@ from sqlalchemy import (
     Text,
     Uuid,
 )
-from sqlmodel import Field
+from sqlmodel import Field, SQLModel
 
 from services.common.consumer import consumer_cursor_table
-from services.common.db import BigIntPK, UTCDateTime, make_base, utcnow
+from services.common.db import BigIntPK, UTCDateTime, service_registry, utcnow
 from services.common.idempotency import idempotency_table
 from services.common.outbox import outbox_table
 
-Base = make_base()
+
+class Base(SQLModel, registry=service_registry()):
+    """The feedback service's own base: its own metadata, its own Alembic history."""
+
+
 metadata = Base.metadata
 
 COMPLAINT_STATES = (

@@ -22,23 +22,36 @@ HERE = Path(__file__).parent
 
 def build_policy(settings: LoyaltySettings, clock: Callable[[], datetime] = utcnow, sink=None) -> Policy:
     kw = {"sink": sink} if sink is not None else {}
-    return Policy(zone=settings.zone, expiry_months=settings.expiry_months,
-                  staff_adjust_limit=settings.staff_adjust_limit, tiers=tuple(settings.tiers), clock=clock, **kw)
+    return Policy(
+        zone=settings.zone,
+        expiry_months=settings.expiry_months,
+        staff_adjust_limit=settings.staff_adjust_limit,
+        tiers=tuple(settings.tiers),
+        clock=clock,
+        **kw,
+    )
 
 
-def create_app(settings: LoyaltySettings | None = None, db: Database | None = None,
-               clock: Callable[[], datetime] = utcnow) -> FastAPI:
+def create_app(
+    settings: LoyaltySettings | None = None, db: Database | None = None, clock: Callable[[], datetime] = utcnow
+) -> FastAPI:
     """`clock` is injected by tests (expiry, cancellation windows, check-in days)."""
     settings = settings or LoyaltySettings()
     db = db or Database(settings.database_url)
-    feeds = {"profile": settings.profile_feed_url, "segmentation": settings.segmentation_feed_url,
-             "feedback": settings.feedback_feed_url}
+    feeds = {
+        "profile": settings.profile_feed_url,
+        "segmentation": settings.segmentation_feed_url,
+        "feedback": settings.feedback_feed_url,
+    }
     # The metrics need the app's registry and the consumers need the policy, so the policy's sink
     # forwards to metrics attached once the app exists.
     sink_target: list[LoyaltyMetrics] = []
     policy = build_policy(settings, clock, sink=lambda effect: sink_target[0].record(effect) if sink_target else None)
-    consumers = {feed: build_consumer(feed, db=db, policy=policy, settings=settings, url=url)
-                 for feed, url in feeds.items() if url}
+    consumers = {
+        feed: build_consumer(feed, db=db, policy=policy, settings=settings, url=url)
+        for feed, url in feeds.items()
+        if url
+    }
     app = build_service_app(
         name="loyalty",
         title="Loyalty service",

@@ -69,9 +69,15 @@ def _customer(event: Event) -> uuid.UUID | None:
 
 
 def _transaction(t: TransactionRecorded) -> Transaction:
-    return Transaction(transaction_id=t.transaction_id, external_id=t.external_id, kind=t.kind,
-                      amount_fen=t.amount_fen, channel=t.channel, occurred_at=t.occurred_at,
-                      reverses_external_id=t.reverses_external_id)
+    return Transaction(
+        transaction_id=t.transaction_id,
+        external_id=t.external_id,
+        kind=t.kind,
+        amount_fen=t.amount_fen,
+        channel=t.channel,
+        occurred_at=t.occurred_at,
+        reverses_external_id=t.reverses_external_id,
+    )
 
 
 def _has_activities(s: Session, trigger: str) -> bool:
@@ -113,19 +119,27 @@ def _on_segment(s: Session, event: Event, _policy: Policy) -> None:
     e = SegmentChanged.model_validate(event.data)
     customer_id = _customer(event)
     if e.to_class is None:
-        s.execute(delete(CustomerSegment).where(CustomerSegment.customer_id == customer_id,
-                                                CustomerSegment.scheme == e.scheme))
+        s.execute(
+            delete(CustomerSegment).where(
+                CustomerSegment.customer_id == customer_id, CustomerSegment.scheme == e.scheme
+            )
+        )
         return
     insert = pg_insert if s.get_bind().dialect.name == "postgresql" else sqlite_insert
-    stmt = insert(CustomerSegment).values(customer_id=customer_id, scheme=e.scheme, class_name=e.to_class,
-                                          changed_at=e.changed_at)
-    s.execute(stmt.on_conflict_do_update(index_elements=["customer_id", "scheme"],
-                                         set_={"class_name": e.to_class, "changed_at": e.changed_at}))
+    stmt = insert(CustomerSegment).values(
+        customer_id=customer_id, scheme=e.scheme, class_name=e.to_class, changed_at=e.changed_at
+    )
+    s.execute(
+        stmt.on_conflict_do_update(
+            index_elements=["customer_id", "scheme"], set_={"class_name": e.to_class, "changed_at": e.changed_at}
+        )
+    )
 
 
 def _on_survey(s: Session, event: Event, policy: Policy) -> None:
-    awards_for_trigger(s, _customer(event), "survey_responded", SurveyResponded.model_validate(event.data).response_id,
-                       policy)
+    awards_for_trigger(
+        s, _customer(event), "survey_responded", SurveyResponded.model_validate(event.data).response_id, policy
+    )
 
 
 FEEDS: dict[str, dict[str, Callable[[Session, Event, Policy], None]]] = {
@@ -154,8 +168,10 @@ class LoyaltyConsumer(FeedConsumer):
     def _wrap(self, fn: Callable[[Session, Event, Policy], None]) -> Handler:
         def handle(s: Session, event: Event) -> None:
             if _customer(event) is None:
-                log.warning("event without a customer subject skipped", extra={"fields": {
-                    "consumer": self.name, "position": event.position, "type": event.type}})
+                log.warning(
+                    "event without a customer subject skipped",
+                    extra={"fields": {"consumer": self.name, "position": event.position, "type": event.type}},
+                )
                 return
             if self.batch and not s.info.get("preloaded"):
                 # the accounts and cap totals of the batch's transactions in a few queries, not some per event
@@ -168,8 +184,10 @@ class LoyaltyConsumer(FeedConsumer):
                 fn(s, event, self.policy)
             except ValidationError:
                 # A malformed event must not stall the feed for ever; it is logged and passed over.
-                log.warning("malformed event skipped", extra={"fields": {
-                    "consumer": self.name, "position": event.position, "type": event.type}})
+                log.warning(
+                    "malformed event skipped",
+                    extra={"fields": {"consumer": self.name, "position": event.position, "type": event.type}},
+                )
             self.pending.extend(s.info.pop("effects", []))
 
         return handle
@@ -203,10 +221,18 @@ class LoyaltyConsumer(FeedConsumer):
         return applied
 
 
-def build_consumer(feed: Feed, *, db: Database, policy: Policy, settings: LoyaltySettings, url: str,
-                   client: httpx.Client | None = None) -> LoyaltyConsumer:
+def build_consumer(
+    feed: Feed, *, db: Database, policy: Policy, settings: LoyaltySettings, url: str, client: httpx.Client | None = None
+) -> LoyaltyConsumer:
     def token() -> str:
         return mint_token(settings.jwt_secret, sub="loyalty-consumer", role="system", ttl_seconds=300)
 
-    return LoyaltyConsumer(feed=feed, policy=policy, db=db, client=client or httpx.Client(timeout=10),
-                           feed_url=url, token=token, batch_size=settings.feed_batch_size)
+    return LoyaltyConsumer(
+        feed=feed,
+        policy=policy,
+        db=db,
+        client=client or httpx.Client(timeout=10),
+        feed_url=url,
+        token=token,
+        batch_size=settings.feed_batch_size,
+    )

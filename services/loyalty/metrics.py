@@ -8,17 +8,22 @@ from services.loyalty.service.policy import Effect
 
 class LoyaltyMetrics:
     def __init__(self, registry: CollectorRegistry):
-        self.issued = Counter("loyalty_points_issued_total", "Points credited, by source", ["source"],
-                              registry=registry)
+        self.issued = Counter(
+            "loyalty_points_issued_total", "Points credited, by source", ["source"], registry=registry
+        )
         self.redeemed = Counter("loyalty_points_redeemed_total", "Points debited for rewards", registry=registry)
         self.expired = Counter("loyalty_points_expired_total", "Points expired", registry=registry)
-        self.redemptions = Counter("loyalty_redemptions_total", "Redemptions, by reward code", ["reward"],
-                                   registry=registry)
-        self.feed_lag = Gauge("loyalty_feed_lag_events", "Events behind each consumed feed's head", ["feed"],
-                              registry=registry)
-        self.ledger_mismatches = Gauge("loyalty_ledger_mismatched_accounts",
-                                       "Accounts whose stored balance disagrees with the ledger at the last check",
-                                       registry=registry)
+        self.redemptions = Counter(
+            "loyalty_redemptions_total", "Redemptions, by reward code", ["reward"], registry=registry
+        )
+        self.feed_lag = Gauge(
+            "loyalty_feed_lag_events", "Events behind each consumed feed's head", ["feed"], registry=registry
+        )
+        self.ledger_mismatches = Gauge(
+            "loyalty_ledger_mismatched_accounts",
+            "Accounts whose stored balance disagrees with the ledger at the last check",
+            registry=registry,
+        )
 
     def record(self, effect: Effect) -> None:
         """The sink for effects the domain publishes after each commit."""

@@ -7,14 +7,18 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import JSON, BigInteger, Boolean, CheckConstraint, Column, ForeignKey, Index, Integer, String, Uuid
-from sqlmodel import Field
+from sqlmodel import Field, SQLModel
 
 from services.common.consumer import consumer_cursor_table
-from services.common.db import BigIntPK, UTCDateTime, make_base, utcnow
+from services.common.db import BigIntPK, UTCDateTime, service_registry, utcnow
 from services.common.idempotency import idempotency_table
 from services.common.outbox import outbox_table
 
-Base = make_base()
+
+class Base(SQLModel, registry=service_registry()):
+    """The loyalty service's own base: its own metadata, its own Alembic history."""
+
+
 metadata = Base.metadata
 
 ACCOUNT_STATUSES = ("active", "frozen")
@@ -74,9 +78,7 @@ class LedgerEntry(Base, table=True):
     )
 
     id: int | None = Field(default=None, sa_column=Column(BigIntPK, primary_key=True, autoincrement=True))
-    customer_id: uuid.UUID = Field(
-        sa_column=Column(Uuid, ForeignKey("points_account.customer_id"), nullable=False)
-    )
+    customer_id: uuid.UUID = Field(sa_column=Column(Uuid, ForeignKey("points_account.customer_id"), nullable=False))
     kind: str = Field(sa_column=Column(String(8), nullable=False))
     points: int = Field(sa_column=_points())
     balance_after: int = Field(sa_column=_points())
@@ -102,8 +104,9 @@ class PointsLot(Base, table=True):
         Index("ix_points_lot_customer_id_expires_at", "customer_id", "expires_at"),
     )
 
-    id: int = Field(sa_column=Column(BigIntPK, ForeignKey("points_ledger_entry.id"), primary_key=True,
-                                     autoincrement=False))
+    id: int = Field(
+        sa_column=Column(BigIntPK, ForeignKey("points_ledger_entry.id"), primary_key=True, autoincrement=False)
+    )
     customer_id: uuid.UUID = Field(sa_column=Column(Uuid, nullable=False))
     points: int = Field(sa_column=_points())
     remaining: int = Field(sa_column=_points())
@@ -116,8 +119,7 @@ class PointsAllocation(Base, table=True):
     __tablename__ = "points_allocation"
 
     id: int | None = Field(default=None, sa_column=Column(BigIntPK, primary_key=True, autoincrement=True))
-    entry_id: int = Field(sa_column=Column(BigIntPK, ForeignKey("points_ledger_entry.id"), nullable=False,
-                                           index=True))
+    entry_id: int = Field(sa_column=Column(BigIntPK, ForeignKey("points_ledger_entry.id"), nullable=False, index=True))
     lot_id: int = Field(sa_column=Column(BigIntPK, ForeignKey("points_lot.id"), nullable=False, index=True))
     points: int = Field(sa_column=_points())
 
@@ -204,9 +206,7 @@ class Redemption(Base, table=True):
     )
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, sa_column=Column(Uuid, primary_key=True))
-    customer_id: uuid.UUID = Field(
-        sa_column=Column(Uuid, ForeignKey("points_account.customer_id"), nullable=False)
-    )
+    customer_id: uuid.UUID = Field(sa_column=Column(Uuid, ForeignKey("points_account.customer_id"), nullable=False))
     reward_id: uuid.UUID = Field(sa_column=Column(Uuid, ForeignKey("reward.id"), nullable=False))
     quantity: int = Field(sa_column=Column(Integer, nullable=False))
     points: int = Field(sa_column=_points())

@@ -36,11 +36,18 @@ Instant = Annotated[AwareDatetime, AfterValidator(_utc_in_range), Field(descript
 Points = Annotated[int, Field(strict=True, ge=1, le=MAX_POINTS)]
 Text = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(_no_control)]
 Code = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{1,39}$", description="2-40 of a-z 0-9 _ -")]
-Segment = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,60}(:[A-Za-z0-9_.-]{1,60}){1,2}$", max_length=200,
-                               description='"scheme:class", e.g. "asset_size:high"')]
+Segment = Annotated[
+    str,
+    Field(
+        pattern=r"^[A-Za-z0-9_.-]{1,60}(:[A-Za-z0-9_.-]{1,60}){1,2}$",
+        max_length=200,
+        description='"scheme:class", e.g. "asset_size:high"',
+    ),
+]
 Money = Annotated[str, Field(pattern=r"^\d{1,13}\.\d{2}$", description='CNY with two places, "100.00"')]
-Factor = Annotated[str, Field(pattern=r"^(0\.(0[1-9]|[1-9]\d?)|[1-9]\d?(\.\d{1,2})?)$",
-                              description='a multiplier, "0.01" to "99.99"')]
+Factor = Annotated[
+    str, Field(pattern=r"^(0\.(0[1-9]|[1-9]\d?)|[1-9]\d?(\.\d{1,2})?)$", description='a multiplier, "0.01" to "99.99"')
+]
 BranchCode = Annotated[str, Field(pattern=r"^[A-Z0-9]{4,16}$")]
 
 
@@ -207,7 +214,8 @@ class RewardFields(RequestModel):
     name: Text | None = None
     points_price: Points | None = None
     stock: Annotated[int, Field(strict=True, ge=0, le=10_000_000)] | None = Field(
-        default=None, description="null: unlimited")
+        default=None, description="null: unlimited"
+    )
     eligible_segments: Annotated[list[Segment], Field(max_length=20)] | None = None
     eligible_tiers: Annotated[list[Tier], Field(max_length=4)] | None = None
     active_until: Instant | None = None
@@ -221,7 +229,8 @@ class RewardCreate(RewardFields):
     type: RewardType
     points_price: Points
     voucher_valid_days: Annotated[int, Field(strict=True, ge=1, le=3650)] | None = Field(
-        default=None, description="vouchers only; default 30")
+        default=None, description="vouchers only; default 30"
+    )
     active_from: Instant | None = Field(default=None, description="default now")
     cancel_window_hours: Annotated[int, Field(strict=True, ge=0, le=720)] = 24
 

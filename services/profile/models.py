@@ -20,13 +20,17 @@ from sqlalchemy import (
     UniqueConstraint,
     Uuid,
 )
-from sqlmodel import Field
+from sqlmodel import Field, SQLModel
 
-from services.common.db import BigIntPK, UTCDateTime, make_base, utcnow
+from services.common.db import BigIntPK, UTCDateTime, service_registry, utcnow
 from services.common.idempotency import idempotency_table
 from services.common.outbox import outbox_table
 
-Base = make_base()
+
+class Base(SQLModel, registry=service_registry()):
+    """The profile service's own base: its own metadata, its own Alembic history."""
+
+
 metadata = Base.metadata
 
 CUSTOMER_TYPES = ("individual", "enterprise", "interbank")

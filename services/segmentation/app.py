@@ -25,9 +25,13 @@ HERE = Path(__file__).parent
 FEEDS = ("profile", "loyalty", "feedback")
 
 
-def build_consumers(settings: SegmentationSettings, db: Database, clock: Callable[[], datetime],
-                    client: httpx.Client | None = None,
-                    on_quarantine: OnQuarantine | None = None) -> dict[str, FeedConsumer]:
+def build_consumers(
+    settings: SegmentationSettings,
+    db: Database,
+    clock: Callable[[], datetime],
+    client: httpx.Client | None = None,
+    on_quarantine: OnQuarantine | None = None,
+) -> dict[str, FeedConsumer]:
     """One FeedConsumer per feed whose URL setting is non-empty, each with its own cursor row."""
     features = FeatureHandlers(settings, clock, on_quarantine)
     client = client or httpx.Client(timeout=10.0)
@@ -36,10 +40,17 @@ def build_consumers(settings: SegmentationSettings, db: Database, clock: Callabl
         return mint_token(settings.jwt_secret, sub="segmentation-consumer", role="system", ttl_seconds=300)
 
     return {
-        feed: FeedConsumer(name=feed, db=db, cursor_table=consumer_cursor, handlers=features.handlers(feed),
-                           client=client,
-                           feed_url=getattr(settings, f"{feed}_feed_url"), token=token,
-                           batch_size=settings.feed_batch_size, set_aside=features.set_aside(feed))
+        feed: FeedConsumer(
+            name=feed,
+            db=db,
+            cursor_table=consumer_cursor,
+            handlers=features.handlers(feed),
+            client=client,
+            feed_url=getattr(settings, f"{feed}_feed_url"),
+            token=token,
+            batch_size=settings.feed_batch_size,
+            set_aside=features.set_aside(feed),
+        )
         for feed in FEEDS
         if getattr(settings, f"{feed}_feed_url")
     }
@@ -54,8 +65,9 @@ def create_app(
     db = db or Database(settings.database_url)
     clock = clock or utcnow
     counters: list[OnQuarantine] = []  # the metric exists only once the app (and its registry) does
-    consumers = build_consumers(settings, db, clock,
-                                on_quarantine=lambda feed, kind: [count(feed, kind) for count in counters])
+    consumers = build_consumers(
+        settings, db, clock, on_quarantine=lambda feed, kind: [count(feed, kind) for count in counters]
+    )
     app = build_service_app(
         name="segmentation",
         title="Segmentation service",
@@ -69,8 +81,9 @@ def create_app(
     )
     metrics = SegmentationMetrics(app.state.metrics.registry)
     counters.append(metrics.event_quarantined)
-    ctx = service.Context(db=db, settings=settings, clock=clock, on_recompute=metrics.recompute_finished,
-                          on_step=metrics.recompute_step)
+    ctx = service.Context(
+        db=db, settings=settings, clock=clock, on_recompute=metrics.recompute_finished, on_step=metrics.recompute_step
+    )
     app.state.ctx = ctx
     app.state.consumers = consumers
     for name, consumer in consumers.items():
@@ -80,8 +93,13 @@ def create_app(
         if settings.recompute_inline:
             service.run_recompute(ctx, job_id=job_id)
             return
-        threading.Thread(target=service.run_recompute, args=(ctx,), kwargs={"job_id": job_id},
-                         name=f"recompute-{job_id}", daemon=True).start()
+        threading.Thread(
+            target=service.run_recompute,
+            args=(ctx,),
+            kwargs={"job_id": job_id},
+            name=f"recompute-{job_id}",
+            daemon=True,
+        ).start()
 
     app.state.job_runner = run_job
     return app

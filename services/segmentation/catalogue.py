@@ -17,10 +17,19 @@ from services.segmentation.models import CLASSES, SCHEMES, customer_feature, mem
 cf = customer_feature
 
 CLASS_LABELS = {
-    "major": "major (大客户)", "mid_high": "mid-to-high (中高端)", "ordinary": "ordinary (普通)",
-    "micro": "micro and small (小微)", "individual": "individual", "enterprise": "enterprise",
-    "interbank": "interbank", "urban": "urban", "rural": "rural", "peri_urban": "peri-urban",
-    "active": "active", "potential": "potential", "dormant": "dormant",
+    "major": "major (大客户)",
+    "mid_high": "mid-to-high (中高端)",
+    "ordinary": "ordinary (普通)",
+    "micro": "micro and small (小微)",
+    "individual": "individual",
+    "enterprise": "enterprise",
+    "interbank": "interbank",
+    "urban": "urban",
+    "rural": "rural",
+    "peri_urban": "peri-urban",
+    "active": "active",
+    "potential": "potential",
+    "dormant": "dormant",
 }
 # The documented needs profile: what a class of customer mainly needs (README lists it).
 NEEDS: dict[str, tuple[str, ...]] = {
@@ -69,8 +78,10 @@ def _reason(p: Row, matched: list[str], need_of: str | None, features: Row) -> s
         parts.append(f"the product is designed for {labels} customers")
     if p.risk_level:
         until = features.risk_expires_at.date().isoformat()
-        parts.append(f"its risk {p.risk_level} is within the customer's assessed level {features.risk_level} "
-                     f"(valid until {until})")
+        parts.append(
+            f"its risk {p.risk_level} is within the customer's assessed level {features.risk_level} "
+            f"(valid until {until})"
+        )
     text = "; ".join(parts) or "a general product open to every customer"
     return f"{p.name}: {text[0].upper()}{text[1:]}."
 
@@ -103,34 +114,53 @@ def recommend(db: Database, *, customer_id: str, now: datetime, features: Row) -
 def class_summary(db: Database) -> list[tuple[str, str, int, str]]:
     """(scheme, class, customers, total AUM) for every class of every scheme, zeros included."""
     parts = [
-        select(literal(s).label("scheme"), cf.c[f"class_{s}"].label("cls"), func.count().label("n"),
-               func.coalesce(func.sum(cf.c.aum_fen), 0).label("aum"))
-        .where(cf.c[f"class_{s}"].is_not(None)).group_by(cf.c[f"class_{s}"])
+        select(
+            literal(s).label("scheme"),
+            cf.c[f"class_{s}"].label("cls"),
+            func.count().label("n"),
+            func.coalesce(func.sum(cf.c.aum_fen), 0).label("aum"),
+        )
+        .where(cf.c[f"class_{s}"].is_not(None))
+        .group_by(cf.c[f"class_{s}"])
         for s in SCHEMES
     ]
     with db.read() as s:
         found = {(r.scheme, r.cls): (r.n, int(r.aum)) for r in s.execute(union_all(*parts))}
-    return [(s, c, found.get((s, c), (0, 0))[0], fen_to_str(found.get((s, c), (0, 0))[1]))
-            for s in SCHEMES for c in CLASSES[s]]
+    return [
+        (s, c, found.get((s, c), (0, 0))[0], fen_to_str(found.get((s, c), (0, 0))[1]))
+        for s in SCHEMES
+        for c in CLASSES[s]
+    ]
 
 
 def cross_tab(db: Database) -> list[tuple[str, str, int, str]]:
     """(region, asset size, customers, total AUM), every cell."""
-    stmt = (select(cf.c.class_region, cf.c.class_asset_size, func.count(), func.coalesce(func.sum(cf.c.aum_fen), 0))
-            .where(cf.c.class_region.is_not(None)).group_by(cf.c.class_region, cf.c.class_asset_size))
+    stmt = (
+        select(cf.c.class_region, cf.c.class_asset_size, func.count(), func.coalesce(func.sum(cf.c.aum_fen), 0))
+        .where(cf.c.class_region.is_not(None))
+        .group_by(cf.c.class_region, cf.c.class_asset_size)
+    )
     with db.read() as s:
         found = {(r[0], r[1]): (r[2], int(r[3])) for r in s.execute(stmt)}
-    return [(r, a, found.get((r, a), (0, 0))[0], fen_to_str(found.get((r, a), (0, 0))[1]))
-            for r in CLASSES["region"] for a in CLASSES["asset_size"]]
+    return [
+        (r, a, found.get((r, a), (0, 0))[0], fen_to_str(found.get((r, a), (0, 0))[1]))
+        for r in CLASSES["region"]
+        for a in CLASSES["asset_size"]
+    ]
 
 
 def _class_at(scheme: str, cutoff: datetime):
     """Each customer's class in `scheme` at `cutoff`: the target of the last change before it."""
     mc = membership_change.c
-    ranked = select(
-        mc.customer_id, mc.to_class,
-        func.row_number().over(partition_by=mc.customer_id, order_by=mc.id.desc()).label("rn"),
-    ).where(mc.scheme == scheme, mc.changed_at < literal(cutoff, UTCDateTime())).subquery()
+    ranked = (
+        select(
+            mc.customer_id,
+            mc.to_class,
+            func.row_number().over(partition_by=mc.customer_id, order_by=mc.id.desc()).label("rn"),
+        )
+        .where(mc.scheme == scheme, mc.changed_at < literal(cutoff, UTCDateTime()))
+        .subquery()
+    )
     return select(ranked.c.customer_id, ranked.c.to_class).where(ranked.c.rn == 1).subquery()
 
 
@@ -147,17 +177,23 @@ def migration_matrix(db: Database, *, scheme: str, from_date: date, to_date: dat
         raise InvalidInput([{"loc": ["query", "to_date"], "msg": "must not be before from_date", "type": "range"}])
     before, after = _class_at(scheme, _end_of(from_date)), _class_at(scheme, _end_of(to_date))
     a, b = aliased(before), aliased(after)
-    stmt = (select(a.c.to_class, b.c.to_class, func.count())
-            .select_from(b.outerjoin(a, a.c.customer_id == b.c.customer_id))
-            .where(a.c.to_class.is_distinct_from(b.c.to_class))
-            .group_by(a.c.to_class, b.c.to_class).order_by(func.count().desc()))
+    stmt = (
+        select(a.c.to_class, b.c.to_class, func.count())
+        .select_from(b.outerjoin(a, a.c.customer_id == b.c.customer_id))
+        .where(a.c.to_class.is_distinct_from(b.c.to_class))
+        .group_by(a.c.to_class, b.c.to_class)
+        .order_by(func.count().desc())
+    )
     with db.read() as s:
         return [(r[0], r[1], r[2]) for r in s.execute(stmt)]
 
 
 def dormant_by_branch(db: Database) -> list[tuple[str | None, int, str]]:
-    stmt = (select(cf.c.branch_code, func.count(), func.coalesce(func.sum(cf.c.aum_fen), 0))
-            .where(and_(cf.c.class_behaviour == "dormant"))
-            .group_by(cf.c.branch_code).order_by(func.count().desc(), cf.c.branch_code))
+    stmt = (
+        select(cf.c.branch_code, func.count(), func.coalesce(func.sum(cf.c.aum_fen), 0))
+        .where(and_(cf.c.class_behaviour == "dormant"))
+        .group_by(cf.c.branch_code)
+        .order_by(func.count().desc(), cf.c.branch_code)
+    )
     with db.read() as s:
         return [(r[0], r[1], fen_to_str(int(r[2]))) for r in s.execute(stmt)]

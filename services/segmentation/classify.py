@@ -95,9 +95,12 @@ def window_starts(day: date, name: str = "d") -> dict[str, date]:
 def clock_params(settings: SegmentationSettings, now: datetime, scope: Scope = Scope()) -> dict[str, Any]:
     """Every time-dependent value the statements bind."""
     params: dict[str, Any] = window_starts(now.date())
-    params |= {"now": now, "cid": scope.customer_id,
-               "dormant_cutoff": now - timedelta(days=settings.dormant_days),
-               "new_cutoff": now - timedelta(days=settings.new_customer_days)}
+    params |= {
+        "now": now,
+        "cid": scope.customer_id,
+        "dormant_cutoff": now - timedelta(days=settings.dormant_days),
+        "new_cutoff": now - timedelta(days=settings.new_customer_days),
+    }
     return params
 
 
@@ -105,9 +108,7 @@ def _moved(since: dict, before: dict):
     """Customers with a daily row that left a window between the previous recompute's day and this
     one's: for each window, rows dated after the old start and up to the new one (the day index)."""
     edge = daily_activity.alias("edge")
-    return union(*(
-        select(edge.c.customer_id).where(edge.c.day > before[w], edge.c.day <= since[w]) for w in WINDOWS
-    ))
+    return union(*(select(edge.c.customer_id).where(edge.c.day > before[w], edge.c.day <= since[w]) for w in WINDOWS))
 
 
 @lru_cache(maxsize=8)
@@ -131,8 +132,9 @@ def _window_statements(scope: str):
     for w in WINDOWS[:-1]:
         cols[f"c{w}"] = func.coalesce(func.sum(d.txn_count).filter(d.day > since[w]), 0)
         cols[f"a{w}"] = func.coalesce(func.sum(d.amount_fen).filter(d.day > since[w]), 0)
-    who = {"one": d.customer_id == bindparam("cid"), "all": true(),
-           "moved": d.customer_id.in_(_moved(since, before))}[scope]
+    who = {"one": d.customer_id == bindparam("cid"), "all": true(), "moved": d.customer_id.in_(_moved(since, before))}[
+        scope
+    ]
     agg = (
         select(d.customer_id, *(v.label(k) for k, v in cols.items()))
         .where(d.day > longest, who)
@@ -145,8 +147,11 @@ def _window_statements(scope: str):
     new["digital_share_pct"] = share
     changed = or_(*(cf.c[k].is_distinct_from(v) for k, v in new.items()))
     busy = update(cf).where(cf.c.customer_id == agg.c.customer_id, changed).values(**new)
-    left = {"one": cf.c.customer_id == bindparam("cid"), "all": true(),
-            "moved": cf.c.customer_id.in_(select(d.customer_id).where(d.day <= longest))}[scope]
+    left = {
+        "one": cf.c.customer_id == bindparam("cid"),
+        "all": true(),
+        "moved": cf.c.customer_id.in_(select(d.customer_id).where(d.day <= longest)),
+    }[scope]
     quiet = ~exists(select(1).where(d.customer_id == cf.c.customer_id, d.day > longest))
     zero = {f"txn_count_{w}": 0 for w in WINDOWS} | {f"txn_amount_fen_{w}": 0 for w in WINDOWS}
     idle = (
@@ -216,12 +221,16 @@ def _class_statements(settings: SegmentationSettings, one: bool):
     # One scan of the features finds every customer with any class to move (materialised: the four
     # history selects below read it, not the table).
     changed = or_(*(expr.is_distinct_from(cf.c[f"class_{k}"]) for k, expr in exprs.items()))
-    found = select(cf.c.customer_id, *(cf.c[f"class_{k}"].label(f"old_{k}") for k in exprs),
-                   *(expr.label(f"new_{k}") for k, expr in exprs.items())).where(_on(cf.c.customer_id, one), changed)
+    found = select(
+        cf.c.customer_id,
+        *(cf.c[f"class_{k}"].label(f"old_{k}") for k in exprs),
+        *(expr.label(f"new_{k}") for k, expr in exprs.items()),
+    ).where(_on(cf.c.customer_id, one), changed)
     moving = found.cte("moving").prefix_with("MATERIALIZED")
     moves = [
-        select(moving.c.customer_id, literal(k), moving.c[f"old_{k}"], moving.c[f"new_{k}"], stamp)
-        .where(moving.c[f"new_{k}"].is_distinct_from(moving.c[f"old_{k}"]))
+        select(moving.c.customer_id, literal(k), moving.c[f"old_{k}"], moving.c[f"new_{k}"], stamp).where(
+            moving.c[f"new_{k}"].is_distinct_from(moving.c[f"old_{k}"])
+        )
         for k in exprs
     ]
     history = insert(membership_change).from_select(HISTORY_COLS, union_all(*moves))
@@ -240,8 +249,16 @@ def _uuid_sql(dialect: str):
 
     variant = type_coerce(func.substr("89ab", 1 + func.abs(func.random()) % 4, 1), String)
     return (
-        hexes(4) + "-" + hexes(2) + "-4" + func.substr(hexes(2), 2) + "-" + variant + func.substr(hexes(2), 2)
-        + "-" + hexes(6)
+        hexes(4)
+        + "-"
+        + hexes(2)
+        + "-4"
+        + func.substr(hexes(2), 2)
+        + "-"
+        + variant
+        + func.substr(hexes(2), 2)
+        + "-"
+        + hexes(6)
     )
 
 
@@ -249,11 +266,21 @@ def _uuid_sql(dialect: str):
 def _outbox_statement(dialect: str):
     mc = membership_change.c
     json_object = func.json_build_object if dialect == "postgresql" else func.json_object
-    data = json_object("scheme", mc.scheme, "from_class", mc.from_class, "to_class", mc.to_class,
-                       "changed_at", bindparam("stamp", type_=String()))
-    rows = select(_uuid_sql(dialect), literal("segment.changed"), mc.changed_at, mc.customer_id, data).where(
-        mc.id > bindparam("last_id")
-    ).order_by(mc.id)
+    data = json_object(
+        "scheme",
+        mc.scheme,
+        "from_class",
+        mc.from_class,
+        "to_class",
+        mc.to_class,
+        "changed_at",
+        bindparam("stamp", type_=String()),
+    )
+    rows = (
+        select(_uuid_sql(dialect), literal("segment.changed"), mc.changed_at, mc.customer_id, data)
+        .where(mc.id > bindparam("last_id"))
+        .order_by(mc.id)
+    )
     return insert(outbox).from_select(["event_id", "type", "occurred_at", "subject_id", "data"], rows)
 
 

@@ -48,8 +48,7 @@ def refresh_customer(s: Session, *, customer_id: str, settings: SegmentationSett
     refresh_windows(s, now=now, scope=scope)
     classify(s, settings=settings, now=now, scope=scope)
     for seg_id, version in s.execute(select(segment.c.id, segment.c.version)).all():
-        refresh_rule_segment(s, segment_id=seg_id, version=version, rule=_rule_loader(s, seg_id), now=now,
-                             scope=scope)
+        refresh_rule_segment(s, segment_id=seg_id, version=version, rule=_rule_loader(s, seg_id), now=now, scope=scope)
 
 
 def _rule_loader(s: Session, segment_id: str) -> Callable[[], Any]:
@@ -103,9 +102,19 @@ class FeatureHandlers:
 
     def registered(self, s: Session, e: Event, now: datetime) -> None:
         d = e.data
-        _set(s, e.subject_id, now, customer_no=d.get("customer_no"), type=d.get("type"),
-             region_type=d.get("region_type"), province=d.get("province"), city=d.get("city"),
-             branch_code=d.get("branch_code"), status=d.get("status", "active"), registered_at=e.occurred_at)
+        _set(
+            s,
+            e.subject_id,
+            now,
+            customer_no=d.get("customer_no"),
+            type=d.get("type"),
+            region_type=d.get("region_type"),
+            province=d.get("province"),
+            city=d.get("city"),
+            branch_code=d.get("branch_code"),
+            status=d.get("status", "active"),
+            registered_at=e.occurred_at,
+        )
 
     def updated(self, s: Session, e: Event, now: datetime) -> None:
         changes = {k: e.data[k] for k in PROFILE_FIELDS if k in e.data}
@@ -126,10 +135,17 @@ class FeatureHandlers:
         if not d.get("customer_initiated"):
             return  # interest and fees are not the customer's own activity
         at = _time(d["occurred_at"]) if "occurred_at" in d else e.occurred_at
-        count_transaction(s, customer_id=e.subject_id, external_id=d.get("external_id"), at=at,
-                          amount_fen=int(d["amount_fen"]), is_digital=d.get("channel") in DIGITAL_CHANNELS)
-        s.execute(update(cf).where(cf.c.customer_id == e.subject_id).values(last_txn_at=latest_txn_at(at),
-                                                                            updated_at=now))
+        count_transaction(
+            s,
+            customer_id=e.subject_id,
+            external_id=d.get("external_id"),
+            at=at,
+            amount_fen=int(d["amount_fen"]),
+            is_digital=d.get("channel") in DIGITAL_CHANNELS,
+        )
+        s.execute(
+            update(cf).where(cf.c.customer_id == e.subject_id).values(last_txn_at=latest_txn_at(at), updated_at=now)
+        )
 
     def assets(self, s: Session, e: Event, now: datetime) -> None:
         as_of = date.fromisoformat(e.data["as_of_date"])

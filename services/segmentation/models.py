@@ -18,13 +18,18 @@ from sqlalchemy import (
     Table,
     UniqueConstraint,
 )
+from sqlmodel import SQLModel
 
 from services.common.consumer import consumer_cursor_table
-from services.common.db import BigIntPK, UTCDateTime, make_base
+from services.common.db import BigIntPK, UTCDateTime, service_registry
 from services.common.idempotency import idempotency_table
 from services.common.outbox import outbox_table
 
-Base = make_base()
+
+class Base(SQLModel, registry=service_registry()):
+    """The segmentation service's own base: its own metadata, its own Alembic history."""
+
+
 metadata = Base.metadata
 
 SCHEMES = ("customer_type", "region", "asset_size", "behaviour")

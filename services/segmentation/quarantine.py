@@ -35,8 +35,9 @@ def _is_deterministic(err: Exception) -> bool:
     return isinstance(err, DETERMINISTIC)
 
 
-def _record(s: Session, *, feed: str, position: int, event_id, type_, subject_id, data, error: str,
-            now: datetime) -> None:
+def _record(
+    s: Session, *, feed: str, position: int, event_id, type_, subject_id, data, error: str, now: datetime
+) -> None:
     insert = pg_insert if s.get_bind().dialect.name == "postgresql" else sqlite_insert
     s.execute(
         insert(event_quarantine)
@@ -52,8 +53,10 @@ def _record(s: Session, *, feed: str, position: int, event_id, type_, subject_id
         )
         .on_conflict_do_nothing()
     )
-    log.warning("event quarantined", extra={"fields": {
-        "feed": feed, "position": position, "type": _text(type_, 100), "error": error[:200]}})
+    log.warning(
+        "event quarantined",
+        extra={"fields": {"feed": feed, "position": position, "type": _text(type_, 100), "error": error[:200]}},
+    )
 
 
 def _text(value, limit: int) -> str | None:
@@ -61,12 +64,25 @@ def _text(value, limit: int) -> str | None:
 
 
 def set_aside(s: Session, *, feed: str, event: Event, error: str, now: datetime) -> None:
-    _record(s, feed=feed, position=event.position, event_id=event.event_id, type_=event.type,
-            subject_id=event.subject_id, data=event.data, error=error, now=now)
+    _record(
+        s,
+        feed=feed,
+        position=event.position,
+        event_id=event.event_id,
+        type_=event.type,
+        subject_id=event.subject_id,
+        data=event.data,
+        error=error,
+        now=now,
+    )
 
 
-def item_hook(feed: str, clock: Callable[[], datetime], on_quarantine: OnQuarantine | None = None,
-              known: frozenset[str] = frozenset()):
+def item_hook(
+    feed: str,
+    clock: Callable[[], datetime],
+    on_quarantine: OnQuarantine | None = None,
+    known: frozenset[str] = frozenset(),
+):
     """FeedConsumer's `set_aside` hook: a page item whose envelope is malformed (FeedConsumer read its
     position; the rest may be missing or of any type) is kept in event_quarantine like a malformed
     event, in the batch's transaction. `on_quarantine` hears its type only when it is one of `known`
@@ -74,8 +90,17 @@ def item_hook(feed: str, clock: Callable[[], datetime], on_quarantine: OnQuarant
 
     def hook(s: Session, _consumer: str, item: dict, error: str) -> None:
         kind = item.get("type")
-        _record(s, feed=feed, position=int(item["position"]), event_id=item.get("event_id"), type_=kind,
-                subject_id=item.get("subject_id"), data=item.get("data"), error=f"envelope: {error}", now=clock())
+        _record(
+            s,
+            feed=feed,
+            position=int(item["position"]),
+            event_id=item.get("event_id"),
+            type_=kind,
+            subject_id=item.get("subject_id"),
+            data=item.get("data"),
+            error=f"envelope: {error}",
+            now=clock(),
+        )
         if on_quarantine is not None:
             on_quarantine(feed, kind if kind in known else "unknown")
 

@@ -236,8 +236,9 @@ def compile_rule(rule: Any, *, now: datetime, loc: tuple = ("body", "rule")) -> 
     errors = _Errors()
     expr = _node(rule, list(loc), errors, now, [MAX_NODES])
     if errors.items or expr is None:
-        raise InvalidInput(errors.items or [{"loc": list(loc), "msg": "invalid rule", "type": "rule_invalid"}],
-                           code="rule_invalid")
+        raise InvalidInput(
+            errors.items or [{"loc": list(loc), "msg": "invalid rule", "type": "rule_invalid"}], code="rule_invalid"
+        )
     return expr
 
 

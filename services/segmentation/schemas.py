@@ -122,8 +122,10 @@ class JobRead(ResponseModel):
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None
-    windows: Windows = Field(description='as asked, until the job runs: a "moved" job with no successful '
-                             'recompute in the 31 days before runs as "all"')
+    windows: Windows = Field(
+        description='as asked, until the job runs: a "moved" job with no successful '
+        'recompute in the 31 days before runs as "all"'
+    )
     windows_since: date | None = Field(description='for "moved": the day of the previous successful recompute')
 
 
@@ -183,8 +185,11 @@ class ProductCreate(RequestModel):
     name: Name
     category: Category
     risk_level: ProductRisk | None = None
-    target_classes: list[TargetClass] = Field(default_factory=list, max_length=20,  # type: ignore[valid-type]
-                                              description="scheme:class; empty means every customer")
+    target_classes: list[TargetClass] = Field(
+        default_factory=list,
+        max_length=20,  # type: ignore[valid-type]
+        description="scheme:class; empty means every customer",
+    )
     needs_tag: NeedsTag  # type: ignore[valid-type]
     description: Description = ""
 

@@ -88,14 +88,29 @@ def start_recompute(ctx: Context, *, actor: str, windows: str = WINDOWS_MOVED) -
         if running is not None and running.heartbeat_at >= stale_before:
             return running, False
         if running is not None:  # its process died: free the slot so recomputes are not blocked forever
-            s.execute(update(recompute_job).where(recompute_job.c.id == running.id).values(
-                status="failed", phase="failed", running_slot=None, error="abandoned", finished_at=now))
+            s.execute(
+                update(recompute_job)
+                .where(recompute_job.c.id == running.id)
+                .values(status="failed", phase="failed", running_slot=None, error="abandoned", finished_at=now)
+            )
         steps = 2 + s.execute(select(func.count()).select_from(segment)).scalar_one()
         job_id = str(uuid.uuid4())
         try:  # PostgreSQL reports the losing insert at once, SQLite at commit
-            s.execute(insert(recompute_job).values(
-                id=job_id, status="queued", running_slot=1, phase="queued", steps_done=0, steps_total=steps,
-                changed=0, requested_by=actor, created_at=now, heartbeat_at=now, windows=windows))
+            s.execute(
+                insert(recompute_job).values(
+                    id=job_id,
+                    status="queued",
+                    running_slot=1,
+                    phase="queued",
+                    steps_done=0,
+                    steps_total=steps,
+                    changed=0,
+                    requested_by=actor,
+                    created_at=now,
+                    heartbeat_at=now,
+                    windows=windows,
+                )
+            )
             s.commit()
         except exc.IntegrityError as err:
             if not is_unique_violation(err):
@@ -142,8 +157,9 @@ def run_recompute(ctx: Context, *, job_id: str) -> None:
             asked = s.execute(select(recompute_job.c.windows).where(recompute_job.c.id == job_id)).scalar_one()
             since = moved_since(s, now.date()) if asked == WINDOWS_MOVED else None
         windows = WINDOWS_ALL if since is None else WINDOWS_MOVED
-        _job_progress(ctx, job_id, status="running", phase="features", started_at=now, windows=windows,
-                      windows_since=since)
+        _job_progress(
+            ctx, job_id, status="running", phase="features", started_at=now, windows=windows, windows_since=since
+        )
         with db.write() as s:
             with _timed(ctx, "windows"):
                 refresh_windows(s, now=now, moved_since=since)
@@ -160,13 +176,30 @@ def run_recompute(ctx: Context, *, job_id: str) -> None:
             with _timed(ctx, "segment"), db.write() as s:
                 changed += refresh_rule_segment(s, segment_id=seg_id, version=version, rule=rule, now=now)
                 s.commit()
-        _job_progress(ctx, job_id, status="succeeded", phase="done", running_slot=None, changed=changed,
-                      steps_done=2 + len(segments), steps_total=2 + len(segments), finished_at=ctx.clock())
+        _job_progress(
+            ctx,
+            job_id,
+            status="succeeded",
+            phase="done",
+            running_slot=None,
+            changed=changed,
+            steps_done=2 + len(segments),
+            steps_total=2 + len(segments),
+            finished_at=ctx.clock(),
+        )
         status = "succeeded"
     except Exception as err:  # noqa: BLE001 - the job records the failure; the service keeps running
         log.exception("recompute failed", extra={"fields": {"job_id": job_id}})
-        _job_progress(ctx, job_id, status="failed", phase="failed", running_slot=None, changed=changed,
-                      error=type(err).__name__, finished_at=ctx.clock())
+        _job_progress(
+            ctx,
+            job_id,
+            status="failed",
+            phase="failed",
+            running_slot=None,
+            changed=changed,
+            error=type(err).__name__,
+            finished_at=ctx.clock(),
+        )
     if ctx.on_recompute is not None:
         ctx.on_recompute(status, time.perf_counter() - started, changed)
 
@@ -179,8 +212,9 @@ def list_jobs(db: Database, *, limit: int, cursor: str | None) -> tuple[list[Row
         try:
             at = datetime.fromisoformat(after[0])
         except ValueError:
-            raise InvalidInput([{"loc": ["query", "cursor"], "msg": "not a cursor this API issued",
-                                 "type": "cursor_invalid"}]) from None
+            raise InvalidInput(
+                [{"loc": ["query", "cursor"], "msg": "not a cursor this API issued", "type": "cursor_invalid"}]
+            ) from None
         stmt = stmt.where((t.created_at < at) | ((t.created_at == at) & (t.id < after[1])))
     with db.read() as s:
         rows = s.execute(stmt).all()
@@ -216,8 +250,14 @@ def _name_taken(name: str) -> Conflict:
 
 
 def create_segment(
-    ctx: Context, *, name: str, description: str, rule: Any, actor: str,
-    idem: IdempotencyRequest | None = None, present: Callable[[Row], dict[str, Any]] | None = None,
+    ctx: Context,
+    *,
+    name: str,
+    description: str,
+    rule: Any,
+    actor: str,
+    idem: IdempotencyRequest | None = None,
+    present: Callable[[Row], dict[str, Any]] | None = None,
 ) -> Row | StoredResponse:
     """Saves version 1 and fills the members in the same transaction (segment.changed for each).
     With an Idempotency-Key, `present(row)` is stored as the 201 body in that same transaction and a
@@ -231,14 +271,28 @@ def create_segment(
         if s.execute(select(segment.c.id).where(segment.c.name == name)).first():
             raise _name_taken(name)
         try:  # a concurrent create of the same name or key loses here (PostgreSQL) or at commit (SQLite)
-            s.execute(insert(segment).values(id=seg_id, name=name, description=description, rule=rule, version=1,
-                                             created_by=actor, created_at=now, updated_at=now))
-            s.execute(insert(segment_version).values(segment_id=seg_id, version=1, name=name, rule=rule,
-                                                     created_by=actor, created_at=now))
+            s.execute(
+                insert(segment).values(
+                    id=seg_id,
+                    name=name,
+                    description=description,
+                    rule=rule,
+                    version=1,
+                    created_by=actor,
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
+            s.execute(
+                insert(segment_version).values(
+                    segment_id=seg_id, version=1, name=name, rule=rule, created_by=actor, created_at=now
+                )
+            )
             refresh_rule_segment(s, segment_id=seg_id, version=1, rule=rule, now=now)
             if idem and present is not None:
-                store_response(s, idempotency, idem, 201,
-                               present(s.execute(select(segment).where(segment.c.id == seg_id)).one()))
+                store_response(
+                    s, idempotency, idem, 201, present(s.execute(select(segment).where(segment.c.id == seg_id)).one())
+                )
             s.commit()
             lost_race = False
         except exc.IntegrityError as err:
@@ -280,12 +334,18 @@ def update_segment(
             raise _name_taken(name)
         version = current.version + 1
         try:
-            moved = s.execute(update(segment).where(segment.c.id == segment_id, segment.c.version == current.version)
-                              .values(**changes, version=version, updated_at=now)).rowcount
+            moved = s.execute(
+                update(segment)
+                .where(segment.c.id == segment_id, segment.c.version == current.version)
+                .values(**changes, version=version, updated_at=now)
+            ).rowcount
             if moved != 1:  # another writer got there first
                 raise PreconditionFailed("The segment changed meanwhile; read it again")
-            s.execute(insert(segment_version).values(segment_id=segment_id, version=version, name=name, rule=rule,
-                                                     created_by=actor, created_at=now))
+            s.execute(
+                insert(segment_version).values(
+                    segment_id=segment_id, version=version, name=name, rule=rule, created_by=actor, created_at=now
+                )
+            )
             if "rule" in changes:
                 refresh_rule_segment(s, segment_id=segment_id, version=version, rule=rule, now=now)
             s.commit()
@@ -313,8 +373,16 @@ def list_segment_versions(db: Database, *, segment_id: str) -> list[Row]:
         return s.execute(select(segment_version).where(v.segment_id == segment_id).order_by(v.version.desc())).all()
 
 
-MEMBER_COLUMNS = (cf.c.customer_id, cf.c.customer_no, cf.c.branch_code, cf.c.class_customer_type,
-                  cf.c.class_region, cf.c.class_asset_size, cf.c.class_behaviour, cf.c.aum_fen)
+MEMBER_COLUMNS = (
+    cf.c.customer_id,
+    cf.c.customer_no,
+    cf.c.branch_code,
+    cf.c.class_customer_type,
+    cf.c.class_region,
+    cf.c.class_asset_size,
+    cf.c.class_behaviour,
+    cf.c.aum_fen,
+)
 
 
 def _members_page(db: Database, where: list, limit: int, cursor: str | None) -> tuple[list[Row], str | None]:
@@ -339,8 +407,15 @@ def list_segment_members(db: Database, *, segment_id: str, limit: int, cursor: s
 
 def list_class_members(db: Database, *, scheme: str, class_: str, limit: int, cursor: str | None):
     if class_ not in CLASSES[scheme]:
-        raise InvalidInput([{"loc": ["path", "class_"], "msg": f"not a class of {scheme}: one of "
-                             f"{', '.join(CLASSES[scheme])}", "type": "enum"}])
+        raise InvalidInput(
+            [
+                {
+                    "loc": ["path", "class_"],
+                    "msg": f"not a class of {scheme}: one of {', '.join(CLASSES[scheme])}",
+                    "type": "enum",
+                }
+            ]
+        )
     return _members_page(db, [cf.c[f"class_{scheme}"] == class_], limit, cursor)
 
 

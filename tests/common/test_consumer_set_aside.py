@@ -15,8 +15,14 @@ DROP = object()
 
 
 def _item(position, **changes) -> dict:
-    item = {"position": position, "event_id": f"e{position}", "type": "thing.happened",
-            "occurred_at": "2026-11-28T10:00:00Z", "subject_id": "s1", "data": {"amount_fen": 100}}
+    item = {
+        "position": position,
+        "event_id": f"e{position}",
+        "type": "thing.happened",
+        "occurred_at": "2026-11-28T10:00:00Z",
+        "subject_id": "s1",
+        "data": {"amount_fen": 100},
+    }
     item.update(changes)
     return {k: v for k, v in item.items() if v is not DROP}
 
@@ -36,8 +42,9 @@ class Feed:
         self.aside = Table("aside", MetaData(), Column("position", Integer, primary_key=True), Column("error", String))
         self.aside.create(db.engine)
         content = body if isinstance(body, bytes) else json.dumps(body).encode()
-        self.client = httpx.Client(transport=httpx.MockTransport(lambda _: httpx.Response(200, content=content)),
-                                   base_url="http://feed")
+        self.client = httpx.Client(
+            transport=httpx.MockTransport(lambda _: httpx.Response(200, content=content)), base_url="http://feed"
+        )
 
     def handle(self, s, event) -> None:
         self.calls.append(("applied", event.position))
@@ -48,9 +55,16 @@ class Feed:
         s.execute(insert(self.aside).values(position=item["position"], error=error))
 
     def consumer(self, set_aside="hook", cls=FeedConsumer) -> FeedConsumer:
-        return cls(name="test", db=self.db, cursor_table=self.cursor, handlers={"thing.happened": self.handle},
-                   client=self.client, feed_url="/v1/events", token=lambda: "",
-                   set_aside=self.hook if set_aside == "hook" else set_aside)
+        return cls(
+            name="test",
+            db=self.db,
+            cursor_table=self.cursor,
+            handlers={"thing.happened": self.handle},
+            client=self.client,
+            feed_url="/v1/events",
+            token=lambda: "",
+            set_aside=self.hook if set_aside == "hook" else set_aside,
+        )
 
     def aside_rows(self) -> list[tuple]:
         with self.db.read() as s:
@@ -110,8 +124,12 @@ def test_poll_malformed_item_without_usable_position_raises_and_the_cursor_stays
 
 @pytest.mark.parametrize(
     "body",
-    [b"<html>bad gateway</html>", b"[]", b'{"items": "none", "last_position": 0, "head_position": 0}',
-     b'{"items": [], "last_position": 0}'],
+    [
+        b"<html>bad gateway</html>",
+        b"[]",
+        b'{"items": "none", "last_position": 0, "head_position": 0}',
+        b'{"items": [], "last_position": 0}',
+    ],
     ids=["not-json", "not-an-object", "items-not-a-list", "no-head"],
 )
 def test_poll_body_that_is_not_a_page_raises_and_the_cursor_stays(fresh_db, body):
@@ -145,8 +163,12 @@ def test_poll_without_hook_logs_the_item_without_its_payload_and_counts_it(fresh
     with caplog.at_level(logging.WARNING, logger="consumer"):
         assert c.poll_once() == 1
     (record,) = [r for r in caplog.records if r.name == "consumer"]
-    assert record.fields == {"consumer": "test", "position": 1, "type": "thing.happened",
-                             "invalid_fields": "occurred_at"}
+    assert record.fields == {
+        "consumer": "test",
+        "position": 1,
+        "type": "thing.happened",
+        "invalid_fields": "occurred_at",
+    }
     assert secret not in caplog.text and secret not in json.dumps(record.fields)
     assert c.position() == 1 and c.set_aside_count == 1
 

@@ -129,8 +129,11 @@ def test_verifier_accepts_rs256_with_the_public_key_only():
     from services.common.errors import Unauthorized
 
     private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    public_pem = private.public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+    public_pem = (
+        private.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
     settings = BaseServiceSettings(environment="production", jwt_algorithm="RS256", jwt_public_key=public_pem)
     verifier = auth.TokenVerifier(settings)
     token = auth.mint_token(private, sub="s-9", role="supervisor", branch="BR0002", algorithm="RS256")

@@ -12,7 +12,8 @@ from services.common.db import Database, UTCDateTime
 pytestmark = pytest.mark.anyio
 metadata = MetaData()
 thing = Table(
-    "thing", metadata,
+    "thing",
+    metadata,
     Column("id", Uuid, primary_key=True),
     Column("name", String(20), nullable=False),
     Column("note", String(20)),
@@ -37,8 +38,15 @@ def db(tmp_path):
 
 def _add(db: Database, **values) -> uuid.UUID:
     key = uuid.uuid4()
-    row = {"id": key, "name": "n", "note": None, "at": datetime(2026, 11, 28, 8, 30, 1, 123456, tzinfo=UTC),
-           "closed_at": None, "version": 1, **values}
+    row = {
+        "id": key,
+        "name": "n",
+        "note": None,
+        "at": datetime(2026, 11, 28, 8, 30, 1, 123456, tzinfo=UTC),
+        "closed_at": None,
+        "version": 1,
+        **values,
+    }
     with db.write() as s:
         s.execute(insert(thing).values(**row))
         s.commit()

@@ -95,8 +95,13 @@ async def _app(scope, receive, send):
     if scope["type"] != "http":
         return
     await receive()
-    await send({"type": "http.response.start", "status": 200,
-                "headers": [(b"content-type", b"text/plain"), (b"content-length", b"5")]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 200,
+            "headers": [(b"content-type", b"text/plain"), (b"content-length", b"5")],
+        }
+    )
     await send({"type": "http.response.body", "body": b"hello"})
 
 
@@ -126,9 +131,16 @@ def test_uvicorns_protocol_answers_a_request_in_one_write(protocol, writes):
 def test_parse_args_defaults_and_options():
     a = parse_args(["gateway.app:create_app"])
     assert (a.factory, a.host, a.port, a.workers, a.access_log, a.timeout_keep_alive) == (
-        "gateway.app:create_app", "127.0.0.1", 8000, 1, True, 5)
-    a = parse_args(["x:y", "--port", "9", "--no-access-log", "--timeout-graceful-shutdown", "3", "--log-level",
-                    "warning"])
+        "gateway.app:create_app",
+        "127.0.0.1",
+        8000,
+        1,
+        True,
+        5,
+    )
+    a = parse_args(
+        ["x:y", "--port", "9", "--no-access-log", "--timeout-graceful-shutdown", "3", "--log-level", "warning"]
+    )
     assert (a.port, a.access_log, a.timeout_graceful_shutdown, a.log_level) == (9, False, 3, "warning")
     with pytest.raises(SystemExit):
         parse_args(["x:y", "--log-level", "loud"])
@@ -139,9 +151,22 @@ def test_the_launcher_serves_a_factory(tmp_path):
     env = {"PATH": "/usr/bin:/bin", "GATEWAY_LOG_LEVEL": "WARNING"}
     log = tmp_path / "serve.log"
     with open(log, "wb") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "services.common.serve", "gateway.app:create_app", "--port",
-                                 str(port), "--no-access-log", "--log-level", "warning"], env=env, stdout=out,
-                                stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "services.common.serve",
+                "gateway.app:create_app",
+                "--port",
+                str(port),
+                "--no-access-log",
+                "--log-level",
+                "warning",
+            ],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
     try:
         deadline, got = time.monotonic() + 30, None
         while time.monotonic() < deadline and got is None:

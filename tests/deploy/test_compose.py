@@ -85,8 +85,11 @@ def test_compose_no_secret_values_in_file(compose):
             if "DATABASE_URL" in key:
                 assert "${POSTGRES_PASSWORD}" in value
     example = (DEPLOY / ".env.example").read_text()
-    assert all(line.split("=", 1)[1] == "" for line in example.splitlines()
-               if "=" in line and any(w in line.split("=")[0] for w in SECRET_WORDS))
+    assert all(
+        line.split("=", 1)[1] == ""
+        for line in example.splitlines()
+        if "=" in line and any(w in line.split("=")[0] for w in SECRET_WORDS)
+    )
 
 
 def test_compose_mounts_exist_and_prometheus_targets_match(compose):

@@ -74,11 +74,22 @@ def assemble(service: str, tmp_path: Path) -> Path:
     shutil.copytree(ROOT / "services", src / "services", ignore=ignore)
     shutil.copytree(ROOT / "gateway", src / "gateway", ignore=ignore)
     shutil.copy(ROOT / "deploy" / "docker" / "entrypoint.sh", src / "entrypoint.sh")
-    script = build.removeprefix("RUN ").replace("/opt/venv/bin/python", sys.executable).replace(
-        " /opt/venv", f" {tmp_path / 'venv-stand-in'}").replace("/app", str(app))
+    script = (
+        build.removeprefix("RUN ")
+        .replace("/opt/venv/bin/python", sys.executable)
+        .replace(" /opt/venv", f" {tmp_path / 'venv-stand-in'}")
+        .replace("/app", str(app))
+    )
     (tmp_path / "venv-stand-in").mkdir()
-    done = subprocess.run(["sh", "-c", script], cwd=src, env={**os.environ, "SERVICE": service},
-                          capture_output=True, text=True, timeout=120, check=False)
+    done = subprocess.run(
+        ["sh", "-c", script],
+        cwd=src,
+        env={**os.environ, "SERVICE": service},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr
     return app
 
@@ -87,9 +98,13 @@ def image_env(service: str, app: Path, tmp_path: Path, **values: str) -> dict[st
     site = tmp_path / "site"
     site.mkdir(exist_ok=True)
     (site / "sitecustomize.py").write_text(SITECUSTOMIZE)
-    return base_env(PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
-                    PYTHONPATH=f"{site}{os.pathsep}{app}", SUITE_PROCESS=service, PYTHONDONTWRITEBYTECODE="1",
-                    **values)
+    return base_env(
+        PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+        PYTHONPATH=f"{site}{os.pathsep}{app}",
+        SUITE_PROCESS=service,
+        PYTHONDONTWRITEBYTECODE="1",
+        **values,
+    )
 
 
 def runnable() -> list[str]:
@@ -105,25 +120,43 @@ def test_image_layout_holds_only_its_process_and_migrates_and_serves(service, tm
     assert (app / "gateway").exists() == (service == "gateway")
     assert os.access(app / "entrypoint.sh", os.X_OK)
     up = service.upper()
-    env = image_env(service, app, tmp_path, **{f"{up}_DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite'}",
-                                               f"{up}_ENVIRONMENT": "test", f"{up}_LOG_LEVEL": "WARNING"})
+    env = image_env(
+        service,
+        app,
+        tmp_path,
+        **{
+            f"{up}_DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite'}",
+            f"{up}_ENVIRONMENT": "test",
+            f"{up}_LOG_LEVEL": "WARNING",
+        },
+    )
     entrypoint = str(app / "entrypoint.sh")
     if service == "gateway":
-        refused = subprocess.run([entrypoint, "migrate"], cwd=app, env=env, capture_output=True, text=True,
-                                 timeout=60, check=False)
+        refused = subprocess.run(
+            [entrypoint, "migrate"], cwd=app, env=env, capture_output=True, text=True, timeout=60, check=False
+        )
         assert refused.returncode == 2 and "no database" in refused.stderr
-        isolated = subprocess.run([sys.executable, "-c", "import services.profile"], cwd=app, env=env,
-                                  capture_output=True, text=True, timeout=60, check=False)
+        isolated = subprocess.run(
+            [sys.executable, "-c", "import services.profile"],
+            cwd=app,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
         assert isolated.returncode != 0 and "ModuleNotFoundError" in isolated.stderr
     else:
-        migrated = subprocess.run([entrypoint, "migrate"], cwd=app, env=env, capture_output=True, text=True,
-                                  timeout=180, check=False)
+        migrated = subprocess.run(
+            [entrypoint, "migrate"], cwd=app, env=env, capture_output=True, text=True, timeout=180, check=False
+        )
         assert migrated.returncode == 0, migrated.stderr
     port = free_port()
     log = tmp_path / "serve.log"
     with open(log, "wb") as out:
-        proc = subprocess.Popen([entrypoint], cwd=app, env={**env, "PORT": str(port)}, stdout=out,
-                                stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            [entrypoint], cwd=app, env={**env, "PORT": str(port)}, stdout=out, stderr=subprocess.STDOUT
+        )
     try:
         deadline, ready = time.monotonic() + 60, None
         while time.monotonic() < deadline and ready is None:

@@ -65,9 +65,15 @@ def test_unknown_metric_name_detected():
 
 def test_overview_covers_issue_topics():
     exprs = " ".join(t["expr"] for p in panels(load(GRAFANA / "dashboards" / "overview.json")) for t in p["targets"])
-    for needle in ("http_requests_total", "http_request_duration_seconds_bucket", "feedback_complaints_overdue",
-                   "loyalty_points_issued_total", "loyalty_points_redeemed_total", "_feed_lag_events",
-                   'route="/v1/complaints"'):
+    for needle in (
+        "http_requests_total",
+        "http_request_duration_seconds_bucket",
+        "feedback_complaints_overdue",
+        "loyalty_points_issued_total",
+        "loyalty_points_redeemed_total",
+        "_feed_lag_events",
+        'route="/v1/complaints"',
+    ):
         assert needle in exprs, needle
 
 

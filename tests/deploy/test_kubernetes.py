@@ -29,8 +29,9 @@ def kubernetes_validate():
 @cache
 def render(target: str) -> tuple[dict, ...]:
     kubectl = require_binary("kubectl", None)
-    done = subprocess.run([kubectl, "kustomize", str(K8S / target)], capture_output=True, text=True, timeout=120,
-                          check=False)
+    done = subprocess.run(
+        [kubectl, "kustomize", str(K8S / target)], capture_output=True, text=True, timeout=120, check=False
+    )
     assert done.returncode == 0, done.stderr
     return tuple(doc for doc in yaml.safe_load_all(done.stdout) if doc)
 
@@ -82,8 +83,9 @@ def test_deployments_probes_resources_hardening(target):
 @pytest.mark.parametrize("target", TARGETS)
 def test_each_process_service_hpa_pdb_and_each_service_migration_job(target):
     docs = render(target)
-    services, hpas, pdbs, jobs = (of_kind(docs, k) for k in ("Service", "HorizontalPodAutoscaler",
-                                                             "PodDisruptionBudget", "Job"))
+    services, hpas, pdbs, jobs = (
+        of_kind(docs, k) for k in ("Service", "HorizontalPodAutoscaler", "PodDisruptionBudget", "Job")
+    )
     deployments = of_kind(docs, "Deployment")
     for name, port in PROCESSES.items():
         selector = deployments[name]["spec"]["selector"]["matchLabels"]
@@ -99,8 +101,9 @@ def test_each_process_service_hpa_pdb_and_each_service_migration_job(target):
         assert job["restartPolicy"] == "Never" and job["containers"][0]["args"] == ["migrate"]
         assert job["enableServiceLinks"] is False
         assert job["containers"][0]["securityContext"]["readOnlyRootFilesystem"] is True
-        assert job["containers"][0]["image"] == deployments[service]["spec"]["template"]["spec"]["containers"][0][
-            "image"]
+        assert (
+            job["containers"][0]["image"] == deployments[service]["spec"]["template"]["spec"]["containers"][0]["image"]
+        )
 
 
 @pytest.mark.parametrize("target", TARGETS)
@@ -134,6 +137,7 @@ def test_production_overlay_production_settings_and_pinned_images():
 
 # --- NetworkPolicy semantics: a small evaluator over podSelector.matchLabels inside the namespace ---
 
+
 def _matches(selector: dict, labels: dict) -> bool:
     return all(labels.get(k) == v for k, v in selector.get("matchLabels", {}).items())
 
@@ -146,28 +150,32 @@ def _port_ok(rule_ports, port: int, pod_port: int | None) -> bool:
 
 def _allowed(policies, direction: str, subject: dict, peer: dict, port: int, subject_port: int | None) -> bool:
     """Is traffic allowed for `subject` (the selected pod) in `direction` with `peer` on `port`?"""
-    selecting = [p for p in policies if direction in p["spec"]["policyTypes"] and _matches(p["spec"]["podSelector"],
-                                                                                           subject)]
+    selecting = [
+        p for p in policies if direction in p["spec"]["policyTypes"] and _matches(p["spec"]["podSelector"], subject)
+    ]
     if not selecting:
         return True
     key, peers_key = ("ingress", "from") if direction == "Ingress" else ("egress", "to")
     for policy in selecting:
         for rule in policy["spec"].get(key, []):
             peers = [x for x in rule.get(peers_key, []) if "namespaceSelector" not in x]
-            if any(_matches(x["podSelector"], peer) for x in peers) and _port_ok(rule.get("ports"), port,
-                                                                                  subject_port):
+            if any(_matches(x["podSelector"], peer) for x in peers) and _port_ok(rule.get("ports"), port, subject_port):
                 return True
     return False
 
 
 def reaches(policies, source: dict, destination: dict, port: int) -> bool:
-    return (_allowed(policies, "Egress", source, destination, port, None)
-            and _allowed(policies, "Ingress", destination, source, port, port))
+    return _allowed(policies, "Egress", source, destination, port, None) and _allowed(
+        policies, "Ingress", destination, source, port, port
+    )
 
 
 def pod(name: str, component: str) -> dict:
-    return {"app.kubernetes.io/name": name, "app.kubernetes.io/component": component,
-            "app.kubernetes.io/part-of": "postal-savings"}
+    return {
+        "app.kubernetes.io/name": name,
+        "app.kubernetes.io/component": component,
+        "app.kubernetes.io/part-of": "postal-savings",
+    }
 
 
 def test_network_policies_gateway_to_services_service_to_own_database_only():

@@ -13,8 +13,11 @@ DOC = ROOT / "docs" / "operations.md"
 
 def anchors(markdown: str) -> set[str]:
     """GitHub-style anchors of the headings."""
-    return {re.sub(r"[^a-z0-9 _-]", "", line.lstrip("#").strip().lower()).replace(" ", "-")
-            for line in markdown.splitlines() if line.startswith("#")}
+    return {
+        re.sub(r"[^a-z0-9 _-]", "", line.lstrip("#").strip().lower()).replace(" ", "-")
+        for line in markdown.splitlines()
+        if line.startswith("#")
+    }
 
 
 def test_every_alert_runbook_anchor_is_a_heading():
@@ -41,6 +44,12 @@ def test_every_secret_documented_with_its_keys():
 
 def test_local_postgres_mode_and_release_steps_documented():
     text = DOC.read_text()
-    for needle in ("make run DB=postgres", "SUITE_POSTGRES_URL", "delete job -l app.kubernetes.io/component=migration",
-                   "PROFILE_PII_KEYS=k1:<old>,k2:<new>", "Capacity plan", "make bench"):
+    for needle in (
+        "make run DB=postgres",
+        "SUITE_POSTGRES_URL",
+        "delete job -l app.kubernetes.io/component=migration",
+        "PROFILE_PII_KEYS=k1:<old>,k2:<new>",
+        "Capacity plan",
+        "make bench",
+    ):
         assert needle in text, needle

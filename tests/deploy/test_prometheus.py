@@ -13,9 +13,18 @@ from tests.deploy.tools import require_binary
 ROOT = Path(__file__).parents[2]
 PROMETHEUS = ROOT / "deploy" / "prometheus"
 RULE_TESTS = Path(__file__).parent / "prometheus" / "suite-alerts.test.yml"
-ALERTS = ("SuiteTargetDown", "SuiteServiceAbsent", "SuiteHigh5xxRatio", "SuiteHighLatencyP99",
-          "GatewayUpstreamFailing", "FeedbackComplaintOverdue", "FeedbackComplaintsAtRisk",
-          "FeedConsumerLagGrowing", "SegmentationRecomputeFailed", "LoyaltyLedgerCheckFailed")
+ALERTS = (
+    "SuiteTargetDown",
+    "SuiteServiceAbsent",
+    "SuiteHigh5xxRatio",
+    "SuiteHighLatencyP99",
+    "GatewayUpstreamFailing",
+    "FeedbackComplaintOverdue",
+    "FeedbackComplaintsAtRisk",
+    "FeedConsumerLagGrowing",
+    "SegmentationRecomputeFailed",
+    "LoyaltyLedgerCheckFailed",
+)
 
 
 @pytest.fixture(scope="module")
@@ -47,8 +56,13 @@ def test_check_rules_alert_rules_valid(promtool):
 
 
 def test_rules_every_issue_alert_present_with_severity_and_runbook():
-    rules = [rule for path in sorted((PROMETHEUS / "rules").glob("*.yml"))
-             for group in yaml.safe_load(path.read_text())["groups"] for rule in group["rules"] if "alert" in rule]
+    rules = [
+        rule
+        for path in sorted((PROMETHEUS / "rules").glob("*.yml"))
+        for group in yaml.safe_load(path.read_text())["groups"]
+        for rule in group["rules"]
+        if "alert" in rule
+    ]
     by_name = {rule["alert"]: rule for rule in rules}
     assert set(ALERTS) <= set(by_name)
     for rule in rules:
@@ -68,8 +82,11 @@ def test_rules_unit_tests_every_alert_fires_and_stays_quiet(promtool):
 
 
 def test_rules_read_exposed_metrics_only():
-    groups = [group for path in sorted((PROMETHEUS / "rules").glob("*.yml"))
-              for group in yaml.safe_load(path.read_text())["groups"]]
+    groups = [
+        group
+        for path in sorted((PROMETHEUS / "rules").glob("*.yml"))
+        for group in yaml.safe_load(path.read_text())["groups"]
+    ]
     recorded = {rule["record"] for group in groups for rule in group["rules"] if "record" in rule}
     known = exposed_metric_names()
     for group in groups:

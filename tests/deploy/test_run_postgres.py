@@ -22,9 +22,16 @@ from tests.e2e.conftest import base_env, free_port
 pytestmark = pytest.mark.e2e
 
 ROOT = Path(__file__).parents[2]
-REGISTRATION = {"type": "individual", "name": "李四", "resident_id": "11010519491231002X",
-                "phone": "13912345678", "region_type": "urban", "province": "北京", "city": "北京",
-                "branch_code": "BJ0001"}
+REGISTRATION = {
+    "type": "individual",
+    "name": "李四",
+    "resident_id": "11010519491231002X",
+    "phone": "13912345678",
+    "region_type": "urban",
+    "province": "北京",
+    "city": "北京",
+    "branch_code": "BJ0001",
+}
 
 
 def runnable_services() -> list[str]:
@@ -55,9 +62,15 @@ def pg_run_env() -> Iterator[dict[str, str]]:
     assert "profile" in services
     server = make_url(PG_URL).set(database=None).render_as_string(hide_password=False)
     ports = {f"{s.upper()}_PORT": str(free_port()) for s in [*services, "gateway"]}
-    env = base_env(DB="postgres", SUITE_POSTGRES_URL=server, SUITE_POSTGRES_DB_PREFIX=prefix,
-                   SUITE_SERVICES=",".join(services), SUITE_DEMO="0", **ports,
-                   **{f"{s.upper()}_LOG_LEVEL": "WARNING" for s in [*services, "gateway"]})
+    env = base_env(
+        DB="postgres",
+        SUITE_POSTGRES_URL=server,
+        SUITE_POSTGRES_DB_PREFIX=prefix,
+        SUITE_SERVICES=",".join(services),
+        SUITE_DEMO="0",
+        **ports,
+        **{f"{s.upper()}_LOG_LEVEL": "WARNING" for s in [*services, "gateway"]},
+    )
     try:
         yield env
     finally:
@@ -65,8 +78,9 @@ def pg_run_env() -> Iterator[dict[str, str]]:
 
 
 def migrate(env: dict[str, str]) -> subprocess.CompletedProcess:
-    done = subprocess.run(["bash", "scripts/migrate.sh"], cwd=ROOT, env=env, capture_output=True, text=True,
-                          timeout=300, check=False)
+    done = subprocess.run(
+        ["bash", "scripts/migrate.sh"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300, check=False
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     return done
 
@@ -85,8 +99,15 @@ def scalar(url: str, sql: str):
 
 
 def test_migrate_unknown_db_mode_refused(pg_run_env):
-    done = subprocess.run(["bash", "scripts/migrate.sh"], cwd=ROOT, env={**pg_run_env, "DB": "oracle"},
-                          capture_output=True, text=True, timeout=60, check=False)
+    done = subprocess.run(
+        ["bash", "scripts/migrate.sh"],
+        cwd=ROOT,
+        env={**pg_run_env, "DB": "oracle"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert done.returncode == 2 and "DB must be sqlite or postgres" in done.stderr
 
 
@@ -94,14 +115,21 @@ def test_migrate_then_run_postgres_database_per_service_created_once_suite_serve
     first = migrate(pg_run_env)
     services = pg_run_env["SUITE_SERVICES"].split(",")
     assert sorted(re.findall(r"created database (\S+)", first.stderr)) == sorted(
-        pg_run_env["SUITE_POSTGRES_DB_PREFIX"] + s for s in services)
+        pg_run_env["SUITE_POSTGRES_DB_PREFIX"] + s for s in services
+    )
     for service in services:
         assert scalar(database_url(pg_run_env, service), "SELECT count(*) FROM alembic_version") == 1
     assert "created database" not in migrate(pg_run_env).stderr  # the second time finds them
 
     gateway = f"http://127.0.0.1:{pg_run_env['GATEWAY_PORT']}"
-    proc = subprocess.Popen(["bash", "scripts/run.sh"], cwd=ROOT, env=pg_run_env, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, start_new_session=True)
+    proc = subprocess.Popen(
+        ["bash", "scripts/run.sh"],
+        cwd=ROOT,
+        env=pg_run_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     try:
         deadline = time.monotonic() + 60
         status = None

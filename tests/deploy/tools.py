@@ -32,8 +32,13 @@ def _apt_install(package: str) -> str | None:
         for attempt in ("install", "update-then-install"):
             if attempt == "update-then-install":
                 subprocess.run(["apt-get", "update", "-qq"], env=env, capture_output=True, timeout=300, check=False)
-            done = subprocess.run(["apt-get", "install", "-y", "-qq", "--no-install-recommends", package],
-                                  env=env, capture_output=True, timeout=600, check=False)
+            done = subprocess.run(
+                ["apt-get", "install", "-y", "-qq", "--no-install-recommends", package],
+                env=env,
+                capture_output=True,
+                timeout=600,
+                check=False,
+            )
             if done.returncode == 0:
                 return None
         return f"apt-get install {package} failed: {done.stderr.decode(errors='replace')[-300:]}"

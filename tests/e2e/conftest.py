@@ -50,10 +50,24 @@ class Process:
     def spawn(self) -> None:
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen(
-                [str(BIN / "python"), "-m", "services.common.serve", self.factory, "--host", "127.0.0.1",
-                 "--port", str(self.port),
-                 "--no-access-log", "--timeout-graceful-shutdown", "2"],
-                cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT)
+                [
+                    str(BIN / "python"),
+                    "-m",
+                    "services.common.serve",
+                    self.factory,
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(self.port),
+                    "--no-access-log",
+                    "--timeout-graceful-shutdown",
+                    "2",
+                ],
+                cwd=ROOT,
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
 
     def wait_live(self) -> None:
         deadline = time.monotonic() + START_TIMEOUT
@@ -93,9 +107,14 @@ class Suite:
 
 
 def migrate_profile(database_url: str) -> None:
-    subprocess.run([str(BIN / "alembic"), "-c", "services/profile/alembic.ini", "upgrade", "head"],
-                   cwd=ROOT, env=base_env(PROFILE_DATABASE_URL=database_url), check=True,
-                   capture_output=True, timeout=120)
+    subprocess.run(
+        [str(BIN / "alembic"), "-c", "services/profile/alembic.ini", "upgrade", "head"],
+        cwd=ROOT,
+        env=base_env(PROFILE_DATABASE_URL=database_url),
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -108,12 +127,28 @@ def suite(request, tmp_path) -> Iterator[Suite]:
         require_postgres()
         database_url = fresh_pg_database(f"test_e2e_profile_{worker_id()}")
     migrate_profile(database_url)
-    profile = Process("profile", "services.profile.app:create_app", base_env(
-        PROFILE_DATABASE_URL=database_url, PROFILE_ENVIRONMENT="test", PROFILE_LOG_LEVEL="WARNING",
-        PROFILE_JWT_SECRET=DEV_JWT_SECRET), tmp_path / "profile.log")
-    gateway = Process("gateway", "gateway.app:create_app", base_env(
-        GATEWAY_PROFILE_URL=profile.url, GATEWAY_ENVIRONMENT="test", GATEWAY_LOG_LEVEL="WARNING",
-        GATEWAY_JWT_SECRET=DEV_JWT_SECRET), tmp_path / "gateway.log")
+    profile = Process(
+        "profile",
+        "services.profile.app:create_app",
+        base_env(
+            PROFILE_DATABASE_URL=database_url,
+            PROFILE_ENVIRONMENT="test",
+            PROFILE_LOG_LEVEL="WARNING",
+            PROFILE_JWT_SECRET=DEV_JWT_SECRET,
+        ),
+        tmp_path / "profile.log",
+    )
+    gateway = Process(
+        "gateway",
+        "gateway.app:create_app",
+        base_env(
+            GATEWAY_PROFILE_URL=profile.url,
+            GATEWAY_ENVIRONMENT="test",
+            GATEWAY_LOG_LEVEL="WARNING",
+            GATEWAY_JWT_SECRET=DEV_JWT_SECRET,
+        ),
+        tmp_path / "gateway.log",
+    )
     try:
         profile.spawn()
         gateway.spawn()
@@ -143,8 +178,14 @@ class ClientSuite:
 
     def gateway_env(self, **values: str) -> dict[str, str]:
         urls = {f"GATEWAY_{name.upper()}_URL": proc.url for name, proc in self.standins.items()}
-        return base_env(GATEWAY_PROFILE_URL=self.profile.url, GATEWAY_ENVIRONMENT="test",
-                        GATEWAY_LOG_LEVEL="WARNING", GATEWAY_JWT_SECRET=DEV_JWT_SECRET, **urls, **values)
+        return base_env(
+            GATEWAY_PROFILE_URL=self.profile.url,
+            GATEWAY_ENVIRONMENT="test",
+            GATEWAY_LOG_LEVEL="WARNING",
+            GATEWAY_JWT_SECRET=DEV_JWT_SECRET,
+            **urls,
+            **values,
+        )
 
 
 @pytest.fixture(scope="module")
@@ -156,16 +197,38 @@ def client_suite(tmp_path_factory) -> Iterator[ClientSuite]:
     tmp_path = tmp_path_factory.mktemp("clients")
     database_url = f"sqlite:///{tmp_path / 'profile.db'}"
     migrate_profile(database_url)
-    profile = Process("profile", "services.profile.app:create_app", base_env(
-        PROFILE_DATABASE_URL=database_url, PROFILE_ENVIRONMENT="test", PROFILE_LOG_LEVEL="WARNING",
-        PROFILE_JWT_SECRET=DEV_JWT_SECRET), tmp_path / "profile.log")
-    standins = {name: Process(name, "tests.gateway.standins:create_standin", base_env(STANDIN_SERVICE=name),
-                              tmp_path / f"{name}.log") for name in STANDIN_SERVICES}
+    profile = Process(
+        "profile",
+        "services.profile.app:create_app",
+        base_env(
+            PROFILE_DATABASE_URL=database_url,
+            PROFILE_ENVIRONMENT="test",
+            PROFILE_LOG_LEVEL="WARNING",
+            PROFILE_JWT_SECRET=DEV_JWT_SECRET,
+        ),
+        tmp_path / "profile.log",
+    )
+    standins = {
+        name: Process(
+            name, "tests.gateway.standins:create_standin", base_env(STANDIN_SERVICE=name), tmp_path / f"{name}.log"
+        )
+        for name in STANDIN_SERVICES
+    }
     suite = ClientSuite(profile, standins, None, tmp_path)  # type: ignore[arg-type]
-    suite.gateway = Process("gateway", "gateway.app:create_app", suite.gateway_env(
-        GATEWAY_OVERVIEW_BUDGET_SECONDS="3", GATEWAY_BREAKER_FAILURE_THRESHOLD="3",
-        GATEWAY_BREAKER_RESET_SECONDS="1", GATEWAY_RATE_LIMIT_BULK="2/day", GATEWAY_MAX_BODY_BYTES="4096",
-        GATEWAY_CORS_ORIGINS=CORS_ORIGIN, GATEWAY_OPENAPI_CACHE_SECONDS="0.5"), tmp_path / "gateway.log")
+    suite.gateway = Process(
+        "gateway",
+        "gateway.app:create_app",
+        suite.gateway_env(
+            GATEWAY_OVERVIEW_BUDGET_SECONDS="3",
+            GATEWAY_BREAKER_FAILURE_THRESHOLD="3",
+            GATEWAY_BREAKER_RESET_SECONDS="1",
+            GATEWAY_RATE_LIMIT_BULK="2/day",
+            GATEWAY_MAX_BODY_BYTES="4096",
+            GATEWAY_CORS_ORIGINS=CORS_ORIGIN,
+            GATEWAY_OPENAPI_CACHE_SECONDS="0.5",
+        ),
+        tmp_path / "gateway.log",
+    )
     everything = [profile, *standins.values(), suite.gateway]
     try:
         for proc in everything:

@@ -21,14 +21,22 @@ from tests.gateway.test_openapi_merge import METHODS, assert_valid
 from tests.gateway.test_ratelimit import REDIS_URL, _redis_reachable
 
 pytestmark = pytest.mark.e2e
-PARTS_OF = {"profile": {"profile", "risk_assessment"}, "segmentation": {"segments"},
-            "loyalty": {"points", "points_expiring"}, "feedback": {"open_complaints", "latest_satisfaction"}}
+PARTS_OF = {
+    "profile": {"profile", "risk_assessment"},
+    "segmentation": {"segments"},
+    "loyalty": {"points", "points_expiring"},
+    "feedback": {"open_complaints", "latest_satisfaction"},
+}
 
 
 def metric(http: httpx.Client, name: str, **labels: str) -> float:
     text = http.get("/metrics").text
-    return sum(s.value for family in text_string_to_metric_families(text) for s in family.samples
-               if s.name == name and all(s.labels.get(k) == v for k, v in labels.items()))
+    return sum(
+        s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+        if s.name == name and all(s.labels.get(k) == v for k, v in labels.items())
+    )
 
 
 def register(http: httpx.Client, headers: dict[str, str]) -> str:
@@ -129,8 +137,14 @@ def test_limits_cors_and_body_size(client_suite, auth):
         r = http.post("/api/v1/transactions:batch", json={}, headers=headers)
         assert r.json()["code"] == "rate_limited" and int(r.headers["retry-after"]) >= 1
 
-        pre = http.options("/api/v1/customers", headers={"Origin": CORS_ORIGIN, "Access-Control-Request-Method": "POST",
-                                                         "Access-Control-Request-Headers": "authorization"})
+        pre = http.options(
+            "/api/v1/customers",
+            headers={
+                "Origin": CORS_ORIGIN,
+                "Access-Control-Request-Method": "POST",
+                "Access-Control-Request-Headers": "authorization",
+            },
+        )
         assert (pre.status_code, pre.headers["access-control-allow-origin"]) == (200, CORS_ORIGIN)
         assert pre.headers["x-content-type-options"] == "nosniff"
 
@@ -144,16 +158,18 @@ def test_rate_limit_shared_through_redis_by_two_gateways(client_suite, auth):
             pytest.fail(f"Redis is not reachable at {REDIS_URL}")
         pytest.skip(f"Redis is not reachable at {REDIS_URL}")
     env = client_suite.gateway_env(GATEWAY_REDIS_URL=REDIS_URL, GATEWAY_RATE_LIMIT_WRITES="3/day")
-    replicas = [Process(f"gateway-{i}", "gateway.app:create_app", env, client_suite.tmp_path / f"gw{i}.log")
-                for i in (1, 2)]
+    replicas = [
+        Process(f"gateway-{i}", "gateway.app:create_app", env, client_suite.tmp_path / f"gw{i}.log") for i in (1, 2)
+    ]
     try:
         for replica in replicas:
             replica.spawn()
         for replica in replicas:
             replica.wait_live()
         headers = auth("staff")
-        statuses = [httpx.post(replicas[i % 2].url + "/api/v1/customers/x/close", headers=headers).status_code
-                    for i in range(4)]
+        statuses = [
+            httpx.post(replicas[i % 2].url + "/api/v1/customers/x/close", headers=headers).status_code for i in range(4)
+        ]
         assert statuses[3] == 429 and 429 not in statuses[:3]
     finally:
         for replica in replicas:
@@ -165,8 +181,13 @@ def test_merged_openapi_every_operation_once(client_suite):
     assert_valid(spec)
     assert spec["info"]["x-services"] == dict.fromkeys(["profile", *STANDIN_SERVICES], "merged")
     profile_spec = httpx.get(client_suite.profile.url + "/openapi.json", timeout=10).json()
-    profile_ops = {("/api" + p, m) for p, item in profile_spec["paths"].items() if p.startswith("/v1/customers")
-                   for m in item if m in METHODS}
+    profile_ops = {
+        ("/api" + p, m)
+        for p, item in profile_spec["paths"].items()
+        if p.startswith("/v1/customers")
+        for m in item
+        if m in METHODS
+    }
     merged_ops = [(p, m) for p, item in spec["paths"].items() for m in item if m in METHODS]
     assert profile_ops <= set(merged_ops)
     assert len(merged_ops) == len(set(merged_ops))
@@ -190,13 +211,32 @@ def test_swagger_ui_in_headless_chromium_lists_merged_operations(client_suite):
         pytest.skip("chromium is not installed (apt-get install -y chromium)")
     with tempfile.TemporaryDirectory() as profile_dir:
         proc = subprocess.run(
-            [browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-             "--disable-component-update", "--no-first-run", "--disable-sync", f"--user-data-dir={profile_dir}",
-             "--virtual-time-budget=20000", "--dump-dom", client_suite.gateway.url + "/api/docs"],
-            capture_output=True, text=True, timeout=120)
+            [
+                browser,
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--no-first-run",
+                "--disable-sync",
+                f"--user-data-dir={profile_dir}",
+                "--virtual-time-budget=20000",
+                "--dump-dom",
+                client_suite.gateway.url + "/api/docs",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
     dom = proc.stdout
     Path(client_suite.tmp_path / "docs.html").write_text(dom)
     assert "swagger-ui" in dom, proc.stderr[-2000:]
-    for path in ("/api/v1/customers/{customer_id}/overview", "/api/v1/customers/{customer_id}",
-                 "/api/v1/memberships", "/api/v1/loyalty/accounts/{customer_id}", "/api/v1/complaints"):
+    for path in (
+        "/api/v1/customers/{customer_id}/overview",
+        "/api/v1/customers/{customer_id}",
+        "/api/v1/memberships",
+        "/api/v1/loyalty/accounts/{customer_id}",
+        "/api/v1/complaints",
+    ):
         assert f'data-path="{path}"' in dom, path

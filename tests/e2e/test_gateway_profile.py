@@ -4,9 +4,16 @@ comes back."""
 import httpx
 import pytest
 
-REGISTRATION = {"type": "individual", "name": "王小明", "resident_id": "11010519491231002X",
-                "phone": "13812345678", "region_type": "urban", "province": "北京", "city": "北京",
-                "branch_code": "BJ0001"}
+REGISTRATION = {
+    "type": "individual",
+    "name": "王小明",
+    "resident_id": "11010519491231002X",
+    "phone": "13812345678",
+    "region_type": "urban",
+    "province": "北京",
+    "city": "北京",
+    "branch_code": "BJ0001",
+}
 
 pytestmark = pytest.mark.e2e
 

@@ -16,8 +16,14 @@ pytestmark = pytest.mark.e2e
 
 
 def _migrate_loyalty(database_url: str) -> None:
-    subprocess.run([str(BIN / "alembic"), "-c", "services/loyalty/alembic.ini", "upgrade", "head"], cwd=ROOT,
-                   env=base_env(LOYALTY_DATABASE_URL=database_url), check=True, capture_output=True, timeout=120)
+    subprocess.run(
+        [str(BIN / "alembic"), "-c", "services/loyalty/alembic.ini", "upgrade", "head"],
+        cwd=ROOT,
+        env=base_env(LOYALTY_DATABASE_URL=database_url),
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
 
 
 @pytest.fixture
@@ -25,17 +31,44 @@ def loyalty_suite(tmp_path):
     profile_db, loyalty_db = f"sqlite:///{tmp_path / 'profile.db'}", f"sqlite:///{tmp_path / 'loyalty.db'}"
     migrate_profile(profile_db)
     _migrate_loyalty(loyalty_db)
-    profile = Process("profile", "services.profile.app:create_app", base_env(
-        PROFILE_DATABASE_URL=profile_db, PROFILE_ENVIRONMENT="test", PROFILE_LOG_LEVEL="WARNING",
-        PROFILE_JWT_SECRET=DEV_JWT_SECRET), tmp_path / "profile.log")
-    loyalty = Process("loyalty", "services.loyalty.app:create_app", base_env(
-        LOYALTY_DATABASE_URL=loyalty_db, LOYALTY_ENVIRONMENT="test", LOYALTY_LOG_LEVEL="WARNING",
-        LOYALTY_JWT_SECRET=DEV_JWT_SECRET, LOYALTY_PROFILE_FEED_URL=f"{profile.url}/v1/events",
-        LOYALTY_SEGMENTATION_FEED_URL="", LOYALTY_FEEDBACK_FEED_URL="", LOYALTY_FEED_IDLE_SECONDS="0.2"),
-        tmp_path / "loyalty.log")
-    gateway = Process("gateway", "gateway.app:create_app", base_env(
-        GATEWAY_PROFILE_URL=profile.url, GATEWAY_LOYALTY_URL=loyalty.url, GATEWAY_ENVIRONMENT="test",
-        GATEWAY_LOG_LEVEL="WARNING", GATEWAY_JWT_SECRET=DEV_JWT_SECRET), tmp_path / "gateway.log")
+    profile = Process(
+        "profile",
+        "services.profile.app:create_app",
+        base_env(
+            PROFILE_DATABASE_URL=profile_db,
+            PROFILE_ENVIRONMENT="test",
+            PROFILE_LOG_LEVEL="WARNING",
+            PROFILE_JWT_SECRET=DEV_JWT_SECRET,
+        ),
+        tmp_path / "profile.log",
+    )
+    loyalty = Process(
+        "loyalty",
+        "services.loyalty.app:create_app",
+        base_env(
+            LOYALTY_DATABASE_URL=loyalty_db,
+            LOYALTY_ENVIRONMENT="test",
+            LOYALTY_LOG_LEVEL="WARNING",
+            LOYALTY_JWT_SECRET=DEV_JWT_SECRET,
+            LOYALTY_PROFILE_FEED_URL=f"{profile.url}/v1/events",
+            LOYALTY_SEGMENTATION_FEED_URL="",
+            LOYALTY_FEEDBACK_FEED_URL="",
+            LOYALTY_FEED_IDLE_SECONDS="0.2",
+        ),
+        tmp_path / "loyalty.log",
+    )
+    gateway = Process(
+        "gateway",
+        "gateway.app:create_app",
+        base_env(
+            GATEWAY_PROFILE_URL=profile.url,
+            GATEWAY_LOYALTY_URL=loyalty.url,
+            GATEWAY_ENVIRONMENT="test",
+            GATEWAY_LOG_LEVEL="WARNING",
+            GATEWAY_JWT_SECRET=DEV_JWT_SECRET,
+        ),
+        tmp_path / "gateway.log",
+    )
     procs = [profile, loyalty, gateway]
     try:
         for p in procs:
@@ -53,16 +86,38 @@ def test_transaction_ingested_in_profile_earns_points_in_loyalty(loyalty_suite, 
         customer = http.post("/api/v1/customers", json=REGISTRATION, headers=auth("staff"))
         assert customer.status_code == 201, customer.text
         cid = customer.json()["id"]
-        assert http.post("/api/v1/loyalty/accounts", json={"customer_id": cid},
-                         headers=auth("staff")).status_code == 201
-        rule = http.post("/api/v1/loyalty/rules", headers=auth("supervisor"), json={
-            "code": "deposits", "name": "Deposits", "kind": "deposit", "points_per_100_cny": 10,
-            "valid_from": "2026-01-01T00:00:00Z"})
+        assert (
+            http.post("/api/v1/loyalty/accounts", json={"customer_id": cid}, headers=auth("staff")).status_code == 201
+        )
+        rule = http.post(
+            "/api/v1/loyalty/rules",
+            headers=auth("supervisor"),
+            json={
+                "code": "deposits",
+                "name": "Deposits",
+                "kind": "deposit",
+                "points_per_100_cny": 10,
+                "valid_from": "2026-01-01T00:00:00Z",
+            },
+        )
         assert rule.status_code == 201, rule.text
         at = (datetime.now(UTC) - timedelta(minutes=1)).isoformat()
-        batch = http.post("/api/v1/transactions:batch", headers=auth("system"), json={"items": [{
-            "external_id": "CORE-E2E-1", "customer_id": cid, "kind": "deposit", "amount": "1234.56",
-            "channel": "mobile", "occurred_at": at}]})
+        batch = http.post(
+            "/api/v1/transactions:batch",
+            headers=auth("system"),
+            json={
+                "items": [
+                    {
+                        "external_id": "CORE-E2E-1",
+                        "customer_id": cid,
+                        "kind": "deposit",
+                        "amount": "1234.56",
+                        "channel": "mobile",
+                        "occurred_at": at,
+                    }
+                ]
+            },
+        )
         assert batch.status_code == 200 and batch.json()["recorded_count"] == 1, batch.text
         deadline, balance = time.monotonic() + 30, 0
         while time.monotonic() < deadline and balance == 0:

@@ -33,15 +33,26 @@ class Prometheus:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.config = tmp_path / "prometheus.yml"
-        self.config.write_text(yaml.safe_dump({
-            "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
-            "rule_files": [str(RULES)],
-            "scrape_configs": [{"job_name": job, "static_configs": [{"targets": [address]}]}
-                               for job, address in targets.items()],
-        }))
+        self.config.write_text(
+            yaml.safe_dump(
+                {
+                    "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
+                    "rule_files": [str(RULES)],
+                    "scrape_configs": [
+                        {"job_name": job, "static_configs": [{"targets": [address]}]}
+                        for job, address in targets.items()
+                    ],
+                }
+            )
+        )
         self.log_path = tmp_path / "prometheus.log"
-        self.args = [binary, f"--config.file={self.config}", f"--storage.tsdb.path={tmp_path / 'tsdb'}",
-                     f"--web.listen-address=127.0.0.1:{self.port}", "--storage.tsdb.retention.time=1h"]
+        self.args = [
+            binary,
+            f"--config.file={self.config}",
+            f"--storage.tsdb.path={tmp_path / 'tsdb'}",
+            f"--web.listen-address=127.0.0.1:{self.port}",
+            "--storage.tsdb.retention.time=1h",
+        ]
         self.proc: subprocess.Popen | None = None
 
     def start(self) -> None:
@@ -98,14 +109,31 @@ def running_stack(database_url: str, tmp_path: Path) -> Iterator[Stack]:
     """Profile on `database_url` (migrated here), the gateway, and Prometheus scraping both."""
     binary = require_binary("prometheus", "prometheus")
     migrate_profile(database_url)
-    profile = Process("profile", "services.profile.app:create_app", base_env(
-        PROFILE_DATABASE_URL=database_url, PROFILE_ENVIRONMENT="test", PROFILE_LOG_LEVEL="WARNING",
-        PROFILE_JWT_SECRET=DEV_JWT_SECRET), tmp_path / "profile.log")
-    gateway = Process("gateway", "gateway.app:create_app", base_env(
-        GATEWAY_PROFILE_URL=profile.url, GATEWAY_ENVIRONMENT="test", GATEWAY_LOG_LEVEL="WARNING",
-        GATEWAY_JWT_SECRET=DEV_JWT_SECRET), tmp_path / "gateway.log")
-    prometheus = Prometheus(binary, {"gateway": f"127.0.0.1:{gateway.port}", "profile": f"127.0.0.1:{profile.port}"},
-                            tmp_path)
+    profile = Process(
+        "profile",
+        "services.profile.app:create_app",
+        base_env(
+            PROFILE_DATABASE_URL=database_url,
+            PROFILE_ENVIRONMENT="test",
+            PROFILE_LOG_LEVEL="WARNING",
+            PROFILE_JWT_SECRET=DEV_JWT_SECRET,
+        ),
+        tmp_path / "profile.log",
+    )
+    gateway = Process(
+        "gateway",
+        "gateway.app:create_app",
+        base_env(
+            GATEWAY_PROFILE_URL=profile.url,
+            GATEWAY_ENVIRONMENT="test",
+            GATEWAY_LOG_LEVEL="WARNING",
+            GATEWAY_JWT_SECRET=DEV_JWT_SECRET,
+        ),
+        tmp_path / "gateway.log",
+    )
+    prometheus = Prometheus(
+        binary, {"gateway": f"127.0.0.1:{gateway.port}", "profile": f"127.0.0.1:{profile.port}"}, tmp_path
+    )
     try:
         profile.spawn()
         gateway.spawn()
@@ -169,6 +197,7 @@ def test_prometheus_scrapes_suite_targets_up_counters_moving(stack, auth):
             for name, query in queries.items():
                 seen[name] = prometheus.scalar(query) or 0.0
             return all(value >= floor for value in seen.values())
+
         return check
 
     prometheus.wait_for(counted_at_least(5, first), "the first 5 requests counted")
@@ -191,9 +220,17 @@ def test_prometheus_loads_suite_rules_all_evaluate_dashboard_queries_accepted(sq
     names = {group["name"] for group in prometheus.api("rules")["groups"]}
     assert names == {"suite-availability", "suite-domain"}
     # Only profile and the gateway run here, so the absent-service alert must see the other three.
-    prometheus.wait_for(lambda: {a["labels"].get("job") for a in prometheus.api("alerts")["alerts"]
-                                 if a["labels"]["alertname"] == "SuiteServiceAbsent"}
-                        == {"segmentation", "feedback", "loyalty"}, "SuiteServiceAbsent pending for the absent three")
+    prometheus.wait_for(
+        lambda: (
+            {
+                a["labels"].get("job")
+                for a in prometheus.api("alerts")["alerts"]
+                if a["labels"]["alertname"] == "SuiteServiceAbsent"
+            }
+            == {"segmentation", "feedback", "loyalty"}
+        ),
+        "SuiteServiceAbsent pending for the absent three",
+    )
 
     # Every Grafana panel's query parses and evaluates (dashboard variables filled as Grafana would).
     for path in sorted((ROOT / "deploy" / "grafana" / "dashboards").glob("*.json")):

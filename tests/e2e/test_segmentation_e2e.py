@@ -20,9 +20,14 @@ EXPECTED = {"customer_type": "individual", "region": "urban", "asset_size": "mid
 
 
 def _migrate_segmentation(database_url: str) -> None:
-    subprocess.run([str(BIN / "alembic"), "-c", "services/segmentation/alembic.ini", "upgrade", "head"], cwd=ROOT,
-                   env=base_env(SEGMENTATION_DATABASE_URL=database_url), check=True, capture_output=True,
-                   timeout=120)
+    subprocess.run(
+        [str(BIN / "alembic"), "-c", "services/segmentation/alembic.ini", "upgrade", "head"],
+        cwd=ROOT,
+        env=base_env(SEGMENTATION_DATABASE_URL=database_url),
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -36,17 +41,44 @@ def segmentation_suite(request, tmp_path):
         seg_db = fresh_pg_database(f"test_e2e_segmentation_{worker_id()}")
     migrate_profile(profile_db)
     _migrate_segmentation(seg_db)
-    profile = Process("profile", "services.profile.app:create_app", base_env(
-        PROFILE_DATABASE_URL=profile_db, PROFILE_ENVIRONMENT="test", PROFILE_LOG_LEVEL="WARNING",
-        PROFILE_JWT_SECRET=DEV_JWT_SECRET), tmp_path / "profile.log")
-    segmentation = Process("segmentation", "services.segmentation.app:create_app", base_env(
-        SEGMENTATION_DATABASE_URL=seg_db, SEGMENTATION_ENVIRONMENT="test", SEGMENTATION_LOG_LEVEL="WARNING",
-        SEGMENTATION_JWT_SECRET=DEV_JWT_SECRET, SEGMENTATION_PROFILE_FEED_URL=f"{profile.url}/v1/events",
-        SEGMENTATION_LOYALTY_FEED_URL="", SEGMENTATION_FEEDBACK_FEED_URL="", SEGMENTATION_FEED_IDLE_SECONDS="0.2"),
-        tmp_path / "segmentation.log")
-    gateway = Process("gateway", "gateway.app:create_app", base_env(
-        GATEWAY_PROFILE_URL=profile.url, GATEWAY_SEGMENTATION_URL=segmentation.url, GATEWAY_ENVIRONMENT="test",
-        GATEWAY_LOG_LEVEL="WARNING", GATEWAY_JWT_SECRET=DEV_JWT_SECRET), tmp_path / "gateway.log")
+    profile = Process(
+        "profile",
+        "services.profile.app:create_app",
+        base_env(
+            PROFILE_DATABASE_URL=profile_db,
+            PROFILE_ENVIRONMENT="test",
+            PROFILE_LOG_LEVEL="WARNING",
+            PROFILE_JWT_SECRET=DEV_JWT_SECRET,
+        ),
+        tmp_path / "profile.log",
+    )
+    segmentation = Process(
+        "segmentation",
+        "services.segmentation.app:create_app",
+        base_env(
+            SEGMENTATION_DATABASE_URL=seg_db,
+            SEGMENTATION_ENVIRONMENT="test",
+            SEGMENTATION_LOG_LEVEL="WARNING",
+            SEGMENTATION_JWT_SECRET=DEV_JWT_SECRET,
+            SEGMENTATION_PROFILE_FEED_URL=f"{profile.url}/v1/events",
+            SEGMENTATION_LOYALTY_FEED_URL="",
+            SEGMENTATION_FEEDBACK_FEED_URL="",
+            SEGMENTATION_FEED_IDLE_SECONDS="0.2",
+        ),
+        tmp_path / "segmentation.log",
+    )
+    gateway = Process(
+        "gateway",
+        "gateway.app:create_app",
+        base_env(
+            GATEWAY_PROFILE_URL=profile.url,
+            GATEWAY_SEGMENTATION_URL=segmentation.url,
+            GATEWAY_ENVIRONMENT="test",
+            GATEWAY_LOG_LEVEL="WARNING",
+            GATEWAY_JWT_SECRET=DEV_JWT_SECRET,
+        ),
+        tmp_path / "gateway.log",
+    )
     procs = [profile, segmentation, gateway]
     try:
         for p in procs:
@@ -81,12 +113,24 @@ def test_profile_events_classify_the_customer_through_the_gateway(segmentation_s
         assert customer.status_code == 201, customer.text
         cid = customer.json()["id"]
         now = datetime.now(UTC)
-        items = [{"external_id": f"CORE-SEG-{i}", "customer_id": cid, "kind": "deposit", "amount": "100.00",
-                  "channel": "mobile", "occurred_at": (now - timedelta(days=i + 1)).isoformat()} for i in range(3)]
+        items = [
+            {
+                "external_id": f"CORE-SEG-{i}",
+                "customer_id": cid,
+                "kind": "deposit",
+                "amount": "100.00",
+                "channel": "mobile",
+                "occurred_at": (now - timedelta(days=i + 1)).isoformat(),
+            }
+            for i in range(3)
+        ]
         batch = http.post("/api/v1/transactions:batch", headers=auth("system"), json={"items": items})
         assert batch.status_code == 200 and batch.json()["recorded_count"] == 3, batch.text
-        snapshot = http.put(f"/api/v1/customers/{cid}/assets/{date.today().isoformat()}",
-                            json={"aum": "800000.00"}, headers=auth("system"))
+        snapshot = http.put(
+            f"/api/v1/customers/{cid}/assets/{date.today().isoformat()}",
+            json={"aum": "800000.00"},
+            headers=auth("system"),
+        )
         assert snapshot.status_code in (200, 201), snapshot.text
 
         body = _classes_when_settled(http, cid, staff)
@@ -94,8 +138,13 @@ def test_profile_events_classify_the_customer_through_the_gateway(segmentation_s
         features = body["features"]
         assert (features["aum"], features["txn_count_90"], features["branch_code"]) == ("800000.00", 3, "BJ0001")
 
-        product = {"code": "WM-E2E", "name": "Wealth deposit", "category": "deposit", "needs_tag": "returns",
-                   "target_classes": ["asset_size:mid_high"]}
+        product = {
+            "code": "WM-E2E",
+            "name": "Wealth deposit",
+            "category": "deposit",
+            "needs_tag": "returns",
+            "target_classes": ["asset_size:mid_high"],
+        }
         manager = auth("supervisor", sub="supervisor-e2e") | {"Idempotency-Key": "e2e-product-1"}
         created = http.post("/api/v1/products", json=product, headers=manager)
         assert created.status_code == 201, created.text

@@ -49,8 +49,12 @@ def feedback_pg_url() -> str:
 @pytest.fixture(params=BACKENDS)
 def feedback_db(request, tmp_path):
     """A Database the test owns: its own SQLite file, or a rolled-back PostgreSQL transaction."""
-    with dbkit.owned_database(request.param, template=lambda: request.getfixturevalue("feedback_sqlite_template"),
-                              pg_url=lambda: request.getfixturevalue("feedback_pg_url"), tmp_path=tmp_path) as db:
+    with dbkit.owned_database(
+        request.param,
+        template=lambda: request.getfixturevalue("feedback_sqlite_template"),
+        pg_url=lambda: request.getfixturevalue("feedback_pg_url"),
+        tmp_path=tmp_path,
+    ) as db:
         yield db
 
 

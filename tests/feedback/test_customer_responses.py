@@ -9,11 +9,13 @@ from tests.feedback import factories as f
 
 
 def _two_responses(client, auth, clock, customer_id: str) -> list[dict]:
-    first = f.answer(client, auth("staff"), f.published_survey(client, auth("staff"))["id"],
-                     customer_id=customer_id, nps=3)
+    first = f.answer(
+        client, auth("staff"), f.published_survey(client, auth("staff"))["id"], customer_id=customer_id, nps=3
+    )
     clock.advance(hours=1)
-    second = f.answer(client, auth("staff"), f.published_survey(client, auth("staff"))["id"],
-                      customer_id=customer_id, nps=10, csat=5)
+    second = f.answer(
+        client, auth("staff"), f.published_survey(client, auth("staff"))["id"], customer_id=customer_id, nps=10, csat=5
+    )
     return [first, second]
 
 
@@ -21,8 +23,9 @@ def _two_responses(client, auth, clock, customer_id: str) -> list[dict]:
 def test_customer_responses_newest_first_for_staff_roles(client, auth, clock, role):
     cid = str(uuid.uuid4())
     first, second = _two_responses(client, auth, clock, cid)
-    f.answer(client, auth("staff"), f.published_survey(client, auth("staff"))["id"], customer_id=str(uuid.uuid4()),
-             nps=5)  # someone else's
+    f.answer(
+        client, auth("staff"), f.published_survey(client, auth("staff"))["id"], customer_id=str(uuid.uuid4()), nps=5
+    )  # someone else's
     resp = client.get("/v1/surveys/responses", params={"customer_id": cid}, headers=auth(role))
     assert resp.status_code == 200, resp.text
     items = resp.json()["items"]
@@ -35,8 +38,11 @@ def test_customer_responses_page_with_cursor(client, auth, clock):
     first, second = _two_responses(client, auth, clock, cid)
     page = client.get("/v1/surveys/responses", params={"customer_id": cid, "limit": 1}, headers=auth("staff")).json()
     assert [i["response_id"] for i in page["items"]] == [second["id"]]
-    rest = client.get("/v1/surveys/responses", params={"customer_id": cid, "limit": 1, "cursor": page["next_cursor"]},
-                      headers=auth("staff")).json()
+    rest = client.get(
+        "/v1/surveys/responses",
+        params={"customer_id": cid, "limit": 1, "cursor": page["next_cursor"]},
+        headers=auth("staff"),
+    ).json()
     assert [i["response_id"] for i in rest["items"]] == [first["id"]] and rest["next_cursor"] is None
 
 
@@ -58,9 +64,15 @@ def test_customer_responses_without_token_is_401(client):
     assert client.get("/v1/surveys/responses", params={"customer_id": str(uuid.uuid4())}).status_code == 401
 
 
-@pytest.mark.parametrize("params, field", [({}, "customer_id"), ({"customer_id": "x"}, "customer_id"),
-                                           ({"customer_id": str(uuid.UUID(int=1)), "limit": 0}, "limit"),
-                                           ({"customer_id": str(uuid.UUID(int=1)), "cursor": "zz"}, "cursor")])
+@pytest.mark.parametrize(
+    "params, field",
+    [
+        ({}, "customer_id"),
+        ({"customer_id": "x"}, "customer_id"),
+        ({"customer_id": str(uuid.UUID(int=1)), "limit": 0}, "limit"),
+        ({"customer_id": str(uuid.UUID(int=1)), "cursor": "zz"}, "cursor"),
+    ],
+)
 def test_customer_responses_bad_query_is_422(client, auth, params, field):
     resp = client.get("/v1/surveys/responses", params=params, headers=auth("staff"))
     assert resp.status_code == 422 and resp.json()["errors"][0]["loc"] == ["query", field]

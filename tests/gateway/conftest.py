@@ -33,8 +33,16 @@ def free_port() -> int:
 
 def gateway_settings(**overrides) -> GatewaySettings:
     """Every service URL given explicitly, so a developer's GATEWAY_* environment cannot leak in."""
-    values = {"environment": "test", "log_level": "WARNING", "jwt_secret": DEV_JWT_SECRET, "profile_url": "",
-              "segmentation_url": "", "feedback_url": "", "loyalty_url": "", **overrides}
+    values = {
+        "environment": "test",
+        "log_level": "WARNING",
+        "jwt_secret": DEV_JWT_SECRET,
+        "profile_url": "",
+        "segmentation_url": "",
+        "feedback_url": "",
+        "loyalty_url": "",
+        **overrides,
+    }
     return GatewaySettings(**values)
 
 
@@ -48,10 +56,14 @@ class EchoUpstream:
         self.ready_delay = 0.0
         self.ready_called = threading.Event()
         self.ready_waits_for: threading.Event | None = None  # another upstream's ready_called
-        self.app = Starlette(routes=[
-            Route("/health/ready", self.ready),
-            Route("/v1/{rest:path}", self.echo, methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]),
-        ])
+        self.app = Starlette(
+            routes=[
+                Route("/health/ready", self.ready),
+                Route(
+                    "/v1/{rest:path}", self.echo, methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+                ),
+            ]
+        )
 
     async def ready(self, _request: Request) -> Response:
         self.ready_called.set()
@@ -60,21 +72,24 @@ class EchoUpstream:
             if self.ready_waits_for is None or self.ready_waits_for.is_set():
                 break
             await asyncio.sleep(0.01)
-        return JSONResponse({"status": "ok" if self.ready_status == 200 else "unavailable"},
-                            status_code=self.ready_status)
+        return JSONResponse(
+            {"status": "ok" if self.ready_status == 200 else "unavailable"}, status_code=self.ready_status
+        )
 
     async def echo(self, request: Request) -> Response:
         body = await request.body()
-        seen = {"method": request.method, "path": request.url.path,
-                "query": request.scope["query_string"].decode("latin-1"),
-                "headers": [[k.decode("latin-1"), v.decode("latin-1")] for k, v in request.scope["headers"]],
-                "body": body.decode("utf-8", "replace")}
+        seen = {
+            "method": request.method,
+            "path": request.url.path,
+            "query": request.scope["query_string"].decode("latin-1"),
+            "headers": [[k.decode("latin-1"), v.decode("latin-1")] for k, v in request.scope["headers"]],
+            "body": body.decode("utf-8", "replace"),
+        }
         self.seen.append(seen)
         q = request.query_params
         if "sleep" in q:
             await asyncio.sleep(float(q["sleep"]))
-        headers = {"ETag": '"7"', "X-Upstream": "echo",
-                   "X-Request-ID": request.headers.get("x-request-id", "none")}
+        headers = {"ETag": '"7"', "X-Upstream": "echo", "X-Request-ID": request.headers.get("x-request-id", "none")}
         if "chunks" in q:
             parts = [f"part-{i};".encode() for i in range(int(q["chunks"]))]
             return StreamingResponse(iter(parts), media_type="text/plain", headers=headers)
@@ -93,11 +108,11 @@ class ServedApp:
         self.sock = socket.socket()
         self.sock.bind(("127.0.0.1", 0))
         self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
-        config = uvicorn.Config(app, log_config=None, log_level="warning", lifespan=lifespan,
-                                timeout_graceful_shutdown=1)
+        config = uvicorn.Config(
+            app, log_config=None, log_level="warning", lifespan=lifespan, timeout_graceful_shutdown=1
+        )
         self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=lambda: asyncio.run(self.server.serve(sockets=[self.sock])),
-                                       daemon=True)
+        self.thread = threading.Thread(target=lambda: asyncio.run(self.server.serve(sockets=[self.sock])), daemon=True)
 
     def __enter__(self) -> "ServedApp":
         self.thread.start()
@@ -169,6 +184,7 @@ def upstream() -> Iterator[EchoUpstream]:
 def serve() -> Iterator[Callable[[], EchoUpstream]]:
     """serve() -> a fresh EchoUpstream on its own port, stopped at teardown."""
     with ExitStack() as stack:
+
         def _serve() -> EchoUpstream:
             echo = EchoUpstream()
             echo.url = stack.enter_context(ServedApp(echo.app)).url
@@ -187,6 +203,7 @@ def dead_url() -> str:
 def gateway(upstream) -> Iterator[Callable[..., TestClient]]:
     """gateway(**settings) -> a started gateway TestClient; profile is the echo upstream by default."""
     with ExitStack() as stack:
+
         def _gateway(**overrides) -> TestClient:
             settings = gateway_settings(**{"profile_url": upstream.url, **overrides})
             return stack.enter_context(TestClient(create_app(settings), raise_server_exceptions=False))
@@ -197,8 +214,9 @@ def gateway(upstream) -> Iterator[Callable[..., TestClient]]:
 def samples(client: TestClient, name: str) -> list[tuple[dict[str, str], float]]:
     """(labels, value) of every sample called `name` on the gateway's /metrics."""
     text = client.get("/metrics").text
-    return [(s.labels, s.value) for family in text_string_to_metric_families(text)
-            for s in family.samples if s.name == name]
+    return [
+        (s.labels, s.value) for family in text_string_to_metric_families(text) for s in family.samples if s.name == name
+    ]
 
 
 def sample(client: TestClient, name: str, **labels: str) -> float:
@@ -234,6 +252,7 @@ def standins() -> Iterator[dict[str, StandIn]]:
 def suite_gateway(standins) -> Iterator[Callable[..., TestClient]]:
     """suite_gateway(**settings) -> a started gateway TestClient with every stand-in configured."""
     with ExitStack() as stack:
+
         def _gateway(**overrides) -> TestClient:
             urls = {f"{service}_url": stand_in.url for service, stand_in in standins.items()}
             settings = gateway_settings(**{**urls, **overrides})

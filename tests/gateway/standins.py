@@ -14,13 +14,17 @@ from pydantic import BaseModel
 
 RISK = {"level": "C3", "assessed_at": "2026-01-10T08:00:00Z", "expires_at": "2027-01-10T08:00:00Z"}
 # Shaped like segmentation's MembershipRead (features left out).
-MEMBERSHIPS = {"classes": {"asset_size": "mid_high", "region": "urban"},
-               "segments": [{"segment_id": "s-1", "name": "高净值潜客", "since": "2026-11-01T00:00:00Z"}]}
+MEMBERSHIPS = {
+    "classes": {"asset_size": "mid_high", "region": "urban"},
+    "segments": [{"segment_id": "s-1", "name": "高净值潜客", "since": "2026-11-01T00:00:00Z"}],
+}
 ACCOUNT = {"balance": 1200, "status": "active"}
 EXPIRING = {"points": 300, "within": "30d", "earliest_at": "2026-12-01T00:00:00Z"}
 # Shaped like feedback's ComplaintSummary: the overview keeps those whose handling has not ended.
-COMPLAINTS = [{"id": "c-1", "state": "investigating", "due_at": "2026-12-05T00:00:00Z"},
-              {"id": "c-0", "state": "closed", "due_at": "2026-10-01T00:00:00Z"}]
+COMPLAINTS = [
+    {"id": "c-1", "state": "investigating", "due_at": "2026-12-05T00:00:00Z"},
+    {"id": "c-0", "state": "closed", "due_at": "2026-10-01T00:00:00Z"},
+]
 SURVEY = {"id": "r-9", "nps": 9, "csat": 5, "ces": None, "responded_at": "2026-11-20T09:00:00Z"}
 
 
@@ -63,9 +67,14 @@ class StandIn:
     async def _steer(self, request: Request, call_next):
         if not request.url.path.startswith("/v1/"):
             return await call_next(request)
-        self.seen.append({"path": request.url.path, "query": request.url.query,
-                          "authorization": request.headers.get("authorization"),
-                          "x-request-id": request.headers.get("x-request-id")})
+        self.seen.append(
+            {
+                "path": request.url.path,
+                "query": request.url.query,
+                "authorization": request.headers.get("authorization"),
+                "x-request-id": request.headers.get("x-request-id"),
+            }
+        )
         if self.delay:
             await asyncio.sleep(self.delay)
         if self.status is not None:

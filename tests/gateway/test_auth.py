@@ -6,14 +6,18 @@ from services.common.auth import mint_token
 from services.common.config import DEV_JWT_SECRET
 
 
-@pytest.mark.parametrize(("authorization", "code"), [
-    (None, "token_missing"),
-    ("Basic c3RhZmY6cGFzcw==", "token_missing"),
-    ("Bearer not-a-jwt", "token_invalid"),
-    ("Bearer " + mint_token(DEV_JWT_SECRET, sub="s-1", role="staff", ttl_seconds=-120), "token_expired"),
-    ("Bearer " + mint_token("another-secret-" + "x" * 32, sub="s-1", role="staff"), "token_invalid"),
-    ("Bearer " + mint_token(DEV_JWT_SECRET, sub="s-1", role="janitor"), "token_invalid"),
-], ids=["missing", "basic", "garbage", "expired", "bad-signature", "unknown-role"])
+@pytest.mark.parametrize(
+    ("authorization", "code"),
+    [
+        (None, "token_missing"),
+        ("Basic c3RhZmY6cGFzcw==", "token_missing"),
+        ("Bearer not-a-jwt", "token_invalid"),
+        ("Bearer " + mint_token(DEV_JWT_SECRET, sub="s-1", role="staff", ttl_seconds=-120), "token_expired"),
+        ("Bearer " + mint_token("another-secret-" + "x" * 32, sub="s-1", role="staff"), "token_invalid"),
+        ("Bearer " + mint_token(DEV_JWT_SECRET, sub="s-1", role="janitor"), "token_invalid"),
+    ],
+    ids=["missing", "basic", "garbage", "expired", "bad-signature", "unknown-role"],
+)
 @pytest.mark.parametrize("method", ["GET", "POST"])
 def test_bad_token_401_problem_no_upstream_call(gateway, upstream, method, authorization, code):
     before = len(upstream.seen)

@@ -14,8 +14,11 @@ FAST = Timeouts(connect=1.0, read=1.0, pool=1.0, keepalive=30.0)
 
 
 def ok(body: bytes = b"{}", *extra: bytes) -> bytes:
-    return b"HTTP/1.1 200 OK\r\ncontent-length: %d\r\n%s\r\n%s" % (len(body), b"".join(e + b"\r\n" for e in extra),
-                                                                  body)
+    return b"HTTP/1.1 200 OK\r\ncontent-length: %d\r\n%s\r\n%s" % (
+        len(body),
+        b"".join(e + b"\r\n" for e in extra),
+        body,
+    )
 
 
 class Scripted:
@@ -88,8 +91,12 @@ def test_connection_close_answer_not_reused_and_its_slot_freed():
         for _ in range(3):  # with limit 1, a slot not freed would turn the next request into a pool timeout
             assert await get(pool) == (200, b"{}")
 
-    server = run(lambda n, head: ok(b"{}", b"connection: close") if n < 2 else ok(), scenario,
-                 Timeouts(connect=1, read=1, pool=0.3, keepalive=30), limit=1)
+    server = run(
+        lambda n, head: ok(b"{}", b"connection: close") if n < 2 else ok(),
+        scenario,
+        Timeouts(connect=1, read=1, pool=0.3, keepalive=30),
+        limit=1,
+    )
     assert server.connections == 3
 
 
@@ -121,8 +128,13 @@ def test_interim_answer_skipped_final_headers_kept():
         assert await answer.read() == b"made"
         answer.close()
 
-    run(lambda n, head: b"HTTP/1.1 103 Early Hints\r\nlink: </a.css>\r\n\r\n"
-        b"HTTP/1.1 201 Created\r\nx-final: yes\r\ncontent-length: 4\r\n\r\nmade", scenario)
+    run(
+        lambda n, head: (
+            b"HTTP/1.1 103 Early Hints\r\nlink: </a.css>\r\n\r\n"
+            b"HTTP/1.1 201 Created\r\nx-final: yes\r\ncontent-length: 4\r\n\r\nmade"
+        ),
+        scenario,
+    )
 
 
 def test_chunked_and_large_bodies_arrive_whole():

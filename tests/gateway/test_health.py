@@ -82,15 +82,18 @@ def _h(status: str) -> ServiceHealth:
     return ServiceHealth(status=status, latency_ms=1.0, detail="")
 
 
-@pytest.mark.parametrize(("statuses", "expected"), [
-    ({"profile": "ok", "loyalty": "ok"}, "ok"),
-    ({"profile": "ok", "loyalty": "down"}, "degraded"),
-    ({"profile": "down", "loyalty": "ok"}, "down"),
-    ({"profile": "down", "loyalty": "down"}, "down"),
-    ({"loyalty": "down", "feedback": "ok"}, "degraded"),
-    ({"loyalty": "down"}, "down"),
-    ({}, "down"),
-])
+@pytest.mark.parametrize(
+    ("statuses", "expected"),
+    [
+        ({"profile": "ok", "loyalty": "ok"}, "ok"),
+        ({"profile": "ok", "loyalty": "down"}, "degraded"),
+        ({"profile": "down", "loyalty": "ok"}, "down"),
+        ({"profile": "down", "loyalty": "down"}, "down"),
+        ({"loyalty": "down", "feedback": "ok"}, "degraded"),
+        ({"loyalty": "down"}, "down"),
+        ({}, "down"),
+    ],
+)
 def test_overall_status_rules(statuses, expected):
     services = {name: _h(status) for name, status in statuses.items()}
     assert overall_status(services, frozenset({"profile"})) == expected

@@ -14,8 +14,9 @@ def test_logs_json_without_tokens_paths_or_queries(gateway, dead_url, capsys):
     headers = {"Authorization": f"Bearer {token}", "X-Request-ID": "rid-logs"}
     good = gateway(log_level="INFO")  # logging is configured at create_app, onto the captured stderr
     good.get(f"/api/v1/customers/{CUSTOMER}?phone=13812345678", headers=headers)
-    gateway(profile_url=dead_url, log_level="INFO").get(f"/api/v1/customers/{CUSTOMER}?phone=13812345678",
-                                                        headers=headers)
+    gateway(profile_url=dead_url, log_level="INFO").get(
+        f"/api/v1/customers/{CUSTOMER}?phone=13812345678", headers=headers
+    )
     lines = [json.loads(line) for line in capsys.readouterr().err.splitlines() if line.startswith("{")]
     requests = [entry for entry in lines if entry["msg"] == "request"]
     failures = [entry for entry in lines if entry["msg"] == "upstream failed"]

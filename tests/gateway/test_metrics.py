@@ -18,9 +18,13 @@ def test_proxied_requests_labelled_by_prefix_never_raw_path(gateway, auth):
     client.get("/api/v1/nosuch/1", headers=auth("staff"))
     client.get("/api/v1/events?after=0", headers=auth("system"))
     routes = {(s["method"], s["route"], s["status"]) for s, _ in samples(client, "http_requests_total")}
-    assert routes == {("GET", "/api/v1/customers", "200"), ("POST", "/api/v1/customers", "200"),
-                      ("GET", "/api/v1/customers", "401"), ("GET", "/api/v1/segments", "503"),
-                      ("GET", UNMATCHED_ROUTE, "404")}
+    assert routes == {
+        ("GET", "/api/v1/customers", "200"),
+        ("POST", "/api/v1/customers", "200"),
+        ("GET", "/api/v1/customers", "401"),
+        ("GET", "/api/v1/segments", "503"),
+        ("GET", UNMATCHED_ROUTE, "404"),
+    }
     assert sample(client, "http_requests_total", route=UNMATCHED_ROUTE) == 2
     text = client.get("/metrics").text
     for raw in (CUSTOMER, "13812345678", "phone", "/42", "nosuch", "events", "{path"):
@@ -48,10 +52,13 @@ def test_upstream_answers_counted_by_service_and_status(gateway, auth):
     assert sample(client, "gateway_upstream_request_duration_seconds_count", service="profile") == 4
 
 
-@pytest.mark.parametrize(("overrides", "path", "kind"), [
-    ({"read_timeout_seconds": 0.2}, "/api/v1/customers/1?sleep=3", "timeout"),
-    ({"profile_url": "dead"}, "/api/v1/customers/1", "refused"),
-])
+@pytest.mark.parametrize(
+    ("overrides", "path", "kind"),
+    [
+        ({"read_timeout_seconds": 0.2}, "/api/v1/customers/1?sleep=3", "timeout"),
+        ({"profile_url": "dead"}, "/api/v1/customers/1", "refused"),
+    ],
+)
 def test_upstream_failures_counted_by_kind(gateway, dead_url, auth, overrides, path, kind):
     if overrides.get("profile_url") == "dead":
         overrides = {"profile_url": dead_url}

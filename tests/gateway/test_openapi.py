@@ -14,7 +14,8 @@ GATEWAY = Path(__file__).parents[2] / "gateway"
 def test_openapi_lists_gateway_routes_with_problems(gateway):
     spec = gateway().get("/api/openapi.json").json()
     assert {"/health", "/health/live", "/health/ready", "/api/v1/customers/{customer_id}/overview"} <= set(
-        spec["paths"])
+        spec["paths"]
+    )
     # The catch-all would shadow every service's paths in a generated client; the services' own are merged.
     assert "/api/v1/{path}" not in spec["paths"]
     overview = spec["paths"]["/api/v1/customers/{customer_id}/overview"]["get"]
@@ -51,8 +52,11 @@ def test_create_app_without_arguments_reads_environment(monkeypatch):
 def test_gateway_imports_no_service():
     for module in GATEWAY.rglob("*.py"):
         for node in ast.walk(ast.parse(module.read_text(), str(module))):
-            names = [a.name for a in node.names] if isinstance(node, ast.Import) else (
-                [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            names = (
+                [a.name for a in node.names]
+                if isinstance(node, ast.Import)
+                else ([node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            )
             for name in names:
                 if name.startswith("services"):
                     assert name == "services.common" or name.startswith("services.common."), (module, name)

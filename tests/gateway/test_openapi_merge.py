@@ -32,9 +32,16 @@ def test_merged_document_all_services(suite_gateway, standins):
     spec = suite_gateway().get("/api/openapi.json").json()
     assert_valid(spec)
     paths = set(spec["paths"])
-    assert {"/api/v1/customers/{customer_id}", "/api/v1/customers/{customer_id}/risk-assessments/current",
-            "/api/v1/memberships", "/api/v1/loyalty/accounts/{customer_id}/expiring", "/api/v1/complaints",
-            "/api/v1/surveys/responses", "/api/v1/customers/{customer_id}/overview", "/health"} <= paths
+    assert {
+        "/api/v1/customers/{customer_id}",
+        "/api/v1/customers/{customer_id}/risk-assessments/current",
+        "/api/v1/memberships",
+        "/api/v1/loyalty/accounts/{customer_id}/expiring",
+        "/api/v1/complaints",
+        "/api/v1/surveys/responses",
+        "/api/v1/customers/{customer_id}/overview",
+        "/health",
+    } <= paths
     assert "/api/v1/events" not in paths and "/api/v1/{path}" not in paths  # feeds are for services
     assert spec["info"]["x-services"] == dict.fromkeys(standins, "merged")
     # Two different schemas named Summary: the later one is prefixed and its refs follow.
@@ -67,14 +74,23 @@ def test_merged_document_cached_then_refreshed(suite_gateway, standins):
 
 
 def test_merge_gateway_paths_win_and_operation_ids_made_unique():
-    own = {"openapi": "3.1.0", "info": {"title": "g"}, "paths": {
-        "/api/v1/customers/{id}/overview": {"get": {"operationId": "overview", "responses": {}}},
-        "/api/v1/{path}": {"get": {"operationId": "proxy", "responses": {}}}}, "components": {}}
-    service = {"paths": {
-        "/v1/customers/{id}/overview": {"get": {"operationId": "clash", "responses": {}}},
-        "/v1/customers/{id}": {"get": {"operationId": "overview", "responses": {}}},
-        "/health/ready": {"get": {"operationId": "ready", "responses": {}}}},
-        "components": {"schemas": {"A": {"type": "string"}}}}
+    own = {
+        "openapi": "3.1.0",
+        "info": {"title": "g"},
+        "paths": {
+            "/api/v1/customers/{id}/overview": {"get": {"operationId": "overview", "responses": {}}},
+            "/api/v1/{path}": {"get": {"operationId": "proxy", "responses": {}}},
+        },
+        "components": {},
+    }
+    service = {
+        "paths": {
+            "/v1/customers/{id}/overview": {"get": {"operationId": "clash", "responses": {}}},
+            "/v1/customers/{id}": {"get": {"operationId": "overview", "responses": {}}},
+            "/health/ready": {"get": {"operationId": "ready", "responses": {}}},
+        },
+        "components": {"schemas": {"A": {"type": "string"}}},
+    }
     doc = merge(own, {"profile": service}, lambda p: "profile" if p.startswith("/v1/customers") else None)
     assert doc["paths"]["/api/v1/customers/{id}/overview"]["get"]["operationId"] == "overview"
     assert doc["paths"]["/api/v1/customers/{id}"]["get"]["operationId"] == "profile_overview"
@@ -84,11 +100,25 @@ def test_merge_gateway_paths_win_and_operation_ids_made_unique():
 
 
 def test_merge_same_name_collision_twice_numbered():
-    own = {"openapi": "3.1.0", "info": {}, "paths": {}, "components": {"schemas": {
-        "X": {"type": "string"}, "ProfileX": {"type": "boolean"}}}}
-    service = {"paths": {"/v1/a": {"get": {"operationId": "a", "responses": {"200": {"content": {
-        "application/json": {"schema": {"$ref": "#/components/schemas/X"}}}}}}}},
-        "components": {"schemas": {"X": {"type": "integer"}}}}
+    own = {
+        "openapi": "3.1.0",
+        "info": {},
+        "paths": {},
+        "components": {"schemas": {"X": {"type": "string"}, "ProfileX": {"type": "boolean"}}},
+    }
+    service = {
+        "paths": {
+            "/v1/a": {
+                "get": {
+                    "operationId": "a",
+                    "responses": {
+                        "200": {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/X"}}}}
+                    },
+                }
+            }
+        },
+        "components": {"schemas": {"X": {"type": "integer"}}},
+    }
     doc = merge(own, {"profile": service}, lambda _p: "profile")
     assert doc["components"]["schemas"]["ProfileX2"] == {"type": "integer"}
     assert refs(doc["paths"]) == ["#/components/schemas/ProfileX2"]

@@ -11,8 +11,12 @@ from tests.gateway.standins import ACCOUNT, EXPIRING, MEMBERSHIPS, RISK, SURVEY
 CUSTOMER = "9b1deb4d-3b7d-4bad-9bdd-2b0d7b3dcb6d"
 PATH = f"/api/v1/customers/{CUSTOMER}/overview"
 MISSING_CUSTOMER = "00000000-0000-0000-0000-000000000404"
-PARTS_OF = {"profile": {"profile", "risk_assessment"}, "segmentation": {"segments"},
-            "loyalty": {"points", "points_expiring"}, "feedback": {"open_complaints", "latest_satisfaction"}}
+PARTS_OF = {
+    "profile": {"profile", "risk_assessment"},
+    "segmentation": {"segments"},
+    "loyalty": {"points", "points_expiring"},
+    "feedback": {"open_complaints", "latest_satisfaction"},
+}
 
 
 def _gaps(body: dict) -> dict[str, tuple[str, str]]:
@@ -29,7 +33,10 @@ def test_overview_all_services_up_every_part_no_partial(suite_gateway, standins,
     assert body["profile"]["phone"] == "138****5678" and body["profile"]["id"] == CUSTOMER
     assert body["risk_assessment"]["level"] == RISK["level"]
     assert [(m["scheme"], m["class"]) for m in body["segments"]] == [
-        ("asset_size", "mid_high"), ("region", "urban"), ("rule:s-1", "member")]
+        ("asset_size", "mid_high"),
+        ("region", "urban"),
+        ("rule:s-1", "member"),
+    ]
     assert body["segments"][2]["name"] == MEMBERSHIPS["segments"][0]["name"]
     assert body["points"]["balance"] == ACCOUNT["balance"]
     assert body["points_expiring"]["points"] == EXPIRING["points"]
@@ -63,7 +70,8 @@ def test_overview_services_not_configured_named(gateway, upstream, auth):
     body = gateway().get(PATH, headers=auth("staff")).json()
     gaps = _gaps(body)
     assert {part for part, (_, reason) in gaps.items() if reason == "not_configured"} == (
-        PARTS_OF["segmentation"] | PARTS_OF["loyalty"] | PARTS_OF["feedback"])
+        PARTS_OF["segmentation"] | PARTS_OF["loyalty"] | PARTS_OF["feedback"]
+    )
     assert body["profile"] is not None
 
 
@@ -74,8 +82,10 @@ def test_overview_slow_service_timeout_within_budget(suite_gateway, standins, au
     assert body["profile"] is not None and body["segments"] is not None
 
 
-@pytest.mark.parametrize(("status", "reason"), [(503, "unavailable"), (500, "unavailable"), (403, "forbidden"),
-                                                (401, "forbidden"), (400, "error")])
+@pytest.mark.parametrize(
+    ("status", "reason"),
+    [(503, "unavailable"), (500, "unavailable"), (403, "forbidden"), (401, "forbidden"), (400, "error")],
+)
 def test_overview_service_answers_error_reason(suite_gateway, standins, auth, status, reason):
     standins["feedback"].status = status
     body = suite_gateway().get(PATH, headers=auth("staff")).json()

@@ -14,12 +14,21 @@ def _secured(r) -> bool:
     return all(r.headers.get(name) == value for name, value in EXPECTED.items() if name != "content-security-policy")
 
 
-@pytest.mark.parametrize(("method", "path", "status"), [
-    ("GET", "/api/v1/customers/1", 200), ("GET", "/api/v1/customers/1?status=500", 500),
-    ("GET", "/api/v1/customers/1?unauthenticated", 401), ("GET", "/api/v1/nosuch", 404),
-    ("GET", "/health", 200), ("GET", "/health/live", 200), ("GET", "/metrics", 200),
-    ("GET", "/api/openapi.json", 200), ("GET", "/api/docs", 200), ("DELETE", "/health", 405),
-])
+@pytest.mark.parametrize(
+    ("method", "path", "status"),
+    [
+        ("GET", "/api/v1/customers/1", 200),
+        ("GET", "/api/v1/customers/1?status=500", 500),
+        ("GET", "/api/v1/customers/1?unauthenticated", 401),
+        ("GET", "/api/v1/nosuch", 404),
+        ("GET", "/health", 200),
+        ("GET", "/health/live", 200),
+        ("GET", "/metrics", 200),
+        ("GET", "/api/openapi.json", 200),
+        ("GET", "/api/docs", 200),
+        ("DELETE", "/health", 405),
+    ],
+)
 def test_security_headers_on_every_response(gateway, auth, method, path, status):
     headers = {} if "unauthenticated" in path else auth("staff")
     r = gateway().request(method, path, headers=headers)
@@ -29,8 +38,10 @@ def test_security_headers_on_every_response(gateway, auth, method, path, status)
 
 
 def test_security_headers_replace_upstream_ones(gateway, auth):
-    answer = (b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\nx-frame-options: SAMEORIGIN\r\n"
-              b"Content-Security-Policy: default-src *\r\ncontent-length: 2\r\nconnection: close\r\n\r\n{}")
+    answer = (
+        b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\nx-frame-options: SAMEORIGIN\r\n"
+        b"Content-Security-Policy: default-src *\r\ncontent-length: 2\r\nconnection: close\r\n\r\n{}"
+    )
     with RawUpstream(answer=answer) as upstream:
         r = gateway(profile_url=upstream.url).get("/api/v1/customers/1", headers=auth("staff"))
     assert r.headers.get_list("content-security-policy") == [EXPECTED["content-security-policy"]]
@@ -69,9 +80,14 @@ def test_request_over_total_time_504_problem(gateway, auth):
 
 def test_cors_preflight_allowed_origin(gateway, upstream):
     before = len(upstream.seen)
-    r = gateway(cors_origins=f"{ORIGIN}, https://other.example.cn").options("/api/v1/customers", headers={
-        "Origin": ORIGIN, "Access-Control-Request-Method": "POST",
-        "Access-Control-Request-Headers": "authorization, content-type, idempotency-key"})
+    r = gateway(cors_origins=f"{ORIGIN}, https://other.example.cn").options(
+        "/api/v1/customers",
+        headers={
+            "Origin": ORIGIN,
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "authorization, content-type, idempotency-key",
+        },
+    )
     assert r.status_code == 200
     assert r.headers["access-control-allow-origin"] == ORIGIN
     assert "POST" in r.headers["access-control-allow-methods"]
@@ -81,8 +97,9 @@ def test_cors_preflight_allowed_origin(gateway, upstream):
 
 
 def test_cors_preflight_other_origin_refused(gateway):
-    r = gateway(cors_origins=ORIGIN).options("/api/v1/customers", headers={
-        "Origin": "https://evil.example", "Access-Control-Request-Method": "GET"})
+    r = gateway(cors_origins=ORIGIN).options(
+        "/api/v1/customers", headers={"Origin": "https://evil.example", "Access-Control-Request-Method": "GET"}
+    )
     assert r.status_code == 400
     assert "access-control-allow-origin" not in r.headers
 

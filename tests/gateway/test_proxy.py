@@ -20,9 +20,12 @@ def test_forward_get_passes_method_path_query_and_authorization(gateway, upstrea
 
 @pytest.mark.parametrize("method", ["POST", "PUT", "PATCH", "DELETE"])
 def test_forward_body_and_content_type_each_method(gateway, auth, method):
-    r = gateway().request(method, "/api/v1/customers/42?status=201", headers={
-        **auth("staff"), "Content-Type": "application/json", "If-Match": '"3"', "Idempotency-Key": "k-1"},
-        content='{"name":"王小明"}'.encode())
+    r = gateway().request(
+        method,
+        "/api/v1/customers/42?status=201",
+        headers={**auth("staff"), "Content-Type": "application/json", "If-Match": '"3"', "Idempotency-Key": "k-1"},
+        content='{"name":"王小明"}'.encode(),
+    )
     assert r.status_code == 201
     seen = echoed(r)
     headers = {name: values[0] for name, values in received_headers(seen).items()}
@@ -41,9 +44,19 @@ def test_forward_head_and_options_reach_upstream(gateway, upstream, auth):
 
 
 def test_forward_drops_hop_by_hop_headers(gateway, auth):
-    r = gateway().get("/api/v1/customers/1", headers={
-        **auth("staff"), "Connection": "keep-alive, X-Hop-Secret", "X-Hop-Secret": "s", "Keep-Alive": "timeout=5",
-        "TE": "trailers", "Proxy-Authorization": "Basic c2VjcmV0", "Upgrade": "h2c", "X-End-To-End": "kept"})
+    r = gateway().get(
+        "/api/v1/customers/1",
+        headers={
+            **auth("staff"),
+            "Connection": "keep-alive, X-Hop-Secret",
+            "X-Hop-Secret": "s",
+            "Keep-Alive": "timeout=5",
+            "TE": "trailers",
+            "Proxy-Authorization": "Basic c2VjcmV0",
+            "Upgrade": "h2c",
+            "X-End-To-End": "kept",
+        },
+    )
     got = received_headers(echoed(r))
     for hop in ("x-hop-secret", "keep-alive", "te", "proxy-authorization", "upgrade"):
         assert hop not in got
@@ -52,8 +65,9 @@ def test_forward_drops_hop_by_hop_headers(gateway, auth):
 
 
 def test_forward_sets_forwarded_headers(gateway, auth):
-    r = gateway().get("/api/v1/customers/1", headers={**auth("staff"), "X-Forwarded-For": "203.0.113.9",
-                                                      "X-Forwarded-Proto": "ftp"})
+    r = gateway().get(
+        "/api/v1/customers/1", headers={**auth("staff"), "X-Forwarded-For": "203.0.113.9", "X-Forwarded-Proto": "ftp"}
+    )
     got = received_headers(echoed(r))
     assert got["x-forwarded-for"] == ["203.0.113.9, testclient"]
     assert got["x-forwarded-proto"] == ["http"]
@@ -79,11 +93,14 @@ def test_relay_keeps_upstream_status_headers_and_body(gateway, auth):
     assert echoed(r)["path"] == "/v1/customers/1"
 
 
-@pytest.mark.parametrize(("location", "relayed"), [
-    ("/v1/customers/7", "/api/v1/customers/7"),
-    ("https://elsewhere.example/v1/x", "https://elsewhere.example/v1/x"),
-    ("/other", "/other"),
-])
+@pytest.mark.parametrize(
+    ("location", "relayed"),
+    [
+        ("/v1/customers/7", "/api/v1/customers/7"),
+        ("https://elsewhere.example/v1/x", "https://elsewhere.example/v1/x"),
+        ("/other", "/other"),
+    ],
+)
 def test_relay_service_location_mapped_under_api(gateway, auth, location, relayed):
     r = gateway().post(f"/api/v1/customers?status=201&location={location}", headers=auth("staff"))
     assert r.headers["location"] == relayed
@@ -117,8 +134,9 @@ def test_forward_non_ascii_path_encoded_once(gateway, upstream, auth):
     assert upstream.seen[-1]["path"] == "/v1/customers/王 x"
 
 
-@pytest.mark.parametrize("path", ["/api/v1/events", "/api/v1/events/1", "/api/v1/customers/%2e%2e/events",
-                                  "/api/v1/accounts/1", "/api/v1/"])
+@pytest.mark.parametrize(
+    "path", ["/api/v1/events", "/api/v1/events/1", "/api/v1/customers/%2e%2e/events", "/api/v1/accounts/1", "/api/v1/"]
+)
 def test_unroutable_path_404_problem_no_upstream_call(gateway, upstream, auth, path):
     before = len(upstream.seen)
     r = gateway().get(path, headers=auth("system"))
@@ -128,9 +146,14 @@ def test_unroutable_path_404_problem_no_upstream_call(gateway, upstream, auth, p
     assert len(upstream.seen) == before
 
 
-@pytest.mark.parametrize(("path", "service"), [("/api/v1/segments", "segmentation"),
-                                               ("/api/v1/complaints/1", "feedback"),
-                                               ("/api/v1/loyalty/accounts/1", "loyalty")])
+@pytest.mark.parametrize(
+    ("path", "service"),
+    [
+        ("/api/v1/segments", "segmentation"),
+        ("/api/v1/complaints/1", "feedback"),
+        ("/api/v1/loyalty/accounts/1", "loyalty"),
+    ],
+)
 def test_unconfigured_service_503_names_it(gateway, auth, path, service):
     r = gateway().get(path, headers=auth("staff"))
     assert r.status_code == 503
@@ -191,14 +214,18 @@ def test_non_idempotent_request_never_retried(gateway, auth, method):
         assert sample(client, "gateway_upstream_retries_total", service="profile") == 0
 
 
-@pytest.mark.parametrize("framing", [b"content-length: 100\r\n\r\npartial",
-                                     b"transfer-encoding: chunked\r\n\r\n7\r\npartial\r\n"],
-                         ids=["content-length", "chunked"])
+@pytest.mark.parametrize(
+    "framing",
+    [b"content-length: 100\r\n\r\npartial", b"transfer-encoding: chunked\r\n\r\n7\r\npartial\r\n"],
+    ids=["content-length", "chunked"],
+)
 def test_upstream_body_cut_short_client_sees_truncation_gateway_lives_on(auth, framing):
     cut = b"HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\n" + framing
-    with RawUpstream(answer=cut) as upstream, \
-            ServedApp(create_app(gateway_settings(profile_url=upstream.url)), lifespan="on") as gateway, \
-            httpx.Client(base_url=gateway.url, timeout=10) as http:
+    with (
+        RawUpstream(answer=cut) as upstream,
+        ServedApp(create_app(gateway_settings(profile_url=upstream.url)), lifespan="on") as gateway,
+        httpx.Client(base_url=gateway.url, timeout=10) as http,
+    ):
         with pytest.raises(httpx.RemoteProtocolError):
             http.get("/api/v1/customers/1", headers=auth("staff"))
         metrics = http.get("/metrics").text
@@ -212,4 +239,3 @@ def test_body_over_limit_413_problem_no_upstream_call(gateway, upstream, auth):
     assert r.status_code == 413
     assert r.json()["code"] == "payload_too_large"
     assert len(upstream.seen) == before
-

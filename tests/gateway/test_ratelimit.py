@@ -68,8 +68,7 @@ def test_limit_per_subject_another_caller_unaffected(gateway, auth, backend):
 
 
 def test_limit_per_route_class(gateway, auth, backend):
-    client = gateway(rate_limit_reads="1/day", rate_limit_writes="1/day", rate_limit_bulk="1/day",
-                     **backend)
+    client = gateway(rate_limit_reads="1/day", rate_limit_writes="1/day", rate_limit_bulk="1/day", **backend)
     headers = auth("system")
     assert client.get("/api/v1/customers/1", headers=headers).status_code == 200
     assert client.get("/api/v1/customers/1", headers=headers).status_code == 429
@@ -117,11 +116,19 @@ def test_bad_token_not_counted_against_anyone(gateway, auth, backend):
     assert client.get("/api/v1/customers/1", headers=auth("staff")).status_code == 200
 
 
-@pytest.mark.parametrize(("method", "path", "expected"), [
-    ("GET", "customers/1", "reads"), ("HEAD", "customers/1", "reads"), ("POST", "customers", "writes"),
-    ("PATCH", "customers/1", "writes"), ("DELETE", "x/1", "writes"), ("POST", "transactions:batch", "bulk"),
-    ("PUT", "loyalty/ledger:batch", "bulk"), ("GET", "customers/1:batchy", "reads"),
-])
+@pytest.mark.parametrize(
+    ("method", "path", "expected"),
+    [
+        ("GET", "customers/1", "reads"),
+        ("HEAD", "customers/1", "reads"),
+        ("POST", "customers", "writes"),
+        ("PATCH", "customers/1", "writes"),
+        ("DELETE", "x/1", "writes"),
+        ("POST", "transactions:batch", "bulk"),
+        ("PUT", "loyalty/ledger:batch", "bulk"),
+        ("GET", "customers/1:batchy", "reads"),
+    ],
+)
 def test_route_class(method, path, expected):
     assert route_class(method, path) == expected
 

@@ -13,8 +13,9 @@ from limits.aio.strategies import SlidingWindowCounterRateLimiter
 
 from gateway.ratelimit_memory import MemorySlidingWindowCounter
 
-STEPS = st.lists(st.tuples(st.floats(min_value=0, max_value=40), st.sampled_from(["a", "b"]), st.booleans()),
-                 min_size=1, max_size=60)
+STEPS = st.lists(
+    st.tuples(st.floats(min_value=0, max_value=40), st.sampled_from(["a", "b"]), st.booleans()), min_size=1, max_size=60
+)
 
 
 def _replay(steps, limit: str) -> None:
@@ -27,8 +28,10 @@ def _replay(steps, limit: str) -> None:
             clock[0] += advance
             assert await ours.hit(item, "reads", who) == await theirs.hit(item, "reads", who)
             if stats:
-                mine, reference = await ours.get_window_stats(item, "reads", who), \
-                    await theirs.get_window_stats(item, "reads", who)
+                mine, reference = (
+                    await ours.get_window_stats(item, "reads", who),
+                    await theirs.get_window_stats(item, "reads", who),
+                )
                 assert mine.remaining == reference.remaining
                 assert abs(mine.reset_time - reference.reset_time) < 1e-6
 

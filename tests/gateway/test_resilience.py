@@ -8,8 +8,10 @@ import pytest
 from gateway.resilience import CircuitBreaker, CircuitState, RetryBudget
 from tests.gateway.conftest import OK_EMPTY_JSON, RawUpstream, sample
 
-UNAVAILABLE = (b"HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\ncontent-length: 2\r\n"
-               b"connection: close\r\n\r\n{}")
+UNAVAILABLE = (
+    b"HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\ncontent-length: 2\r\n"
+    b"connection: close\r\n\r\n{}"
+)
 
 
 class Clock:
@@ -144,8 +146,9 @@ def test_retry_budget_spent_no_more_retries(gateway, auth):
 def test_write_with_idempotency_key_retried(gateway, auth, method):
     with RawUpstream(drop=1) as flaky:
         client = gateway(profile_url=flaky.url)
-        r = client.request(method, "/api/v1/customers", headers={**auth("staff"), "Idempotency-Key": "k-7"},
-                           json={"a": 1})
+        r = client.request(
+            method, "/api/v1/customers", headers={**auth("staff"), "Idempotency-Key": "k-7"}, json={"a": 1}
+        )
         assert r.status_code == 200
         assert flaky.connections == 2
 
@@ -157,10 +160,19 @@ def test_timeout_never_retried(gateway, upstream, auth):
     assert len(upstream.seen) == before + 1
 
 
-@pytest.mark.parametrize("overrides", [{"retry_budget_ratio": 1.5}, {"retry_budget_ratio": -0.1},
-                                       {"retry_budget_reserve": -1}, {"breaker_failure_threshold": 0},
-                                       {"breaker_reset_seconds": 0}, {"overview_budget_seconds": 0},
-                                       {"max_header_bytes": 0}, {"request_timeout_seconds": -1}])
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"retry_budget_ratio": 1.5},
+        {"retry_budget_ratio": -0.1},
+        {"retry_budget_reserve": -1},
+        {"breaker_failure_threshold": 0},
+        {"breaker_reset_seconds": 0},
+        {"overview_budget_seconds": 0},
+        {"max_header_bytes": 0},
+        {"request_timeout_seconds": -1},
+    ],
+)
 def test_settings_bad_protection_values_refused(overrides):
     from pydantic import ValidationError
 

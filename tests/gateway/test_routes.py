@@ -9,21 +9,32 @@ from gateway.routes import Route, RouteTable
 from tests.gateway.conftest import gateway_settings
 
 
-@pytest.mark.parametrize(("path", "service"), [
-    ("/v1/customers", "profile"), ("/v1/customers/9b1d/close", "profile"), ("/v1/transactions", "profile"),
-    ("/v1/segments/s1", "segmentation"), ("/v1/memberships", "segmentation"), ("/v1/recomputes", "segmentation"),
-    ("/v1/products/p1", "segmentation"), ("/v1/recommendations", "segmentation"),
-    ("/v1/surveys", "feedback"), ("/v1/complaints/c1/steps", "feedback"), ("/v1/follow-ups", "feedback"),
-    ("/v1/loyalty/accounts/9b1d", "loyalty"),
-])
+@pytest.mark.parametrize(
+    ("path", "service"),
+    [
+        ("/v1/customers", "profile"),
+        ("/v1/customers/9b1d/close", "profile"),
+        ("/v1/transactions", "profile"),
+        ("/v1/segments/s1", "segmentation"),
+        ("/v1/memberships", "segmentation"),
+        ("/v1/recomputes", "segmentation"),
+        ("/v1/products/p1", "segmentation"),
+        ("/v1/recommendations", "segmentation"),
+        ("/v1/surveys", "feedback"),
+        ("/v1/complaints/c1/steps", "feedback"),
+        ("/v1/follow-ups", "feedback"),
+        ("/v1/loyalty/accounts/9b1d", "loyalty"),
+    ],
+)
 def test_match_design_prefixes_owning_service(path, service):
     table = RouteTable.from_settings(gateway_settings(profile_url="http://p"))
     assert table.match(path).service == service
 
 
 def test_match_overlapping_prefixes_longest_wins():
-    table = RouteTable([Route("/v1/customers", "profile", "http://p"),
-                        Route("/v1/customers/vip", "segmentation", "http://s")])
+    table = RouteTable(
+        [Route("/v1/customers", "profile", "http://p"), Route("/v1/customers/vip", "segmentation", "http://s")]
+    )
     assert table.match("/v1/customers/vip/42").service == "segmentation"
     assert table.match("/v1/customers/vip").service == "segmentation"
     assert table.match("/v1/customers/vipx").service == "profile"
@@ -66,10 +77,16 @@ def test_settings_service_joins_by_environment(monkeypatch):
     assert route.base_url == "http://127.0.0.1:8004"
 
 
-@pytest.mark.parametrize("routes", [
-    {"/v1/events": "profile"}, {"/v1/events/x": "loyalty"}, {"/v1/customers": "nosuch"},
-    {"customers": "profile"}, {"/v1/customers/": "profile"},
-])
+@pytest.mark.parametrize(
+    "routes",
+    [
+        {"/v1/events": "profile"},
+        {"/v1/events/x": "loyalty"},
+        {"/v1/customers": "nosuch"},
+        {"customers": "profile"},
+        {"/v1/customers/": "profile"},
+    ],
+)
 def test_settings_bad_routes_refused(routes):
     with pytest.raises(ValidationError):
         gateway_settings(routes=routes)

@@ -21,8 +21,15 @@ START = datetime(2026, 3, 10, 2, 0, tzinfo=UTC)  # 10:00 in Beijing
 
 
 def loyalty_settings(url: str, **overrides) -> LoyaltySettings:
-    return LoyaltySettings(environment="test", database_url=url, log_level="WARNING", profile_feed_url="",
-                           segmentation_feed_url="", feedback_feed_url="", **overrides)
+    return LoyaltySettings(
+        environment="test",
+        database_url=url,
+        log_level="WARNING",
+        profile_feed_url="",
+        segmentation_feed_url="",
+        feedback_feed_url="",
+        **overrides,
+    )
 
 
 class Clock:
@@ -56,8 +63,12 @@ def loyalty_pg_url() -> str:
 @pytest.fixture(params=BACKENDS)
 def loyalty_db(request, tmp_path):
     """A Database the test owns: its own SQLite file, or a rolled-back PostgreSQL transaction."""
-    with dbkit.owned_database(request.param, template=lambda: request.getfixturevalue("loyalty_sqlite_template"),
-                              pg_url=lambda: request.getfixturevalue("loyalty_pg_url"), tmp_path=tmp_path) as db:
+    with dbkit.owned_database(
+        request.param,
+        template=lambda: request.getfixturevalue("loyalty_sqlite_template"),
+        pg_url=lambda: request.getfixturevalue("loyalty_pg_url"),
+        tmp_path=tmp_path,
+    ) as db:
         yield db
 
 
@@ -65,8 +76,9 @@ def loyalty_db(request, tmp_path):
 def fresh_loyalty_db(request, tmp_path):
     """A migrated database with real commits across connections (concurrency, crashes)."""
     if request.param == "sqlite":
-        url = dbkit.sqlite_url(dbkit.copy_sqlite(request.getfixturevalue("loyalty_sqlite_template"),
-                                                 tmp_path / "loyalty.db"))
+        url = dbkit.sqlite_url(
+            dbkit.copy_sqlite(request.getfixturevalue("loyalty_sqlite_template"), tmp_path / "loyalty.db")
+        )
     else:
         dbkit.require_postgres()
         url = dbkit.fresh_pg_database(f"test_loyalty_fresh_{dbkit.worker_id()}")

@@ -15,7 +15,12 @@ def test_enrol_as_staff_creates_an_empty_active_account(client, auth):
     assert resp.headers["location"] == f"/v1/loyalty/accounts/{cid}"
     body = resp.json()
     assert (body["customer_id"], body["status"], body["balance"], body["tier"], body["enrolled_via"]) == (
-        cid, "active", 0, "standard", "staff")
+        cid,
+        "active",
+        0,
+        "standard",
+        "staff",
+    )
 
 
 def test_enrol_twice_is_409(client, auth):
@@ -25,8 +30,14 @@ def test_enrol_twice_is_409(client, auth):
 
 
 @SQLITE_ONLY
-@pytest.mark.parametrize("body, field", [({"customer_id": "nope"}, "customer_id"), ({}, "customer_id"),
-                                         ({"customer_id": str(uuid.uuid4()), "extra": 1}, "extra")])
+@pytest.mark.parametrize(
+    "body, field",
+    [
+        ({"customer_id": "nope"}, "customer_id"),
+        ({}, "customer_id"),
+        ({"customer_id": str(uuid.uuid4()), "extra": 1}, "extra"),
+    ],
+)
 def test_enrol_bad_body_is_422_naming_the_field(client, auth, body, field):
     resp = client.post("/v1/loyalty/accounts", json=body, headers=auth("staff"))
     assert resp.status_code == 422 and resp.json()["errors"][0]["loc"] == ["body", field]
@@ -73,12 +84,18 @@ def test_read_account_without_token_is_401(client, auth):
 def test_statement_is_newest_first_with_running_balance_and_pages(client, auth):
     cid = f.enrol(client, auth)
     for points in (100, 50, -30, 7):
-        client.post(f"/v1/loyalty/accounts/{cid}/adjustments", json={"points": points, "reason": "correction"},
-                    headers=auth("supervisor"))
+        client.post(
+            f"/v1/loyalty/accounts/{cid}/adjustments",
+            json={"points": points, "reason": "correction"},
+            headers=auth("supervisor"),
+        )
     first = client.get(f"/v1/loyalty/accounts/{cid}/statement", params={"limit": 3}, headers=auth("staff")).json()
     assert [(e["points"], e["balance_after"]) for e in first["items"]] == [(7, 127), (-30, 120), (50, 150)]
-    rest = client.get(f"/v1/loyalty/accounts/{cid}/statement", params={"limit": 3, "cursor": first["next_cursor"]},
-                      headers=auth("customer", sub=cid)).json()
+    rest = client.get(
+        f"/v1/loyalty/accounts/{cid}/statement",
+        params={"limit": 3, "cursor": first["next_cursor"]},
+        headers=auth("customer", sub=cid),
+    ).json()
     assert [(e["kind"], e["points"], e["balance_after"]) for e in rest["items"]] == [("adjust", 100, 100)]
     assert rest["next_cursor"] is None
 
@@ -96,8 +113,11 @@ def test_statement_errors(client, auth):
 
 def test_adjust_as_staff_within_limit_succeeds(client, auth):
     cid = f.enrol(client, auth)
-    resp = client.post(f"/v1/loyalty/accounts/{cid}/adjustments", json={"points": 1000, "reason": "goodwill"},
-                       headers=auth("staff", sub="clerk-1"))
+    resp = client.post(
+        f"/v1/loyalty/accounts/{cid}/adjustments",
+        json={"points": 1000, "reason": "goodwill"},
+        headers=auth("staff", sub="clerk-1"),
+    )
     assert resp.status_code == 201
     assert (resp.json()["kind"], resp.json()["points"], resp.json()["source"]) == ("adjust", 1000, "manual")
     assert f.balance(client, auth, cid) == 1000
@@ -105,27 +125,37 @@ def test_adjust_as_staff_within_limit_succeeds(client, auth):
 
 def test_adjust_beyond_staff_limit_needs_supervisor(client, auth):
     cid = f.enrol(client, auth)
-    resp = client.post(f"/v1/loyalty/accounts/{cid}/adjustments", json={"points": 1001, "reason": "goodwill"},
-                       headers=auth("staff"))
+    resp = client.post(
+        f"/v1/loyalty/accounts/{cid}/adjustments", json={"points": 1001, "reason": "goodwill"}, headers=auth("staff")
+    )
     assert resp.status_code == 403 and resp.json()["code"] == "adjustment_needs_supervisor"
-    resp = client.post(f"/v1/loyalty/accounts/{cid}/adjustments", json={"points": 5000, "reason": "goodwill"},
-                       headers=auth("supervisor"))
+    resp = client.post(
+        f"/v1/loyalty/accounts/{cid}/adjustments",
+        json={"points": 5000, "reason": "goodwill"},
+        headers=auth("supervisor"),
+    )
     assert resp.status_code == 201 and f.balance(client, auth, cid) == 5000
 
 
 def test_adjust_below_zero_is_409_and_changes_nothing(client, auth):
     cid = f.funded(client, auth, 10)
-    resp = client.post(f"/v1/loyalty/accounts/{cid}/adjustments", json={"points": -11, "reason": "correction"},
-                       headers=auth("staff"))
+    resp = client.post(
+        f"/v1/loyalty/accounts/{cid}/adjustments", json={"points": -11, "reason": "correction"}, headers=auth("staff")
+    )
     assert resp.status_code == 409 and resp.json()["code"] == "points_insufficient" and resp.json()["balance"] == 10
     assert f.balance(client, auth, cid) == 10
 
 
 @SQLITE_ONLY
-@pytest.mark.parametrize("body, field", [({"points": 0, "reason": "nothing"}, "points"),
-                                         ({"points": 5, "reason": "x"}, "reason"),
-                                         ({"points": "many", "reason": "because"}, "points"),
-                                         ({"points": 10**12, "reason": "because"}, "points")])
+@pytest.mark.parametrize(
+    "body, field",
+    [
+        ({"points": 0, "reason": "nothing"}, "points"),
+        ({"points": 5, "reason": "x"}, "reason"),
+        ({"points": "many", "reason": "because"}, "points"),
+        ({"points": 10**12, "reason": "because"}, "points"),
+    ],
+)
 def test_adjust_bad_body_is_422_naming_the_field(client, auth, body, field):
     cid = f.enrol(client, auth)
     resp = client.post(f"/v1/loyalty/accounts/{cid}/adjustments", json=body, headers=auth("staff"))
@@ -144,14 +174,17 @@ def test_adjust_unknown_account_is_404_and_customer_role_403(client, auth):
 def test_adjust_with_idempotency_key_replays_and_refuses_other_body(client, auth):
     cid = f.enrol(client, auth)
     headers = {**auth("staff", sub="clerk-9"), "Idempotency-Key": "adj-1"}
-    first = client.post(f"/v1/loyalty/accounts/{cid}/adjustments", json={"points": 40, "reason": "goodwill"},
-                        headers=headers)
-    again = client.post(f"/v1/loyalty/accounts/{cid}/adjustments", json={"points": 40, "reason": "goodwill"},
-                        headers=headers)
+    first = client.post(
+        f"/v1/loyalty/accounts/{cid}/adjustments", json={"points": 40, "reason": "goodwill"}, headers=headers
+    )
+    again = client.post(
+        f"/v1/loyalty/accounts/{cid}/adjustments", json={"points": 40, "reason": "goodwill"}, headers=headers
+    )
     assert first.status_code == again.status_code == 201 and again.json() == first.json()
     assert again.headers["idempotency-replayed"] == "true"
-    other = client.post(f"/v1/loyalty/accounts/{cid}/adjustments", json={"points": 41, "reason": "goodwill"},
-                        headers=headers)
+    other = client.post(
+        f"/v1/loyalty/accounts/{cid}/adjustments", json={"points": 41, "reason": "goodwill"}, headers=headers
+    )
     assert other.status_code == 409 and other.json()["code"] == "idempotency_key_reused"
     assert f.balance(client, auth, cid) == 40
 

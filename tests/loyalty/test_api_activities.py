@@ -18,8 +18,11 @@ def _activity(client, auth, **overrides) -> dict:
 
 
 def _award(client, headers, cid, code, instance="i-1"):
-    return client.post("/v1/loyalty/activity-awards", headers=headers,
-                       json={"customer_id": cid, "activity_code": code, "instance": instance})
+    return client.post(
+        "/v1/loyalty/activity-awards",
+        headers=headers,
+        json={"customer_id": cid, "activity_code": code, "instance": instance},
+    )
 
 
 def test_configure_and_list_activities(client, auth):
@@ -27,15 +30,25 @@ def test_configure_and_list_activities(client, auth):
     assert (made["is_repeatable"], made["is_retired"]) == (False, False)
     listed = client.get("/v1/loyalty/activities", headers=auth("staff")).json()["items"]
     assert [a["code"] for a in listed] == ["first-login"]
-    again = client.post("/v1/loyalty/activities", headers=auth("supervisor"), json={
-        "code": "first-login", "name": "x", "points": 1, "trigger": "manual"})
+    again = client.post(
+        "/v1/loyalty/activities",
+        headers=auth("supervisor"),
+        json={"code": "first-login", "name": "x", "points": 1, "trigger": "manual"},
+    )
     assert again.status_code == 409 and again.json()["code"] == "activity_code_taken"
     assert client.get("/v1/loyalty/activities", headers=auth("customer")).status_code == 403
 
 
 @SQLITE_ONLY
-@pytest.mark.parametrize("change, field", [({"points": 0}, "points"), ({"trigger": "dance"}, "trigger"),
-                                           ({"code": "UPPER"}, "code"), ({"is_repeatable": "maybe"}, "is_repeatable")])
+@pytest.mark.parametrize(
+    "change, field",
+    [
+        ({"points": 0}, "points"),
+        ({"trigger": "dance"}, "trigger"),
+        ({"code": "UPPER"}, "code"),
+        ({"is_repeatable": "maybe"}, "is_repeatable"),
+    ],
+)
 def test_configure_activity_bad_input_is_422(client, auth, change, field):
     body = {"code": "ok-1", "name": "Bonus", "points": 5, "trigger": "manual", **change}
     resp = client.post("/v1/loyalty/activities", json=body, headers=auth("supervisor"))
@@ -44,8 +57,11 @@ def test_configure_activity_bad_input_is_422(client, auth, change, field):
 
 @SQLITE_ONLY
 def test_configure_activity_as_staff_is_403(client, auth):
-    resp = client.post("/v1/loyalty/activities", headers=auth("staff"), json={
-        "code": "ok-1", "name": "Bonus", "points": 5, "trigger": "manual"})
+    resp = client.post(
+        "/v1/loyalty/activities",
+        headers=auth("staff"),
+        json={"code": "ok-1", "name": "Bonus", "points": 5, "trigger": "manual"},
+    )
     assert resp.status_code == 403
 
 
@@ -93,11 +109,13 @@ def test_feeds_award_survey_and_first_mobile_activity_bonuses(client, auth, loya
     _activity(client, auth, code="survey", trigger="survey_responded", is_repeatable=True, points=30)
     _activity(client, auth, code="first-mobile", trigger="mobile_first_login", points=100)
     feedback = f.consumer(loyalty_app, "feedback")
-    feedback.apply([f.event("survey.responded", cid, {"survey_id": "s", "response_id": r, "nps": 9})
-                    for r in ("r1", "r2", "r1")])
+    feedback.apply(
+        [f.event("survey.responded", cid, {"survey_id": "s", "response_id": r, "nps": 9}) for r in ("r1", "r2", "r1")]
+    )
     profile = f.consumer(loyalty_app)
-    profile.apply([f.txn(cid, 100, channel="mobile", initiated=True), f.txn(cid, 100, channel="mobile",
-                                                                            initiated=True)])
+    profile.apply(
+        [f.txn(cid, 100, channel="mobile", initiated=True), f.txn(cid, 100, channel="mobile", initiated=True)]
+    )
     entries = client.get(f"/v1/loyalty/accounts/{cid}/statement", headers=auth("staff")).json()["items"]
     assert sorted(e["source_ref"] for e in entries) == ["first-mobile:first", "survey:r1", "survey:r2"]
     assert f.balance(client, auth, cid) == 160

@@ -13,9 +13,16 @@ DAY = datetime(2026, 3, 20, 6, 0, tzinfo=UTC)  # 14:00 in Beijing
 
 
 def _event(client, auth, **overrides) -> dict:
-    body = {"title": "Wealth lecture", "category": "lecture", "branch_code": "BJ0001",
-            "starts_at": DAY.isoformat(), "ends_at": (DAY + timedelta(hours=2)).isoformat(), "capacity": 2,
-            "points_price": 0, "attendance_points": 50}
+    body = {
+        "title": "Wealth lecture",
+        "category": "lecture",
+        "branch_code": "BJ0001",
+        "starts_at": DAY.isoformat(),
+        "ends_at": (DAY + timedelta(hours=2)).isoformat(),
+        "capacity": 2,
+        "points_price": 0,
+        "attendance_points": 50,
+    }
     body.update(overrides)
     resp = client.post("/v1/loyalty/customer-events", json=body, headers=auth("supervisor"))
     assert resp.status_code == 201, resp.text
@@ -24,8 +31,9 @@ def _event(client, auth, **overrides) -> dict:
 
 def _register(client, auth, event_id, cid, role="staff"):
     headers = auth("customer", sub=cid) if role == "customer" else auth(role)
-    return client.post(f"/v1/loyalty/customer-events/{event_id}/registrations", json={"customer_id": cid},
-                       headers=headers)
+    return client.post(
+        f"/v1/loyalty/customer-events/{event_id}/registrations", json={"customer_id": cid}, headers=headers
+    )
 
 
 def test_schedule_event_and_read_it(client, auth):
@@ -37,14 +45,28 @@ def test_schedule_event_and_read_it(client, auth):
 
 
 @SQLITE_ONLY
-@pytest.mark.parametrize("change, field", [
-    ({"ends_at": DAY.isoformat()}, "ends_at"), ({"capacity": 0}, "capacity"), ({"category": "party"}, "category"),
-    ({"branch_code": "bj"}, "branch_code"), ({"starts_at": "tomorrow"}, "starts_at"),
-    ({"points_price": -1}, "points_price"), ({"title": ""}, "title"),
-])
+@pytest.mark.parametrize(
+    "change, field",
+    [
+        ({"ends_at": DAY.isoformat()}, "ends_at"),
+        ({"capacity": 0}, "capacity"),
+        ({"category": "party"}, "category"),
+        ({"branch_code": "bj"}, "branch_code"),
+        ({"starts_at": "tomorrow"}, "starts_at"),
+        ({"points_price": -1}, "points_price"),
+        ({"title": ""}, "title"),
+    ],
+)
 def test_schedule_event_bad_input_is_422(client, auth, change, field):
-    body = {"title": "Talk", "category": "health_talk", "branch_code": "BJ0001", "starts_at": DAY.isoformat(),
-            "ends_at": (DAY + timedelta(hours=1)).isoformat(), "capacity": 5, **change}
+    body = {
+        "title": "Talk",
+        "category": "health_talk",
+        "branch_code": "BJ0001",
+        "starts_at": DAY.isoformat(),
+        "ends_at": (DAY + timedelta(hours=1)).isoformat(),
+        "capacity": 5,
+        **change,
+    }
     resp = client.post("/v1/loyalty/customer-events", json=body, headers=auth("supervisor"))
     assert resp.status_code == 422 and resp.json()["errors"][0]["loc"][:2] == ["body", field]
 
@@ -52,9 +74,18 @@ def test_schedule_event_bad_input_is_422(client, auth, change, field):
 @SQLITE_ONLY
 @pytest.mark.parametrize("role", ["staff", "customer", "system"])
 def test_schedule_event_as_non_supervisor_is_403(client, auth, role):
-    resp = client.post("/v1/loyalty/customer-events", headers=auth(role), json={
-        "title": "x", "category": "other", "branch_code": "BJ0001", "starts_at": DAY.isoformat(),
-        "ends_at": (DAY + timedelta(hours=1)).isoformat(), "capacity": 1})
+    resp = client.post(
+        "/v1/loyalty/customer-events",
+        headers=auth(role),
+        json={
+            "title": "x",
+            "category": "other",
+            "branch_code": "BJ0001",
+            "starts_at": DAY.isoformat(),
+            "ends_at": (DAY + timedelta(hours=1)).isoformat(),
+            "capacity": 1,
+        },
+    )
     assert resp.status_code == 403
 
 
@@ -66,14 +97,16 @@ def test_capacity_waitlist_and_cancellation_promotes_the_first_waiting(client, a
     assert _register(client, auth, event["id"], d, role="customer").json()["status"] == "waitlisted"
     again = _register(client, auth, event["id"], a)
     assert again.status_code == 409 and again.json()["code"] == "already_registered"
-    resp = client.post(f"/v1/loyalty/customer-events/{event['id']}/registrations/{a}/cancel",
-                       headers=auth("customer", sub=a))
+    resp = client.post(
+        f"/v1/loyalty/customer-events/{event['id']}/registrations/{a}/cancel", headers=auth("customer", sub=a)
+    )
     assert resp.status_code == 200 and resp.json()["status"] == "cancelled"
     mine = client.get(f"/v1/loyalty/accounts/{c}/event-registrations", headers=auth("customer", sub=c)).json()
     assert [(r["status"], r["event"]["id"]) for r in mine["items"]] == [("registered", event["id"])]
     assert client.get(f"/v1/loyalty/customer-events/{event['id']}", headers=auth("staff")).json()["seats_taken"] == 2
-    cancelled = client.post(f"/v1/loyalty/customer-events/{event['id']}/registrations/{a}/cancel",
-                            headers=auth("staff"))
+    cancelled = client.post(
+        f"/v1/loyalty/customer-events/{event['id']}/registrations/{a}/cancel", headers=auth("staff")
+    )
     assert cancelled.status_code == 409 and cancelled.json()["code"] == "registration_cancelled"
     assert _register(client, auth, event["id"], a).json()["status"] == "waitlisted"  # back of the queue
 
@@ -88,8 +121,12 @@ def test_points_price_is_charged_for_a_seat_and_refunded_on_cancel(client, auth)
     client.post(f"/v1/loyalty/customer-events/{event['id']}/registrations/{rich}/cancel", headers=auth("staff"))
     assert f.balance(client, auth, rich) == 100
     # the first waiting cannot pay, so the seat goes to the next one, who is charged
-    regs = {cid: client.get(f"/v1/loyalty/accounts/{cid}/event-registrations", headers=auth("staff")).json()
-            ["items"][0]["status"] for cid in (poor, waiting)}
+    regs = {
+        cid: client.get(f"/v1/loyalty/accounts/{cid}/event-registrations", headers=auth("staff")).json()["items"][0][
+            "status"
+        ]
+        for cid in (poor, waiting)
+    }
     assert regs == {poor: "waitlisted", waiting: "registered"} and f.balance(client, auth, waiting) == 20
     unfunded = _register(client, auth, _event(client, auth, points_price=500)["id"], poor)
     assert unfunded.status_code == 409 and unfunded.json()["code"] == "points_insufficient"
@@ -137,13 +174,23 @@ def test_register_refusals(client, auth, loyalty_app):
     cid = str(uuid.uuid4())
     resp = _register(client, auth, event["id"], cid)
     assert resp.status_code == 409 and resp.json()["code"] == "event_not_eligible"
-    f.consumer(loyalty_app, "segmentation").apply([f.event("segment.changed", cid, {
-        "scheme": "asset_size", "from_class": None, "to_class": "high", "changed_at": "2026-03-01T00:00:00Z"})])
+    f.consumer(loyalty_app, "segmentation").apply(
+        [
+            f.event(
+                "segment.changed",
+                cid,
+                {"scheme": "asset_size", "from_class": None, "to_class": "high", "changed_at": "2026-03-01T00:00:00Z"},
+            )
+        ]
+    )
     assert _register(client, auth, event["id"], cid).status_code == 201
     other = str(uuid.uuid4())
     assert _register(client, auth, str(uuid.uuid4()), other).status_code == 404
-    resp = client.post(f"/v1/loyalty/customer-events/{event['id']}/registrations", json={"customer_id": other},
-                       headers=auth("customer", sub=cid))
+    resp = client.post(
+        f"/v1/loyalty/customer-events/{event['id']}/registrations",
+        json={"customer_id": other},
+        headers=auth("customer", sub=cid),
+    )
     assert resp.status_code == 404  # a customer registers only itself
     assert _register(client, auth, event["id"], other, role="system").status_code == 403
     resp = client.post(f"/v1/loyalty/customer-events/{event['id']}/registrations", json={}, headers=auth("staff"))
@@ -153,17 +200,26 @@ def test_register_refusals(client, auth, loyalty_app):
 
 
 def test_list_events_for_a_branch_by_start(client, auth):
-    later = _event(client, auth, starts_at=(DAY + timedelta(days=2)).isoformat(),
-                   ends_at=(DAY + timedelta(days=2, hours=1)).isoformat())
+    later = _event(
+        client,
+        auth,
+        starts_at=(DAY + timedelta(days=2)).isoformat(),
+        ends_at=(DAY + timedelta(days=2, hours=1)).isoformat(),
+    )
     first = _event(client, auth)
     _event(client, auth, branch_code="SH0001")
-    page = client.get("/v1/loyalty/customer-events", params={"branch_code": "BJ0001", "limit": 1},
-                      headers=auth("customer")).json()
+    page = client.get(
+        "/v1/loyalty/customer-events", params={"branch_code": "BJ0001", "limit": 1}, headers=auth("customer")
+    ).json()
     assert [e["id"] for e in page["items"]] == [first["id"]]
-    rest = client.get("/v1/loyalty/customer-events", params={"branch_code": "BJ0001", "cursor": page["next_cursor"]},
-                      headers=auth("staff")).json()
+    rest = client.get(
+        "/v1/loyalty/customer-events",
+        params={"branch_code": "BJ0001", "cursor": page["next_cursor"]},
+        headers=auth("staff"),
+    ).json()
     assert [e["id"] for e in rest["items"]] == [later["id"]] and rest["next_cursor"] is None
-    resp = client.get("/v1/loyalty/customer-events", params={"starts_after": "2026-03-21T00:00:00"},
-                      headers=auth("staff"))
+    resp = client.get(
+        "/v1/loyalty/customer-events", params={"starts_after": "2026-03-21T00:00:00"}, headers=auth("staff")
+    )
     assert resp.status_code == 422 and resp.json()["errors"][0]["loc"] == ["query", "starts_after"]
     assert client.get("/v1/loyalty/customer-events").status_code == 401

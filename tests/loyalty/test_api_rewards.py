@@ -10,9 +10,18 @@ from tests.loyalty.conftest import SQLITE_ONLY
 
 
 def test_create_reward_as_supervisor_and_read_it(client, auth):
-    resp = client.post("/v1/loyalty/rewards", headers=auth("supervisor"), json={
-        "code": "fee-waiver", "name": "Transfer fee waiver", "type": "voucher", "points_price": 300,
-        "eligible_tiers": ["gold", "platinum"], "per_customer_limit": 2})
+    resp = client.post(
+        "/v1/loyalty/rewards",
+        headers=auth("supervisor"),
+        json={
+            "code": "fee-waiver",
+            "name": "Transfer fee waiver",
+            "type": "voucher",
+            "points_price": 300,
+            "eligible_tiers": ["gold", "platinum"],
+            "per_customer_limit": 2,
+        },
+    )
     assert resp.status_code == 201 and resp.headers["etag"] == '"1"'
     body = resp.json()
     assert (body["voucher_valid_days"], body["stock"], body["cancel_window_hours"]) == (30, None, 24)
@@ -20,13 +29,21 @@ def test_create_reward_as_supervisor_and_read_it(client, auth):
 
 
 @SQLITE_ONLY
-@pytest.mark.parametrize("change, field", [
-    ({"type": "car"}, "type"), ({"points_price": 0}, "points_price"), ({"stock": -1}, "stock"),
-    ({"voucher_valid_days": 10}, "voucher_valid_days"), ({"eligible_tiers": ["diamond"]}, "eligible_tiers"),
-    ({"eligible_segments": ["bad segment"]}, "eligible_segments"), ({"per_customer_limit": 0}, "per_customer_limit"),
-    ({"active_from": "2026-05-01T00:00:00Z", "active_until": "2026-04-01T00:00:00Z"}, "active_from"),
-    ({"cancel_window_hours": 1000}, "cancel_window_hours"), ({"code": "-x"}, "code"),
-])
+@pytest.mark.parametrize(
+    "change, field",
+    [
+        ({"type": "car"}, "type"),
+        ({"points_price": 0}, "points_price"),
+        ({"stock": -1}, "stock"),
+        ({"voucher_valid_days": 10}, "voucher_valid_days"),
+        ({"eligible_tiers": ["diamond"]}, "eligible_tiers"),
+        ({"eligible_segments": ["bad segment"]}, "eligible_segments"),
+        ({"per_customer_limit": 0}, "per_customer_limit"),
+        ({"active_from": "2026-05-01T00:00:00Z", "active_until": "2026-04-01T00:00:00Z"}, "active_from"),
+        ({"cancel_window_hours": 1000}, "cancel_window_hours"),
+        ({"code": "-x"}, "code"),
+    ],
+)
 def test_create_reward_bad_input_is_422_naming_the_field(client, auth, change, field):
     body = {"code": "gift-1", "name": "Umbrella", "type": "gift", "points_price": 10, **change}
     resp = client.post("/v1/loyalty/rewards", json=body, headers=auth("supervisor"))
@@ -53,8 +70,9 @@ def test_update_reward_with_if_match(client, auth):
     assert client.patch(url, json={"stock": 4}, headers={**auth("supervisor"), "If-Match": '"1"'}).status_code == 412
     resp = client.patch(url, json={"name": None}, headers={**auth("supervisor"), "If-Match": '"2"'})
     assert resp.status_code == 422 and resp.json()["errors"][0]["loc"] == ["body", "name"]
-    resp = client.patch(url, json={"active_until": "2025-01-01T00:00:00Z"},
-                        headers={**auth("supervisor"), "If-Match": '"2"'})
+    resp = client.patch(
+        url, json={"active_until": "2025-01-01T00:00:00Z"}, headers={**auth("supervisor"), "If-Match": '"2"'}
+    )
     assert resp.status_code == 422 and resp.json()["errors"][0]["loc"] == ["body", "active_until"]
     other = f"/v1/loyalty/rewards/{uuid.uuid4()}"
     assert client.patch(other, json={"stock": 1}, headers={**auth("supervisor"), "If-Match": '"1"'}).status_code == 404
@@ -65,12 +83,16 @@ def test_list_rewards_shows_the_available_catalogue_by_code(client, auth, clock)
     f.reward(client, auth, code="b-later", active_from=(clock() + timedelta(days=5)).isoformat())
     f.reward(client, auth, code="a-now")
     retired = f.reward(client, auth, code="c-retired")
-    client.patch(f"/v1/loyalty/rewards/{retired['id']}", json={"is_retired": True},
-                 headers={**auth("supervisor"), "If-Match": '"1"'})
+    client.patch(
+        f"/v1/loyalty/rewards/{retired['id']}",
+        json={"is_retired": True},
+        headers={**auth("supervisor"), "If-Match": '"1"'},
+    )
     listed = client.get("/v1/loyalty/rewards", headers=auth("customer")).json()
     assert [r["code"] for r in listed["items"]] == ["a-now"]
-    everything = client.get("/v1/loyalty/rewards", params={"available_only": False, "limit": 2},
-                            headers=auth("staff")).json()
+    everything = client.get(
+        "/v1/loyalty/rewards", params={"available_only": False, "limit": 2}, headers=auth("staff")
+    ).json()
     assert [r["code"] for r in everything["items"]] == ["a-now", "b-later"] and everything["next_cursor"]
     assert client.get("/v1/loyalty/rewards").status_code == 401
     assert client.get(f"/v1/loyalty/rewards/{uuid.uuid4()}", headers=auth("staff")).status_code == 404
@@ -116,13 +138,16 @@ def test_redeem_as_system_is_403_and_without_token_401(client, auth):
     assert f.redeem(client, {}, cid, reward["id"]).status_code == 401
 
 
-@pytest.mark.parametrize("setup, code", [
-    ({"points": 99}, "points_insufficient"),
-    ({"stock": 0}, "reward_out_of_stock"),
-    ({"eligible_tiers": ["gold"]}, "reward_not_eligible"),
-    ({"eligible_segments": ["asset_size:high"]}, "reward_not_eligible"),
-    ({"active_until": "2026-02-01T00:00:00Z"}, "reward_unavailable"),
-])
+@pytest.mark.parametrize(
+    "setup, code",
+    [
+        ({"points": 99}, "points_insufficient"),
+        ({"stock": 0}, "reward_out_of_stock"),
+        ({"eligible_tiers": ["gold"]}, "reward_not_eligible"),
+        ({"eligible_segments": ["asset_size:high"]}, "reward_not_eligible"),
+        ({"active_until": "2026-02-01T00:00:00Z"}, "reward_unavailable"),
+    ],
+)
 def test_redeem_refusals_are_409_and_change_nothing(client, auth, setup, code):
     setup = dict(setup)  # parameters are shared between backends
     cid = f.funded(client, auth, setup.pop("points", 1000))
@@ -154,8 +179,9 @@ def test_redeem_unknown_reward_or_account_is_404_and_frozen_is_409(client, auth,
 
 
 @SQLITE_ONLY
-@pytest.mark.parametrize("change, field", [({"quantity": 0}, "quantity"), ({"quantity": 11}, "quantity"),
-                                           ({"reward_id": "x"}, "reward_id")])
+@pytest.mark.parametrize(
+    "change, field", [({"quantity": 0}, "quantity"), ({"quantity": 11}, "quantity"), ({"reward_id": "x"}, "reward_id")]
+)
 def test_redeem_bad_body_is_422(client, auth, change, field):
     cid = f.funded(client, auth, 100)
     body = {"customer_id": cid, "reward_id": str(uuid.uuid4()), **change}
@@ -237,8 +263,13 @@ def test_redeemed_event_is_on_the_feed(client, auth):
     redemption = f.redeem(client, auth("staff"), cid, reward["id"]).json()
     feed = client.get("/v1/events", headers=auth("system")).json()["items"]
     [event] = [e for e in feed if e["type"] == "points.redeemed"]
-    assert event["data"] == {"entry_id": redemption["entry_id"], "redemption_id": redemption["id"],
-                             "reward_id": reward["id"], "points": 120, "balance": 380}
+    assert event["data"] == {
+        "entry_id": redemption["entry_id"],
+        "redemption_id": redemption["id"],
+        "reward_id": reward["id"],
+        "points": 120,
+        "balance": 380,
+    }
 
 
 @SQLITE_ONLY
@@ -246,8 +277,11 @@ def test_forged_redemption_cursor_is_422_naming_cursor(client, auth):
     from services.common.pagination import encode_cursor
 
     cid = f.enrol(client, auth)
-    for forged in (encode_cursor(["not a time", "x"]), encode_cursor(["2026-03-10T02:00:00+00:00", "not-a-uuid"]),
-                   encode_cursor(["2026-03-10T02:00:00", "00000000-0000-0000-0000-000000000001"])):
+    for forged in (
+        encode_cursor(["not a time", "x"]),
+        encode_cursor(["2026-03-10T02:00:00+00:00", "not-a-uuid"]),
+        encode_cursor(["2026-03-10T02:00:00", "00000000-0000-0000-0000-000000000001"]),
+    ):
         resp = client.get(f"/v1/loyalty/accounts/{cid}/redemptions", params={"cursor": forged}, headers=auth("staff"))
         assert resp.status_code == 422 and resp.json()["errors"][0]["loc"] == ["query", "cursor"]
     resp = client.get("/v1/loyalty/customer-events", params={"cursor": forged}, headers=auth("staff"))
@@ -262,7 +296,10 @@ def test_redemptions_page_newest_first(client, auth, clock):
         ids.append(f.redeem(client, auth("staff"), cid, reward["id"]).json()["id"])
         clock.advance(minutes=1)
     first = client.get(f"/v1/loyalty/accounts/{cid}/redemptions", params={"limit": 2}, headers=auth("staff")).json()
-    rest = client.get(f"/v1/loyalty/accounts/{cid}/redemptions", params={"limit": 2, "cursor": first["next_cursor"]},
-                      headers=auth("staff")).json()
+    rest = client.get(
+        f"/v1/loyalty/accounts/{cid}/redemptions",
+        params={"limit": 2, "cursor": first["next_cursor"]},
+        headers=auth("staff"),
+    ).json()
     assert [r["id"] for r in first["items"] + rest["items"]] == ids[::-1] and rest["next_cursor"] is None
     assert client.get(f"/v1/loyalty/accounts/{uuid.uuid4()}/redemptions", headers=auth("staff")).status_code == 404

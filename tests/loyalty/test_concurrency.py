@@ -23,8 +23,14 @@ def _accounts(app, n: int, points: int) -> list[str]:
     with app.state.db.write() as s:
         for cid in ids:
             account = ensure_account(s, cid, via="staff", policy=app.state.policy)
-            credit(s, account, kind="adjust", points=points, policy=app.state.policy,
-                   posting=Posting(source="manual", reason="test funds"))
+            credit(
+                s,
+                account,
+                kind="adjust",
+                points=points,
+                policy=app.state.policy,
+                posting=Posting(source="manual", reason="test funds"),
+            )
         commit(s, app.state.policy)
     return [str(cid) for cid in ids]
 

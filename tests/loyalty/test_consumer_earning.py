@@ -14,11 +14,13 @@ def _statement(client, auth, cid):
 
 def test_loyalty_agreement_enrols_and_other_agreements_do_not(client, auth, loyalty_app):
     joined, other = str(uuid.uuid4()), str(uuid.uuid4())
-    f.consumer(loyalty_app).apply([
-        f.event("agreement.signed", joined, {"agreement_type": "loyalty_programme", "agreement_id": "a1"}),
-        f.event("agreement.signed", other, {"agreement_type": "e_banking", "agreement_id": "a2"}),
-        f.event("agreement.signed", joined, {"agreement_type": "loyalty_programme", "agreement_id": "a3"}),
-    ])
+    f.consumer(loyalty_app).apply(
+        [
+            f.event("agreement.signed", joined, {"agreement_type": "loyalty_programme", "agreement_id": "a1"}),
+            f.event("agreement.signed", other, {"agreement_type": "e_banking", "agreement_id": "a2"}),
+            f.event("agreement.signed", joined, {"agreement_type": "loyalty_programme", "agreement_id": "a3"}),
+        ]
+    )
     body = client.get(f"/v1/loyalty/accounts/{joined}", headers=auth("staff")).json()
     assert (body["status"], body["enrolled_via"]) == ("active", "agreement")
     assert client.get(f"/v1/loyalty/accounts/{other}", headers=auth("staff")).status_code == 404
@@ -29,8 +31,14 @@ def test_transaction_earns_by_rate_rounded_down_and_is_on_the_statement(client, 
     rule = f.rule(client, auth, points_per_100_cny=10)
     f.consumer(loyalty_app).apply([f.txn(cid, 123_456, external_id="EXT-1")])  # 1234.56 CNY -> 123.456 points
     [entry] = _statement(client, auth, cid)
-    assert (entry["kind"], entry["points"], entry["source"], entry["source_ref"], entry["rule_id"],
-            entry["rule_version"]) == ("earn", 123, "transaction", "EXT-1", rule["id"], 1)
+    assert (
+        entry["kind"],
+        entry["points"],
+        entry["source"],
+        entry["source_ref"],
+        entry["rule_id"],
+        entry["rule_version"],
+    ) == ("earn", 123, "transaction", "EXT-1", rule["id"], 1)
     assert entry["occurred_at"] == "2026-03-10T02:00:00Z"
 
 
@@ -44,28 +52,48 @@ def test_unenrolled_customer_and_unmatched_kind_earn_nothing(client, auth, loyal
 def test_channel_rule_and_minimum_amount(client, auth, loyalty_app):
     cid = f.enrol(client, auth)
     f.rule(client, auth, channel="mobile", points_per_100_cny=10, min_amount="100.00")
-    f.consumer(loyalty_app).apply([
-        f.txn(cid, 100_000, channel="counter"),  # wrong channel
-        f.txn(cid, 9_999, channel="mobile"),  # below the minimum
-        f.txn(cid, 10_000, channel="mobile"),  # exactly the minimum: 10 points
-    ])
+    f.consumer(loyalty_app).apply(
+        [
+            f.txn(cid, 100_000, channel="counter"),  # wrong channel
+            f.txn(cid, 9_999, channel="mobile"),  # below the minimum
+            f.txn(cid, 10_000, channel="mobile"),  # exactly the minimum: 10 points
+        ]
+    )
     assert f.balance(client, auth, cid) == 10
 
 
 def test_channel_and_segment_multipliers_combine(client, auth, loyalty_app):
     cid = f.enrol(client, auth)
-    f.rule(client, auth, points_per_100_cny=10, multipliers=[
-        {"channel": "mobile", "factor": "2"}, {"segment": "asset_size:high", "factor": "1.5"}])
+    f.rule(
+        client,
+        auth,
+        points_per_100_cny=10,
+        multipliers=[{"channel": "mobile", "factor": "2"}, {"segment": "asset_size:high", "factor": "1.5"}],
+    )
     c = f.consumer(loyalty_app)
     c.apply([f.txn(cid, 100_000, channel="counter")])  # 100
     c.apply([f.txn(cid, 100_000, channel="mobile")])  # 200
-    f.consumer(loyalty_app, "segmentation").apply([f.event("segment.changed", cid, {
-        "scheme": "asset_size", "from_class": "mid", "to_class": "high", "changed_at": "2026-03-10T01:00:00Z"})])
+    f.consumer(loyalty_app, "segmentation").apply(
+        [
+            f.event(
+                "segment.changed",
+                cid,
+                {"scheme": "asset_size", "from_class": "mid", "to_class": "high", "changed_at": "2026-03-10T01:00:00Z"},
+            )
+        ]
+    )
     c.apply([f.txn(cid, 100_000, channel="mobile")])  # 300
     c.apply([f.txn(cid, 100_000, channel="atm")])  # 150
     assert [e["points"] for e in _statement(client, auth, cid)] == [150, 300, 200, 100]
-    f.consumer(loyalty_app, "segmentation").apply([f.event("segment.changed", cid, {
-        "scheme": "asset_size", "from_class": "high", "to_class": None, "changed_at": "2026-03-10T01:00:00Z"})])
+    f.consumer(loyalty_app, "segmentation").apply(
+        [
+            f.event(
+                "segment.changed",
+                cid,
+                {"scheme": "asset_size", "from_class": "high", "to_class": None, "changed_at": "2026-03-10T01:00:00Z"},
+            )
+        ]
+    )
     c.apply([f.txn(cid, 100_000, channel="atm")])
     assert _statement(client, auth, cid)[0]["points"] == 100
 
@@ -74,10 +102,14 @@ def test_daily_and_monthly_caps_per_customer_on_the_bank_calendar(client, auth, 
     cid, other = f.enrol(client, auth), f.enrol(client, auth)
     f.rule(client, auth, points_per_100_cny=10, daily_cap=150, monthly_cap=400)
     c = f.consumer(loyalty_app)
-    c.apply([f.txn(cid, 100_000, occurred_at="2026-03-10T02:00:00Z"),  # 100
-             f.txn(cid, 100_000, occurred_at="2026-03-10T15:59:00Z"),  # 23:59 Beijing: capped to 50
-             f.txn(cid, 100_000, occurred_at="2026-03-10T16:00:00Z"),  # next day in Beijing: 100
-             f.txn(other, 100_000, occurred_at="2026-03-10T03:00:00Z")])  # another customer: own cap
+    c.apply(
+        [
+            f.txn(cid, 100_000, occurred_at="2026-03-10T02:00:00Z"),  # 100
+            f.txn(cid, 100_000, occurred_at="2026-03-10T15:59:00Z"),  # 23:59 Beijing: capped to 50
+            f.txn(cid, 100_000, occurred_at="2026-03-10T16:00:00Z"),  # next day in Beijing: 100
+            f.txn(other, 100_000, occurred_at="2026-03-10T03:00:00Z"),
+        ]
+    )  # another customer: own cap
     assert f.balance(client, auth, cid) == 250 and f.balance(client, auth, other) == 100
     c.apply([f.txn(cid, 200_000, occurred_at=f"2026-03-{d}T02:00:00Z") for d in (12, 13, 14)])
     assert f.balance(client, auth, cid) == 400  # month capped
@@ -88,17 +120,23 @@ def test_daily_and_monthly_caps_per_customer_on_the_bank_calendar(client, auth, 
 def test_transactions_are_scored_by_the_rule_version_in_force_at_their_time(client, auth, loyalty_app):
     cid = f.enrol(client, auth)
     rule = f.rule(client, auth, points_per_100_cny=10, valid_from="2026-01-01T00:00:00Z")
-    resp = client.put(f"/v1/loyalty/rules/{rule['id']}", headers={**auth("supervisor"), "If-Match": '"1"'}, json={
-        "kind": "deposit", "points_per_100_cny": 30, "valid_from": "2026-03-01T00:00:00Z"})
+    resp = client.put(
+        f"/v1/loyalty/rules/{rule['id']}",
+        headers={**auth("supervisor"), "If-Match": '"1"'},
+        json={"kind": "deposit", "points_per_100_cny": 30, "valid_from": "2026-03-01T00:00:00Z"},
+    )
     assert resp.status_code == 200, resp.text
-    client.post(f"/v1/loyalty/rules/{rule['id']}/retire", json={"at": "2026-04-01T00:00:00Z"},
-                headers=auth("supervisor"))
-    f.consumer(loyalty_app).apply([
-        f.txn(cid, 10_000, occurred_at="2025-12-31T23:00:00Z"),  # before the rule: nothing
-        f.txn(cid, 10_000, occurred_at="2026-02-15T00:00:00Z"),  # version 1: 10
-        f.txn(cid, 10_000, occurred_at="2026-03-15T00:00:00Z"),  # version 2: 30 (arrives late, scored by its time)
-        f.txn(cid, 10_000, occurred_at="2026-04-02T00:00:00Z"),  # retired: nothing
-    ])
+    client.post(
+        f"/v1/loyalty/rules/{rule['id']}/retire", json={"at": "2026-04-01T00:00:00Z"}, headers=auth("supervisor")
+    )
+    f.consumer(loyalty_app).apply(
+        [
+            f.txn(cid, 10_000, occurred_at="2025-12-31T23:00:00Z"),  # before the rule: nothing
+            f.txn(cid, 10_000, occurred_at="2026-02-15T00:00:00Z"),  # version 1: 10
+            f.txn(cid, 10_000, occurred_at="2026-03-15T00:00:00Z"),  # version 2: 30 (arrives late, scored by its time)
+            f.txn(cid, 10_000, occurred_at="2026-04-02T00:00:00Z"),  # retired: nothing
+        ]
+    )
     assert [(e["points"], e["rule_version"]) for e in _statement(client, auth, cid)] == [(30, 2), (10, 1)]
 
 
@@ -147,8 +185,9 @@ def test_reversal_after_spending_takes_only_what_is_left(client, auth, loyalty_a
     f.rule(client, auth, points_per_100_cny=10)
     c = f.consumer(loyalty_app)
     c.apply([f.txn(cid, 100_000, external_id="EXT-A")])
-    client.post(f"/v1/loyalty/accounts/{cid}/adjustments", json={"points": -70, "reason": "correction"},
-                headers=auth("staff"))
+    client.post(
+        f"/v1/loyalty/accounts/{cid}/adjustments", json={"points": -70, "reason": "correction"}, headers=auth("staff")
+    )
     c.apply([f.txn(cid, 100_000, kind="reversal", external_id="EXT-R", reverses="EXT-A")])
     top = _statement(client, auth, cid)[0]
     assert (top["points"], top["balance_after"]) == (-30, 0) and "70 points not recoverable" in top["reason"]
@@ -158,12 +197,14 @@ def test_reversal_after_spending_takes_only_what_is_left(client, auth, loyalty_a
 def test_closed_or_erased_customer_is_frozen_and_stops_earning(client, auth, loyalty_app, etype):
     cid = f.funded(client, auth, 100)
     f.rule(client, auth, points_per_100_cny=10)
-    f.consumer(loyalty_app).apply([f.event(etype, cid, {"customer_no": "100000000016", "reason": "moved"}),
-                                   f.txn(cid, 100_000)])
+    f.consumer(loyalty_app).apply(
+        [f.event(etype, cid, {"customer_no": "100000000016", "reason": "moved"}), f.txn(cid, 100_000)]
+    )
     body = client.get(f"/v1/loyalty/accounts/{cid}", headers=auth("staff")).json()
     assert (body["status"], body["balance"], body["frozen_reason"]) == ("frozen", 100, etype.replace(".", "_"))
-    resp = client.post(f"/v1/loyalty/accounts/{cid}/adjustments", json={"points": 5, "reason": "goodwill"},
-                       headers=auth("staff"))
+    resp = client.post(
+        f"/v1/loyalty/accounts/{cid}/adjustments", json={"points": 5, "reason": "goodwill"}, headers=auth("staff")
+    )
     assert resp.status_code == 409 and resp.json()["code"] == "account_frozen"
 
 
@@ -173,11 +214,18 @@ def test_malformed_events_are_skipped_without_stalling_the_feed(client, auth, lo
     c = f.consumer(loyalty_app)
     naive = f.txn(cid, 10_000)
     naive.data["occurred_at"] = "2026-03-10T02:00:00"
-    assert c.apply([f.event("transaction.recorded", cid, {"kind": "deposit"}),
-                    f.event("transaction.recorded", "not-a-uuid", {}),
-                    naive,
-                    f.event("segment.changed", cid, {"scheme": "x", "to_class": "y", "changed_at": "yesterday"}),
-                    f.txn(cid, 10_000)]) == 5
+    assert (
+        c.apply(
+            [
+                f.event("transaction.recorded", cid, {"kind": "deposit"}),
+                f.event("transaction.recorded", "not-a-uuid", {}),
+                naive,
+                f.event("segment.changed", cid, {"scheme": "x", "to_class": "y", "changed_at": "yesterday"}),
+                f.txn(cid, 10_000),
+            ]
+        )
+        == 5
+    )
     assert f.balance(client, auth, cid) == 10
 
 

@@ -52,35 +52,72 @@ def test_balance_equals_ledger_and_lots_after_any_sequence(loyalty_sqlite_templa
 def _run(db, policy, clock, ops):
     for cid in CUSTOMERS:
         accounts.enrol_customer(db, customer_id=cid, policy=policy)
-        accounts.adjust_points(db, customer_id=cid, points=200, reason="opening", actor=SUP, idem=None,
-                               present=None, policy=policy)
-    create_rule(db, code="base", name="base", actor=SUP, policy=policy, params=RuleParams(
-        kind="deposit", channel=None, points_per_100_cny=10, min_amount_fen=0, daily_cap=300, monthly_cap=None,
-        multipliers=[], valid_from=START - timedelta(days=1), valid_until=None))
-    reward = rewards.create_reward(db, policy=policy, fields={
-        "code": "gift", "name": "gift", "type": "gift", "points_price": 40, "stock": 4, "cancel_window_hours": 72})
+        accounts.adjust_points(
+            db, customer_id=cid, points=200, reason="opening", actor=SUP, idem=None, present=None, policy=policy
+        )
+    create_rule(
+        db,
+        code="base",
+        name="base",
+        actor=SUP,
+        policy=policy,
+        params=RuleParams(
+            kind="deposit",
+            channel=None,
+            points_per_100_cny=10,
+            min_amount_fen=0,
+            daily_cap=300,
+            monthly_cap=None,
+            multipliers=[],
+            valid_from=START - timedelta(days=1),
+            valid_until=None,
+        ),
+    )
+    reward = rewards.create_reward(
+        db,
+        policy=policy,
+        fields={
+            "code": "gift",
+            "name": "gift",
+            "type": "gift",
+            "points_price": 40,
+            "stock": 4,
+            "cancel_window_hours": 72,
+        },
+    )
     txns: list[Transaction] = []
     redemptions: list = []
     for n, (kind, cid, value) in enumerate(ops):
         try:
             if kind == "adjust":
-                accounts.adjust_points(db, customer_id=cid, points=value, reason="prop", actor=SUP, idem=None,
-                                       present=None, policy=policy)
+                accounts.adjust_points(
+                    db, customer_id=cid, points=value, reason="prop", actor=SUP, idem=None, present=None, policy=policy
+                )
             elif kind == "earn":
                 txn = Transaction(f"t{n}", f"E{n}", "deposit", value, "counter", clock(), None)
                 txns.append((cid, txn))
                 _apply(db, policy, lambda s, c=cid, t=txn: earn_for_transaction(s, c, t, policy))
             elif kind == "reverse" and txns:
                 owner, original = txns[value % len(txns)]
-                rev = Transaction(f"r{n}", f"R{n}", "reversal", original.amount_fen, "counter", clock(),
-                                  original.external_id)
+                rev = Transaction(
+                    f"r{n}", f"R{n}", "reversal", original.amount_fen, "counter", clock(), original.external_id
+                )
                 _apply(db, policy, lambda s, c=owner, t=rev: claw_back(s, c, t, policy))
             elif kind == "redeem":
-                redemptions.append(rewards.redeem(db, request=RedeemRequest(cid, reward.id, value), actor=SUP,
-                                                  idem=None, present=None, policy=policy))
+                redemptions.append(
+                    rewards.redeem(
+                        db,
+                        request=RedeemRequest(cid, reward.id, value),
+                        actor=SUP,
+                        idem=None,
+                        present=None,
+                        policy=policy,
+                    )
+                )
             elif kind == "cancel" and redemptions:
-                rewards.cancel_redemption(db, redemption_id=redemptions[value % len(redemptions)].id, actor=SUP,
-                                          policy=policy)
+                rewards.cancel_redemption(
+                    db, redemption_id=redemptions[value % len(redemptions)].id, actor=SUP, policy=policy
+                )
             elif kind == "expire":
                 expiry.run_expiry(db, policy=policy)
             else:  # "time", or nothing yet to reverse or cancel
@@ -102,7 +139,8 @@ def _assert_invariant(db):
         for account in s.execute(select(PointsAccount)).scalars():
             assert account.balance >= 0
             running = 0
-            for entry in s.execute(select(LedgerEntry).where(LedgerEntry.customer_id == account.customer_id)
-                                   .order_by(LedgerEntry.id)).scalars():
+            for entry in s.execute(
+                select(LedgerEntry).where(LedgerEntry.customer_id == account.customer_id).order_by(LedgerEntry.id)
+            ).scalars():
                 running += entry.points
                 assert entry.balance_after == running >= 0

@@ -17,7 +17,8 @@ def test_health_live_and_ready(client):
 @pytest.mark.parametrize("loyalty_db", ["sqlite"], indirect=True)
 def test_consumers_are_built_for_configured_feeds_and_join_readiness(loyalty_db):
     settings = loyalty_settings(loyalty_db.url).model_copy(
-        update={"profile_feed_url": "http://127.0.0.1:9/v1/events", "feed_idle_seconds": 0.05})
+        update={"profile_feed_url": "http://127.0.0.1:9/v1/events", "feed_idle_seconds": 0.05}
+    )
     app = create_app(settings, db=loyalty_db)
     assert sorted(app.state.consumers) == ["profile"]
     with TestClient(app) as c:  # the consumer thread starts, fails to reach the feed, and keeps polling

@@ -31,8 +31,12 @@ def profile_pg_url() -> str:
 @pytest.fixture(params=BACKENDS)
 def profile_db(request, tmp_path):
     """A Database the test owns: its own SQLite file, or a rolled-back PostgreSQL transaction."""
-    with dbkit.owned_database(request.param, template=lambda: request.getfixturevalue("profile_sqlite_template"),
-                              pg_url=lambda: request.getfixturevalue("profile_pg_url"), tmp_path=tmp_path) as db:
+    with dbkit.owned_database(
+        request.param,
+        template=lambda: request.getfixturevalue("profile_sqlite_template"),
+        pg_url=lambda: request.getfixturevalue("profile_pg_url"),
+        tmp_path=tmp_path,
+    ) as db:
         yield db
 
 

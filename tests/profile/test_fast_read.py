@@ -28,18 +28,26 @@ def _same(fast, slow) -> None:
         assert {**fast.json(), "request_id": None} == {**slow.json(), "request_id": None}
     else:
         assert fast.content == slow.content
-    assert [(k, v) for k, v in fast.headers.items() if k not in STABLE] == \
-        [(k, v) for k, v in slow.headers.items() if k not in STABLE]
+    assert [(k, v) for k, v in fast.headers.items() if k not in STABLE] == [
+        (k, v) for k, v in slow.headers.items() if k not in STABLE
+    ]
 
 
 @pytest.mark.parametrize("kind", ["individual", "individual_no_email", "enterprise", "interbank", "closed"])
 def test_fast_answer_identical_to_route_for_every_kind_of_customer(client, profile_app, auth, kind):
-    body = {"individual": f.individual(), "individual_no_email": f.individual(email=None),
-            "enterprise": f.enterprise(), "interbank": f.enterprise("interbank"), "closed": f.individual()}[kind]
+    body = {
+        "individual": f.individual(),
+        "individual_no_email": f.individual(email=None),
+        "enterprise": f.enterprise(),
+        "interbank": f.enterprise("interbank"),
+        "closed": f.individual(),
+    }[kind]
     c = f.register(client, auth("staff"), body)
     if kind == "closed":
-        assert client.post(f"/v1/customers/{c['id']}/close", json={"reason": "moved"},
-                           headers=auth("staff")).status_code == 200
+        assert (
+            client.post(f"/v1/customers/{c['id']}/close", json={"reason": "moved"}, headers=auth("staff")).status_code
+            == 200
+        )
     for headers in (auth("staff"), auth("customer", sub=c["id"]), auth("system")):
         fast, slow = _both(client, profile_app, f"/v1/customers/{c['id']}", headers)
         assert fast.status_code == 200
@@ -58,8 +66,9 @@ def test_fast_path_answers_without_the_route(client, profile_app, auth, monkeypa
     assert client.get(f"/v1/customers/{c['id']}", headers=auth("staff")).status_code == 500
 
 
-@pytest.mark.parametrize("case", ["no_token", "bad_token", "basic_scheme", "other_customer", "unknown_id",
-                                  "upper_case_id", "query"])
+@pytest.mark.parametrize(
+    "case", ["no_token", "bad_token", "basic_scheme", "other_customer", "unknown_id", "upper_case_id", "query"]
+)
 def test_every_other_case_answered_by_the_route(client, profile_app, auth, case):
     c = f.register(client, auth("staff"))
     url, headers = f"/v1/customers/{c['id']}", auth("staff")
@@ -79,8 +88,15 @@ def test_every_other_case_answered_by_the_route(client, profile_app, auth, case)
         url += "?reveal=true"
     fast, slow = _both(client, profile_app, url, headers)
     _same(fast, slow)
-    expected = {"no_token": 401, "bad_token": 401, "basic_scheme": 401, "other_customer": 404, "unknown_id": 404,
-                "upper_case_id": 200, "query": 422}[case]
+    expected = {
+        "no_token": 401,
+        "bad_token": 401,
+        "basic_scheme": 401,
+        "other_customer": 404,
+        "unknown_id": 404,
+        "upper_case_id": 200,
+        "query": 422,
+    }[case]
     assert fast.status_code == expected
 
 

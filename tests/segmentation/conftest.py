@@ -19,8 +19,15 @@ NOW = datetime(2026, 11, 28, 10, 0, tzinfo=UTC)
 
 
 def segmentation_settings(url: str, **overrides) -> SegmentationSettings:
-    base = {"environment": "test", "database_url": url, "log_level": "WARNING", "profile_feed_url": "",
-            "loyalty_feed_url": "", "feedback_feed_url": "", "recompute_inline": True}
+    base = {
+        "environment": "test",
+        "database_url": url,
+        "log_level": "WARNING",
+        "profile_feed_url": "",
+        "loyalty_feed_url": "",
+        "feedback_feed_url": "",
+        "recompute_inline": True,
+    }
     return SegmentationSettings(**(base | overrides))
 
 
@@ -37,8 +44,12 @@ def seg_pg_url() -> str:
 @pytest.fixture(params=BACKENDS)
 def seg_db(request, tmp_path):
     """A Database the test owns: its own SQLite file, or a rolled-back PostgreSQL transaction."""
-    with dbkit.owned_database(request.param, template=lambda: request.getfixturevalue("seg_sqlite_template"),
-                              pg_url=lambda: request.getfixturevalue("seg_pg_url"), tmp_path=tmp_path) as db:
+    with dbkit.owned_database(
+        request.param,
+        template=lambda: request.getfixturevalue("seg_sqlite_template"),
+        pg_url=lambda: request.getfixturevalue("seg_pg_url"),
+        tmp_path=tmp_path,
+    ) as db:
         yield db
 
 

@@ -70,8 +70,9 @@ def test_malformed_key_is_422_naming_the_header(client, auth, path, role, body, 
 
 @pytest.mark.parametrize(("path", "role", "body", "change"), CREATES)
 def test_a_refused_create_stores_nothing_under_the_key(client, auth, path, role, body, change):
-    bad = body | ({"rule": {"field": "colour", "op": "eq", "value": "red"}} if path == "/v1/segments"
-                  else {"category": "wealth"})
+    bad = body | (
+        {"rule": {"field": "colour", "op": "eq", "value": "red"}} if path == "/v1/segments" else {"category": "wealth"}
+    )
     assert post(client, auth, path, role, bad, "retry-0003").status_code == 422
     r = post(client, auth, path, role, body, "retry-0003")  # the corrected retry goes through
     assert r.status_code == 201 and "Idempotency-Replayed" not in r.headers

@@ -36,14 +36,17 @@ def test_create_read_and_list_products(client, auth):
     assert [p["code"] for p in listed["items"]] == ["W1"]
 
 
-@pytest.mark.parametrize(("body", "loc"), [
-    ({"category": "wealth"}, ["body", "risk_level"]),
-    ({"risk_level": "R9"}, ["body", "risk_level"]),
-    ({"target_classes": ["asset_size:galactic"]}, ["body", "target_classes", 0]),
-    ({"needs_tag": "yachts"}, ["body", "needs_tag"]),
-    ({"code": "lower case"}, ["body", "code"]),
-    ({"colour": "red"}, ["body", "colour"]),
-])
+@pytest.mark.parametrize(
+    ("body", "loc"),
+    [
+        ({"category": "wealth"}, ["body", "risk_level"]),
+        ({"risk_level": "R9"}, ["body", "risk_level"]),
+        ({"target_classes": ["asset_size:galactic"]}, ["body", "target_classes", 0]),
+        ({"needs_tag": "yachts"}, ["body", "needs_tag"]),
+        ({"code": "lower case"}, ["body", "code"]),
+        ({"colour": "red"}, ["body", "colour"]),
+    ],
+)
 def test_bad_products_are_422_naming_the_field(client, auth, body, loc):
     r = product(client, auth, **body)
     assert r.status_code == 422 and loc in [e["loc"] for e in r.json()["errors"]]
@@ -57,11 +60,13 @@ def test_duplicate_code_is_409_and_unknown_product_404(client, auth):
     assert r.status_code == 404 and r.json()["code"] == "product_not_found"
 
 
-@pytest.mark.parametrize(("role", "status"), [("customer", 403), ("staff", 403), ("system", 403),
-                                              ("supervisor", 201), ("admin", 201)])
+@pytest.mark.parametrize(
+    ("role", "status"), [("customer", 403), ("staff", 403), ("system", 403), ("supervisor", 201), ("admin", 201)]
+)
 def test_who_may_add_products(client, auth, role, status):
-    r = client.post("/v1/products", json={"code": "X1", "name": "n", "category": "card", "needs_tag": "saving"},
-                    headers=auth(role))
+    r = client.post(
+        "/v1/products", json={"code": "X1", "name": "n", "category": "card", "needs_tag": "saving"}, headers=auth(role)
+    )
     assert r.status_code == status
     assert client.get("/v1/products").status_code == 401
 
@@ -69,14 +74,36 @@ def test_who_may_add_products(client, auth, role, status):
 @pytest.fixture
 def catalogue(client, auth):
     for body in [
-        {"code": "DEP", "name": "Time deposit", "category": "deposit", "needs_tag": "saving",
-         "target_classes": ["asset_size:ordinary"]},
-        {"code": "FUND2", "name": "Balanced fund", "category": "wealth", "risk_level": "R2", "needs_tag": "returns",
-         "target_classes": ["asset_size:mid_high", "asset_size:major"]},
-        {"code": "FUND4", "name": "Equity fund", "category": "wealth", "risk_level": "R4", "needs_tag": "returns",
-         "target_classes": ["asset_size:mid_high"]},
-        {"code": "LOAN", "name": "Micro loan", "category": "loan", "needs_tag": "fast_financing",
-         "target_classes": ["asset_size:micro", "customer_type:enterprise"]},
+        {
+            "code": "DEP",
+            "name": "Time deposit",
+            "category": "deposit",
+            "needs_tag": "saving",
+            "target_classes": ["asset_size:ordinary"],
+        },
+        {
+            "code": "FUND2",
+            "name": "Balanced fund",
+            "category": "wealth",
+            "risk_level": "R2",
+            "needs_tag": "returns",
+            "target_classes": ["asset_size:mid_high", "asset_size:major"],
+        },
+        {
+            "code": "FUND4",
+            "name": "Equity fund",
+            "category": "wealth",
+            "risk_level": "R4",
+            "needs_tag": "returns",
+            "target_classes": ["asset_size:mid_high"],
+        },
+        {
+            "code": "LOAN",
+            "name": "Micro loan",
+            "category": "loan",
+            "needs_tag": "fast_financing",
+            "target_classes": ["asset_size:micro", "customer_type:enterprise"],
+        },
         {"code": "CARD", "name": "Debit card", "category": "card", "needs_tag": "everyday_payments"},
     ]:
         assert client.post("/v1/products", json=body, headers=auth("admin")).status_code == 201

@@ -59,6 +59,7 @@ def test_concurrent_starts_create_one_job(backend, tmp_path, seg_sqlite_template
     from services.common.db import Database
     from tests import dbkit
     from tests.segmentation.conftest import ALEMBIC_INI, segmentation_settings
+
     if backend == "sqlite":
         url = dbkit.sqlite_url(dbkit.copy_sqlite(seg_sqlite_template, tmp_path / "race.db"))
     else:
@@ -107,6 +108,7 @@ def _drift(db, customer_id: str, **values) -> None:
     from sqlalchemy import update
 
     from services.segmentation.models import customer_feature
+
     with db.write() as s:
         s.execute(update(customer_feature).where(customer_feature.c.customer_id == customer_id).values(**values))
         s.commit()
@@ -131,8 +133,9 @@ def test_the_daily_job_rederives_everyone_after_a_long_gap_or_a_clock_set_back(c
     assert _start(client, auth)["windows"] == windows
 
 
-def test_only_customers_whose_days_left_a_window_are_rederived_unless_all_are_asked_for(client, auth, feed, clock,
-                                                                                          seg_db):
+def test_only_customers_whose_days_left_a_window_are_rederived_unless_all_are_asked_for(
+    client, auth, feed, clock, seg_db
+):
     leaving, steady, drifted = (feed.register(at=NOW - timedelta(days=400)) for _ in range(3))
     feed.transaction(leaving, at=NOW - timedelta(days=29, hours=1))  # leaves the 30-day window tomorrow
     feed.transaction(steady, at=NOW - timedelta(days=5))
@@ -170,8 +173,9 @@ def test_unknown_job_is_404(client, auth):
     assert r.status_code == 404 and r.json()["code"] == "recompute_not_found"
 
 
-@pytest.mark.parametrize(("role", "status"), [("customer", 403), ("staff", 403), ("system", 403), ("supervisor", 202),
-                                              ("admin", 202)])
+@pytest.mark.parametrize(
+    ("role", "status"), [("customer", 403), ("staff", 403), ("system", 403), ("supervisor", 202), ("admin", 202)]
+)
 def test_who_may_start_a_recompute(client, auth, role, status):
     assert client.post("/v1/recomputes", headers=auth(role)).status_code == status
 
@@ -184,6 +188,7 @@ def test_customers_may_not_read_jobs_and_tokens_are_required(client, auth, path)
 
 def test_bad_cursor_is_422(client, auth):
     from services.common.pagination import encode_cursor
+
     for cursor in ("zzz", encode_cursor(["not a time", "x"])):
         r = client.get(f"/v1/recomputes?cursor={cursor}", headers=auth("staff"))
         assert r.status_code == 422 and r.json()["errors"][0]["loc"] == ["query", "cursor"]
@@ -193,8 +198,12 @@ def test_bad_cursor_is_422(client, auth):
 
 CUSTOMERS = [str(uuid.UUID(int=i + 1)) for i in range(4)]
 event_st = st.one_of(
-    st.tuples(st.just("register"), st.sampled_from(CUSTOMERS), st.sampled_from(["individual", "enterprise"]),
-              st.integers(0, 800)),
+    st.tuples(
+        st.just("register"),
+        st.sampled_from(CUSTOMERS),
+        st.sampled_from(["individual", "enterprise"]),
+        st.integers(0, 800),
+    ),
     st.tuples(st.just("txn"), st.sampled_from(CUSTOMERS), st.integers(0, 500), st.integers(1, 10**9)),
     st.tuples(st.just("assets"), st.sampled_from(CUSTOMERS), st.integers(0, 2 * 10**10), st.integers(0, 3)),
     st.tuples(st.just("tick"), st.just(""), st.integers(0, 40), st.just(0)),
@@ -207,30 +216,46 @@ def _snapshot(db):
     from sqlalchemy import select
 
     from services.segmentation.models import customer_feature, membership_change, segment_member
+
     with db.read() as s:
-        return (s.execute(select(customer_feature).order_by(customer_feature.c.customer_id)).all(),
-                s.execute(select(membership_change.c.id)).all(), s.execute(select(segment_member)).all())
+        return (
+            s.execute(select(customer_feature).order_by(customer_feature.c.customer_id)).all(),
+            s.execute(select(membership_change.c.id)).all(),
+            s.execute(select(segment_member)).all(),
+        )
 
 
 @settings(max_examples=10, deadline=None, suppress_health_check=list(HealthCheck))
 @given(events=st.lists(event_st, min_size=1, max_size=12))
-def test_after_random_events_and_daily_jobs_a_repair_recompute_changes_nothing(tmp_path_factory, seg_sqlite_template,
-                                                                              events):
+def test_after_random_events_and_daily_jobs_a_repair_recompute_changes_nothing(
+    tmp_path_factory, seg_sqlite_template, events
+):
     from services.common.db import Database
     from tests import dbkit
     from tests.segmentation.conftest import segmentation_settings
     from tests.segmentation.factories import Clock, Feed
+
     path = dbkit.copy_sqlite(seg_sqlite_template, tmp_path_factory.mktemp("prop") / "p.db")
     db = Database(dbkit.sqlite_url(path))
     settings_ = segmentation_settings(db.url)
     clock = Clock(NOW)
     feed = Feed(db, settings_, clock)
     ctx = service.Context(db=db, settings=settings_, clock=clock)
-    service.create_segment(ctx, name="rich", description="", rule={"field": "aum", "op": "gte", "value": "1000.00"},
-                           actor="t")
-    service.create_segment(ctx, name="settled", description="", actor="t",
-                           rule={"all": [{"field": "tenure_days", "op": "gte", "value": 60},
-                                         {"field": "txn_count_90", "op": "gte", "value": 1}]})
+    service.create_segment(
+        ctx, name="rich", description="", rule={"field": "aum", "op": "gte", "value": "1000.00"}, actor="t"
+    )
+    service.create_segment(
+        ctx,
+        name="settled",
+        description="",
+        actor="t",
+        rule={
+            "all": [
+                {"field": "tenure_days", "op": "gte", "value": 60},
+                {"field": "txn_count_90", "op": "gte", "value": 1},
+            ]
+        },
+    )
     sent: list[tuple[str, str]] = []
     for kind, cid, a, b in events:
         if kind == "register":
@@ -273,6 +298,7 @@ def test_background_recompute_finishes_and_is_readable(tmp_path, seg_sqlite_temp
     from services.segmentation.app import create_app
     from tests import dbkit
     from tests.segmentation.conftest import segmentation_settings
+
     path = dbkit.copy_sqlite(seg_sqlite_template, tmp_path / "bg.db")
     db = Database(dbkit.sqlite_url(path))
     app = create_app(segmentation_settings(db.url, recompute_inline=False), db=db, clock=lambda: NOW)

@@ -49,10 +49,24 @@ OPERATOR_CASES = [
     ({"field": "last_txn_at", "op": "gte", "value": "2026-11-01T00:00:00Z"}, {"rich"}),
     ({"field": "is_marketing_contactable", "op": "eq", "value": True}, {"rich", "mid"}),
     ({"field": "asset_size_class", "op": "in", "value": ["major", "mid_high"]}, {"rich", "mid"}),
-    ({"all": [{"field": "aum", "op": "gt", "value": "0.00"}, {"field": "region_type", "op": "eq", "value": "rural"}]},
-     {"mid"}),
-    ({"any": [{"field": "type", "op": "eq", "value": "enterprise"}, {"field": "region_type", "op": "eq",
-                                                                      "value": "rural"}]}, {"mid", "poor"}),
+    (
+        {
+            "all": [
+                {"field": "aum", "op": "gt", "value": "0.00"},
+                {"field": "region_type", "op": "eq", "value": "rural"},
+            ]
+        },
+        {"mid"},
+    ),
+    (
+        {
+            "any": [
+                {"field": "type", "op": "eq", "value": "enterprise"},
+                {"field": "region_type", "op": "eq", "value": "rural"},
+            ]
+        },
+        {"mid", "poor"},
+    ),
     ({"not": {"field": "type", "op": "eq", "value": "individual"}}, {"poor"}),
 ]
 
@@ -65,8 +79,10 @@ def test_every_operator_selects_the_right_customers(client, auth, people):
 
 
 BAD_RULES = [
-    ({"all": [{"field": "aum", "op": "gt", "value": "1.00"}, {"field": "shoe_size", "op": "eq", "value": 1}]},
-     ["body", "rule", "all", 1, "field"]),
+    (
+        {"all": [{"field": "aum", "op": "gt", "value": "1.00"}, {"field": "shoe_size", "op": "eq", "value": 1}]},
+        ["body", "rule", "all", 1, "field"],
+    ),
     ({"field": "aum", "op": "like", "value": "1"}, ["body", "rule", "op"]),
     ({"field": "aum", "op": "gt", "value": 12.5}, ["body", "rule", "value"]),
     ({"field": "aum", "op": "gt", "value": "1.234"}, ["body", "rule", "value"]),
@@ -124,8 +140,11 @@ def test_segment_lifecycle_versions_members_and_events(client, auth, people, fee
     assert stale.status_code == 412
     assert client.patch(f"/v1/segments/{sid}", json={"rule": rule}, headers=auth("staff")).status_code == 428
     new_rule = {"field": "aum", "op": "gte", "value": "5000000.00"}
-    r = client.patch(f"/v1/segments/{sid}", json={"rule": new_rule, "description": "top"},
-                     headers={**auth("staff"), "If-Match": '"1"'})
+    r = client.patch(
+        f"/v1/segments/{sid}",
+        json={"rule": new_rule, "description": "top"},
+        headers={**auth("staff"), "If-Match": '"1"'},
+    )
     assert r.status_code == 200 and r.json()["version"] == 2 and r.json()["description"] == "top"
     members = client.get(f"/v1/segments/{sid}/members", headers=auth("staff")).json()
     assert [m["customer_id"] for m in members["items"]] == [people["rich"]]
@@ -173,16 +192,27 @@ def test_duplicate_name_is_409(client, auth):
 
 
 def test_unknown_fields_and_bad_rules_on_create_are_422(client, auth):
-    r = client.post("/v1/segments", json={"name": "x", "rule": {"field": "nope", "op": "eq", "value": 1}, "zz": 1},
-                    headers=auth("staff"))
+    r = client.post(
+        "/v1/segments",
+        json={"name": "x", "rule": {"field": "nope", "op": "eq", "value": 1}, "zz": 1},
+        headers=auth("staff"),
+    )
     assert r.status_code == 422 and ["body", "zz"] in [e["loc"] for e in r.json()["errors"]]
-    r = client.post("/v1/segments", json={"name": "x", "rule": {"field": "nope", "op": "eq", "value": 1}},
-                    headers=auth("staff"))
+    r = client.post(
+        "/v1/segments", json={"name": "x", "rule": {"field": "nope", "op": "eq", "value": 1}}, headers=auth("staff")
+    )
     assert r.status_code == 422 and r.json()["errors"][0]["loc"] == ["body", "rule", "field"]
 
 
-@pytest.mark.parametrize("path", [f"/v1/segments/{MISSING}", f"/v1/segments/{MISSING}/versions",
-                                  f"/v1/segments/{MISSING}/members", f"/v1/segments/{MISSING}/targets"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        f"/v1/segments/{MISSING}",
+        f"/v1/segments/{MISSING}/versions",
+        f"/v1/segments/{MISSING}/members",
+        f"/v1/segments/{MISSING}/targets",
+    ],
+)
 def test_unknown_segment_is_404(client, auth, path):
     r = client.get(path, headers=auth("staff"))
     assert r.status_code == 404 and r.json()["code"] == "segment_not_found"
@@ -200,9 +230,10 @@ MANAGE = [
 ]
 
 
-@pytest.mark.parametrize(("role", "method", "path", "body"),
-                         [(role, *m) for role in ("customer", "system") for m in MANAGE]
-                         + [("customer", "get", "/v1/segments", None)])
+@pytest.mark.parametrize(
+    ("role", "method", "path", "body"),
+    [(role, *m) for role in ("customer", "system") for m in MANAGE] + [("customer", "get", "/v1/segments", None)],
+)
 def test_customers_and_systems_may_not_manage_segments(client, auth, role, method, path, body):
     r = client.request(method, path, json=body, headers=auth(role))
     assert r.status_code == 403

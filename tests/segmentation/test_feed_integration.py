@@ -17,6 +17,7 @@ PROFILE_INI = ALEMBIC_INI.parents[1] / "profile" / "alembic.ini"
 
 def test_consumer_classifies_customers_registered_through_profile(tmp_path, auth):
     from tests.segmentation.conftest import NOW
+
     purl = dbkit.sqlite_url(tmp_path / "profile.db")
     dbkit.migrate(PROFILE_INI, purl)
     surl = dbkit.sqlite_url(tmp_path / "segmentation.db")
@@ -37,6 +38,7 @@ def test_consumer_classifies_customers_registered_through_profile(tmp_path, auth
         assert applied >= 2 and consumer.lag() == 0
         assert consumer.poll_once() == 0  # nothing is applied twice
     from services.segmentation.service import require_features
+
     rural = require_features(db, customer_id=ids[0])
     classes = (rural.class_customer_type, rural.class_region, rural.class_behaviour)
     assert classes == ("individual", "rural", "potential")

@@ -13,10 +13,17 @@ def test_register_classifies_in_all_four_schemes_and_emits_segment_changed(feed)
     cid = feed.register(region="rural")
     f = feed.features(cid)
     assert (f.class_customer_type, f.class_region, f.class_asset_size, f.class_behaviour) == (
-        "individual", "rural", "ordinary", "potential")
+        "individual",
+        "rural",
+        "ordinary",
+        "potential",
+    )
     assert {(c.scheme, c.from_class, c.to_class) for c in feed.changes(cid)} == {
-        ("customer_type", None, "individual"), ("region", None, "rural"), ("asset_size", None, "ordinary"),
-        ("behaviour", None, "potential")}
+        ("customer_type", None, "individual"),
+        ("region", None, "rural"),
+        ("asset_size", None, "ordinary"),
+        ("behaviour", None, "potential"),
+    }
     events = feed.outbox()
     assert len(events) == 4 and {e.type for e in events} == {"segment.changed"}
     data = next(e.data for e in events if e.data["scheme"] == "region")
@@ -26,9 +33,21 @@ def test_register_classifies_in_all_four_schemes_and_emits_segment_changed(feed)
 
 def test_same_event_applied_twice_counts_once(feed):
     cid = feed.register()
-    e = feed.event("transaction.recorded", cid, {
-        "transaction_id": "t", "external_id": "x", "kind": "deposit", "amount": "10.00", "amount_fen": 1000,
-        "channel": "counter", "occurred_at": NOW.isoformat(), "customer_initiated": True, "reverses_external_id": None})
+    e = feed.event(
+        "transaction.recorded",
+        cid,
+        {
+            "transaction_id": "t",
+            "external_id": "x",
+            "kind": "deposit",
+            "amount": "10.00",
+            "amount_fen": 1000,
+            "channel": "counter",
+            "occurred_at": NOW.isoformat(),
+            "customer_initiated": True,
+            "reverses_external_id": None,
+        },
+    )
     assert feed.apply(e) == 1
     assert feed.apply(e) == 0
     f = feed.features(cid)
@@ -37,8 +56,12 @@ def test_same_event_applied_twice_counts_once(feed):
 
 def test_a_malformed_event_is_set_aside_and_the_rest_of_the_batch_applies(feed):
     cid = feed.register()
-    good = feed.event("points.earned", cid, {"entry_id": "e", "points": 5, "source": "manual", "source_ref": "r",
-                                             "balance": 5}, source="loyalty")
+    good = feed.event(
+        "points.earned",
+        cid,
+        {"entry_id": "e", "points": 5, "source": "manual", "source_ref": "r", "balance": 5},
+        source="loyalty",
+    )
     bad = feed.event("points.earned", cid, {"entry_id": "e2"}, source="loyalty")  # no balance
     assert feed.apply(good, bad, source="loyalty") == 2
     assert feed.features(cid).points_balance == 5
@@ -80,11 +103,17 @@ def test_asset_update_older_than_the_last_is_ignored(feed):
     assert moves == [(None, "ordinary"), ("ordinary", "major")]
 
 
-@pytest.mark.parametrize(("type_", "txns", "expected"), [
-    ("individual", 3, "active"), ("individual", 2, "potential"),
-    ("enterprise", 10, "active"), ("enterprise", 9, "potential"),
-    ("interbank", 1, "active"), ("interbank", 0, "potential"),
-])
+@pytest.mark.parametrize(
+    ("type_", "txns", "expected"),
+    [
+        ("individual", 3, "active"),
+        ("individual", 2, "potential"),
+        ("enterprise", 10, "active"),
+        ("enterprise", 9, "potential"),
+        ("interbank", 1, "active"),
+        ("interbank", 0, "potential"),
+    ],
+)
 def test_active_needs_the_per_type_count_in_90_days(feed, type_, txns, expected):
     cid = feed.register(type=type_)
     for i in range(txns):
@@ -106,8 +135,10 @@ def test_new_customers_are_never_dormant(feed, registered_days_ago, expected):
     assert feed.features(cid).class_behaviour == expected
 
 
-@pytest.mark.parametrize(("days_ago", "in30", "in90", "in365"), [
-    (0, 1, 1, 1), (29, 1, 1, 1), (30, 0, 1, 1), (89, 0, 1, 1), (90, 0, 0, 1), (364, 0, 0, 1), (365, 0, 0, 0)])
+@pytest.mark.parametrize(
+    ("days_ago", "in30", "in90", "in365"),
+    [(0, 1, 1, 1), (29, 1, 1, 1), (30, 0, 1, 1), (89, 0, 1, 1), (90, 0, 0, 1), (364, 0, 0, 1), (365, 0, 0, 0)],
+)
 def test_window_edges(feed, days_ago, in30, in90, in365):
     cid = feed.register(at=NOW - timedelta(days=400))
     feed.transaction(cid, at=NOW - timedelta(days=days_ago), amount_fen=250)
@@ -121,6 +152,7 @@ def test_windows_slide_with_the_clock_on_recompute(feed, clock):
     feed.transaction(cid)
     clock.advance(days=31)
     from services.segmentation.classify import refresh_windows
+
     with feed.db.write() as s:
         refresh_windows(s, now=clock())
         s.commit()
@@ -143,8 +175,16 @@ def test_only_customer_initiated_non_reversal_transactions_count(feed):
 
 def test_profile_events_update_descriptive_features(feed):
     cid = feed.register(region="urban", branch="BR0001")
-    feed.send("customer.updated", cid, {"customer_no": "1", "changed": ["region_type", "branch_code"],
-                                        "region_type": "peri_urban", "branch_code": "BR0002"})
+    feed.send(
+        "customer.updated",
+        cid,
+        {
+            "customer_no": "1",
+            "changed": ["region_type", "branch_code"],
+            "region_type": "peri_urban",
+            "branch_code": "BR0002",
+        },
+    )
     feed.send("customer.closed", cid, {"customer_no": "1", "reason": "moved"})
     f = feed.features(cid)
     assert (f.region_type, f.branch_code, f.status, f.class_region) == ("peri_urban", "BR0002", "closed", "peri_urban")
@@ -155,11 +195,27 @@ def test_risk_consent_points_and_nps_are_kept(feed):
     cid = feed.register()
     feed.risk(cid, "C3")
     feed.consent(cid, ["sms", "email"])
-    feed.send("points.redeemed", cid, {"entry_id": "e", "redemption_id": "r", "reward_id": "w", "points": 5,
-                                       "balance": 120}, source="loyalty")
-    feed.send("survey.responded", cid, {"survey_id": "s", "survey_version": 1, "response_id": "r", "channel": "app",
-                                        "nps": 9, "csat": None, "ces": None,
-                                        "responded_at": NOW.isoformat()}, source="feedback")
+    feed.send(
+        "points.redeemed",
+        cid,
+        {"entry_id": "e", "redemption_id": "r", "reward_id": "w", "points": 5, "balance": 120},
+        source="loyalty",
+    )
+    feed.send(
+        "survey.responded",
+        cid,
+        {
+            "survey_id": "s",
+            "survey_version": 1,
+            "response_id": "r",
+            "channel": "app",
+            "nps": 9,
+            "csat": None,
+            "ces": None,
+            "responded_at": NOW.isoformat(),
+        },
+        source="feedback",
+    )
     f = feed.features(cid)
     assert (f.risk_level, f.risk_expires_at) == ("C3", NOW + timedelta(days=365))
     assert (f.is_marketing_contactable, f.contactable_channels) == (True, "email,sms")

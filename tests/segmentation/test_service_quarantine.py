@@ -162,17 +162,30 @@ def test_an_item_with_a_malformed_envelope_is_quarantined_and_counted(seg_db, cl
     import httpx
 
     from services.common.consumer import parse_page
+
     cid = str(uuid.uuid4())
     items = [
-        {"position": 1, "type": "assets.updated", "occurred_at": "not a date", "subject_id": cid,
-         "data": {"aum_fen": 1, "as_of_date": "2026-11-28"}},
-        {"position": 2, "event_id": 7, "type": "x" * 300, "occurred_at": NOW.isoformat(), "subject_id": None,
-         "data": []},
+        {
+            "position": 1,
+            "type": "assets.updated",
+            "occurred_at": "not a date",
+            "subject_id": cid,
+            "data": {"aum_fen": 1, "as_of_date": "2026-11-28"},
+        },
+        {
+            "position": 2,
+            "event_id": 7,
+            "type": "x" * 300,
+            "occurred_at": NOW.isoformat(),
+            "subject_id": None,
+            "data": [],
+        },
     ]
     page = {"items": items, "last_position": 2, "head_position": 2}
     client = httpx.Client(transport=httpx.MockTransport(lambda request: httpx.Response(200, json=page)))
-    app = create_app(segmentation_settings(seg_db.url, profile_feed_url="http://feed.test/v1/events"), db=seg_db,
-                     clock=clock)
+    app = create_app(
+        segmentation_settings(seg_db.url, profile_feed_url="http://feed.test/v1/events"), db=seg_db, clock=clock
+    )
     consumer = app.state.consumers["profile"]
     consumer.client = client
     assert len(parse_page(page).malformed) == 2
@@ -180,7 +193,9 @@ def test_an_item_with_a_malformed_envelope_is_quarantined_and_counted(seg_db, cl
     with seg_db.read() as s:
         rows = s.execute(select(event_quarantine).order_by(event_quarantine.c.position)).all()
     assert [(r.feed, r.position, r.event_id, r.type, r.subject_id) for r in rows] == [
-        ("profile", 1, None, "assets.updated", cid), ("profile", 2, "7", "x" * 100, None)]
+        ("profile", 1, None, "assets.updated", cid),
+        ("profile", 2, "7", "x" * 100, None),
+    ]
     assert rows[0].error.startswith("envelope: ") and "event_id" in rows[0].error and "occurred_at" in rows[0].error
     assert rows[0].data == items[0]["data"] and rows[1].data is None
     assert consumer.position() == 2

@@ -464,8 +464,16 @@ def list_customer_responses(
         rows = list(s.execute(stmt).scalars())
     page, next_cursor = page_of(rows, limit, key=lambda r: [r.responded_at.isoformat(), str(r.id)])
     items = [
-        ResponseScores(response_id=r.id, survey_id=r.survey_id, survey_version=r.survey_version, channel=r.channel,
-                       nps=r.nps, csat=r.csat, ces=r.ces, responded_at=r.responded_at)
+        ResponseScores(
+            response_id=r.id,
+            survey_id=r.survey_id,
+            survey_version=r.survey_version,
+            channel=r.channel,
+            nps=r.nps,
+            csat=r.csat,
+            ces=r.ces,
+            responded_at=r.responded_at,
+        )
         for r in page
     ]
     return items, next_cursor

@@ -46,76 +46,134 @@ CustomerId = Annotated[uuid.UUID, "customer id"]
 WITHIN = re.compile(r"^([1-9]\d{0,2})d$")
 
 
-@router.post("", status_code=201, response_model=AccountRead, summary="Enrol a customer (staff)",
-             responses=problem_responses(401, 403, 409, 422))
+@router.post(
+    "",
+    status_code=201,
+    response_model=AccountRead,
+    summary="Enrol a customer (staff)",
+    responses=problem_responses(401, 403, 409, 422),
+)
 def enrol(body: AccountCreate, _p: Staff, db: Db, policy: Pol, response: Response) -> AccountRead:
     account = accounts.enrol_customer(db, customer_id=body.customer_id, policy=policy)
     response.headers["Location"] = f"/v1/loyalty/accounts/{account.customer_id}"
     return present_account(account, policy)
 
 
-@router.get("/{customer_id}", response_model=AccountRead, summary="A customer's points account",
-            responses=problem_responses(401, 403, 404, 422))
+@router.get(
+    "/{customer_id}",
+    response_model=AccountRead,
+    summary="A customer's points account",
+    responses=problem_responses(401, 403, 404, 422),
+)
 def read_account(customer_id: CustomerId, principal: Anyone, db: Db, policy: Pol) -> AccountRead:
     ensure_own_customer(principal, customer_id, account_not_found(customer_id))
     return present_account(accounts.read_account(db, customer_id=customer_id), policy)
 
 
-@router.get("/{customer_id}/statement", response_model=StatementPage,
-            summary="Ledger entries, newest first, each with the balance after it",
-            responses=problem_responses(401, 403, 404, 422))
-def read_statement(customer_id: CustomerId, principal: Anyone, db: Db, limit: Limit = 50,
-                   cursor: Cursor = None) -> StatementPage:
+@router.get(
+    "/{customer_id}/statement",
+    response_model=StatementPage,
+    summary="Ledger entries, newest first, each with the balance after it",
+    responses=problem_responses(401, 403, 404, 422),
+)
+def read_statement(
+    customer_id: CustomerId, principal: Anyone, db: Db, limit: Limit = 50, cursor: Cursor = None
+) -> StatementPage:
     ensure_own_customer(principal, customer_id, account_not_found(customer_id))
     rows, next_cursor = accounts.statement(db, customer_id=customer_id, limit=limit, cursor=cursor)
     return StatementPage(items=[present_entry(e) for e in rows], next_cursor=next_cursor)
 
 
-@router.get("/{customer_id}/expiring", response_model=ExpiringRead,
-            summary="Points that expire within a period (oldest first)",
-            responses=problem_responses(401, 403, 404, 422))
-def read_expiring(customer_id: CustomerId, principal: Anyone, db: Db, policy: Pol,
-                  within: Annotated[str, Query(max_length=5, description="days, e.g. 30d (1d-999d)")] = "30d"
-                  ) -> ExpiringRead:
+@router.get(
+    "/{customer_id}/expiring",
+    response_model=ExpiringRead,
+    summary="Points that expire within a period (oldest first)",
+    responses=problem_responses(401, 403, 404, 422),
+)
+def read_expiring(
+    customer_id: CustomerId,
+    principal: Anyone,
+    db: Db,
+    policy: Pol,
+    within: Annotated[str, Query(max_length=5, description="days, e.g. 30d (1d-999d)")] = "30d",
+) -> ExpiringRead:
     ensure_own_customer(principal, customer_id, account_not_found(customer_id))
     match = WITHIN.match(within)
     if match is None:
         raise InvalidInput([{"loc": ["query", "within"], "msg": "days as <n>d, 1d to 999d", "type": "value_error"}])
     result = accounts.expiring(db, customer_id=customer_id, within_days=int(match[1]), policy=policy)
-    return ExpiringRead(customer_id=customer_id, as_of=result.as_of, until=result.until, total=result.total,
-                        lots=[ExpiringLot(entry_id=lot.id, points=lot.points, remaining=lot.remaining,
-                                          expires_at=lot.expires_at) for lot in result.lots])
+    return ExpiringRead(
+        customer_id=customer_id,
+        as_of=result.as_of,
+        until=result.until,
+        total=result.total,
+        lots=[
+            ExpiringLot(entry_id=lot.id, points=lot.points, remaining=lot.remaining, expires_at=lot.expires_at)
+            for lot in result.lots
+        ],
+    )
 
 
-@router.post("/{customer_id}/adjustments", status_code=201, response_model=EntryRead,
-             summary="Adjust points with a reason (Idempotency-Key honoured; large amounts need a supervisor)",
-             responses=problem_responses(401, 403, 404, 409, 422))
-def adjust(customer_id: CustomerId, body: AdjustmentCreate, principal: Staff, db: Db, policy: Pol,
-           idempotency_key: IdemKey = None):
-    idem = idempotency_request(idempotency_key, caller=principal.sub, operation=f"adjust:{customer_id}",
-                               body=body.model_dump(mode="json"))
-    result = accounts.adjust_points(db, customer_id=customer_id, points=body.points, reason=body.reason,
-                                    actor=principal, idem=idem, present=entry_body, policy=policy)
+@router.post(
+    "/{customer_id}/adjustments",
+    status_code=201,
+    response_model=EntryRead,
+    summary="Adjust points with a reason (Idempotency-Key honoured; large amounts need a supervisor)",
+    responses=problem_responses(401, 403, 404, 409, 422),
+)
+def adjust(
+    customer_id: CustomerId,
+    body: AdjustmentCreate,
+    principal: Staff,
+    db: Db,
+    policy: Pol,
+    idempotency_key: IdemKey = None,
+):
+    idem = idempotency_request(
+        idempotency_key, caller=principal.sub, operation=f"adjust:{customer_id}", body=body.model_dump(mode="json")
+    )
+    result = accounts.adjust_points(
+        db,
+        customer_id=customer_id,
+        points=body.points,
+        reason=body.reason,
+        actor=principal,
+        idem=idem,
+        present=entry_body,
+        policy=policy,
+    )
     return replay(result) if isinstance(result, StoredResponse) else present_entry(result)
 
 
-@router.get("/{customer_id}/redemptions", response_model=RedemptionPage, summary="A customer's redemptions",
-            responses=problem_responses(401, 403, 404, 422))
-def list_redemptions(customer_id: CustomerId, principal: Anyone, db: Db, limit: Limit = 50,
-                     cursor: Cursor = None) -> RedemptionPage:
+@router.get(
+    "/{customer_id}/redemptions",
+    response_model=RedemptionPage,
+    summary="A customer's redemptions",
+    responses=problem_responses(401, 403, 404, 422),
+)
+def list_redemptions(
+    customer_id: CustomerId, principal: Anyone, db: Db, limit: Limit = 50, cursor: Cursor = None
+) -> RedemptionPage:
     ensure_own_customer(principal, customer_id, account_not_found(customer_id))
     accounts.read_account(db, customer_id=customer_id)
     rows, next_cursor = rewards.list_redemptions(db, customer_id=customer_id, limit=limit, cursor=cursor)
     return RedemptionPage(items=[RedemptionRead.model_validate(r) for r in rows], next_cursor=next_cursor)
 
 
-@router.get("/{customer_id}/event-registrations", response_model=CustomerRegistrationList,
-            summary="The customer events a customer is registered for or waitlisted on",
-            responses=problem_responses(401, 403, 422))
+@router.get(
+    "/{customer_id}/event-registrations",
+    response_model=CustomerRegistrationList,
+    summary="The customer events a customer is registered for or waitlisted on",
+    responses=problem_responses(401, 403, 422),
+)
 def list_registrations(customer_id: CustomerId, principal: Anyone, db: Db) -> CustomerRegistrationList:
     ensure_own_customer(principal, customer_id, account_not_found(customer_id))
     rows = events.list_registrations(db, customer_id=customer_id)
-    return CustomerRegistrationList(items=[
-        CustomerRegistration(**RegistrationRead.model_validate(r).model_dump(),
-                             event=CustomerEventRead.model_validate(e))
-        for r, e in rows])
+    return CustomerRegistrationList(
+        items=[
+            CustomerRegistration(
+                **RegistrationRead.model_validate(r).model_dump(), event=CustomerEventRead.model_validate(e)
+            )
+            for r, e in rows
+        ]
+    )

@@ -42,10 +42,16 @@ def replay(stored: StoredResponse) -> JSONResponse:
 
 def present_account(account: PointsAccount, policy: Policy) -> AccountRead:
     return AccountRead(
-        customer_id=account.customer_id, status=account.status, balance=account.balance,
-        lifetime_earned=account.lifetime_earned, tier=policy.tier_for(account.lifetime_earned),
-        enrolled_via=account.enrolled_via, enrolled_at=account.enrolled_at, frozen_at=account.frozen_at,
-        frozen_reason=account.frozen_reason, updated_at=account.updated_at,
+        customer_id=account.customer_id,
+        status=account.status,
+        balance=account.balance,
+        lifetime_earned=account.lifetime_earned,
+        tier=policy.tier_for(account.lifetime_earned),
+        enrolled_via=account.enrolled_via,
+        enrolled_at=account.enrolled_at,
+        frozen_at=account.frozen_at,
+        frozen_reason=account.frozen_reason,
+        updated_at=account.updated_at,
     )
 
 
@@ -59,15 +65,32 @@ def entry_body(entry: LedgerEntry) -> dict:
 
 def _present_version(v: EarningRuleVersion) -> RuleVersionRead:
     return RuleVersionRead(
-        version=v.version, kind=v.kind, channel=v.channel, points_per_100_cny=v.points_per_100_cny,
-        min_amount=fen_to_str(v.min_amount_fen), daily_cap=v.daily_cap, monthly_cap=v.monthly_cap,
-        multipliers=[MultiplierRead(channel=m.get("channel"), segment=m.get("segment"),
-                                    factor=factor_str(m["factor_pct"])) for m in v.multipliers],
-        valid_from=v.valid_from, valid_until=v.valid_until, actor_sub=v.actor_sub, created_at=v.created_at,
+        version=v.version,
+        kind=v.kind,
+        channel=v.channel,
+        points_per_100_cny=v.points_per_100_cny,
+        min_amount=fen_to_str(v.min_amount_fen),
+        daily_cap=v.daily_cap,
+        monthly_cap=v.monthly_cap,
+        multipliers=[
+            MultiplierRead(channel=m.get("channel"), segment=m.get("segment"), factor=factor_str(m["factor_pct"]))
+            for m in v.multipliers
+        ],
+        valid_from=v.valid_from,
+        valid_until=v.valid_until,
+        actor_sub=v.actor_sub,
+        created_at=v.created_at,
     )
 
 
 def present_rule(rule: EarningRule, versions: list[EarningRuleVersion]) -> RuleRead:
-    return RuleRead(id=rule.id, code=rule.code, name=rule.name, version=rule.version, retired_at=rule.retired_at,
-                    created_at=rule.created_at, updated_at=rule.updated_at,
-                    versions=[_present_version(v) for v in versions])
+    return RuleRead(
+        id=rule.id,
+        code=rule.code,
+        name=rule.name,
+        version=rule.version,
+        retired_at=rule.retired_at,
+        created_at=rule.created_at,
+        updated_at=rule.updated_at,
+        versions=[_present_version(v) for v in versions],
+    )

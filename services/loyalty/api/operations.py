@@ -30,42 +30,68 @@ from services.loyalty.service import accounts, activities, expiry
 router = APIRouter(prefix="/v1/loyalty", tags=["operations"])
 
 
-@router.post("/activities", status_code=201, response_model=ActivityRead, summary="Configure an activity bonus",
-             responses=problem_responses(401, 403, 409, 422))
+@router.post(
+    "/activities",
+    status_code=201,
+    response_model=ActivityRead,
+    summary="Configure an activity bonus",
+    responses=problem_responses(401, 403, 409, 422),
+)
 def create_activity(body: ActivityCreate, _p: Supervisor, db: Db, policy: Pol) -> ActivityRead:
     return ActivityRead.model_validate(activities.create_activity(db, **body.model_dump(), policy=policy))
 
 
-@router.get("/activities", response_model=ActivityList, summary="Activity bonuses",
-            responses=problem_responses(401, 403, 422))
+@router.get(
+    "/activities", response_model=ActivityList, summary="Activity bonuses", responses=problem_responses(401, 403, 422)
+)
 def list_activities(_p: StaffOrSystem, db: Db) -> ActivityList:
     return ActivityList(items=[ActivityRead.model_validate(a) for a in activities.list_activities(db)])
 
 
-@router.post("/activity-awards", status_code=201, response_model=EntryRead,
-             summary="Award an activity bonus, once per instance (Idempotency-Key honoured)",
-             responses=problem_responses(401, 403, 404, 409, 422))
-def award_activity(body: ActivityAwardCreate, principal: StaffOrSystem, db: Db, policy: Pol,
-                   idempotency_key: IdemKey = None):
-    idem = idempotency_request(idempotency_key, caller=principal.sub, operation="award_activity",
-                               body=body.model_dump(mode="json"))
-    result = activities.award_activity(db, customer_id=body.customer_id, code=body.activity_code,
-                                       instance=body.instance, actor=principal, idem=idem, present=entry_body,
-                                       policy=policy)
+@router.post(
+    "/activity-awards",
+    status_code=201,
+    response_model=EntryRead,
+    summary="Award an activity bonus, once per instance (Idempotency-Key honoured)",
+    responses=problem_responses(401, 403, 404, 409, 422),
+)
+def award_activity(
+    body: ActivityAwardCreate, principal: StaffOrSystem, db: Db, policy: Pol, idempotency_key: IdemKey = None
+):
+    idem = idempotency_request(
+        idempotency_key, caller=principal.sub, operation="award_activity", body=body.model_dump(mode="json")
+    )
+    result = activities.award_activity(
+        db,
+        customer_id=body.customer_id,
+        code=body.activity_code,
+        instance=body.instance,
+        actor=principal,
+        idem=idem,
+        present=entry_body,
+        policy=policy,
+    )
     return replay(result) if isinstance(result, StoredResponse) else present_entry(result)
 
 
-@router.post("/expiry-runs", response_model=ExpiryRunRead, summary="Expire every point past its expiry (idempotent)",
-             responses=problem_responses(401, 403, 422))
+@router.post(
+    "/expiry-runs",
+    response_model=ExpiryRunRead,
+    summary="Expire every point past its expiry (idempotent)",
+    responses=problem_responses(401, 403, 422),
+)
 def run_expiry(_p: SupervisorOrSystem, db: Db, policy: Pol) -> ExpiryRunRead:
     as_of = policy.now()
     result = expiry.run_expiry(db, policy=policy)
     return ExpiryRunRead(as_of=as_of, accounts=result.accounts, points=result.points)
 
 
-@router.post("/ledger-checks", response_model=LedgerCheckRead,
-             summary="Compare every stored balance with its ledger and lots (sets loyalty_ledger_mismatched_accounts)",
-             responses=problem_responses(401, 403, 422))
+@router.post(
+    "/ledger-checks",
+    response_model=LedgerCheckRead,
+    summary="Compare every stored balance with its ledger and lots (sets loyalty_ledger_mismatched_accounts)",
+    responses=problem_responses(401, 403, 422),
+)
 def check_ledger(_p: SupervisorOrSystem, db: Db, request: Request) -> LedgerCheckRead:
     checked, mismatches = accounts.check_balances(db)
     request.app.state.loyalty_metrics.ledger_mismatches.set(len(mismatches))

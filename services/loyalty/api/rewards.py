@@ -39,8 +39,13 @@ RewardId = Annotated[uuid.UUID, "reward id"]
 RedemptionId = Annotated[uuid.UUID, "redemption id"]
 
 
-@router.post("/rewards", status_code=201, response_model=RewardRead, summary="Add a reward (supervisor)",
-             responses=problem_responses(401, 403, 409, 422))
+@router.post(
+    "/rewards",
+    status_code=201,
+    response_model=RewardRead,
+    summary="Add a reward (supervisor)",
+    responses=problem_responses(401, 403, 409, 422),
+)
 def create_reward(body: RewardCreate, _p: Supervisor, db: Db, policy: Pol, response: Response) -> RewardRead:
     fields = body.model_dump(exclude_none=True)
     if body.type == "voucher":
@@ -51,31 +56,52 @@ def create_reward(body: RewardCreate, _p: Supervisor, db: Db, policy: Pol, respo
     return RewardRead.model_validate(reward)
 
 
-@router.get("/rewards", response_model=RewardPage, summary="The catalogue by code (available_only: redeemable now)",
-            responses=problem_responses(401, 403, 422))
-def list_rewards(_p: Anyone, db: Db, policy: Pol, available_only: bool = True, limit: Limit = 50,
-                 cursor: Cursor = None) -> RewardPage:
-    rows, next_cursor = rewards.list_rewards(db, available_only=available_only, limit=limit, cursor=cursor,
-                                             policy=policy)
+@router.get(
+    "/rewards",
+    response_model=RewardPage,
+    summary="The catalogue by code (available_only: redeemable now)",
+    responses=problem_responses(401, 403, 422),
+)
+def list_rewards(
+    _p: Anyone, db: Db, policy: Pol, available_only: bool = True, limit: Limit = 50, cursor: Cursor = None
+) -> RewardPage:
+    rows, next_cursor = rewards.list_rewards(
+        db, available_only=available_only, limit=limit, cursor=cursor, policy=policy
+    )
     return RewardPage(items=[RewardRead.model_validate(r) for r in rows], next_cursor=next_cursor)
 
 
-@router.get("/rewards/{reward_id}", response_model=RewardRead, summary="A reward",
-            responses=problem_responses(401, 403, 404, 422))
+@router.get(
+    "/rewards/{reward_id}",
+    response_model=RewardRead,
+    summary="A reward",
+    responses=problem_responses(401, 403, 404, 422),
+)
 def read_reward(reward_id: RewardId, _p: Anyone, db: Db, response: Response) -> RewardRead:
     reward = rewards.read_reward(db, reward_id=reward_id)
     response.headers["ETag"] = etag_for(reward.version)
     return RewardRead.model_validate(reward)
 
 
-@router.patch("/rewards/{reward_id}", response_model=RewardRead,
-              summary="Change a reward (If-Match required; supervisor)",
-              responses=problem_responses(401, 403, 404, 412, 422, 428))
-def update_reward(reward_id: RewardId, body: RewardUpdate, _p: Supervisor, db: Db, policy: Pol, response: Response,
-                  if_match: IfMatch = None) -> RewardRead:
+@router.patch(
+    "/rewards/{reward_id}",
+    response_model=RewardRead,
+    summary="Change a reward (If-Match required; supervisor)",
+    responses=problem_responses(401, 403, 404, 412, 422, 428),
+)
+def update_reward(
+    reward_id: RewardId,
+    body: RewardUpdate,
+    _p: Supervisor,
+    db: Db,
+    policy: Pol,
+    response: Response,
+    if_match: IfMatch = None,
+) -> RewardRead:
     changes = body.model_dump(exclude_unset=True)
-    reward = rewards.update_reward(db, reward_id=reward_id, changes=changes,
-                                   expected_version=expected_version(if_match), policy=policy)
+    reward = rewards.update_reward(
+        db, reward_id=reward_id, changes=changes, expected_version=expected_version(if_match), policy=policy
+    )
     response.headers["ETag"] = etag_for(reward.version)
     return RewardRead.model_validate(reward)
 
@@ -84,41 +110,70 @@ def _redemption_body(redemption) -> dict:
     return RedemptionRead.model_validate(redemption).model_dump(mode="json")
 
 
-@router.post("/redemptions", status_code=201, response_model=RedemptionRead,
-             summary="Redeem points for a reward (Idempotency-Key honoured; a customer only for itself)",
-             responses=problem_responses(401, 403, 404, 409, 422))
-def redeem(body: RedemptionCreate, principal: CustomerOrStaff, db: Db, policy: Pol, response: Response,
-           idempotency_key: IdemKey = None):
+@router.post(
+    "/redemptions",
+    status_code=201,
+    response_model=RedemptionRead,
+    summary="Redeem points for a reward (Idempotency-Key honoured; a customer only for itself)",
+    responses=problem_responses(401, 403, 404, 409, 422),
+)
+def redeem(
+    body: RedemptionCreate,
+    principal: CustomerOrStaff,
+    db: Db,
+    policy: Pol,
+    response: Response,
+    idempotency_key: IdemKey = None,
+):
     ensure_own_customer(principal, body.customer_id, account_not_found(body.customer_id))
-    idem = idempotency_request(idempotency_key, caller=principal.sub, operation="redeem",
-                               body=body.model_dump(mode="json"))
-    result = rewards.redeem(db, request=RedeemRequest(body.customer_id, body.reward_id, body.quantity),
-                            actor=principal, idem=idem, present=_redemption_body, policy=policy)
+    idem = idempotency_request(
+        idempotency_key, caller=principal.sub, operation="redeem", body=body.model_dump(mode="json")
+    )
+    result = rewards.redeem(
+        db,
+        request=RedeemRequest(body.customer_id, body.reward_id, body.quantity),
+        actor=principal,
+        idem=idem,
+        present=_redemption_body,
+        policy=policy,
+    )
     if isinstance(result, StoredResponse):
         return replay(result)
     response.headers["Location"] = f"/v1/loyalty/redemptions/{result.id}"
     return RedemptionRead.model_validate(result)
 
 
-@router.get("/redemptions/{redemption_id}", response_model=RedemptionRead, summary="A redemption",
-            responses=problem_responses(401, 403, 404, 422))
+@router.get(
+    "/redemptions/{redemption_id}",
+    response_model=RedemptionRead,
+    summary="A redemption",
+    responses=problem_responses(401, 403, 404, 422),
+)
 def read_redemption(redemption_id: RedemptionId, principal: Anyone, db: Db) -> RedemptionRead:
     redemption = rewards.read_redemption(db, redemption_id=redemption_id)
     ensure_own_customer(principal, redemption.customer_id, rewards.redemption_not_found(redemption_id))
     return RedemptionRead.model_validate(redemption)
 
 
-@router.post("/redemptions/{redemption_id}/cancel", response_model=RedemptionRead,
-             summary="Cancel within the reward's window: points and stock come back",
-             responses=problem_responses(401, 403, 404, 409, 422))
-def cancel_redemption(redemption_id: RedemptionId, principal: CustomerOrStaff, db: Db, policy: Pol
-                      ) -> RedemptionRead:
+@router.post(
+    "/redemptions/{redemption_id}/cancel",
+    response_model=RedemptionRead,
+    summary="Cancel within the reward's window: points and stock come back",
+    responses=problem_responses(401, 403, 404, 409, 422),
+)
+def cancel_redemption(redemption_id: RedemptionId, principal: CustomerOrStaff, db: Db, policy: Pol) -> RedemptionRead:
     return RedemptionRead.model_validate(
-        rewards.cancel_redemption(db, redemption_id=redemption_id, actor=principal, policy=policy))
+        rewards.cancel_redemption(db, redemption_id=redemption_id, actor=principal, policy=policy)
+    )
 
 
-@router.post("/vouchers/{code}/use", response_model=RedemptionRead, summary="Use a voucher (once)",
-             responses=problem_responses(401, 403, 404, 409, 422))
-def use_voucher(code: Annotated[str, Path(pattern=r"^V[2-9A-HJ-NP-Z]{12}$")], _p: StaffOrSystem, db: Db,
-                policy: Pol) -> RedemptionRead:
+@router.post(
+    "/vouchers/{code}/use",
+    response_model=RedemptionRead,
+    summary="Use a voucher (once)",
+    responses=problem_responses(401, 403, 404, 409, 422),
+)
+def use_voucher(
+    code: Annotated[str, Path(pattern=r"^V[2-9A-HJ-NP-Z]{12}$")], _p: StaffOrSystem, db: Db, policy: Pol
+) -> RedemptionRead:
     return RedemptionRead.model_validate(rewards.use_voucher(db, code=code, policy=policy))

@@ -20,59 +20,112 @@ RuleId = Annotated[uuid.UUID, "rule id"]
 
 def _params(body: RuleParamsIn) -> RuleParams:
     return RuleParams(
-        kind=body.kind, channel=body.channel, points_per_100_cny=body.points_per_100_cny,
-        min_amount_fen=str_to_fen(body.min_amount), daily_cap=body.daily_cap, monthly_cap=body.monthly_cap,
-        multipliers=[{"channel": m.channel, "segment": m.segment, "factor_pct": factor_pct(m.factor)}
-                     for m in body.multipliers],
-        valid_from=body.valid_from, valid_until=body.valid_until,
+        kind=body.kind,
+        channel=body.channel,
+        points_per_100_cny=body.points_per_100_cny,
+        min_amount_fen=str_to_fen(body.min_amount),
+        daily_cap=body.daily_cap,
+        monthly_cap=body.monthly_cap,
+        multipliers=[
+            {"channel": m.channel, "segment": m.segment, "factor_pct": factor_pct(m.factor)} for m in body.multipliers
+        ],
+        valid_from=body.valid_from,
+        valid_until=body.valid_until,
     )
 
 
-@router.post("", status_code=201, response_model=RuleRead, summary="Create an earning rule (supervisor)",
-             responses=problem_responses(401, 403, 409, 422))
+@router.post(
+    "",
+    status_code=201,
+    response_model=RuleRead,
+    summary="Create an earning rule (supervisor)",
+    responses=problem_responses(401, 403, 409, 422),
+)
 def create_rule(body: RuleCreate, principal: Supervisor, db: Db, policy: Pol, response: Response) -> RuleRead:
-    rule, versions = earning.create_rule(db, code=body.code, name=body.name, params=_params(body), actor=principal,
-                                         policy=policy)
+    rule, versions = earning.create_rule(
+        db, code=body.code, name=body.name, params=_params(body), actor=principal, policy=policy
+    )
     response.headers["ETag"] = etag_for(rule.version)
     response.headers["Location"] = f"/v1/loyalty/rules/{rule.id}"
     return present_rule(rule, versions)
 
 
-@router.get("", response_model=RulePage, summary="Earning rules by code, with every version",
-            responses=problem_responses(401, 403, 422))
-def list_rules(_p: StaffOrSystem, db: Db, include_retired: bool = False, limit: Limit = 50,
-               cursor: Cursor = None) -> RulePage:
+@router.get(
+    "",
+    response_model=RulePage,
+    summary="Earning rules by code, with every version",
+    responses=problem_responses(401, 403, 422),
+)
+def list_rules(
+    _p: StaffOrSystem, db: Db, include_retired: bool = False, limit: Limit = 50, cursor: Cursor = None
+) -> RulePage:
     after = decode_cursor(cursor)
     rows = [r for r in earning.list_rules(db, include_retired=include_retired) if after is None or r[0].code > after[0]]
     page, next_cursor = page_of(rows[: limit + 1], limit, key=lambda r: [r[0].code])
     return RulePage(items=[present_rule(r, v) for r, v in page], next_cursor=next_cursor)
 
 
-@router.get("/{rule_id}", response_model=RuleRead, summary="An earning rule with every version",
-            responses=problem_responses(401, 403, 404, 422))
+@router.get(
+    "/{rule_id}",
+    response_model=RuleRead,
+    summary="An earning rule with every version",
+    responses=problem_responses(401, 403, 404, 422),
+)
 def read_rule(rule_id: RuleId, _p: StaffOrSystem, db: Db, response: Response) -> RuleRead:
     rule, versions = earning.read_rule(db, rule_id=rule_id)
     response.headers["ETag"] = etag_for(rule.version)
     return present_rule(rule, versions)
 
 
-@router.put("/{rule_id}", response_model=RuleRead,
-            summary="Change a rule: a new version from valid_from (If-Match required; supervisor)",
-            responses=problem_responses(401, 403, 404, 409, 412, 422, 428))
-def change_rule(rule_id: RuleId, body: RuleChange, principal: Supervisor, db: Db, policy: Pol, response: Response,
-                if_match: IfMatch = None) -> RuleRead:
-    rule, versions = earning.change_rule(db, rule_id=rule_id, name=body.name, params=_params(body),
-                                         expected_version=expected_version(if_match), actor=principal, policy=policy)
+@router.put(
+    "/{rule_id}",
+    response_model=RuleRead,
+    summary="Change a rule: a new version from valid_from (If-Match required; supervisor)",
+    responses=problem_responses(401, 403, 404, 409, 412, 422, 428),
+)
+def change_rule(
+    rule_id: RuleId,
+    body: RuleChange,
+    principal: Supervisor,
+    db: Db,
+    policy: Pol,
+    response: Response,
+    if_match: IfMatch = None,
+) -> RuleRead:
+    rule, versions = earning.change_rule(
+        db,
+        rule_id=rule_id,
+        name=body.name,
+        params=_params(body),
+        expected_version=expected_version(if_match),
+        actor=principal,
+        policy=policy,
+    )
     response.headers["ETag"] = etag_for(rule.version)
     return present_rule(rule, versions)
 
 
-@router.post("/{rule_id}/retire", response_model=RuleRead,
-             summary="Retire a rule from a time (default now; If-Match optional; supervisor)",
-             responses=problem_responses(401, 403, 404, 409, 412, 422))
-def retire_rule(rule_id: RuleId, _p: Supervisor, db: Db, policy: Pol, response: Response,
-                body: RuleRetire | None = None, if_match: IfMatch = None) -> RuleRead:
-    rule, versions = earning.retire_rule(db, rule_id=rule_id, at=body.at if body else None,
-                                         expected_version=expected_version(if_match, required=False), policy=policy)
+@router.post(
+    "/{rule_id}/retire",
+    response_model=RuleRead,
+    summary="Retire a rule from a time (default now; If-Match optional; supervisor)",
+    responses=problem_responses(401, 403, 404, 409, 412, 422),
+)
+def retire_rule(
+    rule_id: RuleId,
+    _p: Supervisor,
+    db: Db,
+    policy: Pol,
+    response: Response,
+    body: RuleRetire | None = None,
+    if_match: IfMatch = None,
+) -> RuleRead:
+    rule, versions = earning.retire_rule(
+        db,
+        rule_id=rule_id,
+        at=body.at if body else None,
+        expected_version=expected_version(if_match, required=False),
+        policy=policy,
+    )
     response.headers["ETag"] = etag_for(rule.version)
     return present_rule(rule, versions)

@@ -69,17 +69,23 @@ def read_account(db: Database, *, customer_id: uuid.UUID) -> PointsAccount:
 
 
 def segments_of(s: Session, customer_id: uuid.UUID) -> set[str]:
-    rows = s.execute(select(CustomerSegment.scheme, CustomerSegment.class_name)
-                     .where(CustomerSegment.customer_id == customer_id))
+    rows = s.execute(
+        select(CustomerSegment.scheme, CustomerSegment.class_name).where(CustomerSegment.customer_id == customer_id)
+    )
     return {f"{scheme}:{cls}" for scheme, cls in rows}
 
 
-def statement(db: Database, *, customer_id: uuid.UUID, limit: int, cursor: str | None
-              ) -> tuple[list[LedgerEntry], str | None]:
+def statement(
+    db: Database, *, customer_id: uuid.UUID, limit: int, cursor: str | None
+) -> tuple[list[LedgerEntry], str | None]:
     """Entries newest first, each with the balance right after it."""
     before = decode_cursor(cursor, (int,))
-    stmt = (select(LedgerEntry).where(LedgerEntry.customer_id == customer_id)
-            .order_by(LedgerEntry.id.desc()).limit(limit + 1))
+    stmt = (
+        select(LedgerEntry)
+        .where(LedgerEntry.customer_id == customer_id)
+        .order_by(LedgerEntry.id.desc())
+        .limit(limit + 1)
+    )
     if before is not None:
         stmt = stmt.where(LedgerEntry.id < before[0])
     with db.read() as s:
@@ -103,21 +109,35 @@ def expiring(db: Database, *, customer_id: uuid.UUID, within_days: int, policy: 
     with db.read() as s:
         if s.get(PointsAccount, customer_id) is None:
             raise account_not_found(customer_id)
-        lots = list(s.execute(
-            select(PointsLot).where(PointsLot.customer_id == customer_id, PointsLot.remaining > 0,
-                                    PointsLot.expires_at <= until).order_by(PointsLot.expires_at, PointsLot.id)
-        ).scalars())
+        lots = list(
+            s.execute(
+                select(PointsLot)
+                .where(PointsLot.customer_id == customer_id, PointsLot.remaining > 0, PointsLot.expires_at <= until)
+                .order_by(PointsLot.expires_at, PointsLot.id)
+            ).scalars()
+        )
     return Expiring(as_of=now, until=until, total=sum(lot.remaining for lot in lots), lots=lots)
 
 
-def adjust_points(db: Database, *, customer_id: uuid.UUID, points: int, reason: str, actor: Principal,
-                  idem: IdempotencyRequest | None, present, policy: Policy) -> LedgerEntry | StoredResponse:
+def adjust_points(
+    db: Database,
+    *,
+    customer_id: uuid.UUID,
+    points: int,
+    reason: str,
+    actor: Principal,
+    idem: IdempotencyRequest | None,
+    present,
+    policy: Policy,
+) -> LedgerEntry | StoredResponse:
     """A staff correction, either way; beyond `staff_adjust_limit` points only a supervisor (403
     adjustment_needs_supervisor). A debit that the balance cannot cover is 409 points_insufficient.
     `present` turns the entry into the stored response body for Idempotency-Key replays."""
     if abs(points) > policy.staff_adjust_limit and actor.role not in SUPERVISOR_ROLES:
-        raise Forbidden(f"Adjustments beyond {policy.staff_adjust_limit} points need a supervisor",
-                        code="adjustment_needs_supervisor")
+        raise Forbidden(
+            f"Adjustments beyond {policy.staff_adjust_limit} points need a supervisor",
+            code="adjustment_needs_supervisor",
+        )
     with db.write() as s:
         if idem and (stored := find_stored(s, idempotency, idem)):
             return stored
@@ -146,11 +166,20 @@ def check_balances(db: Database) -> tuple[int, list[Mismatch]]:
     """Every account's stored balance against the sum of its ledger and of its lots' remaining points.
     Returns (accounts checked, mismatches)."""
     with db.read() as s:
-        ledger = dict(s.execute(select(LedgerEntry.customer_id, func.sum(LedgerEntry.points))
-                                .group_by(LedgerEntry.customer_id)).all())
-        lots = dict(s.execute(select(PointsLot.customer_id, func.sum(PointsLot.remaining))
-                              .group_by(PointsLot.customer_id)).all())
+        ledger = dict(
+            s.execute(
+                select(LedgerEntry.customer_id, func.sum(LedgerEntry.points)).group_by(LedgerEntry.customer_id)
+            ).all()
+        )
+        lots = dict(
+            s.execute(
+                select(PointsLot.customer_id, func.sum(PointsLot.remaining)).group_by(PointsLot.customer_id)
+            ).all()
+        )
         accounts = s.execute(select(PointsAccount.customer_id, PointsAccount.balance)).all()
-    bad = [Mismatch(cid, bal, int(ledger.get(cid) or 0), int(lots.get(cid) or 0))
-           for cid, bal in accounts if not bal == int(ledger.get(cid) or 0) == int(lots.get(cid) or 0)]
+    bad = [
+        Mismatch(cid, bal, int(ledger.get(cid) or 0), int(lots.get(cid) or 0))
+        for cid, bal in accounts
+        if not bal == int(ledger.get(cid) or 0) == int(lots.get(cid) or 0)
+    ]
     return len(accounts), bad

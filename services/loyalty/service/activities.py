@@ -26,13 +26,15 @@ def activity_not_found(code: str) -> NotFound:
     return NotFound(f"No activity {code}", code="activity_not_found")
 
 
-def create_activity(db: Database, *, code: str, name: str, points: int, trigger: str, is_repeatable: bool,
-                    policy: Policy) -> Activity:
+def create_activity(
+    db: Database, *, code: str, name: str, points: int, trigger: str, is_repeatable: bool, policy: Policy
+) -> Activity:
     with db.write() as s:
         if s.get(Activity, code) is not None:
             raise Conflict(f"An activity with code {code} exists", code="activity_code_taken")
-        activity = Activity(code=code, name=name, points=points, trigger=trigger, is_repeatable=is_repeatable,
-                            created_at=policy.now())
+        activity = Activity(
+            code=code, name=name, points=points, trigger=trigger, is_repeatable=is_repeatable, created_at=policy.now()
+        )
         s.add(activity)
         try:
             commit(s, policy)
@@ -52,14 +54,23 @@ def _dedupe_key(activity: Activity, customer_id: uuid.UUID, instance: str) -> st
     return f"act:{activity.code}:{customer_id}:{instance if activity.is_repeatable else '-'}"
 
 
-def award_in(s: Session, account: PointsAccount, activity: Activity, instance: str, policy: Policy,
-             actor_sub: str | None = None) -> LedgerEntry | None:
+def award_in(
+    s: Session, account: PointsAccount, activity: Activity, instance: str, policy: Policy, actor_sub: str | None = None
+) -> LedgerEntry | None:
     """The award, or None when this instance (or, not repeatable, any instance) was already awarded."""
     key = _dedupe_key(activity, account.customer_id, instance)
     if activity.is_retired or activity.points <= 0 or dedupe_exists(s, key):
         return None
-    return credit(s, account, kind="earn", points=activity.points, policy=policy, posting=Posting(
-        source="activity", source_ref=f"{activity.code}:{instance}"[:100], dedupe_key=key, actor_sub=actor_sub))
+    return credit(
+        s,
+        account,
+        kind="earn",
+        points=activity.points,
+        policy=policy,
+        posting=Posting(
+            source="activity", source_ref=f"{activity.code}:{instance}"[:100], dedupe_key=key, actor_sub=actor_sub
+        ),
+    )
 
 
 def awards_for_trigger(s: Session, customer_id: uuid.UUID, trigger: str, instance: str, policy: Policy) -> int:
@@ -68,15 +79,25 @@ def awards_for_trigger(s: Session, customer_id: uuid.UUID, trigger: str, instanc
     if account is None or account.status != "active":
         return 0
     total = 0
-    for activity in s.execute(select(Activity).where(Activity.trigger == trigger, Activity.is_retired.is_(False))
-                              ).scalars():
+    for activity in s.execute(
+        select(Activity).where(Activity.trigger == trigger, Activity.is_retired.is_(False))
+    ).scalars():
         entry = award_in(s, account, activity, instance, policy)
         total += entry.points if entry else 0
     return total
 
 
-def award_activity(db: Database, *, customer_id: uuid.UUID, code: str, instance: str, actor: Principal,
-                   idem: IdempotencyRequest | None, present, policy: Policy) -> LedgerEntry | StoredResponse:
+def award_activity(
+    db: Database,
+    *,
+    customer_id: uuid.UUID,
+    code: str,
+    instance: str,
+    actor: Principal,
+    idem: IdempotencyRequest | None,
+    present,
+    policy: Policy,
+) -> LedgerEntry | StoredResponse:
     """409 activity_already_awarded for an instance awarded before."""
     with db.write() as s:
         if idem and (stored := find_stored(s, idempotency, idem)):

@@ -16,6 +16,7 @@ def decode_time_id(cursor: str | None) -> tuple[datetime, uuid.UUID] | None:
     except ValueError:
         at = key = None
     if at is None or at.tzinfo is None:
-        raise InvalidInput([{"loc": ["query", "cursor"], "msg": "not a cursor this API issued",
-                             "type": "cursor_invalid"}])
+        raise InvalidInput(
+            [{"loc": ["query", "cursor"], "msg": "not a cursor this API issued", "type": "cursor_invalid"}]
+        )
     return at, key

@@ -47,18 +47,29 @@ def _check_window(start: datetime, until: datetime | None) -> None:
         raise InvalidInput([{"loc": ["body", "valid_until"], "msg": "must be after valid_from", "type": "window"}])
 
 
-def _version(rule: EarningRule, number: int, params: RuleParams, start: datetime, actor: Principal,
-             now: datetime) -> EarningRuleVersion:
+def _version(
+    rule: EarningRule, number: int, params: RuleParams, start: datetime, actor: Principal, now: datetime
+) -> EarningRuleVersion:
     return EarningRuleVersion(
-        rule_id=rule.id, version=number, kind=params.kind, channel=params.channel,
-        points_per_100_cny=params.points_per_100_cny, min_amount_fen=params.min_amount_fen,
-        daily_cap=params.daily_cap, monthly_cap=params.monthly_cap, multipliers=params.multipliers,
-        valid_from=start, valid_until=params.valid_until, actor_sub=actor.sub, created_at=now,
+        rule_id=rule.id,
+        version=number,
+        kind=params.kind,
+        channel=params.channel,
+        points_per_100_cny=params.points_per_100_cny,
+        min_amount_fen=params.min_amount_fen,
+        daily_cap=params.daily_cap,
+        monthly_cap=params.monthly_cap,
+        multipliers=params.multipliers,
+        valid_from=start,
+        valid_until=params.valid_until,
+        actor_sub=actor.sub,
+        created_at=now,
     )
 
 
-def create_rule(db: Database, *, code: str, name: str, params: RuleParams, actor: Principal, policy: Policy
-                ) -> tuple[EarningRule, list[EarningRuleVersion]]:
+def create_rule(
+    db: Database, *, code: str, name: str, params: RuleParams, actor: Principal, policy: Policy
+) -> tuple[EarningRule, list[EarningRuleVersion]]:
     """409 rule_code_taken when the code exists."""
     now = policy.now()
     start = params.valid_from or now
@@ -81,8 +92,11 @@ def create_rule(db: Database, *, code: str, name: str, params: RuleParams, actor
 
 
 def _versions(s: Session, rule_id: uuid.UUID) -> list[EarningRuleVersion]:
-    return list(s.execute(select(EarningRuleVersion).where(EarningRuleVersion.rule_id == rule_id)
-                          .order_by(EarningRuleVersion.version)).scalars())
+    return list(
+        s.execute(
+            select(EarningRuleVersion).where(EarningRuleVersion.rule_id == rule_id).order_by(EarningRuleVersion.version)
+        ).scalars()
+    )
 
 
 def read_rule(db: Database, *, rule_id: uuid.UUID) -> tuple[EarningRule, list[EarningRuleVersion]]:
@@ -112,8 +126,16 @@ def _locked_rule(s: Session, rule_id: uuid.UUID, expected_version: int | None) -
     return rule, _versions(s, rule_id)
 
 
-def change_rule(db: Database, *, rule_id: uuid.UUID, name: str | None, params: RuleParams, expected_version: int,
-                actor: Principal, policy: Policy) -> tuple[EarningRule, list[EarningRuleVersion]]:
+def change_rule(
+    db: Database,
+    *,
+    rule_id: uuid.UUID,
+    name: str | None,
+    params: RuleParams,
+    expected_version: int,
+    actor: Principal,
+    policy: Policy,
+) -> tuple[EarningRule, list[EarningRuleVersion]]:
     """A new version in force from `valid_from` (default now); the previous version ends there.
     Transactions before that time keep being scored by the previous version."""
     now = policy.now()
@@ -122,8 +144,15 @@ def change_rule(db: Database, *, rule_id: uuid.UUID, name: str | None, params: R
         current = versions[-1]
         start = params.valid_from or now
         if start < current.valid_from:
-            raise InvalidInput([{"loc": ["body", "valid_from"], "msg": "must not be before the current version's "
-                                 "valid_from", "type": "version_order"}])
+            raise InvalidInput(
+                [
+                    {
+                        "loc": ["body", "valid_from"],
+                        "msg": "must not be before the current version's valid_from",
+                        "type": "version_order",
+                    }
+                ]
+            )
         _check_window(start, params.valid_until)
         if current.valid_until is None or current.valid_until > start:
             current.valid_until = start
@@ -136,8 +165,9 @@ def change_rule(db: Database, *, rule_id: uuid.UUID, name: str | None, params: R
         return rule, [*versions, new]
 
 
-def retire_rule(db: Database, *, rule_id: uuid.UUID, at: datetime | None, expected_version: int | None,
-                policy: Policy) -> tuple[EarningRule, list[EarningRuleVersion]]:
+def retire_rule(
+    db: Database, *, rule_id: uuid.UUID, at: datetime | None, expected_version: int | None, policy: Policy
+) -> tuple[EarningRule, list[EarningRuleVersion]]:
     """The rule stops scoring transactions from `at` (default now); 409 rule_retired when already retired."""
     now = policy.now()
     with db.write() as s:
@@ -145,8 +175,15 @@ def retire_rule(db: Database, *, rule_id: uuid.UUID, at: datetime | None, expect
         at = at or now
         current = versions[-1]
         if at < current.valid_from:
-            raise InvalidInput([{"loc": ["body", "at"], "msg": "must not be before the current version's valid_from",
-                                 "type": "version_order"}])
+            raise InvalidInput(
+                [
+                    {
+                        "loc": ["body", "at"],
+                        "msg": "must not be before the current version's valid_from",
+                        "type": "version_order",
+                    }
+                ]
+            )
         if current.valid_until is None or current.valid_until > at:
             current.valid_until = at
         rule.retired_at, rule.updated_at = at, now
@@ -162,8 +199,13 @@ def _rules_in_force(s: Session, kind: str, channel: str, at: datetime) -> list[E
     cache = s.info.setdefault("rule_versions", {})
     if kind not in cache:  # one load per unit of work (a consumer batch)
         cache[kind] = list(s.execute(select(EarningRuleVersion).where(EarningRuleVersion.kind == kind)).scalars())
-    return [v for v in cache[kind] if (v.channel is None or v.channel == channel) and v.valid_from <= at
-            and (v.valid_until is None or at < v.valid_until)]
+    return [
+        v
+        for v in cache[kind]
+        if (v.channel is None or v.channel == channel)
+        and v.valid_from <= at
+        and (v.valid_until is None or at < v.valid_until)
+    ]
 
 
 def raw_points(amount_fen: int, version: EarningRuleVersion, channel: str, segments: set[str] | None) -> int:
@@ -183,9 +225,17 @@ def _earned_between(s: Session, customer_id: uuid.UUID, rule_id: uuid.UUID, boun
     and kept current by _note_earned, the only writer of rule-scored earn entries."""
     totals = s.info.setdefault("earned_between", {}).setdefault((customer_id, rule_id), {})
     if bounds not in totals:
-        totals[bounds] = int(s.execute(select(func.coalesce(func.sum(LedgerEntry.points), 0)).where(
-            LedgerEntry.customer_id == customer_id, LedgerEntry.rule_id == rule_id, LedgerEntry.kind == "earn",
-            LedgerEntry.occurred_at >= bounds[0], LedgerEntry.occurred_at < bounds[1])).scalar_one())
+        totals[bounds] = int(
+            s.execute(
+                select(func.coalesce(func.sum(LedgerEntry.points), 0)).where(
+                    LedgerEntry.customer_id == customer_id,
+                    LedgerEntry.rule_id == rule_id,
+                    LedgerEntry.kind == "earn",
+                    LedgerEntry.occurred_at >= bounds[0],
+                    LedgerEntry.occurred_at < bounds[1],
+                )
+            ).scalar_one()
+        )
     return totals[bounds]
 
 
@@ -209,11 +259,20 @@ def preload_earned(s: Session, batch: list[tuple[uuid.UUID, "Transaction"]], pol
     for (rule_id, bounds), customers in wanted.items():
         todo = sorted(c for c in customers if bounds not in cache.get((c, rule_id), {}))
         for i in range(0, len(todo), 500):
-            chunk = todo[i:i + 500]
-            found = dict(s.execute(select(LedgerEntry.customer_id, func.sum(LedgerEntry.points)).where(
-                LedgerEntry.customer_id.in_(chunk), LedgerEntry.rule_id == rule_id, LedgerEntry.kind == "earn",
-                LedgerEntry.occurred_at >= bounds[0], LedgerEntry.occurred_at < bounds[1])
-                .group_by(LedgerEntry.customer_id)).all())
+            chunk = todo[i : i + 500]
+            found = dict(
+                s.execute(
+                    select(LedgerEntry.customer_id, func.sum(LedgerEntry.points))
+                    .where(
+                        LedgerEntry.customer_id.in_(chunk),
+                        LedgerEntry.rule_id == rule_id,
+                        LedgerEntry.kind == "earn",
+                        LedgerEntry.occurred_at >= bounds[0],
+                        LedgerEntry.occurred_at < bounds[1],
+                    )
+                    .group_by(LedgerEntry.customer_id)
+                ).all()
+            )
             for c in chunk:
                 cache.setdefault((c, rule_id), {})[bounds] = int(found.get(c) or 0)
 
@@ -235,13 +294,18 @@ def prelock_accounts(s: Session, customer_ids: set[uuid.UUID]) -> None:
     held = s.info.setdefault("locked_accounts", {})
     wanted = sorted(customer_ids - held.keys())
     for i in range(0, len(wanted), 500):
-        stmt = (select(PointsAccount).where(PointsAccount.customer_id.in_(wanted[i:i + 500]))
-                .order_by(PointsAccount.customer_id).with_for_update())
+        stmt = (
+            select(PointsAccount)
+            .where(PointsAccount.customer_id.in_(wanted[i : i + 500]))
+            .order_by(PointsAccount.customer_id)
+            .with_for_update()
+        )
         held.update((a.customer_id, a) for a in s.execute(stmt).scalars())
 
 
-def _capped(s: Session, customer_id: uuid.UUID, v: EarningRuleVersion, points: int, at: datetime,
-            policy: Policy) -> int:
+def _capped(
+    s: Session, customer_id: uuid.UUID, v: EarningRuleVersion, points: int, at: datetime, policy: Policy
+) -> int:
     if v.daily_cap is not None:
         points = min(points, v.daily_cap - _earned_between(s, customer_id, v.rule_id, policy.day_bounds(at)))
     if v.monthly_cap is not None:
@@ -274,12 +338,18 @@ def earn_for_transaction(s: Session, customer_id: uuid.UUID, txn: Transaction, p
     for v in versions:
         if txn.amount_fen < v.min_amount_fen:
             continue
-        points = _capped(s, customer_id, v, raw_points(txn.amount_fen, v, txn.channel, segments), txn.occurred_at,
-                         policy)
+        points = _capped(
+            s, customer_id, v, raw_points(txn.amount_fen, v, txn.channel, segments), txn.occurred_at, policy
+        )
         if points <= 0:
             continue
-        posting = Posting(source="transaction", source_ref=txn.external_id, rule_id=v.rule_id, rule_version=v.version,
-                          dedupe_key=f"txn:{txn.transaction_id}:{v.rule_id}")
+        posting = Posting(
+            source="transaction",
+            source_ref=txn.external_id,
+            rule_id=v.rule_id,
+            rule_version=v.version,
+            dedupe_key=f"txn:{txn.transaction_id}:{v.rule_id}",
+        )
         credit(s, account, kind="earn", points=points, posting=posting, policy=policy, at=txn.occurred_at)
         _note_earned(s, customer_id, v.rule_id, txn.occurred_at, points)
         total += points
@@ -293,9 +363,18 @@ def claw_back(s: Session, customer_id: uuid.UUID, txn: Transaction, policy: Poli
     account = locked_account(s, customer_id)
     if account is None or not txn.reverses_external_id:
         return 0
-    earned = list(s.execute(select(LedgerEntry).where(
-        LedgerEntry.customer_id == customer_id, LedgerEntry.source == "transaction", LedgerEntry.kind == "earn",
-        LedgerEntry.source_ref == txn.reverses_external_id).order_by(LedgerEntry.id)).scalars())
+    earned = list(
+        s.execute(
+            select(LedgerEntry)
+            .where(
+                LedgerEntry.customer_id == customer_id,
+                LedgerEntry.source == "transaction",
+                LedgerEntry.kind == "earn",
+                LedgerEntry.source_ref == txn.reverses_external_id,
+            )
+            .order_by(LedgerEntry.id)
+        ).scalars()
+    )
     taken = 0
     for original in earned:
         key = f"rev:{original.id}"
@@ -308,9 +387,14 @@ def claw_back(s: Session, customer_id: uuid.UUID, txn: Transaction, policy: Poli
         reason = f"reversal {txn.external_id} of {txn.reverses_external_id}"
         if amount < original.points:
             reason += f"; {original.points - amount} points not recoverable"
-        posting = Posting(source="transaction", source_ref=txn.external_id, dedupe_key=key, reason=reason,
-                          rule_id=original.rule_id, rule_version=original.rule_version)
+        posting = Posting(
+            source="transaction",
+            source_ref=txn.external_id,
+            dedupe_key=key,
+            reason=reason,
+            rule_id=original.rule_id,
+            rule_version=original.rule_version,
+        )
         debit(s, account, kind="reverse", points=amount, posting=posting, policy=policy, prefer_lot=original.id)
         taken += amount
     return taken
-

@@ -56,12 +56,14 @@ def read_event(db: Database, *, event_id: uuid.UUID) -> tuple[CustomerEvent, int
 
 
 def _seated(s: Session, event_id: uuid.UUID) -> int:
-    return s.execute(select(func.count()).where(EventRegistration.event_id == event_id,
-                                                EventRegistration.status.in_(SEATED))).scalar_one()
+    return s.execute(
+        select(func.count()).where(EventRegistration.event_id == event_id, EventRegistration.status.in_(SEATED))
+    ).scalar_one()
 
 
-def list_events(db: Database, *, branch_code: str | None, starts_after: datetime | None, limit: int,
-                cursor: str | None) -> tuple[list[CustomerEvent], str | None]:
+def list_events(
+    db: Database, *, branch_code: str | None, starts_after: datetime | None, limit: int, cursor: str | None
+) -> tuple[list[CustomerEvent], str | None]:
     """By start time, then id."""
     after = decode_time_id(cursor)
     stmt = select(CustomerEvent).order_by(CustomerEvent.starts_at, CustomerEvent.id).limit(limit + 1)
@@ -79,10 +81,12 @@ def list_events(db: Database, *, branch_code: str | None, starts_after: datetime
 
 def list_registrations(db: Database, *, customer_id: uuid.UUID) -> list[tuple[EventRegistration, CustomerEvent]]:
     with db.read() as s:
-        rows = s.execute(select(EventRegistration, CustomerEvent)
-                         .join(CustomerEvent, CustomerEvent.id == EventRegistration.event_id)
-                         .where(EventRegistration.customer_id == customer_id)
-                         .order_by(CustomerEvent.starts_at, CustomerEvent.id)).all()
+        rows = s.execute(
+            select(EventRegistration, CustomerEvent)
+            .join(CustomerEvent, CustomerEvent.id == EventRegistration.event_id)
+            .where(EventRegistration.customer_id == customer_id)
+            .order_by(CustomerEvent.starts_at, CustomerEvent.id)
+        ).all()
     return [(r, e) for r, e in rows]
 
 
@@ -91,8 +95,14 @@ def _charge(s: Session, event: CustomerEvent, reg: EventRegistration, policy: Po
         return
     account = lock_account(s, reg.customer_id)
     require_active(account)
-    entry = debit(s, account, kind="redeem", points=event.points_price, policy=policy, posting=Posting(
-        source="event", source_ref=str(event.id), reason=f"seat at {event.title}"[:500]))
+    entry = debit(
+        s,
+        account,
+        kind="redeem",
+        points=event.points_price,
+        policy=policy,
+        posting=Posting(source="event", source_ref=str(event.id), reason=f"seat at {event.title}"[:500]),
+    )
     reg.charge_entry_id = entry.id
 
 
@@ -108,16 +118,25 @@ def register(db: Database, *, event_id: uuid.UUID, customer_id: uuid.UUID, polic
             raise Conflict("Registration for this event is closed", code="event_closed")
         if event.target_segments and not (segments_of(s, customer_id) & set(event.target_segments)):
             raise Conflict("This event is for particular customer segments", code="event_not_eligible")
-        reg = s.execute(select(EventRegistration).where(EventRegistration.event_id == event_id,
-                                                        EventRegistration.customer_id == customer_id)).scalar()
+        reg = s.execute(
+            select(EventRegistration).where(
+                EventRegistration.event_id == event_id, EventRegistration.customer_id == customer_id
+            )
+        ).scalar()
         if reg is not None and reg.status != "cancelled":
             raise Conflict("The customer is already registered for this event", code="already_registered")
         if reg is None:
             reg = EventRegistration(event_id=event_id, customer_id=customer_id, status="waitlisted")
             s.add(reg)
         reg.queued_at = reg.updated_at = now
-        reg.queue_no = 1 + s.execute(select(func.coalesce(func.max(EventRegistration.queue_no), 0))
-                                     .where(EventRegistration.event_id == event_id)).scalar_one()
+        reg.queue_no = (
+            1
+            + s.execute(
+                select(func.coalesce(func.max(EventRegistration.queue_no), 0)).where(
+                    EventRegistration.event_id == event_id
+                )
+            ).scalar_one()
+        )
         reg.status, reg.charge_entry_id, reg.checked_in_at = "waitlisted", None, None
         if _seated(s, event_id) < event.capacity:
             _charge(s, event, reg, policy)
@@ -128,9 +147,11 @@ def register(db: Database, *, event_id: uuid.UUID, customer_id: uuid.UUID, polic
 
 
 def _promote_first_waiting(s: Session, event: CustomerEvent, policy: Policy) -> None:
-    waiting = s.execute(select(EventRegistration).where(EventRegistration.event_id == event.id,
-                                                        EventRegistration.status == "waitlisted")
-                        .order_by(EventRegistration.queue_no)).scalars()
+    waiting = s.execute(
+        select(EventRegistration)
+        .where(EventRegistration.event_id == event.id, EventRegistration.status == "waitlisted")
+        .order_by(EventRegistration.queue_no)
+    ).scalars()
     for reg in waiting:
         if event.points_price > 0:
             account = s.get(PointsAccount, reg.customer_id, with_for_update=True)
@@ -144,8 +165,9 @@ def _promote_first_waiting(s: Session, event: CustomerEvent, policy: Policy) -> 
         return
 
 
-def cancel_registration(db: Database, *, event_id: uuid.UUID, customer_id: uuid.UUID,
-                        policy: Policy) -> EventRegistration:
+def cancel_registration(
+    db: Database, *, event_id: uuid.UUID, customer_id: uuid.UUID, policy: Policy
+) -> EventRegistration:
     """Points paid come back; a freed seat goes to the first on the waitlist who can take it.
     409 registration_cancelled, event_closed (after the start or once attended)."""
     now = policy.now()
@@ -153,8 +175,11 @@ def cancel_registration(db: Database, *, event_id: uuid.UUID, customer_id: uuid.
         event = s.get(CustomerEvent, event_id, with_for_update=True)
         if event is None:
             raise event_not_found(event_id)
-        reg = s.execute(select(EventRegistration).where(EventRegistration.event_id == event_id,
-                                                        EventRegistration.customer_id == customer_id)).scalar()
+        reg = s.execute(
+            select(EventRegistration).where(
+                EventRegistration.event_id == event_id, EventRegistration.customer_id == customer_id
+            )
+        ).scalar()
         if reg is None:
             raise registration_not_found(event_id, customer_id)
         if reg.status == "cancelled":
@@ -164,8 +189,13 @@ def cancel_registration(db: Database, *, event_id: uuid.UUID, customer_id: uuid.
         was_seated = reg.status == "registered"
         if reg.charge_entry_id is not None:
             account = lock_account(s, customer_id)
-            restore(s, account, reg.charge_entry_id, policy=policy, posting=Posting(
-                source="event", source_ref=str(event.id), reason="event registration cancelled"))
+            restore(
+                s,
+                account,
+                reg.charge_entry_id,
+                policy=policy,
+                posting=Posting(source="event", source_ref=str(event.id), reason="event registration cancelled"),
+            )
         reg.status, reg.updated_at, reg.charge_entry_id = "cancelled", now, None
         s.flush()
         if was_seated:
@@ -182,8 +212,11 @@ def check_in(db: Database, *, event_id: uuid.UUID, customer_id: uuid.UUID, polic
         event = s.get(CustomerEvent, event_id, with_for_update=True)
         if event is None:
             raise event_not_found(event_id)
-        reg = s.execute(select(EventRegistration).where(EventRegistration.event_id == event_id,
-                                                        EventRegistration.customer_id == customer_id)).scalar()
+        reg = s.execute(
+            select(EventRegistration).where(
+                EventRegistration.event_id == event_id, EventRegistration.customer_id == customer_id
+            )
+        ).scalar()
         if reg is None:
             raise registration_not_found(event_id, customer_id)
         if reg.status == "attended":
@@ -195,8 +228,14 @@ def check_in(db: Database, *, event_id: uuid.UUID, customer_id: uuid.UUID, polic
         reg.status, reg.checked_in_at, reg.updated_at = "attended", now, now
         account = s.get(PointsAccount, customer_id, with_for_update=True)
         if account is not None and account.status == "active" and event.attendance_points > 0:
-            credit(s, account, kind="earn", points=event.attendance_points, policy=policy, posting=Posting(
-                source="event_attendance", source_ref=str(event.id), dedupe_key=f"attend:{reg.id}"))
+            credit(
+                s,
+                account,
+                kind="earn",
+                points=event.attendance_points,
+                policy=policy,
+                posting=Posting(source="event_attendance", source_ref=str(event.id), dedupe_key=f"attend:{reg.id}"),
+            )
         awards_for_trigger(s, customer_id, "event_attended", str(reg.id), policy)
         commit(s, policy)
         return reg

@@ -22,9 +22,11 @@ def run_expiry(db: Database, *, policy: Policy) -> ExpiryRun:
     """One short transaction per account, so earning and redemptions are never held up for long."""
     now = policy.now()
     with db.read() as s:
-        due: list[uuid.UUID] = list(s.execute(
-            select(PointsLot.customer_id).where(PointsLot.remaining > 0, PointsLot.expires_at <= now).distinct()
-        ).scalars())
+        due: list[uuid.UUID] = list(
+            s.execute(
+                select(PointsLot.customer_id).where(PointsLot.remaining > 0, PointsLot.expires_at <= now).distinct()
+            ).scalars()
+        )
     accounts = points = 0
     for customer_id in due:
         with db.write() as s:

@@ -68,8 +68,15 @@ def _record(s: Session, *, type: str, subject_id: str, data: dict[str, Any]) -> 
     if rows is None:
         record_event(s, outbox, type=type, subject_id=subject_id, data=data)
     else:
-        rows.append({"event_id": str(uuid.uuid4()), "type": type, "occurred_at": utcnow(), "subject_id": subject_id,
-                     "data": data})
+        rows.append(
+            {
+                "event_id": str(uuid.uuid4()),
+                "type": type,
+                "occurred_at": utcnow(),
+                "subject_id": subject_id,
+                "data": data,
+            }
+        )
 
 
 @dataclass(frozen=True)
@@ -83,47 +90,83 @@ class Posting:
     rule_version: int | None = None
 
 
-def _append(s: Session, account: PointsAccount, kind: str, points: int, posting: Posting, at: datetime,
-            now: datetime) -> LedgerEntry:
+def _append(
+    s: Session, account: PointsAccount, kind: str, points: int, posting: Posting, at: datetime, now: datetime
+) -> LedgerEntry:
     account.balance += points
     account.updated_at = now
     entry = LedgerEntry(
-        customer_id=account.customer_id, kind=kind, points=points, balance_after=account.balance,
-        source=posting.source, source_ref=posting.source_ref, dedupe_key=posting.dedupe_key,
-        rule_id=posting.rule_id, rule_version=posting.rule_version, reason=posting.reason,
-        actor_sub=posting.actor_sub, occurred_at=at, created_at=now,
+        customer_id=account.customer_id,
+        kind=kind,
+        points=points,
+        balance_after=account.balance,
+        source=posting.source,
+        source_ref=posting.source_ref,
+        dedupe_key=posting.dedupe_key,
+        rule_id=posting.rule_id,
+        rule_version=posting.rule_version,
+        reason=posting.reason,
+        actor_sub=posting.actor_sub,
+        occurred_at=at,
+        created_at=now,
     )
     s.add(entry)
     s.flush()
     return entry
 
 
-def credit(s: Session, account: PointsAccount, *, kind: str, points: int, posting: Posting, policy: Policy,
-           at: datetime | None = None) -> LedgerEntry:
+def credit(
+    s: Session,
+    account: PointsAccount,
+    *,
+    kind: str,
+    points: int,
+    posting: Posting,
+    policy: Policy,
+    at: datetime | None = None,
+) -> LedgerEntry:
     """Adds points as a new lot expiring per policy from `at` (the business time, default now).
     Records points.earned."""
     now = policy.now()
     at = at or now
     entry = _append(s, account, kind, points, posting, at, now)
-    s.add(PointsLot(id=entry.id, customer_id=account.customer_id, points=points, remaining=points,
-                    expires_at=policy.expires_at(at)))
+    s.add(
+        PointsLot(
+            id=entry.id,
+            customer_id=account.customer_id,
+            points=points,
+            remaining=points,
+            expires_at=policy.expires_at(at),
+        )
+    )
     if kind == "earn":
         account.lifetime_earned += points
     add_effect(s, ("issued", posting.source, points))
-    _record(s, type="points.earned", subject_id=str(account.customer_id), data={
-        "entry_id": entry.id, "points": points, "source": posting.source, "source_ref": posting.source_ref,
-        "balance": account.balance,
-    })
+    _record(
+        s,
+        type="points.earned",
+        subject_id=str(account.customer_id),
+        data={
+            "entry_id": entry.id,
+            "points": points,
+            "source": posting.source,
+            "source_ref": posting.source_ref,
+            "balance": account.balance,
+        },
+    )
     return entry
 
 
 def expire_due(s: Session, account: PointsAccount, policy: Policy) -> int:
     """Writes one expire entry for the account's lots past their expiry; returns the points expired."""
     now = policy.now()
-    lots = list(s.execute(
-        select(PointsLot).where(PointsLot.customer_id == account.customer_id, PointsLot.remaining > 0,
-                                PointsLot.expires_at <= now).order_by(PointsLot.expires_at, PointsLot.id)
-    ).scalars())
+    lots = list(
+        s.execute(
+            select(PointsLot)
+            .where(PointsLot.customer_id == account.customer_id, PointsLot.remaining > 0, PointsLot.expires_at <= now)
+            .order_by(PointsLot.expires_at, PointsLot.id)
+        ).scalars()
+    )
     total = sum(lot.remaining for lot in lots)
     if total == 0:
         return 0
@@ -132,25 +175,43 @@ def expire_due(s: Session, account: PointsAccount, policy: Policy) -> int:
         s.add(PointsAllocation(entry_id=entry.id, lot_id=lot.id, points=lot.remaining))
         lot.remaining = 0
     add_effect(s, ("expired", "", total))
-    _record(s, type="points.expired", subject_id=str(account.customer_id),
-            data={"entry_id": entry.id, "points": total, "balance": account.balance})
+    _record(
+        s,
+        type="points.expired",
+        subject_id=str(account.customer_id),
+        data={"entry_id": entry.id, "points": total, "balance": account.balance},
+    )
     return total
 
 
-def debit(s: Session, account: PointsAccount, *, kind: str, points: int, posting: Posting, policy: Policy,
-          prefer_lot: int | None = None) -> LedgerEntry:
+def debit(
+    s: Session,
+    account: PointsAccount,
+    *,
+    kind: str,
+    points: int,
+    posting: Posting,
+    policy: Policy,
+    prefer_lot: int | None = None,
+) -> LedgerEntry:
     """Takes `points` (> 0) from the oldest-expiring lots after expiring what is due; 409
     points_insufficient when the balance cannot cover it, so no balance ever goes negative."""
     expire_due(s, account, policy)
     if account.balance < points:
-        raise Conflict(f"The balance is {account.balance} points; {points} are needed", code="points_insufficient",
-                       balance=account.balance)
+        raise Conflict(
+            f"The balance is {account.balance} points; {points} are needed",
+            code="points_insufficient",
+            balance=account.balance,
+        )
     now = policy.now()
     entry = _append(s, account, kind, -points, posting, now, now)
-    lots = list(s.execute(
-        select(PointsLot).where(PointsLot.customer_id == account.customer_id, PointsLot.remaining > 0)
-        .order_by(PointsLot.expires_at, PointsLot.id)
-    ).scalars())
+    lots = list(
+        s.execute(
+            select(PointsLot)
+            .where(PointsLot.customer_id == account.customer_id, PointsLot.remaining > 0)
+            .order_by(PointsLot.expires_at, PointsLot.id)
+        ).scalars()
+    )
     if prefer_lot is not None:
         lots.sort(key=lambda lot: lot.id != prefer_lot)
     left = points
@@ -165,12 +226,12 @@ def debit(s: Session, account: PointsAccount, *, kind: str, points: int, posting
     return entry
 
 
-def restore(s: Session, account: PointsAccount, debit_entry_id: int, *, posting: Posting,
-            policy: Policy) -> LedgerEntry:
+def restore(
+    s: Session, account: PointsAccount, debit_entry_id: int, *, posting: Posting, policy: Policy
+) -> LedgerEntry:
     """Gives a debit's points back to the very lots it took them from (a `reverse` entry); points
     whose lot has since expired go back too and expire at the next expiry run."""
-    allocations = list(s.execute(select(PointsAllocation).where(PointsAllocation.entry_id == debit_entry_id))
-                       .scalars())
+    allocations = list(s.execute(select(PointsAllocation).where(PointsAllocation.entry_id == debit_entry_id)).scalars())
     points = sum(a.points for a in allocations)
     now = policy.now()
     entry = _append(s, account, "reverse", points, posting, now, now)

@@ -54,8 +54,9 @@ def create_reward(db: Database, *, fields: dict[str, Any], policy: Policy) -> Re
         return reward
 
 
-def update_reward(db: Database, *, reward_id: uuid.UUID, changes: dict[str, Any], expected_version: int,
-                  policy: Policy) -> Reward:
+def update_reward(
+    db: Database, *, reward_id: uuid.UUID, changes: dict[str, Any], expected_version: int, policy: Policy
+) -> Reward:
     """Only the fields given change; 412 when stale; null only where a value may be absent."""
     nulls = [k for k, v in changes.items() if v is None and k not in NULLABLE]
     if nulls:
@@ -67,8 +68,9 @@ def update_reward(db: Database, *, reward_id: uuid.UUID, changes: dict[str, Any]
         check_version(reward.version, expected_version)
         until = changes.get("active_until", reward.active_until)
         if until is not None and until <= reward.active_from:
-            raise InvalidInput([{"loc": ["body", "active_until"], "msg": "must be after active_from",
-                                 "type": "window"}])
+            raise InvalidInput(
+                [{"loc": ["body", "active_until"], "msg": "must be after active_from", "type": "window"}]
+            )
         changed = {k: v for k, v in changes.items() if getattr(reward, k) != v}
         if changed:
             for k, v in changed.items():
@@ -87,16 +89,20 @@ def read_reward(db: Database, *, reward_id: uuid.UUID) -> Reward:
     return reward
 
 
-def list_rewards(db: Database, *, available_only: bool, limit: int, cursor: str | None, policy: Policy
-                 ) -> tuple[list[Reward], str | None]:
+def list_rewards(
+    db: Database, *, available_only: bool, limit: int, cursor: str | None, policy: Policy
+) -> tuple[list[Reward], str | None]:
     after = decode_cursor(cursor)
     stmt = select(Reward).order_by(Reward.code).limit(limit + 1)
     if after is not None:
         stmt = stmt.where(Reward.code > after[0])
     if available_only:
         now = policy.now()
-        stmt = stmt.where(Reward.is_retired.is_(False), Reward.active_from <= now,
-                          (Reward.active_until.is_(None)) | (Reward.active_until > now))
+        stmt = stmt.where(
+            Reward.is_retired.is_(False),
+            Reward.active_from <= now,
+            (Reward.active_until.is_(None)) | (Reward.active_until > now),
+        )
     with db.read() as s:
         rows = list(s.execute(stmt).scalars())
     return page_of(rows, limit, key=lambda r: [r.code])
@@ -106,30 +112,38 @@ def _voucher_code() -> str:
     return "V" + "".join(secrets.choice(VOUCHER_ALPHABET) for _ in range(12))
 
 
-def _check_eligible(s: Session, reward: Reward, customer_id: uuid.UUID, tier: str, quantity: int,
-                    now: datetime) -> None:
+def _check_eligible(
+    s: Session, reward: Reward, customer_id: uuid.UUID, tier: str, quantity: int, now: datetime
+) -> None:
     if reward.is_retired or reward.active_from > now or (reward.active_until and reward.active_until <= now):
         raise Conflict(f"Reward {reward.code} is not available now", code="reward_unavailable")
     if reward.eligible_tiers and tier not in reward.eligible_tiers:
-        raise Conflict(f"Reward {reward.code} is for tiers {', '.join(reward.eligible_tiers)}",
-                       code="reward_not_eligible")
+        raise Conflict(
+            f"Reward {reward.code} is for tiers {', '.join(reward.eligible_tiers)}", code="reward_not_eligible"
+        )
     if reward.eligible_segments and not (segments_of(s, customer_id) & set(reward.eligible_segments)):
         raise Conflict(f"Reward {reward.code} is for particular customer segments", code="reward_not_eligible")
     if reward.per_customer_limit is not None:
-        taken = s.execute(select(func.coalesce(func.sum(Redemption.quantity), 0)).where(
-            Redemption.customer_id == customer_id, Redemption.reward_id == reward.id,
-            Redemption.status == "completed")).scalar_one()
+        taken = s.execute(
+            select(func.coalesce(func.sum(Redemption.quantity), 0)).where(
+                Redemption.customer_id == customer_id,
+                Redemption.reward_id == reward.id,
+                Redemption.status == "completed",
+            )
+        ).scalar_one()
         if taken + quantity > reward.per_customer_limit:
-            raise Conflict(f"At most {reward.per_customer_limit} of {reward.code} per customer",
-                           code="reward_limit_reached")
+            raise Conflict(
+                f"At most {reward.per_customer_limit} of {reward.code} per customer", code="reward_limit_reached"
+            )
 
 
 def _take_stock(s: Session, reward: Reward, quantity: int) -> None:
     if reward.stock is None:
         return
     # Conditional decrement: atomic on both databases, whatever another transaction did meanwhile.
-    done = s.execute(update(Reward).where(Reward.id == reward.id, Reward.stock >= quantity)
-                     .values(stock=Reward.stock - quantity)).rowcount
+    done = s.execute(
+        update(Reward).where(Reward.id == reward.id, Reward.stock >= quantity).values(stock=Reward.stock - quantity)
+    ).rowcount
     if done != 1:
         raise Conflict(f"Reward {reward.code} is out of stock", code="reward_out_of_stock")
     s.refresh(reward)
@@ -142,8 +156,9 @@ class RedeemRequest:
     quantity: int
 
 
-def redeem(db: Database, *, request: RedeemRequest, actor: Principal, idem: IdempotencyRequest | None, present,
-           policy: Policy) -> Redemption | StoredResponse:
+def redeem(
+    db: Database, *, request: RedeemRequest, actor: Principal, idem: IdempotencyRequest | None, present, policy: Policy
+) -> Redemption | StoredResponse:
     """One transaction: account locked, eligibility, stock, balance, ledger debit, points.redeemed.
     409 account_frozen, reward_unavailable, reward_not_eligible, reward_limit_reached,
     reward_out_of_stock, points_insufficient; 404 account_not_found, reward_not_found."""
@@ -156,18 +171,28 @@ def redeem(db: Database, *, request: RedeemRequest, actor: Principal, idem: Idem
         reward = s.get(Reward, request.reward_id)
         if reward is None:
             raise reward_not_found(request.reward_id)
-        _check_eligible(s, reward, account.customer_id, policy.tier_for(account.lifetime_earned), request.quantity,
-                        now)
+        _check_eligible(s, reward, account.customer_id, policy.tier_for(account.lifetime_earned), request.quantity, now)
         _take_stock(s, reward, request.quantity)
         points = reward.points_price * request.quantity
         redemption_id = uuid.uuid4()
-        entry = debit(s, account, kind="redeem", points=points, policy=policy, posting=Posting(
-            source="redemption", source_ref=str(redemption_id), actor_sub=actor.sub))
+        entry = debit(
+            s,
+            account,
+            kind="redeem",
+            points=points,
+            policy=policy,
+            posting=Posting(source="redemption", source_ref=str(redemption_id), actor_sub=actor.sub),
+        )
         voucher = reward.type == "voucher"
         redemption = Redemption(
-            id=redemption_id, customer_id=account.customer_id, reward_id=reward.id, quantity=request.quantity,
-            points=points, entry_id=entry.id, created_at=now, cancel_until=now + timedelta(
-                hours=reward.cancel_window_hours),
+            id=redemption_id,
+            customer_id=account.customer_id,
+            reward_id=reward.id,
+            quantity=request.quantity,
+            points=points,
+            entry_id=entry.id,
+            created_at=now,
+            cancel_until=now + timedelta(hours=reward.cancel_window_hours),
             voucher_code=_voucher_code() if voucher else None,
             voucher_valid_until=now + timedelta(days=reward.voucher_valid_days or 30) if voucher else None,
         )
@@ -176,9 +201,19 @@ def redeem(db: Database, *, request: RedeemRequest, actor: Principal, idem: Idem
         if idem:
             store_response(s, idempotency, idem, 201, present(redemption))
         add_effect(s, ("redeemed", reward.code, points))
-        record_event(s, outbox, type="points.redeemed", subject_id=str(account.customer_id), data={
-            "entry_id": entry.id, "redemption_id": str(redemption.id), "reward_id": str(reward.id),
-            "points": points, "balance": account.balance})
+        record_event(
+            s,
+            outbox,
+            type="points.redeemed",
+            subject_id=str(account.customer_id),
+            data={
+                "entry_id": entry.id,
+                "redemption_id": str(redemption.id),
+                "reward_id": str(reward.id),
+                "points": points,
+                "balance": account.balance,
+            },
+        )
         commit(s, policy)
         return redemption
 
@@ -191,12 +226,17 @@ def read_redemption(db: Database, *, redemption_id: uuid.UUID) -> Redemption:
     return redemption
 
 
-def list_redemptions(db: Database, *, customer_id: uuid.UUID, limit: int, cursor: str | None
-                     ) -> tuple[list[Redemption], str | None]:
+def list_redemptions(
+    db: Database, *, customer_id: uuid.UUID, limit: int, cursor: str | None
+) -> tuple[list[Redemption], str | None]:
     """Newest first."""
     before = decode_time_id(cursor)
-    stmt = (select(Redemption).where(Redemption.customer_id == customer_id)
-            .order_by(Redemption.created_at.desc(), Redemption.id.desc()).limit(limit + 1))
+    stmt = (
+        select(Redemption)
+        .where(Redemption.customer_id == customer_id)
+        .order_by(Redemption.created_at.desc(), Redemption.id.desc())
+        .limit(limit + 1)
+    )
     if before is not None:
         at, key = before
         stmt = stmt.where((Redemption.created_at < at) | ((Redemption.created_at == at) & (Redemption.id < key)))
@@ -221,10 +261,20 @@ def cancel_redemption(db: Database, *, redemption_id: uuid.UUID, actor: Principa
             raise Conflict("The cancellation window has closed", code="cancel_window_closed")
         if redemption.voucher_used_at is not None:
             raise Conflict("The voucher has been used", code="voucher_used")
-        restore(s, account, redemption.entry_id, policy=policy, posting=Posting(
-            source="redemption", source_ref=str(redemption.id), reason="redemption cancelled", actor_sub=actor.sub))
-        s.execute(update(Reward).where(Reward.id == redemption.reward_id, Reward.stock.is_not(None))
-                  .values(stock=Reward.stock + redemption.quantity))
+        restore(
+            s,
+            account,
+            redemption.entry_id,
+            policy=policy,
+            posting=Posting(
+                source="redemption", source_ref=str(redemption.id), reason="redemption cancelled", actor_sub=actor.sub
+            ),
+        )
+        s.execute(
+            update(Reward)
+            .where(Reward.id == redemption.reward_id, Reward.stock.is_not(None))
+            .values(stock=Reward.stock + redemption.quantity)
+        )
         redemption.status, redemption.cancelled_at = "cancelled", now
         commit(s, policy)
         return redemption
