@@ -7,6 +7,7 @@ import shutil
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 from alembic import command
@@ -139,3 +140,32 @@ def owned_database(
         outer.rollback()
         conn.close()
         engine.dispose()
+
+
+BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+
+
+def database_fixtures(prefix: str, service: str, alembic_ini: Path) -> tuple[Any, Any, Any]:
+    """A service's three database fixtures, named `<prefix>_sqlite_template` (migrated once per run),
+    `<prefix>_pg_url` (this worker's migrated PostgreSQL database) and `<prefix>_db` (a Database one
+    test owns, once per backend). A conftest binds them to module names so pytest finds them."""
+
+    @pytest.fixture(scope="session", name=f"{prefix}_sqlite_template")
+    def template(tmp_path_factory) -> Path:
+        return sqlite_template(tmp_path_factory, service, alembic_ini)
+
+    @pytest.fixture(scope="session", name=f"{prefix}_pg_url")
+    def pg_url() -> str:
+        return migrated_pg_database(service, alembic_ini)
+
+    @pytest.fixture(params=BACKENDS, name=f"{prefix}_db")
+    def db(request, tmp_path) -> Iterator[Database]:
+        with owned_database(
+            request.param,
+            template=lambda: request.getfixturevalue(f"{prefix}_sqlite_template"),
+            pg_url=lambda: request.getfixturevalue(f"{prefix}_pg_url"),
+            tmp_path=tmp_path,
+        ) as owned:
+            yield owned
+
+    return template, pg_url, db
