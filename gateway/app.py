@@ -1,6 +1,7 @@
 """Wires the gateway: settings, route table, the pooled upstream client (opened and closed by the
 lifespan), token verification, metrics, health and the proxy."""
 
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
@@ -15,7 +16,7 @@ from gateway.metrics import UpstreamMetrics
 from gateway.protection import EdgeMiddleware
 from gateway.ratelimit import RateLimiter
 from gateway.routes import RouteTable
-from gateway.upstream import build_client
+from gateway.upstream import UpstreamClient
 from services.common.auth import TokenVerifier
 from services.common.errors import install_problem_handlers
 from services.common.logs import configure_logging
@@ -72,16 +73,15 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     configure_logging("gateway", settings.log_level)
 
     @asynccontextmanager
-    async def lifespan(app: FastAPI):
-        client = build_client(settings)
-        app.state.upstream_client = client
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.upstream_client = UpstreamClient(settings)
         app.state.forwarder = proxy.Forwarder(app.state.upstream_metrics, settings)
         app.state.rate_limiter = RateLimiter(settings, app.state.upstream_metrics)
         try:
             yield
         finally:
             app.state.forwarder.close()
-            await client.aclose()
+            app.state.upstream_client.close()
 
     table = RouteTable.from_settings(settings)
     app = GatewayApp(

@@ -3,8 +3,8 @@ on asyncio protocols with httptools' parser (the parser uvicorn itself uses).
 
 Chosen by measurement (README, gateway section): a proxied read through httpx's Request and Response
 models over aiohttp's client cost about 1.7 million instructions in the gateway, three times the
-profile service's own read, so the gateway, not the service, set the pace. httpx's API stays for the
-gateway's other calls (health checks, the OpenAPI merge), where a call's cost does not matter.
+profile service's own read, so the gateway, not the service, set the pace. The gateway's own calls
+(health checks, the OpenAPI merge) go over these pools too, through gateway.upstream.
 
 A request goes out in one write. Its answer arrives as a status and headers, then body chunks as they
 come (backpressure: reading pauses while a megabyte waits). A connection goes back to the pool only

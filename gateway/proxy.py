@@ -7,19 +7,19 @@ CPU per proxied request. Its failures are the same problem documents the app's h
 
 import logging
 import re
-import ssl
 import time
 from functools import partial
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 from starlette.routing import Route as StarletteRoute
 from starlette.types import Receive, Scope, Send
 
 from gateway.config import SERVICES, GatewaySettings
-from gateway.h1pool import Answer, Pool, Timeouts, UpstreamError
+from gateway.h1pool import Answer, Pool, UpstreamError
 from gateway.headers import forwarded_headers, relayed_headers
 from gateway.metrics import UpstreamMetrics
 from gateway.resilience import CircuitBreaker, CircuitState, RetryBudget
+from gateway.upstream import open_pool, upstream_timeouts
 from services.common.auth import Principal, bearer_token
 from services.common.context import current_request_id
 from services.common.errors import (
@@ -94,12 +94,7 @@ class Forwarder:
     def __init__(self, metrics: UpstreamMetrics, settings: GatewaySettings):
         self.metrics = metrics
         self.settings = settings
-        self.timeouts = Timeouts(
-            connect=settings.connect_timeout_seconds,
-            read=settings.read_timeout_seconds,
-            pool=settings.pool_timeout_seconds,
-            keepalive=settings.keepalive_expiry_seconds,
-        )
+        self.timeouts = upstream_timeouts(settings)
         self.pools: dict[str, tuple[Pool, str]] = {}  # base URL -> (pool, path prefix)
         self.breakers = {
             service: CircuitBreaker(
@@ -120,11 +115,7 @@ class Forwarder:
     def pool_for(self, base_url: str) -> tuple[Pool, str]:
         found = self.pools.get(base_url)
         if found is None:
-            url = urlsplit(base_url)
-            tls = ssl.create_default_context() if url.scheme == "https" else None
-            port = url.port or (443 if tls else 80)
-            pool = Pool(url.hostname or "", port, self.settings.max_connections, self.timeouts, tls)
-            found = self.pools[base_url] = (pool, url.path.rstrip("/"))
+            found = self.pools[base_url] = open_pool(base_url, self.settings.max_connections, self.timeouts)
         return found
 
     def close(self) -> None:
