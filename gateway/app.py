@@ -1,8 +1,9 @@
 """Wires the gateway: settings, route table, the pooled upstream client (opened and closed by the
 lifespan), token verification, metrics, health and the proxy."""
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
@@ -38,6 +39,10 @@ GATEWAY_OPENAPI_CACHE_SECONDS); `info.x-services` says which were merged.
 """
 
 
+# A middleware class and its options, outermost first; both stacks are built from the same list.
+EdgeLayer = tuple[Callable[..., ASGIApp], dict[str, Any]]
+
+
 def describe(table: RouteTable) -> str:
     # From the table itself, so the docs follow GATEWAY_ROUTES.
     rows = sorted((route.label, route.service) for route in table.routes)
@@ -60,7 +65,7 @@ class GatewayApp(FastAPI):
             await super().__call__(scope, receive, send)
 
 
-def _proxy_stack(app: FastAPI, edge: list[tuple[type, dict]]) -> ASGIApp:
+def _proxy_stack(app: FastAPI, edge: list[EdgeLayer]) -> ASGIApp:
     stack: ASGIApp = proxy.proxy
     for cls, options in reversed(edge):
         stack = cls(stack, **options)
@@ -104,7 +109,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     install_problem_handlers(app)
     # Outermost first: request id and metrics, then the edge limits and security headers, then CORS
     # (so a preflight is answered before any token check).
-    edge: list[tuple[type, dict]] = [
+    edge: list[EdgeLayer] = [
         (RequestContextMiddleware, {"metrics": app.state.metrics}),
         (
             EdgeMiddleware,

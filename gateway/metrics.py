@@ -10,7 +10,7 @@ NO_RESPONSE = "error"  # the status label when no response arrived; errors_total
 
 class UpstreamMetrics:
     def __init__(self, registry: CollectorRegistry, services: list[str]):
-        self._answered: dict[tuple[str, int], tuple] = {}
+        self._answered: dict[tuple[str, int], tuple[Counter, Histogram]] = {}
         self.requests = Counter(
             "gateway_upstream_requests_total",
             "Proxied requests by service and upstream status ('error': no response)",

@@ -8,6 +8,7 @@ CPU per proxied request. Its failures are the same problem documents the app's h
 import logging
 import re
 import time
+from collections.abc import Callable
 from functools import partial
 from urllib.parse import quote
 
@@ -20,7 +21,7 @@ from gateway.headers import forwarded_headers, relayed_headers
 from gateway.metrics import UpstreamMetrics
 from gateway.resilience import CircuitBreaker, CircuitState, RetryBudget
 from gateway.upstream import open_pool, upstream_timeouts
-from services.common.auth import Principal, bearer_token
+from services.common.auth import Principal, TokenVerifier, bearer_token
 from services.common.context import current_request_id
 from services.common.errors import (
     NotFound,
@@ -226,7 +227,8 @@ def caller_of(scope: Scope) -> Principal:
     token = bearer_token(scope["headers"])
     if token is None:
         raise Unauthorized("A bearer token is required", code="token_missing")
-    return scope["app"].state.verifier.verify(token)
+    verifier: TokenVerifier = scope["app"].state.verifier
+    return verifier.verify(token)
 
 
 async def proxy(scope: Scope, receive: Receive, send: Send) -> None:
@@ -275,7 +277,7 @@ async def proxy(scope: Scope, receive: Receive, send: Send) -> None:
     await relay(answer, route.service, route.label, forwarder.metrics, started, send)
 
 
-def is_proxied(scope: Scope, *, own) -> bool:
+def is_proxied(scope: Scope, *, own: Callable[[str], bool]) -> bool:
     """An /api/v1/... request for a service: not one of the gateway's own routes there (`own(path)`),
     and a method the proxy forwards (another gets the router's 405)."""
     path = scope["path"]
