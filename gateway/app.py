@@ -73,6 +73,43 @@ def _proxy_stack(app: FastAPI, edge: list[EdgeLayer]) -> ASGIApp:
     return ServerErrorMiddleware(stack, handler=app.exception_handlers[Exception], debug=False)
 
 
+def edge_layers(settings: GatewaySettings, metrics: HttpMetrics) -> list[EdgeLayer]:
+    """The middleware every request passes, outermost first: request id and metrics, then the edge
+    limits and security headers, then CORS (so a preflight is answered before any token check)."""
+    edge: list[EdgeLayer] = [
+        (RequestContextMiddleware, {"metrics": metrics}),
+        (
+            EdgeMiddleware,
+            {
+                "max_header_bytes": settings.max_header_bytes,
+                "request_timeout_seconds": settings.request_timeout_seconds,
+            },
+        ),
+    ]
+    if settings.cors_origin_list:
+        edge.append(
+            (
+                CORSMiddleware,
+                {
+                    "allow_origins": settings.cors_origin_list,
+                    "allow_methods": ["GET", "POST", "PUT", "PATCH", "DELETE"],
+                    "allow_headers": [
+                        "Authorization",
+                        "Content-Type",
+                        "Idempotency-Key",
+                        "If-Match",
+                        "If-None-Match",
+                        "X-Request-ID",
+                        "Accept-Language",
+                    ],
+                    "expose_headers": ["ETag", "Location", "Retry-After", "X-Request-ID"],
+                    "max_age": 600,
+                },
+            )
+        )
+    return edge
+
+
 def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     settings = settings or GatewaySettings()
     configure_logging("gateway", settings.log_level)
@@ -107,39 +144,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     app.state.upstream_metrics = UpstreamMetrics(app.state.metrics.registry, list(SERVICES))
     app.state.merged_openapi = openapi.MergedOpenAPI(app)
     install_problem_handlers(app)
-    # Outermost first: request id and metrics, then the edge limits and security headers, then CORS
-    # (so a preflight is answered before any token check).
-    edge: list[EdgeLayer] = [
-        (RequestContextMiddleware, {"metrics": app.state.metrics}),
-        (
-            EdgeMiddleware,
-            {
-                "max_header_bytes": settings.max_header_bytes,
-                "request_timeout_seconds": settings.request_timeout_seconds,
-            },
-        ),
-    ]
-    if settings.cors_origin_list:
-        edge.append(
-            (
-                CORSMiddleware,
-                {
-                    "allow_origins": settings.cors_origin_list,
-                    "allow_methods": ["GET", "POST", "PUT", "PATCH", "DELETE"],
-                    "allow_headers": [
-                        "Authorization",
-                        "Content-Type",
-                        "Idempotency-Key",
-                        "If-Match",
-                        "If-None-Match",
-                        "X-Request-ID",
-                        "Accept-Language",
-                    ],
-                    "expose_headers": ["ETag", "Location", "Retry-After", "X-Request-ID"],
-                    "max_age": 600,
-                },
-            )
-        )
+    edge = edge_layers(settings, app.state.metrics)
     for cls, options in reversed(edge):  # add_middleware puts the last added outermost
         app.add_middleware(cls, **options)
     app.proxy_stack = _proxy_stack(app, edge)

@@ -71,6 +71,9 @@ class UpstreamMetrics:
             ["part", "reason"],
             registry=registry,
         )
+        self._start_at_zero(services)
+
+    def _start_at_zero(self, services: list[str]) -> None:
         # Series exist at zero from the start, so rate() and alerts see the first failure.
         for service in services:
             self.duration.labels(service)

@@ -123,6 +123,24 @@ class Forwarder:
         for pool, _ in self.pools.values():
             pool.close()
 
+    def _circuit_open(self, service: str) -> UpstreamUnavailable:
+        self.metrics.circuit_rejections.labels(service).inc()
+        return UpstreamUnavailable(
+            f"The {service} service is failing; the gateway is not sending it requests for now",
+            code="circuit_open",
+            service=service,
+            headers={"Retry-After": str(self.breakers[service].retry_after())},
+        )
+
+    def _failed(
+        self, service: str, label: str, method: str, err: UpstreamError, started: float
+    ) -> UpstreamTimeout | UpstreamUnavailable:
+        """Counts and logs a request that got no usable answer; returns the problem to answer with."""
+        self.metrics.failed(service, err.kind, time.perf_counter() - started)
+        fields = {"upstream": service, "route": label, "method": method, "kind": err.kind, "error": str(err)}
+        log.warning("upstream failed", extra={"fields": fields})
+        return upstream_problem(service, err.kind)
+
     async def send(
         self,
         service: str,
@@ -144,13 +162,7 @@ class Forwarder:
         counted here; a streamed one is counted by `relay` once its body is out."""
         breaker = self.breakers[service]
         if not breaker.allow():
-            self.metrics.circuit_rejections.labels(service).inc()
-            raise UpstreamUnavailable(
-                f"The {service} service is failing; the gateway is not sending it requests for now",
-                code="circuit_open",
-                service=service,
-                headers={"Retry-After": str(breaker.retry_after())},
-            )
+            raise self._circuit_open(service)
         budget = self.budgets[service]
         budget.deposit()
         pool, base_path = self.pool_for(base_url)
@@ -174,20 +186,7 @@ class Forwarder:
                         self.metrics.retries_refused.labels(service).inc()
                     breaker.failure()
                     judged = True
-                    self.metrics.failed(service, kind, time.perf_counter() - started)
-                    log.warning(
-                        "upstream failed",
-                        extra={
-                            "fields": {
-                                "upstream": service,
-                                "route": label,
-                                "method": method,
-                                "kind": kind,
-                                "error": str(err),
-                            }
-                        },
-                    )
-                    raise upstream_problem(service, kind) from None
+                    raise self._failed(service, label, method, err, started) from None
                 if answer.status_code in BREAKER_STATUSES:
                     breaker.failure()
                 else:
