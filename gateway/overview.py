@@ -20,7 +20,7 @@ _OVERVIEW_PATH = re.compile(r"/api/v1/customers/[^/]+/overview")
 
 
 def is_own_path(path: str) -> bool:
-    """The gateway's own route under /api/v1 (ProxyMiddleware leaves it to the router)."""
+    """The gateway's own route under /api/v1 (GatewayApp leaves it to the router, not the proxy)."""
     return path.endswith("/overview") and _OVERVIEW_PATH.fullmatch(path) is not None
 
 
