@@ -1,7 +1,9 @@
 """Wires the gateway: settings, route table, the pooled upstream client (opened and closed by the
 lifespan), token verification, metrics, health and the proxy."""
 
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
@@ -15,7 +17,7 @@ from gateway.metrics import UpstreamMetrics
 from gateway.protection import EdgeMiddleware
 from gateway.ratelimit import RateLimiter
 from gateway.routes import RouteTable
-from gateway.upstream import build_client
+from gateway.upstream import UpstreamClient
 from services.common.auth import TokenVerifier
 from services.common.errors import install_problem_handlers
 from services.common.logs import configure_logging
@@ -35,6 +37,10 @@ GATEWAY_OPENAPI_CACHE_SECONDS); `info.x-services` says which were merged.
 | prefix | service |
 | --- | --- |
 """
+
+
+# A middleware class and its options, outermost first; both stacks are built from the same list.
+EdgeLayer = tuple[Callable[..., ASGIApp], dict[str, Any]]
 
 
 def describe(table: RouteTable) -> str:
@@ -59,7 +65,7 @@ class GatewayApp(FastAPI):
             await super().__call__(scope, receive, send)
 
 
-def _proxy_stack(app: FastAPI, edge: list[tuple[type, dict]]) -> ASGIApp:
+def _proxy_stack(app: FastAPI, edge: list[EdgeLayer]) -> ASGIApp:
     stack: ASGIApp = proxy.proxy
     for cls, options in reversed(edge):
         stack = cls(stack, **options)
@@ -67,45 +73,11 @@ def _proxy_stack(app: FastAPI, edge: list[tuple[type, dict]]) -> ASGIApp:
     return ServerErrorMiddleware(stack, handler=app.exception_handlers[Exception], debug=False)
 
 
-def create_app(settings: GatewaySettings | None = None) -> FastAPI:
-    settings = settings or GatewaySettings()
-    configure_logging("gateway", settings.log_level)
-
-    @asynccontextmanager
-    async def lifespan(app: FastAPI):
-        client = build_client(settings)
-        app.state.upstream_client = client
-        app.state.forwarder = proxy.Forwarder(app.state.upstream_metrics, settings)
-        app.state.rate_limiter = RateLimiter(settings, app.state.upstream_metrics)
-        try:
-            yield
-        finally:
-            app.state.forwarder.close()
-            await client.aclose()
-
-    table = RouteTable.from_settings(settings)
-    app = GatewayApp(
-        title="Gateway",
-        description=describe(table),
-        version="0.1.0",
-        lifespan=lifespan,
-        # Served by gateway.openapi: the merged document and Swagger UI with local assets.
-        openapi_url=None,
-        docs_url=None,
-        redoc_url=None,
-    )
-    app.state.service_name = "gateway"
-    app.state.settings = settings
-    app.state.verifier = TokenVerifier(settings)
-    app.state.route_table = table
-    app.state.metrics = HttpMetrics(CollectorRegistry(auto_describe=True))
-    app.state.upstream_metrics = UpstreamMetrics(app.state.metrics.registry, list(SERVICES))
-    app.state.merged_openapi = openapi.MergedOpenAPI(app)
-    install_problem_handlers(app)
-    # Outermost first: request id and metrics, then the edge limits and security headers, then CORS
-    # (so a preflight is answered before any token check).
-    edge: list[tuple[type, dict]] = [
-        (RequestContextMiddleware, {"metrics": app.state.metrics}),
+def edge_layers(settings: GatewaySettings, metrics: HttpMetrics) -> list[EdgeLayer]:
+    """The middleware every request passes, outermost first: request id and metrics, then the edge
+    limits and security headers, then CORS (so a preflight is answered before any token check)."""
+    edge: list[EdgeLayer] = [
+        (RequestContextMiddleware, {"metrics": metrics}),
         (
             EdgeMiddleware,
             {
@@ -135,6 +107,44 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
                 },
             )
         )
+    return edge
+
+
+def create_app(settings: GatewaySettings | None = None) -> FastAPI:
+    settings = settings or GatewaySettings()
+    configure_logging("gateway", settings.log_level)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.upstream_client = UpstreamClient(settings)
+        app.state.forwarder = proxy.Forwarder(app.state.upstream_metrics, settings)
+        app.state.rate_limiter = RateLimiter(settings, app.state.upstream_metrics)
+        try:
+            yield
+        finally:
+            app.state.forwarder.close()
+            app.state.upstream_client.close()
+
+    table = RouteTable.from_settings(settings)
+    app = GatewayApp(
+        title="Gateway",
+        description=describe(table),
+        version="0.1.0",
+        lifespan=lifespan,
+        # Served by gateway.openapi: the merged document and Swagger UI with local assets.
+        openapi_url=None,
+        docs_url=None,
+        redoc_url=None,
+    )
+    app.state.service_name = "gateway"
+    app.state.settings = settings
+    app.state.verifier = TokenVerifier(settings)
+    app.state.route_table = table
+    app.state.metrics = HttpMetrics(CollectorRegistry(auto_describe=True))
+    app.state.upstream_metrics = UpstreamMetrics(app.state.metrics.registry, list(SERVICES))
+    app.state.merged_openapi = openapi.MergedOpenAPI(app)
+    install_problem_handlers(app)
+    edge = edge_layers(settings, app.state.metrics)
     for cls, options in reversed(edge):  # add_middleware puts the last added outermost
         app.add_middleware(cls, **options)
     app.proxy_stack = _proxy_stack(app, edge)

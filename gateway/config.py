@@ -2,7 +2,7 @@
 the upstream client's timeouts and pool, and the protections in front of the services (rate limits,
 circuit breakers, retry budget, size and time limits, CORS)."""
 
-from typing import Literal
+from typing import Literal, Self
 
 from limits import parse_many
 from pydantic import field_validator, model_validator
@@ -11,10 +11,10 @@ from pydantic_settings import SettingsConfigDict
 from services.common.config import BaseServiceSettings
 
 SERVICES = ("profile", "segmentation", "feedback", "loyalty")
-# Each service's outbox feed; it is for other services, never for clients (DESIGN.md).
+# Each service's outbox feed; it is for other services, never for clients.
 EVENT_FEED_PREFIX = "/v1/events"
 
-# DESIGN.md: every prefix belongs to exactly one service.
+# Every prefix belongs to exactly one service.
 DEFAULT_ROUTES: dict[str, str] = {
     "/v1/customers": "profile",
     "/v1/transactions": "profile",
@@ -108,7 +108,7 @@ class GatewaySettings(BaseServiceSettings):
         return routes
 
     @model_validator(mode="after")
-    def _positive_limits(self):
+    def _positive_limits(self) -> Self:
         numbers = (
             "connect_timeout_seconds",
             "read_timeout_seconds",
@@ -138,7 +138,8 @@ class GatewaySettings(BaseServiceSettings):
 
     def service_url(self, service: str) -> str:
         """The service's base URL, or "" when it is not configured."""
-        return getattr(self, f"{service}_url")
+        url: str = getattr(self, f"{service}_url")
+        return url
 
     def configured_services(self) -> dict[str, str]:
         return {name: self.service_url(name) for name in SERVICES if self.service_url(name)}

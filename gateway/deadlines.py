@@ -43,6 +43,7 @@ class Deadlines:
     def _expire(self) -> None:
         self._timer = None
         loop, waits = self._loop, self._waits
+        assert loop is not None  # the timer was set on it by start()
         now = loop.time()
         while waits:
             key = next(iter(waits))

@@ -3,8 +3,8 @@ on asyncio protocols with httptools' parser (the parser uvicorn itself uses).
 
 Chosen by measurement (README, gateway section): a proxied read through httpx's Request and Response
 models over aiohttp's client cost about 1.7 million instructions in the gateway, three times the
-profile service's own read, so the gateway, not the service, set the pace. httpx's API stays for the
-gateway's other calls (health checks, the OpenAPI merge), where a call's cost does not matter.
+profile service's own read, so the gateway, not the service, set the pace. The gateway's own calls
+(health checks, the OpenAPI merge) go over these pools too, through gateway.upstream.
 
 A request goes out in one write. Its answer arrives as a status and headers, then body chunks as they
 come (backpressure: reading pauses while a megabyte waits). A connection goes back to the pool only
@@ -15,8 +15,9 @@ import asyncio
 import json
 import ssl
 from collections import deque
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import httptools
 
@@ -68,8 +69,8 @@ class Answer:
         self._buffered = 0
         self._done = False
         self._error: UpstreamError | None = None
-        self._waiter: asyncio.Future | None = None
-        self._head: asyncio.Future = conn.loop.create_future()
+        self._waiter: asyncio.Future[None] | None = None
+        self._head: asyncio.Future[None] = conn.loop.create_future()
         self.headers: list[tuple[bytes, bytes]] = []
         self.status_code = 0
         self.keep_alive = False
@@ -116,7 +117,7 @@ class Answer:
         self._resume()
         return data, self._done
 
-    async def chunks(self):
+    async def chunks(self) -> AsyncIterator[bytes]:
         while True:
             if self._chunks:
                 data, _ = self.take()
@@ -152,10 +153,11 @@ class Answer:
 class Connection(asyncio.Protocol):
     """One keep-alive connection, one request at a time; httptools calls the on_* methods."""
 
+    transport: asyncio.Transport  # set by connection_made, before the pool hands the connection out
+
     def __init__(self, pool: "Pool"):
         self.pool = pool
         self.loop = asyncio.get_running_loop()
-        self.transport: asyncio.Transport | None = None
         self.parser = httptools.HttpResponseParser(self)
         self.answer: Answer | None = None
         self.closed = False
@@ -164,8 +166,8 @@ class Connection(asyncio.Protocol):
 
     # -- asyncio ------------------------------------------------------------------------------------
 
-    def connection_made(self, transport) -> None:
-        self.transport = transport
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.Transport, transport)  # create_connection makes a stream transport
 
     def data_received(self, data: bytes) -> None:
         try:
@@ -214,7 +216,7 @@ class Connection(asyncio.Protocol):
         if self.answer is not None:
             self.answer._fail(error)
 
-    async def wait(self, future: asyncio.Future) -> None:
+    async def wait(self, future: asyncio.Future[None]) -> None:
         """Awaits data for `future`, at most the read timeout; a timeout spoils the connection."""
         reads = self.pool.reads
         key = reads.start(self._expire)
@@ -246,7 +248,7 @@ class Pool:
         self.reads = Deadlines(timeouts.read)  # every wait for the upstream's next bytes
         self._idle: list[Connection] = []
         self._count = 0  # open or opening
-        self._waiters: deque[asyncio.Future] = deque()
+        self._waiters: deque[asyncio.Future[Connection | None]] = deque()  # a connection, or a free slot
 
     async def request(self, method: str, target: str, headers: list[tuple[bytes, bytes]], body: bytes) -> Answer:
         """Sends one request and returns once the answer's status and headers are in. Raises
@@ -269,6 +271,7 @@ class Pool:
         return answer
 
     async def _acquire(self) -> Connection:
+        conn: Connection | None
         loop = asyncio.get_running_loop()
         now = loop.time()
         while self._idle:
@@ -277,15 +280,16 @@ class Pool:
                 return conn
             self._drop(conn)
         while self._count >= self.limit:
-            waiter = loop.create_future()
+            waiter: asyncio.Future[Connection | None] = loop.create_future()
             self._waiters.append(waiter)
             try:
                 async with asyncio.timeout(self.timeouts.pool):
                     conn = await waiter
             except BaseException as err:
                 handed = waiter.done() and not waiter.cancelled()
-                if handed and waiter.result() is not None:
-                    self.release(waiter.result())  # handed over just as we gave up: pass it on
+                given = waiter.result() if handed else None
+                if given is not None:
+                    self.release(given)  # handed over just as we gave up: pass it on
                 elif handed:
                     self._wake_one()  # a slot opened just as we gave up: pass it on
                 elif waiter in self._waiters:

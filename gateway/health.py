@@ -5,12 +5,12 @@ import asyncio
 import time
 from typing import Literal
 
-import httpx
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
-from gateway.upstream import UPSTREAM_ERRORS, failure_kind
+from gateway.h1pool import UpstreamError
+from gateway.upstream import UpstreamClient
 from services.common.context import current_request_id
 
 Overall = Literal["ok", "degraded", "down"]
@@ -42,25 +42,18 @@ def overall_status(services: dict[str, ServiceHealth], critical: frozenset[str])
     return "degraded" if down else "ok"
 
 
-async def probe(client: httpx.AsyncClient, base_url: str, timeout: float) -> ServiceHealth:
+async def probe(client: UpstreamClient, base_url: str, timeout: float) -> ServiceHealth:
     started = time.perf_counter()
-    request = httpx.Request(
-        "GET",
-        f"{base_url}/health/ready",
-        headers={"x-request-id": current_request_id() or ""},
-        extensions={"timeout": httpx.Timeout(timeout).as_dict()},
-    )
+    status: Literal["ok", "down"]
+    headers = [(b"x-request-id", (current_request_id() or "").encode("latin-1"))]
     try:
-        # The transport's timeouts are per phase; this bounds the whole check.
-        async with asyncio.timeout(timeout):
-            response = await client.send(request)
-        status, detail = (
-            ("ok", "ready") if response.status_code == 200 else ("down", f"not ready ({response.status_code})")
-        )
+        async with asyncio.timeout(timeout):  # the whole check, whichever phase it is in
+            answer = await client.get(base_url, "/health/ready", headers)
+        status, detail = ("ok", "ready") if answer.status_code == 200 else ("down", f"not ready ({answer.status_code})")
     except TimeoutError:
         status, detail = "down", "timeout"
-    except UPSTREAM_ERRORS as err:
-        status, detail = "down", "timeout" if failure_kind(err) == "timeout" else "unreachable"
+    except UpstreamError as err:
+        status, detail = "down", "timeout" if err.kind == "timeout" else "unreachable"
     latency_ms = round((time.perf_counter() - started) * 1000, 1)
     return ServiceHealth(status=status, latency_ms=latency_ms, detail=detail)
 
@@ -74,7 +67,7 @@ router = APIRouter(prefix="/health", tags=["health"])
     summary="Every configured service's readiness",
     responses={503: {"model": SuiteHealth, "description": "The suite is down"}},
 )
-async def suite_health(request: Request):
+async def suite_health(request: Request) -> JSONResponse:
     """Checks every configured service's /health/ready at once, each bounded by
     GATEWAY_HEALTH_TIMEOUT_SECONDS. 200 while the suite can serve (ok or degraded), 503 when it is
     down: every service down, or a critical one (GATEWAY_CRITICAL_SERVICES, profile by default).

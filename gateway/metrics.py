@@ -10,7 +10,7 @@ NO_RESPONSE = "error"  # the status label when no response arrived; errors_total
 
 class UpstreamMetrics:
     def __init__(self, registry: CollectorRegistry, services: list[str]):
-        self._answered: dict[tuple[str, int], tuple] = {}
+        self._answered: dict[tuple[str, int], tuple[Counter, Histogram]] = {}
         self.requests = Counter(
             "gateway_upstream_requests_total",
             "Proxied requests by service and upstream status ('error': no response)",
@@ -71,6 +71,9 @@ class UpstreamMetrics:
             ["part", "reason"],
             registry=registry,
         )
+        self._start_at_zero(services)
+
+    def _start_at_zero(self, services: list[str]) -> None:
         # Series exist at zero from the start, so rate() and alerts see the first failure.
         for service in services:
             self.duration.labels(service)

@@ -9,14 +9,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import httpx
 import swagger_ui
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.openapi.docs import get_swagger_ui_html, get_swagger_ui_oauth2_redirect_html
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 
+from gateway.h1pool import UpstreamError
 from gateway.routes import API_PREFIX
-from gateway.upstream import UPSTREAM_ERRORS
+from gateway.upstream import UpstreamClient
 from services.common.errors import NotFound
 
 OPENAPI_PATH = "/api/openapi.json"
@@ -25,6 +25,7 @@ CATCH_ALL = "/api/v1/{path}"
 _ASSETS = {"swagger-ui-bundle.js": "text/javascript", "swagger-ui.css": "text/css", "favicon-32x32.png": "image/png"}
 _METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 _REF = "#/components/"
+Document = dict[str, Any]  # an OpenAPI document, or a part of one, as parsed JSON
 
 
 def swagger_assets() -> Path:
@@ -43,7 +44,7 @@ def _rewrite_refs(node: Any, renames: dict[str, str]) -> Any:
     return node
 
 
-def _merge_components(merged: dict, spec: dict, service: str) -> dict[str, str]:
+def _merge_components(merged: Document, spec: Document, service: str) -> dict[str, str]:
     """Adds the service's components to `merged`; a name already taken by something different gets the
     service's name in front (Problem -> ProfileProblem). Returns the $ref renames to apply."""
     renames: dict[str, str] = {}
@@ -66,7 +67,7 @@ def _merge_components(merged: dict, spec: dict, service: str) -> dict[str, str]:
     return renames
 
 
-def merge(own: dict, services: dict[str, dict], routed: Callable[[str], str | None]) -> dict:
+def merge(own: Document, services: dict[str, Document], routed: Callable[[str], str | None]) -> Document:
     """`own` is the gateway's document; `services` each live service's. A service path is taken only
     when the route table sends it to that service (its event feed and health paths are not client
     paths), and the gateway's own paths win any clash. operationIds stay unique."""
@@ -103,11 +104,11 @@ class MergedOpenAPI:
 
     def __init__(self, app: FastAPI):
         self.app = app
-        self.document: dict | None = None
+        self.document: Document | None = None
         self.built_at = 0.0
         self.lock = asyncio.Lock()
 
-    async def get(self) -> dict:
+    async def get(self) -> Document:
         settings = self.app.state.settings
         if self.document is not None and time.monotonic() - self.built_at < settings.openapi_cache_seconds:
             return self.document
@@ -117,21 +118,20 @@ class MergedOpenAPI:
                 self.built_at = time.monotonic()
         return self.document
 
-    async def _fetch(self, service: str, base_url: str) -> tuple[str, dict | None]:
-        client: httpx.AsyncClient = self.app.state.upstream_client
-        timeout = self.app.state.settings.openapi_fetch_timeout_seconds
+    async def _fetch(self, service: str, base_url: str) -> tuple[str, Document | None]:
+        client: UpstreamClient = self.app.state.upstream_client
         try:
-            async with asyncio.timeout(timeout):
-                response = await client.get(f"{base_url}/openapi.json", timeout=timeout)
-            if response.status_code == 200:
-                body = response.json()
+            async with asyncio.timeout(self.app.state.settings.openapi_fetch_timeout_seconds):
+                answer = await client.get(base_url, "/openapi.json")
+            if answer.status_code == 200:
+                body = answer.json()
                 if isinstance(body, dict) and isinstance(body.get("paths"), dict):
                     return service, body
-        except (TimeoutError, httpx.HTTPError, ValueError, *UPSTREAM_ERRORS):
+        except (TimeoutError, UpstreamError, ValueError):
             pass
         return service, None
 
-    async def _build(self) -> dict:
+    async def _build(self) -> Document:
         settings = self.app.state.settings
         found = await asyncio.gather(*(self._fetch(s, url) for s, url in settings.configured_services().items()))
         live = {service: spec for service, spec in found if spec is not None}

@@ -3,6 +3,7 @@ and security headers on every response."""
 
 import asyncio
 import json
+from collections.abc import Iterable
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -33,7 +34,9 @@ def security_headers(path: str) -> list[tuple[bytes, bytes]]:
     return [(n, DOCS_CSP if n == b"content-security-policy" else v) for n, v in API_SECURITY_HEADERS]
 
 
-async def _send_problem(send: Send, status: int, code: str, detail: str, extra_headers=()) -> None:
+async def _send_problem(
+    send: Send, status: int, code: str, detail: str, extra_headers: Iterable[tuple[bytes, bytes]] = ()
+) -> None:
     body = json.dumps(problem_body(status, code, detail)).encode()
     await send(
         {
@@ -81,6 +84,7 @@ class EdgeMiddleware:
             )
             return
         task = asyncio.current_task()
+        assert task is not None  # an ASGI app runs inside its server's task
         cancelling = task.cancelling()
         expired = False
 

@@ -7,20 +7,21 @@ CPU per proxied request. Its failures are the same problem documents the app's h
 
 import logging
 import re
-import ssl
 import time
+from collections.abc import Callable
 from functools import partial
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 from starlette.routing import Route as StarletteRoute
 from starlette.types import Receive, Scope, Send
 
 from gateway.config import SERVICES, GatewaySettings
-from gateway.h1pool import Answer, Pool, Timeouts, UpstreamError
+from gateway.h1pool import Answer, Pool, UpstreamError
 from gateway.headers import forwarded_headers, relayed_headers
 from gateway.metrics import UpstreamMetrics
 from gateway.resilience import CircuitBreaker, CircuitState, RetryBudget
-from services.common.auth import Principal, bearer_token
+from gateway.upstream import open_pool, upstream_timeouts
+from services.common.auth import Principal, TokenVerifier, bearer_token
 from services.common.context import current_request_id
 from services.common.errors import (
     NotFound,
@@ -94,12 +95,7 @@ class Forwarder:
     def __init__(self, metrics: UpstreamMetrics, settings: GatewaySettings):
         self.metrics = metrics
         self.settings = settings
-        self.timeouts = Timeouts(
-            connect=settings.connect_timeout_seconds,
-            read=settings.read_timeout_seconds,
-            pool=settings.pool_timeout_seconds,
-            keepalive=settings.keepalive_expiry_seconds,
-        )
+        self.timeouts = upstream_timeouts(settings)
         self.pools: dict[str, tuple[Pool, str]] = {}  # base URL -> (pool, path prefix)
         self.breakers = {
             service: CircuitBreaker(
@@ -120,16 +116,30 @@ class Forwarder:
     def pool_for(self, base_url: str) -> tuple[Pool, str]:
         found = self.pools.get(base_url)
         if found is None:
-            url = urlsplit(base_url)
-            tls = ssl.create_default_context() if url.scheme == "https" else None
-            port = url.port or (443 if tls else 80)
-            pool = Pool(url.hostname or "", port, self.settings.max_connections, self.timeouts, tls)
-            found = self.pools[base_url] = (pool, url.path.rstrip("/"))
+            found = self.pools[base_url] = open_pool(base_url, self.settings.max_connections, self.timeouts)
         return found
 
     def close(self) -> None:
         for pool, _ in self.pools.values():
             pool.close()
+
+    def _circuit_open(self, service: str) -> UpstreamUnavailable:
+        self.metrics.circuit_rejections.labels(service).inc()
+        return UpstreamUnavailable(
+            f"The {service} service is failing; the gateway is not sending it requests for now",
+            code="circuit_open",
+            service=service,
+            headers={"Retry-After": str(self.breakers[service].retry_after())},
+        )
+
+    def _failed(
+        self, service: str, label: str, method: str, err: UpstreamError, started: float
+    ) -> UpstreamTimeout | UpstreamUnavailable:
+        """Counts and logs a request that got no usable answer; returns the problem to answer with."""
+        self.metrics.failed(service, err.kind, time.perf_counter() - started)
+        fields = {"upstream": service, "route": label, "method": method, "kind": err.kind, "error": str(err)}
+        log.warning("upstream failed", extra={"fields": fields})
+        return upstream_problem(service, err.kind)
 
     async def send(
         self,
@@ -152,13 +162,7 @@ class Forwarder:
         counted here; a streamed one is counted by `relay` once its body is out."""
         breaker = self.breakers[service]
         if not breaker.allow():
-            self.metrics.circuit_rejections.labels(service).inc()
-            raise UpstreamUnavailable(
-                f"The {service} service is failing; the gateway is not sending it requests for now",
-                code="circuit_open",
-                service=service,
-                headers={"Retry-After": str(breaker.retry_after())},
-            )
+            raise self._circuit_open(service)
         budget = self.budgets[service]
         budget.deposit()
         pool, base_path = self.pool_for(base_url)
@@ -182,20 +186,7 @@ class Forwarder:
                         self.metrics.retries_refused.labels(service).inc()
                     breaker.failure()
                     judged = True
-                    self.metrics.failed(service, kind, time.perf_counter() - started)
-                    log.warning(
-                        "upstream failed",
-                        extra={
-                            "fields": {
-                                "upstream": service,
-                                "route": label,
-                                "method": method,
-                                "kind": kind,
-                                "error": str(err),
-                            }
-                        },
-                    )
-                    raise upstream_problem(service, kind) from None
+                    raise self._failed(service, label, method, err, started) from None
                 if answer.status_code in BREAKER_STATUSES:
                     breaker.failure()
                 else:
@@ -235,7 +226,8 @@ def caller_of(scope: Scope) -> Principal:
     token = bearer_token(scope["headers"])
     if token is None:
         raise Unauthorized("A bearer token is required", code="token_missing")
-    return scope["app"].state.verifier.verify(token)
+    verifier: TokenVerifier = scope["app"].state.verifier
+    return verifier.verify(token)
 
 
 async def proxy(scope: Scope, receive: Receive, send: Send) -> None:
@@ -284,7 +276,7 @@ async def proxy(scope: Scope, receive: Receive, send: Send) -> None:
     await relay(answer, route.service, route.label, forwarder.metrics, started, send)
 
 
-def is_proxied(scope: Scope, *, own) -> bool:
+def is_proxied(scope: Scope, *, own: Callable[[str], bool]) -> bool:
     """An /api/v1/... request for a service: not one of the gateway's own routes there (`own(path)`),
     and a method the proxy forwards (another gets the router's 405)."""
     path = scope["path"]

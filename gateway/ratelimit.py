@@ -5,11 +5,13 @@ strategy in memory is gateway.ratelimit_memory, the same arithmetic at a tenth o
 import logging
 import math
 import time
-from typing import Literal
+from collections.abc import Callable
+from typing import Literal, Protocol
 
 from limits import RateLimitItem, parse_many
 from limits.aio import storage, strategies
 from limits.errors import StorageError
+from limits.util import WindowStats
 
 from gateway.config import GatewaySettings
 from gateway.metrics import UpstreamMetrics
@@ -21,7 +23,17 @@ log = logging.getLogger("gateway.ratelimit")
 
 RouteClass = Literal["reads", "writes", "bulk"]
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-_STRATEGIES = {
+
+
+class Strategy(Protocol):
+    """What the limiter uses of a `limits` strategy (and of MemorySlidingWindowCounter)."""
+
+    async def hit(self, item: RateLimitItem, *identifiers: str, cost: int = 1) -> bool: ...
+
+    async def get_window_stats(self, item: RateLimitItem, *identifiers: str) -> WindowStats: ...
+
+
+_STRATEGIES: dict[str, Callable[[storage.Storage], Strategy]] = {
     "moving-window": strategies.MovingWindowRateLimiter,
     "fixed-window": strategies.FixedWindowRateLimiter,
     "sliding-window-counter": strategies.SlidingWindowCounterRateLimiter,
@@ -58,6 +70,7 @@ class RateLimiter:
         }
         strategy = settings.rate_limit_strategy
         self.backend = "redis" if settings.redis_url else "memory"
+        self.strategy: Strategy
         if settings.redis_url:
             # Short socket timeouts: a stalled Redis costs a request at most this, then it fails open.
             self.strategy = _STRATEGIES[strategy](

@@ -11,6 +11,8 @@ from math import floor, inf
 from limits import RateLimitItem
 from limits.util import WindowStats
 
+_Key = tuple[int, int, tuple[str, ...]]  # (limit, period seconds, identifiers)
+
 
 class MemorySlidingWindowCounter:
     """`hit` and `get_window_stats` as limits' strategies offer them. Single-threaded (one event loop),
@@ -18,9 +20,11 @@ class MemorySlidingWindowCounter:
 
     def __init__(self) -> None:
         # (period seconds, window number) -> {(limit, identifiers): count}
-        self._windows: dict[tuple[int, int], dict[tuple, int]] = {}
+        self._windows: dict[tuple[int, int], dict[_Key, int]] = {}
 
-    def _counts(self, item: RateLimitItem, identifiers: tuple[str, ...], now: float):
+    def _counts(
+        self, item: RateLimitItem, identifiers: tuple[str, ...], now: float
+    ) -> tuple[int, _Key, int, dict[_Key, int]]:
         expiry = item.get_expiry()
         number = int(now / expiry)
         current = self._windows.get((expiry, number))

@@ -1,71 +1,56 @@
-"""The gateway's httpx client (httpx's API over aiohttp's connection pool) for health checks and the
-OpenAPI merge, and how its failures are classified. Proxied requests use gateway.h1pool."""
+"""The gateway's upstream connections as settings make them (timeouts, one pool per service URL), and
+its own calls to the services (health checks, the OpenAPI merge): plain GETs over gateway.h1pool, the
+stack the proxy uses, on pools of their own so that a busy proxy never holds up a health check."""
 
-from http.cookiejar import CookieJar, DefaultCookiePolicy
-from typing import Literal
-
-import aiohttp
-import httpx
-from httpx_aiohttp import AiohttpTransport
+import ssl
+from collections.abc import Iterable
+from urllib.parse import urlsplit
 
 from gateway.config import GatewaySettings
-
-FailureKind = Literal["timeout", "refused"]
-# What a send or a body read may raise: httpx's errors, and aiohttp's that the transport leaves
-# unmapped (a malformed response, for one).
-UPSTREAM_ERRORS = (httpx.TransportError, aiohttp.ClientError)
-# Forward only what the caller sent; aiohttp would add these when absent.
-_AIOHTTP_AUTO_HEADERS = ("Accept", "Accept-Encoding", "User-Agent", "Content-Type")
+from gateway.h1pool import Answer, Pool, Timeouts
 
 
-def upstream_timeout(settings: GatewaySettings) -> httpx.Timeout:
-    return httpx.Timeout(
+def upstream_timeouts(settings: GatewaySettings) -> Timeouts:
+    return Timeouts(
         connect=settings.connect_timeout_seconds,
         read=settings.read_timeout_seconds,
-        write=settings.read_timeout_seconds,
         pool=settings.pool_timeout_seconds,
+        keepalive=settings.keepalive_expiry_seconds,
     )
 
 
-def build_client(settings: GatewaySettings) -> httpx.AsyncClient:
-    """Call inside the running loop (the lifespan): aiohttp binds its session to it on first use.
-
-    PERF-NOTES: httpx's own pool reaches ~0.4 of direct throughput; this transport reaches aiohttp's
-    ~0.9. Cookies are refused at both layers: a shared jar would hand one client's cookies to another.
-    Used for health checks and the OpenAPI merge; proxied requests go over gateway.h1pool.
-    """
-
-    def session() -> aiohttp.ClientSession:
-        connector = aiohttp.TCPConnector(
-            limit=settings.max_connections, keepalive_timeout=settings.keepalive_expiry_seconds
-        )
-        s = aiohttp.ClientSession(
-            connector=connector,
-            cookie_jar=aiohttp.DummyCookieJar(),
-            auto_decompress=False,
-            skip_auto_headers=_AIOHTTP_AUTO_HEADERS,
-        )
-        # The proxy retries idempotent requests itself, once, and counts it; aiohttp's own silent
-        # retry would make that twice.
-        s._retry_connection = False
-        return s
-
-    limits = httpx.Limits(max_connections=settings.max_connections, keepalive_expiry=settings.keepalive_expiry_seconds)
-    refuse_all = DefaultCookiePolicy(allowed_domains=[])
-    return httpx.AsyncClient(
-        transport=AiohttpTransport(limits=limits, client=session),
-        timeout=upstream_timeout(settings),
-        trust_env=False,
-        follow_redirects=False,
-        cookies=CookieJar(policy=refuse_all),
-    )
+def open_pool(base_url: str, limit: int, timeouts: Timeouts) -> tuple[Pool, str]:
+    """A pool for the URL's origin, and the URL's path (no trailing slash) to put before each target."""
+    url = urlsplit(base_url)
+    tls = ssl.create_default_context() if url.scheme == "https" else None
+    port = url.port or (443 if tls else 80)
+    return Pool(url.hostname or "", port, limit, timeouts, tls), url.path.rstrip("/")
 
 
-def failure_kind(err: BaseException) -> FailureKind:
-    """timeout, or refused for every other connection-level failure (refused, reset, dropped before
-    answering, malformed answer). Judged by aiohttp's original error: the transport maps loosely
-    (a refused connection arrives as httpx.ConnectTimeout)."""
-    origin = err.__cause__ if isinstance(err.__cause__, aiohttp.ClientError) else err
-    if isinstance(origin, TimeoutError | httpx.TimeoutException):
-        return "timeout"
-    return "refused"
+class UpstreamClient:
+    """GETs for the gateway's own calls; lives from startup to shutdown. No retries, no cookies, no
+    headers but the caller's (and Host)."""
+
+    def __init__(self, settings: GatewaySettings):
+        self.limit = settings.max_connections
+        self.timeouts = upstream_timeouts(settings)
+        self.pools: dict[str, tuple[Pool, str]] = {}  # base URL -> (pool, path prefix)
+
+    async def get(self, base_url: str, path: str, headers: Iterable[tuple[bytes, bytes]] = ()) -> Answer:
+        """The answer with its whole body read (`body`, `json()`). Raises gateway.h1pool.UpstreamError,
+        or UpstreamTimeoutError for a connect, pool or read timeout. The caller bounds the whole call
+        (asyncio.timeout): a call cancelled midway closes its connection rather than reusing it."""
+        found = self.pools.get(base_url)
+        if found is None:
+            found = self.pools[base_url] = open_pool(base_url, self.limit, self.timeouts)
+        pool, base_path = found
+        answer = await pool.request("GET", base_path + path, list(headers), b"")
+        try:
+            await answer.read()
+        finally:
+            answer.close()
+        return answer
+
+    def close(self) -> None:
+        for pool, _ in self.pools.values():
+            pool.close()

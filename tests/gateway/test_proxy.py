@@ -78,7 +78,7 @@ def test_forward_sets_forwarded_headers(gateway, auth):
 def test_forward_sends_no_headers_the_caller_did_not(gateway, auth):
     r = gateway().post("/api/v1/customers", headers=auth("staff"), content=b"raw")
     got = received_headers(echoed(r))
-    # aiohttp would add Content-Type, Accept-Encoding and User-Agent; an upstream must see the caller's.
+    # A client library may add Content-Type, Accept-Encoding and User-Agent; an upstream must see the caller's.
     assert "content-type" not in got
     assert got["accept-encoding"] == ["gzip, deflate"]  # TestClient's own
     assert got["user-agent"] == ["testclient"]
