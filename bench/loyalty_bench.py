@@ -35,9 +35,9 @@ from services.loyalty.config import LoyaltySettings
 from services.loyalty.consumers import LoyaltyConsumer
 from services.loyalty.service import rewards
 from services.loyalty.service.accounts import check_balances, ensure_account
-from services.loyalty.service.earning import RuleParams, create_rule
 from services.loyalty.service.ledger import Posting, commit, credit
 from services.loyalty.service.rewards import RedeemRequest
+from services.loyalty.service.rules import RuleParams, create_rule
 
 ROOT = Path(__file__).resolve().parent.parent
 ALEMBIC_INI = ROOT / "services" / "loyalty" / "alembic.ini"

@@ -5,12 +5,13 @@ from datetime import datetime
 from pathlib import Path
 
 from fastapi import FastAPI
+from prometheus_client import CollectorRegistry
 
 from services.common.app import build_service_app
 from services.common.consumer import ConsumerThread, lag_check
 from services.common.db import Database, utcnow
 from services.common.outbox import feed_router
-from services.loyalty.api import accounts, events, operations, rewards, rules
+from services.loyalty.api import routers
 from services.loyalty.config import LoyaltySettings
 from services.loyalty.consumers import build_consumer
 from services.loyalty.metrics import LoyaltyMetrics
@@ -43,10 +44,9 @@ def create_app(
         "segmentation": settings.segmentation_feed_url,
         "feedback": settings.feedback_feed_url,
     }
-    # The metrics need the app's registry and the consumers need the policy, so the policy's sink
-    # forwards to metrics attached once the app exists.
-    sink_target: list[LoyaltyMetrics] = []
-    policy = build_policy(settings, clock, sink=lambda effect: sink_target[0].record(effect) if sink_target else None)
+    registry = CollectorRegistry(auto_describe=True)
+    metrics = LoyaltyMetrics(registry)
+    policy = build_policy(settings, clock, sink=metrics.record)
     consumers = {
         feed: build_consumer(feed, db=db, policy=policy, settings=settings, url=url)
         for feed, url in feeds.items()
@@ -58,16 +58,15 @@ def create_app(
         description="Points accounts and ledger, earning rules, rewards and redemptions, customer events; "
         "the points event feed.",
         settings=settings,
-        routers=[accounts.router, rules.router, rewards.router, events.router, operations.router, feed_router(outbox)],
+        routers=[*routers, feed_router(outbox)],
         alembic_ini=HERE / "alembic.ini",
         db=db,
         background=[ConsumerThread(c, idle_seconds=settings.feed_idle_seconds) for c in consumers.values()],
+        registry=registry,
     )
-    metrics = LoyaltyMetrics(app.state.metrics.registry)
-    sink_target.append(metrics)
     for feed, consumer in consumers.items():
         metrics.watch_lag(feed, consumer)
-        app.state.ready_checks[f"{feed}_feed"] = lag_check(consumer, settings.max_feed_lag)
+        app.state.ready_checks[f"{feed}_feed"] = lag_check(consumer, settings.consumer_max_lag)
     app.state.policy = policy
     app.state.loyalty_metrics = metrics
     app.state.consumers = consumers

@@ -4,10 +4,10 @@ from zoneinfo import ZoneInfo
 
 from pydantic_settings import SettingsConfigDict
 
-from services.common.config import BaseServiceSettings
+from services.common.config import BaseServiceSettings, FeedConsumerSettings
 
 
-class LoyaltySettings(BaseServiceSettings):
+class LoyaltySettings(FeedConsumerSettings, BaseServiceSettings):
     model_config = SettingsConfigDict(env_prefix="LOYALTY_", extra="ignore", frozen=True)
 
     port: int = 8004
@@ -16,9 +16,6 @@ class LoyaltySettings(BaseServiceSettings):
     profile_feed_url: str = "http://127.0.0.1:8001/v1/events"
     segmentation_feed_url: str = "http://127.0.0.1:8002/v1/events"
     feedback_feed_url: str = "http://127.0.0.1:8003/v1/events"
-    feed_batch_size: int = 500
-    feed_idle_seconds: float = 1.0
-    max_feed_lag: int = 10_000  # readiness fails beyond this many unapplied events
     # Days and months (caps, expiry) are counted on the bank's calendar.
     business_timezone: str = "Asia/Shanghai"
     # Earned points expire at the end of the Nth calendar month after the month they were earned in.

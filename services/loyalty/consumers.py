@@ -11,13 +11,11 @@ import httpx
 from pydantic import AwareDatetime, BaseModel, ValidationError
 from sqlalchemy import delete, select
 from sqlalchemy import event as sa_event
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
-from services.common.auth import mint_token
-from services.common.consumer import FeedConsumer, Handler
-from services.common.db import Database
+from services.common.consumer import FeedConsumer, Handler, system_token_source
+from services.common.db import Database, upsert_insert
 from services.common.outbox import Event
 from services.loyalty.config import LoyaltySettings
 from services.loyalty.models import Activity, CustomerSegment, consumer_cursor
@@ -84,7 +82,7 @@ def _has_activities(s: Session, trigger: str) -> bool:
     """Whether any active activity is bound to the trigger; asked once per unit of work (a consumer batch)."""
     known = s.info.setdefault("has_activities", {})
     if trigger not in known:
-        stmt = select(Activity.code).where(Activity.trigger == trigger, Activity.is_retired.is_(False)).limit(1)
+        stmt = select(Activity.code).where(Activity.trigger == trigger, col(Activity.is_retired).is_(False)).limit(1)
         known[trigger] = s.execute(stmt).first() is not None
     return known[trigger]
 
@@ -125,8 +123,7 @@ def _on_segment(s: Session, event: Event, _policy: Policy) -> None:
             )
         )
         return
-    insert = pg_insert if s.get_bind().dialect.name == "postgresql" else sqlite_insert
-    stmt = insert(CustomerSegment).values(
+    stmt = upsert_insert(s)(CustomerSegment).values(
         customer_id=customer_id, scheme=e.scheme, class_name=e.to_class, changed_at=e.changed_at
     )
     s.execute(
@@ -224,15 +221,12 @@ class LoyaltyConsumer(FeedConsumer):
 def build_consumer(
     feed: Feed, *, db: Database, policy: Policy, settings: LoyaltySettings, url: str, client: httpx.Client | None = None
 ) -> LoyaltyConsumer:
-    def token() -> str:
-        return mint_token(settings.jwt_secret, sub="loyalty-consumer", role="system", ttl_seconds=300)
-
     return LoyaltyConsumer(
         feed=feed,
         policy=policy,
         db=db,
         client=client or httpx.Client(timeout=10),
         feed_url=url,
-        token=token,
+        token=system_token_source(settings, "loyalty-consumer"),
         batch_size=settings.feed_batch_size,
     )

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import text
 
-from services.loyalty import check
+from services.loyalty.tools import check
 from tests.loyalty import factories as f
 from tests.loyalty.conftest import SQLITE_ONLY
 

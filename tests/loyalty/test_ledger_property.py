@@ -15,9 +15,10 @@ from services.common.errors import Conflict
 from services.loyalty.app import build_policy
 from services.loyalty.models import LedgerEntry, PointsAccount
 from services.loyalty.service import accounts, expiry, rewards
-from services.loyalty.service.earning import RuleParams, Transaction, claw_back, create_rule, earn_for_transaction
+from services.loyalty.service.earning import Transaction, claw_back, earn_for_transaction
 from services.loyalty.service.ledger import commit
 from services.loyalty.service.rewards import RedeemRequest
+from services.loyalty.service.rules import RuleParams, create_rule
 from tests import dbkit
 from tests.loyalty.conftest import START, Clock, loyalty_settings
 

@@ -1,43 +1,23 @@
-"""Dependencies and presenters the loyalty routers share."""
+"""Loyalty's own dependencies (the points policy) and the presenters its routers share; the kit's
+aliases (services.common.access, services.common.deps) cover the rest."""
 
 from typing import Annotated
 
-from fastapi import Depends, Header, Query, Request
-from fastapi.responses import JSONResponse
+from fastapi import Depends, Request
 
-from services.common.auth import Principal, require_role
-from services.common.db import Database
-from services.common.idempotency import StoredResponse
 from services.common.money import fen_to_str
 from services.loyalty.models import EarningRule, EarningRuleVersion, LedgerEntry, PointsAccount
-from services.loyalty.schemas import AccountRead, EntryRead, MultiplierRead, RuleRead, RuleVersionRead, factor_str
+from services.loyalty.schemas.accounts import AccountRead, EntryRead
+from services.loyalty.schemas.rules import MultiplierRead, RuleRead, RuleVersionRead, factor_str
 from services.loyalty.service.policy import Policy
 
 
-async def _db(request: Request) -> Database:
-    return request.app.state.db
-
-
 async def _policy(request: Request) -> Policy:
-    return request.app.state.policy
+    policy: Policy = request.app.state.policy
+    return policy
 
 
-Db = Annotated[Database, Depends(_db)]
 Pol = Annotated[Policy, Depends(_policy)]
-Anyone = Annotated[Principal, Depends(require_role("customer", "staff", "supervisor", "admin", "system"))]
-Staff = Annotated[Principal, Depends(require_role("staff", "supervisor", "admin"))]
-StaffOrSystem = Annotated[Principal, Depends(require_role("staff", "supervisor", "admin", "system"))]
-Supervisor = Annotated[Principal, Depends(require_role("supervisor", "admin"))]
-SupervisorOrSystem = Annotated[Principal, Depends(require_role("supervisor", "admin", "system"))]
-CustomerOrStaff = Annotated[Principal, Depends(require_role("customer", "staff", "supervisor", "admin"))]
-Limit = Annotated[int, Query(ge=1, le=200, description="page size, at most 200")]
-Cursor = Annotated[str | None, Query(max_length=500, description="next_cursor from the previous page")]
-IfMatch = Annotated[str | None, Header(alias="If-Match", description="the ETag from your last read")]
-IdemKey = Annotated[str | None, Header(alias="Idempotency-Key", description="makes a retry safe")]
-
-
-def replay(stored: StoredResponse) -> JSONResponse:
-    return JSONResponse(stored.body, status_code=stored.status_code, headers={"Idempotency-Replayed": "true"})
 
 
 def present_account(account: PointsAccount, policy: Policy) -> AccountRead:

@@ -6,19 +6,20 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 
+from services.common.access import CustomerOrStaff, Everyone, Staff, Supervisor
 from services.common.auth import ensure_own_customer
+from services.common.deps import Cursor, Db, Limit
 from services.common.errors import problem_responses
-from services.loyalty.api.deps import Anyone, Cursor, CustomerOrStaff, Db, Limit, Pol, Staff, Supervisor
-from services.loyalty.schemas import (
-    BranchCode,
+from services.loyalty.api.deps import Pol
+from services.loyalty.schemas.events import (
     CustomerEventCreate,
     CustomerEventDetail,
     CustomerEventPage,
     CustomerEventRead,
-    Instant,
     RegistrationCreate,
     RegistrationRead,
 )
+from services.loyalty.schemas.fields import BranchCode, Instant
 from services.loyalty.service import events
 
 router = APIRouter(prefix="/v1/loyalty/customer-events", tags=["customer events"])
@@ -48,7 +49,7 @@ def create_event(
     responses=problem_responses(401, 403, 422),
 )
 def list_events(
-    _p: Anyone,
+    _p: Everyone,
     db: Db,
     branch_code: Annotated[BranchCode | None, Query()] = None,
     starts_after: Annotated[Instant | None, Query()] = None,
@@ -67,7 +68,7 @@ def list_events(
     summary="A customer event with seats taken",
     responses=problem_responses(401, 403, 404, 422),
 )
-def read_event(event_id: EventId, _p: Anyone, db: Db) -> CustomerEventDetail:
+def read_event(event_id: EventId, _p: Everyone, db: Db) -> CustomerEventDetail:
     event, seated = events.read_event(db, event_id=event_id)
     return CustomerEventDetail(**CustomerEventRead.model_validate(event).model_dump(), seats_taken=seated)
 

@@ -2,25 +2,17 @@
 
 from fastapi import APIRouter, Request
 
+from services.common.access import StaffOrSystem, Supervisor, SupervisorOrSystem
+from services.common.deps import Db, IdemKey, replay
 from services.common.errors import problem_responses
 from services.common.idempotency import StoredResponse, idempotency_request
-from services.loyalty.api.deps import (
-    Db,
-    IdemKey,
-    Pol,
-    StaffOrSystem,
-    Supervisor,
-    SupervisorOrSystem,
-    entry_body,
-    present_entry,
-    replay,
-)
-from services.loyalty.schemas import (
+from services.loyalty.api.deps import Pol, entry_body, present_entry
+from services.loyalty.schemas.accounts import EntryRead
+from services.loyalty.schemas.operations import (
     ActivityAwardCreate,
     ActivityCreate,
     ActivityList,
     ActivityRead,
-    EntryRead,
     ExpiryRunRead,
     LedgerCheckRead,
     MismatchRead,

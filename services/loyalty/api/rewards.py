@@ -5,24 +5,14 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Response
 
+from services.common.access import CustomerOrStaff, Everyone, StaffOrSystem, Supervisor
 from services.common.auth import ensure_own_customer
+from services.common.deps import Cursor, Db, IdemKey, IfMatch, Limit, replay
 from services.common.errors import problem_responses
 from services.common.etag import etag_for, expected_version
 from services.common.idempotency import StoredResponse, idempotency_request
-from services.loyalty.api.deps import (
-    Anyone,
-    Cursor,
-    CustomerOrStaff,
-    Db,
-    IdemKey,
-    IfMatch,
-    Limit,
-    Pol,
-    StaffOrSystem,
-    Supervisor,
-    replay,
-)
-from services.loyalty.schemas import (
+from services.loyalty.api.deps import Pol
+from services.loyalty.schemas.rewards import (
     RedemptionCreate,
     RedemptionRead,
     RewardCreate,
@@ -63,7 +53,7 @@ def create_reward(body: RewardCreate, _p: Supervisor, db: Db, policy: Pol, respo
     responses=problem_responses(401, 403, 422),
 )
 def list_rewards(
-    _p: Anyone, db: Db, policy: Pol, available_only: bool = True, limit: Limit = 50, cursor: Cursor = None
+    _p: Everyone, db: Db, policy: Pol, available_only: bool = True, limit: Limit = 50, cursor: Cursor = None
 ) -> RewardPage:
     rows, next_cursor = rewards.list_rewards(
         db, available_only=available_only, limit=limit, cursor=cursor, policy=policy
@@ -77,7 +67,7 @@ def list_rewards(
     summary="A reward",
     responses=problem_responses(401, 403, 404, 422),
 )
-def read_reward(reward_id: RewardId, _p: Anyone, db: Db, response: Response) -> RewardRead:
+def read_reward(reward_id: RewardId, _p: Everyone, db: Db, response: Response) -> RewardRead:
     reward = rewards.read_reward(db, reward_id=reward_id)
     response.headers["ETag"] = etag_for(reward.version)
     return RewardRead.model_validate(reward)
@@ -149,7 +139,7 @@ def redeem(
     summary="A redemption",
     responses=problem_responses(401, 403, 404, 422),
 )
-def read_redemption(redemption_id: RedemptionId, principal: Anyone, db: Db) -> RedemptionRead:
+def read_redemption(redemption_id: RedemptionId, principal: Everyone, db: Db) -> RedemptionRead:
     redemption = rewards.read_redemption(db, redemption_id=redemption_id)
     ensure_own_customer(principal, redemption.customer_id, rewards.redemption_not_found(redemption_id))
     return RedemptionRead.model_validate(redemption)

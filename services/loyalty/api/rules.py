@@ -5,14 +5,24 @@ from typing import Annotated
 
 from fastapi import APIRouter, Response
 
+from services.common.access import StaffOrSystem, Supervisor
+from services.common.deps import Cursor, Db, IfMatch, Limit
 from services.common.errors import problem_responses
 from services.common.etag import etag_for, expected_version
 from services.common.money import str_to_fen
 from services.common.pagination import decode_cursor, page_of
-from services.loyalty.api.deps import Cursor, Db, IfMatch, Limit, Pol, StaffOrSystem, Supervisor, present_rule
-from services.loyalty.schemas import RuleChange, RuleCreate, RulePage, RuleParamsIn, RuleRead, RuleRetire, factor_pct
-from services.loyalty.service import earning
-from services.loyalty.service.earning import RuleParams
+from services.loyalty.api.deps import Pol, present_rule
+from services.loyalty.schemas.rules import (
+    RuleChange,
+    RuleCreate,
+    RulePage,
+    RuleParamsIn,
+    RuleRead,
+    RuleRetire,
+    factor_pct,
+)
+from services.loyalty.service import rules
+from services.loyalty.service.rules import RuleParams
 
 router = APIRouter(prefix="/v1/loyalty/rules", tags=["earning rules"])
 RuleId = Annotated[uuid.UUID, "rule id"]
@@ -42,7 +52,7 @@ def _params(body: RuleParamsIn) -> RuleParams:
     responses=problem_responses(401, 403, 409, 422),
 )
 def create_rule(body: RuleCreate, principal: Supervisor, db: Db, policy: Pol, response: Response) -> RuleRead:
-    rule, versions = earning.create_rule(
+    rule, versions = rules.create_rule(
         db, code=body.code, name=body.name, params=_params(body), actor=principal, policy=policy
     )
     response.headers["ETag"] = etag_for(rule.version)
@@ -60,7 +70,7 @@ def list_rules(
     _p: StaffOrSystem, db: Db, include_retired: bool = False, limit: Limit = 50, cursor: Cursor = None
 ) -> RulePage:
     after = decode_cursor(cursor)
-    rows = [r for r in earning.list_rules(db, include_retired=include_retired) if after is None or r[0].code > after[0]]
+    rows = [r for r in rules.list_rules(db, include_retired=include_retired) if after is None or r[0].code > after[0]]
     page, next_cursor = page_of(rows[: limit + 1], limit, key=lambda r: [r[0].code])
     return RulePage(items=[present_rule(r, v) for r, v in page], next_cursor=next_cursor)
 
@@ -72,7 +82,7 @@ def list_rules(
     responses=problem_responses(401, 403, 404, 422),
 )
 def read_rule(rule_id: RuleId, _p: StaffOrSystem, db: Db, response: Response) -> RuleRead:
-    rule, versions = earning.read_rule(db, rule_id=rule_id)
+    rule, versions = rules.read_rule(db, rule_id=rule_id)
     response.headers["ETag"] = etag_for(rule.version)
     return present_rule(rule, versions)
 
@@ -92,7 +102,7 @@ def change_rule(
     response: Response,
     if_match: IfMatch = None,
 ) -> RuleRead:
-    rule, versions = earning.change_rule(
+    rule, versions = rules.change_rule(
         db,
         rule_id=rule_id,
         name=body.name,
@@ -120,7 +130,7 @@ def retire_rule(
     body: RuleRetire | None = None,
     if_match: IfMatch = None,
 ) -> RuleRead:
-    rule, versions = earning.retire_rule(
+    rule, versions = rules.retire_rule(
         db,
         rule_id=rule_id,
         at=body.at if body else None,

@@ -166,12 +166,12 @@ def check_balances(db: Database) -> tuple[int, list[Mismatch]]:
     """Every account's stored balance against the sum of its ledger and of its lots' remaining points.
     Returns (accounts checked, mismatches)."""
     with db.read() as s:
-        ledger = dict(
+        ledger: dict[uuid.UUID, int] = dict(
             s.execute(
                 select(LedgerEntry.customer_id, func.sum(LedgerEntry.points)).group_by(LedgerEntry.customer_id)
             ).all()
         )
-        lots = dict(
+        lots: dict[uuid.UUID, int] = dict(
             s.execute(
                 select(PointsLot.customer_id, func.sum(PointsLot.remaining)).group_by(PointsLot.customer_id)
             ).all()

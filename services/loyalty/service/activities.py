@@ -5,6 +5,7 @@ import uuid
 
 from sqlalchemy import exc, select
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from services.common.auth import Principal
 from services.common.db import Database, is_unique_violation
@@ -80,7 +81,7 @@ def awards_for_trigger(s: Session, customer_id: uuid.UUID, trigger: str, instanc
         return 0
     total = 0
     for activity in s.execute(
-        select(Activity).where(Activity.trigger == trigger, Activity.is_retired.is_(False))
+        select(Activity).where(Activity.trigger == trigger, col(Activity.is_retired).is_(False))
     ).scalars():
         entry = award_in(s, account, activity, instance, policy)
         total += entry.points if entry else 0

@@ -8,14 +8,14 @@ from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from services.common.db import Database
 from services.common.errors import Conflict, NotFound
-from services.common.pagination import page_of
+from services.common.pagination import decode_time_id, page_of
 from services.loyalty.models import CustomerEvent, EventRegistration, PointsAccount
 from services.loyalty.service.accounts import segments_of
 from services.loyalty.service.activities import awards_for_trigger
-from services.loyalty.service.cursors import decode_time_id
 from services.loyalty.service.ledger import (
     Posting,
     commit,
@@ -57,7 +57,7 @@ def read_event(db: Database, *, event_id: uuid.UUID) -> tuple[CustomerEvent, int
 
 def _seated(s: Session, event_id: uuid.UUID) -> int:
     return s.execute(
-        select(func.count()).where(EventRegistration.event_id == event_id, EventRegistration.status.in_(SEATED))
+        select(func.count()).where(EventRegistration.event_id == event_id, col(EventRegistration.status).in_(SEATED))
     ).scalar_one()
 
 

@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy import exc, func, select, update
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from services.common.auth import Principal
 from services.common.db import Database, is_unique_violation
@@ -17,10 +18,9 @@ from services.common.errors import Conflict, InvalidInput, NotFound
 from services.common.etag import check_version
 from services.common.idempotency import IdempotencyRequest, StoredResponse, find_stored, store_response
 from services.common.outbox import record_event
-from services.common.pagination import decode_cursor, page_of
+from services.common.pagination import decode_cursor, decode_time_id, page_of
 from services.loyalty.models import Redemption, Reward, idempotency, outbox
 from services.loyalty.service.accounts import segments_of
-from services.loyalty.service.cursors import decode_time_id
 from services.loyalty.service.ledger import Posting, add_effect, commit, debit, lock_account, require_active, restore
 from services.loyalty.service.policy import Policy
 
@@ -99,9 +99,9 @@ def list_rewards(
     if available_only:
         now = policy.now()
         stmt = stmt.where(
-            Reward.is_retired.is_(False),
+            col(Reward.is_retired).is_(False),
             Reward.active_from <= now,
-            (Reward.active_until.is_(None)) | (Reward.active_until > now),
+            col(Reward.active_until).is_(None) | (col(Reward.active_until) > now),
         )
     with db.read() as s:
         rows = list(s.execute(stmt).scalars())
@@ -141,9 +141,12 @@ def _take_stock(s: Session, reward: Reward, quantity: int) -> None:
     if reward.stock is None:
         return
     # Conditional decrement: atomic on both databases, whatever another transaction did meanwhile.
-    done = s.execute(
-        update(Reward).where(Reward.id == reward.id, Reward.stock >= quantity).values(stock=Reward.stock - quantity)
-    ).rowcount
+    result = s.execute(
+        update(Reward)
+        .where(col(Reward.id) == reward.id, col(Reward.stock) >= quantity)
+        .values(stock=col(Reward.stock) - quantity)
+    )
+    done = result.rowcount  # type: ignore[attr-defined]  # an UPDATE's CursorResult has it; Result's type lacks it
     if done != 1:
         raise Conflict(f"Reward {reward.code} is out of stock", code="reward_out_of_stock")
     s.refresh(reward)
@@ -234,7 +237,7 @@ def list_redemptions(
     stmt = (
         select(Redemption)
         .where(Redemption.customer_id == customer_id)
-        .order_by(Redemption.created_at.desc(), Redemption.id.desc())
+        .order_by(col(Redemption.created_at).desc(), col(Redemption.id).desc())
         .limit(limit + 1)
     )
     if before is not None:
@@ -255,6 +258,7 @@ def cancel_redemption(db: Database, *, redemption_id: uuid.UUID, actor: Principa
             raise redemption_not_found(redemption_id)
         account = lock_account(s, found.customer_id)  # the account first, as redeem does: one lock order
         redemption = s.get(Redemption, redemption_id, with_for_update=True, populate_existing=True)
+        assert redemption is not None  # the locked re-read of the row found above
         if redemption.status == "cancelled":
             raise Conflict("The redemption is already cancelled", code="redemption_cancelled")
         if now > redemption.cancel_until:
@@ -272,8 +276,8 @@ def cancel_redemption(db: Database, *, redemption_id: uuid.UUID, actor: Principa
         )
         s.execute(
             update(Reward)
-            .where(Reward.id == redemption.reward_id, Reward.stock.is_not(None))
-            .values(stock=Reward.stock + redemption.quantity)
+            .where(Reward.id == redemption.reward_id, col(Reward.stock).is_not(None))
+            .values(stock=col(Reward.stock) + redemption.quantity)
         )
         redemption.status, redemption.cancelled_at = "cancelled", now
         commit(s, policy)
@@ -291,7 +295,7 @@ def use_voucher(db: Database, *, code: str, policy: Policy) -> Redemption:
             raise Conflict("The redemption was cancelled", code="redemption_cancelled")
         if redemption.voucher_used_at is not None:
             raise Conflict("The voucher has been used", code="voucher_used")
-        if redemption.voucher_valid_until <= now:
+        if redemption.voucher_valid_until is None or redemption.voucher_valid_until <= now:
             raise Conflict("The voucher has expired", code="voucher_expired")
         redemption.voucher_used_at = now  # the row is locked (SQLite: the single writer)
         commit(s, policy)

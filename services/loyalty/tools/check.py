@@ -1,4 +1,4 @@
-"""`python -m services.loyalty.check`: verifies every account's stored balance against its ledger and
+"""`python -m services.loyalty.tools.check`: verifies every account's stored balance against its ledger and
 its lots; prints each mismatch and exits 1 if there is any."""
 
 import sys

@@ -1,4 +1,4 @@
-"""`python -m services.loyalty.expire`: the expiry job (run daily; safe to run twice)."""
+"""`python -m services.loyalty.tools.expire`: the expiry job (run daily; safe to run twice)."""
 
 import sys
 
