@@ -36,12 +36,12 @@ from sqlalchemy import create_engine, func, insert, select, text, update
 from services.common.consumer import FeedConsumer
 from services.common.db import Database
 from services.common.outbox import Event
-from services.segmentation import service
-from services.segmentation.activity import prune_activity
-from services.segmentation.classify import class_expressions, clock_params, refresh_windows
 from services.segmentation.config import SegmentationSettings
 from services.segmentation.consumers import FeatureHandlers
 from services.segmentation.models import consumer_cursor, customer_feature, recompute_job
+from services.segmentation.service import context, recomputes
+from services.segmentation.service.activity import prune_activity
+from services.segmentation.service.classify import class_expressions, clock_params, refresh_windows
 from tests import dbkit
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -213,12 +213,12 @@ def recompute(db: Database, settings: SegmentationSettings, now: datetime, windo
     def on_step(step: str, seconds: float) -> None:
         steps[step] = steps.get(step, 0.0) + seconds
 
-    ctx = service.Context(db=db, settings=settings, clock=lambda: now, on_step=on_step)
+    ctx = context.Context(db=db, settings=settings, clock=lambda: now, on_step=on_step)
     t0 = time.perf_counter()
-    job, _ = service.start_recompute(ctx, actor="bench", windows=windows)
-    service.run_recompute(ctx, job_id=job.id)
+    job, _ = recomputes.start_recompute(ctx, actor="bench", windows=windows)
+    recomputes.run_recompute(ctx, job_id=job.id)
     elapsed = time.perf_counter() - t0
-    job = service.require_job(db, job_id=job.id)
+    job = recomputes.require_job(db, job_id=job.id)
     if job.status != "succeeded" or job.windows != windows:
         raise RecomputeFailed(f"recompute {job.id}: {job.status} {job.error or ''} (windows {job.windows})")
     return elapsed, job, steps

@@ -6,16 +6,18 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import anyio.to_thread
 from sqlalchemy import (
     BigInteger,
     Connection,
+    CursorResult,
     DateTime,
     Engine,
     Integer,
     MetaData,
+    Result,
     Row,
     Table,
     bindparam,
@@ -225,11 +227,18 @@ class PreparedRow:
         self._local = threading.local()
 
 
-def upsert_insert(bind: Session | Connection | Engine) -> Callable[..., Any]:
+def upsert_insert(bind: Session | Connection | Engine | str) -> Callable[..., Any]:
     """The dialect's own `insert`, whose statements take `on_conflict_do_nothing` and
-    `on_conflict_do_update` with the same arguments on PostgreSQL and SQLite."""
-    engine = bind.get_bind() if isinstance(bind, Session) else bind
-    return pg_insert if engine.dialect.name == "postgresql" else sqlite_insert
+    `on_conflict_do_update` with the same arguments on PostgreSQL and SQLite. `bind` may also be a
+    dialect name."""
+    engine = bind if isinstance(bind, str) else bind.get_bind() if isinstance(bind, Session) else bind
+    name = engine if isinstance(engine, str) else engine.dialect.name
+    return pg_insert if name == "postgresql" else sqlite_insert
+
+
+def rows_affected(result: Result[Any]) -> int:
+    """How many rows an UPDATE or DELETE changed (Session.execute types its result as a plain Result)."""
+    return cast(CursorResult[Any], result).rowcount
 
 
 def is_unique_violation(err: exc.IntegrityError) -> bool:

@@ -33,9 +33,12 @@ IdemKey = Annotated[
 ]
 
 
-def replay(stored: StoredResponse, location: str | None = None) -> JSONResponse:
-    """The stored first answer to an Idempotency-Key, sent again and marked as a replay."""
+def replay(stored: StoredResponse, location: str | None = None, etag: str | None = None) -> JSONResponse:
+    """The stored first answer to an Idempotency-Key, sent again and marked as a replay (with the
+    created resource's Location and ETag where the first answer had them)."""
     headers = {"Idempotency-Replayed": "true"}
     if location:
         headers["Location"] = location
+    if etag:
+        headers["ETag"] = etag
     return JSONResponse(stored.body, status_code=stored.status_code, headers=headers)

@@ -7,19 +7,19 @@ from pathlib import Path
 
 import httpx
 from fastapi import FastAPI
+from prometheus_client import CollectorRegistry
 
 from services.common.app import build_service_app
-from services.common.auth import mint_token
-from services.common.consumer import ConsumerThread, FeedConsumer, lag_check
+from services.common.consumer import ConsumerThread, FeedConsumer, lag_check, system_token_source
 from services.common.db import Database, utcnow
 from services.common.outbox import feed_router
-from services.segmentation import service
 from services.segmentation.api import routers
 from services.segmentation.config import SegmentationSettings
 from services.segmentation.consumers import FeatureHandlers
 from services.segmentation.metrics import SegmentationMetrics
 from services.segmentation.models import consumer_cursor, outbox
-from services.segmentation.quarantine import OnQuarantine
+from services.segmentation.service import context, recomputes
+from services.segmentation.service.quarantine import OnQuarantine
 
 HERE = Path(__file__).parent
 FEEDS = ("profile", "loyalty", "feedback")
@@ -36,9 +36,6 @@ def build_consumers(
     features = FeatureHandlers(settings, clock, on_quarantine)
     client = client or httpx.Client(timeout=10.0)
 
-    def token() -> str:
-        return mint_token(settings.jwt_secret, sub="segmentation-consumer", role="system", ttl_seconds=300)
-
     return {
         feed: FeedConsumer(
             name=feed,
@@ -47,7 +44,7 @@ def build_consumers(
             handlers=features.handlers(feed),
             client=client,
             feed_url=getattr(settings, f"{feed}_feed_url"),
-            token=token,
+            token=system_token_source(settings, "segmentation-consumer"),
             batch_size=settings.feed_batch_size,
             set_aside=features.set_aside(feed),
         )
@@ -64,10 +61,9 @@ def create_app(
     settings = settings or SegmentationSettings()
     db = db or Database(settings.database_url)
     clock = clock or utcnow
-    counters: list[OnQuarantine] = []  # the metric exists only once the app (and its registry) does
-    consumers = build_consumers(
-        settings, db, clock, on_quarantine=lambda feed, kind: [count(feed, kind) for count in counters]
-    )
+    registry = CollectorRegistry(auto_describe=True)
+    metrics = SegmentationMetrics(registry)
+    consumers = build_consumers(settings, db, clock, on_quarantine=metrics.event_quarantined)
     app = build_service_app(
         name="segmentation",
         title="Segmentation service",
@@ -78,23 +74,22 @@ def create_app(
         alembic_ini=HERE / "alembic.ini",
         db=db,
         background=[ConsumerThread(c, settings.feed_idle_seconds) for c in consumers.values()],
+        registry=registry,
     )
-    metrics = SegmentationMetrics(app.state.metrics.registry)
-    counters.append(metrics.event_quarantined)
-    ctx = service.Context(
+    ctx = context.Context(
         db=db, settings=settings, clock=clock, on_recompute=metrics.recompute_finished, on_step=metrics.recompute_step
     )
     app.state.ctx = ctx
     app.state.consumers = consumers
     for name, consumer in consumers.items():
-        app.state.ready_checks[f"{name}_feed"] = lag_check(consumer, settings.max_consumer_lag)
+        app.state.ready_checks[f"{name}_feed"] = lag_check(consumer, settings.consumer_max_lag)
 
     def run_job(job_id: str) -> None:
         if settings.recompute_inline:
-            service.run_recompute(ctx, job_id=job_id)
+            recomputes.run_recompute(ctx, job_id=job_id)
             return
         threading.Thread(
-            target=service.run_recompute,
+            target=recomputes.run_recompute,
             args=(ctx,),
             kwargs={"job_id": job_id},
             name=f"recompute-{job_id}",

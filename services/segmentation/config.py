@@ -3,10 +3,10 @@ schemes, per customer type where it matters, with the defaults the README docume
 
 from pydantic_settings import SettingsConfigDict
 
-from services.common.config import BaseServiceSettings
+from services.common.config import BaseServiceSettings, FeedConsumerSettings
 
 
-class SegmentationSettings(BaseServiceSettings):
+class SegmentationSettings(FeedConsumerSettings, BaseServiceSettings):
     model_config = SettingsConfigDict(env_prefix="SEGMENTATION_", extra="ignore", frozen=True)
 
     port: int = 8002
@@ -14,9 +14,6 @@ class SegmentationSettings(BaseServiceSettings):
     profile_feed_url: str = "http://127.0.0.1:8001/v1/events"
     loyalty_feed_url: str = "http://127.0.0.1:8004/v1/events"
     feedback_feed_url: str = "http://127.0.0.1:8003/v1/events"
-    feed_batch_size: int = 500
-    feed_idle_seconds: float = 1.0
-    max_consumer_lag: int = 10_000
     # asset size: AUM (fen) at or above which a customer is major / mid_high / ordinary; below ordinary is micro
     asset_thresholds_individual: str = "500000000,50000000,0"  # 5,000,000.00 / 500,000.00 / 0.00 CNY
     asset_thresholds_enterprise: str = "10000000000,1000000000,100000000"  # 100m / 10m / 1m CNY

@@ -7,17 +7,16 @@ from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from services.common.db import upsert_insert
 from services.common.outbox import Event
-from services.segmentation.activity import count_transaction, latest_txn_at, reverse_transaction
-from services.segmentation.classify import Scope, classify, refresh_windows, remove_from_all
 from services.segmentation.config import SegmentationSettings
 from services.segmentation.models import customer_feature, segment
-from services.segmentation.quarantine import OnQuarantine, forget_subject, guarded, item_hook
-from services.segmentation.segment_refresh import refresh_rule_segment
+from services.segmentation.service.activity import count_transaction, latest_txn_at, reverse_transaction
+from services.segmentation.service.classify import Scope, classify, refresh_windows, remove_from_all
+from services.segmentation.service.quarantine import OnQuarantine, forget_subject, guarded, item_hook
+from services.segmentation.service.segment_refresh import refresh_rule_segment
 
 cf = customer_feature
 DIGITAL_CHANNELS = ("mobile", "online")
@@ -25,12 +24,8 @@ PROFILE_FIELDS = ("region_type", "province", "city", "branch_code")
 Clock = Callable[[], datetime]
 
 
-def _insert(s: Session):
-    return pg_insert if s.get_bind().dialect.name == "postgresql" else sqlite_insert
-
-
 def _ensure_row(s: Session, customer_id: str, now: datetime) -> None:
-    s.execute(_insert(s)(cf).values(customer_id=customer_id, updated_at=now).on_conflict_do_nothing())
+    s.execute(upsert_insert(s)(cf).values(customer_id=customer_id, updated_at=now).on_conflict_do_nothing())
 
 
 def _set(s: Session, customer_id: str, now: datetime, *conditions, **values) -> None:

@@ -10,7 +10,7 @@ from pydantic import AfterValidator, Field, model_validator
 
 from services.common.pagination import Page
 from services.common.schema import RequestModel, ResponseModel
-from services.segmentation.catalogue import ALL_CLASSES, NEEDS_TAGS
+from services.segmentation.service.catalogue import ALL_CLASSES, NEEDS_TAGS
 
 Scheme = Literal["customer_type", "region", "asset_size", "behaviour"]
 Channel = Literal["sms", "phone_call", "email", "app_push"]

@@ -4,7 +4,7 @@ from datetime import timedelta
 
 import pytest
 
-from services.segmentation.catalogue import suitable
+from services.segmentation.service.catalogue import suitable
 from tests.segmentation.conftest import NOW
 
 MISSING = "00000000-0000-4000-8000-0000000000cc"

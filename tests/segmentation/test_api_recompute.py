@@ -9,8 +9,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from services.segmentation import service
 from services.segmentation.models import recompute_job
+from services.segmentation.service import context, recomputes, segments
 from tests.segmentation.conftest import NOW
 
 
@@ -35,17 +35,17 @@ def test_recompute_runs_and_reports_its_progress(client, auth, feed, clock):
 
 def test_second_request_while_one_runs_returns_the_running_job(client, auth, seg_app):
     ctx = seg_app.state.ctx
-    running, created = service.start_recompute(ctx, actor="someone")  # queued, not run
+    running, created = recomputes.start_recompute(ctx, actor="someone")  # queued, not run
     assert created
     r = client.post("/v1/recomputes", headers=auth("admin"))
     assert r.status_code == 200 and r.json()["id"] == running.id and r.json()["status"] == "queued"
-    service.run_recompute(ctx, job_id=running.id)
+    recomputes.run_recompute(ctx, job_id=running.id)
     r = client.post("/v1/recomputes", headers=auth("admin"))
     assert r.status_code == 202 and r.json()["id"] != running.id
 
 
 def test_a_silent_job_is_abandoned_and_a_new_one_starts(client, auth, seg_app, clock):
-    stale, _ = service.start_recompute(seg_app.state.ctx, actor="crashed")
+    stale, _ = recomputes.start_recompute(seg_app.state.ctx, actor="crashed")
     clock.advance(minutes=61)
     r = client.post("/v1/recomputes", headers=auth("admin"))
     assert r.status_code == 202 and r.json()["id"] != stale.id and r.json()["status"] == "succeeded"
@@ -67,12 +67,12 @@ def test_concurrent_starts_create_one_job(backend, tmp_path, seg_sqlite_template
         url = dbkit.fresh_pg_database(f"test_segmentation_race_{dbkit.worker_id()}")
         dbkit.migrate(ALEMBIC_INI, url)
     db = Database(url)
-    ctx = service.Context(db=db, settings=segmentation_settings(db.url), clock=lambda: NOW)
+    ctx = context.Context(db=db, settings=segmentation_settings(db.url), clock=lambda: NOW)
     results, barrier = [], threading.Barrier(4)
 
     def start():
         barrier.wait()
-        results.append(service.start_recompute(ctx, actor="x"))
+        results.append(recomputes.start_recompute(ctx, actor="x"))
 
     threads = [threading.Thread(target=start) for _ in range(4)]
     for t in threads:
@@ -86,14 +86,14 @@ def test_concurrent_starts_create_one_job(backend, tmp_path, seg_sqlite_template
 
 def test_failed_recompute_is_recorded_and_frees_the_slot(seg_app, monkeypatch):
     ctx = seg_app.state.ctx
-    job, _ = service.start_recompute(ctx, actor="x")
+    job, _ = recomputes.start_recompute(ctx, actor="x")
 
     def boom(*_a, **_k):
         raise RuntimeError("disk on fire")
 
-    monkeypatch.setattr(service, "classify", boom)
-    service.run_recompute(ctx, job_id=job.id)
-    failed = service.require_job(ctx.db, job_id=job.id)
+    monkeypatch.setattr(recomputes, "classify", boom)
+    recomputes.run_recompute(ctx, job_id=job.id)
+    failed = recomputes.require_job(ctx.db, job_id=job.id)
     assert (failed.status, failed.error, failed.running_slot) == ("failed", "RuntimeError", None)
 
 
@@ -240,11 +240,11 @@ def test_after_random_events_and_daily_jobs_a_repair_recompute_changes_nothing(
     settings_ = segmentation_settings(db.url)
     clock = Clock(NOW)
     feed = Feed(db, settings_, clock)
-    ctx = service.Context(db=db, settings=settings_, clock=clock)
-    service.create_segment(
+    ctx = context.Context(db=db, settings=settings_, clock=clock)
+    segments.create_segment(
         ctx, name="rich", description="", rule={"field": "aum", "op": "gte", "value": "1000.00"}, actor="t"
     )
-    service.create_segment(
+    segments.create_segment(
         ctx,
         name="settled",
         description="",
@@ -272,14 +272,14 @@ def test_after_random_events_and_daily_jobs_a_repair_recompute_changes_nothing(
             clock.advance(days=a)
         else:
             clock.advance(days=a)
-            job, _ = service.start_recompute(ctx, actor="t")  # the daily job: bring everyone up to date
-            service.run_recompute(ctx, job_id=job.id)
-    job, _ = service.start_recompute(ctx, actor="t")  # and once more, so that the last one is a daily job
-    service.run_recompute(ctx, job_id=job.id)
+            job, _ = recomputes.start_recompute(ctx, actor="t")  # the daily job: bring everyone up to date
+            recomputes.run_recompute(ctx, job_id=job.id)
+    job, _ = recomputes.start_recompute(ctx, actor="t")  # and once more, so that the last one is a daily job
+    recomputes.run_recompute(ctx, job_id=job.id)
     before = _snapshot(db)
-    job, _ = service.start_recompute(ctx, actor="t", windows="all")  # the repair pass finds nothing to mend
-    service.run_recompute(ctx, job_id=job.id)
-    done = service.require_job(db, job_id=job.id)
+    job, _ = recomputes.start_recompute(ctx, actor="t", windows="all")  # the repair pass finds nothing to mend
+    recomputes.run_recompute(ctx, job_id=job.id)
+    done = recomputes.require_job(db, job_id=job.id)
     assert done.status == "succeeded" and done.changed == 0
     assert _snapshot(db)[1:] == before[1:]
     assert [r._mapping for r in _snapshot(db)[0]] == [r._mapping for r in before[0]]

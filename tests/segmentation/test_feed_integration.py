@@ -37,7 +37,7 @@ def test_consumer_classifies_customers_registered_through_profile(tmp_path, auth
             applied += n
         assert applied >= 2 and consumer.lag() == 0
         assert consumer.poll_once() == 0  # nothing is applied twice
-    from services.segmentation.service import require_features
+    from services.segmentation.service.memberships import require_features
 
     rural = require_features(db, customer_id=ids[0])
     classes = (rural.class_customer_type, rural.class_region, rural.class_behaviour)

@@ -151,7 +151,7 @@ def test_windows_slide_with_the_clock_on_recompute(feed, clock):
     cid = feed.register()
     feed.transaction(cid)
     clock.advance(days=31)
-    from services.segmentation.classify import refresh_windows
+    from services.segmentation.service.classify import refresh_windows
 
     with feed.db.write() as s:
         refresh_windows(s, now=clock())

@@ -11,7 +11,7 @@ from services.common.consumer import FeedConsumer
 from services.common.outbox import Event
 from services.segmentation.app import create_app
 from services.segmentation.models import consumer_cursor, customer_feature, event_quarantine
-from services.segmentation.quarantine import guarded
+from services.segmentation.service.quarantine import guarded
 from tests.segmentation.conftest import NOW, segmentation_settings
 
 

@@ -4,8 +4,8 @@ change nothing; a full recompute afterwards changes nothing."""
 
 from datetime import timedelta
 
-from services.segmentation import service
 from services.segmentation.models import counted_transaction, daily_activity
+from services.segmentation.service import context, recomputes
 from tests.segmentation.conftest import NOW
 
 
@@ -21,10 +21,10 @@ def windows(f):
 
 
 def recompute(feed, settings, clock) -> int:
-    ctx = service.Context(db=feed.db, settings=settings, clock=clock)
-    job, _ = service.start_recompute(ctx, actor="t")
-    service.run_recompute(ctx, job_id=job.id)
-    done = service.require_job(feed.db, job_id=job.id)
+    ctx = context.Context(db=feed.db, settings=settings, clock=clock)
+    job, _ = recomputes.start_recompute(ctx, actor="t")
+    recomputes.run_recompute(ctx, job_id=job.id)
+    done = recomputes.require_job(feed.db, job_id=job.id)
     assert done.status == "succeeded"
     return done.changed
 

@@ -3,8 +3,8 @@ new version takes effect at once, and time-dependent rules are evaluated at each
 
 from datetime import timedelta
 
-from services.segmentation import service
-from services.segmentation.segment_refresh import RULES
+from services.segmentation.service import context, segments
+from services.segmentation.service.segment_refresh import RULES
 from tests.segmentation.conftest import NOW
 
 
@@ -18,8 +18,8 @@ def members(feed, sid) -> set[str]:
 
 
 def test_events_reuse_the_compiled_rule(feed, settings, clock):
-    ctx = service.Context(db=feed.db, settings=settings, clock=clock)
-    seg = service.create_segment(
+    ctx = context.Context(db=feed.db, settings=settings, clock=clock)
+    seg = segments.create_segment(
         ctx, name="rich", description="", actor="t", rule={"field": "aum", "op": "gte", "value": "1000.00"}
     )
     misses = RULES.misses
@@ -31,14 +31,14 @@ def test_events_reuse_the_compiled_rule(feed, settings, clock):
 
 
 def test_a_new_version_takes_effect_for_the_next_event(feed, settings, clock):
-    ctx = service.Context(db=feed.db, settings=settings, clock=clock)
-    seg = service.create_segment(
+    ctx = context.Context(db=feed.db, settings=settings, clock=clock)
+    seg = segments.create_segment(
         ctx, name="rich", description="", actor="t", rule={"field": "aum", "op": "gte", "value": "1000.00"}
     )
     cid = feed.register()
     feed.assets(cid, 200_000)  # 2,000.00: a member under version 1
     assert members(feed, seg.id) == {cid}
-    service.update_segment(
+    segments.update_segment(
         ctx,
         segment_id=seg.id,
         expected_version=1,
@@ -54,8 +54,8 @@ def test_a_new_version_takes_effect_for_the_next_event(feed, settings, clock):
 
 
 def test_time_dependent_rules_are_evaluated_at_each_events_time(feed, settings, clock):
-    ctx = service.Context(db=feed.db, settings=settings, clock=clock)
-    seg = service.create_segment(
+    ctx = context.Context(db=feed.db, settings=settings, clock=clock)
+    seg = segments.create_segment(
         ctx, name="tenured", description="", actor="t", rule={"field": "tenure_days", "op": "gte", "value": 30}
     )
     cid = feed.register(at=NOW - timedelta(days=25))

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from sqlmodel import col
 
 from services.common.auth import Principal
-from services.common.db import Database, is_unique_violation
+from services.common.db import Database, is_unique_violation, rows_affected
 from services.common.errors import Conflict, InvalidInput, NotFound
 from services.common.etag import check_version
 from services.common.idempotency import IdempotencyRequest, StoredResponse, find_stored, store_response
@@ -146,7 +146,7 @@ def _take_stock(s: Session, reward: Reward, quantity: int) -> None:
         .where(col(Reward.id) == reward.id, col(Reward.stock) >= quantity)
         .values(stock=col(Reward.stock) - quantity)
     )
-    done = result.rowcount  # type: ignore[attr-defined]  # an UPDATE's CursorResult has it; Result's type lacks it
+    done = rows_affected(result)
     if done != 1:
         raise Conflict(f"Reward {reward.code} is out of stock", code="reward_out_of_stock")
     s.refresh(reward)

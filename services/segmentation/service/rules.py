@@ -78,15 +78,18 @@ def _scalar(field: Field, value: Any, loc: list, errors: _Errors) -> Any:
     if kind in ("int", "tenure"):
         limit = 100_000 if kind == "tenure" else 2**53
         if isinstance(value, bool) or not isinstance(value, int) or not -limit <= value <= limit:
-            return errors.add(loc, f"must be an integer between {-limit} and {limit}", "int_type")
+            errors.add(loc, f"must be an integer between {-limit} and {limit}", "int_type")
+            return None
         return value
     if kind == "money":
         if not isinstance(value, str) or len(value) > 24:
-            return errors.add(loc, 'must be an amount such as "12345.67"', "money_type")
+            errors.add(loc, 'must be an amount such as "12345.67"', "money_type")
+            return None
         try:
             fen = str_to_fen(value)
         except (ValueError, ArithmeticError):
-            return errors.add(loc, 'must be an amount such as "12345.67"', "money_type")
+            errors.add(loc, 'must be an amount such as "12345.67"', "money_type")
+            return None
         return fen if abs(fen) < 2**62 else errors.add(loc, "amount out of range", "money_type")
     if kind == "time":
         try:
@@ -96,16 +99,19 @@ def _scalar(field: Field, value: Any, loc: list, errors: _Errors) -> Any:
         except (ValueError, OverflowError):
             parsed = None
         if parsed is None or parsed.tzinfo is None:
-            return errors.add(loc, "must be an RFC 3339 time with a zone", "datetime_type")
+            errors.add(loc, "must be an RFC 3339 time with a zone", "datetime_type")
+            return None
         return parsed
     if kind == "bool":
         return value if isinstance(value, bool) else errors.add(loc, "must be true or false", "bool_type")
     if kind in ("enum", "risk"):
         if value not in field.choices or not isinstance(value, str):
-            return errors.add(loc, f"must be one of {', '.join(field.choices)}", "enum")
+            errors.add(loc, f"must be one of {', '.join(field.choices)}", "enum")
+            return None
         return value
     if not isinstance(value, str) or not 1 <= len(value) <= 100:
-        return errors.add(loc, "must be a string of 1-100 characters", "string_type")
+        errors.add(loc, "must be a string of 1-100 characters", "string_type")
+        return None
     return value
 
 
@@ -173,16 +179,20 @@ def _condition(node: dict, loc: list, errors: _Errors, now: datetime) -> ColumnE
     vloc = [*loc, "value"]
     if op == "is_null":
         if "value" in node and not isinstance(value, bool):
-            return errors.add(vloc, "must be true or false", "bool_type")
+            errors.add(vloc, "must be true or false", "bool_type")
+            return None
         column = field.column
         return column.is_(None) if value in (None, True) else column.is_not(None)
     if "value" not in node:
-        return errors.add(vloc, "a value is required", "missing")
+        errors.add(vloc, "a value is required", "missing")
+        return None
     if op in ("gt", "gte", "lt", "lte", "between") and field.kind not in ORDERED_KINDS:
-        return errors.add([*loc, "op"], f"{name} cannot be compared with {op}", "op_not_for_field")
+        errors.add([*loc, "op"], f"{name} cannot be compared with {op}", "op_not_for_field")
+        return None
     if op == "in":
         if not isinstance(value, list) or not 1 <= len(value) <= MAX_IN:
-            return errors.add(vloc, f"must be a list of 1-{MAX_IN} values", "list_type")
+            errors.add(vloc, f"must be a list of 1-{MAX_IN} values", "list_type")
+            return None
         values = [_scalar(field, v, [*vloc, i], errors) for i, v in enumerate(value)]
         if any(v is None for v in values):
             return None
@@ -191,12 +201,14 @@ def _condition(node: dict, loc: list, errors: _Errors, now: datetime) -> ColumnE
         return field.column.in_(values)
     if op == "between":
         if not isinstance(value, list) or len(value) != 2:
-            return errors.add(vloc, "must be [low, high]", "list_type")
+            errors.add(vloc, "must be [low, high]", "list_type")
+            return None
         low, high = (_scalar(field, v, [*vloc, i], errors) for i, v in enumerate(value))
         if low is None or high is None:
             return None
         if low > high:
-            return errors.add(vloc, "low must not be above high", "range_invalid")
+            errors.add(vloc, "low must not be above high", "range_invalid")
+            return None
         return and_(_compare(field, "gte", low, now), _compare(field, "lte", high, now))
     bound = _scalar(field, value, vloc, errors)
     return None if bound is None else _compare(field, op, bound, now)
@@ -209,21 +221,25 @@ def _node(node: Any, loc: list, errors: _Errors, now: datetime, budget: list[int
             errors.add(loc, f"a rule has at most {MAX_NODES} nodes", "rule_too_large")
         return None
     if sum(1 for part in loc if part in ("all", "any", "not")) > MAX_DEPTH:
-        return errors.add(loc, f"a rule nests at most {MAX_DEPTH} levels", "rule_too_deep")
+        errors.add(loc, f"a rule nests at most {MAX_DEPTH} levels", "rule_too_deep")
+        return None
     if not isinstance(node, dict):
-        return errors.add(loc, "a rule node must be an object", "dict_type")
+        errors.add(loc, "a rule node must be an object", "dict_type")
+        return None
     groups = [k for k in ("all", "any", "not") if k in node]
     if not groups:
         return _condition(node, loc, errors, now)
     if len(node) != 1:
-        return errors.add(loc, "a group node has exactly one key: all, any or not", "group_invalid")
+        errors.add(loc, "a group node has exactly one key: all, any or not", "group_invalid")
+        return None
     key = groups[0]
     if key == "not":
         inner = _node(node["not"], [*loc, "not"], errors, now, budget)
         return None if inner is None else not_(inner)
     children = node[key]
     if not isinstance(children, list) or not children:
-        return errors.add([*loc, key], "must be a non-empty list of rule nodes", "list_type")
+        errors.add([*loc, key], "must be a non-empty list of rule nodes", "list_type")
+        return None
     parts = [_node(child, [*loc, key, i], errors, now, budget) for i, child in enumerate(children)]
     if any(p is None for p in parts):
         return None

@@ -12,6 +12,7 @@ from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import (
+    ColumnElement,
     Date,
     String,
     and_,
@@ -35,7 +36,6 @@ from sqlalchemy.orm import Session
 
 from services.common.db import UTCDateTime
 from services.common.outbox import serialise_outbox_writes
-from services.segmentation.activity import LONGEST_WINDOW_DAYS, forget_customer
 from services.segmentation.config import SegmentationSettings
 from services.segmentation.models import (
     SCHEMES,
@@ -45,6 +45,7 @@ from services.segmentation.models import (
     outbox,
     segment_member,
 )
+from services.segmentation.service.activity import LONGEST_WINDOW_DAYS, forget_customer
 
 cf = customer_feature
 CUSTOMER_TYPES = ("individual", "enterprise", "interbank")
@@ -128,7 +129,11 @@ def _window_statements(scope: str):
     before = {w: bindparam(f"p{w}", type_=Date()) for w in WINDOWS}
     longest = since[LONGEST_WINDOW_DAYS]
     # the WHERE below keeps only rows inside the longest window: its sums need no FILTER
-    cols = {"c365": func.sum(d.txn_count), "a365": func.sum(d.amount_fen), "dig": func.sum(d.digital_count)}
+    cols: dict[str, ColumnElement[Any]] = {
+        "c365": func.sum(d.txn_count),
+        "a365": func.sum(d.amount_fen),
+        "dig": func.sum(d.digital_count),
+    }
     for w in WINDOWS[:-1]:
         cols[f"c{w}"] = func.coalesce(func.sum(d.txn_count).filter(d.day > since[w]), 0)
         cols[f"a{w}"] = func.coalesce(func.sum(d.amount_fen).filter(d.day > since[w]), 0)
@@ -142,7 +147,7 @@ def _window_statements(scope: str):
         .subquery("agg")
     )
     share = case((agg.c.c365 > 0, (agg.c.dig * 100) // agg.c.c365), else_=None)  # whole percent, floored
-    new = {f"txn_count_{w}": agg.c[f"c{w}"] for w in WINDOWS}
+    new: dict[str, ColumnElement[Any]] = {f"txn_count_{w}": agg.c[f"c{w}"] for w in WINDOWS}
     new |= {f"txn_amount_fen_{w}": agg.c[f"a{w}"] for w in WINDOWS}
     new["digital_share_pct"] = share
     changed = or_(*(cf.c[k].is_distinct_from(v) for k, v in new.items()))

@@ -10,13 +10,12 @@ from collections.abc import Callable
 from datetime import datetime
 
 from sqlalchemy import delete, exc
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from services.common.db import upsert_insert
 from services.common.outbox import Event
-from services.segmentation.event_checks import problem_with
 from services.segmentation.models import event_quarantine
+from services.segmentation.service.event_checks import problem_with
 
 log = logging.getLogger("segmentation.quarantine")
 Handler = Callable[[Session, Event], None]
@@ -38,9 +37,8 @@ def _is_deterministic(err: Exception) -> bool:
 def _record(
     s: Session, *, feed: str, position: int, event_id, type_, subject_id, data, error: str, now: datetime
 ) -> None:
-    insert = pg_insert if s.get_bind().dialect.name == "postgresql" else sqlite_insert
     s.execute(
-        insert(event_quarantine)
+        upsert_insert(s)(event_quarantine)
         .values(
             feed=feed,
             position=position,

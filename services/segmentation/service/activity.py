@@ -5,10 +5,9 @@ from datetime import datetime, timedelta
 from functools import lru_cache
 
 from sqlalchemy import bindparam, case, delete, func, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from services.common.db import rows_affected, upsert_insert
 from services.segmentation.models import counted_transaction, customer_feature, daily_activity
 
 cf, da, ct = customer_feature.c, daily_activity.c, counted_transaction.c
@@ -18,7 +17,7 @@ LONGEST_WINDOW_DAYS = 365
 @lru_cache(maxsize=4)
 def _count_statements(dialect: str):
     """Built once per dialect with bound parameters: an event only executes them."""
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    insert = upsert_insert(dialect)
     names = ("external_id", "customer_id", "occurred_at", "day", "amount_fen", "is_digital")
     remember = insert(counted_transaction).values({n: bindparam(n) for n in names}).on_conflict_do_nothing()
     add = insert(daily_activity).values(
@@ -48,7 +47,7 @@ def count_transaction(
     params = {"customer_id": customer_id, "day": at.date(), "amount_fen": amount_fen}
     if external_id is not None:
         kept = s.execute(remember, params | {"external_id": external_id, "occurred_at": at, "is_digital": is_digital})
-        if kept.rowcount == 0:
+        if rows_affected(kept) == 0:
             return
     s.execute(add, params | {"digital_count": int(is_digital)})
 
@@ -91,7 +90,7 @@ def prune_activity(s: Session, *, now: datetime) -> int:
     window any more, so neither can their reversal). Returns the daily rows removed."""
     cutoff = now.date() - timedelta(days=LONGEST_WINDOW_DAYS)
     s.execute(delete(counted_transaction).where(ct.day <= cutoff))
-    return s.execute(delete(daily_activity).where(da.day <= cutoff)).rowcount
+    return rows_affected(s.execute(delete(daily_activity).where(da.day <= cutoff)))
 
 
 def forget_customer(s: Session, *, customer_id: str) -> None:

@@ -10,13 +10,13 @@ from typing import Any
 from sqlalchemy import Row, exc, insert, select, update
 from sqlalchemy.orm import Session
 
-from services.common.db import Database, is_unique_violation
+from services.common.db import Database, is_unique_violation, rows_affected
 from services.common.errors import Conflict, InvalidInput, NotFound, PreconditionFailed
 from services.common.etag import check_version
 from services.common.idempotency import IdempotencyRequest, StoredResponse, find_stored, store_response
 from services.common.pagination import decode_cursor, page_of
 from services.segmentation.models import idempotency, product
-from services.segmentation.service import stored_after_race
+from services.segmentation.service.segments import stored_after_race
 
 
 def product_not_found(product_id: Any) -> NotFound:
@@ -109,11 +109,13 @@ def _current_for_change(s: Session, product_id: str, expected_version: int | Non
 
 
 def _write_version(s: Session, current: Row, **values) -> None:
-    moved = s.execute(
-        update(product)
-        .where(product.c.id == current.id, product.c.version == current.version)
-        .values(**values, version=current.version + 1)
-    ).rowcount
+    moved = rows_affected(
+        s.execute(
+            update(product)
+            .where(product.c.id == current.id, product.c.version == current.version)
+            .values(**values, version=current.version + 1)
+        )
+    )
     if moved != 1:  # another writer got there first
         raise PreconditionFailed("The product changed meanwhile; read it again")
 

@@ -13,7 +13,8 @@ from sqlalchemy import Executable, and_, bindparam, delete, exists, insert, lite
 from sqlalchemy.orm import Session
 
 from services.common.db import UTCDateTime
-from services.segmentation.classify import (
+from services.segmentation.models import customer_feature, membership_change, segment_member
+from services.segmentation.service.classify import (
     HISTORY_COLS,
     Scope,
     changes_since,
@@ -21,8 +22,7 @@ from services.segmentation.classify import (
     last_change_id,
     lock_classification,
 )
-from services.segmentation.models import customer_feature, membership_change, segment_member
-from services.segmentation.rules import clock_params, compile_rule
+from services.segmentation.service.rules import clock_params, compile_rule
 
 cf, sm = customer_feature.c, segment_member.c
 CACHE_SIZE = 512

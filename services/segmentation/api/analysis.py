@@ -1,0 +1,94 @@
+"""Segment analysis over the built-in classes: summary, cross-tab, migrations, dormant by branch,
+class members. Included before the rule-segment routes, whose /{segment_id} would shadow these."""
+
+from datetime import date
+from typing import Annotated
+
+from fastapi import APIRouter
+
+from services.common.access import StaffOrSystem
+from services.common.deps import Cursor, Limit
+from services.common.errors import problem_responses
+from services.segmentation.api.deps import Ctx, member_page
+from services.segmentation.schemas import (
+    BranchDormant,
+    ClassCount,
+    ClassSummary,
+    CrossTab,
+    CrossTabCell,
+    DormantByBranch,
+    MemberPage,
+    MigrationCell,
+    MigrationMatrix,
+    Scheme,
+)
+from services.segmentation.service import catalogue, segments
+
+router = APIRouter(prefix="/v1/segments", tags=["segments"])
+
+
+# --- segments: analysis and built-in classes (before /{segment_id}) -------------------------------
+
+
+@router.get(
+    "/analysis/classes",
+    response_model=ClassSummary,
+    summary="Customers and total AUM per class",
+    responses=problem_responses(401, 403, 422),
+)
+def class_summary(_p: StaffOrSystem, ctx: Ctx) -> ClassSummary:
+    rows = catalogue.class_summary(ctx.db)
+    return ClassSummary(
+        items=[ClassCount(**{"scheme": s, "class": c, "customers": n, "total_aum": a}) for s, c, n, a in rows]
+    )
+
+
+@router.get(
+    "/analysis/cross-tab",
+    response_model=CrossTab,
+    summary="Region x asset size: customers and AUM",
+    responses=problem_responses(401, 403, 422),
+)
+def cross_tab(_p: StaffOrSystem, ctx: Ctx) -> CrossTab:
+    rows = catalogue.cross_tab(ctx.db)
+    return CrossTab(items=[CrossTabCell(region=r, asset_size=a, customers=n, total_aum=t) for r, a, n, t in rows])
+
+
+@router.get(
+    "/analysis/migrations",
+    response_model=MigrationMatrix,
+    summary="How many customers moved from class A (end of from_date) to B (end of to_date)",
+    responses=problem_responses(401, 403, 422),
+)
+def migrations(_p: StaffOrSystem, ctx: Ctx, scheme: Scheme, from_date: date, to_date: date) -> MigrationMatrix:
+    rows = catalogue.migration_matrix(ctx.db, scheme=scheme, from_date=from_date, to_date=to_date)
+    cells = [MigrationCell(from_class=a, to_class=b, customers=n) for a, b, n in rows]
+    return MigrationMatrix(scheme=scheme, from_date=from_date, to_date=to_date, items=cells)
+
+
+@router.get(
+    "/analysis/dormant-by-branch",
+    response_model=DormantByBranch,
+    summary="Dormant customers per branch",
+    responses=problem_responses(401, 403, 422),
+)
+def dormant_by_branch(_p: StaffOrSystem, ctx: Ctx) -> DormantByBranch:
+    rows = catalogue.dormant_by_branch(ctx.db)
+    return DormantByBranch(items=[BranchDormant(branch_code=b, customers=n, total_aum=a) for b, n, a in rows])
+
+
+@router.get(
+    "/classes/{scheme}/{class_}/members",
+    response_model=MemberPage,
+    summary="Customers in one class of a built-in scheme",
+    responses=problem_responses(401, 403, 422),
+)
+def class_members(
+    scheme: Scheme,
+    class_: Annotated[str, "class"],
+    _p: StaffOrSystem,
+    ctx: Ctx,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+) -> MemberPage:
+    return member_page(segments.list_class_members(ctx.db, scheme=scheme, class_=class_, limit=limit, cursor=cursor))

@@ -1,0 +1,1 @@
+"""Segmentation domain logic, one module per aggregate; no web library is imported here."""
