@@ -4,13 +4,13 @@ event feed wired once, so a service's create_app only names its own parts."""
 from collections.abc import Iterable, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Protocol
 
 from fastapi import APIRouter, Depends, FastAPI
 from prometheus_client import CollectorRegistry
 
 from services.common.auth import TokenVerifier
 from services.common.config import BaseServiceSettings
-from services.common.consumer import ConsumerThread
 from services.common.db import Database
 from services.common.errors import install_problem_handlers
 from services.common.fastpath import FastPath, FastPathMiddleware
@@ -19,6 +19,14 @@ from services.common.logs import configure_logging
 from services.common.metrics import HttpMetrics, metrics_router
 from services.common.middleware import RequestContextMiddleware
 from services.common.strict_query import reject_unknown_query
+
+
+class BackgroundWorker(Protocol):
+    """What runs beside a service for its lifetime (a feed consumer's thread, a periodic job)."""
+
+    def start(self) -> None: ...
+
+    def stop(self, timeout: float = 10.0) -> None: ...
 
 
 def build_service_app(
@@ -31,11 +39,11 @@ def build_service_app(
     alembic_ini: Path,
     db: Database | None = None,
     version: str = "0.1.0",
-    background: Sequence[ConsumerThread] = (),
+    background: Sequence[BackgroundWorker] = (),
     fast_paths: Sequence[FastPath] = (),
     registry: CollectorRegistry | None = None,
 ) -> FastAPI:
-    """`background`: feed consumers started with the app and stopped before the database closes.
+    """`background`: feed consumers and jobs started with the app and stopped before the database closes.
     `fast_paths`: hand-written answers for the hottest GET routes (see services.common.fastpath).
     `registry`: the service's own metrics registry, holding its domain metrics already; the HTTP
     metrics are added to it (a new one when None)."""

@@ -236,6 +236,14 @@ def upsert_insert(bind: Session | Connection | Engine | str) -> Callable[..., An
     return pg_insert if name == "postgresql" else sqlite_insert
 
 
+def table_of(model: type[Any]) -> Table:
+    """A SQLModel table class's Core Table (`Model.__table__`, which SQLModel's types do not declare)."""
+    table = model.__table__
+    if not isinstance(table, Table):
+        raise TypeError(f"{model.__name__} is not a table model")
+    return table
+
+
 def rows_affected(result: Result[Any]) -> int:
     """How many rows an UPDATE or DELETE changed (Session.execute types its result as a plain Result)."""
     return cast(CursorResult[Any], result).rowcount

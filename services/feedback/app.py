@@ -7,22 +7,21 @@ from pathlib import Path
 
 import httpx
 from fastapi import FastAPI
+from prometheus_client import CollectorRegistry
 
 from services.common.app import build_service_app
-from services.common.auth import mint_token
-from services.common.consumer import ConsumerThread, FeedConsumer, lag_check
+from services.common.consumer import ConsumerThread, FeedConsumer, lag_check, system_token_source
 from services.common.db import Database, utcnow
 from services.common.outbox import feed_router
 from services.common.pii import PersonalDataVault
-from services.feedback.api import router as complaints_router
-from services.feedback.api_surveys import follow_ups_router, surveys_router
+from services.feedback.api import routers
 from services.feedback.config import FeedbackSettings
 from services.feedback.consumers import profile_handlers, segmentation_handlers
-from services.feedback.jobs import OverdueSweepThread
 from services.feedback.metrics import install_domain_metrics
 from services.feedback.models import consumer_cursor, outbox
 from services.feedback.service.complaints import ComplaintContext, count_overdue
 from services.feedback.service.deadlines import DeadlineRules
+from services.feedback.service.overdue_sweep import OverdueSweepThread
 from services.feedback.service.surveys import SurveyContext
 
 HERE = Path(__file__).parent
@@ -41,9 +40,6 @@ def rules_from(settings: FeedbackSettings) -> DeadlineRules:
 
 
 def _consumers(settings: FeedbackSettings, db: Database) -> list[FeedConsumer]:
-    def token() -> str:
-        return mint_token(settings.jwt_secret, sub="feedback-consumer", role="system", ttl_seconds=300)
-
     feeds = [
         ("profile", settings.profile_feed_url, profile_handlers()),
         ("segmentation", settings.segmentation_feed_url, segmentation_handlers()),
@@ -56,7 +52,8 @@ def _consumers(settings: FeedbackSettings, db: Database) -> list[FeedConsumer]:
             handlers=handlers,
             client=httpx.Client(timeout=10),
             feed_url=url,
-            token=token,
+            token=system_token_source(settings, "feedback-consumer"),
+            batch_size=settings.feed_batch_size,
         )
         for name, url, handlers in feeds
         if url
@@ -71,6 +68,7 @@ def create_app(
     db = db or Database(settings.database_url)
     clock = clock or utcnow
     consumers = _consumers(settings, db)
+    registry = CollectorRegistry(auto_describe=True)
     complaints = ComplaintContext(
         rules=rules_from(settings),
         vault=PersonalDataVault(settings.pii_keys, ""),
@@ -85,10 +83,11 @@ def create_app(
         title="Feedback service",
         description="Satisfaction surveys with analysis; complaints handled within the legal deadlines.",
         settings=settings,
-        routers=[complaints_router, surveys_router, follow_ups_router, feed_router(outbox)],
+        routers=[*routers, feed_router(outbox)],
         alembic_ini=HERE / "alembic.ini",
         db=db,
-        background=[*(ConsumerThread(c) for c in consumers), *jobs],
+        background=[*(ConsumerThread(c, settings.feed_idle_seconds) for c in consumers), *jobs],
+        registry=registry,
     )
     for c in consumers:
         app.state.ready_checks[f"{c.name}_feed"] = lag_check(c, settings.consumer_max_lag)
@@ -99,5 +98,5 @@ def create_app(
         small_sample=settings.small_sample_threshold,
         free_text_max=settings.free_text_max_chars,
     )
-    install_domain_metrics(app.state.metrics.registry, lambda: count_overdue(db, ctx=app.state.complaints))
+    install_domain_metrics(registry, lambda: count_overdue(db, ctx=complaints))
     return app

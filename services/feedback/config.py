@@ -4,10 +4,10 @@ from datetime import date
 
 from pydantic_settings import SettingsConfigDict
 
-from services.common.config import DEV_PII_KEY, BaseServiceSettings
+from services.common.config import DEV_PII_KEY, BaseServiceSettings, FeedConsumerSettings
 
 
-class FeedbackSettings(BaseServiceSettings):
+class FeedbackSettings(FeedConsumerSettings, BaseServiceSettings):
     model_config = SettingsConfigDict(env_prefix="FEEDBACK_", extra="ignore", frozen=True)
 
     port: int = 8003
@@ -32,7 +32,7 @@ class FeedbackSettings(BaseServiceSettings):
     # Feeds (empty disables the consumer)
     profile_feed_url: str = "http://127.0.0.1:8001/v1/events"
     segmentation_feed_url: str = "http://127.0.0.1:8002/v1/events"
-    consumer_max_lag: int = 1000
+    consumer_max_lag: int = 1000  # readiness fails beyond this many unapplied events
 
     def secret_fields(self) -> list[str]:
         return ["jwt_secret", "pii_keys"]

@@ -2,20 +2,15 @@
 type, customer type, status) and segmentation's segment.changed (the class per scheme)."""
 
 from sqlalchemy import delete, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from services.common.consumer import Handler
+from services.common.db import table_of, upsert_insert
 from services.common.outbox import Event
 from services.feedback.models import CustomerRef, CustomerSegment
 
-REF = CustomerRef.__table__
-SEGMENT = CustomerSegment.__table__
-
-
-def _insert(s: Session):
-    return pg_insert if s.get_bind().dialect.name == "postgresql" else sqlite_insert
+REF = table_of(CustomerRef)
+SEGMENT = table_of(CustomerSegment)
 
 
 def _registered(s: Session, e: Event) -> None:
@@ -28,7 +23,7 @@ def _registered(s: Session, e: Event) -> None:
         "status": e.data.get("status") or "active",
         "updated_at": e.occurred_at,
     }
-    stmt = _insert(s)(REF).values(**values)
+    stmt = upsert_insert(s)(REF).values(**values)
     s.execute(
         stmt.on_conflict_do_update(
             index_elements=["customer_id"], set_={k: v for k, v in values.items() if k != "customer_id"}
@@ -60,7 +55,7 @@ def _segment_changed(s: Session, e: Event) -> None:
     if to_class is None:
         s.execute(delete(SEGMENT).where(SEGMENT.c.customer_id == e.subject_id, SEGMENT.c.scheme == scheme))
         return
-    stmt = _insert(s)(SEGMENT).values(customer_id=e.subject_id, scheme=scheme, segment_class=to_class)
+    stmt = upsert_insert(s)(SEGMENT).values(customer_id=e.subject_id, scheme=scheme, segment_class=to_class)
     s.execute(stmt.on_conflict_do_update(index_elements=["customer_id", "scheme"], set_={"segment_class": to_class}))
 
 

@@ -9,13 +9,14 @@ from collections import Counter
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import String, and_, case, cast, func, literal, select
+from sqlalchemy import FromClause, String, and_, case, cast, func, literal, select
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
-from services.common.db import Database
+from services.common.db import Database, table_of
 from services.common.errors import InvalidInput
 from services.feedback.models import CustomerRef, CustomerSegment, Survey, SurveyAnswer, SurveyResponse
-from services.feedback.schemas import (
+from services.feedback.schemas.analysis import (
     Breakdown,
     BreakdownRow,
     DistributionItem,
@@ -29,9 +30,9 @@ from services.feedback.schemas import (
 )
 from services.feedback.service.surveys import survey_not_found
 
-R = SurveyResponse.__table__
-A = SurveyAnswer.__table__
-SEG = CustomerSegment.__table__
+R = table_of(SurveyResponse)
+A = table_of(SurveyAnswer)
+SEG = table_of(CustomerSegment)
 BREAKDOWNS = ("branch", "region_type", "customer_type", "segment_class", "channel", "month")
 STOPWORDS = frozenset(
     [
@@ -171,14 +172,14 @@ def _answer_period(survey_id: uuid.UUID, start: datetime | None, end: datetime |
 
 
 def _latest_survey(s: Session, survey_id: uuid.UUID) -> Survey:
-    sv = s.execute(select(Survey).where(Survey.id == survey_id).order_by(Survey.version.desc()).limit(1)).scalar()
+    sv = s.execute(select(Survey).where(Survey.id == survey_id).order_by(col(Survey.version).desc()).limit(1)).scalar()
     if sv is None:
         raise survey_not_found(survey_id)
     return sv
 
 
 def _audience_size(s: Session, sv: Survey) -> int:
-    ref = CustomerRef.__table__
+    ref = table_of(CustomerRef)
     stmt = select(func.count()).select_from(ref).where(ref.c.status == "active")
     if sv.audience_kind == "branch":
         stmt = stmt.where(ref.c.branch_code == sv.audience_value)
@@ -206,7 +207,7 @@ def analyse_survey(
             .group_by(A.c.question_id, A.c.value_int, A.c.choice)
         ).all()
         multiple = [q["id"] for q in sv.questions if q["type"] == "multiple_choice"]
-        answered_multiple = (
+        answered_multiple: dict[str, int] = (
             dict(
                 s.execute(
                     select(A.c.question_id, func.count(func.distinct(A.c.response_id)))
@@ -270,7 +271,7 @@ COLUMN_BREAKDOWNS = {
 
 
 def _breakdown_rows(s: Session, by: str, scheme: str | None, where: list, small: int) -> list[BreakdownRow]:
-    source = R
+    source: FromClause = R
     if by == "segment_class":
         source = R.outerjoin(SEG, and_(SEG.c.customer_id == R.c.customer_id, SEG.c.scheme == scheme))
         group = label = SEG.c.segment_class

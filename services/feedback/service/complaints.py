@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from services.common.auth import Principal
 from services.common.db import Database
@@ -18,10 +19,10 @@ from services.common.errors import Conflict, Forbidden, InvalidInput, NotFound
 from services.common.idempotency import IdempotencyRequest, StoredResponse, find_stored, store_response
 from services.common.money import fen_to_str, str_to_fen
 from services.common.outbox import record_event
-from services.common.pagination import page_of
+from services.common.pagination import decode_time_id, page_of
 from services.common.pii import Mask, PersonalDataVault
 from services.feedback.models import CodeEntry, Complaint, ComplaintStep, Survey, SurveyInvitation, idempotency, outbox
-from services.feedback.schemas import (
+from services.feedback.schemas.complaints import (
     CodeLists,
     CodeRead,
     ComplaintCreate,
@@ -33,7 +34,6 @@ from services.feedback.schemas import (
     StepRead,
     SweepResult,
 )
-from services.feedback.service.cursors import decode_time_id_cursor
 from services.feedback.service.deadlines import Deadline, DeadlineRules, StepView, compute_deadline
 
 STAFF = frozenset({"staff", "supervisor", "admin"})
@@ -295,7 +295,7 @@ def _related(s: Session, complaint_in: ComplaintCreate, customer_id: str | None)
             Complaint.customer_id == customer_id,
             Complaint.business_type == complaint_in.business_type,
             Complaint.cause == complaint_in.cause,
-            Complaint.related_complaint_id.is_(None),
+            col(Complaint.related_complaint_id).is_(None),
         )
         .order_by(Complaint.received_at)
         .limit(1)
@@ -335,8 +335,8 @@ def list_complaints(
     cursor: str | None,
 ) -> tuple[list[ComplaintSummary], str | None]:
     """Newest first; a customer sees only its own."""
-    after = decode_time_id_cursor(cursor)
-    stmt = select(Complaint).order_by(Complaint.received_at.desc(), Complaint.id.desc()).limit(limit + 1)
+    after = decode_time_id(cursor)
+    stmt = select(Complaint).order_by(col(Complaint.received_at).desc(), col(Complaint.id).desc()).limit(limit + 1)
     if actor.is_customer:
         customer_id = actor.sub
     for column, value in (
@@ -362,14 +362,16 @@ def list_complaints(
 def _steps_by_complaint(s: Session, ids: list[uuid.UUID]) -> dict[uuid.UUID, list[ComplaintStep]]:
     out: dict[uuid.UUID, list[ComplaintStep]] = {i: [] for i in ids}
     if ids:
-        stmt = select(ComplaintStep).where(ComplaintStep.complaint_id.in_(ids)).order_by(ComplaintStep.id)
+        stmt = select(ComplaintStep).where(col(ComplaintStep.complaint_id).in_(ids)).order_by(ComplaintStep.id)
         for step in s.execute(stmt).scalars():
             out[step.complaint_id].append(step)
     return out
 
 
 def open_with_deadlines(s: Session, ctx: ComplaintContext) -> list[tuple[Complaint, list[ComplaintStep], Deadline]]:
-    rows = list(s.execute(select(Complaint).where(Complaint.state.in_(OPEN)).order_by(Complaint.received_at)).scalars())
+    rows = list(
+        s.execute(select(Complaint).where(col(Complaint.state).in_(OPEN)).order_by(Complaint.received_at)).scalars()
+    )
     steps = _steps_by_complaint(s, [c.id for c in rows])
     now = ctx.clock()
     return [(c, steps[c.id], compute_deadline(c.received_at, _views(steps[c.id]), ctx.rules, now)) for c in rows]

@@ -6,10 +6,11 @@ import statistics
 from datetime import datetime, timedelta
 
 from sqlalchemy import and_, case, func, select
+from sqlmodel import col
 
-from services.common.db import Database
+from services.common.db import Database, table_of
 from services.feedback.models import Complaint, ComplaintStep, SurveyInvitation, SurveyResponse
-from services.feedback.schemas import (
+from services.feedback.schemas.reports import (
     AgeBand,
     BranchCauses,
     CodeCount,
@@ -20,8 +21,8 @@ from services.feedback.schemas import (
 from services.feedback.service.analysis import score_columns, scores_from
 from services.feedback.service.complaints import OPEN, ComplaintContext, open_with_deadlines
 
-C = Complaint.__table__
-S = ComplaintStep.__table__
+C = table_of(Complaint)
+S = table_of(ComplaintStep)
 AGE_BANDS = ((0, 7), (8, 15), (16, 30), (31, 60), (61, None))
 TOP_CAUSES = 3
 
@@ -78,12 +79,12 @@ def complaint_report(
         flags = [d for _, _, d in open_with_deadlines(s, ctx)]
         satisfaction = s.execute(
             select(*score_columns()).select_from(
-                SurveyResponse.__table__.join(
-                    SurveyInvitation.__table__,
+                table_of(SurveyResponse).join(
+                    table_of(SurveyInvitation),
                     and_(
                         SurveyInvitation.survey_id == SurveyResponse.survey_id,
                         SurveyInvitation.customer_id == SurveyResponse.customer_id,
-                        SurveyInvitation.complaint_id.is_not(None),
+                        col(SurveyInvitation.complaint_id).is_not(None),
                     ),
                 )
             )

@@ -9,13 +9,14 @@ from typing import Any
 
 from sqlalchemy import delete, exc, func, select
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from services.common.auth import Principal
-from services.common.db import Database, is_unique_violation
+from services.common.db import Database, is_unique_violation, table_of
 from services.common.errors import Conflict, Forbidden, InvalidInput, NotFound
 from services.common.etag import check_version
 from services.common.outbox import record_event
-from services.common.pagination import decode_cursor, page_of
+from services.common.pagination import decode_cursor, decode_time_id, page_of
 from services.feedback.models import (
     CustomerRef,
     CustomerSegment,
@@ -25,7 +26,7 @@ from services.feedback.models import (
     SurveyResponse,
     outbox,
 )
-from services.feedback.schemas import (
+from services.feedback.schemas.surveys import (
     SCALES,
     FollowUpOutcome,
     ResponseCreate,
@@ -34,7 +35,6 @@ from services.feedback.schemas import (
     SurveyCreate,
     SurveyRead,
 )
-from services.feedback.service.cursors import decode_time_id_cursor
 
 STAFF = frozenset({"staff", "supervisor", "admin"})
 
@@ -74,7 +74,8 @@ def present_survey(sv: Survey) -> SurveyRead:
     )
 
 
-def _fill(sv: Survey, survey_in: SurveyCreate, ctx: SurveyContext) -> None:
+def _content(survey_in: SurveyCreate, ctx: SurveyContext) -> dict[str, Any]:
+    """A survey version's content from the request; 422 naming a free-text limit above the setting."""
     errors = [
         {"loc": ["body", "questions", i, "max_chars"], "msg": f"at most {ctx.free_text_max}", "type": "too_large"}
         for i, q in enumerate(survey_in.questions)
@@ -83,19 +84,23 @@ def _fill(sv: Survey, survey_in: SurveyCreate, ctx: SurveyContext) -> None:
     if errors:
         raise InvalidInput(errors)
     a = survey_in.audience
-    sv.title = survey_in.title
-    sv.questions = [q.model_dump(exclude_none=True) for q in survey_in.questions]
-    sv.audience_kind = a.kind
-    sv.audience_value = (
-        a.branch_code if a.kind == "branch" else f"{a.scheme}:{a.segment_class}" if a.kind == "segment" else None
-    )
-    sv.channel = survey_in.channel
-    sv.opens_at, sv.closes_at, sv.allow_update = survey_in.opens_at, survey_in.closes_at, survey_in.allow_update
+    return {
+        "title": survey_in.title,
+        "questions": [q.model_dump(exclude_none=True) for q in survey_in.questions],
+        "audience_kind": a.kind,
+        "audience_value": (
+            a.branch_code if a.kind == "branch" else f"{a.scheme}:{a.segment_class}" if a.kind == "segment" else None
+        ),
+        "channel": survey_in.channel,
+        "opens_at": survey_in.opens_at,
+        "closes_at": survey_in.closes_at,
+        "allow_update": survey_in.allow_update,
+    }
 
 
 def create_survey(db: Database, *, survey_in: SurveyCreate, actor: Principal, ctx: SurveyContext) -> SurveyRead:
-    sv = Survey(id=uuid.uuid4(), version=1, state="draft", created_by=actor.sub, created_at=ctx.clock())
-    _fill(sv, survey_in, ctx)
+    content = _content(survey_in, ctx)
+    sv = Survey(id=uuid.uuid4(), version=1, state="draft", created_by=actor.sub, created_at=ctx.clock(), **content)
     with db.write() as s:
         s.add(sv)
         s.commit()
@@ -103,7 +108,7 @@ def create_survey(db: Database, *, survey_in: SurveyCreate, actor: Principal, ct
 
 
 def _latest(s: Session, survey_id: uuid.UUID, *, published_only: bool = False, lock: bool = False) -> Survey | None:
-    stmt = select(Survey).where(Survey.id == survey_id).order_by(Survey.version.desc()).limit(1)
+    stmt = select(Survey).where(Survey.id == survey_id).order_by(col(Survey.version).desc()).limit(1)
     if published_only:
         stmt = stmt.where(Survey.state == "published")
     if lock and s.get_bind().dialect.name == "postgresql":
@@ -162,6 +167,7 @@ def edit_survey(
         if latest is None:
             raise survey_not_found(survey_id)
         check_version(latest.revision, expected_revision)
+        content = _content(survey_in, ctx)
         sv = latest
         if latest.state == "published":
             sv = Survey(
@@ -171,10 +177,13 @@ def edit_survey(
                 created_by=actor.sub,
                 created_at=ctx.clock(),
                 revision=latest.revision,
+                **content,
             )
             s.add(sv)
+        else:
+            for name, value in content.items():
+                setattr(sv, name, value)
         sv.revision += 1
-        _fill(sv, survey_in, ctx)
         s.commit()
         return present_survey(sv)
 
@@ -286,55 +295,8 @@ def respond(
     customer_id = _respondent(response_in, actor)
     now = ctx.clock()
     with db.write() as s:
-        sv = _latest(s, survey_id, published_only=True)
-        if sv is None:
-            raise survey_not_found(survey_id)
-        if not sv.opens_at <= now <= sv.closes_at:
-            raise Conflict("The survey is not open for answers now", code="survey_not_open")
-        errors = _validate_answers(sv.questions, response_in.answers, ctx.free_text_max)
-        if errors:
-            raise InvalidInput(errors)
-        ref = s.get(CustomerRef, customer_id)
-        if not _in_audience(s, sv, ref, customer_id):
-            raise Conflict("The customer is not in this survey's audience", code="survey_not_for_customer")
-        existing = s.execute(
-            select(SurveyResponse).where(
-                SurveyResponse.survey_id == survey_id, SurveyResponse.customer_id == customer_id
-            )
-        ).scalar()
-        if existing is not None and not sv.allow_update:
-            raise Conflict(
-                "The customer has already answered this survey",
-                code="survey_already_answered",
-                response_id=str(existing.id),
-            )
-        r = existing or SurveyResponse(id=uuid.uuid4(), survey_id=survey_id, customer_id=customer_id, responded_at=now)
-        r.survey_version, r.channel, r.entered_by, r.updated_at = (
-            sv.version,
-            response_in.channel or sv.channel,
-            actor.sub,
-            now,
-        )
-        r.branch_code = ref.branch_code if ref else None
-        r.region_type = ref.region_type if ref else None
-        r.customer_type = ref.customer_type if ref else None
-        answers = response_in.answers
-        r.nps, r.csat, r.ces = (_first_of(sv.questions, answers, k) for k in ("nps", "csat", "ces"))
-        if existing is None:
-            s.add(r)
-        else:
-            s.execute(delete(SurveyAnswer).where(SurveyAnswer.response_id == r.id))
-        try:
-            s.flush()
-        except exc.IntegrityError as err:  # a concurrent first answer by the same customer
-            if is_unique_violation(err):
-                raise Conflict(
-                    "The customer has already answered this survey", code="survey_already_answered"
-                ) from None
-            raise
-        rows = _answer_rows(r, sv.questions, answers)
-        if rows:
-            s.execute(SurveyAnswer.__table__.insert(), rows)
+        sv, ref, existing = _answerable(s, survey_id, customer_id, response_in, now, ctx)
+        r = _store_response(s, sv, ref, existing, response_in, actor, customer_id, now)
         follow_up = _follow_up(s, r, ctx, now)
         record_event(
             s,
@@ -360,7 +322,7 @@ def respond(
             survey_version=r.survey_version,
             customer_id=customer_id,
             channel=r.channel,
-            answers=answers,
+            answers=response_in.answers,
             nps=r.nps,
             csat=r.csat,
             ces=r.ces,
@@ -369,6 +331,78 @@ def respond(
             updated_at=r.updated_at,
             follow_up_id=follow_up.id if follow_up else None,
         ), existing is None
+
+
+def _answerable(
+    s: Session, survey_id: uuid.UUID, customer_id: str, response_in: ResponseCreate, now: datetime, ctx: SurveyContext
+) -> tuple[Survey, CustomerRef | None, SurveyResponse | None]:
+    """The published survey, the customer's reference and earlier response, once the answer may be
+    recorded: 404 survey_not_found, 409 survey_not_open / survey_not_for_customer /
+    survey_already_answered, 422 for answers that do not fit the questions."""
+    sv = _latest(s, survey_id, published_only=True)
+    if sv is None:
+        raise survey_not_found(survey_id)
+    if not sv.opens_at <= now <= sv.closes_at:
+        raise Conflict("The survey is not open for answers now", code="survey_not_open")
+    errors = _validate_answers(sv.questions, response_in.answers, ctx.free_text_max)
+    if errors:
+        raise InvalidInput(errors)
+    ref = s.get(CustomerRef, customer_id)
+    if not _in_audience(s, sv, ref, customer_id):
+        raise Conflict("The customer is not in this survey's audience", code="survey_not_for_customer")
+    existing = s.execute(
+        select(SurveyResponse).where(SurveyResponse.survey_id == survey_id, SurveyResponse.customer_id == customer_id)
+    ).scalar()
+    if existing is not None and not sv.allow_update:
+        raise Conflict(
+            "The customer has already answered this survey",
+            code="survey_already_answered",
+            response_id=str(existing.id),
+        )
+    return sv, ref, existing
+
+
+def _store_response(
+    s: Session,
+    sv: Survey,
+    ref: CustomerRef | None,
+    existing: SurveyResponse | None,
+    response_in: ResponseCreate,
+    actor: Principal,
+    customer_id: str,
+    now: datetime,
+) -> SurveyResponse:
+    """Writes the response (new, or replacing the earlier one's answers) and its answer rows; a
+    concurrent first answer by the same customer is a 409."""
+    answers = response_in.answers
+    fields: dict[str, Any] = {
+        "survey_version": sv.version,
+        "channel": response_in.channel or sv.channel,
+        "entered_by": actor.sub,
+        "updated_at": now,
+        "branch_code": ref.branch_code if ref else None,
+        "region_type": ref.region_type if ref else None,
+        "customer_type": ref.customer_type if ref else None,
+        **{k: _first_of(sv.questions, answers, k) for k in ("nps", "csat", "ces")},
+    }
+    if existing is None:
+        r = SurveyResponse(id=uuid.uuid4(), survey_id=sv.id, customer_id=customer_id, responded_at=now, **fields)
+        s.add(r)
+    else:
+        r = existing
+        for name, value in fields.items():
+            setattr(r, name, value)
+        s.execute(delete(SurveyAnswer).where(col(SurveyAnswer.response_id) == r.id))
+    try:
+        s.flush()
+    except exc.IntegrityError as err:  # a concurrent first answer by the same customer
+        if is_unique_violation(err):
+            raise Conflict("The customer has already answered this survey", code="survey_already_answered") from None
+        raise
+    rows = _answer_rows(r, sv.questions, answers)
+    if rows:
+        s.execute(table_of(SurveyAnswer).insert(), rows)
+    return r
 
 
 def _respondent(response_in: ResponseCreate, actor: Principal) -> str:
@@ -415,7 +449,7 @@ def list_follow_ups(
     db: Database, *, branch_code: str | None, status: str | None, limit: int, cursor: str | None
 ) -> tuple[list[FollowUp], str | None]:
     """By due time, soonest first."""
-    after = decode_time_id_cursor(cursor)
+    after = decode_time_id(cursor)
     stmt = select(FollowUp).order_by(FollowUp.due_at, FollowUp.id).limit(limit + 1)
     if branch_code is not None:
         stmt = stmt.where(FollowUp.branch_code == branch_code)
@@ -448,11 +482,11 @@ def list_customer_responses(
     db: Database, *, customer_id: str, limit: int, cursor: str | None
 ) -> tuple[list[ResponseScores], str | None]:
     """A customer's responses to every survey, newest first, scores only."""
-    after = decode_time_id_cursor(cursor)
+    after = decode_time_id(cursor)
     stmt = (
         select(SurveyResponse)
         .where(SurveyResponse.customer_id == customer_id)
-        .order_by(SurveyResponse.responded_at.desc(), SurveyResponse.id.desc())
+        .order_by(col(SurveyResponse.responded_at).desc(), col(SurveyResponse.id).desc())
         .limit(limit + 1)
     )
     if after is not None:

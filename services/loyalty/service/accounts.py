@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from services.common.auth import Principal
 from services.common.db import Database
@@ -83,7 +84,7 @@ def statement(
     stmt = (
         select(LedgerEntry)
         .where(LedgerEntry.customer_id == customer_id)
-        .order_by(LedgerEntry.id.desc())
+        .order_by(col(LedgerEntry.id).desc())
         .limit(limit + 1)
     )
     if before is not None:

@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import exc, select
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from services.common.auth import Principal
 from services.common.db import Database, is_unique_violation
@@ -106,7 +107,7 @@ def list_rules(db: Database, *, include_retired: bool) -> list[tuple[EarningRule
     with db.read() as s:
         stmt = select(EarningRule).order_by(EarningRule.code)
         if not include_retired:
-            stmt = stmt.where(EarningRule.retired_at.is_(None))
+            stmt = stmt.where(col(EarningRule.retired_at).is_(None))
         rules = list(s.execute(stmt).scalars())
         return [(r, _versions(s, r.id)) for r in rules]
 

@@ -1,57 +1,37 @@
-"""Feedback routes for complaints: thin handlers that parse, authorise, call one service function and
-return a schema. Survey and follow-up routes are in api_surveys.py."""
+"""Complaints: file, list, read, every handling step, escalations, the overdue sweep, reports, code lists."""
 
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Depends, Header, Query, Request
+from fastapi import APIRouter, Body, Query, Request
 from fastapi.responses import JSONResponse
 
-from services.common.auth import Principal, require_role
-from services.common.db import Database
+from services.common.access import CustomerOrStaff, Staff, Supervisor, SupervisorOrSystem
+from services.common.deps import Cursor, Db, IdemKey, Limit, replay
 from services.common.errors import InvalidInput, problem_responses
 from services.common.idempotency import StoredResponse, idempotency_request
-from services.feedback.schemas import (
+from services.feedback.api.deps import ComplaintCtx
+from services.feedback.schemas.complaints import (
     CodeLists,
     ComplaintCreate,
     ComplaintPage,
     ComplaintRead,
-    ComplaintReport,
-    ComplaintState,
     Escalations,
-    Instant,
     StepCreate,
     SweepResult,
 )
+from services.feedback.schemas.fields import ComplaintState, Instant
+from services.feedback.schemas.reports import ComplaintReport
 from services.feedback.service import complaints as service
 from services.feedback.service import reports
-from services.feedback.service.complaints import ComplaintContext
 
 router = APIRouter(prefix="/v1/complaints", tags=["complaints"])
-
-
-async def _db(request: Request) -> Database:
-    return request.app.state.db
-
-
-async def _ctx(request: Request) -> ComplaintContext:
-    return request.app.state.complaints
-
-
-Db = Annotated[Database, Depends(_db)]
-Ctx = Annotated[ComplaintContext, Depends(_ctx)]
-Anyone = Annotated[Principal, Depends(require_role("customer", "staff", "supervisor", "admin"))]
-Staff = Annotated[Principal, Depends(require_role("staff", "supervisor", "admin"))]
-Supervisor = Annotated[Principal, Depends(require_role("supervisor", "admin"))]
-Sweeper = Annotated[Principal, Depends(require_role("supervisor", "admin", "system"))]
-Limit = Annotated[int, Query(ge=1, le=200, description="page size, at most 200")]
-Cursor = Annotated[str | None, Query(max_length=500, description="next_cursor from the previous page")]
 
 
 @router.get(
     "/codes", response_model=CodeLists, summary="JR/T 0169-2018 code lists", responses=problem_responses(401, 403)
 )
-def read_codes(_p: Anyone, db: Db) -> CodeLists:
+def read_codes(_p: CustomerOrStaff, db: Db) -> CodeLists:
     return service.code_lists(db)
 
 
@@ -64,17 +44,17 @@ def read_codes(_p: Anyone, db: Db) -> CodeLists:
 )
 def file_complaint(
     body: ComplaintCreate,
-    principal: Anyone,
+    principal: CustomerOrStaff,
     db: Db,
-    ctx: Ctx,
-    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
+    ctx: ComplaintCtx,
+    idempotency_key: IdemKey = None,
 ):
     idem = idempotency_request(
         idempotency_key, caller=principal.sub, operation="file_complaint", body=body.model_dump(mode="json")
     )
     result = service.file_complaint(db, complaint_in=body, actor=principal, ctx=ctx, idem=idem)
     if isinstance(result, StoredResponse):
-        return JSONResponse(result.body, status_code=result.status_code, headers={"Idempotency-Replayed": "true"})
+        return replay(result)
     return JSONResponse(
         result.model_dump(mode="json"), status_code=201, headers={"Location": f"/v1/complaints/{result.id}"}
     )
@@ -87,9 +67,9 @@ def file_complaint(
     responses=problem_responses(401, 403, 422),
 )
 def list_complaints(
-    principal: Anyone,
+    principal: CustomerOrStaff,
     db: Db,
-    ctx: Ctx,
+    ctx: ComplaintCtx,
     state: ComplaintState | None = None,
     branch_code: Annotated[str | None, Query(pattern=r"^[A-Z0-9]{4,16}$")] = None,
     customer_id: uuid.UUID | None = None,
@@ -115,7 +95,7 @@ def list_complaints(
     summary="Open complaints at 80% of their time without a decision, and overdue ones",
     responses=problem_responses(401, 403),
 )
-def read_escalations(_p: Staff, db: Db, ctx: Ctx) -> Escalations:
+def read_escalations(_p: Staff, db: Db, ctx: ComplaintCtx) -> Escalations:
     return service.escalations(db, ctx=ctx)
 
 
@@ -125,7 +105,7 @@ def read_escalations(_p: Staff, db: Db, ctx: Ctx) -> Escalations:
     summary="Flag newly overdue complaints and emit complaint.overdue (idempotent)",
     responses=problem_responses(401, 403),
 )
-def sweep_overdue(principal: Sweeper, db: Db, ctx: Ctx) -> SweepResult:
+def sweep_overdue(principal: SupervisorOrSystem, db: Db, ctx: ComplaintCtx) -> SweepResult:
     return service.sweep_overdue(db, actor=principal, ctx=ctx)
 
 
@@ -138,7 +118,7 @@ def sweep_overdue(principal: Sweeper, db: Db, ctx: Ctx) -> SweepResult:
 def read_report(
     _p: Supervisor,
     db: Db,
-    ctx: Ctx,
+    ctx: ComplaintCtx,
     request: Request,
     start: Annotated[Instant | None, Query(alias="from", description="received at or after (RFC 3339)")] = None,
     end: Annotated[Instant | None, Query(alias="to", description="received before (RFC 3339)")] = None,
@@ -156,7 +136,7 @@ def read_report(
     summary="A complaint with its deadline, decision and every step",
     responses=problem_responses(401, 403, 404, 422),
 )
-def read_complaint(complaint_id: uuid.UUID, principal: Anyone, db: Db, ctx: Ctx) -> ComplaintRead:
+def read_complaint(complaint_id: uuid.UUID, principal: CustomerOrStaff, db: Db, ctx: ComplaintCtx) -> ComplaintRead:
     return service.get_complaint(db, complaint_id=complaint_id, actor=principal, ctx=ctx)
 
 
@@ -168,6 +148,6 @@ def read_complaint(complaint_id: uuid.UUID, principal: Anyone, db: Db, ctx: Ctx)
     responses=problem_responses(401, 403, 404, 409, 422),
 )
 def add_step(
-    complaint_id: uuid.UUID, body: Annotated[StepCreate, Body()], principal: Anyone, db: Db, ctx: Ctx
+    complaint_id: uuid.UUID, body: Annotated[StepCreate, Body()], principal: CustomerOrStaff, db: Db, ctx: ComplaintCtx
 ) -> ComplaintRead:
     return service.add_step(db, complaint_id=complaint_id, step_in=body, actor=principal, ctx=ctx)

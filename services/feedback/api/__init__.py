@@ -1,0 +1,6 @@
+"""Feedback routes, one module per aggregate; handlers parse, authorise, call one service function and
+return a schema. `routers` is what create_app includes."""
+
+from services.feedback.api import analysis, complaints, follow_ups, surveys
+
+routers = [complaints.router, surveys.router, analysis.router, follow_ups.router]
