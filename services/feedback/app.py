@@ -19,8 +19,9 @@ from services.feedback.config import FeedbackSettings
 from services.feedback.consumers import profile_handlers, segmentation_handlers
 from services.feedback.metrics import install_domain_metrics
 from services.feedback.models import consumer_cursor, outbox
-from services.feedback.service.complaints import ComplaintContext, count_overdue
+from services.feedback.service.complaints import ComplaintContext
 from services.feedback.service.deadlines import DeadlineRules
+from services.feedback.service.escalations import count_overdue
 from services.feedback.service.overdue_sweep import OverdueSweepThread
 from services.feedback.service.surveys import SurveyContext
 

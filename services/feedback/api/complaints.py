@@ -22,8 +22,7 @@ from services.feedback.schemas.complaints import (
 )
 from services.feedback.schemas.fields import ComplaintState, Instant
 from services.feedback.schemas.reports import ComplaintReport
-from services.feedback.service import complaints as service
-from services.feedback.service import reports
+from services.feedback.service import complaint_steps, complaints, escalations, reports
 
 router = APIRouter(prefix="/v1/complaints", tags=["complaints"])
 
@@ -32,7 +31,7 @@ router = APIRouter(prefix="/v1/complaints", tags=["complaints"])
     "/codes", response_model=CodeLists, summary="JR/T 0169-2018 code lists", responses=problem_responses(401, 403)
 )
 def read_codes(_p: CustomerOrStaff, db: Db) -> CodeLists:
-    return service.code_lists(db)
+    return complaints.code_lists(db)
 
 
 @router.post(
@@ -52,7 +51,7 @@ def file_complaint(
     idem = idempotency_request(
         idempotency_key, caller=principal.sub, operation="file_complaint", body=body.model_dump(mode="json")
     )
-    result = service.file_complaint(db, complaint_in=body, actor=principal, ctx=ctx, idem=idem)
+    result = complaints.file_complaint(db, complaint_in=body, actor=principal, ctx=ctx, idem=idem)
     if isinstance(result, StoredResponse):
         return replay(result)
     return JSONResponse(
@@ -76,7 +75,7 @@ def list_complaints(
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> ComplaintPage:
-    items, next_cursor = service.list_complaints(
+    items, next_cursor = complaints.list_complaints(
         db,
         actor=principal,
         ctx=ctx,
@@ -96,7 +95,7 @@ def list_complaints(
     responses=problem_responses(401, 403),
 )
 def read_escalations(_p: Staff, db: Db, ctx: ComplaintCtx) -> Escalations:
-    return service.escalations(db, ctx=ctx)
+    return escalations.escalations(db, ctx=ctx)
 
 
 @router.post(
@@ -106,7 +105,7 @@ def read_escalations(_p: Staff, db: Db, ctx: ComplaintCtx) -> Escalations:
     responses=problem_responses(401, 403),
 )
 def sweep_overdue(principal: SupervisorOrSystem, db: Db, ctx: ComplaintCtx) -> SweepResult:
-    return service.sweep_overdue(db, actor=principal, ctx=ctx)
+    return escalations.sweep_overdue(db, actor=principal, ctx=ctx)
 
 
 @router.get(
@@ -137,7 +136,7 @@ def read_report(
     responses=problem_responses(401, 403, 404, 422),
 )
 def read_complaint(complaint_id: uuid.UUID, principal: CustomerOrStaff, db: Db, ctx: ComplaintCtx) -> ComplaintRead:
-    return service.get_complaint(db, complaint_id=complaint_id, actor=principal, ctx=ctx)
+    return complaints.get_complaint(db, complaint_id=complaint_id, actor=principal, ctx=ctx)
 
 
 @router.post(
@@ -150,4 +149,4 @@ def read_complaint(complaint_id: uuid.UUID, principal: CustomerOrStaff, db: Db, 
 def add_step(
     complaint_id: uuid.UUID, body: Annotated[StepCreate, Body()], principal: CustomerOrStaff, db: Db, ctx: ComplaintCtx
 ) -> ComplaintRead:
-    return service.add_step(db, complaint_id=complaint_id, step_in=body, actor=principal, ctx=ctx)
+    return complaint_steps.add_step(db, complaint_id=complaint_id, step_in=body, actor=principal, ctx=ctx)

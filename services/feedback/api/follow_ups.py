@@ -14,7 +14,7 @@ from services.feedback.schemas.surveys import (
     FollowUpPage,
     FollowUpRead,
 )
-from services.feedback.service import surveys
+from services.feedback.service import follow_ups
 
 router = APIRouter(prefix="/v1/follow-ups", tags=["follow-ups"])
 
@@ -33,7 +33,9 @@ def list_follow_ups(
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> FollowUpPage:
-    rows, next_cursor = surveys.list_follow_ups(db, branch_code=branch_code, status=status, limit=limit, cursor=cursor)
+    rows, next_cursor = follow_ups.list_follow_ups(
+        db, branch_code=branch_code, status=status, limit=limit, cursor=cursor
+    )
     return FollowUpPage(items=[FollowUpRead.model_validate(r) for r in rows], next_cursor=next_cursor)
 
 
@@ -47,5 +49,5 @@ def record_outcome(
     follow_up_id: uuid.UUID, body: FollowUpOutcome, principal: Staff, db: Db, ctx: SurveyCtx
 ) -> FollowUpRead:
     return FollowUpRead.model_validate(
-        surveys.record_follow_up(db, follow_up_id=follow_up_id, outcome_in=body, actor=principal, ctx=ctx)
+        follow_ups.record_follow_up(db, follow_up_id=follow_up_id, outcome_in=body, actor=principal, ctx=ctx)
     )

@@ -20,7 +20,7 @@ from services.feedback.schemas.surveys import (
     SurveyPage,
     SurveyRead,
 )
-from services.feedback.service import surveys
+from services.feedback.service import responses, surveys
 
 router = APIRouter(prefix="/v1/surveys", tags=["surveys"])
 
@@ -36,7 +36,7 @@ def list_customer_responses(
     principal: CustomerOrStaff, db: Db, customer_id: uuid.UUID, limit: Limit = 50, cursor: Cursor = None
 ) -> ResponseScoresPage:
     ensure_own_customer(principal, str(customer_id), NotFound(f"No customer {customer_id}", code="customer_not_found"))
-    items, next_cursor = surveys.list_customer_responses(db, customer_id=str(customer_id), limit=limit, cursor=cursor)
+    items, next_cursor = responses.list_customer_responses(db, customer_id=str(customer_id), limit=limit, cursor=cursor)
     return ResponseScoresPage(items=items, next_cursor=next_cursor)
 
 
@@ -129,5 +129,5 @@ def publish_survey(
     responses={**problem_responses(401, 403, 404, 409, 422), 200: {"model": ResponseRead}},
 )
 def respond(survey_id: uuid.UUID, body: ResponseCreate, principal: CustomerOrStaff, db: Db, ctx: SurveyCtx):
-    result, created = surveys.respond(db, survey_id=survey_id, response_in=body, actor=principal, ctx=ctx)
+    result, created = responses.respond(db, survey_id=survey_id, response_in=body, actor=principal, ctx=ctx)
     return JSONResponse(result.model_dump(mode="json"), status_code=201 if created else 200)

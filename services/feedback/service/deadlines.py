@@ -6,6 +6,7 @@ import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
+from typing import Any
 
 CHINA = timezone(timedelta(hours=8))  # holidays are Beijing-time dates
 DAY = timedelta(days=1)
@@ -55,18 +56,32 @@ def roll_past_holidays(due: datetime, holidays: frozenset[date]) -> datetime:
     return due
 
 
-def compute_deadline(received_at: datetime, steps: Iterable[StepView], rules: DeadlineRules, now: datetime) -> Deadline:
-    start, limit, restarts, stopped = received_at, rules.base_days, 0, None
-    extensions: list[dict] = []
-    pauses: list[dict] = []
-    decided_at = review_requested_at = None
+@dataclass
+class _Clock:
+    """The complaint's clock as its steps leave it."""
+
+    start: datetime
+    limit: int
+    restarts: int = 0
+    stopped: datetime | None = None
+    decided_at: Any = None
+    review_requested_at: datetime | None = None
+    extensions: list[dict[str, Any]] = field(default_factory=list)
+    pauses: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _replay(received_at: datetime, steps: Iterable[StepView], rules: DeadlineRules) -> _Clock:
+    """Walks the steps in order: extensions, pauses and resumptions, new facts restarting the clock,
+    the decision or withdrawal stopping it, a review request."""
+    clock = _Clock(start=received_at, limit=rules.base_days)
+    extensions, pauses = clock.extensions, clock.pauses
     for step in steps:
         if step.action == "extend":
-            limit = step.data["to_days"]
+            clock.limit = step.data["to_days"]
             extensions.append(
                 {
                     "at": step.at,
-                    "to_days": limit,
+                    "to_days": clock.limit,
                     "reason": step.data.get("reason"),
                     "approved_by": step.data.get("approved_by"),
                     "notice_sent_at": step.data.get("notice_sent_at"),
@@ -87,17 +102,23 @@ def compute_deadline(received_at: datetime, steps: Iterable[StepView], rules: De
             pauses[-1]["ended_at"] = step.at
         elif step.action == "add_facts":
             # New facts: the clock starts again from today; earlier extensions and pauses no longer count.
-            start, limit, restarts = step.at, rules.base_days, restarts + 1
+            clock.start, clock.limit, clock.restarts = step.at, rules.base_days, clock.restarts + 1
             for item in extensions + pauses:
                 item["counts"] = False
             if pauses and pauses[-1]["ended_at"] is None:
                 pauses[-1]["ended_at"] = step.at
-        elif step.action in ("decide", "withdraw") and stopped is None:
-            stopped = step.at
+        elif step.action in ("decide", "withdraw") and clock.stopped is None:
+            clock.stopped = step.at
             if step.action == "decide":
-                decided_at = step.data.get("communicated_at") or step.at
+                clock.decided_at = step.data.get("communicated_at") or step.at
         elif step.action == "request_review":
-            review_requested_at = step.at
+            clock.review_requested_at = step.at
+    return clock
+
+
+def compute_deadline(received_at: datetime, steps: Iterable[StepView], rules: DeadlineRules, now: datetime) -> Deadline:
+    c = _replay(received_at, steps, rules)
+    start, limit, stopped, pauses = c.start, c.limit, c.stopped, c.pauses
     until = stopped or now
     paused = timedelta(0)
     for p in pauses:
@@ -117,12 +138,12 @@ def compute_deadline(received_at: datetime, steps: Iterable[StepView], rules: De
         at_risk=running and now <= due and elapsed >= rules.at_risk_share * limit * DAY,
         overdue=running and now > due,
         stopped_at=stopped,
-        restarts=restarts,
-        extensions=extensions,
+        restarts=c.restarts,
+        extensions=c.extensions,
         pauses=pauses,
-        review_request_due_at=(_as_dt(decided_at) + rules.review_request_days * DAY) if decided_at else None,
-        review_decision_due_at=(review_requested_at + rules.review_decision_days * DAY)
-        if review_requested_at
+        review_request_due_at=(_as_dt(c.decided_at) + rules.review_request_days * DAY) if c.decided_at else None,
+        review_decision_due_at=(c.review_requested_at + rules.review_decision_days * DAY)
+        if c.review_requested_at
         else None,
     )
 

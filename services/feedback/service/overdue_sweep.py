@@ -6,7 +6,8 @@ import threading
 
 from services.common.auth import Principal
 from services.common.db import Database
-from services.feedback.service.complaints import ComplaintContext, sweep_overdue
+from services.feedback.service.complaints import ComplaintContext
+from services.feedback.service.escalations import sweep_overdue
 
 log = logging.getLogger("feedback.jobs")
 SWEEPER = Principal(sub="feedback-overdue-sweep", role="system")

@@ -4,8 +4,10 @@ top causes per branch. Counts are GROUP BY queries; the median is taken over the
 
 import statistics
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import and_, case, func, select
+from sqlalchemy import Row, and_, case, func, select
+from sqlalchemy.orm import Session
 from sqlmodel import col
 
 from services.common.db import Database, table_of
@@ -19,7 +21,8 @@ from services.feedback.schemas.reports import (
     HandlingSatisfaction,
 )
 from services.feedback.service.analysis import score_columns, scores_from
-from services.feedback.service.complaints import OPEN, ComplaintContext, open_with_deadlines
+from services.feedback.service.complaints import OPEN, ComplaintContext
+from services.feedback.service.escalations import open_with_deadlines
 
 C = table_of(Complaint)
 S = table_of(ComplaintStep)
@@ -43,64 +46,13 @@ def complaint_report(
     if end is not None:
         period.append(C.c.received_at < end)
     with db.read() as s:
-        month = _month(s.get_bind().dialect.name, C.c.received_at).label("month")
-        counts = {}
-        for dim in ("channel", "business_type", "cause"):
-            rows = s.execute(
-                select(month, C.c[dim], func.count()).where(*period).group_by(month, C.c[dim]).order_by(month, C.c[dim])
-            ).all()
-            counts[dim] = [CountRow(month=m, code=code, count=n) for m, code, n in rows]
+        counts = _counts_by_month(s, period)
         received = s.execute(select(func.count()).select_from(C).where(*period)).scalar_one()
-        bands = [
-            func.coalesce(
-                func.sum(
-                    case(
-                        (
-                            and_(
-                                C.c.received_at <= now - timedelta(days=lo),
-                                *([C.c.received_at > now - timedelta(days=hi + 1)] if hi else []),
-                            ),
-                            1,
-                        ),
-                        else_=0,
-                    )
-                ),
-                0,
-            )
-            for lo, hi in AGE_BANDS
-        ]
-        band_counts = s.execute(select(*bands).where(C.c.state.in_(OPEN))).one()
-        decisions = s.execute(
-            select(C.c.received_at, func.min(S.c.at))
-            .select_from(C.join(S, S.c.complaint_id == C.c.id))
-            .where(S.c.action == "decide", *period)
-            .group_by(C.c.id, C.c.received_at)
-        ).all()
+        band_counts = _open_by_age(s, now)
+        days = _days_to_decision(s, period)
         flags = [d for _, _, d in open_with_deadlines(s, ctx)]
-        satisfaction = s.execute(
-            select(*score_columns()).select_from(
-                table_of(SurveyResponse).join(
-                    table_of(SurveyInvitation),
-                    and_(
-                        SurveyInvitation.survey_id == SurveyResponse.survey_id,
-                        SurveyInvitation.customer_id == SurveyResponse.customer_id,
-                        col(SurveyInvitation.complaint_id).is_not(None),
-                    ),
-                )
-            )
-        ).one()
-        by_branch = s.execute(
-            select(C.c.branch_code, C.c.cause, func.count().label("n"))
-            .where(*period)
-            .group_by(C.c.branch_code, C.c.cause)
-            .order_by(C.c.branch_code, func.count().desc(), C.c.cause)
-        ).all()
-    days = [(decided - received).total_seconds() / 86400 for received, decided in decisions]
-    top: dict[str, list[CodeCount]] = {}
-    for branch, cause, n in by_branch:
-        if len(top.setdefault(branch, [])) < TOP_CAUSES:
-            top[branch].append(CodeCount(code=cause, count=n))
-    scores = scores_from(satisfaction, small_sample)
+        scores = scores_from(_handling_satisfaction(s), small_sample)
+        top = _top_causes_by_branch(s, period)
     return ComplaintReport(
         period_from=start,
         period_to=end,
@@ -122,3 +74,79 @@ def complaint_report(
         ),
         top_causes_by_branch=[BranchCauses(branch_code=b, causes=c) for b, c in top.items()],
     )
+
+
+def _counts_by_month(s: Session, period: list[Any]) -> dict[str, list[CountRow]]:
+    """Complaints received per month by channel, business type and cause."""
+    month = _month(s.get_bind().dialect.name, C.c.received_at).label("month")
+    counts = {}
+    for dim in ("channel", "business_type", "cause"):
+        rows = s.execute(
+            select(month, C.c[dim], func.count()).where(*period).group_by(month, C.c[dim]).order_by(month, C.c[dim])
+        ).all()
+        counts[dim] = [CountRow(month=m, code=code, count=n) for m, code, n in rows]
+    return counts
+
+
+def _open_by_age(s: Session, now: datetime) -> Row[Any]:
+    """Open complaints in each age band (days since received)."""
+    bands = [
+        func.coalesce(
+            func.sum(
+                case(
+                    (
+                        and_(
+                            C.c.received_at <= now - timedelta(days=lo),
+                            *([C.c.received_at > now - timedelta(days=hi + 1)] if hi else []),
+                        ),
+                        1,
+                    ),
+                    else_=0,
+                )
+            ),
+            0,
+        )
+        for lo, hi in AGE_BANDS
+    ]
+    return s.execute(select(*bands).where(C.c.state.in_(OPEN))).one()
+
+
+def _days_to_decision(s: Session, period: list[Any]) -> list[float]:
+    """For each decided complaint received in the period: days from receipt to its first decision."""
+    decisions = s.execute(
+        select(C.c.received_at, func.min(S.c.at))
+        .select_from(C.join(S, S.c.complaint_id == C.c.id))
+        .where(S.c.action == "decide", *period)
+        .group_by(C.c.id, C.c.received_at)
+    ).all()
+    return [(decided - received).total_seconds() / 86400 for received, decided in decisions]
+
+
+def _handling_satisfaction(s: Session) -> Row[Any]:
+    """Scores of the survey responses that answer an invitation sent after a complaint closed."""
+    return s.execute(
+        select(*score_columns()).select_from(
+            table_of(SurveyResponse).join(
+                table_of(SurveyInvitation),
+                and_(
+                    SurveyInvitation.survey_id == SurveyResponse.survey_id,
+                    SurveyInvitation.customer_id == SurveyResponse.customer_id,
+                    col(SurveyInvitation.complaint_id).is_not(None),
+                ),
+            )
+        )
+    ).one()
+
+
+def _top_causes_by_branch(s: Session, period: list[Any]) -> dict[str, list[CodeCount]]:
+    by_branch = s.execute(
+        select(C.c.branch_code, C.c.cause, func.count().label("n"))
+        .where(*period)
+        .group_by(C.c.branch_code, C.c.cause)
+        .order_by(C.c.branch_code, func.count().desc(), C.c.cause)
+    ).all()
+    top: dict[str, list[CodeCount]] = {}
+    for branch, cause, n in by_branch:
+        if len(top.setdefault(branch, [])) < TOP_CAUSES:
+            top[branch].append(CodeCount(code=cause, count=n))
+    return top

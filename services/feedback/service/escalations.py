@@ -1,0 +1,75 @@
+"""Open complaints against their deadlines: the escalation lists, the overdue count and the sweep that
+flags newly overdue complaints (complaint.overdue)."""
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from sqlmodel import col
+
+from services.common.auth import Principal
+from services.common.db import Database
+from services.common.outbox import record_event
+from services.feedback.models import Complaint, ComplaintStep, outbox
+from services.feedback.schemas.complaints import (
+    Escalations,
+    SweepResult,
+)
+from services.feedback.service.complaints import (
+    OPEN,
+    ComplaintContext,
+    append_step,
+    iso_time,
+    step_views,
+    steps_by_complaint,
+    summarise,
+)
+from services.feedback.service.deadlines import Deadline, compute_deadline
+
+
+def open_with_deadlines(s: Session, ctx: ComplaintContext) -> list[tuple[Complaint, list[ComplaintStep], Deadline]]:
+    rows = list(
+        s.execute(select(Complaint).where(col(Complaint.state).in_(OPEN)).order_by(Complaint.received_at)).scalars()
+    )
+    steps = steps_by_complaint(s, [c.id for c in rows])
+    now = ctx.clock()
+    return [(c, steps[c.id], compute_deadline(c.received_at, step_views(steps[c.id]), ctx.rules, now)) for c in rows]
+
+
+def escalations(db: Database, *, ctx: ComplaintContext) -> Escalations:
+    """Open complaints past 80% of their time without a decision (at risk), and those overdue."""
+    with db.read() as s:
+        rows = open_with_deadlines(s, ctx)
+    return Escalations(
+        at_risk=[summarise(c, d) for c, _, d in rows if d.at_risk],
+        overdue=[summarise(c, d) for c, _, d in rows if d.overdue],
+    )
+
+
+def count_overdue(db: Database, *, ctx: ComplaintContext) -> int:
+    with db.read() as s:
+        return sum(1 for _, _, d in open_with_deadlines(s, ctx) if d.overdue)
+
+
+def sweep_overdue(db: Database, *, actor: Principal, ctx: ComplaintContext) -> SweepResult:
+    """Flags each overdue complaint once per due date (a `flag_overdue` step) and emits
+    complaint.overdue for it; running it again changes nothing."""
+    flagged = 0
+    with db.write() as s:
+        rows = open_with_deadlines(s, ctx)
+        overdue = [(c, steps, d) for c, steps, d in rows if d.overdue]
+        now = ctx.clock()
+        for c, steps, d in overdue:
+            due = iso_time(d.due_at)
+            if any(st.action == "flag_overdue" and st.data.get("due_at") == due for st in steps):
+                continue
+            append_step(s, c, action="flag_overdue", to_state=c.state, actor=actor, at=now, data={"due_at": due})
+            record_event(
+                s,
+                outbox,
+                type="complaint.overdue",
+                subject_id=c.customer_id or str(c.id),
+                occurred_at=now,
+                data={"complaint_id": str(c.id), "due_at": due},
+            )
+            flagged += 1
+        s.commit()
+    return SweepResult(overdue=len(overdue), newly_flagged=flagged)
