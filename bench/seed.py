@@ -5,7 +5,7 @@ from datetime import date, timedelta
 
 import httpx
 
-from services.profile.identity import resident_id_check_char
+from services.profile.service.identity import resident_id_check_char
 
 SEED_AREA = "110105"  # bench/lua/register.lua uses areas 3xxx00, so its numbers never meet these
 

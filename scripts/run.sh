@@ -27,7 +27,7 @@ if [[ "${SUITE_DEMO:-1}" != "0" ]]; then
       curl -fsS "$profile/health/ready" >/dev/null 2>&1 && break
       sleep 1
     done
-    .venv/bin/python -m services.profile.demo --n "${SUITE_DEMO_SIZE:-200}" --if-empty --url "$profile" \
+    .venv/bin/python -m services.profile.tools.demo --n "${SUITE_DEMO_SIZE:-200}" --if-empty --url "$profile" \
       >data/demo.log 2>&1 && echo "  demo data: loaded into an empty profile (log: data/demo.log)"
   ) &
 fi

@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel
+from sqlalchemy import Select
 
 from services.common.errors import InvalidInput
 
@@ -64,12 +65,22 @@ def decode_time_id(cursor: str | None) -> tuple[datetime, uuid.UUID] | None:
     return at, key
 
 
+def newest_first(stmt: Select[Any], time_col: Any, id_col: Any, cursor: str | None, limit: int) -> Select[Any]:
+    """A newest-first keyset page over (a time column, the id): the rows after the cursor's key, in
+    order, one more than `limit` so that page_of can tell whether another page follows."""
+    before = decode_time_id(cursor)
+    if before is not None:
+        at, rid = before
+        stmt = stmt.where((time_col < at) | ((time_col == at) & (id_col < rid)))
+    return stmt.order_by(time_col.desc(), id_col.desc()).limit(limit + 1)
+
+
 def time_id_key(time_attr: str) -> Callable[[Any], list[str]]:
     """The cursor key of a row sorted by (`time_attr`, id)."""
     return lambda r: [getattr(r, time_attr).isoformat(), str(r.id)]
 
 
-def page_of(rows: list[T], limit: int, key) -> tuple[list[T], str | None]:
+def page_of(rows: list[T], limit: int, key: Callable[[T], list[Any]]) -> tuple[list[T], str | None]:
     """Given up to limit+1 rows in sort order, the page and the cursor after its last row."""
     if len(rows) > limit:
         rows = rows[:limit]

@@ -6,6 +6,7 @@ import hashlib
 import hmac
 import os
 from dataclasses import dataclass
+from typing import overload
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
@@ -34,12 +35,26 @@ class Mask:
         first, last = (int(x) for x in spec.split(","))
         return cls(first, last)
 
+    @overload
+    def apply(self, value: str) -> str: ...
+
+    @overload
+    def apply(self, value: None) -> None: ...
+
     def apply(self, value: str | None) -> str | None:
         if value is None:
             return None
         if len(value) <= self.first + self.last:
             return "*" * len(value)
         return value[: self.first] + "*" * (len(value) - self.first - self.last) + value[len(value) - self.last :]
+
+
+@overload
+def mask_email(value: str) -> str: ...
+
+
+@overload
+def mask_email(value: None) -> None: ...
 
 
 def mask_email(value: str | None) -> str | None:

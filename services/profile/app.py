@@ -8,12 +8,11 @@ from services.common.app import build_service_app
 from services.common.db import Database, utcnow
 from services.common.outbox import feed_router
 from services.common.pii import Mask, PersonalDataVault
-from services.profile import api_agreements, api_consent, api_interactions, api_rights, api_risk, api_transactions
-from services.profile.api import router
+from services.profile.api import routers
+from services.profile.api.fast_read import CustomerReadPath
 from services.profile.config import ProfileSettings
-from services.profile.fast_read import CustomerReadPath
-from services.profile.models import Customer, outbox
-from services.profile.service import Privacy
+from services.profile.models import outbox
+from services.profile.service.customers import Privacy, customer_reader
 
 HERE = Path(__file__).parent
 
@@ -25,21 +24,12 @@ def create_app(settings: ProfileSettings | None = None, db: Database | None = No
         title="Profile service",
         description="Customers of the Postal Savings Bank: identity, contacts, status; the customer event feed.",
         settings=settings,
-        routers=[
-            router,
-            api_transactions.router,
-            api_agreements.router,
-            api_consent.router,
-            api_risk.router,
-            api_interactions.router,
-            api_rights.router,
-            feed_router(outbox),
-        ],
+        routers=[*routers, feed_router(outbox)],
         alembic_ini=HERE / "alembic.ini",
         db=db,
         fast_paths=[CustomerReadPath()],
     )
-    app.state.customer_by_id = app.state.db.prepared_row(Customer.__table__, "id")
+    app.state.customer_by_id = customer_reader(app.state.db)
     app.state.privacy = Privacy(
         vault=PersonalDataVault(settings.pii_keys, settings.pii_hmac_key),
         resident_id_mask=Mask.parse(settings.mask_resident_id),

@@ -22,7 +22,7 @@ from sqlalchemy import (
 )
 from sqlmodel import Field, SQLModel
 
-from services.common.db import BigIntPK, UTCDateTime, service_registry, utcnow
+from services.common.db import BigIntPK, UTCDateTime, service_registry, table_of, utcnow
 from services.common.idempotency import idempotency_table
 from services.common.outbox import outbox_table
 
@@ -137,7 +137,7 @@ class ContactPoint(Base, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
 
 
-Index("ix_contact_point_customer_id", ContactPoint.__table__.c.customer_id)
+Index("ix_contact_point_customer_id", table_of(ContactPoint).c.customer_id)
 
 
 class ConsentRecord(Base, table=True):
@@ -289,7 +289,7 @@ class ErasureRequest(Base, table=True):
     completed_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
 
 
-Index("ix_erasure_request_customer_id", ErasureRequest.__table__.c.customer_id)
+Index("ix_erasure_request_customer_id", table_of(ErasureRequest).c.customer_id)
 
 outbox = outbox_table(metadata)
 idempotency = idempotency_table(metadata)

@@ -4,7 +4,7 @@ import itertools
 import random
 from datetime import date, timedelta
 
-from services.profile.identity import credit_code_check_char, resident_id_check_char
+from services.profile.service.identity import credit_code_check_char, resident_id_check_char
 
 _seq = itertools.count(1)
 _rng = random.Random()

@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from services.profile.questionnaires import INDIVIDUAL
+from services.profile.service.questionnaires import INDIVIDUAL
 from tests.profile import factories as f
 from tests.profile.test_api_risk import answers_scoring
 

@@ -75,7 +75,7 @@ def test_register_with_foreign_signature_is_unauthorized(client):
 
 
 def _rid_with_birth(birth: str) -> str:
-    from services.profile.identity import resident_id_check_char
+    from services.profile.service.identity import resident_id_check_char
 
     first17 = f"110105{birth}123"
     return first17 + resident_id_check_char(first17)

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import select
 
 from services.profile.models import metadata
-from services.profile.service import ID_FIELD, PHONE_FIELD
+from services.profile.service.customers import ID_FIELD, PHONE_FIELD
 from tests.profile import factories as f
 from tests.profile.test_api_risk import answers_scoring
 
@@ -25,7 +25,7 @@ def fixed_clock(profile_app):
 @pytest.fixture
 def full_customer(client, auth):
     """A customer with something in every aggregate; returns (customer, registration body)."""
-    from services.profile.questionnaires import INDIVIDUAL
+    from services.profile.service.questionnaires import INDIVIDUAL
 
     body = f.individual(name="张三丰", email="zhang.sf@example.cn")
     staff = auth("staff")

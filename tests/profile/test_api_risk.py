@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from services.profile.questionnaires import INDIVIDUAL, ORGANISATION, level_for
+from services.profile.service.questionnaires import INDIVIDUAL, ORGANISATION, level_for
 from services.profile.service.risk import add_months, is_suitable
 from tests.profile import factories as f
 

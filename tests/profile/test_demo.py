@@ -7,8 +7,8 @@ from datetime import date
 from sqlalchemy import func, select
 
 from services.common.auth import mint_token
-from services.profile import demo
 from services.profile.models import Agreement, AssetSnapshot, Customer, RiskAssessment, TransactionRecord
+from services.profile.tools import demo
 from tests.conftest import TEST_SECRET
 
 TODAY = date(2026, 11, 28)

@@ -1,4 +1,4 @@
-"""GET /v1/customers/{id} is answered in front of FastAPI (services.profile.fast_read) in its common
+"""GET /v1/customers/{id} is answered in front of FastAPI (services.profile.api.fast_read) in its common
 case: the answer is byte for byte the route's, and every other case still reaches the route."""
 
 import uuid
@@ -60,7 +60,7 @@ def test_fast_path_answers_without_the_route(client, profile_app, auth, monkeypa
     def broken(*_args):
         raise RuntimeError("the route was reached")
 
-    monkeypatch.setattr("services.profile.api.customer_response", broken)
+    monkeypatch.setattr("services.profile.api.customers.customer_response", broken)
     assert client.get(f"/v1/customers/{c['id']}", headers=auth("staff")).status_code == 200
     profile_app.state.fast_paths[0].enabled = False
     assert client.get(f"/v1/customers/{c['id']}", headers=auth("staff")).status_code == 500

@@ -5,18 +5,18 @@ import uuid
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
+from sqlmodel import col
 
 from services.common.auth import Principal
 from services.common.db import Database
 from services.common.errors import Conflict, InvalidInput, NotFound
 from services.common.idempotency import IdempotencyRequest, StoredResponse
-from services.common.pagination import page_of
+from services.common.pagination import newest_first, page_of, time_id_key
 from services.profile.models import Agreement
-from services.profile.schemas_agreements import AgreementRead, AgreementSign
+from services.profile.schemas.agreements import AgreementRead, AgreementSign
 from services.profile.service.events import record_events
 from services.profile.service.guards import require_active_customer, require_customer_row
 from services.profile.service.idempotent import remember, stored_answer
-from services.profile.service.paging import newest_first, time_key
 
 CLOCK_SKEW = timedelta(minutes=5)
 
@@ -127,9 +127,11 @@ def list_agreements(
     """Newest signing first; `active_only` leaves out revoked, superseded and expired ones."""
     stmt = select(Agreement).where(Agreement.customer_id == customer_id)
     if active_only:
-        stmt = stmt.where(Agreement.status == "active", (Agreement.expires_at.is_(None)) | (Agreement.expires_at > now))
+        stmt = stmt.where(
+            Agreement.status == "active", col(Agreement.expires_at).is_(None) | (col(Agreement.expires_at) > now)
+        )
     stmt = newest_first(stmt, Agreement.signed_at, Agreement.id, cursor, limit)
     with db.read() as s:
         require_customer_row(s, customer_id)
         rows = [present_agreement(a, now) for a in s.execute(stmt).scalars()]
-    return page_of(rows, limit, key=time_key("signed_at"))
+    return page_of(rows, limit, key=time_id_key("signed_at"))

@@ -8,6 +8,7 @@ from datetime import datetime
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from services.common.auth import Principal
 from services.common.db import Database
@@ -15,10 +16,8 @@ from services.common.errors import Conflict, InvalidInput, NotFound
 from services.common.idempotency import IdempotencyRequest, StoredResponse
 from services.common.pagination import decode_cursor, page_of
 from services.common.pii import mask_email
-from services.profile.identity import normalise_email, normalise_phone
 from services.profile.models import ConsentRecord, ContactPoint, Customer, DoNotContactRecord
-from services.profile.schemas_common import single_line
-from services.profile.schemas_consent import (
+from services.profile.schemas.consent import (
     ChannelConsent,
     ChannelContactability,
     ConsentChange,
@@ -28,10 +27,12 @@ from services.profile.schemas_consent import (
     ContactCreate,
     ContactRead,
 )
+from services.profile.schemas.fields import single_line
 from services.profile.service.customers import PHONE_FIELD, Privacy
 from services.profile.service.events import record_events
 from services.profile.service.guards import require_active_customer, require_customer_row
 from services.profile.service.idempotent import remember, stored_answer
+from services.profile.service.identity import normalise_email, normalise_phone
 
 CONTACT_FIELD = "contact_point.value"
 CHANNELS = ("sms", "phone_call", "email", "app_push")
@@ -147,7 +148,7 @@ def _require_contact(s: Session, customer_id: uuid.UUID, contact_id: uuid.UUID) 
 def list_contacts(db: Database, *, customer_id: uuid.UUID, privacy: Privacy) -> list[ContactRead]:
     """Preferred first, then oldest first."""
     stmt = select(ContactPoint).where(ContactPoint.customer_id == customer_id)
-    stmt = stmt.order_by(ContactPoint.is_preferred.desc(), ContactPoint.created_at, ContactPoint.id)
+    stmt = stmt.order_by(col(ContactPoint.is_preferred).desc(), ContactPoint.created_at, ContactPoint.id)
     with db.read() as s:
         require_customer_row(s, customer_id)
         return [present_contact(c, privacy) for c in s.execute(stmt).scalars()]
@@ -235,7 +236,7 @@ def _current_consents(s: Session, customer_id: uuid.UUID) -> dict[str, ConsentRe
         .where(ConsentRecord.customer_id == customer_id, ConsentRecord.purpose == "marketing")
         .group_by(ConsentRecord.channel)
     )
-    rows = s.execute(select(ConsentRecord).where(ConsentRecord.id.in_(newest))).scalars()
+    rows = s.execute(select(ConsentRecord).where(col(ConsentRecord.id).in_(newest))).scalars()
     return {r.channel: r for r in rows}
 
 
@@ -243,7 +244,7 @@ def _do_not_contact(s: Session, customer_id: uuid.UUID) -> bool:
     flag = s.execute(
         select(DoNotContactRecord.do_not_contact)
         .where(DoNotContactRecord.customer_id == customer_id)
-        .order_by(DoNotContactRecord.id.desc())
+        .order_by(col(DoNotContactRecord.id).desc())
         .limit(1)
     ).scalar()
     return bool(flag)
@@ -282,7 +283,7 @@ def consent_history(
     stmt = select(ConsentRecord).where(ConsentRecord.customer_id == customer_id)
     if before is not None:
         stmt = stmt.where(ConsentRecord.id < before[0])
-    stmt = stmt.order_by(ConsentRecord.id.desc()).limit(limit + 1)
+    stmt = stmt.order_by(col(ConsentRecord.id).desc()).limit(limit + 1)
     with db.read() as s:
         require_customer_row(s, customer_id)
         rows = [ConsentRecordRead.model_validate(r) for r in s.execute(stmt).scalars()]

@@ -5,11 +5,12 @@ import uuid
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from services.common.db import table_of
 from services.common.errors import Conflict
 from services.profile.models import Customer
 from services.profile.service.customers import customer_not_found
 
-_C = Customer.__table__
+_C = table_of(Customer)
 
 
 def require_customer_row(s: Session, customer_id: uuid.UUID, *, lock: bool = False):

@@ -10,12 +10,11 @@ from services.common.auth import Principal
 from services.common.db import Database
 from services.common.errors import Conflict, InvalidInput
 from services.common.idempotency import IdempotencyRequest, StoredResponse
-from services.common.pagination import page_of
+from services.common.pagination import newest_first, page_of, time_id_key
 from services.profile.models import Interaction
-from services.profile.schemas_interactions import InteractionCreate, InteractionRead
+from services.profile.schemas.interactions import InteractionCreate, InteractionRead
 from services.profile.service.guards import require_customer_row
 from services.profile.service.idempotent import remember, stored_answer
-from services.profile.service.paging import newest_first, time_key
 
 CLOCK_SKEW = timedelta(minutes=5)
 _BRANCH = re.compile(r"^[A-Z0-9]{4,16}$")
@@ -81,4 +80,4 @@ def list_interactions(
     with db.read() as s:
         require_customer_row(s, customer_id)
         rows = [InteractionRead.model_validate(i) for i in s.execute(stmt).scalars()]
-    return page_of(rows, limit, key=time_key("occurred_at"))
+    return page_of(rows, limit, key=time_id_key("occurred_at"))

@@ -8,6 +8,7 @@ from datetime import datetime
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from services.common.auth import Principal
 from services.common.context import current_request_id
@@ -28,10 +29,10 @@ from services.profile.models import (
     idempotency,
     outbox,
 )
-from services.profile.schemas import AuditEntryRead
-from services.profile.schemas_consent import ConsentRecordRead
-from services.profile.schemas_interactions import InteractionRead
-from services.profile.schemas_rights import (
+from services.profile.schemas.consent import ConsentRecordRead
+from services.profile.schemas.customers import AuditEntryRead
+from services.profile.schemas.interactions import InteractionRead
+from services.profile.schemas.rights import (
     CustomerExport,
     ErasureRequestCreate,
     ErasureRequestRead,
@@ -95,7 +96,9 @@ def _by_customer(s: Session, model, customer_id: uuid.UUID, *order):
 
 def _document(s: Session, c: Customer, privacy: Privacy, now: datetime) -> CustomerExport:
     v, cid = privacy.vault, c.id
-    assessments = _by_customer(s, RiskAssessment, cid, RiskAssessment.assessed_at.desc(), RiskAssessment.id.desc())
+    assessments = _by_customer(
+        s, RiskAssessment, cid, col(RiskAssessment.assessed_at).desc(), col(RiskAssessment.id).desc()
+    )
     newest = assessments[0].id if assessments else None
     return CustomerExport(
         exported_at=now,

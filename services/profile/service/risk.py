@@ -8,19 +8,19 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
+from sqlmodel import col
 
 from services.common.auth import Principal
 from services.common.db import Database
 from services.common.errors import InvalidInput, NotFound
 from services.common.idempotency import IdempotencyRequest, StoredResponse
-from services.common.pagination import page_of
+from services.common.pagination import newest_first, page_of, time_id_key
 from services.profile.models import RiskAssessment
-from services.profile.questionnaires import level_for, questionnaire_for
-from services.profile.schemas_risk import QuestionnaireRead, RiskAssessmentCreate, RiskAssessmentRead, Suitability
+from services.profile.schemas.risk import QuestionnaireRead, RiskAssessmentCreate, RiskAssessmentRead, Suitability
 from services.profile.service.events import record_events
 from services.profile.service.guards import require_active_customer, require_customer_row
 from services.profile.service.idempotent import remember, stored_answer
-from services.profile.service.paging import newest_first, time_key
+from services.profile.service.questionnaires import level_for, questionnaire_for
 
 
 def add_months(t: datetime, months: int) -> datetime:
@@ -125,7 +125,7 @@ def present_assessment(a: RiskAssessment, status: str) -> RiskAssessmentRead:
 
 def _newest(s, customer_id: uuid.UUID) -> RiskAssessment | None:
     stmt = select(RiskAssessment).where(RiskAssessment.customer_id == customer_id)
-    stmt = stmt.order_by(RiskAssessment.assessed_at.desc(), RiskAssessment.id.desc()).limit(1)
+    stmt = stmt.order_by(col(RiskAssessment.assessed_at).desc(), col(RiskAssessment.id).desc()).limit(1)
     return s.execute(stmt).scalar()
 
 
@@ -160,7 +160,7 @@ def list_assessments(
     for a in rows:
         status = "expired" if a.expires_at <= now else "current" if newest and a.id == newest.id else "superseded"
         out.append(present_assessment(a, status))
-    return page_of(out, limit, key=time_key("assessed_at"))
+    return page_of(out, limit, key=time_id_key("assessed_at"))
 
 
 def is_suitable(level: str, product_risk: str) -> bool:

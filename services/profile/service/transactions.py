@@ -9,13 +9,14 @@ from typing import Any
 from pydantic import TypeAdapter, ValidationError
 from sqlalchemy import case, exc, func, select
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
-from services.common.db import Database, is_unique_violation
+from services.common.db import Database, is_unique_violation, table_of
 from services.common.errors import InvalidInput
 from services.common.money import fen_to_str, str_to_fen
-from services.common.pagination import decode_cursor, page_of
+from services.common.pagination import cursor_invalid, decode_cursor, newest_first, page_of, time_id_key
 from services.profile.models import AssetSnapshot, Customer, TransactionRecord
-from services.profile.schemas_transactions import (
+from services.profile.schemas.transactions import (
     AssetSnapshotRead,
     BatchItemResult,
     BatchRejection,
@@ -28,13 +29,12 @@ from services.profile.schemas_transactions import (
 )
 from services.profile.service.events import bulk_insert, record_events
 from services.profile.service.guards import require_customer_row
-from services.profile.service.paging import cursor_invalid, newest_first, time_key
 
 FUTURE_SKEW = timedelta(minutes=5)  # core banking clocks may run a little ahead of ours
 SUMMARY_WINDOWS = (30, 90)
 _record = TypeAdapter(TransactionIn)
-_T = TransactionRecord.__table__
-_A = AssetSnapshot.__table__
+_T = table_of(TransactionRecord)
+_A = table_of(AssetSnapshot)
 
 
 @dataclass
@@ -65,8 +65,8 @@ def _parse(items: list[Any], now: datetime, batch: _Batch) -> list[tuple[int, Tr
         problem = _record_rule(rec, now)
         if problem:
             name, msg = problem
-            err = {"loc": ["items", i, name], "msg": msg, "type": "value_error"}
-            batch.reject(i, rec.external_id, "validation_failed", f"{name}: {msg}", [err])
+            error = {"loc": ["items", i, name], "msg": msg, "type": "value_error"}
+            batch.reject(i, rec.external_id, "validation_failed", f"{name}: {msg}", [error])
         elif rec.external_id in seen:
             batch.reject(i, rec.external_id, "external_id_repeated", "this external_id appears earlier in the batch")
         else:
@@ -129,11 +129,11 @@ def _store(s: Session, good: list[tuple[int, TransactionIn]], batch: _Batch, now
     if not good:
         return
     ids = {rec.external_id for _, rec in good} | {r.reverses_external_id for _, r in good if r.reverses_external_id}
-    cols = (_T.c.id, _T.c.external_id, _T.c.customer_id, _T.c.kind, _T.c.amount_fen, _T.c.channel)
+    cols: tuple[Any, ...] = (_T.c.id, _T.c.external_id, _T.c.customer_id, _T.c.kind, _T.c.amount_fen, _T.c.channel)
     cols += (_T.c.occurred_at, _T.c.reverses_external_id)
     stored = {r.external_id: r for r in s.execute(select(*cols).where(_T.c.external_id.in_(ids)))}
     wanted = {rec.customer_id for _, rec in good}
-    customers = set(s.execute(select(Customer.id).where(Customer.id.in_(wanted))).scalars())
+    customers = set(s.execute(select(Customer.id).where(col(Customer.id).in_(wanted))).scalars())
     rows: list[dict[str, Any]] = []
     events = []
     accepted: dict[str, TransactionIn] = {}
@@ -242,7 +242,7 @@ def list_transactions(
     with db.read() as s:
         require_customer_row(s, filters.customer_id)
         rows = [present_transaction(r) for r in s.execute(stmt)]
-    return page_of(rows, limit, key=time_key("occurred_at"))
+    return page_of(rows, limit, key=time_id_key("occurred_at"))
 
 
 def put_asset_snapshot(

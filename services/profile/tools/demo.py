@@ -3,7 +3,7 @@ given seed: individuals, enterprises and interbank customers across urban, peri-
 branches, log-normal assets with a long tail, dormant customers, 90 days of transactions, risk
 assessments, consents and agreements.
 
-    python -m services.profile.demo --n 10000 --seed 1 --url http://127.0.0.1:8001
+    python -m services.profile.tools.demo --n 10000 --seed 1 --url http://127.0.0.1:8001
 
 Each customer's data comes from its own random stream (seed, index), so the set does not depend on
 the order or concurrency of the calls. Running it again loads nothing twice: a customer already
@@ -24,7 +24,7 @@ import httpx
 
 from services.common.auth import mint_token
 from services.profile.config import ProfileSettings
-from services.profile.identity import credit_code_check_char, resident_id_check_char
+from services.profile.service.identity import credit_code_check_char, resident_id_check_char
 
 # (province, city, area code of the resident ID, branch code prefix)
 PLACES = [
@@ -181,7 +181,7 @@ def _plan_transactions(
         }
         out.append(txn)
         if kind == "withdrawal" and rng.random() < 0.01:
-            reversal = {**txn, "external_id": f"{txn['external_id']}-R", "kind": "reversal"}
+            reversal: dict[str, Any] = {**txn, "external_id": f"{txn['external_id']}-R", "kind": "reversal"}
             reversal |= {"reverses_external_id": txn["external_id"], "customer_initiated": False}
             reversal["occurred_at"] = _z(at + timedelta(minutes=30))
             out.append(reversal)
@@ -323,7 +323,7 @@ def _has_customers(client: httpx.Client, staff_token: str) -> bool:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(
-        prog="python -m services.profile.demo",
+        prog="python -m services.profile.tools.demo",
         description=__doc__.split("\n\n")[0],
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )

@@ -4,22 +4,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 
+from services.common.access import CustomerOrStaff, Everyone
 from services.common.auth import ensure_own_customer
+from services.common.deps import Cursor, Db, IdemKey, Limit, Now, replay
 from services.common.errors import problem_responses
 from services.common.idempotency import StoredResponse
-from services.profile.api_deps import (
-    AnyReader,
-    Cursor,
-    CustomerId,
-    Db,
-    IdempotencyKey,
-    Limit,
-    Now,
-    StaffOrCustomer,
-    idempotency_for,
-    replayed,
-)
-from services.profile.schemas_risk import (
+from services.profile.api.deps import CustomerId, idempotency_for
+from services.profile.schemas.risk import (
     ProductRisk,
     QuestionnaireRead,
     RiskAssessmentCreate,
@@ -27,8 +18,8 @@ from services.profile.schemas_risk import (
     RiskAssessmentRead,
     Suitability,
 )
-from services.profile.service import customer_not_found
 from services.profile.service import risk as svc
+from services.profile.service.customers import customer_not_found
 
 router = APIRouter(prefix="/v1/customers/{customer_id}", tags=["risk assessment"])
 
@@ -50,7 +41,7 @@ def _own(principal, customer_id) -> None:
     summary="The questionnaire this customer answers (individuals and organisations differ)",
     responses=problem_responses(401, 403, 404, 422),
 )
-def read_questionnaire(customer_id: CustomerId, principal: AnyReader, db: Db, months: ValidMonths) -> QuestionnaireRead:
+def read_questionnaire(customer_id: CustomerId, principal: Everyone, db: Db, months: ValidMonths) -> QuestionnaireRead:
     _own(principal, customer_id)
     return svc.read_questionnaire(db, customer_id=customer_id, valid_months=months)
 
@@ -65,12 +56,12 @@ def read_questionnaire(customer_id: CustomerId, principal: AnyReader, db: Db, mo
 def assess_risk(
     customer_id: CustomerId,
     body: RiskAssessmentCreate,
-    principal: StaffOrCustomer,
+    principal: CustomerOrStaff,
     db: Db,
     now: Now,
     months: ValidMonths,
     response: Response,
-    idempotency_key: IdempotencyKey = None,
+    idempotency_key: IdemKey = None,
 ):
     _own(principal, customer_id)
     idem = idempotency_for(idempotency_key, principal, "assess_risk", customer_id, body)
@@ -78,7 +69,7 @@ def assess_risk(
         db, customer_id=customer_id, assessment_in=body, actor=principal, valid_months=months, now=now, idem=idem
     )
     if isinstance(a, StoredResponse):
-        return replayed(a)
+        return replay(a)
     response.headers["Location"] = f"/v1/customers/{customer_id}/risk-assessments/current"
     return a
 
@@ -90,7 +81,7 @@ def assess_risk(
     responses=problem_responses(401, 403, 404, 422),
 )
 def list_assessments(
-    customer_id: CustomerId, principal: AnyReader, db: Db, now: Now, limit: Limit = 50, cursor: Cursor = None
+    customer_id: CustomerId, principal: Everyone, db: Db, now: Now, limit: Limit = 50, cursor: Cursor = None
 ) -> RiskAssessmentPage:
     _own(principal, customer_id)
     items, next_cursor = svc.list_assessments(db, customer_id=customer_id, now=now, limit=limit, cursor=cursor)
@@ -103,7 +94,7 @@ def list_assessments(
     summary="The current (newest, unexpired) assessment",
     responses=problem_responses(401, 403, 404, 422),
 )
-def current_assessment(customer_id: CustomerId, principal: AnyReader, db: Db, now: Now) -> RiskAssessmentRead:
+def current_assessment(customer_id: CustomerId, principal: Everyone, db: Db, now: Now) -> RiskAssessmentRead:
     _own(principal, customer_id)
     return svc.current_assessment(db, customer_id=customer_id, now=now)
 
@@ -116,7 +107,7 @@ def current_assessment(customer_id: CustomerId, principal: AnyReader, db: Db, no
 )
 def check_suitability(
     customer_id: CustomerId,
-    principal: AnyReader,
+    principal: Everyone,
     db: Db,
     now: Now,
     product_risk: Annotated[ProductRisk, Query(description="R1 (lowest) to R5")],

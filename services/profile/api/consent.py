@@ -5,23 +5,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, Response
 
+from services.common.access import CustomerOrStaff, Everyone
 from services.common.auth import ensure_own_customer
+from services.common.deps import Cursor, Db, IdemKey, Limit, Now, replay
 from services.common.errors import problem_responses
 from services.common.idempotency import StoredResponse
-from services.profile.api_deps import (
-    AnyReader,
-    Cursor,
-    CustomerId,
-    Db,
-    IdempotencyKey,
-    Limit,
-    Now,
-    Priv,
-    StaffOrCustomer,
-    idempotency_for,
-    replayed,
-)
-from services.profile.schemas_consent import (
+from services.profile.api.deps import CustomerId, Priv, idempotency_for
+from services.profile.schemas.consent import (
     ConsentChange,
     ConsentHistoryPage,
     ConsentRecordRead,
@@ -34,7 +24,7 @@ from services.profile.schemas_consent import (
     Purpose,
 )
 from services.profile.service import consent as svc
-from services.profile.service import customer_not_found
+from services.profile.service.customers import customer_not_found
 
 router = APIRouter(prefix="/v1/customers/{customer_id}", tags=["contacts and consent"])
 ContactId = Annotated[uuid.UUID, "contact point id"]
@@ -52,7 +42,7 @@ def _own(principal, customer_id) -> None:
     responses=problem_responses(401, 403, 404, 409, 422),
 )
 def add_contact(
-    customer_id: CustomerId, body: ContactCreate, principal: StaffOrCustomer, db: Db, privacy: Priv, now: Now
+    customer_id: CustomerId, body: ContactCreate, principal: CustomerOrStaff, db: Db, privacy: Priv, now: Now
 ) -> ContactRead:
     _own(principal, customer_id)
     return svc.add_contact(db, customer_id=customer_id, contact_in=body, privacy=privacy, now=now)
@@ -64,7 +54,7 @@ def add_contact(
     summary="The customer's contact points, preferred first",
     responses=problem_responses(401, 403, 404, 422),
 )
-def list_contacts(customer_id: CustomerId, principal: AnyReader, db: Db, privacy: Priv) -> ContactList:
+def list_contacts(customer_id: CustomerId, principal: Everyone, db: Db, privacy: Priv) -> ContactList:
     _own(principal, customer_id)
     return ContactList(items=svc.list_contacts(db, customer_id=customer_id, privacy=privacy))
 
@@ -76,7 +66,7 @@ def list_contacts(customer_id: CustomerId, principal: AnyReader, db: Db, privacy
     responses=problem_responses(401, 403, 404, 409, 422),
 )
 def prefer_contact(
-    customer_id: CustomerId, contact_id: ContactId, principal: StaffOrCustomer, db: Db, privacy: Priv
+    customer_id: CustomerId, contact_id: ContactId, principal: CustomerOrStaff, db: Db, privacy: Priv
 ) -> ContactRead:
     _own(principal, customer_id)
     return svc.prefer_contact(db, customer_id=customer_id, contact_id=contact_id, privacy=privacy)
@@ -89,7 +79,7 @@ def prefer_contact(
     responses=problem_responses(401, 403, 404, 409, 422),
 )
 def remove_contact(
-    customer_id: CustomerId, contact_id: ContactId, principal: StaffOrCustomer, db: Db, privacy: Priv, now: Now
+    customer_id: CustomerId, contact_id: ContactId, principal: CustomerOrStaff, db: Db, privacy: Priv, now: Now
 ) -> Response:
     _own(principal, customer_id)
     svc.remove_contact(db, customer_id=customer_id, contact_id=contact_id, privacy=privacy, now=now)
@@ -106,18 +96,18 @@ def remove_contact(
 def change_consent(
     customer_id: CustomerId,
     body: ConsentChange,
-    principal: StaffOrCustomer,
+    principal: CustomerOrStaff,
     db: Db,
     privacy: Priv,
     now: Now,
-    idempotency_key: IdempotencyKey = None,
+    idempotency_key: IdemKey = None,
 ):
     _own(principal, customer_id)
     idem = idempotency_for(idempotency_key, principal, "change_consent", customer_id, body)
     result = svc.change_consent(
         db, customer_id=customer_id, change=body, actor=principal, privacy=privacy, now=now, idem=idem
     )
-    return replayed(result) if isinstance(result, StoredResponse) else result
+    return replay(result) if isinstance(result, StoredResponse) else result
 
 
 @router.get(
@@ -126,7 +116,7 @@ def change_consent(
     summary="Current marketing consent per channel and the do-not-contact flag",
     responses=problem_responses(401, 403, 404, 422),
 )
-def read_consents(customer_id: CustomerId, principal: AnyReader, db: Db) -> ConsentState:
+def read_consents(customer_id: CustomerId, principal: Everyone, db: Db) -> ConsentState:
     _own(principal, customer_id)
     return svc.read_consents(db, customer_id=customer_id)
 
@@ -138,7 +128,7 @@ def read_consents(customer_id: CustomerId, principal: AnyReader, db: Db) -> Cons
     responses=problem_responses(401, 403, 404, 422),
 )
 def consent_history(
-    customer_id: CustomerId, principal: AnyReader, db: Db, limit: Limit = 50, cursor: Cursor = None
+    customer_id: CustomerId, principal: Everyone, db: Db, limit: Limit = 50, cursor: Cursor = None
 ) -> ConsentHistoryPage:
     _own(principal, customer_id)
     items, next_cursor = svc.consent_history(db, customer_id=customer_id, limit=limit, cursor=cursor)
@@ -152,7 +142,7 @@ def consent_history(
     responses=problem_responses(401, 403, 404, 409, 422),
 )
 def set_do_not_contact(
-    customer_id: CustomerId, body: DoNotContactChange, principal: StaffOrCustomer, db: Db, privacy: Priv, now: Now
+    customer_id: CustomerId, body: DoNotContactChange, principal: CustomerOrStaff, db: Db, privacy: Priv, now: Now
 ) -> ConsentState:
     _own(principal, customer_id)
     return svc.set_do_not_contact(
@@ -173,7 +163,7 @@ def set_do_not_contact(
     responses=problem_responses(401, 403, 404, 422),
 )
 def read_contactability(
-    customer_id: CustomerId, principal: AnyReader, db: Db, privacy: Priv, purpose: Purpose = "marketing"
+    customer_id: CustomerId, principal: Everyone, db: Db, privacy: Priv, purpose: Purpose = "marketing"
 ) -> Contactability:
     _own(principal, customer_id)
     return svc.contactability(db, customer_id=customer_id, privacy=privacy)

@@ -10,7 +10,12 @@ from pydantic import AfterValidator, Field, field_validator
 
 from services.common.pagination import Page
 from services.common.schema import RequestModel, ResponseModel
-from services.profile.identity import normalise_credit_code, normalise_email, normalise_phone, validate_resident_id
+from services.profile.service.identity import (
+    normalise_credit_code,
+    normalise_email,
+    normalise_phone,
+    validate_resident_id,
+)
 
 CustomerType = Literal["individual", "enterprise", "interbank"]
 RegionType = Literal["urban", "rural", "peri_urban"]

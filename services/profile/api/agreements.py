@@ -5,24 +5,15 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Response
 
+from services.common.access import CustomerOrStaff, Everyone
 from services.common.auth import ensure_own_customer
+from services.common.deps import Cursor, Db, IdemKey, Limit, Now, replay
 from services.common.errors import problem_responses
 from services.common.idempotency import StoredResponse
-from services.profile.api_deps import (
-    AnyReader,
-    Cursor,
-    CustomerId,
-    Db,
-    IdempotencyKey,
-    Limit,
-    Now,
-    StaffOrCustomer,
-    idempotency_for,
-    replayed,
-)
-from services.profile.schemas_agreements import AgreementPage, AgreementRead, AgreementRevoke, AgreementSign
+from services.profile.api.deps import CustomerId, idempotency_for
+from services.profile.schemas.agreements import AgreementPage, AgreementRead, AgreementRevoke, AgreementSign
 from services.profile.service import agreements as svc
-from services.profile.service import customer_not_found
+from services.profile.service.customers import customer_not_found
 
 router = APIRouter(prefix="/v1/customers/{customer_id}/agreements", tags=["agreements"])
 AgreementId = Annotated[uuid.UUID, "agreement id"]
@@ -38,17 +29,17 @@ AgreementId = Annotated[uuid.UUID, "agreement id"]
 def sign_agreement(
     customer_id: CustomerId,
     body: AgreementSign,
-    principal: StaffOrCustomer,
+    principal: CustomerOrStaff,
     db: Db,
     now: Now,
     response: Response,
-    idempotency_key: IdempotencyKey = None,
+    idempotency_key: IdemKey = None,
 ):
     ensure_own_customer(principal, customer_id, customer_not_found(customer_id))
     idem = idempotency_for(idempotency_key, principal, "sign_agreement", customer_id, body)
     a = svc.sign_agreement(db, customer_id=customer_id, sign_in=body, actor=principal, now=now, idem=idem)
     if isinstance(a, StoredResponse):
-        return replayed(a)
+        return replay(a)
     response.headers["Location"] = f"/v1/customers/{customer_id}/agreements/{a.id}"
     return a
 
@@ -61,7 +52,7 @@ def sign_agreement(
 )
 def list_agreements(
     customer_id: CustomerId,
-    principal: AnyReader,
+    principal: Everyone,
     db: Db,
     now: Now,
     status: Literal["active", "all"] = "active",
@@ -85,7 +76,7 @@ def revoke_agreement(
     customer_id: CustomerId,
     agreement_id: AgreementId,
     body: AgreementRevoke,
-    principal: StaffOrCustomer,
+    principal: CustomerOrStaff,
     db: Db,
     now: Now,
 ) -> AgreementRead:

@@ -8,7 +8,7 @@ from pydantic import AfterValidator, AwareDatetime, Field
 
 from services.common.pagination import Page
 from services.common.schema import RequestModel, ResponseModel
-from services.profile.schemas_common import ShortText, plain_text
+from services.profile.schemas.fields import ShortText, plain_text
 
 InteractionChannel = Literal["counter", "phone", "sms", "email", "app", "visit"]
 Direction = Literal["inbound", "outbound"]

@@ -5,20 +5,12 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response
 from pydantic import AwareDatetime
 
+from services.common.access import Staff
+from services.common.deps import Cursor, Db, IdemKey, Limit, Now, replay
 from services.common.errors import problem_responses
 from services.common.idempotency import StoredResponse
-from services.profile.api_deps import (
-    Cursor,
-    CustomerId,
-    Db,
-    IdempotencyKey,
-    Limit,
-    Now,
-    Staff,
-    idempotency_for,
-    replayed,
-)
-from services.profile.schemas_interactions import (
+from services.profile.api.deps import CustomerId, idempotency_for
+from services.profile.schemas.interactions import (
     InteractionChannel,
     InteractionCreate,
     InteractionPage,
@@ -45,12 +37,12 @@ def record_interaction(
     db: Db,
     now: Now,
     response: Response,
-    idempotency_key: IdempotencyKey = None,
+    idempotency_key: IdemKey = None,
 ):
     idem = idempotency_for(idempotency_key, principal, "record_interaction", customer_id, body)
     i = svc.record_interaction(db, customer_id=customer_id, interaction_in=body, actor=principal, now=now, idem=idem)
     if isinstance(i, StoredResponse):
-        return replayed(i)
+        return replay(i)
     response.headers["Location"] = f"/v1/customers/{customer_id}/interactions"
     return i
 

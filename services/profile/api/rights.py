@@ -1,20 +1,19 @@
 """Routes for personal-data rights: export and erasure requests."""
 
-from typing import Annotated
+from fastapi import APIRouter, Response
 
-from fastapi import APIRouter, Depends, Response
-
-from services.common.auth import Principal, ensure_own_customer, require_role
+from services.common.access import CustomerOrSupervisor, Supervisor
+from services.common.auth import ensure_own_customer
+from services.common.deps import Db, Now
 from services.common.errors import problem_responses
 from services.common.responses import model_response
-from services.profile.api_deps import CustomerId, Db, Now, Priv, Supervisor
-from services.profile.schemas_rights import CustomerExport, ErasureRequestCreate, ErasureRequestList, ErasureRequestRead
-from services.profile.service import customer_not_found
+from services.profile.api.deps import CustomerId, Priv
+from services.profile.schemas.rights import CustomerExport, ErasureRequestCreate, ErasureRequestList, ErasureRequestRead
 from services.profile.service import rights as svc
+from services.profile.service.customers import customer_not_found
 
 router = APIRouter(prefix="/v1/customers/{customer_id}", tags=["personal-data rights"])
 # A customer exercises its own rights; a supervisor acts on its request. Staff and system may not.
-Requester = Annotated[Principal, Depends(require_role("customer", "supervisor", "admin"))]
 
 
 @router.get(
@@ -23,7 +22,9 @@ Requester = Annotated[Principal, Depends(require_role("customer", "supervisor", 
     summary="Everything the profile holds about the customer, full values (written to the access log)",
     responses=problem_responses(401, 403, 404, 422),
 )
-def export_customer(customer_id: CustomerId, principal: Requester, db: Db, privacy: Priv, now: Now) -> Response:
+def export_customer(
+    customer_id: CustomerId, principal: CustomerOrSupervisor, db: Db, privacy: Priv, now: Now
+) -> Response:
     ensure_own_customer(principal, customer_id, customer_not_found(customer_id))
     doc = svc.export_customer(db, customer_id=customer_id, actor=principal, privacy=privacy, now=now)
     return model_response(doc, headers={"Cache-Control": "no-store"})
@@ -37,7 +38,12 @@ def export_customer(customer_id: CustomerId, principal: Requester, db: Db, priva
     responses=problem_responses(401, 403, 404, 409, 422),
 )
 def request_erasure(
-    customer_id: CustomerId, body: ErasureRequestCreate, principal: Requester, db: Db, privacy: Priv, now: Now
+    customer_id: CustomerId,
+    body: ErasureRequestCreate,
+    principal: CustomerOrSupervisor,
+    db: Db,
+    privacy: Priv,
+    now: Now,
 ) -> ErasureRequestRead:
     ensure_own_customer(principal, customer_id, customer_not_found(customer_id))
     return svc.erase_customer(db, customer_id=customer_id, request_in=body, actor=principal, privacy=privacy, now=now)

@@ -8,7 +8,7 @@ from pydantic import AwareDatetime, Field
 
 from services.common.pagination import Page
 from services.common.schema import RequestModel, ResponseModel
-from services.profile.schemas_common import Reason, Version
+from services.profile.schemas.fields import Reason, Version
 
 AgreementType = Literal["basic_account", "e_banking", "wealth_management", "loyalty_programme"]
 SignChannel = Literal["counter", "mobile", "online"]

@@ -3,17 +3,17 @@
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Query, Request, Response
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, Query, Request, Response
 
-from services.common.auth import Principal, ensure_own_customer, require_role
-from services.common.db import Database
+from services.common.access import Everyone, Staff, StaffOrSystem, Supervisor
+from services.common.auth import ensure_own_customer
+from services.common.deps import Cursor, Db, IdemKey, IfMatch, Limit, replay
 from services.common.errors import problem_responses
 from services.common.etag import etag_for, expected_version
 from services.common.idempotency import StoredResponse, idempotency_request
 from services.common.responses import model_response
-from services.profile import service
-from services.profile.schemas import (
+from services.profile.api.deps import Priv
+from services.profile.schemas.customers import (
     AuditEntryRead,
     AuditPage,
     CustomerClose,
@@ -26,30 +26,13 @@ from services.profile.schemas import (
     RegionType,
     Status,
 )
-from services.profile.service import CustomerFilter, Privacy
+from services.profile.service import customers
+from services.profile.service.customers import CustomerFilter, Privacy
 
 router = APIRouter(prefix="/v1/customers", tags=["customers"])
 
 
-async def _db(request: Request) -> Database:
-    return request.app.state.db
-
-
-async def _privacy(request: Request) -> Privacy:
-    return request.app.state.privacy
-
-
-Db = Annotated[Database, Depends(_db)]
-Priv = Annotated[Privacy, Depends(_privacy)]
-Writer = Annotated[Principal, Depends(require_role("staff", "supervisor", "admin"))]
-READ_ROLES = ("customer", "staff", "supervisor", "admin", "system")
-Reader = Annotated[Principal, Depends(require_role(*READ_ROLES))]
-Searcher = Annotated[Principal, Depends(require_role("staff", "supervisor", "admin", "system"))]
-Auditor = Annotated[Principal, Depends(require_role("supervisor", "admin"))]
 CustomerId = Annotated[uuid.UUID, "customer id"]
-Limit = Annotated[int, Query(ge=1, le=200, description="page size, at most 200")]
-Cursor = Annotated[str | None, Query(max_length=500, description="next_cursor from the previous page")]
-IfMatch = Annotated[str | None, Header(alias="If-Match", description="the ETag from your last read")]
 
 
 @router.post(
@@ -61,22 +44,18 @@ IfMatch = Annotated[str | None, Header(alias="If-Match", description="the ETag f
 )
 def register_customer(
     body: CustomerCreate,
-    principal: Writer,
+    principal: Staff,
     db: Db,
     privacy: Priv,
     response: Response,
-    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
+    idempotency_key: IdemKey = None,
 ):
     idem = idempotency_request(
         idempotency_key, caller=principal.sub, operation="register_customer", body=body.model_dump(mode="json")
     )
-    result = service.register_customer(db, customer_in=body, actor=principal, privacy=privacy, idem=idem)
+    result = customers.register_customer(db, customer_in=body, actor=principal, privacy=privacy, idem=idem)
     if isinstance(result, StoredResponse):
-        return JSONResponse(
-            result.body,
-            status_code=result.status_code,
-            headers={"Idempotency-Replayed": "true", "Location": f"/v1/customers/{result.body['id']}"},
-        )
+        return replay(result, location=f"/v1/customers/{result.body['id']}")
     response.headers["Location"] = f"/v1/customers/{result.id}"
     response.headers["ETag"] = etag_for(result.version)
     return result
@@ -84,7 +63,7 @@ def register_customer(
 
 @router.get("", response_model=CustomerPage, summary="Search customers", responses=problem_responses(401, 403, 422))
 def search_customers(
-    _p: Searcher,
+    _p: StaffOrSystem,
     db: Db,
     privacy: Priv,
     customer_no: Annotated[str | None, Query(pattern=r"^\d{12}$")] = None,
@@ -108,8 +87,8 @@ def search_customers(
         id_number=id_number,
         phone=phone,
     )
-    rows, next_cursor = service.search_customers(db, filters=filters, privacy=privacy, limit=limit, cursor=cursor)
-    return CustomerPage(items=[service.present_customer(c, privacy) for c in rows], next_cursor=next_cursor)
+    rows, next_cursor = customers.search_customers(db, filters=filters, privacy=privacy, limit=limit, cursor=cursor)
+    return CustomerPage(items=[customers.present_customer(c, privacy) for c in rows], next_cursor=next_cursor)
 
 
 @router.get(
@@ -118,19 +97,19 @@ def search_customers(
     summary="Read a customer (masked)",
     responses=problem_responses(401, 403, 404, 422),
 )
-async def read_customer(customer_id: CustomerId, principal: Reader, request: Request, privacy: Priv) -> Response:
+async def read_customer(customer_id: CustomerId, principal: Everyone, request: Request, privacy: Priv) -> Response:
     # The hottest path in the suite; its common case is answered in front of FastAPI by
-    # services.profile.fast_read, with the same read and the same customer_response.
-    ensure_own_customer(principal, customer_id, service.customer_not_found(customer_id))
+    # services.profile.api.fast_read, with the same read and the same customer_response.
+    ensure_own_customer(principal, customer_id, customers.customer_not_found(customer_id))
     customer = await request.app.state.customer_by_id(customer_id)
     if customer is None:
-        raise service.customer_not_found(customer_id)
+        raise customers.customer_not_found(customer_id)
     return customer_response(customer, privacy)
 
 
 def customer_response(customer, privacy: Privacy) -> Response:
     """A customer as GET /v1/customers/{id} answers: the masked view, serialised once, with its ETag."""
-    return model_response(service.present_customer(customer, privacy), headers={"ETag": etag_for(customer.version)})
+    return model_response(customers.present_customer(customer, privacy), headers={"ETag": etag_for(customer.version)})
 
 
 @router.patch(
@@ -142,17 +121,17 @@ def customer_response(customer, privacy: Privacy) -> Response:
 def update_customer(
     customer_id: CustomerId,
     body: CustomerUpdate,
-    _p: Writer,
+    _p: Staff,
     db: Db,
     privacy: Priv,
     response: Response,
     if_match: IfMatch = None,
 ) -> CustomerRead:
-    customer = service.update_customer(
+    customer = customers.update_customer(
         db, customer_id=customer_id, changes=body, expected_version=expected_version(if_match), privacy=privacy
     )
     response.headers["ETag"] = etag_for(customer.version)
-    return service.present_customer(customer, privacy)
+    return customers.present_customer(customer, privacy)
 
 
 @router.post(
@@ -163,21 +142,21 @@ def update_customer(
 )
 def close_customer(
     customer_id: CustomerId,
-    _p: Writer,
+    _p: Staff,
     db: Db,
     privacy: Priv,
     response: Response,
     body: CustomerClose | None = None,
     if_match: IfMatch = None,
 ) -> CustomerRead:
-    customer = service.close_customer(
+    customer = customers.close_customer(
         db,
         customer_id=customer_id,
         reason=body.reason if body else None,
         expected_version=expected_version(if_match, required=False),
     )
     response.headers["ETag"] = etag_for(customer.version)
-    return service.present_customer(customer, privacy)
+    return customers.present_customer(customer, privacy)
 
 
 @router.get(
@@ -188,12 +167,12 @@ def close_customer(
 )
 def read_personal_data(
     customer_id: CustomerId,
-    principal: Writer,
+    principal: Staff,
     db: Db,
     privacy: Priv,
     reason: Annotated[str, Query(min_length=5, max_length=200, description="why you need the full values")],
 ):
-    return service.reveal_personal_data(db, customer_id=customer_id, actor=principal, reason=reason, privacy=privacy)
+    return customers.reveal_personal_data(db, customer_id=customer_id, actor=principal, reason=reason, privacy=privacy)
 
 
 @router.get(
@@ -203,7 +182,7 @@ def read_personal_data(
     responses=problem_responses(401, 403, 404, 422),
 )
 def read_access_log(
-    customer_id: CustomerId, _p: Auditor, db: Db, limit: Limit = 50, cursor: Cursor = None
+    customer_id: CustomerId, _p: Supervisor, db: Db, limit: Limit = 50, cursor: Cursor = None
 ) -> AuditPage:
-    rows, next_cursor = service.list_audit_entries(db, customer_id=customer_id, limit=limit, cursor=cursor)
+    rows, next_cursor = customers.list_audit_entries(db, customer_id=customer_id, limit=limit, cursor=cursor)
     return AuditPage(items=[AuditEntryRead.model_validate(r) for r in rows], next_cursor=next_cursor)

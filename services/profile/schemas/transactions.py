@@ -8,7 +8,7 @@ from pydantic import AwareDatetime, Field, WithJsonSchema
 
 from services.common.pagination import Page
 from services.common.schema import RequestModel, ResponseModel
-from services.profile.schemas_common import Amount, NonNegativeAmount
+from services.profile.schemas.fields import Amount, NonNegativeAmount
 
 TransactionKind = Literal[
     "deposit", "withdrawal", "transfer", "bill_payment", "wealth_purchase", "loan_repayment", "reversal"

@@ -8,7 +8,7 @@ from pydantic import Field
 
 from services.common.pagination import Page
 from services.common.schema import RequestModel, ResponseModel
-from services.profile.schemas_common import Reason, Version
+from services.profile.schemas.fields import Reason, Version
 
 ContactKind = Literal["mobile", "landline", "email", "postal_address", "app_push"]
 ConsentChannel = Literal["sms", "phone_call", "email", "app_push"]

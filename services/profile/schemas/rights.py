@@ -5,13 +5,13 @@ from datetime import datetime
 from typing import Literal
 
 from services.common.schema import RequestModel, ResponseModel
-from services.profile.schemas import AuditEntryRead, CustomerType, RegionType, Status
-from services.profile.schemas_agreements import AgreementRead
-from services.profile.schemas_common import Reason
-from services.profile.schemas_consent import ConsentRecordRead, ContactKind
-from services.profile.schemas_interactions import InteractionRead
-from services.profile.schemas_risk import RiskAssessmentRead
-from services.profile.schemas_transactions import AssetSnapshotRead, TransactionRead
+from services.profile.schemas.agreements import AgreementRead
+from services.profile.schemas.consent import ConsentRecordRead, ContactKind
+from services.profile.schemas.customers import AuditEntryRead, CustomerType, RegionType, Status
+from services.profile.schemas.fields import Reason
+from services.profile.schemas.interactions import InteractionRead
+from services.profile.schemas.risk import RiskAssessmentRead
+from services.profile.schemas.transactions import AssetSnapshotRead, TransactionRead
 
 RequestedVia = Literal["counter", "mobile", "online", "phone", "letter"]
 

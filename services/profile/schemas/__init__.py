@@ -1,0 +1,1 @@
+"""Profile API models, one module per aggregate; shared field types in fields."""
