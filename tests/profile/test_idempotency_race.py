@@ -14,7 +14,7 @@ from services.common.idempotency import StoredResponse, idempotency_request
 from services.profile.app import create_app
 from services.profile.models import Customer
 from services.profile.schemas.customers import CustomerCreate
-from services.profile.service import customers
+from services.profile.service import registration
 from tests import dbkit
 from tests.profile import factories as f
 from tests.profile.conftest import ALEMBIC_INI, profile_settings
@@ -66,7 +66,7 @@ def test_same_key_raced_gives_one_customer_and_one_answer(committed_db):
     )
     privacy = committed_db.privacy
     results = _race(
-        lambda: customers.register_customer(committed_db, customer_in=body, actor=actor, privacy=privacy, idem=idem)
+        lambda: registration.register_customer(committed_db, customer_in=body, actor=actor, privacy=privacy, idem=idem)
     )
     assert not [r for r in results if isinstance(r, Exception)], results
     assert len({_ids(r) for r in results}) == 1
@@ -78,7 +78,7 @@ def test_same_identity_raced_under_different_keys_gives_one_customer_and_409s(co
     body = CustomerCreate(**f.individual())
     privacy = committed_db.privacy
     results = _race(
-        lambda: customers.register_customer(
+        lambda: registration.register_customer(
             committed_db, customer_in=body, actor=Principal(sub="teller-2", role="staff"), privacy=privacy, idem=None
         )
     )

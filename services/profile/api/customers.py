@@ -26,7 +26,7 @@ from services.profile.schemas.customers import (
     RegionType,
     Status,
 )
-from services.profile.service import customers
+from services.profile.service import customers, registration
 from services.profile.service.customers import CustomerFilter, Privacy
 
 router = APIRouter(prefix="/v1/customers", tags=["customers"])
@@ -53,7 +53,7 @@ def register_customer(
     idem = idempotency_request(
         idempotency_key, caller=principal.sub, operation="register_customer", body=body.model_dump(mode="json")
     )
-    result = customers.register_customer(db, customer_in=body, actor=principal, privacy=privacy, idem=idem)
+    result = registration.register_customer(db, customer_in=body, actor=principal, privacy=privacy, idem=idem)
     if isinstance(result, StoredResponse):
         return replay(result, location=f"/v1/customers/{result.body['id']}")
     response.headers["Location"] = f"/v1/customers/{result.id}"

@@ -1,27 +1,25 @@
-"""Customer registry: register, read, search, update, close, and audited reads of personal data.
-Each write is one transaction that also records its outbox event."""
+"""The customer registry: the personal-data settings, presenting a customer (masked), updates,
+closing, search by exact identity or phone (keyed hash), reveals and the audit log."""
 
 import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Row, exc, select, text
+from sqlalchemy import Row, select
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
 from services.common.auth import Principal
 from services.common.context import current_request_id
-from services.common.db import Database, PreparedRow, is_unique_violation, table_of, utcnow
+from services.common.db import Database, PreparedRow, table_of, utcnow
 from services.common.errors import Conflict, Forbidden, InvalidInput, NotFound
 from services.common.etag import check_version
-from services.common.idempotency import IdempotencyRequest, StoredResponse, find_stored, store_response
 from services.common.outbox import record_event
 from services.common.pagination import decode_cursor, page_of
 from services.common.pii import Mask, PersonalDataVault, mask_email
-from services.profile.models import AuditEntry, Customer, idempotency, outbox
-from services.profile.schemas.customers import CustomerCreate, CustomerRead, CustomerUpdate, PersonalDataRead
+from services.profile.models import AuditEntry, Customer, outbox
+from services.profile.schemas.customers import CustomerRead, CustomerUpdate, PersonalDataRead
 from services.profile.service.identity import (
-    credit_code_check_passes,
     normalise_credit_code,
     normalise_phone,
     validate_resident_id,
@@ -91,144 +89,9 @@ def present_customer(c: Customer | Row, privacy: Privacy) -> CustomerRead:
     )
 
 
-def _luhn_digit(digits: str) -> str:
-    total = 0
-    for i, ch in enumerate(reversed(digits)):
-        d = int(ch) * (2 if i % 2 == 0 else 1)
-        total += d - 9 if d > 9 else d
-    return str((10 - total % 10) % 10)
-
-
-def next_customer_no(session: Session) -> str:
-    """'1' + ten-digit sequence + Luhn check digit, from a counter row (locked until commit)."""
-    n = session.execute(text("UPDATE counter SET value = value + 1 WHERE name = 'customer_no' RETURNING value"))
-    body = f"1{n.scalar_one():010d}"
-    return body + _luhn_digit(body)
-
-
-def _identity_of(customer_in: CustomerCreate, actor: Principal) -> tuple[str, str | None, str | None]:
-    """(id_type, id_number, override reason), after the rules that depend on the customer type."""
-    errors: list[dict[str, Any]] = []
-
-    def need(field: str, present: bool, msg: str) -> None:
-        if not present:
-            errors.append({"loc": ["body", field], "msg": msg, "type": "missing_for_type"})
-
-    individual = customer_in.type == "individual"
-    need("resident_id", not individual or customer_in.resident_id is not None, "required for an individual")
-    need("credit_code", individual or customer_in.credit_code is not None, f"required for {customer_in.type}")
-    need("contact_name", individual or customer_in.contact_name is not None, f"required for {customer_in.type}")
-    for field in ("credit_code", "contact_name", "id_check_override_reason") if individual else ("resident_id",):
-        if getattr(customer_in, field) is not None:
-            errors.append({"loc": ["body", field], "msg": f"not used for {customer_in.type}", "type": "not_for_type"})
-    if errors:
-        raise InvalidInput(errors)
-    if individual:
-        return "resident_id", customer_in.resident_id, None
-    code, reason = customer_in.credit_code, customer_in.id_check_override_reason
-    if credit_code_check_passes(code):
-        return "credit_code", code, None
-    if reason is None:
-        raise InvalidInput(
-            [
-                {
-                    "loc": ["body", "credit_code"],
-                    "msg": "the credit code's check character is wrong",
-                    "type": "check_character",
-                }
-            ]
-        )
-    if actor.role not in OVERRIDE_ROLES:
-        raise Forbidden("Only a supervisor may register a credit code that fails its check", code="override_forbidden")
-    return "credit_code", code, reason
-
-
-def register_customer(
-    db: Database, *, customer_in: CustomerCreate, actor: Principal, privacy: Privacy, idem: IdempotencyRequest | None
-) -> CustomerRead | StoredResponse:
-    """Records customer.registered; a known identity number is 409 customer_duplicate naming the
-    existing customer; a replayed Idempotency-Key returns the first response (StoredResponse)."""
-    id_type, id_number, override = _identity_of(customer_in, actor)
-    v = privacy.vault
-    id_hash = v.lookup_hash(id_number, ID_FIELD)
-    with db.write() as s:
-        if stored := _replay_or_refuse(s, idem, id_hash):
-            return stored
-        now = utcnow()
-        c = Customer(
-            customer_no=next_customer_no(s),
-            type=customer_in.type,
-            name=customer_in.name,
-            id_type=id_type,
-            id_number_enc=v.encrypt(id_number, ID_FIELD),
-            id_number_hash=id_hash,
-            id_check_override_reason=override,
-            phone_enc=v.encrypt(customer_in.phone, PHONE_FIELD),
-            phone_hash=v.lookup_hash(customer_in.phone, PHONE_FIELD),
-            email_enc=v.encrypt(customer_in.email, EMAIL_FIELD) if customer_in.email else None,
-            contact_name=customer_in.contact_name,
-            region_type=customer_in.region_type,
-            province=customer_in.province,
-            city=customer_in.city,
-            branch_code=customer_in.branch_code,
-            created_at=now,
-            updated_at=now,
-        )
-        # The INSERT (at flush) or the commit meets a concurrent request with the same identity or
-        # key: on PostgreSQL the unique index makes the second writer wait, then fail.
-        try:
-            s.add(c)
-            s.flush()
-            if override:
-                _audit(s, c.id, actor, action="identity_check.overridden", reason=override, fields="credit_code")
-            view = present_customer(c, privacy)
-            if idem:
-                store_response(s, idempotency, idem, 201, view.model_dump(mode="json"))
-            record_event(
-                s,
-                outbox,
-                type="customer.registered",
-                subject_id=str(c.id),
-                data={
-                    "customer_no": c.customer_no,
-                    "type": c.type,
-                    "region_type": c.region_type,
-                    "province": c.province,
-                    "city": c.city,
-                    "branch_code": c.branch_code,
-                    "status": c.status,
-                },
-            )
-            s.commit()
-        except exc.IntegrityError as err:
-            s.rollback()
-            if not is_unique_violation(err):
-                raise
-            if stored := _replay_or_refuse(s, idem, id_hash):
-                return stored
-            raise
-        return view
-
-
-def _replay_or_refuse(s: Session, idem: IdempotencyRequest | None, id_hash: str) -> StoredResponse | None:
-    """The stored answer to this Idempotency-Key if there is one; else 409 when the identity is taken.
-    The key is looked at again after a duplicate is seen: a concurrent first attempt with the same key
-    may have committed between the two reads."""
-    if idem and (stored := find_stored(s, idempotency, idem)):
-        return stored
-    existing = s.execute(select(Customer.id).where(Customer.id_number_hash == id_hash)).scalar()
-    if existing is not None:
-        if idem and (stored := find_stored(s, idempotency, idem)):
-            return stored
-        raise Conflict(
-            "A customer with this identity number is already registered",
-            code="customer_duplicate",
-            existing_customer_id=str(existing),
-        )
-    return None
-
-
-def _audit(s: Session, customer_id: uuid.UUID, actor: Principal, *, action: str, reason: str, fields: str) -> None:
+def audit_change(
+    s: Session, customer_id: uuid.UUID, actor: Principal, *, action: str, reason: str, fields: str
+) -> None:
     s.add(
         AuditEntry(
             customer_id=customer_id,
@@ -385,7 +248,7 @@ def reveal_personal_data(
             phone=v.decrypt(c.phone_enc, PHONE_FIELD),
             email=v.decrypt(c.email_enc, EMAIL_FIELD) if c.email_enc else None,
         )
-        _audit(s, c.id, actor, action="personal_data.read", reason=reason, fields="id_number,phone,email")
+        audit_change(s, c.id, actor, action="personal_data.read", reason=reason, fields="id_number,phone,email")
         s.commit()
         return result
 

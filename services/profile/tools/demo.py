@@ -252,35 +252,7 @@ def load(
 
     def one(i: int) -> tuple[Plan, str | None]:
         plan = plan_customer(seed, i, today)
-        resp = client.post("/v1/customers", json=plan.body, headers=staff)
-        if resp.status_code == 409 and resp.json().get("code") == "customer_duplicate":
-            return plan, None  # loaded before
-        cid = _check(resp, 201).json()["id"]
-        base = f"/v1/customers/{cid}"
-        for contact in plan.contacts:
-            _check(client.post(f"{base}/contacts", json=contact, headers=staff), 201, 409)
-        for consent in plan.consents:
-            _check(client.post(f"{base}/consents", json=consent, headers=staff), 201)
-        if plan.do_not_contact:
-            body = {"do_not_contact": True, "reason": "customer asked not to be contacted"}
-            _check(client.put(f"{base}/do-not-contact", json=body, headers=staff), 200)
-        if plan.risk_answers is not None:
-            qtype = "individual" if plan.body["type"] == "individual" else "organisation"
-            if qtype not in questionnaires:
-                questionnaires[qtype] = _check(client.get(f"{base}/risk-questionnaire", headers=staff), 200).json()
-            q = questionnaires[qtype]
-            body = {
-                "questionnaire_id": q["id"],
-                "questionnaire_version": q["version"],
-                "answers": _answers(q, plan.risk_answers),
-            }
-            _check(client.post(f"{base}/risk-assessments", json=body, headers=staff), 201)
-        for agreement in plan.agreements:
-            _check(client.post(f"{base}/agreements", json=agreement, headers=staff), 201)
-        day = (today - timedelta(days=1)).isoformat()
-        aum = f"{plan.aum_fen // 100}.{plan.aum_fen % 100:02d}"
-        _check(client.put(f"{base}/assets/{day}", json={"aum": aum}, headers=system), 200, 201)
-        return plan, cid
+        return plan, _load_customer(client, plan, staff, system, today, questionnaires)
 
     def batches(rows: list[dict[str, Any]], size: int = 1000) -> Iterable[list[dict[str, Any]]]:
         for start in range(0, len(rows), size):
@@ -312,6 +284,54 @@ def load(
         if tbar:
             tbar.close()
     return result
+
+
+def _load_customer(
+    client: httpx.Client,
+    plan: Plan,
+    staff: dict[str, str],
+    system: dict[str, str],
+    today: date,
+    questionnaires: dict[str, dict[str, Any]],
+) -> str | None:
+    """Registers one planned customer with its contacts, consents, risk assessment, agreements and
+    yesterday's assets; None when the customer was loaded before."""
+    resp = client.post("/v1/customers", json=plan.body, headers=staff)
+    if resp.status_code == 409 and resp.json().get("code") == "customer_duplicate":
+        return None  # loaded before
+    cid: str = _check(resp, 201).json()["id"]
+    base = f"/v1/customers/{cid}"
+    for contact in plan.contacts:
+        _check(client.post(f"{base}/contacts", json=contact, headers=staff), 201, 409)
+    for consent in plan.consents:
+        _check(client.post(f"{base}/consents", json=consent, headers=staff), 201)
+    if plan.do_not_contact:
+        body = {"do_not_contact": True, "reason": "customer asked not to be contacted"}
+        _check(client.put(f"{base}/do-not-contact", json=body, headers=staff), 200)
+    if plan.risk_answers is not None:
+        _assess_risk(client, base, plan, staff, questionnaires)
+    for agreement in plan.agreements:
+        _check(client.post(f"{base}/agreements", json=agreement, headers=staff), 201)
+    day = (today - timedelta(days=1)).isoformat()
+    aum = f"{plan.aum_fen // 100}.{plan.aum_fen % 100:02d}"
+    _check(client.put(f"{base}/assets/{day}", json={"aum": aum}, headers=system), 200, 201)
+    return cid
+
+
+def _assess_risk(
+    client: httpx.Client, base: str, plan: Plan, staff: dict[str, str], questionnaires: dict[str, dict[str, Any]]
+) -> None:
+    """Answers the questionnaire of the customer's type (read once per type) with the planned answers."""
+    qtype = "individual" if plan.body["type"] == "individual" else "organisation"
+    if qtype not in questionnaires:
+        questionnaires[qtype] = _check(client.get(f"{base}/risk-questionnaire", headers=staff), 200).json()
+    q = questionnaires[qtype]
+    body = {
+        "questionnaire_id": q["id"],
+        "questionnaire_version": q["version"],
+        "answers": _answers(q, plan.risk_answers),
+    }
+    _check(client.post(f"{base}/risk-assessments", json=body, headers=staff), 201)
 
 
 def _has_customers(client: httpx.Client, staff_token: str) -> bool:
