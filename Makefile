@@ -46,11 +46,14 @@ check-migrations: $(STAMP) ## alembic check, upgrade, downgrade to base, upgrade
 check-deploy: $(STAMP) ## deploy/ checks: promtool rules tests, compose and Kubernetes schemas, hadolint, Prometheus e2e
 	$(BIN)/python -m pytest -q tests/deploy tests/e2e/test_prometheus_e2e.py
 
-lint: $(STAMP) ## ruff (never writes)
+lint: $(STAMP) ## ruff check, ruff format --check and mypy (strict for services/common and gateway); never writes
 	$(BIN)/ruff check services gateway tests bench scripts
+	$(BIN)/ruff format --check services gateway tests bench scripts
+	$(BIN)/mypy services gateway
 
-fmt: $(STAMP) ## ruff fix and format (writes)
+fmt: $(STAMP) ## ruff check --fix and ruff format (writes)
 	$(BIN)/ruff check --fix services gateway tests bench scripts
+	$(BIN)/ruff format services gateway tests bench scripts
 
 bench: $(STAMP) ## load tests from a separate process; prints figures and ratios from one run
 	$(BIN)/python -m bench.run

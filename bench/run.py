@@ -81,7 +81,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         choices=("server", "load"),
         default=os.environ.get("BENCH_GATEWAY_CPU", "load"),
         help="pin the gateway with wrk (load, the default: a proxy runs on its own machine, as "
-        "in PERF-NOTES' proxy figures) or with profile (server: one CPU pays for both) "
+        "in the proxy figures of docs/architecture.md) or with profile (server: one CPU pays for both) "
         "(env BENCH_GATEWAY_CPU)",
     )
     p.add_argument(

@@ -1,7 +1,7 @@
 """The app factory every service calls: problem handlers, request context, metrics, health and the
 event feed wired once, so a service's create_app only names its own parts."""
 
-from collections.abc import Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Protocol
@@ -51,7 +51,7 @@ def build_service_app(
     db = db or Database(settings.database_url)
 
     @asynccontextmanager
-    async def lifespan(_app: FastAPI):
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         for worker in background:
             worker.start()
         try:

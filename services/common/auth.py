@@ -10,7 +10,7 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from services.common.config import BaseServiceSettings
-from services.common.errors import Forbidden, NotFound, Unauthorized
+from services.common.errors import NotFound, Unauthorized
 
 Role = Literal["customer", "staff", "supervisor", "admin", "system"]
 ROLES: tuple[str, ...] = ("customer", "staff", "supervisor", "admin", "system")
@@ -103,25 +103,14 @@ Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
 def principal_from(request: Request, creds: HTTPAuthorizationCredentials | None) -> Principal:
     if creds is None or creds.scheme.lower() != "bearer":
         raise Unauthorized("A bearer token is required", code="token_missing")
-    return request.app.state.verifier.verify(creds.credentials)
+    verifier: TokenVerifier = request.app.state.verifier
+    return verifier.verify(creds.credentials)
 
 
 # Dependencies are `async def` on purpose: they do microseconds of CPU and no I/O, and a sync
-# dependency costs a thread-pool hop on every request (PERF-NOTES trap 3).
+# dependency costs a thread-pool hop on every request (docs/architecture.md).
 async def current_principal(request: Request, creds: Credentials) -> Principal:
     return principal_from(request, creds)
-
-
-def require_role(*roles: str):
-    """A dependency that admits only the given roles (401 without a valid token, 403 otherwise)."""
-    allowed = frozenset(roles)
-
-    async def _dep(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
-        if principal.role not in allowed:
-            raise Forbidden(f"The role '{principal.role}' may not do this", code="role_forbidden")
-        return principal
-
-    return _dep
 
 
 def ensure_own_customer(principal: Principal, customer_id: str, not_found: NotFound) -> None:

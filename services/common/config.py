@@ -1,6 +1,7 @@
 """Settings shared by every service and the gateway; each service subclasses with its own env prefix."""
 
 import os
+from typing import Any
 
 from pydantic import model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -29,7 +30,7 @@ class BaseServiceSettings(BaseSettings):
 
     @model_validator(mode="before")
     @classmethod
-    def _suite_wide_defaults(cls, values):
+    def _suite_wide_defaults(cls, values: Any) -> Any:
         # One secret for the whole suite may be given once as SUITE_JWT_SECRET; a service's own wins.
         if isinstance(values, dict) and "jwt_secret" not in values and os.environ.get("SUITE_JWT_SECRET"):
             values = {**values, "jwt_secret": os.environ["SUITE_JWT_SECRET"]}
@@ -40,7 +41,7 @@ class BaseServiceSettings(BaseSettings):
         return self.environment in {"development", "test"}
 
     @model_validator(mode="after")
-    def _refuse_placeholder_secrets(self):
+    def _refuse_placeholder_secrets(self) -> "BaseServiceSettings":
         if self.is_development:
             return self
         bad = [name for name in self.secret_fields() if getattr(self, name) in PLACEHOLDERS]

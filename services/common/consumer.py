@@ -13,7 +13,7 @@ from typing import Any
 
 import httpx
 from pydantic import BaseModel, ValidationError
-from sqlalchemy import Column, String, Table, select, update
+from sqlalchemy import Column, MetaData, String, Table, select, update
 from sqlalchemy.orm import Session
 
 from services.common.auth import mint_token
@@ -86,7 +86,7 @@ def _malformed(item: Any, err: ValidationError, head: int) -> MalformedItem:
     )
 
 
-def consumer_cursor_table(metadata) -> Table:
+def consumer_cursor_table(metadata: MetaData) -> Table:
     return Table(
         "consumer_cursor",
         metadata,
@@ -177,7 +177,7 @@ class FeedConsumer:
                 .on_conflict_do_nothing()
             )
             current = s.execute(stmt).scalar_one()
-        return current
+        return int(current)
 
     def _report(self, aside: list[MalformedItem]) -> None:
         """After the commit, so an item is counted once however often its batch was retried."""
@@ -239,7 +239,7 @@ class ConsumerThread:
             self._thread.join(timeout)
 
 
-def lag_check(consumer: FeedConsumer, max_lag: int):
+def lag_check(consumer: FeedConsumer, max_lag: int) -> Callable[[], tuple[bool, str]]:
     """A readiness check (see services.common.health): ready while the consumer is at most
     `max_lag` events behind the feed head it last saw."""
 

@@ -29,7 +29,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session, registry
+from sqlalchemy.sql.expression import Executable
 from sqlalchemy.types import TypeDecorator
 
 T = TypeVar("T")
@@ -56,13 +58,13 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-class UTCDateTime(TypeDecorator):
+class UTCDateTime(TypeDecorator[datetime]):
     """Timezone-aware UTC datetimes on both databases (SQLite hands back naive values)."""
 
     impl = DateTime(timezone=True)
     cache_ok = True
 
-    def process_bind_param(self, value, dialect):
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         if value is None:
             return None
         if value.tzinfo is None:
@@ -70,7 +72,7 @@ class UTCDateTime(TypeDecorator):
         value = value.astimezone(UTC)
         return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
 
-    def process_result_value(self, value, dialect):
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         if value is None:
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
@@ -78,7 +80,7 @@ class UTCDateTime(TypeDecorator):
 
 def _install_sqlite_pragmas(engine: Engine) -> None:
     @event.listens_for(engine, "connect")
-    def _connect(dbapi_conn, _record):
+    def _connect(dbapi_conn: Any, _record: Any) -> None:
         dbapi_conn.isolation_level = None  # SQLAlchemy's begin event below emits BEGIN itself
         cur = dbapi_conn.cursor()
         cur.execute("PRAGMA journal_mode=WAL")
@@ -88,14 +90,14 @@ def _install_sqlite_pragmas(engine: Engine) -> None:
         cur.close()
 
     @event.listens_for(engine, "begin")
-    def _begin(conn: Connection):
+    def _begin(conn: Connection) -> None:
         options = conn.get_execution_options()
         if options.get("sqlite_single_statement"):
             return  # one SELECT needs no transaction around it
         conn.exec_driver_sql("BEGIN IMMEDIATE" if options.get("sqlite_immediate") else "BEGIN")
 
 
-def build_engine(url: str, **kwargs) -> Engine:
+def build_engine(url: str, **kwargs: Any) -> Engine:
     if url.startswith("sqlite"):
         path = make_url(url).database
         if path and path != ":memory:":
@@ -114,6 +116,7 @@ class Database:
     file lock. Bound to a connection (tests), sessions join its transaction through savepoints."""
 
     def __init__(self, url: str | None = None, *, connection: Connection | None = None):
+        self._bind: Connection | Engine
         if connection is not None:
             self.url = connection.engine.url.render_as_string(hide_password=False)
             self.engine = connection.engine
@@ -131,7 +134,7 @@ class Database:
             **({"sqlite_single_statement": True} if self.dialect == "sqlite" else {"isolation_level": "AUTOCOMMIT"})
         )
 
-    def _session(self, bind) -> Session:
+    def _session(self, bind: Connection | Engine) -> Session:
         if isinstance(self._bind, Connection):
             return Session(bind=self._bind, expire_on_commit=False, join_transaction_mode="create_savepoint")
         return Session(bind=bind, expire_on_commit=False)
@@ -144,7 +147,7 @@ class Database:
     @contextmanager
     def write(self) -> Iterator[Session]:
         """The caller commits explicitly; anything left uncommitted is rolled back on exit."""
-        bind = self._bind
+        bind: Connection | Engine = self._bind
         if self._writer is not None:
             bind = self.engine.execution_options(sqlite_immediate=True)
             self._writer.acquire()
@@ -155,9 +158,9 @@ class Database:
             if self._writer is not None:
                 self._writer.release()
 
-    def first_row(self, stmt, params: dict | None = None) -> Row | None:
+    def first_row(self, stmt: Executable, params: dict[str, Any] | None = None) -> Row[Any] | None:
         """The first row of one SELECT, on a bare connection: the hot-read path skips the Session and
-        the transaction (PERF-NOTES trap 3)."""
+        the transaction (docs/architecture.md: the ORM, not the database, sets the read ceiling)."""
         if isinstance(self._bind, Connection):
             return self._bind.execute(stmt, params).first()
         with self._single.connect() as conn:
@@ -198,9 +201,9 @@ class PreparedRow:
         self.sql = str(self.stmt.compile(dialect=dialect))
         self.bind = table.c[key].type.dialect_impl(dialect).bind_processor(dialect)
         self.columns = [c.type.dialect_impl(dialect).result_processor(dialect, None) for c in table.columns]
-        self.row_type = namedtuple(f"{table.name}_row", [c.key for c in table.columns])  # noqa: PYI024
+        self.row_type: Any = namedtuple(f"{table.name}_row", [c.key for c in table.columns])  # type: ignore[misc]  # noqa: PYI024 - fields known only at run time
         self._local = threading.local()
-        self._opened: list = []
+        self._opened: list[Any] = []
         db._on_dispose.append(self.close)
 
     async def __call__(self, key: Any) -> Any:
@@ -212,7 +215,7 @@ class PreparedRow:
             return None
         return self.row_type._make([p(v) if p else v for p, v in zip(self.columns, found, strict=True)])
 
-    def _connection(self):
+    def _connection(self) -> Any:
         conn = getattr(self._local, "conn", None)
         if conn is None:
             conn = self.db.engine.raw_connection()  # runs the connect pragmas; autocommit, so no stale snapshot

@@ -2,6 +2,7 @@
 every failure (ours, FastAPI's validation errors, routing errors, the unexpected) without internals."""
 
 import logging
+from collections.abc import Sequence
 from http import HTTPStatus
 from typing import Any
 
@@ -10,6 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
 from starlette.routing import Match
 
 from services.common.context import current_request_id
@@ -137,7 +139,7 @@ def problem_response(
     )
 
 
-def _clean_validation_errors(errors) -> list[dict[str, Any]]:
+def _clean_validation_errors(errors: Sequence[Any]) -> list[dict[str, Any]]:
     # Never echo the submitted value back: it may be an ID number or a phone.
     return [
         {"loc": list(e.get("loc", ())), "msg": e.get("msg", "invalid"), "type": e.get("type", "invalid")}
@@ -158,16 +160,16 @@ _HTTP_CODES = {
 
 def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(ProblemError)
-    async def _problem(_req: Request, err: ProblemError):
+    async def _problem(_req: Request, err: ProblemError) -> Response:
         return problem_response(err.status, err.code, err.detail, err.headers, **err.extra)
 
     @app.exception_handler(RequestValidationError)
-    async def _validation(_req: Request, err: RequestValidationError):
+    async def _validation(_req: Request, err: RequestValidationError) -> Response:
         errors = _clean_validation_errors(err.errors())
         return problem_response(422, "validation_failed", _summarise(errors), errors=errors)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(req: Request, err: StarletteHTTPException):
+    async def _http(req: Request, err: StarletteHTTPException) -> Response:
         code = _HTTP_CODES.get(err.status_code, "http_error")
         detail = err.detail if isinstance(err.detail, str) else HTTPStatus(err.status_code).phrase
         headers = dict(err.headers or {})
@@ -183,7 +185,7 @@ def install_problem_handlers(app: FastAPI) -> None:
         return problem_response(err.status_code, code, detail, headers)
 
     @app.exception_handler(Exception)
-    async def _unexpected(req: Request, err: Exception):
+    async def _unexpected(req: Request, err: Exception) -> Response:
         # Runs outside the request-context middleware (Starlette's outermost layer), so the request
         # id comes from the scope state that middleware left behind.
         request_id = getattr(req.state, "request_id", None)

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from services.common.auth import Principal, bearer_token
+from services.common.auth import Principal, TokenVerifier, bearer_token
 
 
 class FastPath:
@@ -36,7 +36,8 @@ def bearer_principal(scope: Scope) -> Principal | None:
     if token is None:
         return None
     try:
-        return scope["app"].state.verifier.verify(token)
+        verifier: TokenVerifier = scope["app"].state.verifier
+        return verifier.verify(token)
     except Exception:  # noqa: BLE001 - the route will refuse it with the right problem
         return None
 

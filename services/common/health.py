@@ -62,7 +62,7 @@ def health_router() -> APIRouter:
         return HealthStatus(status="ok")
 
     @router.get("/ready", response_model=HealthStatus, responses={503: {"model": HealthStatus}})
-    def ready(request: Request):
+    def ready(request: Request) -> HealthStatus | JSONResponse:
         results, ok = {}, True
         for name, check in request.app.state.ready_checks.items():
             try:

@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import JSON, Column, Integer, PrimaryKeyConstraint, String, Table, insert, select
+from sqlalchemy import JSON, Column, Integer, MetaData, PrimaryKeyConstraint, String, Table, insert, select
 from sqlalchemy.orm import Session
 
 from services.common.db import UTCDateTime, utcnow
@@ -16,7 +16,7 @@ from services.common.errors import Conflict, InvalidInput
 _KEY = re.compile(r"^[\x21-\x7e]{1,200}$")
 
 
-def idempotency_table(metadata) -> Table:
+def idempotency_table(metadata: MetaData) -> Table:
     return Table(
         "idempotency_record",
         metadata,

@@ -1,5 +1,7 @@
 """HTTP metrics on a per-app registry, labelled by route template, and the /metrics endpoint."""
 
+from typing import Any
+
 from fastapi import APIRouter, Request, Response
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -11,7 +13,7 @@ from prometheus_client import (
 )
 
 # The *_created series double every counter's series count and no dashboard or alert reads them.
-disable_created_metrics()
+disable_created_metrics()  # type: ignore[no-untyped-call]  # prometheus_client leaves it unannotated
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 UNMATCHED_ROUTE = "<unmatched>"
@@ -36,7 +38,7 @@ class HttpMetrics:
 
         # Label children by (method, route, status): a route template set is small and fixed, and
         # looking a child up here is a third of what labels() costs on every request.
-        self._children: dict[tuple[str, str, int], tuple] = {}
+        self._children: dict[tuple[str, str, int], tuple[Any, ...]] = {}
 
     def observe(self, method: str, route: str, status: int, seconds: float) -> None:
         children = self._children.get((method, route, status))

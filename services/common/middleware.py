@@ -41,7 +41,7 @@ new_request_id = _RequestIds().next
 def incoming_request_id(scope: Scope) -> str:
     for name, value in scope.get("headers", ()):
         if name == b"x-request-id":
-            text = value.decode("latin-1")
+            text: str = value.decode("latin-1")
             if _SAFE_ID.match(text):
                 return text
             break
@@ -53,7 +53,7 @@ def route_template(scope: Scope) -> str:
     (the gateway labels proxied calls by route-table prefix). Never the raw path."""
     override = scope.get("state", {}).get("metrics_route")
     if override:
-        return override
+        return str(override)
     route = scope.get("route")
     return getattr(route, "path", None) or UNMATCHED_ROUTE
 

@@ -1,5 +1,7 @@
 """The body of every service's Alembic env.py: one place for batch mode, type comparison and the URL."""
 
+from typing import Any
+
 from alembic import context
 from sqlalchemy import MetaData
 
@@ -10,7 +12,7 @@ def run_migrations(metadata: MetaData, default_url: str) -> None:
     config = context.config
     connection = config.attributes.get("connection")
     url = config.get_main_option("sqlalchemy.url") or default_url
-    opts = {"target_metadata": metadata, "compare_type": True, "render_as_batch": True}
+    opts: dict[str, Any] = {"target_metadata": metadata, "compare_type": True, "render_as_batch": True}
     if context.is_offline_mode():
         context.configure(url=url, literal_binds=True, **opts)
         with context.begin_transaction():

@@ -8,17 +8,17 @@ import zlib
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel
-from sqlalchemy import JSON, Column, String, Table, func, insert, select, text
+from sqlalchemy import JSON, Column, MetaData, String, Table, func, insert, select, text
 from sqlalchemy.orm import Session
 
-from services.common.auth import require_role
+from services.common.access import SystemOrAdmin
 from services.common.db import BigIntPK, UTCDateTime, utcnow
 from services.common.errors import problem_responses
 
 
-def outbox_table(metadata) -> Table:
+def outbox_table(metadata: MetaData) -> Table:
     return Table(
         "outbox_event",
         metadata,
@@ -72,13 +72,18 @@ def record_event(
     )
 
 
+def feed_head(session: Session, table: Table) -> int:
+    """The newest position on an outbox feed (0 when empty): one index lookup."""
+    return int(session.execute(select(func.coalesce(func.max(table.c.position), 0))).scalar_one())
+
+
 def read_feed(session: Session, table: Table, *, after: int, limit: int) -> EventPage:
     rows = (
         session.execute(select(table).where(table.c.position > after).order_by(table.c.position).limit(limit))
         .mappings()
         .all()
     )
-    head = session.execute(select(func.coalesce(func.max(table.c.position), 0))).scalar_one()
+    head = feed_head(session, table)
     items = [Event(**r) for r in rows]
     return EventPage(items=items, last_position=items[-1].position if items else after, head_position=head)
 
@@ -95,7 +100,7 @@ def feed_router(table: Table) -> APIRouter:
     )
     def events(
         request: Request,
-        _p: Annotated[object, Depends(require_role("system", "admin"))],
+        _p: SystemOrAdmin,
         after: Annotated[int, Query(ge=0, le=2**62)] = 0,
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     ) -> EventPage:

@@ -11,7 +11,8 @@ suite's processes use, with uvicorn's meanings."""
 
 import argparse
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 import uvicorn
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
@@ -41,7 +42,7 @@ class CorkedTransport:
         elif data:
             self._transport.write(data)
 
-    def writelines(self, chunks) -> None:
+    def writelines(self, chunks: Iterable[bytes]) -> None:
         for data in chunks:
             self.write(data)
 
@@ -62,7 +63,7 @@ class CorkedTransport:
     def is_closing(self) -> bool:  # asked after every response: not through __getattr__
         return self._transport.is_closing()
 
-    def __getattr__(self, name: str):
+    def __getattr__(self, name: str) -> Any:
         return getattr(self._transport, name)
 
 

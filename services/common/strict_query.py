@@ -22,7 +22,7 @@ async def reject_unknown_query(request: Request) -> None:
     allowed = getattr(route, "_declared_query", None)
     if allowed is None:
         allowed = _declared(dependant)
-        route._declared_query = allowed
+        route._declared_query = allowed  # type: ignore[union-attr]  # a route has a dependant only when it is set
     unknown = sorted(set(request.query_params) - allowed)
     if unknown:
         raise InvalidInput(

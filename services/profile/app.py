@@ -3,22 +3,32 @@
 from pathlib import Path
 
 from fastapi import FastAPI
+from prometheus_client import CollectorRegistry
 
 from services.common.app import build_service_app
 from services.common.db import Database, utcnow
-from services.common.outbox import feed_router
+from services.common.outbox import feed_head, feed_router
 from services.common.pii import Mask, PersonalDataVault
 from services.profile.api import routers
 from services.profile.api.fast_read import CustomerReadPath
 from services.profile.config import ProfileSettings
+from services.profile.metrics import ProfileMetrics
 from services.profile.models import outbox
 from services.profile.service.customers import Privacy, customer_reader
 
 HERE = Path(__file__).parent
 
 
+def _feed_head(db: Database) -> int:
+    with db.read() as s:
+        return feed_head(s, outbox)
+
+
 def create_app(settings: ProfileSettings | None = None, db: Database | None = None) -> FastAPI:
     settings = settings or ProfileSettings()
+    db = db or Database(settings.database_url)
+    registry = CollectorRegistry(auto_describe=True)
+    ProfileMetrics(registry, feed_head=lambda: _feed_head(db))
     app = build_service_app(
         name="profile",
         title="Profile service",
@@ -28,6 +38,7 @@ def create_app(settings: ProfileSettings | None = None, db: Database | None = No
         alembic_ini=HERE / "alembic.ini",
         db=db,
         fast_paths=[CustomerReadPath()],
+        registry=registry,
     )
     app.state.customer_by_id = customer_reader(app.state.db)
     app.state.privacy = Privacy(

@@ -1,5 +1,6 @@
-"""Layers point one way: common imports no service, services never import each other, service.py
-stays free of web libraries, and the gateway imports no service."""
+"""Layers point one way: common imports no service, services never import each other, every module
+under a service's service/ package stays free of web libraries, the gateway imports no service, and
+no module imports relatively. Every service has the one layout (docs/architecture.md)."""
 
 import ast
 from pathlib import Path
@@ -11,6 +12,12 @@ SERVICE_NAMES = sorted(
     p.name for p in (ROOT / "services").iterdir() if p.is_dir() and p.name != "common" and (p / "__init__.py").exists()
 )
 WEB_LIBRARIES = ("fastapi", "starlette", "httpx")
+
+
+def relative_imports(path: Path) -> list[int]:
+    """Line numbers of `from . import x` / `from ..pkg import y` in a module."""
+    tree = ast.parse(path.read_text(), filename=str(path))
+    return [node.lineno for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.level > 0]
 
 
 def imports_of(path: Path) -> set[str]:
@@ -50,11 +57,33 @@ def test_service_imports_no_other_service_or_gateway(service):
 
 @pytest.mark.parametrize("service", SERVICE_NAMES)
 def test_service_logic_imports_no_web_library(service):
-    files = list((ROOT / "services" / service).glob("service.py")) + list(
-        (ROOT / "services" / service).glob("service/*.py")
-    )
-    assert files
+    files = _py(ROOT / "services" / service / "service")
+    assert len(files) > 1
     assert not _offenders(files, lambda n: n.split(".")[0] in WEB_LIBRARIES)
+
+
+def test_no_module_imports_relatively():
+    files = [f for f in _py(ROOT / "services") + _py(ROOT / "gateway") if "migrations" not in f.parts]
+    found = [f"{f.relative_to(ROOT)}:{line}" for f in files for line in relative_imports(f)]
+    assert found == []
+
+
+TOP_LEVEL = {"__init__.py", "app.py", "config.py", "models.py", "metrics.py", "consumers.py", "alembic.ini"}
+PACKAGES = {"api", "schemas", "service", "tools", "migrations", "__pycache__"}
+
+
+@pytest.mark.parametrize("service", SERVICE_NAMES)
+def test_service_has_the_one_layout(service):
+    root = ROOT / "services" / service
+    files = {p.name for p in root.iterdir() if p.is_file()}
+    folders = {p.name for p in root.iterdir() if p.is_dir()}
+    assert {"__init__.py", "app.py", "config.py", "models.py", "metrics.py", "alembic.ini"} <= files
+    assert files <= TOP_LEVEL | {"schemas.py"}, f"not in the one layout: {sorted(files - TOP_LEVEL)}"
+    assert folders <= PACKAGES, f"not in the one layout: {sorted(folders - PACKAGES)}"
+    assert {"api", "service", "migrations"} <= folders
+    assert (root / "api" / "__init__.py").exists() and (root / "api" / "deps.py").exists()
+    assert (root / "schemas.py").exists() != (root / "schemas").is_dir()
+    assert "routers" in (root / "api" / "__init__.py").read_text()
 
 
 def test_gateway_imports_no_service():
@@ -65,3 +94,4 @@ def test_the_rule_itself_catches_an_offender(tmp_path):
     bad = tmp_path / "service.py"
     bad.write_text("from fastapi import Depends\nimport services.profile.models\nfrom . import x\n")
     assert imports_of(bad) == {"fastapi", "services.profile.models"}
+    assert relative_imports(bad) == [3]

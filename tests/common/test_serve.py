@@ -179,3 +179,29 @@ def test_the_launcher_serves_a_factory(tmp_path):
     finally:
         proc.terminate()
         proc.wait(15)
+
+
+# serve.py subclasses uvicorn's private HttpToolsProtocol and wraps the transport it is handed;
+# pyproject.toml pins uvicorn to the minor version this was written against. A new uvicorn (or a
+# patch release that edits the class) must be read again before it is trusted.
+UVICORN_MINOR = "0.55"
+HTTPTOOLS_PROTOCOL_SHA256 = "ec7f438cf5cec43e89f2636c4521d2937acfcbd11db4cfdc627dad3b9962ff3f"
+
+
+def test_uvicorn_protocol_is_the_one_serve_extends():
+    import hashlib
+    import inspect
+
+    import uvicorn
+    from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+    source = inspect.getsource(HttpToolsProtocol)
+    digest = hashlib.sha256(source.encode()).hexdigest()
+    message = (
+        f"uvicorn's HttpToolsProtocol changed (uvicorn {uvicorn.__version__}): re-check services/common/serve.py "
+        "(CorkedHttpToolsProtocol.connection_made and the transport calls CorkedTransport serves), then update "
+        "UVICORN_MINOR, HTTPTOOLS_PROTOCOL_SHA256 and the pin in pyproject.toml"
+    )
+    assert uvicorn.__version__.rsplit(".", 1)[0] == UVICORN_MINOR, message
+    assert digest == HTTPTOOLS_PROTOCOL_SHA256, message
+    assert "def connection_made(" in source and "self.transport = transport" in source, message

@@ -22,7 +22,7 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 # JR/T 0169-2018 code lists are data: the file as it stood when this revision was written.
-CODES_FILE = Path(__file__).parents[2] / "jrt0169_codes.json"
+CODES_FILE = Path(__file__).parents[1] / "jrt0169_codes.json"
 
 
 def _code_rows() -> list[dict]:
