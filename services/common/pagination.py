@@ -68,11 +68,39 @@ def decode_time_id(cursor: str | None) -> tuple[datetime, uuid.UUID] | None:
 def newest_first(stmt: Select[Any], time_col: Any, id_col: Any, cursor: str | None, limit: int) -> Select[Any]:
     """A newest-first keyset page over (a time column, the id): the rows after the cursor's key, in
     order, one more than `limit` so that page_of can tell whether another page follows."""
-    before = decode_time_id(cursor)
+    return _time_id_page(stmt, time_col, id_col, cursor, limit, descending=True)
+
+
+def oldest_first(stmt: Select[Any], time_col: Any, id_col: Any, cursor: str | None, limit: int) -> Select[Any]:
+    """As newest_first, soonest first (due times, start times)."""
+    return _time_id_page(stmt, time_col, id_col, cursor, limit, descending=False)
+
+
+def _time_id_page(
+    stmt: Select[Any], time_col: Any, id_col: Any, cursor: str | None, limit: int, *, descending: bool
+) -> Select[Any]:
+    after = decode_time_id(cursor)
+    if after is not None:
+        at, rid = after
+        if descending:
+            stmt = stmt.where((time_col < at) | ((time_col == at) & (id_col < rid)))
+        else:
+            stmt = stmt.where((time_col > at) | ((time_col == at) & (id_col > rid)))
+    order = (time_col.desc(), id_col.desc()) if descending else (time_col, id_col)
+    return stmt.order_by(*order).limit(limit + 1)
+
+
+def newest_id_first(stmt: Select[Any], id_col: Any, cursor: str | None, limit: int) -> Select[Any]:
+    """A newest-first keyset page over an ascending integer id (ledgers, logs, histories)."""
+    before = decode_cursor(cursor, (int,))
     if before is not None:
-        at, rid = before
-        stmt = stmt.where((time_col < at) | ((time_col == at) & (id_col < rid)))
-    return stmt.order_by(time_col.desc(), id_col.desc()).limit(limit + 1)
+        stmt = stmt.where(id_col < before[0])
+    return stmt.order_by(id_col.desc()).limit(limit + 1)
+
+
+def id_key(row: Any) -> list[Any]:
+    """The cursor key of a row sorted by its integer id."""
+    return [row.id]
 
 
 def time_id_key(time_attr: str) -> Callable[[Any], list[str]]:

@@ -19,7 +19,7 @@ from services.common.errors import Forbidden, InvalidInput, NotFound
 from services.common.idempotency import IdempotencyRequest, StoredResponse, find_stored, store_response
 from services.common.money import fen_to_str, str_to_fen
 from services.common.outbox import record_event
-from services.common.pagination import decode_time_id, page_of
+from services.common.pagination import newest_first, page_of, time_id_key
 from services.common.pii import Mask, PersonalDataVault
 from services.feedback.models import CodeEntry, Complaint, ComplaintStep, idempotency, outbox
 from services.feedback.schemas.complaints import (
@@ -349,8 +349,7 @@ def list_complaints(
     cursor: str | None,
 ) -> tuple[list[ComplaintSummary], str | None]:
     """Newest first; a customer sees only its own."""
-    after = decode_time_id(cursor)
-    stmt = select(Complaint).order_by(col(Complaint.received_at).desc(), col(Complaint.id).desc()).limit(limit + 1)
+    stmt = select(Complaint)
     if actor.is_customer:
         customer_id = actor.sub
     for column, value in (
@@ -360,13 +359,11 @@ def list_complaints(
     ):
         if value is not None:
             stmt = stmt.where(column == value)
-    if after is not None:
-        at, cid = after
-        stmt = stmt.where((Complaint.received_at < at) | ((Complaint.received_at == at) & (Complaint.id < cid)))
+    stmt = newest_first(stmt, Complaint.received_at, Complaint.id, cursor, limit)
     with db.read() as s:
         rows = list(s.execute(stmt).scalars())
         steps = steps_by_complaint(s, [c.id for c in rows[:limit]])
-    page, next_cursor = page_of(rows, limit, key=lambda c: [c.received_at.isoformat(), str(c.id)])
+    page, next_cursor = page_of(rows, limit, key=time_id_key("received_at"))
     now = ctx.clock()
     return [
         summarise(c, compute_deadline(c.received_at, step_views(steps[c.id]), ctx.rules, now)) for c in page

@@ -8,7 +8,7 @@ from sqlalchemy import select
 from services.common.auth import Principal
 from services.common.db import Database
 from services.common.errors import Conflict, NotFound
-from services.common.pagination import decode_time_id, page_of
+from services.common.pagination import oldest_first, page_of, time_id_key
 from services.feedback.models import (
     FollowUp,
 )
@@ -26,18 +26,15 @@ def list_follow_ups(
     db: Database, *, branch_code: str | None, status: str | None, limit: int, cursor: str | None
 ) -> tuple[list[FollowUp], str | None]:
     """By due time, soonest first."""
-    after = decode_time_id(cursor)
-    stmt = select(FollowUp).order_by(FollowUp.due_at, FollowUp.id).limit(limit + 1)
+    stmt = select(FollowUp)
     if branch_code is not None:
         stmt = stmt.where(FollowUp.branch_code == branch_code)
     if status is not None:
         stmt = stmt.where(FollowUp.status == status)
-    if after is not None:
-        at, fid = after
-        stmt = stmt.where((FollowUp.due_at > at) | ((FollowUp.due_at == at) & (FollowUp.id > fid)))
+    stmt = oldest_first(stmt, FollowUp.due_at, FollowUp.id, cursor, limit)
     with db.read() as s:
         rows = list(s.execute(stmt).scalars())
-    return page_of(rows, limit, key=lambda f: [f.due_at.isoformat(), str(f.id)])
+    return page_of(rows, limit, key=time_id_key("due_at"))
 
 
 def record_follow_up(

@@ -13,7 +13,7 @@ from services.common.auth import Principal
 from services.common.db import Database, is_unique_violation, table_of
 from services.common.errors import Conflict, Forbidden, InvalidInput
 from services.common.outbox import record_event
-from services.common.pagination import decode_time_id, page_of
+from services.common.pagination import newest_first, page_of, time_id_key
 from services.feedback.models import (
     CustomerRef,
     CustomerSegment,
@@ -272,21 +272,11 @@ def list_customer_responses(
     db: Database, *, customer_id: str, limit: int, cursor: str | None
 ) -> tuple[list[ResponseScores], str | None]:
     """A customer's responses to every survey, newest first, scores only."""
-    after = decode_time_id(cursor)
-    stmt = (
-        select(SurveyResponse)
-        .where(SurveyResponse.customer_id == customer_id)
-        .order_by(col(SurveyResponse.responded_at).desc(), col(SurveyResponse.id).desc())
-        .limit(limit + 1)
-    )
-    if after is not None:
-        at, rid = after
-        stmt = stmt.where(
-            (SurveyResponse.responded_at < at) | ((SurveyResponse.responded_at == at) & (SurveyResponse.id < rid))
-        )
+    stmt = select(SurveyResponse).where(SurveyResponse.customer_id == customer_id)
+    stmt = newest_first(stmt, SurveyResponse.responded_at, SurveyResponse.id, cursor, limit)
     with db.read() as s:
         rows = list(s.execute(stmt).scalars())
-    page, next_cursor = page_of(rows, limit, key=lambda r: [r.responded_at.isoformat(), str(r.id)])
+    page, next_cursor = page_of(rows, limit, key=time_id_key("responded_at"))
     items = [
         ResponseScores(
             response_id=r.id,

@@ -7,13 +7,12 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
-from sqlmodel import col
 
 from services.common.auth import Principal
 from services.common.db import Database
 from services.common.errors import Conflict, Forbidden
 from services.common.idempotency import IdempotencyRequest, StoredResponse, find_stored, store_response
-from services.common.pagination import decode_cursor, page_of
+from services.common.pagination import id_key, newest_id_first, page_of
 from services.loyalty.models import CustomerSegment, LedgerEntry, PointsAccount, PointsLot, idempotency
 from services.loyalty.service.ledger import (
     Posting,
@@ -80,20 +79,14 @@ def statement(
     db: Database, *, customer_id: uuid.UUID, limit: int, cursor: str | None
 ) -> tuple[list[LedgerEntry], str | None]:
     """Entries newest first, each with the balance right after it."""
-    before = decode_cursor(cursor, (int,))
-    stmt = (
-        select(LedgerEntry)
-        .where(LedgerEntry.customer_id == customer_id)
-        .order_by(col(LedgerEntry.id).desc())
-        .limit(limit + 1)
+    stmt = newest_id_first(
+        select(LedgerEntry).where(LedgerEntry.customer_id == customer_id), LedgerEntry.id, cursor, limit
     )
-    if before is not None:
-        stmt = stmt.where(LedgerEntry.id < before[0])
     with db.read() as s:
         if s.get(PointsAccount, customer_id) is None:
             raise account_not_found(customer_id)
         rows = list(s.execute(stmt).scalars())
-    return page_of(rows, limit, key=lambda e: [e.id])
+    return page_of(rows, limit, key=id_key)
 
 
 @dataclass(frozen=True)

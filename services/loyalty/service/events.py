@@ -12,7 +12,7 @@ from sqlmodel import col
 
 from services.common.db import Database
 from services.common.errors import Conflict, NotFound
-from services.common.pagination import decode_time_id, page_of
+from services.common.pagination import oldest_first, page_of, time_id_key
 from services.loyalty.models import CustomerEvent, EventRegistration, PointsAccount
 from services.loyalty.service.accounts import segments_of
 from services.loyalty.service.activities import awards_for_trigger
@@ -65,18 +65,15 @@ def list_events(
     db: Database, *, branch_code: str | None, starts_after: datetime | None, limit: int, cursor: str | None
 ) -> tuple[list[CustomerEvent], str | None]:
     """By start time, then id."""
-    after = decode_time_id(cursor)
-    stmt = select(CustomerEvent).order_by(CustomerEvent.starts_at, CustomerEvent.id).limit(limit + 1)
+    stmt = select(CustomerEvent)
     if branch_code:
         stmt = stmt.where(CustomerEvent.branch_code == branch_code)
     if starts_after:
         stmt = stmt.where(CustomerEvent.starts_at >= starts_after)
-    if after is not None:
-        at, key = after
-        stmt = stmt.where((CustomerEvent.starts_at > at) | ((CustomerEvent.starts_at == at) & (CustomerEvent.id > key)))
+    stmt = oldest_first(stmt, CustomerEvent.starts_at, CustomerEvent.id, cursor, limit)
     with db.read() as s:
         rows = list(s.execute(stmt).scalars())
-    return page_of(rows, limit, key=lambda e: [e.starts_at.isoformat(), str(e.id)])
+    return page_of(rows, limit, key=time_id_key("starts_at"))
 
 
 def list_registrations(db: Database, *, customer_id: uuid.UUID) -> list[tuple[EventRegistration, CustomerEvent]]:

@@ -18,7 +18,7 @@ from services.common.errors import Conflict, InvalidInput, NotFound
 from services.common.etag import check_version
 from services.common.idempotency import IdempotencyRequest, StoredResponse, find_stored, store_response
 from services.common.outbox import record_event
-from services.common.pagination import decode_cursor, decode_time_id, page_of
+from services.common.pagination import decode_cursor, newest_first, page_of, time_id_key
 from services.loyalty.models import Redemption, Reward, idempotency, outbox
 from services.loyalty.service.accounts import segments_of
 from services.loyalty.service.ledger import Posting, add_effect, commit, debit, lock_account, require_active, restore
@@ -233,19 +233,11 @@ def list_redemptions(
     db: Database, *, customer_id: uuid.UUID, limit: int, cursor: str | None
 ) -> tuple[list[Redemption], str | None]:
     """Newest first."""
-    before = decode_time_id(cursor)
-    stmt = (
-        select(Redemption)
-        .where(Redemption.customer_id == customer_id)
-        .order_by(col(Redemption.created_at).desc(), col(Redemption.id).desc())
-        .limit(limit + 1)
-    )
-    if before is not None:
-        at, key = before
-        stmt = stmt.where((Redemption.created_at < at) | ((Redemption.created_at == at) & (Redemption.id < key)))
+    stmt = select(Redemption).where(Redemption.customer_id == customer_id)
+    stmt = newest_first(stmt, Redemption.created_at, Redemption.id, cursor, limit)
     with db.read() as s:
         rows = list(s.execute(stmt).scalars())
-    return page_of(rows, limit, key=lambda r: [r.created_at.isoformat(), str(r.id)])
+    return page_of(rows, limit, key=time_id_key("created_at"))
 
 
 def cancel_redemption(db: Database, *, redemption_id: uuid.UUID, actor: Principal, policy: Policy) -> Redemption:

@@ -14,7 +14,7 @@ from services.common.auth import Principal
 from services.common.db import Database
 from services.common.errors import Conflict, InvalidInput, NotFound
 from services.common.idempotency import IdempotencyRequest, StoredResponse
-from services.common.pagination import decode_cursor, page_of
+from services.common.pagination import id_key, newest_id_first, page_of
 from services.common.pii import mask_email
 from services.profile.models import ConsentRecord, ContactPoint, Customer, DoNotContactRecord
 from services.profile.schemas.consent import (
@@ -279,15 +279,12 @@ def consent_history(
     db: Database, *, customer_id: uuid.UUID, limit: int, cursor: str | None
 ) -> tuple[list[ConsentRecordRead], str | None]:
     """Newest first."""
-    before = decode_cursor(cursor, (int,))
     stmt = select(ConsentRecord).where(ConsentRecord.customer_id == customer_id)
-    if before is not None:
-        stmt = stmt.where(ConsentRecord.id < before[0])
-    stmt = stmt.order_by(col(ConsentRecord.id).desc()).limit(limit + 1)
+    stmt = newest_id_first(stmt, ConsentRecord.id, cursor, limit)
     with db.read() as s:
         require_customer_row(s, customer_id)
         rows = [ConsentRecordRead.model_validate(r) for r in s.execute(stmt).scalars()]
-    return page_of(rows, limit, key=lambda r: [r.id])
+    return page_of(rows, limit, key=id_key)
 
 
 def _reachable_kinds(s: Session, customer_id: uuid.UUID, privacy: Privacy) -> set[str]:

@@ -15,7 +15,7 @@ from services.common.db import Database, PreparedRow, table_of, utcnow
 from services.common.errors import Conflict, Forbidden, InvalidInput, NotFound
 from services.common.etag import check_version
 from services.common.outbox import record_event
-from services.common.pagination import decode_cursor, page_of
+from services.common.pagination import decode_cursor, id_key, newest_id_first, page_of
 from services.common.pii import Mask, PersonalDataVault, mask_email
 from services.profile.models import AuditEntry, Customer, outbox
 from services.profile.schemas.customers import CustomerRead, CustomerUpdate, PersonalDataRead
@@ -257,17 +257,11 @@ def list_audit_entries(
     db: Database, *, customer_id: uuid.UUID, limit: int, cursor: str | None
 ) -> tuple[list[AuditEntry], str | None]:
     """Newest first."""
-    before = decode_cursor(cursor, (int,))
-    stmt = (
-        select(AuditEntry)
-        .where(AuditEntry.customer_id == customer_id)
-        .order_by(col(AuditEntry.id).desc())
-        .limit(limit + 1)
+    stmt = newest_id_first(
+        select(AuditEntry).where(AuditEntry.customer_id == customer_id), AuditEntry.id, cursor, limit
     )
-    if before is not None:
-        stmt = stmt.where(AuditEntry.id < before[0])
     with db.read() as s:
         if s.get(Customer, customer_id) is None:
             raise customer_not_found(customer_id)
         rows = list(s.execute(stmt).scalars())
-    return page_of(rows, limit, key=lambda e: [e.id])
+    return page_of(rows, limit, key=id_key)

@@ -5,7 +5,7 @@ from collections.abc import Sequence
 from sqlalchemy import Row, select
 
 from services.common.db import Database
-from services.common.pagination import decode_cursor, page_of
+from services.common.pagination import id_key, newest_id_first, page_of
 from services.segmentation.models import (
     membership_change,
     segment,
@@ -34,11 +34,8 @@ def customer_segments(db: Database, *, customer_id: str) -> Sequence[Row]:
 
 def list_history(db: Database, *, customer_id: str, limit: int, cursor: str | None) -> tuple[list[Row], str | None]:
     require_features(db, customer_id=customer_id)
-    after = decode_cursor(cursor, (int,))
     mc = membership_change.c
-    stmt = select(membership_change).where(mc.customer_id == customer_id).order_by(mc.id.desc()).limit(limit + 1)
-    if after is not None:
-        stmt = stmt.where(mc.id < after[0])
+    stmt = newest_id_first(select(membership_change).where(mc.customer_id == customer_id), mc.id, cursor, limit)
     with db.read() as s:
         rows = s.execute(stmt).all()
-    return page_of(rows, limit, lambda r: [r.id])
+    return page_of(rows, limit, id_key)
