@@ -2,7 +2,7 @@
 worker migrated once; each test inside a rolled-back outer transaction), an injected clock, and fresh
 databases with real commits for the concurrency and crash tests."""
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -12,9 +12,10 @@ from services.common.db import Database
 from services.loyalty.app import create_app
 from services.loyalty.config import LoyaltySettings
 from tests import dbkit
+from tests.clock import ManualClock
 
 ALEMBIC_INI = Path(__file__).parents[2] / "services" / "loyalty" / "alembic.ini"
-BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+BACKENDS = dbkit.BACKENDS
 # For tests of validation and roles, which never reach the database: once is enough.
 SQLITE_ONLY = pytest.mark.parametrize("loyalty_db", ["sqlite"], indirect=True)
 START = datetime(2026, 3, 10, 2, 0, tzinfo=UTC)  # 10:00 in Beijing
@@ -32,44 +33,14 @@ def loyalty_settings(url: str, **overrides) -> LoyaltySettings:
     )
 
 
-class Clock:
-    """A clock the test moves by hand."""
+class Clock(ManualClock):
+    """The injected time source: starts at START and moves only when a test says so."""
 
-    def __init__(self, at: datetime = START):
-        self.at = at
-
-    def __call__(self) -> datetime:
-        return self.at
-
-    def advance(self, **kw) -> datetime:
-        self.at += timedelta(**kw)
-        return self.at
-
-    def set(self, at: datetime) -> datetime:
-        self.at = at
-        return at
+    def __init__(self, now: datetime = START):
+        super().__init__(now)
 
 
-@pytest.fixture(scope="session")
-def loyalty_sqlite_template(tmp_path_factory) -> Path:
-    return dbkit.sqlite_template(tmp_path_factory, "loyalty", ALEMBIC_INI)
-
-
-@pytest.fixture(scope="session")
-def loyalty_pg_url() -> str:
-    return dbkit.migrated_pg_database("loyalty", ALEMBIC_INI)
-
-
-@pytest.fixture(params=BACKENDS)
-def loyalty_db(request, tmp_path):
-    """A Database the test owns: its own SQLite file, or a rolled-back PostgreSQL transaction."""
-    with dbkit.owned_database(
-        request.param,
-        template=lambda: request.getfixturevalue("loyalty_sqlite_template"),
-        pg_url=lambda: request.getfixturevalue("loyalty_pg_url"),
-        tmp_path=tmp_path,
-    ) as db:
-        yield db
+loyalty_sqlite_template, loyalty_pg_url, loyalty_db = dbkit.database_fixtures("loyalty", "loyalty", ALEMBIC_INI)
 
 
 @pytest.fixture(params=BACKENDS)

@@ -14,7 +14,7 @@ from tests import dbkit
 from tests.segmentation.factories import Clock, Feed
 
 ALEMBIC_INI = Path(__file__).parents[2] / "services" / "segmentation" / "alembic.ini"
-BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+BACKENDS = dbkit.BACKENDS
 NOW = datetime(2026, 11, 28, 10, 0, tzinfo=UTC)
 
 
@@ -31,26 +31,7 @@ def segmentation_settings(url: str, **overrides) -> SegmentationSettings:
     return SegmentationSettings(**(base | overrides))
 
 
-@pytest.fixture(scope="session")
-def seg_sqlite_template(tmp_path_factory) -> Path:
-    return dbkit.sqlite_template(tmp_path_factory, "segmentation", ALEMBIC_INI)
-
-
-@pytest.fixture(scope="session")
-def seg_pg_url() -> str:
-    return dbkit.migrated_pg_database("segmentation", ALEMBIC_INI)
-
-
-@pytest.fixture(params=BACKENDS)
-def seg_db(request, tmp_path):
-    """A Database the test owns: its own SQLite file, or a rolled-back PostgreSQL transaction."""
-    with dbkit.owned_database(
-        request.param,
-        template=lambda: request.getfixturevalue("seg_sqlite_template"),
-        pg_url=lambda: request.getfixturevalue("seg_pg_url"),
-        tmp_path=tmp_path,
-    ) as db:
-        yield db
+seg_sqlite_template, seg_pg_url, seg_db = dbkit.database_fixtures("seg", "segmentation", ALEMBIC_INI)
 
 
 @pytest.fixture

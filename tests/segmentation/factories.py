@@ -12,17 +12,9 @@ from services.common.db import Database
 from services.common.outbox import Event
 from services.segmentation.consumers import FeatureHandlers
 from services.segmentation.models import consumer_cursor, customer_feature, membership_change, outbox
+from tests.clock import ManualClock
 
-
-class Clock:
-    def __init__(self, now: datetime):
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **delta) -> None:
-        self.now += timedelta(**delta)
+Clock = ManualClock  # tests move it with advance(); the kit-wide hand-moved clock
 
 
 class Feed:
