@@ -36,6 +36,21 @@ class BaseServiceSettings(BaseSettings):
             values = {**values, "jwt_secret": os.environ["SUITE_JWT_SECRET"]}
         return values
 
+    @model_validator(mode="after")
+    def _refuse_unknown_settings(self) -> "BaseServiceSettings":
+        # A misspelt or retired variable under this service's own prefix would otherwise be ignored
+        # silently (the service then runs on a default nobody chose): stop at start and name it.
+        prefix = str(self.model_config.get("env_prefix") or "").upper()
+        if not prefix:
+            return self
+        known = {name.upper() for name in type(self).model_fields}
+        unknown = sorted(
+            key for key in os.environ if key.upper().startswith(prefix) and key.upper()[len(prefix) :] not in known
+        )
+        if unknown:
+            raise ValueError(f"unknown settings {', '.join(unknown)}: {type(self).__name__} has no such field")
+        return self
+
     @property
     def is_development(self) -> bool:
         return self.environment in {"development", "test"}

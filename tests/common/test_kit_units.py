@@ -153,3 +153,16 @@ def _hs256_signed_with(key: str, claims: dict) -> str:
 
     head = b64(json.dumps({"alg": "HS256", "typ": "JWT"}).encode()) + "." + b64(json.dumps(claims).encode())
     return head + "." + b64(hmac.new(key.encode(), head.encode(), hashlib.sha256).digest())
+
+
+def test_settings_refuse_an_unknown_variable_under_their_prefix(monkeypatch):
+    from pydantic import ValidationError
+
+    from services.feedback.config import FeedbackSettings
+
+    monkeypatch.setenv("FEEDBACK_LOYALTY_FEED_URL", "http://127.0.0.1:8004/v1/events")  # feedback reads no such feed
+    with pytest.raises(ValidationError, match="unknown settings FEEDBACK_LOYALTY_FEED_URL"):
+        FeedbackSettings()
+    monkeypatch.delenv("FEEDBACK_LOYALTY_FEED_URL")
+    monkeypatch.setenv("FEEDBACK_CONSUMER_MAX_LAG", "5")  # a known one is taken
+    assert FeedbackSettings().consumer_max_lag == 5
