@@ -142,3 +142,22 @@ def test_summary_errors(client, auth, customer):
     assert client.get(url).status_code == 401
     bad = client.get("/v1/customers/nope/summary", headers=auth("staff"))
     assert bad.status_code == 422 and bad.json()["errors"][0]["loc"] == ["path", "customer_id"]
+
+
+def test_summary_nets_reversals_as_segmentation_does(client, auth, customer):
+    kept = f.txn(customer["id"], kind="deposit", amount="6000000.00", occurred_at="2026-11-20T00:00:00Z")
+    reversed_ = f.txn(customer["id"], kind="withdrawal", amount="2000000.00", occurred_at="2026-11-25T00:00:00Z")
+    f.ingest(client, auth("system"), [kept, reversed_])
+    reversal = f.txn(
+        customer["id"],
+        kind="reversal",
+        amount="2000000.00",
+        reverses_external_id=reversed_["external_id"],
+        occurred_at="2026-11-26T00:00:00Z",
+    )
+    f.ingest(client, auth("system"), [reversal])
+    s = client.get(f"/v1/customers/{customer['id']}/summary", headers=auth("staff")).json()
+    w30 = s["windows"][0]
+    assert (w30["count"], w30["amount"]) == (1, "6000000.00")  # not 3 and 10,000,000.00
+    assert [b["key"] for b in w30["by_kind"]] == ["deposit"]
+    assert s["last_transaction_at"] == "2026-11-20T00:00:00Z"  # the reversed one and its reversal left out

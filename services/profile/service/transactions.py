@@ -306,10 +306,18 @@ def list_asset_snapshots(
 
 def customer_summary(db: Database, *, customer_id: uuid.UUID, now: datetime) -> CustomerSummary:
     """Current AUM, last transaction time, and count and amount by kind and by channel over the last
-    30 and 90 days. The database does the counting in one GROUP BY (kind, channel) over the window,
-    on a covering index; at most 7 x 4 group rows come back, and folding them into the by-kind and
-    by-channel views is arithmetic on aggregates, never on transaction rows."""
+    30 and 90 days, net of reversals: a reversed transaction and its reversal are both left out, as
+    segmentation's windows leave them out. The database does the counting in one GROUP BY (kind,
+    channel) over the window, on a covering index; at most 7 x 4 group rows come back, and folding
+    them into the by-kind and by-channel views is arithmetic on aggregates, never on transaction rows."""
     since = {d: now - timedelta(days=d) for d in SUMMARY_WINDOWS}
+    reversed_ids = select(_T.c.reverses_external_id).where(
+        _T.c.customer_id == customer_id,
+        _T.c.kind == "reversal",
+        _T.c.reverses_external_id.is_not(None),
+        _T.c.occurred_at <= now,
+    )
+    kept = (_T.c.customer_id == customer_id, _T.c.kind != "reversal", _T.c.external_id.not_in(reversed_ids))
     sums = []
     for d in SUMMARY_WINDOWS:
         hit = _T.c.occurred_at >= since[d]
@@ -319,14 +327,10 @@ def customer_summary(db: Database, *, customer_id: uuid.UUID, now: datetime) -> 
         ]
     groups_stmt = (
         select(_T.c.kind, _T.c.channel, *sums)
-        .where(
-            _T.c.customer_id == customer_id,
-            _T.c.occurred_at >= since[max(SUMMARY_WINDOWS)],
-            _T.c.occurred_at <= now,
-        )
+        .where(*kept, _T.c.occurred_at >= since[max(SUMMARY_WINDOWS)], _T.c.occurred_at <= now)
         .group_by(_T.c.kind, _T.c.channel)
     )
-    last_at = select(func.max(_T.c.occurred_at)).where(_T.c.customer_id == customer_id)
+    last_at = select(func.max(_T.c.occurred_at)).where(*kept)
     aum = select(_A.c.aum_fen, _A.c.as_of_date).where(_A.c.customer_id == customer_id)
     aum = aum.order_by(_A.c.as_of_date.desc()).limit(1)
     with db.read() as s:
