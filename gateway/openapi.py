@@ -6,31 +6,22 @@ import asyncio
 import copy
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
-import swagger_ui
 from fastapi import APIRouter, FastAPI, Request
-from fastapi.openapi.docs import get_swagger_ui_html, get_swagger_ui_oauth2_redirect_html
-from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
+from fastapi.responses import JSONResponse
 
 from gateway.h1pool import UpstreamError
 from gateway.routes import API_PREFIX
 from gateway.upstream import UpstreamClient
-from services.common.errors import NotFound
+from services.common.docs import docs_router
 
 OPENAPI_PATH = "/api/openapi.json"
 DOCS_PATH = "/api/docs"
 CATCH_ALL = "/api/v1/{path}"
-_ASSETS = {"swagger-ui-bundle.js": "text/javascript", "swagger-ui.css": "text/css", "favicon-32x32.png": "image/png"}
 _METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 _REF = "#/components/"
 Document = dict[str, Any]  # an OpenAPI document, or a part of one, as parsed JSON
-
-
-def swagger_assets() -> Path:
-    """swagger-ui-py ships Swagger UI 5 (it renders OpenAPI 3.1) as static files; only those are used."""
-    return Path(swagger_ui.__file__).parent / "static"
 
 
 def _rewrite_refs(node: Any, renames: dict[str, str]) -> Any:
@@ -156,29 +147,4 @@ async def merged_openapi(request: Request) -> JSONResponse:
     return JSONResponse(await request.app.state.merged_openapi.get())
 
 
-@router.get(DOCS_PATH)
-async def swagger_ui_page(request: Request) -> HTMLResponse:
-    assets = f"{DOCS_PATH}/assets"
-    return get_swagger_ui_html(
-        openapi_url=OPENAPI_PATH,
-        title="Postal Savings CMS API",
-        oauth2_redirect_url=f"{DOCS_PATH}/oauth2-redirect",
-        swagger_js_url=f"{assets}/swagger-ui-bundle.js",
-        swagger_css_url=f"{assets}/swagger-ui.css",
-        swagger_favicon_url=f"{assets}/favicon-32x32.png",
-        swagger_ui_parameters={"persistAuthorization": True, "displayRequestDuration": True},
-    )
-
-
-@router.get(f"{DOCS_PATH}/oauth2-redirect")
-async def swagger_ui_redirect() -> HTMLResponse:
-    return get_swagger_ui_oauth2_redirect_html()
-
-
-@router.get(DOCS_PATH + "/assets/{name}")
-async def swagger_asset(name: str) -> FileResponse:
-    if name not in _ASSETS:
-        raise NotFound("No such file", code="route_not_found")
-    return FileResponse(
-        swagger_assets() / name, media_type=_ASSETS[name], headers={"Cache-Control": "public, max-age=86400"}
-    )
+router.include_router(docs_router(DOCS_PATH, OPENAPI_PATH, "Postal Savings CMS API"))

@@ -53,7 +53,15 @@ CATALOGUE: tuple[AccessRule, ...] = (
 
 # Paths every app serves without a token (probes, scrapes and its own documentation).
 PUBLIC_PATHS = frozenset(
-    {"/health/live", "/health/ready", "/metrics", "/openapi.json", "/docs", "/docs/oauth2-redirect"}
+    {
+        "/health/live",
+        "/health/ready",
+        "/metrics",
+        "/openapi.json",
+        "/docs",
+        "/docs/oauth2-redirect",
+        "/docs/assets/{name}",
+    }
 )
 
 

@@ -12,6 +12,7 @@ from prometheus_client import CollectorRegistry
 from services.common.auth import TokenVerifier
 from services.common.config import BaseServiceSettings
 from services.common.db import Database
+from services.common.docs import docs_router
 from services.common.errors import install_problem_handlers
 from services.common.fastpath import FastPath, FastPathMiddleware
 from services.common.health import database_checks, health_router, migration_heads
@@ -67,7 +68,7 @@ def build_service_app(
         version=version,
         lifespan=lifespan,
         openapi_url="/openapi.json",
-        docs_url="/docs",
+        docs_url=None,  # served by docs_router with local assets (no CDN)
         redoc_url=None,
         dependencies=[Depends(reject_unknown_query)],
     )
@@ -84,6 +85,7 @@ def build_service_app(
     app.add_middleware(RequestContextMiddleware, metrics=app.state.metrics)
     app.include_router(health_router())
     app.include_router(metrics_router)
+    app.include_router(docs_router("/docs", "/openapi.json", title))
     for router in routers:
         app.include_router(router)
     return app
