@@ -77,6 +77,8 @@ class FeatureHandlers:
             "points.earned": self.points,
             "points.redeemed": self.points,
             "points.expired": self.points,
+            "points.debited": self.points,
+            "points.restored": self.points,
             "survey.responded": self.survey,
         }
         wrapped = {name: self._then_refresh(fn) for name, fn in simple.items()}

@@ -303,3 +303,23 @@ def test_redemptions_page_newest_first(client, auth, clock):
     ).json()
     assert [r["id"] for r in first["items"] + rest["items"]] == ids[::-1] and rest["next_cursor"] is None
     assert client.get(f"/v1/loyalty/accounts/{uuid.uuid4()}/redemptions", headers=auth("staff")).status_code == 404
+
+
+def test_every_debit_and_restore_is_on_the_feed_with_the_balance(client, auth):
+    cid = f.funded(client, auth, 500)
+    reward = f.reward(client, auth, points_price=120)
+    redemption = f.redeem(client, auth("staff"), cid, reward["id"]).json()
+    adjust = {"points": -30, "reason": "goodwill corrected"}
+    assert client.post(f"/v1/loyalty/accounts/{cid}/adjustments", json=adjust, headers=auth("staff")).status_code == 201
+    assert client.post(f"/v1/loyalty/redemptions/{redemption['id']}/cancel", headers=auth("staff")).status_code == 200
+    balance = client.get(f"/v1/loyalty/accounts/{cid}", headers=auth("staff")).json()["balance"]
+    feed = [e for e in client.get("/v1/events", headers=auth("system")).json()["items"] if e["subject_id"] == cid]
+    assert [e["type"] for e in feed] == ["points.earned", "points.redeemed", "points.debited", "points.restored"]
+    assert [e["data"]["balance"] for e in feed] == [500, 380, 350, 470]
+    assert feed[-1]["data"]["balance"] == balance == 470
+    assert (feed[2]["data"]["kind"], feed[2]["data"]["points"]) == ("adjust", 30)
+    assert (feed[3]["data"]["kind"], feed[3]["data"]["points"], feed[3]["data"]["source"]) == (
+        "reverse",
+        120,
+        "redemption",
+    )

@@ -241,3 +241,13 @@ def test_erased_customer_is_forgotten(feed):
     assert feed.features(cid) is None
     assert feed.count(customer_feature) == 0 and feed.count(daily_activity) == 0
     assert feed.count(membership_change) == 0
+
+
+@pytest.mark.parametrize(("kind", "balance"), [("points.debited", 90), ("points.restored", 210)])
+def test_points_balance_follows_every_ledger_movement(feed, kind, balance):
+    cid = feed.register()
+    earned = {"entry_id": 1, "points": 150, "source": "transaction", "source_ref": "t", "balance": 150}
+    feed.send("points.earned", cid, earned, source="loyalty")
+    moved = {"entry_id": 2, "kind": "adjust", "points": 60, "source": "manual", "source_ref": None, "balance": balance}
+    feed.send(kind, cid, moved, source="loyalty")
+    assert feed.features(cid).points_balance == balance

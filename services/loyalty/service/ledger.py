@@ -193,9 +193,12 @@ def debit(
     posting: Posting,
     policy: Policy,
     prefer_lot: int | None = None,
+    on_feed: bool = True,
 ) -> LedgerEntry:
     """Takes `points` (> 0) from the oldest-expiring lots after expiring what is due; 409
-    points_insufficient when the balance cannot cover it, so no balance ever goes negative."""
+    points_insufficient when the balance cannot cover it, so no balance ever goes negative.
+    Records points.debited with the new balance, unless `on_feed` is False because the caller
+    records a richer event of its own with the balance (a redemption's points.redeemed)."""
     expire_due(s, account, policy)
     if account.balance < points:
         raise Conflict(
@@ -223,19 +226,33 @@ def debit(
         if left == 0:
             break
     assert left == 0, "lots out of step with the balance"
+    if on_feed:
+        _record_movement(s, "points.debited", account, entry, kind, points, posting)
     return entry
+
+
+def _record_movement(
+    s: Session, type: str, account: PointsAccount, entry: LedgerEntry, kind: str, points: int, posting: Posting
+) -> None:
+    """A ledger movement on the feed with the balance it leaves, so every copy of the balance follows."""
+    data = {"entry_id": entry.id, "kind": kind, "points": points, "source": posting.source}
+    data |= {"source_ref": posting.source_ref, "balance": account.balance}
+    _record(s, type=type, subject_id=str(account.customer_id), data=data)
 
 
 def restore(
     s: Session, account: PointsAccount, debit_entry_id: int, *, posting: Posting, policy: Policy
 ) -> LedgerEntry:
     """Gives a debit's points back to the very lots it took them from (a `reverse` entry); points
-    whose lot has since expired go back too and expire at the next expiry run."""
+    whose lot has since expired go back too and expire at the next expiry run. Records
+    points.restored with the new balance."""
     allocations = list(s.execute(select(PointsAllocation).where(PointsAllocation.entry_id == debit_entry_id)).scalars())
     points = sum(a.points for a in allocations)
     now = policy.now()
     entry = _append(s, account, "reverse", points, posting, now, now)
     for a in allocations:
         lot = s.get(PointsLot, a.lot_id)
+        assert lot is not None  # an allocation's lot is never deleted
         lot.remaining += a.points
+    _record_movement(s, "points.restored", account, entry, "reverse", points, posting)
     return entry

@@ -185,6 +185,7 @@ def redeem(
             points=points,
             policy=policy,
             posting=Posting(source="redemption", source_ref=str(redemption_id), actor_sub=actor.sub),
+            on_feed=False,  # points.redeemed below carries the balance
         )
         voucher = reward.type == "voucher"
         redemption = Redemption(
