@@ -3,14 +3,14 @@
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Query, Request
+from fastapi import APIRouter, Body, Query
 from fastapi.responses import JSONResponse
 
 from services.common.access import CustomerOrStaff, Staff, Supervisor, SupervisorOrSystem
 from services.common.deps import Cursor, Db, IdemKey, Limit, replay
-from services.common.errors import InvalidInput, problem_responses
+from services.common.errors import problem_responses
 from services.common.idempotency import StoredResponse, idempotency_request
-from services.feedback.api.deps import ComplaintCtx
+from services.feedback.api.deps import ComplaintCtx, SurveyCtx, zoned
 from services.feedback.schemas.complaints import (
     CodeLists,
     ComplaintCreate,
@@ -118,15 +118,12 @@ def read_report(
     _p: Supervisor,
     db: Db,
     ctx: ComplaintCtx,
-    request: Request,
+    surveys: SurveyCtx,
     start: Annotated[Instant | None, Query(alias="from", description="received at or after (RFC 3339)")] = None,
     end: Annotated[Instant | None, Query(alias="to", description="received before (RFC 3339)")] = None,
 ) -> ComplaintReport:
-    for name, value in (("from", start), ("to", end)):
-        if value is not None and value.tzinfo is None:
-            raise InvalidInput([{"loc": ["query", name], "msg": "a time zone is required", "type": "timezone"}])
-    small = request.app.state.surveys.small_sample
-    return reports.complaint_report(db, ctx=ctx, start=start, end=end, small_sample=small)
+    start, end = zoned(start, end)
+    return reports.complaint_report(db, ctx=ctx, start=start, end=end, small_sample=surveys.small_sample)
 
 
 @router.get(

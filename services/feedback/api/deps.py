@@ -1,5 +1,5 @@
-"""Feedback's own dependencies (the complaint and survey contexts, the analysis period) shared by its
-routers; the kit's aliases (services.common.access, services.common.deps) cover the rest."""
+"""Feedback's own dependencies shared by its routers: the complaint and survey contexts, the report and
+analysis periods; the kit's aliases (services.common.access, services.common.deps) cover the rest."""
 
 from datetime import datetime
 from typing import Annotated
@@ -28,11 +28,17 @@ From = Annotated[Instant | None, Query(alias="from", description="responses at o
 To = Annotated[Instant | None, Query(alias="to", description="responses before (RFC 3339)")]
 
 
-def analysis_period(start: datetime | None, end: datetime | None) -> tuple[datetime | None, datetime | None]:
-    """The [from, to) period of an analysis; 422 naming the parameter without a zone or when empty."""
+def zoned(start: datetime | None, end: datetime | None) -> tuple[datetime | None, datetime | None]:
+    """The `from` and `to` bounds as given; 422 naming the one without a time zone."""
     for name, value in (("from", start), ("to", end)):
         if value is not None and value.tzinfo is None:
             raise InvalidInput([{"loc": ["query", name], "msg": "a time zone is required", "type": "timezone"}])
+    return start, end
+
+
+def analysis_period(start: datetime | None, end: datetime | None) -> tuple[datetime | None, datetime | None]:
+    """The [from, to) period of an analysis; 422 naming the parameter without a zone or when empty."""
+    start, end = zoned(start, end)
     if start is not None and end is not None and end <= start:
         raise InvalidInput([{"loc": ["query", "to"], "msg": "must be after from", "type": "period"}])
     return start, end

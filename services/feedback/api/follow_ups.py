@@ -9,11 +9,7 @@ from services.common.access import Staff
 from services.common.deps import Cursor, Db, Limit
 from services.common.errors import problem_responses
 from services.feedback.api.deps import SurveyCtx
-from services.feedback.schemas.surveys import (
-    FollowUpOutcome,
-    FollowUpPage,
-    FollowUpRead,
-)
+from services.feedback.schemas.follow_ups import FollowUpOutcome, FollowUpPage, FollowUpRead
 from services.feedback.service import follow_ups
 
 router = APIRouter(prefix="/v1/follow-ups", tags=["follow-ups"])

@@ -1,43 +1,19 @@
-"""Surveys: create, edit, publish, list, read; responses, and a customer's response scores."""
+"""Surveys: create, edit (a new draft version once published), publish, list, read."""
 
 import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
-from fastapi.responses import JSONResponse
 
 from services.common.access import CustomerOrStaff, Staff
-from services.common.auth import ensure_own_customer
 from services.common.deps import Cursor, Db, IfMatch, Limit
-from services.common.errors import NotFound, problem_responses
+from services.common.errors import problem_responses
 from services.common.etag import etag_for, expected_version
 from services.feedback.api.deps import SurveyCtx
-from services.feedback.schemas.surveys import (
-    ResponseCreate,
-    ResponseRead,
-    ResponseScoresPage,
-    SurveyCreate,
-    SurveyPage,
-    SurveyRead,
-)
-from services.feedback.service import responses, surveys
+from services.feedback.schemas.surveys import SurveyCreate, SurveyPage, SurveyRead
+from services.feedback.service import surveys
 
 router = APIRouter(prefix="/v1/surveys", tags=["surveys"])
-
-
-# "/{survey_id:uuid}" below takes only UUIDs, so "responses" is never read as a survey id.
-@router.get(
-    "/responses",
-    response_model=ResponseScoresPage,
-    summary="A customer's survey responses, newest first, scores only (a customer: its own)",
-    responses=problem_responses(401, 403, 404, 422),
-)
-def list_customer_responses(
-    principal: CustomerOrStaff, db: Db, customer_id: uuid.UUID, limit: Limit = 50, cursor: Cursor = None
-) -> ResponseScoresPage:
-    ensure_own_customer(principal, str(customer_id), NotFound(f"No customer {customer_id}", code="customer_not_found"))
-    items, next_cursor = responses.list_customer_responses(db, customer_id=str(customer_id), limit=limit, cursor=cursor)
-    return ResponseScoresPage(items=items, next_cursor=next_cursor)
 
 
 @router.post(
@@ -119,15 +95,3 @@ def publish_survey(
     )
     response.headers["ETag"] = etag_for(survey.revision)
     return survey
-
-
-@router.post(
-    "/{survey_id}/responses",
-    status_code=201,
-    response_model=ResponseRead,
-    summary="Answer a survey (a customer for itself, staff for a customer); 200 when replacing",
-    responses={**problem_responses(401, 403, 404, 409, 422), 200: {"model": ResponseRead}},
-)
-def respond(survey_id: uuid.UUID, body: ResponseCreate, principal: CustomerOrStaff, db: Db, ctx: SurveyCtx):
-    result, created = responses.respond(db, survey_id=survey_id, response_in=body, actor=principal, ctx=ctx)
-    return JSONResponse(result.model_dump(mode="json"), status_code=201 if created else 200)

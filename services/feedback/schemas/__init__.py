@@ -1,1 +1,2 @@
-"""Feedback API models, one module per aggregate; shared field types in fields."""
+"""Feedback API models, one module per aggregate (complaints, reports, surveys, responses, follow_ups,
+analysis); shared field types in fields."""

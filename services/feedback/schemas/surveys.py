@@ -1,12 +1,12 @@
-"""Survey API models: surveys and their questions, responses and scores, follow-ups."""
+"""Survey API models: a survey, its questions and audience, and the page of surveys."""
 
 import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field, StrictInt, StrictStr, model_validator
+from pydantic import BaseModel, Field, model_validator
 
-from services.common.schema import RequestModel, ResponseModel
+from services.common.schema import RequestModel
 from services.feedback.schemas.fields import BranchCode, Instant
 
 QuestionType = Literal["nps", "csat", "ces", "single_choice", "multiple_choice", "free_text"]
@@ -87,72 +87,3 @@ class SurveyRead(BaseModel):
 class SurveyPage(BaseModel):
     items: list[SurveyRead]
     next_cursor: str | None = None
-
-
-class ResponseScores(BaseModel):
-    """One response's scores, without its answers: what a customer overview shows."""
-
-    response_id: uuid.UUID
-    survey_id: uuid.UUID
-    survey_version: int
-    channel: str
-    nps: int | None
-    csat: int | None
-    ces: int | None
-    responded_at: datetime
-
-
-class ResponseScoresPage(BaseModel):
-    items: list[ResponseScores]
-    next_cursor: str | None = None
-
-
-AnswerValue = StrictInt | StrictStr | list[StrictStr]
-
-
-class ResponseCreate(RequestModel):
-    customer_id: uuid.UUID | None = Field(default=None, description="staff entering a response for a customer")
-    channel: SurveyChannel | None = Field(default=None, description="defaults to the survey's channel")
-    answers: dict[Annotated[str, Field(max_length=40)], AnswerValue] = Field(max_length=50)
-
-
-class ResponseRead(BaseModel):
-    id: uuid.UUID
-    survey_id: uuid.UUID
-    survey_version: int
-    customer_id: str
-    channel: str
-    answers: dict[str, AnswerValue]
-    nps: int | None
-    csat: int | None
-    ces: int | None
-    entered_by: str
-    responded_at: datetime
-    updated_at: datetime
-    follow_up_id: uuid.UUID | None
-
-
-class FollowUpRead(ResponseModel):
-    id: uuid.UUID
-    response_id: uuid.UUID
-    survey_id: uuid.UUID
-    customer_id: str
-    branch_code: str | None
-    reason: str
-    status: Literal["open", "done"]
-    created_at: datetime
-    due_at: datetime
-    outcome: str | None
-    note: str | None
-    completed_by: str | None
-    completed_at: datetime | None
-
-
-class FollowUpPage(BaseModel):
-    items: list[FollowUpRead]
-    next_cursor: str | None = None
-
-
-class FollowUpOutcome(RequestModel):
-    outcome: Literal["reached_resolved", "reached_unresolved", "unreachable", "declined"]
-    note: str | None = Field(default=None, max_length=2000)

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from services.common.access import STAFF, SUPERVISOR
 from services.common.auth import Principal
 from services.common.db import Database
 from services.common.errors import Conflict, Forbidden, InvalidInput
@@ -17,9 +18,7 @@ from services.feedback.schemas.complaints import (
     ComplaintRead,
 )
 from services.feedback.service.complaints import (
-    ACTION_ROLES,
-    STAFF,
-    SUPERVISORS,
+    ACTION_RULES,
     TRANSITIONS,
     ComplaintContext,
     allowed_actions,
@@ -45,7 +44,7 @@ def add_step(
         steps = load_steps(s, c.id)
         d = compute_deadline(c.received_at, step_views(steps), ctx.rules, now)
         allowed = allowed_actions(c.state, d.is_paused)
-        if actor.role not in ACTION_ROLES.get(action, STAFF):
+        if not ACTION_RULES.get(action, STAFF).admits(actor.role):
             raise Forbidden(f"The role '{actor.role}' may not {action} a complaint", code="role_forbidden")
         if action not in allowed:
             raise Conflict(
@@ -154,7 +153,7 @@ def _extension(step_in, actor: Principal, d: Deadline, ctx: ComplaintContext, no
         )
     if d.limit_days < rules.extended_days:
         return {"to_days": rules.extended_days, "reason": step_in.reason}
-    if actor.role not in SUPERVISORS:
+    if not SUPERVISOR.admits(actor.role):
         raise Forbidden("A second extension needs a supervisor's approval", code="extension_approval_required")
     if step_in.notice_sent_at is None:
         raise InvalidInput(

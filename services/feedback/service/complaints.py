@@ -13,6 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
+from services.common.access import CUSTOMER_OR_STAFF, SUPERVISOR, AccessRule
 from services.common.auth import Principal
 from services.common.db import Database
 from services.common.errors import Forbidden, InvalidInput, NotFound
@@ -34,8 +35,6 @@ from services.feedback.schemas.complaints import (
 )
 from services.feedback.service.deadlines import Deadline, DeadlineRules, StepView, compute_deadline
 
-STAFF = frozenset({"staff", "supervisor", "admin"})
-SUPERVISORS = frozenset({"supervisor", "admin"})
 OPEN = frozenset({"received", "acknowledged", "investigating"})
 ALL_STATES = OPEN | {"decided", "closed", "withdrawn", "review_requested", "review_decided"}
 # action -> (states it is allowed in, state it leads to; None keeps the state)
@@ -54,10 +53,11 @@ TRANSITIONS: dict[str, tuple[frozenset[str], str | None]] = {
     "decide_review": (frozenset({"review_requested"}), "review_decided"),
     "note": (ALL_STATES, None),
 }
-ACTION_ROLES: dict[str, frozenset[str]] = {
-    "withdraw": STAFF | {"customer"},
-    "request_review": STAFF | {"customer"},
-    "decide_review": SUPERVISORS,
+# Who may take an action, from the access catalogue; an action not listed here: STAFF.
+ACTION_RULES: dict[str, AccessRule] = {
+    "withdraw": CUSTOMER_OR_STAFF,
+    "request_review": CUSTOMER_OR_STAFF,
+    "decide_review": SUPERVISOR,
 }
 NAME_FIELD, CONTACT_FIELD, REP_FIELD = "complaint.complainant_name", "complaint.complainant_contact", "complaint.rep"
 NAME_MASK, CONTACT_MASK = Mask(1, 0), Mask(3, 4)

@@ -12,9 +12,7 @@ from services.common.pagination import oldest_first, page_of, time_id_key
 from services.feedback.models import (
     FollowUp,
 )
-from services.feedback.schemas.surveys import (
-    FollowUpOutcome,
-)
+from services.feedback.schemas.follow_ups import FollowUpOutcome
 from services.feedback.service.surveys import SurveyContext
 
 

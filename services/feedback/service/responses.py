@@ -23,12 +23,8 @@ from services.feedback.models import (
     SurveyResponse,
     outbox,
 )
-from services.feedback.schemas.surveys import (
-    SCALES,
-    ResponseCreate,
-    ResponseRead,
-    ResponseScores,
-)
+from services.feedback.schemas.responses import ResponseCreate, ResponseRead, ResponseScores
+from services.feedback.schemas.surveys import SCALES
 from services.feedback.service.surveys import SurveyContext, latest_version, survey_not_found
 
 

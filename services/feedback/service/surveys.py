@@ -24,8 +24,6 @@ from services.feedback.schemas.surveys import (
     SurveyRead,
 )
 
-STAFF = frozenset({"staff", "supervisor", "admin"})
-
 
 @dataclass(frozen=True)
 class SurveyContext:
