@@ -2,8 +2,9 @@
 rule a route declares. A rule is a value (roles plus a scope), so tests can list every route's rule
 and later rules (branch scoping) extend it without touching the routes."""
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import Depends
 from fastapi.routing import APIRoute
@@ -65,7 +66,7 @@ PUBLIC_PATHS = frozenset(
 )
 
 
-def allow(rule: AccessRule) -> Any:
+def allow(rule: AccessRule) -> Callable[[Principal], Awaitable[Principal]]:
     """The dependency that admits `rule`'s roles: 401 without a valid token, 403 for another role.
     It carries the rule, so `route_rules` can read it back from a route."""
 
@@ -74,14 +75,14 @@ def allow(rule: AccessRule) -> Any:
             raise Forbidden(f"The role '{principal.role}' may not do this", code="role_forbidden")
         return principal
 
-    _dep.access_rule = rule  # type: ignore[attr-defined]
+    _dep.access_rule = rule  # type: ignore[attr-defined]  # a function takes attributes; typing cannot say so
     return _dep
 
 
 _DEPENDENCIES = {rule: allow(rule) for rule in CATALOGUE}
 
 
-def dependency(rule: AccessRule) -> Any:
+def dependency(rule: AccessRule) -> Callable[[Principal], Awaitable[Principal]]:
     """The one dependency object per catalogue rule (FastAPI then resolves it once per request)."""
     return _DEPENDENCIES.get(rule) or allow(rule)
 

@@ -12,7 +12,7 @@ suite's processes use, with uvicorn's meanings."""
 import argparse
 import asyncio
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Any, cast
 
 import uvicorn
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
@@ -70,8 +70,10 @@ class CorkedTransport:
 class CorkedHttpToolsProtocol(HttpToolsProtocol):
     """uvicorn's httptools protocol on a CorkedTransport."""
 
+    # uvicorn narrows asyncio.Protocol's BaseTransport to Transport here (with its own ignore), so must we.
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-        super().connection_made(CorkedTransport(transport, self.loop))  # type: ignore[arg-type]
+        # CorkedTransport is an asyncio.Transport by duck typing: what it does not define it forwards.
+        super().connection_made(cast(asyncio.Transport, CorkedTransport(transport, self.loop)))
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:

@@ -17,12 +17,12 @@ def _declared(dependant: Dependant) -> set[str]:
 async def reject_unknown_query(request: Request) -> None:
     route = request.scope.get("route")
     dependant = getattr(route, "dependant", None)
-    if dependant is None:
+    if route is None or dependant is None:
         return
     allowed = getattr(route, "_declared_query", None)
     if allowed is None:
         allowed = _declared(dependant)
-        route._declared_query = allowed  # type: ignore[union-attr]  # a route has a dependant only when it is set
+        route._declared_query = allowed
     unknown = sorted(set(request.query_params) - allowed)
     if unknown:
         raise InvalidInput(

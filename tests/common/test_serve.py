@@ -181,11 +181,21 @@ def test_the_launcher_serves_a_factory(tmp_path):
         proc.wait(15)
 
 
-# serve.py subclasses uvicorn's private HttpToolsProtocol and wraps the transport it is handed;
-# pyproject.toml pins uvicorn to the minor version this was written against. A new uvicorn (or a
-# patch release that edits the class) must be read again before it is trusted.
+# serve.py subclasses uvicorn's private HttpToolsProtocol (its connection_made hands the transport
+# on) and relies on how RequestResponseCycle writes a response (head, then body, each in one
+# transport.write), which CorkedTransport joins. pyproject.toml pins uvicorn to the minor version this
+# was written against; a new uvicorn, or a patch release that edits either class, must be read again
+# before it is trusted.
 UVICORN_MINOR = "0.55"
-HTTPTOOLS_PROTOCOL_SHA256 = "ec7f438cf5cec43e89f2636c4521d2937acfcbd11db4cfdc627dad3b9962ff3f"
+PINNED_SOURCE_SHA256 = {
+    "HttpToolsProtocol": "ec7f438cf5cec43e89f2636c4521d2937acfcbd11db4cfdc627dad3b9962ff3f",
+    "RequestResponseCycle": "e67d470d435dcc1ce6de9773841524a4439a06afd3a7243e458dc7f7c952b310",
+}
+UVICORN_CHANGED = (
+    "uvicorn's HttpToolsProtocol changed: re-check services/common/serve.py (CorkedHttpToolsProtocol."
+    "connection_made, and the writes CorkedTransport joins), then update UVICORN_MINOR, "
+    "PINNED_SOURCE_SHA256 in tests/common/test_serve.py and the uvicorn pin in pyproject.toml"
+)
 
 
 def test_uvicorn_protocol_is_the_one_serve_extends():
@@ -193,15 +203,14 @@ def test_uvicorn_protocol_is_the_one_serve_extends():
     import inspect
 
     import uvicorn
-    from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+    from uvicorn.protocols.http import httptools_impl
 
-    source = inspect.getsource(HttpToolsProtocol)
-    digest = hashlib.sha256(source.encode()).hexdigest()
-    message = (
-        f"uvicorn's HttpToolsProtocol changed (uvicorn {uvicorn.__version__}): re-check services/common/serve.py "
-        "(CorkedHttpToolsProtocol.connection_made and the transport calls CorkedTransport serves), then update "
-        "UVICORN_MINOR, HTTPTOOLS_PROTOCOL_SHA256 and the pin in pyproject.toml"
-    )
-    assert uvicorn.__version__.rsplit(".", 1)[0] == UVICORN_MINOR, message
-    assert digest == HTTPTOOLS_PROTOCOL_SHA256, message
-    assert "def connection_made(" in source and "self.transport = transport" in source, message
+    assert uvicorn.__version__.rsplit(".", 1)[0] == UVICORN_MINOR, f"{UVICORN_CHANGED} (uvicorn {uvicorn.__version__})"
+    changed = [
+        name
+        for name, pinned in PINNED_SOURCE_SHA256.items()
+        if hashlib.sha256(inspect.getsource(getattr(httptools_impl, name)).encode()).hexdigest() != pinned
+    ]
+    assert changed == [], f"{UVICORN_CHANGED} (uvicorn {uvicorn.__version__}: {', '.join(changed)} differ)"
+    source = inspect.getsource(httptools_impl.HttpToolsProtocol)
+    assert "def connection_made(" in source and "self.transport = transport" in source, UVICORN_CHANGED
