@@ -55,6 +55,22 @@ def read_event(db: Database, *, event_id: uuid.UUID) -> tuple[CustomerEvent, int
         return event, _seated(s, event_id)
 
 
+def _lock_event(s: Session, event_id: uuid.UUID) -> CustomerEvent:
+    """The event row locked for the rest of the transaction; 404 event_not_found."""
+    event = s.get(CustomerEvent, event_id, with_for_update=True)
+    if event is None:
+        raise event_not_found(event_id)
+    return event
+
+
+def _registration(s: Session, event_id: uuid.UUID, customer_id: uuid.UUID) -> EventRegistration | None:
+    return s.execute(
+        select(EventRegistration).where(
+            EventRegistration.event_id == event_id, EventRegistration.customer_id == customer_id
+        )
+    ).scalar()
+
+
 def _seated(s: Session, event_id: uuid.UUID) -> int:
     return s.execute(
         select(func.count()).where(EventRegistration.event_id == event_id, col(EventRegistration.status).in_(SEATED))
@@ -108,18 +124,12 @@ def register(db: Database, *, event_id: uuid.UUID, customer_id: uuid.UUID, polic
     409 event_closed, event_not_eligible, already_registered, points_insufficient, account_frozen."""
     now = policy.now()
     with db.write() as s:
-        event = s.get(CustomerEvent, event_id, with_for_update=True)  # serialises seat counting
-        if event is None:
-            raise event_not_found(event_id)
+        event = _lock_event(s, event_id)  # serialises seat counting
         if event.status != "scheduled" or event.starts_at <= now:
             raise Conflict("Registration for this event is closed", code="event_closed")
         if event.target_segments and not (segments_of(s, customer_id) & set(event.target_segments)):
             raise Conflict("This event is for particular customer segments", code="event_not_eligible")
-        reg = s.execute(
-            select(EventRegistration).where(
-                EventRegistration.event_id == event_id, EventRegistration.customer_id == customer_id
-            )
-        ).scalar()
+        reg = _registration(s, event_id, customer_id)
         if reg is not None and reg.status != "cancelled":
             raise Conflict("The customer is already registered for this event", code="already_registered")
         if reg is None:
@@ -169,14 +179,8 @@ def cancel_registration(
     409 registration_cancelled, event_closed (after the start or once attended)."""
     now = policy.now()
     with db.write() as s:
-        event = s.get(CustomerEvent, event_id, with_for_update=True)
-        if event is None:
-            raise event_not_found(event_id)
-        reg = s.execute(
-            select(EventRegistration).where(
-                EventRegistration.event_id == event_id, EventRegistration.customer_id == customer_id
-            )
-        ).scalar()
+        event = _lock_event(s, event_id)
+        reg = _registration(s, event_id, customer_id)
         if reg is None:
             raise registration_not_found(event_id, customer_id)
         if reg.status == "cancelled":
@@ -206,14 +210,8 @@ def check_in(db: Database, *, event_id: uuid.UUID, customer_id: uuid.UUID, polic
     event_attended activity, once. 409 check_in_closed, registration_not_seated, already_checked_in."""
     now = policy.now()
     with db.write() as s:
-        event = s.get(CustomerEvent, event_id, with_for_update=True)
-        if event is None:
-            raise event_not_found(event_id)
-        reg = s.execute(
-            select(EventRegistration).where(
-                EventRegistration.event_id == event_id, EventRegistration.customer_id == customer_id
-            )
-        ).scalar()
+        event = _lock_event(s, event_id)
+        reg = _registration(s, event_id, customer_id)
         if reg is None:
             raise registration_not_found(event_id, customer_id)
         if reg.status == "attended":

@@ -19,7 +19,7 @@ from services.common.etag import check_version
 from services.common.idempotency import IdempotencyRequest, StoredResponse, find_stored, store_response
 from services.common.outbox import record_event
 from services.common.pagination import decode_cursor, newest_first, page_of, time_id_key
-from services.loyalty.models import Redemption, Reward, idempotency, outbox
+from services.loyalty.models import PointsAccount, Redemption, Reward, idempotency, outbox
 from services.loyalty.service.accounts import segments_of
 from services.loyalty.service.ledger import Posting, add_effect, commit, debit, lock_account, require_active, restore
 from services.loyalty.service.policy import Policy
@@ -152,6 +152,24 @@ def _take_stock(s: Session, reward: Reward, quantity: int) -> None:
     s.refresh(reward)
 
 
+def _record_redeemed(s: Session, account: PointsAccount, reward: Reward, redemption: Redemption) -> None:
+    """The metric effect (published after the commit) and points.redeemed with the balance it leaves."""
+    add_effect(s, ("redeemed", reward.code, redemption.points))
+    record_event(
+        s,
+        outbox,
+        type="points.redeemed",
+        subject_id=str(account.customer_id),
+        data={
+            "entry_id": redemption.entry_id,
+            "redemption_id": str(redemption.id),
+            "reward_id": str(reward.id),
+            "points": redemption.points,
+            "balance": account.balance,
+        },
+    )
+
+
 @dataclass(frozen=True)
 class RedeemRequest:
     customer_id: uuid.UUID
@@ -204,20 +222,7 @@ def redeem(
         s.flush()
         if idem:
             store_response(s, idempotency, idem, 201, present(redemption))
-        add_effect(s, ("redeemed", reward.code, points))
-        record_event(
-            s,
-            outbox,
-            type="points.redeemed",
-            subject_id=str(account.customer_id),
-            data={
-                "entry_id": entry.id,
-                "redemption_id": str(redemption.id),
-                "reward_id": str(reward.id),
-                "points": points,
-                "balance": account.balance,
-            },
-        )
+        _record_redeemed(s, account, reward, redemption)
         commit(s, policy)
         return redemption
 
