@@ -106,11 +106,12 @@ class Suite:
     gateway: Process
 
 
-def migrate_profile(database_url: str) -> None:
+def migrate_service(service: str, database_url: str) -> None:
+    """Runs the service's Alembic migrations to head on `database_url`, as `make migrate` does."""
     subprocess.run(
-        [str(BIN / "alembic"), "-c", "services/profile/alembic.ini", "upgrade", "head"],
+        [str(BIN / "alembic"), "-c", f"services/{service}/alembic.ini", "upgrade", "head"],
         cwd=ROOT,
-        env=base_env(PROFILE_DATABASE_URL=database_url),
+        env=base_env(**{f"{service.upper()}_DATABASE_URL": database_url}),
         check=True,
         capture_output=True,
         timeout=120,
@@ -126,7 +127,7 @@ def suite(request, tmp_path) -> Iterator[Suite]:
     else:
         require_postgres()
         database_url = fresh_pg_database(f"test_e2e_profile_{worker_id()}")
-    migrate_profile(database_url)
+    migrate_service("profile", database_url)
     profile = Process(
         "profile",
         "services.profile.app:create_app",
@@ -196,7 +197,7 @@ def client_suite(tmp_path_factory) -> Iterator[ClientSuite]:
     cool-downs so that tests see them act, and a CORS allow-list with one origin."""
     tmp_path = tmp_path_factory.mktemp("clients")
     database_url = f"sqlite:///{tmp_path / 'profile.db'}"
-    migrate_profile(database_url)
+    migrate_service("profile", database_url)
     profile = Process(
         "profile",
         "services.profile.app:create_app",

@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from services.common.config import DEV_JWT_SECRET
-from tests.e2e.conftest import BIN, ROOT, Process, base_env, migrate_profile
+from tests.e2e.conftest import Process, base_env, migrate_service
 
 pytestmark = pytest.mark.e2e
 REGISTRATION = {
@@ -39,24 +39,11 @@ class FeedbackSuite:
     gateway: Process
 
 
-def _migrate_feedback(url: str) -> None:
-    import subprocess
-
-    subprocess.run(
-        [str(BIN / "alembic"), "-c", "services/feedback/alembic.ini", "upgrade", "head"],
-        cwd=ROOT,
-        env=base_env(FEEDBACK_DATABASE_URL=url),
-        check=True,
-        capture_output=True,
-        timeout=120,
-    )
-
-
 @pytest.fixture
 def feedback_suite(tmp_path) -> Iterator[FeedbackSuite]:
     profile_db, feedback_db = f"sqlite:///{tmp_path / 'profile.db'}", f"sqlite:///{tmp_path / 'feedback.db'}"
-    migrate_profile(profile_db)
-    _migrate_feedback(feedback_db)
+    migrate_service("profile", profile_db)
+    migrate_service("feedback", feedback_db)
     common = {"SUITE_JWT_SECRET": DEV_JWT_SECRET}
     profile = Process(
         "profile",

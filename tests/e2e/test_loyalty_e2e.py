@@ -1,7 +1,6 @@
 """End to end through the gateway with real processes: a transaction ingested in profile reaches
 loyalty over profile's event feed and its points appear on the customer's account."""
 
-import subprocess
 import time
 from datetime import UTC, datetime, timedelta
 
@@ -9,28 +8,17 @@ import httpx
 import pytest
 
 from services.common.config import DEV_JWT_SECRET
-from tests.e2e.conftest import BIN, ROOT, Process, base_env, migrate_profile
+from tests.e2e.conftest import Process, base_env, migrate_service
 from tests.e2e.test_gateway_profile import REGISTRATION
 
 pytestmark = pytest.mark.e2e
 
 
-def _migrate_loyalty(database_url: str) -> None:
-    subprocess.run(
-        [str(BIN / "alembic"), "-c", "services/loyalty/alembic.ini", "upgrade", "head"],
-        cwd=ROOT,
-        env=base_env(LOYALTY_DATABASE_URL=database_url),
-        check=True,
-        capture_output=True,
-        timeout=120,
-    )
-
-
 @pytest.fixture
 def loyalty_suite(tmp_path):
     profile_db, loyalty_db = f"sqlite:///{tmp_path / 'profile.db'}", f"sqlite:///{tmp_path / 'loyalty.db'}"
-    migrate_profile(profile_db)
-    _migrate_loyalty(loyalty_db)
+    migrate_service("profile", profile_db)
+    migrate_service("loyalty", loyalty_db)
     profile = Process(
         "profile",
         "services.profile.app:create_app",

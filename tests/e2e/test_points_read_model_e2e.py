@@ -8,10 +8,8 @@ import httpx
 import pytest
 
 from services.common.config import DEV_JWT_SECRET
-from tests.e2e.conftest import Process, base_env, migrate_profile
+from tests.e2e.conftest import Process, base_env, migrate_service
 from tests.e2e.test_gateway_profile import REGISTRATION
-from tests.e2e.test_loyalty_e2e import _migrate_loyalty
-from tests.e2e.test_segmentation_e2e import _migrate_segmentation
 
 pytestmark = pytest.mark.e2e
 
@@ -29,9 +27,9 @@ def _service(name: str, tmp_path, **env: str) -> Process:
 @pytest.fixture
 def points_suite(tmp_path):
     dbs = {name: f"sqlite:///{tmp_path / name}.db" for name in ("profile", "loyalty", "segmentation")}
-    migrate_profile(dbs["profile"])
-    _migrate_loyalty(dbs["loyalty"])
-    _migrate_segmentation(dbs["segmentation"])
+    migrate_service("profile", dbs["profile"])
+    migrate_service("loyalty", dbs["loyalty"])
+    migrate_service("segmentation", dbs["segmentation"])
     profile = _service("profile", tmp_path, PROFILE_DATABASE_URL=dbs["profile"])
     loyalty = _service(
         "loyalty",

@@ -17,7 +17,7 @@ import yaml
 from services.common.config import DEV_JWT_SECRET
 from tests.dbkit import fresh_pg_database, require_postgres, worker_id
 from tests.deploy.tools import require_binary
-from tests.e2e.conftest import Process, Suite, base_env, free_port, migrate_profile
+from tests.e2e.conftest import Process, Suite, base_env, free_port, migrate_service
 
 pytestmark = pytest.mark.e2e
 
@@ -108,7 +108,7 @@ class Stack:
 def running_stack(database_url: str, tmp_path: Path) -> Iterator[Stack]:
     """Profile on `database_url` (migrated here), the gateway, and Prometheus scraping both."""
     binary = require_binary("prometheus", "prometheus")
-    migrate_profile(database_url)
+    migrate_service("profile", database_url)
     profile = Process(
         "profile",
         "services.profile.app:create_app",

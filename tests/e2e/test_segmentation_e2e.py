@@ -2,7 +2,6 @@
 registered in profile, with transactions and an asset snapshot, reaches segmentation over profile's
 event feed and shows the expected class in every built-in scheme; recommendations answer."""
 
-import subprocess
 import time
 from datetime import UTC, date, datetime, timedelta
 
@@ -11,23 +10,12 @@ import pytest
 
 from services.common.config import DEV_JWT_SECRET
 from tests.dbkit import fresh_pg_database, require_postgres, worker_id
-from tests.e2e.conftest import BIN, ROOT, Process, base_env, migrate_profile
+from tests.e2e.conftest import Process, base_env, migrate_service
 from tests.e2e.test_gateway_profile import REGISTRATION
 
 pytestmark = pytest.mark.e2e
 WAIT_SECONDS = 20.0
 EXPECTED = {"customer_type": "individual", "region": "urban", "asset_size": "mid_high", "behaviour": "active"}
-
-
-def _migrate_segmentation(database_url: str) -> None:
-    subprocess.run(
-        [str(BIN / "alembic"), "-c", "services/segmentation/alembic.ini", "upgrade", "head"],
-        cwd=ROOT,
-        env=base_env(SEGMENTATION_DATABASE_URL=database_url),
-        check=True,
-        capture_output=True,
-        timeout=120,
-    )
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -39,8 +27,8 @@ def segmentation_suite(request, tmp_path):
         require_postgres()
         profile_db = fresh_pg_database(f"test_e2e_seg_profile_{worker_id()}")
         seg_db = fresh_pg_database(f"test_e2e_segmentation_{worker_id()}")
-    migrate_profile(profile_db)
-    _migrate_segmentation(seg_db)
+    migrate_service("profile", profile_db)
+    migrate_service("segmentation", seg_db)
     profile = Process(
         "profile",
         "services.profile.app:create_app",
