@@ -2,13 +2,13 @@
 the upstream client's timeouts and pool, and the protections in front of the services (rate limits,
 circuit breakers, retry budget, size and time limits, CORS)."""
 
-from typing import Literal, Self
+from typing import Any, Literal, Self
 
 from limits import parse_many
 from pydantic import field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
-from services.common.config import BaseServiceSettings
+from services.common.config import BaseServiceSettings, peer_url, with_derived
 
 SERVICES = ("profile", "segmentation", "feedback", "loyalty")
 # Each service's outbox feed; it is for other services, never for clients.
@@ -31,12 +31,13 @@ DEFAULT_ROUTES: dict[str, str] = {
 
 
 class GatewaySettings(BaseServiceSettings):
-    """A service joins by setting GATEWAY_<SERVICE>_URL; an empty URL means not configured (503)."""
+    """Each service is reached at GATEWAY_<SERVICE>_URL; unset, at its port on this machine
+    (services.common.config.suite_port, which SUITE_PORT_BASE moves); empty means not configured (503)."""
 
     model_config = SettingsConfigDict(env_prefix="GATEWAY_", extra="ignore", frozen=True)
 
     port: int = 8000
-    profile_url: str = "http://127.0.0.1:8001"
+    profile_url: str = ""
     segmentation_url: str = ""
     feedback_url: str = ""
     loyalty_url: str = ""
@@ -86,6 +87,11 @@ class GatewaySettings(BaseServiceSettings):
     cors_origins: str = ""
     openapi_cache_seconds: float = 30.0
     openapi_fetch_timeout_seconds: float = 5.0  # a service builds its document on first request: slow
+
+    @model_validator(mode="before")
+    @classmethod
+    def _derive_service_urls(cls, values: Any) -> Any:
+        return with_derived(values, {f"{name}_url": peer_url(name) for name in SERVICES})
 
     @field_validator("profile_url", "segmentation_url", "feedback_url", "loyalty_url")
     @classmethod

@@ -13,7 +13,6 @@ from sqlalchemy.engine import make_url
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_SERVER = "postgresql://postgres@127.0.0.1:5432"
-PORTS = {"gateway": 8000, "profile": 8001, "segmentation": 8002, "feedback": 8003, "loyalty": 8004}
 
 
 def services() -> list[str]:
@@ -62,11 +61,6 @@ def main() -> None:
         f"{s.upper()}_DATABASE_URL": make_url(server).set(database=db).render_as_string(hide_password=False)
         for s, db in wanted.items()
     }
-    for s in names:  # the gateway reaches every service that runs, on its port setting
-        port = os.environ.get(f"{s.upper()}_PORT", str(PORTS.get(s, 8000)))
-        exports.setdefault(
-            f"GATEWAY_{s.upper()}_URL", os.environ.get(f"GATEWAY_{s.upper()}_URL") or f"http://127.0.0.1:{port}"
-        )
     for key, value in exports.items():
         print(f"export {key}={shlex.quote(value)}")
 

@@ -1,7 +1,9 @@
 """Shared fixtures: tokens, settings and database factories for every service's tests."""
 
 import os
+import random
 import secrets
+import socket
 import uuid
 from collections.abc import Callable
 
@@ -18,6 +20,25 @@ def pytest_configure(config) -> None:
     # One id per run, set before xdist starts its workers (they inherit the environment), so that
     # database names of two concurrent runs never collide.
     os.environ.setdefault("TEST_RUN_ID", "t" + secrets.token_hex(3))
+    # Every peer URL a test leaves unset is derived from the ports (services.common.config.suite_port):
+    # a base nobody listens on keeps tests off a development suite running on the default ports.
+    for name in ("GATEWAY", "PROFILE", "SEGMENTATION", "FEEDBACK", "LOYALTY"):
+        os.environ.pop(f"{name}_PORT", None)
+    os.environ["SUITE_PORT_BASE"] = str(unused_port_base())
+
+
+def unused_port_base() -> int:
+    """A base whose five ports nothing on this machine listens on now."""
+    for _ in range(100):
+        base = random.randrange(20_000, 30_000)
+        try:
+            for port in range(base, base + 5):
+                with socket.socket() as s:
+                    s.bind(("127.0.0.1", port))
+        except OSError:
+            continue
+        return base
+    raise RuntimeError("no free run of five loopback ports")
 
 
 def pytest_sessionfinish(session, exitstatus) -> None:

@@ -10,12 +10,16 @@ from fastapi import APIRouter, Depends, FastAPI
 from prometheus_client import CollectorRegistry
 
 from services.common.auth import TokenVerifier
-from services.common.config import BaseServiceSettings
+from services.common.config import BaseServiceSettings, FeedConsumerSettings, JobSettings
+from services.common.consumer import ConsumerThread, FeedConsumer, consumer_check
+from services.common.consumer_metrics import install_consumer_metrics
 from services.common.db import Database
 from services.common.docs import docs_router
 from services.common.errors import install_problem_handlers
 from services.common.fastpath import FastPath, FastPathMiddleware
 from services.common.health import database_checks, health_router, migration_heads
+from services.common.jobs import JobRunner, JobThread
+from services.common.jobs_metrics import install_job_metrics
 from services.common.logs import configure_logging
 from services.common.metrics import HttpMetrics, metrics_router
 from services.common.middleware import RequestContextMiddleware
@@ -41,15 +45,28 @@ def build_service_app(
     db: Database | None = None,
     version: str = "0.1.0",
     background: Sequence[BackgroundWorker] = (),
+    consumers: Sequence[FeedConsumer] = (),
+    jobs: JobRunner | None = None,
     fast_paths: Sequence[FastPath] = (),
     registry: CollectorRegistry | None = None,
 ) -> FastAPI:
-    """`background`: feed consumers and jobs started with the app and stopped before the database closes.
+    """`background`: jobs started with the app and stopped before the database closes.
+    `consumers`: feed consumers, each run in a thread like `background`, with its readiness check
+    (`<feed>_feed`) and metrics (services.common.consumer_metrics); `settings` then carries
+    FeedConsumerSettings.
+    `jobs`: the service's scheduled jobs (services.common.jobs), run in a thread when the settings'
+    `jobs_in_process` says so, and exported as metrics either way.
     `fast_paths`: hand-written answers for the hottest GET routes (see services.common.fastpath).
     `registry`: the service's own metrics registry, holding its domain metrics already; the HTTP
     metrics are added to it (a new one when None)."""
     configure_logging(name, settings.log_level)
     db = db or Database(settings.database_url)
+    if consumers and not isinstance(settings, FeedConsumerSettings):
+        raise TypeError(f"{type(settings).__name__} runs feed consumers without FeedConsumerSettings")
+    if isinstance(settings, FeedConsumerSettings):
+        background = [*(ConsumerThread(c, settings.feed_idle_seconds) for c in consumers), *background]
+    if jobs is not None and isinstance(settings, JobSettings) and settings.jobs_in_process:
+        background = [*background, JobThread(jobs, settings.jobs_tick_seconds)]
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -78,6 +95,15 @@ def build_service_app(
     app.state.verifier = TokenVerifier(settings)
     app.state.metrics = HttpMetrics(registry or CollectorRegistry(auto_describe=True))
     app.state.ready_checks = database_checks(db, migration_heads(alembic_ini))
+    if isinstance(settings, FeedConsumerSettings):
+        for c in consumers:
+            app.state.ready_checks[f"{c.feed}_feed"] = consumer_check(
+                c, settings.consumer_max_lag, settings.consumer_max_silence_seconds
+            )
+    install_consumer_metrics(app.state.metrics.registry, consumers)
+    install_job_metrics(app.state.metrics.registry, jobs)
+    app.state.jobs = jobs
+    app.state.consumers = {c.feed: c for c in consumers}
     install_problem_handlers(app)
     app.state.fast_paths = tuple(fast_paths)
     if fast_paths:  # added first, so it runs inside the request context (request id, metrics)

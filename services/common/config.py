@@ -10,6 +10,31 @@ DEV_JWT_SECRET = "dev-only-jwt-secret-change-me-0123456789abcdef"  # noqa: S105 
 DEV_PII_KEY = "ZGV2LW9ubHktcGlpLWtleS0zMi1ieXRlcy1sb25nISE="  # base64 of 32 bytes, dev only
 DEV_HMAC_KEY = "dev-only-hmac-key-change-me"
 PLACEHOLDERS = {DEV_JWT_SECRET, DEV_PII_KEY, DEV_HMAC_KEY, "", "changeme", "change-me", "secret"}
+DEFAULT_PORTS = {"gateway": 8000, "profile": 8001, "segmentation": 8002, "feedback": 8003, "loyalty": 8004}
+
+
+def suite_port(service: str) -> int:
+    """Where a process of the suite listens: its <SERVICE>_PORT, else SUITE_PORT_BASE plus its offset
+    (gateway +0, profile +1, segmentation +2, feedback +3, loyalty +4), else the default port. Every
+    peer URL a setting leaves unset is derived from these, so one variable moves a whole suite."""
+    own = os.environ.get(f"{service.upper()}_PORT")
+    if own:
+        return int(own)
+    base = os.environ.get("SUITE_PORT_BASE")
+    offset = DEFAULT_PORTS[service] - DEFAULT_PORTS["gateway"]
+    return int(base) + offset if base else DEFAULT_PORTS[service]
+
+
+def peer_url(service: str, path: str = "") -> str:
+    """The URL of a peer on this machine, from suite_port (SUITE_PEER_HOST names another host)."""
+    return f"http://{os.environ.get('SUITE_PEER_HOST', '127.0.0.1')}:{suite_port(service)}{path}"
+
+
+def with_derived(values: Any, derived: dict[str, Any]) -> Any:
+    """A before-validator's values with each of `derived` filled in where the settings left it unset."""
+    if not isinstance(values, dict):
+        return values
+    return {**{k: v for k, v in derived.items() if k not in values}, **values}
 
 
 class BaseServiceSettings(BaseSettings):
@@ -34,6 +59,10 @@ class BaseServiceSettings(BaseSettings):
         # One secret for the whole suite may be given once as SUITE_JWT_SECRET; a service's own wins.
         if isinstance(values, dict) and "jwt_secret" not in values and os.environ.get("SUITE_JWT_SECRET"):
             values = {**values, "jwt_secret": os.environ["SUITE_JWT_SECRET"]}
+        # The process's own port follows SUITE_PORT_BASE like its peers' (the prefix names the service).
+        service = str(cls.model_config.get("env_prefix") or "").rstrip("_").lower()
+        if service in DEFAULT_PORTS:
+            values = with_derived(values, {"port": suite_port(service)})
         return values
 
     @model_validator(mode="after")
@@ -74,8 +103,26 @@ class BaseServiceSettings(BaseSettings):
 
 class FeedConsumerSettings(BaseSettings):
     """The settings of a service that consumes event feeds, one name for each across services.
-    Mixed into a service's settings class; the feed URLs themselves are the service's own fields."""
+    Mixed into a service's settings class; the feed URLs themselves are the service's own fields,
+    named `<owner>_feed_url`: one left unset is the owner's feed at its suite_port ("" turns it off)."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _derive_feed_urls(cls, values: Any) -> Any:
+        owners = [name.removesuffix("_feed_url") for name in cls.model_fields if name.endswith("_feed_url")]
+        return with_derived(values, {f"{o}_feed_url": peer_url(o, "/v1/events") for o in owners})
 
     feed_batch_size: int = 500
-    feed_idle_seconds: float = 1.0
+    feed_wait_seconds: float = 20.0  # long poll: how long the feed may hold an empty answer (0: short polls)
+    feed_idle_seconds: float = 1.0  # short polls: the pause after an empty one; also the first retry delay
     consumer_max_lag: int = 10_000  # readiness fails beyond this many unapplied events
+    consumer_max_silence_seconds: float = 60.0  # readiness fails when no poll has succeeded for this long
+
+
+class JobSettings(BaseSettings):
+    """The settings of a service that runs scheduled jobs (services.common.jobs); each job's schedule is
+    the service's own field, `job_<name>_schedule`."""
+
+    jobs_in_process: bool = True  # false where Kubernetes CronJobs run them (both together are safe too)
+    jobs_zone: str = "Asia/Shanghai"  # cron schedules are read in this zone
+    jobs_tick_seconds: float = 15.0  # how often the in-process runner looks for a due window

@@ -5,7 +5,9 @@ malformed is set aside in that same transaction instead of stalling the feed (do
 
 import heapq
 import logging
+import math
 import threading
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from operator import attrgetter
@@ -99,7 +101,11 @@ def consumer_cursor_table(metadata: MetaData) -> Table:
 class FeedConsumer:
     """`set_aside`, if given, is called in the batch's transaction for each malformed item the cursor
     moves past (it raising rolls the batch back); without it each one is logged. Either way it is
-    counted in `set_aside_count` once its batch has committed."""
+    counted in `set_aside_count` once its batch has committed.
+
+    `wait_seconds` > 0: once caught up with the feed, each poll is a long poll that the feed holds
+    until an event commits (docs/events.md); 0 polls every `idle_seconds` instead. `feed` names the
+    feed's owner in metrics and readiness (the consumer's name by default)."""
 
     def __init__(
         self,
@@ -113,29 +119,46 @@ class FeedConsumer:
         token: Callable[[], str],
         batch_size: int = 500,
         set_aside: SetAside | None = None,
+        wait_seconds: float = 0.0,
+        feed: str | None = None,
     ):
         self.name, self.db, self.table, self.handlers = name, db, cursor_table, handlers
         self.client, self.feed_url, self.token, self.batch_size = client, feed_url, token, batch_size
         self.set_aside = set_aside
+        self.wait_seconds = wait_seconds
+        self.feed = feed or name
         self.head_position = 0
         self.set_aside_count = 0
+        self.health = PollHealth()
+        self._position = 0  # the cursor as this process last read or moved it
+        self._caught_up = False
+        self._busy = threading.Lock()  # held while the database is used; stop() takes it
 
     def position(self) -> int:
         with self.db.read() as s:
             pos = s.execute(select(self.table.c.position).where(self.table.c.consumer == self.name)).scalar()
-        return pos or 0
+        self._position = pos or 0
+        return self._position
 
     def lag(self) -> int:
-        return max(0, self.head_position - self.position())
+        """Events behind the head the last poll saw, from the cursor this process last read or moved."""
+        return max(0, self.head_position - self._position)
 
-    def fetch(self, after: int) -> Batch:
+    def fetch(self, after: int, wait: float = 0.0) -> Batch:
+        params: dict[str, int | float] = {"after": after, "limit": self.batch_size}
+        if wait > 0:
+            params["wait"] = wait
+        timeout = httpx.Timeout(10.0, read=wait + 10.0)  # a long poll is held for up to `wait` seconds
         resp = self.client.get(
-            self.feed_url,
-            params={"after": after, "limit": self.batch_size},
-            headers={"Authorization": f"Bearer {self.token()}"},
+            self.feed_url, params=params, headers={"Authorization": f"Bearer {self.token()}"}, timeout=timeout
         )
         resp.raise_for_status()
-        return parse_page(resp.json())
+        try:
+            return parse_page(resp.json())
+        except ValueError as err:  # not JSON at all: the same as a page of the wrong shape
+            if isinstance(err, UnreadablePage | ValidationError):
+                raise
+            raise UnreadablePage("the feed answered with something that is not JSON") from None
 
     def apply(self, events: list[Event]) -> int:
         """Applies the events after the stored cursor and, when `events` is a Batch, sets aside its
@@ -162,6 +185,7 @@ class FeedConsumer:
                     .values(position=last, updated_at=utcnow())
                 )
             s.commit()
+        self._position = last if last is not None else current
         self._report(aside)
         return len(fresh) + len(aside)
 
@@ -198,25 +222,96 @@ class FeedConsumer:
                 },
             )
 
-    def poll_once(self) -> int:
-        batch = self.fetch(self.position())
-        self.head_position = batch.head_position
-        return self.apply(batch) if batch or batch.malformed else 0
+    def poll_once(self, wait: float = 0.0, stop: threading.Event | None = None) -> int:
+        """One poll: reads the page after the cursor (held up to `wait` seconds when empty) and applies
+        it. With `stop`, nothing touches the database once it is set."""
+        with self._busy:
+            if stop is not None and stop.is_set():
+                return 0
+            after = self.position()
+        batch = self.fetch(after, wait)
+        with self._busy:
+            if stop is not None and stop.is_set():
+                return 0
+            self.head_position = batch.head_position
+            last = max([after, *(e.position for e in batch), *(m.position for m in batch.malformed)])
+            self._caught_up = last >= batch.head_position
+            applied = self.apply(batch) if batch or batch.malformed else 0
+        self.health.succeeded()
+        return applied
 
     def run(self, stop: threading.Event, idle_seconds: float = 1.0) -> None:
+        failures = 0
         while not stop.is_set():
+            wait = self.wait_seconds if self._caught_up else 0.0
             try:
-                applied = self.poll_once()
+                applied = self.poll_once(wait, stop)
             except Exception as err:  # noqa: BLE001 - keep polling; the next poll retries the same batch
-                log.warning("feed poll failed", extra={"fields": {"consumer": self.name, "error": type(err).__name__}})
-                applied = 0
-            if applied == 0:
-                stop.wait(idle_seconds)
+                failures += 1
+                self._caught_up = False
+                self.health.failed(self, classify_failure(err))
+                stop.wait(min(idle_seconds * 2 ** min(failures - 1, 6), MAX_BACKOFF_SECONDS))
+                continue
+            if failures:
+                log.info("feed reads again", extra={"fields": {"consumer": self.name, "failures": failures}})
+                failures = 0
+            if applied == 0 and not (self.wait_seconds > 0 and self._caught_up):
+                stop.wait(idle_seconds)  # short polling (the next long poll does its own waiting)
+
+    def stop_applying(self, timeout: float) -> None:
+        """Waits (up to `timeout`) for a batch being applied to finish; call after setting the run's stop
+        event: no later poll touches the database. A long poll still in flight is left to end alone."""
+        if self._busy.acquire(timeout=timeout):
+            self._busy.release()
+
+
+MAX_BACKOFF_SECONDS = 10.0
+FAILURE_REASONS = ("connect", "auth", "server_error", "malformed", "apply")
+
+
+def classify_failure(err: BaseException) -> str:
+    """One of FAILURE_REASONS: why a poll failed, for the failures counter and readiness."""
+    if isinstance(err, httpx.HTTPStatusError):
+        return "auth" if err.response.status_code in (401, 403) else "server_error"
+    if isinstance(err, httpx.TransportError):
+        return "connect"
+    if isinstance(err, UnreadablePage | ValidationError):
+        return "malformed"
+    return "apply"
+
+
+class PollHealth:
+    """When the consumer last read and applied a page of its feed, and its failures by reason."""
+
+    def __init__(self) -> None:
+        self.last_success = time.monotonic()  # a fresh consumer has its grace period from start
+        self.last_failure: str | None = None
+        self.failures: dict[str, int] = dict.fromkeys(FAILURE_REASONS, 0)
+        self._logged_at = -math.inf
+
+    def succeeded(self) -> None:
+        self.last_success = time.monotonic()
+        self.last_failure = None
+
+    def seconds_since_success(self) -> float:
+        return time.monotonic() - self.last_success
+
+    def failed(self, consumer: "FeedConsumer", reason: str) -> None:
+        self.failures[reason] += 1
+        changed, self.last_failure = reason != self.last_failure, reason
+        now = time.monotonic()
+        if changed or now - self._logged_at >= 60:  # a feed that stays down: one line a minute
+            self._logged_at = now
+            log.warning(
+                "feed poll failed",
+                extra={"fields": {"consumer": consumer.name, "feed": consumer.feed, "reason": reason}},
+            )
 
 
 class ConsumerThread:
     """Runs a FeedConsumer's poll loop in a daemon thread from a service's lifespan:
-    `start()` at startup, `stop()` at shutdown (waits for the current batch to finish)."""
+    `start()` at startup, `stop()` at shutdown (waits for the current batch to finish, not for a
+    long poll in flight)."""
 
     def __init__(self, consumer: FeedConsumer, idle_seconds: float = 1.0):
         self.consumer = consumer
@@ -235,17 +330,22 @@ class ConsumerThread:
 
     def stop(self, timeout: float = 10.0) -> None:
         self._stop.set()
+        self.consumer.stop_applying(timeout)
         if self._thread is not None:
-            self._thread.join(timeout)
+            self._thread.join(0.1)
 
 
-def lag_check(consumer: FeedConsumer, max_lag: int) -> Callable[[], tuple[bool, str]]:
-    """A readiness check (see services.common.health): ready while the consumer is at most
-    `max_lag` events behind the feed head it last saw."""
+def consumer_check(consumer: FeedConsumer, max_lag: int, max_silence: float) -> Callable[[], tuple[bool, str]]:
+    """A readiness check (see services.common.health): not ready when no poll of the feed has
+    succeeded (read and applied) for `max_silence` seconds, or the consumer is more than `max_lag` events behind."""
 
     def check() -> tuple[bool, str]:
+        silent = consumer.health.seconds_since_success()
+        if silent > max_silence:
+            why = consumer.health.last_failure or "no answer"
+            return False, f"{consumer.feed}'s feed {consumer.feed_url} not consumed for {silent:.0f} s ({why})"
         lag = consumer.lag()
-        return lag <= max_lag, f"{lag} events behind {consumer.name}'s feed"
+        return lag <= max_lag, f"{lag} events behind {consumer.feed}'s feed"
 
     return check
 

@@ -3,12 +3,14 @@ feed. On PostgreSQL, identity values can commit out of order, so every outbox in
 transaction-scoped advisory lock: positions are then handed out in commit order and a reader that
 sees position N has already been able to see every position below it."""
 
+import asyncio
 import uuid
 import zlib
 from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
+from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel
 from sqlalchemy import JSON, Column, MetaData, String, Table, func, insert, select, text
 from sqlalchemy.orm import Session
@@ -16,6 +18,10 @@ from sqlalchemy.orm import Session
 from services.common.access import SystemOrAdmin
 from services.common.db import BigIntPK, UTCDateTime, utcnow
 from services.common.errors import problem_responses
+from services.common.feed_wait import mark_outbox_write, signal_for
+
+MAX_WAIT_SECONDS = 30
+RECHECK_SECONDS = 1.0  # how soon a long poll sees a commit made by another process
 
 
 def outbox_table(metadata: MetaData) -> Table:
@@ -50,6 +56,7 @@ def serialise_outbox_writes(session: Session, table: Table) -> None:
     """Takes the transaction-scoped lock that hands out outbox positions in commit order (PostgreSQL;
     SQLite writers are serialised already). Any code that inserts into an outbox, one row or many,
     takes it first, just before commit."""
+    mark_outbox_write(session, table.name)
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": zlib.crc32(f"outbox:{table.name}".encode())})
 
@@ -88,23 +95,40 @@ def read_feed(session: Session, table: Table, *, after: int, limit: int) -> Even
     return EventPage(items=items, last_position=items[-1].position if items else after, head_position=head)
 
 
-def feed_router(table: Table) -> APIRouter:
+def feed_router(table: Table, recheck_seconds: float = RECHECK_SECONDS) -> APIRouter:
     """GET /v1/events for other services (system role); the gateway does not route it."""
     router = APIRouter(tags=["events"])
+    signal = signal_for(table.name)
 
     @router.get(
         "/v1/events",
         response_model=EventPage,
         responses=problem_responses(401, 403, 422),
         summary="The ordered, replayable event feed (system role)",
+        description="With `wait`, an empty answer is held until an event after `after` commits or `wait` "
+        "seconds pass (long polling); without it the page is answered at once.",
     )
-    def events(
+    async def events(
         request: Request,
         _p: SystemOrAdmin,
         after: Annotated[int, Query(ge=0, le=2**62)] = 0,
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+        wait: Annotated[float, Query(ge=0, le=MAX_WAIT_SECONDS, description="seconds to hold an empty answer")] = 0,
     ) -> EventPage:
-        with request.app.state.db.read() as session:
-            return read_feed(session, table, after=after, limit=limit)
+        db = request.app.state.db
+
+        def read() -> EventPage:
+            with db.read() as session:
+                return read_feed(session, table, after=after, limit=limit)
+
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + wait
+        while True:
+            seen = signal.version
+            page = await run_in_threadpool(read)
+            remaining = deadline - loop.time()
+            if page.items or remaining <= 0:
+                return page
+            await signal.wait(seen, min(remaining, recheck_seconds))
 
     return router

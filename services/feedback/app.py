@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
 
 from services.common.app import build_service_app
-from services.common.consumer import ConsumerThread, FeedConsumer, lag_check, system_token_source
+from services.common.consumer import FeedConsumer, system_token_source
 from services.common.db import Database, utcnow
 from services.common.outbox import feed_router
 from services.common.pii import PersonalDataVault
@@ -21,8 +21,8 @@ from services.feedback.metrics import install_domain_metrics
 from services.feedback.models import consumer_cursor, outbox
 from services.feedback.service.complaints import ComplaintContext
 from services.feedback.service.deadlines import DeadlineRules
-from services.feedback.service.escalations import count_overdue
-from services.feedback.service.overdue_sweep import OverdueSweepThread
+from services.feedback.service.escalations import count_deadlines
+from services.feedback.service.overdue_sweep import build_jobs
 from services.feedback.service.surveys import SurveyContext
 
 HERE = Path(__file__).parent
@@ -55,6 +55,7 @@ def _consumers(settings: FeedbackSettings, db: Database) -> list[FeedConsumer]:
             feed_url=url,
             token=system_token_source(settings, "feedback-consumer"),
             batch_size=settings.feed_batch_size,
+            wait_seconds=settings.feed_wait_seconds,
         )
         for name, url, handlers in feeds
         if url
@@ -76,9 +77,6 @@ def create_app(
         clock=clock,
         handling_survey_id=settings.handling_survey_id,
     )
-    jobs = (
-        [OverdueSweepThread(db, complaints, settings.overdue_sweep_seconds)] if settings.overdue_sweep_seconds else []
-    )
     app = build_service_app(
         name="feedback",
         title="Feedback service",
@@ -87,11 +85,10 @@ def create_app(
         routers=[*routers, feed_router(outbox)],
         alembic_ini=HERE / "alembic.ini",
         db=db,
-        background=[*(ConsumerThread(c, settings.feed_idle_seconds) for c in consumers), *jobs],
+        consumers=consumers,
+        jobs=build_jobs(settings, db, complaints, clock),
         registry=registry,
     )
-    for c in consumers:
-        app.state.ready_checks[f"{c.name}_feed"] = lag_check(c, settings.consumer_max_lag)
     app.state.complaints = complaints
     app.state.surveys = SurveyContext(
         clock=clock,
@@ -99,5 +96,5 @@ def create_app(
         small_sample=settings.small_sample_threshold,
         free_text_max=settings.free_text_max_chars,
     )
-    install_domain_metrics(registry, lambda: count_overdue(db, ctx=complaints))
+    install_domain_metrics(registry, lambda: count_deadlines(db, ctx=complaints))
     return app

@@ -4,10 +4,10 @@ from datetime import date
 
 from pydantic_settings import SettingsConfigDict
 
-from services.common.config import DEV_PII_KEY, BaseServiceSettings, FeedConsumerSettings
+from services.common.config import DEV_PII_KEY, BaseServiceSettings, FeedConsumerSettings, JobSettings
 
 
-class FeedbackSettings(FeedConsumerSettings, BaseServiceSettings):
+class FeedbackSettings(JobSettings, FeedConsumerSettings, BaseServiceSettings):
     model_config = SettingsConfigDict(env_prefix="FEEDBACK_", extra="ignore", frozen=True)
 
     port: int = 8003
@@ -20,7 +20,9 @@ class FeedbackSettings(FeedConsumerSettings, BaseServiceSettings):
     complaint_at_risk_share: float = 0.8
     review_request_days: int = 30  # after the decision is communicated
     review_decision_days: int = 30
-    overdue_sweep_seconds: int = 300  # how often overdue complaints are flagged (complaint.overdue); 0: never
+    # Scheduled job (services.common.jobs; cron in jobs_zone, or "every <N>s"): flags overdue complaints
+    # (complaint.overdue); docs/operations.md
+    job_overdue_sweep_schedule: str = "every 300s"
     # Public holidays (YYYY-MM-DD, comma separated): a deadline ending on one moves to the next day
     # that is not listed. Empty: pure calendar days.
     holidays: str = ""
@@ -30,8 +32,8 @@ class FeedbackSettings(FeedConsumerSettings, BaseServiceSettings):
     free_text_max_chars: int = 2000
     handling_survey_id: str = ""  # a published survey whose invitation goes out when a complaint closes
     # Feeds (empty disables the consumer)
-    profile_feed_url: str = "http://127.0.0.1:8001/v1/events"
-    segmentation_feed_url: str = "http://127.0.0.1:8002/v1/events"
+    profile_feed_url: str = ""  # unset: profile's feed at its port (FeedConsumerSettings)
+    segmentation_feed_url: str = ""  # unset: segmentation's feed at its port (FeedConsumerSettings)
     consumer_max_lag: int = 1000  # readiness fails beyond this many unapplied events
 
     def secret_fields(self) -> list[str]:

@@ -1,24 +1,36 @@
 """Feedback's domain metrics, defined once on the app's registry."""
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
-from prometheus_client import CollectorRegistry, Gauge
+from prometheus_client import CollectorRegistry
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
 
 log = logging.getLogger("feedback.metrics")
 
 
-def install_domain_metrics(registry: CollectorRegistry, count_overdue: Callable[[], int]) -> Gauge:
-    """feedback_complaints_overdue is computed from the complaints' steps at every scrape, so it is
-    never stale and needs no job to keep it right."""
-    gauge = Gauge("feedback_complaints_overdue", "Open complaints past their deadline", registry=registry)
+class DeadlineCollector(Collector):
+    """feedback_complaints_overdue and feedback_complaints_at_risk, computed from the complaints' steps
+    at every scrape (one read for both), so they are never stale and need no job to keep them right."""
 
-    def _value() -> float:
+    def __init__(self, count: Callable[[], tuple[int, int]]):
+        self.count = count
+
+    def collect(self) -> Iterable[Metric]:
         try:
-            return float(count_overdue())
+            overdue, at_risk = (float(n) for n in self.count())
         except Exception as err:  # noqa: BLE001 - a scrape must not fail because the database is away
-            log.warning("overdue count failed", extra={"fields": {"error": type(err).__name__}})
-            return float("nan")
+            log.warning("deadline count failed", extra={"fields": {"error": type(err).__name__}})
+            overdue = at_risk = float("nan")
+        yield GaugeMetricFamily("feedback_complaints_overdue", "Open complaints past their deadline", value=overdue)
+        yield GaugeMetricFamily(
+            "feedback_complaints_at_risk", "Open complaints close to their deadline (not yet past it)", value=at_risk
+        )
 
-    gauge.set_function(_value)
-    return gauge
+    def describe(self) -> Iterable[Metric]:
+        return []  # read at scrape time only
+
+
+def install_domain_metrics(registry: CollectorRegistry, count: Callable[[], tuple[int, int]]) -> None:
+    registry.register(DeadlineCollector(count))

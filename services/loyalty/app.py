@@ -8,7 +8,6 @@ from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
 
 from services.common.app import build_service_app
-from services.common.consumer import ConsumerThread, lag_check
 from services.common.db import Database, utcnow
 from services.common.outbox import feed_router
 from services.loyalty.api import routers
@@ -16,6 +15,7 @@ from services.loyalty.config import LoyaltySettings
 from services.loyalty.consumers import build_consumer
 from services.loyalty.metrics import LoyaltyMetrics
 from services.loyalty.models import outbox
+from services.loyalty.service.jobs import build_jobs
 from services.loyalty.service.policy import Policy
 
 HERE = Path(__file__).parent
@@ -61,13 +61,10 @@ def create_app(
         routers=[*routers, feed_router(outbox)],
         alembic_ini=HERE / "alembic.ini",
         db=db,
-        background=[ConsumerThread(c, idle_seconds=settings.feed_idle_seconds) for c in consumers.values()],
+        consumers=list(consumers.values()),
+        jobs=build_jobs(settings, db, policy, clock, metrics.ledger_mismatches.set),
         registry=registry,
     )
-    for feed, consumer in consumers.items():
-        metrics.watch_lag(feed, consumer)
-        app.state.ready_checks[f"{feed}_feed"] = lag_check(consumer, settings.consumer_max_lag)
     app.state.policy = policy
     app.state.loyalty_metrics = metrics
-    app.state.consumers = consumers
     return app

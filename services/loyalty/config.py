@@ -4,18 +4,18 @@ from zoneinfo import ZoneInfo
 
 from pydantic_settings import SettingsConfigDict
 
-from services.common.config import BaseServiceSettings, FeedConsumerSettings
+from services.common.config import BaseServiceSettings, FeedConsumerSettings, JobSettings
 
 
-class LoyaltySettings(FeedConsumerSettings, BaseServiceSettings):
+class LoyaltySettings(JobSettings, FeedConsumerSettings, BaseServiceSettings):
     model_config = SettingsConfigDict(env_prefix="LOYALTY_", extra="ignore", frozen=True)
 
     port: int = 8004
     database_url: str = "sqlite:///data/loyalty.db"
     # Feeds this service consumes; empty disables that consumer (tests drive consumers directly).
-    profile_feed_url: str = "http://127.0.0.1:8001/v1/events"
-    segmentation_feed_url: str = "http://127.0.0.1:8002/v1/events"
-    feedback_feed_url: str = "http://127.0.0.1:8003/v1/events"
+    profile_feed_url: str = ""  # unset: profile's feed at its port (FeedConsumerSettings)
+    segmentation_feed_url: str = ""  # unset: segmentation's feed at its port (FeedConsumerSettings)
+    feedback_feed_url: str = ""  # unset: feedback's feed at its port (FeedConsumerSettings)
     # Days and months (caps, expiry) are counted on the bank's calendar.
     business_timezone: str = "Asia/Shanghai"
     # Earned points expire at the end of the Nth calendar month after the month they were earned in.
@@ -24,6 +24,9 @@ class LoyaltySettings(FeedConsumerSettings, BaseServiceSettings):
     staff_adjust_limit: int = 1000
     # Tiers by lifetime earned points, lowest first ("standard" below the first).
     tier_thresholds: str = "silver:10000,gold:50000,platinum:200000"
+    # Scheduled jobs (services.common.jobs; cron in jobs_zone, or "every <N>s"): docs/operations.md
+    job_points_expiry_schedule: str = "10 0 * * *"  # after midnight: points of an ended month expire
+    job_ledger_check_schedule: str = "40 3 * * *"
 
     @property
     def zone(self) -> ZoneInfo:

@@ -160,7 +160,7 @@ class LoyaltyConsumer(FeedConsumer):
         self.pending: list[Effect] = []
         self.batch: list[tuple[uuid.UUID, Transaction]] = []  # the batch's earning transactions
         handlers = {etype: self._wrap(fn) for etype, fn in FEEDS[feed].items()}
-        super().__init__(name=f"loyalty-{feed}", handlers=handlers, cursor_table=consumer_cursor, **kw)
+        super().__init__(name=f"loyalty-{feed}", feed=feed, handlers=handlers, cursor_table=consumer_cursor, **kw)
 
     def _wrap(self, fn: Callable[[Session, Event, Policy], None]) -> Handler:
         def handle(s: Session, event: Event) -> None:
@@ -229,4 +229,5 @@ def build_consumer(
         feed_url=url,
         token=system_token_source(settings, "loyalty-consumer"),
         batch_size=settings.feed_batch_size,
+        wait_seconds=settings.feed_wait_seconds,
     )

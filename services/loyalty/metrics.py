@@ -2,7 +2,6 @@
 
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
-from services.common.consumer import FeedConsumer
 from services.loyalty.service.policy import Effect
 
 
@@ -15,9 +14,6 @@ class LoyaltyMetrics:
         self.expired = Counter("loyalty_points_expired_total", "Points expired", registry=registry)
         self.redemptions = Counter(
             "loyalty_redemptions_total", "Redemptions, by reward code", ["reward"], registry=registry
-        )
-        self.feed_lag = Gauge(
-            "loyalty_feed_lag_events", "Events behind each consumed feed's head", ["feed"], registry=registry
         )
         self.ledger_mismatches = Gauge(
             "loyalty_ledger_mismatched_accounts",
@@ -35,6 +31,3 @@ class LoyaltyMetrics:
             self.redemptions.labels(label).inc()
         elif name == "expired":
             self.expired.inc(amount)
-
-    def watch_lag(self, feed: str, consumer: FeedConsumer) -> None:
-        self.feed_lag.labels(feed).set_function(consumer.lag)

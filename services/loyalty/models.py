@@ -12,6 +12,7 @@ from sqlmodel import Field, SQLModel
 from services.common.consumer import consumer_cursor_table
 from services.common.db import BigIntPK, UTCDateTime, service_registry, utcnow
 from services.common.idempotency import idempotency_table
+from services.common.jobs import job_run_table
 from services.common.outbox import outbox_table
 
 
@@ -281,3 +282,4 @@ class Activity(Base, table=True):
 outbox = outbox_table(metadata)
 idempotency = idempotency_table(metadata)
 consumer_cursor = consumer_cursor_table(metadata)
+job_run = job_run_table(metadata)

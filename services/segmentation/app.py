@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
 
 from services.common.app import build_service_app
-from services.common.consumer import ConsumerThread, FeedConsumer, lag_check, system_token_source
+from services.common.consumer import FeedConsumer, system_token_source
 from services.common.db import Database, utcnow
 from services.common.outbox import feed_router
 from services.segmentation.api import routers
@@ -19,6 +19,7 @@ from services.segmentation.consumers import FeatureHandlers
 from services.segmentation.metrics import SegmentationMetrics
 from services.segmentation.models import consumer_cursor, outbox
 from services.segmentation.service import context, recomputes
+from services.segmentation.service.jobs import build_jobs
 from services.segmentation.service.quarantine import OnQuarantine
 
 HERE = Path(__file__).parent
@@ -47,6 +48,7 @@ def build_consumers(
             token=system_token_source(settings, "segmentation-consumer"),
             batch_size=settings.feed_batch_size,
             set_aside=features.set_aside(feed),
+            wait_seconds=settings.feed_wait_seconds,
         )
         for feed in FEEDS
         if getattr(settings, f"{feed}_feed_url")
@@ -64,6 +66,9 @@ def create_app(
     registry = CollectorRegistry(auto_describe=True)
     metrics = SegmentationMetrics(registry)
     consumers = build_consumers(settings, db, clock, on_quarantine=metrics.event_quarantined)
+    ctx = context.Context(
+        db=db, settings=settings, clock=clock, on_recompute=metrics.recompute_finished, on_step=metrics.recompute_step
+    )
     app = build_service_app(
         name="segmentation",
         title="Segmentation service",
@@ -73,16 +78,11 @@ def create_app(
         routers=[*routers, feed_router(outbox)],
         alembic_ini=HERE / "alembic.ini",
         db=db,
-        background=[ConsumerThread(c, settings.feed_idle_seconds) for c in consumers.values()],
+        consumers=list(consumers.values()),
+        jobs=build_jobs(ctx),
         registry=registry,
     )
-    ctx = context.Context(
-        db=db, settings=settings, clock=clock, on_recompute=metrics.recompute_finished, on_step=metrics.recompute_step
-    )
     app.state.ctx = ctx
-    app.state.consumers = consumers
-    for name, consumer in consumers.items():
-        app.state.ready_checks[f"{name}_feed"] = lag_check(consumer, settings.consumer_max_lag)
 
     def run_job(job_id: str) -> None:
         if settings.recompute_inline:

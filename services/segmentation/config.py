@@ -3,17 +3,17 @@ schemes, per customer type where it matters, with the defaults the README docume
 
 from pydantic_settings import SettingsConfigDict
 
-from services.common.config import BaseServiceSettings, FeedConsumerSettings
+from services.common.config import BaseServiceSettings, FeedConsumerSettings, JobSettings
 
 
-class SegmentationSettings(FeedConsumerSettings, BaseServiceSettings):
+class SegmentationSettings(JobSettings, FeedConsumerSettings, BaseServiceSettings):
     model_config = SettingsConfigDict(env_prefix="SEGMENTATION_", extra="ignore", frozen=True)
 
     port: int = 8002
     database_url: str = "sqlite:///data/segmentation.db"
-    profile_feed_url: str = "http://127.0.0.1:8001/v1/events"
-    loyalty_feed_url: str = "http://127.0.0.1:8004/v1/events"
-    feedback_feed_url: str = "http://127.0.0.1:8003/v1/events"
+    profile_feed_url: str = ""  # unset: profile's feed at its port (FeedConsumerSettings)
+    loyalty_feed_url: str = ""  # unset: loyalty's feed at its port (FeedConsumerSettings)
+    feedback_feed_url: str = ""  # unset: feedback's feed at its port (FeedConsumerSettings)
     # asset size: AUM (fen) at or above which a customer is major / mid_high / ordinary; below ordinary is micro
     asset_thresholds_individual: str = "500000000,50000000,0"  # 5,000,000.00 / 500,000.00 / 0.00 CNY
     asset_thresholds_enterprise: str = "10000000000,1000000000,100000000"  # 100m / 10m / 1m CNY
@@ -26,6 +26,8 @@ class SegmentationSettings(FeedConsumerSettings, BaseServiceSettings):
     new_customer_days: int = 90  # registered within this many days: never dormant (potential at worst)
     recompute_stale_minutes: int = 60  # a queued or running job silent this long is marked failed (abandoned)
     recompute_inline: bool = False  # run recompute jobs in the request (tests); else a background thread
+    # Scheduled job (services.common.jobs; cron in jobs_zone, or "every <N>s"): docs/operations.md
+    job_daily_recompute_schedule: str = "30 1 * * *"
 
     def asset_thresholds(self, customer_type: str) -> tuple[int, int, int]:
         raw = getattr(self, f"asset_thresholds_{customer_type}")

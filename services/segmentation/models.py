@@ -23,6 +23,7 @@ from sqlmodel import SQLModel
 from services.common.consumer import consumer_cursor_table
 from services.common.db import BigIntPK, UTCDateTime, service_registry
 from services.common.idempotency import idempotency_table
+from services.common.jobs import job_run_table
 from services.common.outbox import outbox_table
 
 
@@ -223,4 +224,5 @@ event_quarantine = Table(
 
 outbox = outbox_table(metadata)
 consumer_cursor = consumer_cursor_table(metadata)
+job_run = job_run_table(metadata)
 idempotency = idempotency_table(metadata)

@@ -166,3 +166,31 @@ def test_settings_refuse_an_unknown_variable_under_their_prefix(monkeypatch):
     monkeypatch.delenv("FEEDBACK_LOYALTY_FEED_URL")
     monkeypatch.setenv("FEEDBACK_CONSUMER_MAX_LAG", "5")  # a known one is taken
     assert FeedbackSettings().consumer_max_lag == 5
+
+
+def test_feed_urls_follow_the_port_base_and_each_owners_own_port(monkeypatch):
+    from services.loyalty.config import LoyaltySettings
+
+    for name in ("PROFILE", "SEGMENTATION", "FEEDBACK", "LOYALTY"):
+        monkeypatch.delenv(f"{name}_PORT", raising=False)
+    monkeypatch.setenv("SUITE_PORT_BASE", "9100")
+    monkeypatch.setenv("FEEDBACK_PORT", "9555")
+    settings = LoyaltySettings(environment="test", segmentation_feed_url="")
+    assert settings.port == 9104
+    assert settings.profile_feed_url == "http://127.0.0.1:9101/v1/events"
+    assert settings.feedback_feed_url == "http://127.0.0.1:9555/v1/events"
+    assert settings.segmentation_feed_url == ""  # set empty: that feed is not consumed
+
+
+def test_feed_urls_default_to_the_default_ports(monkeypatch):
+    from services.segmentation.config import SegmentationSettings
+
+    for name in ("PROFILE", "SEGMENTATION", "FEEDBACK", "LOYALTY"):
+        monkeypatch.delenv(f"{name}_PORT", raising=False)
+    monkeypatch.delenv("SUITE_PORT_BASE", raising=False)
+    settings = SegmentationSettings(environment="test")
+    assert (settings.port, settings.profile_feed_url, settings.loyalty_feed_url) == (
+        8002,
+        "http://127.0.0.1:8001/v1/events",
+        "http://127.0.0.1:8004/v1/events",
+    )

@@ -71,7 +71,7 @@ def test_overview_covers_issue_topics():
         "feedback_complaints_overdue",
         "loyalty_points_issued_total",
         "loyalty_points_redeemed_total",
-        "_feed_lag_events",
+        "feed_consumer_lag_events",
         'route="/v1/complaints"',
     ):
         assert needle in exprs, needle

@@ -196,3 +196,28 @@ def test_network_policies_gateway_to_services_service_to_own_database_only():
                 assert reaches(policies, pod(other, "service"), target, port)  # event-feed polls
     assert not reaches(policies, pod("profile", "service"), gateway, 8000)
     assert not reaches(policies, stranger, gateway, 8000)
+
+
+def test_every_scheduled_job_has_a_cronjob_on_its_default_schedule():
+    from services.feedback.config import FeedbackSettings
+    from services.loyalty.config import LoyaltySettings
+    from services.segmentation.config import SegmentationSettings
+
+    docs = list(yaml.safe_load_all((ROOT / "deploy" / "k8s" / "base" / "cronjobs.yaml").read_text()))
+    found = {}
+    for doc in docs:
+        args = doc["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]["args"]
+        assert args[:2] == ["python", "-m"] and args[3] == "run"
+        found[(args[2].split(".")[1], args[4])] = (doc["spec"]["schedule"], doc["spec"]["timeZone"])
+    expected = {}
+    for service, settings in (
+        ("segmentation", SegmentationSettings),
+        ("loyalty", LoyaltySettings),
+        ("feedback", FeedbackSettings),
+    ):
+        for field, info in settings.model_fields.items():
+            if field.startswith("job_") and field.endswith("_schedule"):
+                spec = str(info.default)
+                cron = f"*/{int(spec[6:-1]) // 60} * * * *" if spec.startswith("every ") else spec
+                expected[(service, field.removeprefix("job_").removesuffix("_schedule"))] = (cron, "Asia/Shanghai")
+    assert found == expected

@@ -22,6 +22,9 @@ ALERTS = (
     "FeedbackComplaintOverdue",
     "FeedbackComplaintsAtRisk",
     "FeedConsumerLagGrowing",
+    "FeedConsumerStalled",
+    "SuiteJobMissedWindow",
+    "SuiteJobFailed",
     "SegmentationRecomputeFailed",
     "LoyaltyLedgerCheckFailed",
 )

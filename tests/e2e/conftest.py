@@ -31,7 +31,8 @@ def free_port() -> int:
 
 def base_env(**values: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(_OWN_PREFIXES)}
-    return {**env, **values}
+    # peers a test does not name are looked for on the run's unused ports (tests/conftest.py)
+    return {**env, "SUITE_PORT_BASE": os.environ["SUITE_PORT_BASE"], **values}
 
 
 class Process:
@@ -144,6 +145,9 @@ def suite(request, tmp_path) -> Iterator[Suite]:
         "gateway.app:create_app",
         base_env(
             GATEWAY_PROFILE_URL=profile.url,
+            GATEWAY_SEGMENTATION_URL="",  # profile alone: the others are not configured
+            GATEWAY_FEEDBACK_URL="",
+            GATEWAY_LOYALTY_URL="",
             GATEWAY_ENVIRONMENT="test",
             GATEWAY_LOG_LEVEL="WARNING",
             GATEWAY_JWT_SECRET=DEV_JWT_SECRET,

@@ -218,7 +218,7 @@ def test_prometheus_loads_suite_rules_all_evaluate_dashboard_queries_accepted(sq
 
     prometheus.wait_for(evaluated, "every rule evaluated without error")
     names = {group["name"] for group in prometheus.api("rules")["groups"]}
-    assert names == {"suite-availability", "suite-domain"}
+    assert names == {"suite-availability", "suite-domain", "suite-jobs"}
     # Only profile and the gateway run here, so the absent-service alert must see the other three.
     prometheus.wait_for(
         lambda: (

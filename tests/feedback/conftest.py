@@ -19,7 +19,7 @@ START = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)
 
 
 def feedback_settings(url: str, **overrides) -> FeedbackSettings:
-    values = {"profile_feed_url": "", "segmentation_feed_url": "", "overdue_sweep_seconds": 0, **overrides}
+    values = {"profile_feed_url": "", "segmentation_feed_url": "", "jobs_in_process": False, **overrides}
     return FeedbackSettings(environment="test", database_url=url, log_level="WARNING", **values)
 
 

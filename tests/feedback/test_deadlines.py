@@ -243,7 +243,11 @@ def test_periodic_sweep_thread_flags_overdue_complaints(feedback_sqlite_template
 
     db = Database(dbkit.sqlite_url(dbkit.copy_sqlite(feedback_sqlite_template, tmp_path / "sweep.db")))
     clock = Clock()
-    app = create_app(feedback_settings(db.url, overdue_sweep_seconds=1), db=db, clock=clock)
+    app = create_app(
+        feedback_settings(db.url, jobs_in_process=True, job_overdue_sweep_schedule="every 1s", jobs_tick_seconds=0.2),
+        db=db,
+        clock=clock,
+    )
     with TestClient(app) as client:
         c = f.file(client, auth("staff"))
         clock.advance(days=16)

@@ -62,13 +62,44 @@ def test_match_unconfigured_service_route_without_url():
     assert (route.service, route.base_url, route.label) == ("feedback", "", "/api/v1/surveys")
 
 
-def test_defaults_profile_configured_others_not(monkeypatch):
-    for name in ("PROFILE", "SEGMENTATION", "FEEDBACK", "LOYALTY"):
+def _suite_env_cleared(monkeypatch) -> None:
+    for name in ("GATEWAY", "PROFILE", "SEGMENTATION", "FEEDBACK", "LOYALTY"):
         monkeypatch.delenv(f"GATEWAY_{name}_URL", raising=False)
+        monkeypatch.delenv(f"{name}_PORT", raising=False)
+    monkeypatch.delenv("SUITE_PORT_BASE", raising=False)
+
+
+def test_defaults_every_service_at_its_default_port(monkeypatch):
+    _suite_env_cleared(monkeypatch)
     settings = GatewaySettings()
     assert settings.port == 8000
-    assert settings.configured_services() == {"profile": "http://127.0.0.1:8001"}
+    assert settings.configured_services() == {
+        "profile": "http://127.0.0.1:8001",
+        "segmentation": "http://127.0.0.1:8002",
+        "feedback": "http://127.0.0.1:8003",
+        "loyalty": "http://127.0.0.1:8004",
+    }
     assert settings.routes == DEFAULT_ROUTES
+
+
+def test_defaults_one_port_base_moves_every_service(monkeypatch):
+    _suite_env_cleared(monkeypatch)
+    monkeypatch.setenv("SUITE_PORT_BASE", "9100")
+    monkeypatch.setenv("LOYALTY_PORT", "9999")  # a service's own port wins over the base
+    settings = GatewaySettings()
+    assert settings.port == 9100
+    assert settings.configured_services() == {
+        "profile": "http://127.0.0.1:9101",
+        "segmentation": "http://127.0.0.1:9102",
+        "feedback": "http://127.0.0.1:9103",
+        "loyalty": "http://127.0.0.1:9999",
+    }
+
+
+def test_defaults_empty_url_leaves_service_unconfigured(monkeypatch):
+    _suite_env_cleared(monkeypatch)
+    monkeypatch.setenv("GATEWAY_FEEDBACK_URL", "")
+    assert "feedback" not in GatewaySettings().configured_services()
 
 
 def test_settings_service_joins_by_environment(monkeypatch):

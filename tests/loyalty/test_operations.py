@@ -1,5 +1,7 @@
 """Health, readiness with feed consumers, the points feed's roles, metrics, and the OpenAPI document."""
 
+import time
+
 import pytest
 from fastapi.testclient import TestClient
 
@@ -23,8 +25,11 @@ def test_consumers_are_built_for_configured_feeds_and_join_readiness(loyalty_db)
     assert sorted(app.state.consumers) == ["profile"]
     with TestClient(app) as c:  # the consumer thread starts, fails to reach the feed, and keeps polling
         ready = c.get("/health/ready").json()
-        assert ready["checks"]["profile_feed"] == "0 events behind loyalty-profile's feed"
-        assert 'loyalty_feed_lag_events{feed="profile"} 0.0' in c.get("/metrics").text
+        assert ready["checks"]["profile_feed"] == "0 events behind profile's feed"
+        metrics = c.get("/metrics").text
+        assert 'feed_consumer_lag_events{consumer="loyalty-profile",feed="profile"} 0.0' in metrics
+        failures = 'feed_consumer_poll_failures_total{consumer="loyalty-profile",feed="profile",reason="connect"}'
+        assert failures in metrics
 
 
 def test_points_feed_is_for_system_and_admin(client, auth):
@@ -46,3 +51,22 @@ def test_every_route_documents_its_errors(loyalty_app):
         for method, op in ops.items():
             if path.startswith("/v1/"):
                 assert {"401", "422"} <= set(op["responses"]), (method, path)
+
+
+@pytest.mark.parametrize("loyalty_db", ["sqlite"], indirect=True)
+def test_readiness_is_503_naming_the_feed_that_cannot_be_read(loyalty_db):
+    settings = loyalty_settings(loyalty_db.url).model_copy(
+        update={
+            "profile_feed_url": "http://127.0.0.1:9/v1/events",
+            "feed_idle_seconds": 0.05,
+            "consumer_max_silence_seconds": 0.3,
+        }
+    )
+    with TestClient(create_app(settings, db=loyalty_db)) as c:
+        deadline = time.monotonic() + 10
+        while (ready := c.get("/health/ready")).status_code == 200 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert ready.status_code == 503
+        detail = ready.json()["checks"]["profile_feed"]
+        assert detail.startswith("profile's feed http://127.0.0.1:9/v1/events not consumed for")
+        assert detail.endswith("(connect)")

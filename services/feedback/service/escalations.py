@@ -44,9 +44,11 @@ def escalations(db: Database, *, ctx: ComplaintContext) -> Escalations:
     )
 
 
-def count_overdue(db: Database, *, ctx: ComplaintContext) -> int:
+def count_deadlines(db: Database, *, ctx: ComplaintContext) -> tuple[int, int]:
+    """(open complaints past their deadline, open complaints at risk of passing it)."""
     with db.read() as s:
-        return sum(1 for _, _, d in open_with_deadlines(s, ctx) if d.overdue)
+        deadlines = [d for _, _, d in open_with_deadlines(s, ctx)]
+    return sum(1 for d in deadlines if d.overdue), sum(1 for d in deadlines if d.at_risk)
 
 
 def sweep_overdue(db: Database, *, actor: Principal, ctx: ComplaintContext) -> SweepResult:
