@@ -62,6 +62,7 @@ bench: $(STAMP) ## load tests from a separate process; prints figures and ratios
 	$(BIN)/python -m bench.feedback_bench
 	$(BIN)/python -m bench.loyalty_bench
 	$(BIN)/python -m bench.segmentation_bench
+	$(BIN)/python -m bench.idle_bench
 
 clean: ## remove data/ and caches (keeps .venv)
 	rm -rf data .pytest_cache .ruff_cache

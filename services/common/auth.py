@@ -39,6 +39,7 @@ class TokenVerifier:
     def __init__(self, settings: BaseServiceSettings):
         self.algorithm = settings.jwt_algorithm
         self.key = settings.jwt_public_key if self.algorithm == "RS256" else settings.jwt_secret
+        self.service_keys = settings.service_keys() if self.algorithm == "RS256" else {}
         self.leeway = settings.jwt_leeway_seconds
         self._verified: OrderedDict[str, tuple[Principal, float]] = OrderedDict()
 
@@ -57,10 +58,14 @@ class TokenVerifier:
         return principal
 
     def _decode(self, token: str) -> tuple[Principal, float]:
+        key, service = self.key, None
         try:
+            kid = jwt.get_unverified_header(token).get("kid") if self.service_keys else None
+            if isinstance(kid, str) and kid in self.service_keys:
+                key, service = self.service_keys[kid], kid
             claims = jwt.decode(
                 token,
-                self.key,
+                key,
                 algorithms=[self.algorithm],
                 leeway=self.leeway,
                 options={"require": ["sub", "role", "exp"]},
@@ -72,18 +77,30 @@ class TokenVerifier:
         role = claims.get("role")
         if role not in ROLES or not isinstance(claims.get("sub"), str):
             raise Unauthorized("The token carries no known role", code="token_invalid")
+        if service is not None and (role != "system" or claims["sub"] != service.split(".")[0]):
+            # a service's key (kid "<service>-consumer" or "<service>-consumer.<version>") mints only
+            # that service's own system tokens
+            raise Unauthorized("The token is not valid", code="token_invalid")
         return Principal(sub=claims["sub"], role=role, branch=claims.get("branch")), float(claims["exp"])
 
 
 def mint_token(
-    secret: str, *, sub: str, role: str, branch: str | None = None, ttl_seconds: int = 3600, algorithm: str = "HS256"
+    secret: str,
+    *,
+    sub: str,
+    role: str,
+    branch: str | None = None,
+    ttl_seconds: int = 3600,
+    algorithm: str = "HS256",
+    kid: str | None = None,
 ) -> str:
-    """Development and test tokens; production tokens come from the bank's identity provider."""
+    """Development and test tokens, and the services' own consumer tokens (with `kid`); people's
+    tokens in production come from the bank's identity provider."""
     now = int(time.time())
     claims = {"sub": sub, "role": role, "iat": now, "exp": now + ttl_seconds}
     if branch:
         claims["branch"] = branch
-    return jwt.encode(claims, secret, algorithm=algorithm)
+    return jwt.encode(claims, secret, algorithm=algorithm, headers={"kid": kid} if kid else None)
 
 
 def bearer_token(headers: list[tuple[bytes, bytes]]) -> str | None:

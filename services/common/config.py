@@ -1,9 +1,10 @@
 """Settings shared by every service and the gateway; each service subclasses with its own env prefix."""
 
+import json
 import os
 from typing import Any
 
-from pydantic import model_validator
+from pydantic import field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEV_JWT_SECRET = "dev-only-jwt-secret-change-me-0123456789abcdef"  # noqa: S105 - refused outside development
@@ -49,7 +50,24 @@ class BaseServiceSettings(BaseSettings):
     database_url: str = "sqlite:///data/service.db"
     jwt_algorithm: str = "HS256"
     jwt_secret: str = DEV_JWT_SECRET
-    jwt_public_key: str = ""  # PEM, for RS256 in production
+    jwt_public_key: str = ""  # PEM, for RS256 in production: the bank's identity provider's key
+    # RS256: the public halves of the suite's own services' consumer keys, {"<service>-consumer": PEM};
+    # a token signed with one (header kid = that name) is that service's system token and nothing else.
+    # (A JSON string, not a dict field: settings are frozen and hashable.)
+    jwt_service_keys: str = ""
+
+    @field_validator("jwt_service_keys")
+    @classmethod
+    def _service_keys_are_an_object_of_pems(cls, value: str) -> str:
+        if value.strip():
+            parsed = json.loads(value)
+            if not isinstance(parsed, dict) or not all(isinstance(v, str) for v in parsed.values()):
+                raise ValueError('jwt_service_keys must be a JSON object {"<service>-consumer": "<PEM>"}')
+        return value
+
+    def service_keys(self) -> dict[str, str]:
+        return json.loads(self.jwt_service_keys) if self.jwt_service_keys.strip() else {}
+
     jwt_leeway_seconds: int = 30
     max_page_size: int = 200
 
@@ -113,6 +131,10 @@ class FeedConsumerSettings(BaseSettings):
         return with_derived(values, {f"{o}_feed_url": peer_url(o, "/v1/events") for o in owners})
 
     feed_batch_size: int = 500
+    # RS256: the PEM private key this service signs its consumers' system tokens with; the feed owners
+    # trust its public half in their JWT_SERVICE_KEYS under "<service>-consumer" (docs/operations.md).
+    consumer_signing_key: str = ""
+    consumer_key_version: str = ""  # set when rotating: the tokens' kid becomes "<service>-consumer.<version>"
     feed_wait_seconds: float = 20.0  # long poll: how long the feed may hold an empty answer (0: short polls)
     feed_idle_seconds: float = 1.0  # short polls: the pause after an empty one; also the first retry delay
     consumer_max_lag: int = 10_000  # readiness fails beyond this many unapplied events

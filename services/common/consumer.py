@@ -351,8 +351,21 @@ def consumer_check(consumer: FeedConsumer, max_lag: int, max_silence: float) -> 
 
 
 def system_token_source(settings: BaseServiceSettings, sub: str, ttl_seconds: int = 300) -> Callable[[], str]:
-    """The bearer token a service's feed consumers present: a short-lived system token minted with
-    the service's own secret, fresh for every poll."""
+    """The bearer token a service's feed consumers present, fresh for every poll: a short-lived system
+    token minted with the service's own secret (HS256), or, under RS256, signed with the service's
+    consumer key and named by it (`kid` = `sub`), which the feed owners trust in JWT_SERVICE_KEYS."""
+    if settings.jwt_algorithm == "RS256":
+        key = getattr(settings, "consumer_signing_key", "")
+        if not key:
+            raise ValueError(f"{type(settings).__name__}: RS256 feed consumers need CONSUMER_SIGNING_KEY (a PEM)")
+
+        version = getattr(settings, "consumer_key_version", "")
+        kid = f"{sub}.{version}" if version else sub
+
+        def signed() -> str:
+            return mint_token(key, sub=sub, role="system", ttl_seconds=ttl_seconds, algorithm="RS256", kid=kid)
+
+        return signed
 
     def token() -> str:
         return mint_token(settings.jwt_secret, sub=sub, role="system", ttl_seconds=ttl_seconds)

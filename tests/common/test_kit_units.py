@@ -194,3 +194,45 @@ def test_feed_urls_default_to_the_default_ports(monkeypatch):
         "http://127.0.0.1:8001/v1/events",
         "http://127.0.0.1:8004/v1/events",
     )
+
+
+def test_service_keys_verify_only_their_own_services_system_tokens():
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    from services.common.auth import TokenVerifier, mint_token
+    from services.common.config import BaseServiceSettings
+    from services.common.errors import Unauthorized
+
+    def pem_pair() -> tuple[str, str]:
+        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        private = key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        ).decode()
+        public = (
+            key.public_key()
+            .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+            .decode()
+        )
+        return private, public
+
+    (idp, idp_pub), (svc, svc_pub) = pem_pair(), pem_pair()
+    verifier = TokenVerifier(
+        BaseServiceSettings(
+            jwt_algorithm="RS256", jwt_public_key=idp_pub, jwt_service_keys=json.dumps({"loyalty-consumer.v2": svc_pub})
+        )
+    )
+
+    def token(key: str, sub: str, role: str, kid: str | None) -> str:
+        return mint_token(key, sub=sub, role=role, algorithm="RS256", kid=kid)
+
+    assert verifier.verify(token(svc, "loyalty-consumer", "system", "loyalty-consumer.v2")).role == "system"
+    assert verifier.verify(token(idp, "staff-1", "staff", None)).role == "staff"
+    for bad in (
+        token(svc, "segmentation-consumer", "system", "loyalty-consumer.v2"),  # another service's name
+        token(svc, "loyalty-consumer", "admin", "loyalty-consumer.v2"),  # more than a system token
+        token(svc, "loyalty-consumer", "system", None),  # without the kid: checked against the IdP key
+        token(idp, "loyalty-consumer", "system", "loyalty-consumer.v2"),  # the kid, but not its key
+    ):
+        with pytest.raises(Unauthorized):
+            verifier.verify(bad)
