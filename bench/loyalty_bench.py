@@ -195,8 +195,7 @@ def _spawn(app: str, env: dict[str, str], log: Path) -> tuple[subprocess.Popen, 
             [
                 sys.executable,
                 "-m",
-                "uvicorn",
-                "--factory",
+                "services.common.serve",  # as the suite serves (held long polls end at shutdown)
                 app,
                 "--port",
                 str(port),

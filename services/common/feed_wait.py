@@ -51,6 +51,19 @@ class FeedSignal:
 
 
 _signals: defaultdict[str, FeedSignal] = defaultdict(FeedSignal)
+_closing = threading.Event()
+
+
+def release_waiters() -> None:
+    """The server is shutting down: every held long poll answers now (with what it has), instead of
+    holding the shutdown for up to its wait (services.common.serve calls this)."""
+    _closing.set()
+    for signal in list(_signals.values()):
+        signal.notify()
+
+
+def closing() -> bool:
+    return _closing.is_set()
 
 
 def signal_for(table_name: str) -> FeedSignal:

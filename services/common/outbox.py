@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from services.common.access import SystemOrAdmin
 from services.common.db import BigIntPK, UTCDateTime, utcnow
 from services.common.errors import problem_responses
-from services.common.feed_wait import mark_outbox_write, signal_for
+from services.common.feed_wait import closing, mark_outbox_write, signal_for
 
 MAX_WAIT_SECONDS = 30
 RECHECK_SECONDS = 1.0  # how soon a long poll sees a commit made by another process
@@ -127,7 +127,7 @@ def feed_router(table: Table, recheck_seconds: float = RECHECK_SECONDS) -> APIRo
             seen = signal.version
             page = await run_in_threadpool(read)
             remaining = deadline - loop.time()
-            if page.items or remaining <= 0:
+            if page.items or remaining <= 0 or closing():
                 return page
             await signal.wait(seen, min(remaining, recheck_seconds))
 

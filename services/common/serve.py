@@ -17,6 +17,8 @@ from typing import Any, cast
 import uvicorn
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from services.common.feed_wait import release_waiters
+
 
 class CorkedTransport:
     """An asyncio transport that holds a response's head (what starts with "HTTP/") until the next
@@ -68,7 +70,12 @@ class CorkedTransport:
 
 
 class CorkedHttpToolsProtocol(HttpToolsProtocol):
-    """uvicorn's httptools protocol on a CorkedTransport."""
+    """uvicorn's httptools protocol on a CorkedTransport; at shutdown, held feed long polls answer at
+    once (uvicorn would otherwise wait for each for up to its `wait`)."""
+
+    def shutdown(self) -> None:
+        release_waiters()
+        super().shutdown()
 
     # uvicorn narrows asyncio.Protocol's BaseTransport to Transport here (with its own ignore), so must we.
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
