@@ -97,6 +97,7 @@ class JobRunner:
 
     def __init__(self, db: Database, table: Table, jobs: Sequence[Job], clock: Callable[[], datetime], holder: str):
         self.db, self.table, self.jobs, self.clock, self.holder = db, table, tuple(jobs), clock, holder
+        self._installed = False
 
     def tick(self) -> list[str]:
         """Runs every job whose current window is unclaimed (or whose runner died); returns their names."""
@@ -126,9 +127,11 @@ class JobRunner:
                     .on_conflict_do_nothing()
                 )
             s.commit()
+        self._installed = True
 
     def _claim(self, job: Job, force: bool) -> bool:
-        self.install()
+        if not self._installed:  # once per runner, not one more write per tick
+            self.install()
         now = self.clock()
         due = job.schedule.due_at(now)
         t = self.table

@@ -197,24 +197,10 @@ def test_feed_urls_default_to_the_default_ports(monkeypatch):
 
 
 def test_service_keys_verify_only_their_own_services_system_tokens():
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric import rsa
-
     from services.common.auth import TokenVerifier, mint_token
     from services.common.config import BaseServiceSettings
     from services.common.errors import Unauthorized
-
-    def pem_pair() -> tuple[str, str]:
-        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-        private = key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        ).decode()
-        public = (
-            key.public_key()
-            .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-            .decode()
-        )
-        return private, public
+    from tests.rsa_keys import pem_pair
 
     (idp, idp_pub), (svc, svc_pub) = pem_pair(), pem_pair()
     verifier = TokenVerifier(

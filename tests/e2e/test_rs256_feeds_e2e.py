@@ -10,34 +10,20 @@ import time
 
 import httpx
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 
 from services.common.auth import mint_token
 from tests.e2e.conftest import Process, base_env, migrate_service
 from tests.e2e.test_gateway_profile import REGISTRATION
+from tests.rsa_keys import pem_pair
 
 pytestmark = pytest.mark.e2e
 
 
-def keypair() -> tuple[str, str]:
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    private = key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    ).decode()
-    public = (
-        key.public_key()
-        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-        .decode()
-    )
-    return private, public
-
-
 @pytest.fixture
 def rs256_suite(tmp_path):
-    idp_private, idp_public = keypair()
-    loyalty_private, loyalty_public = keypair()
-    stranger_private, _ = keypair()
+    idp_private, idp_public = pem_pair()
+    loyalty_private, loyalty_public = pem_pair()
+    stranger_private, _ = pem_pair()
     dbs = {name: f"sqlite:///{tmp_path / name}.db" for name in ("profile", "loyalty")}
     for name, url in dbs.items():
         migrate_service(name, url)
