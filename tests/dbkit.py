@@ -16,6 +16,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from services.common.db import Database
+from tests.event_contract import check_outbox
 
 PG_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
@@ -118,16 +119,24 @@ def migrated_pg_database(service: str, alembic_ini: Path) -> str:
 
 @contextmanager
 def owned_database(
-    backend: str, *, template: Callable[[], Path], pg_url: Callable[[], str], tmp_path: Path
+    backend: str,
+    *,
+    template: Callable[[], Path],
+    pg_url: Callable[[], str],
+    tmp_path: Path,
+    service: str,
 ) -> Iterator[Database]:
     """A Database one test owns: its own copy of the SQLite template, or on PostgreSQL an outer
     transaction rolled back at teardown (the app's sessions join it through savepoints). The
-    template and URL come through callables so that only the backend in use is set up."""
+    template and URL come through callables so that only the backend in use is set up. At teardown,
+    every event the test left in the service's outbox must keep the event contract (docs/events/)."""
     if backend == "sqlite":
         source = template()
         db = Database(sqlite_url(copy_sqlite(source, tmp_path / source.name)))
         try:
             yield db
+            with db.engine.connect() as conn:
+                _keep_contract(conn, service)
         finally:
             db.dispose()
         return
@@ -136,10 +145,17 @@ def owned_database(
     outer = conn.begin()
     try:
         yield Database(connection=conn)
+        _keep_contract(conn, service)
     finally:
         outer.rollback()
         conn.close()
         engine.dispose()
+
+
+def _keep_contract(conn: Any, service: str) -> None:
+    problems = check_outbox(conn, service)
+    if problems:
+        pytest.fail("events out of contract:\n" + "\n".join(problems[:20]), pytrace=False)
 
 
 BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
@@ -165,6 +181,7 @@ def database_fixtures(prefix: str, service: str, alembic_ini: Path) -> tuple[Any
             template=lambda: request.getfixturevalue(f"{prefix}_sqlite_template"),
             pg_url=lambda: request.getfixturevalue(f"{prefix}_pg_url"),
             tmp_path=tmp_path,
+            service=service,
         ) as owned:
             yield owned
 

@@ -50,6 +50,14 @@ def _rule_loader(s: Session, segment_id: str) -> Callable[[], Any]:
     return lambda: s.execute(select(segment.c.rule).where(segment.c.id == segment_id)).scalar_one()
 
 
+# Which owner publishes which event types, by the type's prefix (docs/events.md).
+FEED_PREFIXES = {
+    "profile": {"customer", "transaction", "assets", "risk_assessment", "consent"},
+    "loyalty": {"points"},
+    "feedback": {"survey"},
+}
+
+
 class FeatureHandlers:
     """One handler per event type; `clock` is injected so tests fix the time windows are measured from.
     `on_quarantine(feed, type)` is told of every event set aside (see quarantine.py)."""
@@ -62,8 +70,13 @@ class FeatureHandlers:
         return item_hook(feed, self.clock, self.on_quarantine, known=frozenset(self._handlers()))
 
     def handlers(self, feed: str) -> dict[str, Callable[[Session, Event], None]]:
-        """The handlers for one feed's consumer; malformed events are set aside under `feed`."""
-        return {name: guarded(feed, fn, self.clock, self.on_quarantine) for name, fn in self._handlers().items()}
+        """The handlers for one feed's consumer, for the types that feed's owner publishes (any other
+        type on it is passed over); malformed events are set aside under `feed`."""
+        return {
+            name: guarded(feed, fn, self.clock, self.on_quarantine)
+            for name, fn in self._handlers().items()
+            if name.split(".")[0] in FEED_PREFIXES[feed]
+        }
 
     def _handlers(self) -> dict[str, Callable[[Session, Event], None]]:
         simple = {

@@ -14,7 +14,9 @@ the heads unmoved), at a few `settle` steps along the way and at the end, for ev
   ledger check finds no account whose balance, ledger and lots disagree;
 - segmentation's 30- and 90-day transaction counts and amounts, and its last transaction time, equal
   profile's customer summary;
-- every part of the gateway's customer overview equals the owning service's own answer.
+- every part of the gateway's customer overview equals the owning service's own answer;
+
+and at the end every event on every feed keeps the event contract (docs/events/).
 
 The plan is a function of the seed alone; the steps do not wait for the feeds (except for loyalty's
 enrolment after an agreement), so a step may race the consumers, and what it meets (a redemption
@@ -49,6 +51,7 @@ from services.common.money import fen_to_str
 from services.profile.service.identity import credit_code_check_char, resident_id_check_char
 from tests.dbkit import fresh_pg_database, require_postgres, worker_id
 from tests.e2e.conftest import Process, base_env, migrate_service
+from tests.event_contract import check_feed
 
 pytestmark = pytest.mark.e2e
 
@@ -749,6 +752,8 @@ def test_read_models_equal_their_sources_after_random_operations(property_suite,
         heads = drain(property_suite, driver.http, auth("system"))
         driver.log.append(f"drained: heads {heads}")
         problems = compare(driver)
+        for owner in SERVICES:  # and what travelled on the feeds kept the event contract
+            problems += check_feed(driver.http[owner], auth("system"), owner)
     finally:
         driver.close()
     print("\n".join(driver.log))

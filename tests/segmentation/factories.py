@@ -10,11 +10,17 @@ from sqlalchemy import func, select
 from services.common.consumer import FeedConsumer
 from services.common.db import Database
 from services.common.outbox import Event
-from services.segmentation.consumers import FeatureHandlers
+from services.segmentation.consumers import FEED_PREFIXES, FeatureHandlers
 from services.segmentation.models import consumer_cursor, customer_feature, membership_change, outbox
 from tests.clock import ManualClock
 
 Clock = ManualClock  # tests move it with advance(); the kit-wide hand-moved clock
+
+
+def owner_of(event_type: str) -> str:
+    """The feed that publishes `event_type` (a type no feed publishes goes through profile's)."""
+    prefix = event_type.split(".")[0]
+    return next((feed for feed, prefixes in FEED_PREFIXES.items() if prefix in prefixes), "profile")
 
 
 class Feed:
@@ -39,8 +45,9 @@ class Feed:
         self.positions = {name: 0 for name in self.consumers}
 
     def event(
-        self, type: str, subject: str, data: dict[str, Any], *, source: str = "profile", at: datetime | None = None
+        self, type: str, subject: str, data: dict[str, Any], *, source: str | None = None, at: datetime | None = None
     ) -> Event:
+        source = source or owner_of(type)
         self.positions[source] += 1
         return Event(
             position=self.positions[source],
@@ -51,12 +58,14 @@ class Feed:
             data=data,
         )
 
-    def apply(self, *events: Event, source: str = "profile") -> int:
-        return self.consumers[source].apply(list(events))
+    def apply(self, *events: Event, source: str | None = None) -> int:
+        """Applies the events through `source`'s consumer (by default the first event's owner's)."""
+        return self.consumers[source or owner_of(events[0].type)].apply(list(events))
 
     def send(
-        self, type: str, subject: str, data: dict[str, Any], *, source: str = "profile", at: datetime | None = None
+        self, type: str, subject: str, data: dict[str, Any], *, source: str | None = None, at: datetime | None = None
     ) -> Event:
+        source = source or owner_of(type)
         e = self.event(type, subject, data, source=source, at=at)
         self.apply(e, source=source)
         return e

@@ -13,6 +13,7 @@ from services.segmentation.app import create_app
 from services.segmentation.models import consumer_cursor, customer_feature, event_quarantine
 from services.segmentation.service.quarantine import guarded
 from tests.segmentation.conftest import NOW, segmentation_settings
+from tests.segmentation.factories import owner_of
 
 
 def quarantine(feed) -> list:
@@ -45,14 +46,14 @@ def test_malformed_events_are_set_aside_with_the_reason(feed, type_, data, field
     cid = feed.register()
     before = feed.features(cid)
     e = feed.send(type_, cid, data)
-    rows = quarantine(feed)
+    rows, source = quarantine(feed), owner_of(type_)
     assert [(r.feed, r.position, r.event_id, r.type, r.subject_id) for r in rows] == [
-        ("profile", e.position, e.event_id, type_, cid)
+        (source, e.position, e.event_id, type_, cid)
     ]
     assert field in rows[0].error and rows[0].data == data
-    assert feed.consumers["profile"].position() == e.position
+    assert feed.consumers[source].position() == e.position
     assert feed.features(cid)._mapping == before._mapping
-    assert feed.quarantined == [("profile", type_)]
+    assert feed.quarantined == [(source, type_)]
 
 
 def test_events_after_a_malformed_one_still_apply(feed):
@@ -145,14 +146,14 @@ def test_quarantined_events_are_counted_in_metrics(seg_db, clock):
     bad = Event(
         position=1,
         event_id=str(uuid.uuid4()),
-        type="points.earned",
+        type="assets.updated",
         occurred_at=NOW,
         subject_id=str(uuid.uuid4()),
-        data={"points": 1},
+        data={"aum_fen": 1},
     )
     assert app.state.consumers["profile"].apply([bad]) == 1
     text = TestClient(app).get("/metrics").text  # no lifespan: the poll loop never starts
-    assert 'segmentation_events_quarantined_total{feed="profile",type="points.earned"} 1.0' in text
+    assert 'segmentation_events_quarantined_total{feed="profile",type="assets.updated"} 1.0' in text
 
 
 def test_an_item_with_a_malformed_envelope_is_quarantined_and_counted(seg_db, clock):
