@@ -1,9 +1,11 @@
 """The class catalogue, GET /v1/segments/classes: every class a customer can be in, as segment.changed
 names it (the built-in schemes' classes, then one per rule segment), read by staff and system tokens.
-It is the contract other services check their references to a class against."""
+It is the contract other services check their references to a class against: loyalty keeps the
+built-in schemes' classes as a constant, held equal to this catalogue here."""
 
 import pytest
 
+from services.loyalty.service.classes import FIXED_CLASSES, RULE_CLASS, RULE_SCHEME
 from services.segmentation.models import CLASSES, SCHEMES
 
 RICH = {"field": "aum", "op": "gte", "value": "500000.00"}
@@ -72,3 +74,14 @@ def test_catalogue_is_documented_with_its_problems(client):
     assert op["responses"]["403"]["content"]["application/problem+json"]["schema"] == {
         "$ref": "#/components/schemas/Problem"
     }
+
+
+@SQLITE_ONLY
+def test_loyaltys_copy_of_the_built_in_classes_is_this_catalogue(client, auth):
+    """The contract loyalty validates eligible_segments, target_segments and multipliers by, locally: if
+    a scheme or a class changes here, loyalty's FIXED_CLASSES must change with it."""
+    rule_id = _segment(client, auth, "Rich")
+    items = _catalogue(client, auth("system"))
+    fixed = [i["id"] for i in items if not i["scheme"].startswith(f"{RULE_SCHEME}:")]
+    assert fixed == [f"{s}:{c}" for s, classes in FIXED_CLASSES.items() for c in classes]
+    assert [i["id"] for i in items if i["id"] not in fixed] == [f"{RULE_SCHEME}:{rule_id}:{RULE_CLASS}"]
