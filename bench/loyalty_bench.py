@@ -35,6 +35,7 @@ from services.loyalty.config import LoyaltySettings
 from services.loyalty.consumers import LoyaltyConsumer
 from services.loyalty.service import rewards
 from services.loyalty.service.accounts import check_balances, ensure_account
+from services.loyalty.service.classes import ClassCatalogue
 from services.loyalty.service.ledger import Posting, commit, credit
 from services.loyalty.service.rewards import RedeemRequest
 from services.loyalty.service.rules import RuleParams, create_rule
@@ -43,6 +44,7 @@ ROOT = Path(__file__).resolve().parent.parent
 ALEMBIC_INI = ROOT / "services" / "loyalty" / "alembic.ini"
 PG_URL = os.environ.get("BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 AIM_LATENCY_P99_MS = 50
+NO_RULE_SEGMENTS = ClassCatalogue(None)  # the rule and reward here name no class
 AIM_EVENTS_PER_S = 2000
 SUP = Principal(sub="bench", role="supervisor")
 START = datetime(2026, 3, 1, tzinfo=UTC)
@@ -118,6 +120,7 @@ def bench_earning(url: str, events: int, batch: int) -> float:
         name="deposits",
         actor=SUP,
         policy=policy,
+        classes=NO_RULE_SEGMENTS,
         params=RuleParams(
             kind="deposit",
             channel=None,
@@ -148,6 +151,7 @@ def bench_redemptions(url: str, seconds: float, threads: int, accounts: int) -> 
     reward = rewards.create_reward(
         db,
         policy=policy,
+        classes=NO_RULE_SEGMENTS,
         fields={"code": "gift", "name": "gift", "type": "gift", "points_price": 10, "stock": 10_000_000},
     )
     ok, refused, stop = [0] * threads, [0] * threads, threading.Event()

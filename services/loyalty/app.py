@@ -1,13 +1,17 @@
-"""Wires the loyalty service: settings, database, clock, domain metrics, feed consumers, routers."""
+"""Wires the loyalty service: settings, database, clock, domain metrics, feed consumers, segmentation's
+class catalogue, routers."""
 
+import logging
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
+import httpx
 from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
 
 from services.common.app import build_service_app
+from services.common.consumer import system_token_source
 from services.common.db import Database, utcnow
 from services.common.outbox import feed_router
 from services.loyalty.api import routers
@@ -15,10 +19,12 @@ from services.loyalty.config import LoyaltySettings
 from services.loyalty.consumers import build_consumer
 from services.loyalty.metrics import LoyaltyMetrics
 from services.loyalty.models import outbox
+from services.loyalty.service.classes import ClassCatalogue, segmentation_unavailable
 from services.loyalty.service.jobs import build_jobs
 from services.loyalty.service.policy import Policy
 
 HERE = Path(__file__).parent
+log = logging.getLogger("loyalty.classes")
 
 
 def build_policy(settings: LoyaltySettings, clock: Callable[[], datetime] = utcnow, sink=None) -> Policy:
@@ -31,6 +37,45 @@ def build_policy(settings: LoyaltySettings, clock: Callable[[], datetime] = utcn
         clock=clock,
         **kw,
     )
+
+
+def _why(err: Exception) -> str:
+    if isinstance(err, httpx.TimeoutException):
+        return "timeout"
+    if isinstance(err, httpx.HTTPStatusError):
+        return f"answered {err.response.status_code}"
+    if isinstance(err, httpx.TransportError):
+        return "unreachable"
+    return "unreadable answer"
+
+
+class SegmentationCatalogue:
+    """Reads segmentation's class catalogue (GET /v1/segments/classes: every class id) with the system
+    token loyalty's feed consumers present, within LOYALTY_SEGMENTATION_TIMEOUT_SECONDS; any failure
+    is a 503 naming segmentation. The HTTP client and the token source are made on first use."""
+
+    def __init__(self, settings: LoyaltySettings, client: httpx.Client | None = None):
+        self.settings = settings
+        self.url = f"{settings.segmentation_url.rstrip('/')}/v1/segments/classes"
+        self._client = client
+        self._token: Callable[[], str] | None = None
+
+    def __call__(self) -> frozenset[str]:
+        if self._token is None:
+            try:
+                self._token = system_token_source(self.settings, "loyalty-consumer")
+            except ValueError:
+                raise segmentation_unavailable("no system token: LOYALTY_CONSUMER_SIGNING_KEY is empty") from None
+        try:
+            if self._client is None:
+                self._client = httpx.Client(timeout=self.settings.segmentation_timeout_seconds)
+            resp = self._client.get(self.url, headers={"Authorization": f"Bearer {self._token()}"})
+            resp.raise_for_status()
+            return frozenset(str(item["id"]) for item in resp.json()["items"])
+        except (httpx.HTTPError, ValueError, KeyError, TypeError) as err:
+            why = _why(err)
+            log.warning("segmentation's class catalogue not read", extra={"fields": {"url": self.url, "reason": why}})
+            raise segmentation_unavailable(why) from None
 
 
 def create_app(
@@ -66,5 +111,6 @@ def create_app(
         registry=registry,
     )
     app.state.policy = policy
+    app.state.classes = ClassCatalogue(SegmentationCatalogue(settings) if settings.segmentation_url else None)
     app.state.loyalty_metrics = metrics
     return app

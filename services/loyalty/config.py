@@ -1,10 +1,12 @@
 """Loyalty settings (environment prefix LOYALTY_)."""
 
+from typing import Any
 from zoneinfo import ZoneInfo
 
+from pydantic import model_validator
 from pydantic_settings import SettingsConfigDict
 
-from services.common.config import BaseServiceSettings, FeedConsumerSettings, JobSettings
+from services.common.config import BaseServiceSettings, FeedConsumerSettings, JobSettings, peer_url, with_derived
 
 
 class LoyaltySettings(JobSettings, FeedConsumerSettings, BaseServiceSettings):
@@ -16,6 +18,10 @@ class LoyaltySettings(JobSettings, FeedConsumerSettings, BaseServiceSettings):
     profile_feed_url: str = ""  # unset: profile's feed at its port (FeedConsumerSettings)
     segmentation_feed_url: str = ""  # unset: segmentation's feed at its port (FeedConsumerSettings)
     feedback_feed_url: str = ""  # unset: feedback's feed at its port (FeedConsumerSettings)
+    # Segmentation's API, whose class catalogue a write naming a rule segment is checked against
+    # (docs/api-loyalty.md); unset: segmentation at its port; "": not configured (such a write is a 503).
+    segmentation_url: str = ""
+    segmentation_timeout_seconds: float = 2.0
     # Days and months (caps, expiry) are counted on the bank's calendar.
     business_timezone: str = "Asia/Shanghai"
     # Earned points expire at the end of the Nth calendar month after the month they were earned in.
@@ -27,6 +33,11 @@ class LoyaltySettings(JobSettings, FeedConsumerSettings, BaseServiceSettings):
     # Scheduled jobs (services.common.jobs; cron in jobs_zone, or "every <N>s"): docs/operations.md
     job_points_expiry_schedule: str = "10 0 * * *"  # after midnight: points of an ended month expire
     job_ledger_check_schedule: str = "40 3 * * *"
+
+    @model_validator(mode="before")
+    @classmethod
+    def _derive_segmentation_url(cls, values: Any) -> Any:
+        return with_derived(values, {"segmentation_url": peer_url("segmentation")})
 
     @property
     def zone(self) -> ZoneInfo:

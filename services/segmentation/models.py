@@ -40,6 +40,8 @@ CLASSES = {
     "asset_size": ("major", "mid_high", "ordinary", "micro"),
     "behaviour": ("active", "potential", "dormant"),
 }
+# A rule segment is a scheme of its own, "rule:<segment id>", with one class: its members are in it.
+RULE_CLASS = "member"
 
 customer_feature = Table(
     "customer_feature",

@@ -243,6 +243,22 @@ class RecommendationList(ResponseModel):
     items: list[RecommendationRead]
 
 
+class CatalogueClass(ResponseModel):
+    id: str = Field(
+        description='"scheme:class", as segment.changed names a membership and other services name a class: '
+        '"asset_size:major", or "rule:<segment id>:member" for a rule segment'
+    )
+    scheme: str = Field(description='a built-in scheme, or "rule:<segment id>"')
+    class_: str = Field(alias="class", serialization_alias="class", description='a rule segment\'s is "member"')
+    label: str = Field(description="the class in words; a rule segment's own name")
+
+
+class ClassCatalogue(ResponseModel):
+    items: list[CatalogueClass] = Field(
+        description="every class: the built-in schemes' in order, then each rule segment's by name; not paginated"
+    )
+
+
 class ClassCount(ResponseModel):
     scheme: str
     class_: str = Field(alias="class", serialization_alias="class")

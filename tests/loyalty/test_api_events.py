@@ -37,7 +37,7 @@ def _register(client, auth, event_id, cid, role="staff"):
 
 
 def test_schedule_event_and_read_it(client, auth):
-    event = _event(client, auth, target_segments=["asset_size:high"])
+    event = _event(client, auth, target_segments=["asset_size:major"])
     assert event["seats_taken"] == 0 and event["status"] == "scheduled"
     read = client.get(f"/v1/loyalty/customer-events/{event['id']}", headers=auth("customer"))
     assert read.status_code == 200 and read.json() == event
@@ -170,7 +170,7 @@ def test_check_in_refusals_and_roles(client, auth, clock):
 
 
 def test_register_refusals(client, auth, loyalty_app):
-    event = _event(client, auth, target_segments=["asset_size:high"])
+    event = _event(client, auth, target_segments=["asset_size:major"])
     cid = str(uuid.uuid4())
     resp = _register(client, auth, event["id"], cid)
     assert resp.status_code == 409 and resp.json()["code"] == "event_not_eligible"
@@ -179,7 +179,7 @@ def test_register_refusals(client, auth, loyalty_app):
             f.event(
                 "segment.changed",
                 cid,
-                {"scheme": "asset_size", "from_class": None, "to_class": "high", "changed_at": "2026-03-01T00:00:00Z"},
+                {"scheme": "asset_size", "from_class": None, "to_class": "major", "changed_at": "2026-03-01T00:00:00Z"},
             )
         ]
     )

@@ -144,7 +144,7 @@ def test_redeem_as_system_is_403_and_without_token_401(client, auth):
         ({"points": 99}, "points_insufficient"),
         ({"stock": 0}, "reward_out_of_stock"),
         ({"eligible_tiers": ["gold"]}, "reward_not_eligible"),
-        ({"eligible_segments": ["asset_size:high"]}, "reward_not_eligible"),
+        ({"eligible_segments": ["asset_size:major"]}, "reward_not_eligible"),
         ({"active_until": "2026-02-01T00:00:00Z"}, "reward_unavailable"),
     ],
 )

@@ -21,7 +21,7 @@ def test_create_rule_as_supervisor_returns_it_with_version_1(client, auth):
             "min_amount": "50.00",
             "daily_cap": 500,
             "monthly_cap": 5000,
-            "multipliers": [{"segment": "asset_size:high", "factor": "1.5"}],
+            "multipliers": [{"segment": "asset_size:major", "factor": "1.5"}],
             "valid_from": "2026-01-01T08:00:00+08:00",
         },
     )
@@ -31,7 +31,7 @@ def test_create_rule_as_supervisor_returns_it_with_version_1(client, auth):
     [v] = body["versions"]
     assert v["valid_from"] == "2026-01-01T00:00:00Z" and v["valid_until"] is None
     assert (v["min_amount"], v["daily_cap"], v["monthly_cap"], v["actor_sub"]) == ("50.00", 500, 5000, "sup-1")
-    assert v["multipliers"] == [{"channel": None, "segment": "asset_size:high", "factor": "1.50"}]
+    assert v["multipliers"] == [{"channel": None, "segment": "asset_size:major", "factor": "1.50"}]
     read = client.get(f"/v1/loyalty/rules/{body['id']}", headers=auth("staff"))
     assert read.status_code == 200 and read.json() == body
 

@@ -68,7 +68,7 @@ def test_channel_and_segment_multipliers_combine(client, auth, loyalty_app):
         client,
         auth,
         points_per_100_cny=10,
-        multipliers=[{"channel": "mobile", "factor": "2"}, {"segment": "asset_size:high", "factor": "1.5"}],
+        multipliers=[{"channel": "mobile", "factor": "2"}, {"segment": "asset_size:major", "factor": "1.5"}],
     )
     c = f.consumer(loyalty_app)
     c.apply([f.txn(cid, 100_000, channel="counter")])  # 100
@@ -78,7 +78,12 @@ def test_channel_and_segment_multipliers_combine(client, auth, loyalty_app):
             f.event(
                 "segment.changed",
                 cid,
-                {"scheme": "asset_size", "from_class": "mid", "to_class": "high", "changed_at": "2026-03-10T01:00:00Z"},
+                {
+                    "scheme": "asset_size",
+                    "from_class": "mid_high",
+                    "to_class": "major",
+                    "changed_at": "2026-03-10T01:00:00Z",
+                },
             )
         ]
     )
@@ -90,7 +95,7 @@ def test_channel_and_segment_multipliers_combine(client, auth, loyalty_app):
             f.event(
                 "segment.changed",
                 cid,
-                {"scheme": "asset_size", "from_class": "high", "to_class": None, "changed_at": "2026-03-10T01:00:00Z"},
+                {"scheme": "asset_size", "from_class": "major", "to_class": None, "changed_at": "2026-03-10T01:00:00Z"},
             )
         ]
     )

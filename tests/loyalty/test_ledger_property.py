@@ -15,6 +15,7 @@ from services.common.errors import Conflict
 from services.loyalty.app import build_policy
 from services.loyalty.models import LedgerEntry, PointsAccount
 from services.loyalty.service import accounts, expiry, rewards
+from services.loyalty.service.classes import ClassCatalogue
 from services.loyalty.service.earning import Transaction, claw_back, earn_for_transaction
 from services.loyalty.service.ledger import commit
 from services.loyalty.service.rewards import RedeemRequest
@@ -23,6 +24,7 @@ from tests import dbkit
 from tests.loyalty.conftest import START, Clock, loyalty_settings
 
 SUP = Principal(sub="sup", role="supervisor")
+NO_RULE_SEGMENTS = ClassCatalogue(None)  # the writes here name no class
 CUSTOMERS = [uuid.UUID(int=i) for i in range(1, 4)]
 
 op = st.one_of(
@@ -62,6 +64,7 @@ def _run(db, policy, clock, ops):
         name="base",
         actor=SUP,
         policy=policy,
+        classes=NO_RULE_SEGMENTS,
         params=RuleParams(
             kind="deposit",
             channel=None,
@@ -77,6 +80,7 @@ def _run(db, policy, clock, ops):
     reward = rewards.create_reward(
         db,
         policy=policy,
+        classes=NO_RULE_SEGMENTS,
         fields={
             "code": "gift",
             "name": "gift",

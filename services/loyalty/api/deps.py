@@ -1,5 +1,5 @@
-"""Loyalty's own dependencies (the points policy) and the presenters its routers share; the kit's
-aliases (services.common.access, services.common.deps) cover the rest."""
+"""Loyalty's own dependencies (the points policy, segmentation's class catalogue) and the presenters its
+routers share; the kit's aliases (services.common.access, services.common.deps) cover the rest."""
 
 from typing import Annotated
 
@@ -9,6 +9,7 @@ from services.common.money import fen_to_str
 from services.loyalty.models import EarningRule, EarningRuleVersion, LedgerEntry, PointsAccount
 from services.loyalty.schemas.accounts import AccountRead, EntryRead
 from services.loyalty.schemas.rules import MultiplierRead, RuleRead, RuleVersionRead, factor_str
+from services.loyalty.service.classes import ClassCatalogue
 from services.loyalty.service.policy import Policy
 
 
@@ -18,6 +19,24 @@ async def _policy(request: Request) -> Policy:
 
 
 Pol = Annotated[Policy, Depends(_policy)]
+
+
+async def _classes(request: Request) -> ClassCatalogue:
+    classes: ClassCatalogue = request.app.state.classes
+    return classes
+
+
+Classes = Annotated[ClassCatalogue, Depends(_classes)]
+
+
+def segments_checked(what: str) -> str:
+    """The OpenAPI description of a write whose `what` names classes of segmentation's catalogue."""
+    return (
+        f"Each of {what} must be a class of segmentation's catalogue (`GET /v1/segments/classes`): "
+        '"asset_size:major", or "rule:<segment id>:member" for a rule segment; one that is not is a 422 whose '
+        "`errors` item names its index. Naming a rule segment asks segmentation: 503 (`service`: segmentation) "
+        "when it cannot answer, and nothing is written."
+    )
 
 
 def present_account(account: PointsAccount, policy: Policy) -> AccountRead:

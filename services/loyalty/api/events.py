@@ -10,7 +10,7 @@ from services.common.access import CustomerOrStaff, Everyone, Staff, Supervisor
 from services.common.auth import ensure_own_customer
 from services.common.deps import Cursor, Db, Limit
 from services.common.errors import problem_responses
-from services.loyalty.api.deps import Pol
+from services.loyalty.api.deps import Classes, Pol, segments_checked
 from services.loyalty.schemas.events import (
     CustomerEventCreate,
     CustomerEventDetail,
@@ -32,12 +32,13 @@ CustomerId = Annotated[uuid.UUID, "customer id"]
     status_code=201,
     response_model=CustomerEventDetail,
     summary="Schedule a customer event (supervisor)",
-    responses=problem_responses(401, 403, 422),
+    description=segments_checked("`target_segments`"),
+    responses=problem_responses(401, 403, 422, 503),
 )
 def create_event(
-    body: CustomerEventCreate, _p: Supervisor, db: Db, policy: Pol, response: Response
+    body: CustomerEventCreate, _p: Supervisor, db: Db, policy: Pol, classes: Classes, response: Response
 ) -> CustomerEventDetail:
-    event = events.create_event(db, fields=body.model_dump(), policy=policy)
+    event = events.create_event(db, fields=body.model_dump(), policy=policy, classes=classes)
     response.headers["Location"] = f"/v1/loyalty/customer-events/{event.id}"
     return CustomerEventDetail(**CustomerEventRead.model_validate(event).model_dump(), seats_taken=0)
 

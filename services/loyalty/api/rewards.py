@@ -11,7 +11,7 @@ from services.common.deps import Cursor, Db, IdemKey, IfMatch, Limit, replay
 from services.common.errors import problem_responses
 from services.common.etag import etag_for, expected_version
 from services.common.idempotency import StoredResponse, idempotency_request
-from services.loyalty.api.deps import Pol
+from services.loyalty.api.deps import Classes, Pol, segments_checked
 from services.loyalty.schemas.rewards import (
     RedemptionCreate,
     RedemptionRead,
@@ -27,6 +27,7 @@ from services.loyalty.service.rewards import RedeemRequest
 router = APIRouter(prefix="/v1/loyalty", tags=["rewards"])
 RewardId = Annotated[uuid.UUID, "reward id"]
 RedemptionId = Annotated[uuid.UUID, "redemption id"]
+SEGMENTS_CHECKED = segments_checked("`eligible_segments`")
 
 
 @router.post(
@@ -34,13 +35,16 @@ RedemptionId = Annotated[uuid.UUID, "redemption id"]
     status_code=201,
     response_model=RewardRead,
     summary="Add a reward (supervisor)",
-    responses=problem_responses(401, 403, 409, 422),
+    description=SEGMENTS_CHECKED,
+    responses=problem_responses(401, 403, 409, 422, 503),
 )
-def create_reward(body: RewardCreate, _p: Supervisor, db: Db, policy: Pol, response: Response) -> RewardRead:
+def create_reward(
+    body: RewardCreate, _p: Supervisor, db: Db, policy: Pol, classes: Classes, response: Response
+) -> RewardRead:
     fields = body.model_dump(exclude_none=True)
     if body.type == "voucher":
         fields.setdefault("voucher_valid_days", 30)
-    reward = rewards.create_reward(db, fields=fields, policy=policy)
+    reward = rewards.create_reward(db, fields=fields, policy=policy, classes=classes)
     response.headers["ETag"] = etag_for(reward.version)
     response.headers["Location"] = f"/v1/loyalty/rewards/{reward.id}"
     return RewardRead.model_validate(reward)
@@ -77,7 +81,8 @@ def read_reward(reward_id: RewardId, _p: Everyone, db: Db, response: Response) -
     "/rewards/{reward_id}",
     response_model=RewardRead,
     summary="Change a reward (If-Match required; supervisor)",
-    responses=problem_responses(401, 403, 404, 412, 422, 428),
+    description=SEGMENTS_CHECKED,
+    responses=problem_responses(401, 403, 404, 412, 422, 428, 503),
 )
 def update_reward(
     reward_id: RewardId,
@@ -85,12 +90,18 @@ def update_reward(
     _p: Supervisor,
     db: Db,
     policy: Pol,
+    classes: Classes,
     response: Response,
     if_match: IfMatch = None,
 ) -> RewardRead:
     changes = body.model_dump(exclude_unset=True)
     reward = rewards.update_reward(
-        db, reward_id=reward_id, changes=changes, expected_version=expected_version(if_match), policy=policy
+        db,
+        reward_id=reward_id,
+        changes=changes,
+        expected_version=expected_version(if_match),
+        policy=policy,
+        classes=classes,
     )
     response.headers["ETag"] = etag_for(reward.version)
     return RewardRead.model_validate(reward)

@@ -11,7 +11,7 @@ from services.common.errors import problem_responses
 from services.common.etag import etag_for, expected_version
 from services.common.money import str_to_fen
 from services.common.pagination import decode_cursor, page_of
-from services.loyalty.api.deps import Pol, present_rule
+from services.loyalty.api.deps import Classes, Pol, present_rule, segments_checked
 from services.loyalty.schemas.rules import (
     RuleChange,
     RuleCreate,
@@ -26,6 +26,7 @@ from services.loyalty.service.rules import RuleParams
 
 router = APIRouter(prefix="/v1/loyalty/rules", tags=["earning rules"])
 RuleId = Annotated[uuid.UUID, "rule id"]
+SEGMENTS_CHECKED = segments_checked("the multipliers' `segment`")
 
 
 def _params(body: RuleParamsIn) -> RuleParams:
@@ -49,11 +50,14 @@ def _params(body: RuleParamsIn) -> RuleParams:
     status_code=201,
     response_model=RuleRead,
     summary="Create an earning rule (supervisor)",
-    responses=problem_responses(401, 403, 409, 422),
+    description=SEGMENTS_CHECKED,
+    responses=problem_responses(401, 403, 409, 422, 503),
 )
-def create_rule(body: RuleCreate, principal: Supervisor, db: Db, policy: Pol, response: Response) -> RuleRead:
+def create_rule(
+    body: RuleCreate, principal: Supervisor, db: Db, policy: Pol, classes: Classes, response: Response
+) -> RuleRead:
     rule, versions = rules.create_rule(
-        db, code=body.code, name=body.name, params=_params(body), actor=principal, policy=policy
+        db, code=body.code, name=body.name, params=_params(body), actor=principal, policy=policy, classes=classes
     )
     response.headers["ETag"] = etag_for(rule.version)
     response.headers["Location"] = f"/v1/loyalty/rules/{rule.id}"
@@ -91,7 +95,8 @@ def read_rule(rule_id: RuleId, _p: StaffOrSystem, db: Db, response: Response) ->
     "/{rule_id}",
     response_model=RuleRead,
     summary="Change a rule: a new version from valid_from (If-Match required; supervisor)",
-    responses=problem_responses(401, 403, 404, 409, 412, 422, 428),
+    description=SEGMENTS_CHECKED,
+    responses=problem_responses(401, 403, 404, 409, 412, 422, 428, 503),
 )
 def change_rule(
     rule_id: RuleId,
@@ -99,6 +104,7 @@ def change_rule(
     principal: Supervisor,
     db: Db,
     policy: Pol,
+    classes: Classes,
     response: Response,
     if_match: IfMatch = None,
 ) -> RuleRead:
@@ -110,6 +116,7 @@ def change_rule(
         expected_version=expected_version(if_match),
         actor=principal,
         policy=policy,
+        classes=classes,
     )
     response.headers["ETag"] = etag_for(rule.version)
     return present_rule(rule, versions)

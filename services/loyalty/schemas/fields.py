@@ -36,7 +36,8 @@ Segment = Annotated[
     Field(
         pattern=r"^[A-Za-z0-9_.-]{1,60}(:[A-Za-z0-9_.-]{1,60}){1,2}$",
         max_length=200,
-        description='"scheme:class", e.g. "asset_size:high"',
+        description='a class of segmentation\'s catalogue (GET /v1/segments/classes), "scheme:class": '
+        '"asset_size:major", or "rule:<segment id>:member" for a rule segment',
     ),
 ]
 Money = Annotated[str, Field(pattern=r"^\d{1,13}\.\d{2}$", description='CNY with two places, "100.00"')]

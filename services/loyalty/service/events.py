@@ -16,6 +16,7 @@ from services.common.pagination import oldest_first, page_of, time_id_key
 from services.loyalty.models import CustomerEvent, EventRegistration, PointsAccount
 from services.loyalty.service.accounts import segments_of
 from services.loyalty.service.activities import awards_for_trigger
+from services.loyalty.service.classes import ClassCatalogue
 from services.loyalty.service.ledger import (
     Posting,
     commit,
@@ -39,7 +40,9 @@ def registration_not_found(event_id, customer_id) -> NotFound:
     return NotFound(f"Customer {customer_id} is not registered for event {event_id}", code="registration_not_found")
 
 
-def create_event(db: Database, *, fields: dict[str, Any], policy: Policy) -> CustomerEvent:
+def create_event(db: Database, *, fields: dict[str, Any], policy: Policy, classes: ClassCatalogue) -> CustomerEvent:
+    """422 for a target segment that is no class."""
+    classes.check("target_segments", fields.get("target_segments"))
     with db.write() as s:
         event = CustomerEvent(**fields, created_at=policy.now())
         s.add(event)

@@ -21,6 +21,7 @@ from services.common.outbox import record_event
 from services.common.pagination import decode_cursor, newest_first, page_of, time_id_key
 from services.loyalty.models import PointsAccount, Redemption, Reward, idempotency, outbox
 from services.loyalty.service.accounts import segments_of
+from services.loyalty.service.classes import ClassCatalogue
 from services.loyalty.service.ledger import Posting, add_effect, commit, debit, lock_account, require_active, restore
 from services.loyalty.service.policy import Policy
 
@@ -36,8 +37,9 @@ def redemption_not_found(redemption_id) -> NotFound:
     return NotFound(f"No redemption {redemption_id}", code="redemption_not_found")
 
 
-def create_reward(db: Database, *, fields: dict[str, Any], policy: Policy) -> Reward:
-    """409 reward_code_taken when the code exists."""
+def create_reward(db: Database, *, fields: dict[str, Any], policy: Policy, classes: ClassCatalogue) -> Reward:
+    """409 reward_code_taken when the code exists; 422 for an eligible segment that is no class."""
+    classes.check("eligible_segments", fields.get("eligible_segments"))
     now = policy.now()
     fields = {**fields, "active_from": fields.get("active_from") or now}
     with db.write() as s:
@@ -55,12 +57,20 @@ def create_reward(db: Database, *, fields: dict[str, Any], policy: Policy) -> Re
 
 
 def update_reward(
-    db: Database, *, reward_id: uuid.UUID, changes: dict[str, Any], expected_version: int, policy: Policy
+    db: Database,
+    *,
+    reward_id: uuid.UUID,
+    changes: dict[str, Any],
+    expected_version: int,
+    policy: Policy,
+    classes: ClassCatalogue,
 ) -> Reward:
-    """Only the fields given change; 412 when stale; null only where a value may be absent."""
+    """Only the fields given change; 412 when stale; null only where a value may be absent; 422 for an
+    eligible segment that is no class."""
     nulls = [k for k, v in changes.items() if v is None and k not in NULLABLE]
     if nulls:
         raise InvalidInput([{"loc": ["body", k], "msg": "may not be null", "type": "null_not_allowed"} for k in nulls])
+    classes.check("eligible_segments", changes.get("eligible_segments"))
     with db.write() as s:
         reward = s.get(Reward, reward_id, with_for_update=True)
         if reward is None:

@@ -15,6 +15,7 @@ from services.common.db import Database, is_unique_violation
 from services.common.errors import Conflict, InvalidInput, NotFound
 from services.common.etag import check_version
 from services.loyalty.models import EarningRule, EarningRuleVersion
+from services.loyalty.service.classes import ClassCatalogue
 from services.loyalty.service.ledger import commit
 from services.loyalty.service.policy import Policy
 
@@ -36,6 +37,11 @@ class RuleParams:
     multipliers: list[dict[str, Any]]
     valid_from: datetime | None
     valid_until: datetime | None
+
+
+def _check_segments(params: RuleParams, classes: ClassCatalogue) -> None:
+    """422 for a multiplier's segment that is no class."""
+    classes.check("multipliers", [m.get("segment") for m in params.multipliers], part="segment")
 
 
 def _check_window(start: datetime, until: datetime | None) -> None:
@@ -64,12 +70,20 @@ def _version(
 
 
 def create_rule(
-    db: Database, *, code: str, name: str, params: RuleParams, actor: Principal, policy: Policy
+    db: Database,
+    *,
+    code: str,
+    name: str,
+    params: RuleParams,
+    actor: Principal,
+    policy: Policy,
+    classes: ClassCatalogue,
 ) -> tuple[EarningRule, list[EarningRuleVersion]]:
-    """409 rule_code_taken when the code exists."""
+    """409 rule_code_taken when the code exists; 422 for a multiplier's segment that is no class."""
     now = policy.now()
     start = params.valid_from or now
     _check_window(start, params.valid_until)
+    _check_segments(params, classes)
     with db.write() as s:
         if s.execute(select(EarningRule.id).where(EarningRule.code == code)).first():
             raise Conflict(f"An earning rule with code {code} exists", code="rule_code_taken")
@@ -131,9 +145,12 @@ def change_rule(
     expected_version: int,
     actor: Principal,
     policy: Policy,
+    classes: ClassCatalogue,
 ) -> tuple[EarningRule, list[EarningRuleVersion]]:
     """A new version in force from `valid_from` (default now); the previous version ends there.
-    Transactions before that time keep being scored by the previous version."""
+    Transactions before that time keep being scored by the previous version. 422 for a multiplier's
+    segment that is no class."""
+    _check_segments(params, classes)
     now = policy.now()
     with db.write() as s:
         rule, versions = _locked_rule(s, rule_id, expected_version)

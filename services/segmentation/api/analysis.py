@@ -1,5 +1,6 @@
-"""Segment analysis over the built-in classes: summary, cross-tab, migrations, dormant by branch,
-class members. Included before the rule-segment routes, whose /{segment_id} would shadow these."""
+"""The class catalogue, and segment analysis over the built-in classes: summary, cross-tab, migrations,
+dormant by branch, class members. Included before the rule-segment routes, whose /{segment_id} would
+shadow these."""
 
 from datetime import date
 from typing import Annotated
@@ -12,6 +13,8 @@ from services.common.errors import problem_responses
 from services.segmentation.api.deps import Ctx, member_page
 from services.segmentation.schemas import (
     BranchDormant,
+    CatalogueClass,
+    ClassCatalogue,
     ClassCount,
     ClassSummary,
     CrossTab,
@@ -27,7 +30,25 @@ from services.segmentation.service import catalogue, segments
 router = APIRouter(prefix="/v1/segments", tags=["segments"])
 
 
-# --- segments: analysis and built-in classes (before /{segment_id}) -------------------------------
+# --- segments: the class catalogue, analysis and built-in classes (before /{segment_id}) ----------
+
+
+@router.get(
+    "/classes",
+    response_model=ClassCatalogue,
+    summary="Every class a customer can be in: the built-in schemes' and each rule segment's",
+    description="The catalogue other services check their references to a class against (a loyalty "
+    'reward\'s `eligible_segments`, for one): `id` is the class as `segment.changed` names it, "scheme:class", '
+    'and "rule:<segment id>:member" for a rule segment.',
+    responses=problem_responses(401, 403, 422),
+)
+def class_catalogue(_p: StaffOrSystem, ctx: Ctx) -> ClassCatalogue:
+    return ClassCatalogue(
+        items=[
+            CatalogueClass(**{"id": f"{s}:{c}", "scheme": s, "class": c, "label": label})
+            for s, c, label in catalogue.class_catalogue(ctx.db)
+        ]
+    )
 
 
 @router.get(

@@ -1,6 +1,6 @@
-"""The needs profile of each class, recommendations with suitability, and the analysis views (class
-counts and AUM, region x asset-size, migration between dates, dormant by branch). The catalogue
-itself is products.py."""
+"""The class catalogue (every class a customer can be in), the needs profile of each class,
+recommendations with suitability, and the analysis views (class counts and AUM, region x asset-size,
+migration between dates, dormant by branch). The product catalogue is products.py."""
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -12,7 +12,15 @@ from sqlalchemy.orm import aliased
 from services.common.db import Database, UTCDateTime
 from services.common.errors import InvalidInput
 from services.common.money import fen_to_str
-from services.segmentation.models import CLASSES, SCHEMES, customer_feature, membership_change, product
+from services.segmentation.models import (
+    CLASSES,
+    RULE_CLASS,
+    SCHEMES,
+    customer_feature,
+    membership_change,
+    product,
+    segment,
+)
 
 cf = customer_feature
 
@@ -45,6 +53,16 @@ NEEDS: dict[str, tuple[str, ...]] = {
 }
 NEEDS_TAGS = tuple(sorted({t for tags in NEEDS.values() for t in tags} | {"protection", "everyday_payments"}))
 ALL_CLASSES = tuple(f"{s}:{c}" for s in SCHEMES for c in CLASSES[s])
+
+
+def class_catalogue(db: Database) -> list[tuple[str, str, str]]:
+    """(scheme, class, label) of every class a customer can be in, as segment.changed names them: each
+    built-in scheme's classes in order, then every rule segment's one class (scheme rule:<segment id>,
+    class member, labelled with the segment's name) by name. Rule segments are never deleted."""
+    fixed = [(s, c, CLASS_LABELS[c]) for s in SCHEMES for c in CLASSES[s]]
+    with db.read() as s:
+        rules = s.execute(select(segment.c.id, segment.c.name).order_by(segment.c.name, segment.c.id)).all()
+    return fixed + [(f"rule:{r.id}", RULE_CLASS, r.name) for r in rules]
 
 
 def customer_classes(features: Row) -> list[str]:

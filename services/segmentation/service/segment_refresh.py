@@ -13,7 +13,7 @@ from sqlalchemy import Executable, and_, bindparam, delete, exists, insert, lite
 from sqlalchemy.orm import Session
 
 from services.common.db import UTCDateTime
-from services.segmentation.models import customer_feature, membership_change, segment_member
+from services.segmentation.models import RULE_CLASS, customer_feature, membership_change, segment_member
 from services.segmentation.service.classify import (
     HISTORY_COLS,
     Scope,
@@ -52,8 +52,8 @@ def build_statements(segment_id: str, rule: Any, one: bool, now: datetime) -> Ru
     still = exists(select(1).where(cf.customer_id == sm.customer_id, cf.type.is_not(None), expr))
     leaving = and_(sm.segment_id == segment_id, _on(sm.customer_id, one), ~still)
     moves = union_all(
-        select(cf.customer_id, literal(scheme), null(), literal("member"), stamp).where(entering),
-        select(sm.customer_id, literal(scheme), literal("member"), null(), stamp).where(leaving),
+        select(cf.customer_id, literal(scheme), null(), literal(RULE_CLASS), stamp).where(entering),
+        select(sm.customer_id, literal(scheme), literal(RULE_CLASS), null(), stamp).where(leaving),
     )
     return RuleStatements(
         moves=insert(membership_change).from_select(HISTORY_COLS, moves),
