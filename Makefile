@@ -25,6 +25,12 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP) ## create .venv and install the suite with its dev tools
 
+# openapi-typescript for the client-contract test (npm; without npm that one check skips, and fails in CI)
+CLIENT_TOOLS := tests/client/node_modules/.installed
+$(CLIENT_TOOLS): tests/client/package-lock.json
+	@if command -v npm >/dev/null; then npm ci --prefix tests/client --no-audit --no-fund --silent && touch $@; \
+	else echo "npm not found: the TypeScript client check will be skipped"; fi
+
 migrate: $(STAMP) ## apply every service's migrations (SQLite under data/; DB=postgres: a database per service)
 	DB=$(DB) SUITE_POSTGRES_URL=$(SUITE_POSTGRES_URL) bash scripts/migrate.sh
 
@@ -37,7 +43,7 @@ demo: $(STAMP) ## load synthetic data through profile's API (suite running): mak
 token: $(STAMP) ## print a development token: make token ROLE=staff [SUB=...] [BRANCH=...]
 	@$(BIN)/python -m services.common.tokens --role $(ROLE) $(if $(SUB),--sub $(SUB)) $(if $(BRANCH),--branch $(BRANCH))
 
-test: $(STAMP) ## run the whole test suite (SQLite and PostgreSQL when reachable; it must be in CI)
+test: $(STAMP) $(CLIENT_TOOLS) ## run the whole test suite (SQLite and PostgreSQL when reachable; it must be in CI)
 	$(BIN)/python -m pytest -n auto -q $(PYTEST_ARGS)
 
 check-migrations: $(STAMP) ## alembic check, upgrade, downgrade to base, upgrade: each service, both databases

@@ -23,6 +23,7 @@ from services.common.errors import install_problem_handlers
 from services.common.logs import configure_logging
 from services.common.metrics import HttpMetrics, metrics_router
 from services.common.middleware import RequestContextMiddleware
+from services.common.openapi_doc import install_openapi, operation_id
 
 DESCRIPTION = """One entry point to the Postal Savings Customer Management Suite.
 
@@ -135,7 +136,9 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         openapi_url=None,
         docs_url=None,
         redoc_url=None,
+        generate_unique_id_function=operation_id,
     )
+    install_openapi(app)
     app.state.service_name = "gateway"
     app.state.settings = settings
     app.state.verifier = TokenVerifier(settings)

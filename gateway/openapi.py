@@ -4,6 +4,7 @@ assets served from here (no CDN)."""
 
 import asyncio
 import copy
+import re
 import time
 from collections.abc import Callable
 from typing import Any
@@ -12,9 +13,12 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from gateway.h1pool import UpstreamError
+from gateway.overview_fanout import PARTS
 from gateway.routes import API_PREFIX
 from gateway.upstream import UpstreamClient
 from services.common.docs import docs_router
+from services.common.errors import PROBLEM_MEDIA_TYPE
+from services.common.openapi_doc import PROBLEM_REF
 
 OPENAPI_PATH = "/api/openapi.json"
 DOCS_PATH = "/api/docs"
@@ -54,7 +58,10 @@ def _merge_components(merged: Document, spec: Document, service: str) -> dict[st
         target = merged[section]
         for name, value in items.items():
             new = renames.get(f"{_REF}{section}/{name}", f"{_REF}{section}/{name}").rsplit("/", 1)[1]
-            target.setdefault(new, _rewrite_refs(value, renames))
+            value = _rewrite_refs(value, renames)
+            if new != name and isinstance(value, dict) and value.get("title") == name:
+                value["title"] = new  # generators name models by title: two `Question`s would clash
+            target.setdefault(new, value)
     return renames
 
 
@@ -67,8 +74,9 @@ def merge(own: Document, services: dict[str, Document], routed: Callable[[str], 
     components = doc.setdefault("components", {})
     op_ids = {op.get("operationId") for item in doc["paths"].values() for m, op in item.items() if m in _METHODS}
     tags = {t["name"]: t for t in doc.get("tags", [])}
+    renamed: dict[str, dict[str, str]] = {}
     for service, spec in services.items():
-        renames = _merge_components(components, spec, service)
+        renames = renamed[service] = _merge_components(components, spec, service)
         for path, item in (spec.get("paths") or {}).items():
             public = API_PREFIX + path
             if routed(path) != service or public in doc["paths"]:
@@ -78,6 +86,7 @@ def merge(own: Document, services: dict[str, Document], routed: Callable[[str], 
                 if method not in _METHODS or not isinstance(op, dict):
                     continue
                 op.setdefault("tags", [service])
+                _add_gateway_errors(op)
                 if op.get("operationId") in op_ids:
                     op["operationId"] = f"{service}_{op['operationId']}"
                 op_ids.add(op.get("operationId"))
@@ -86,7 +95,74 @@ def merge(own: Document, services: dict[str, Document], routed: Callable[[str], 
             tags.setdefault(tag["name"], tag)
     if tags:
         doc["tags"] = list(tags.values())
+    _type_overview(doc, services, renamed)
     return doc
+
+
+# What the gateway itself may answer on any proxied route, whatever the service says: its rate limit,
+# the service unreachable, not configured or its breaker open, no answer in time; 413 past the body limit.
+_GATEWAY_ERRORS = {
+    "429": "Too Many Requests: the caller's rate limit (Retry-After)",
+    "503": "Service Unavailable: upstream_unavailable, service_not_configured or circuit_open (Retry-After)",
+    "504": "Gateway Timeout: upstream_timeout",
+}
+
+
+def _add_gateway_errors(op: Document) -> None:
+    extra = dict(_GATEWAY_ERRORS)
+    if "requestBody" in op:
+        extra["413"] = "Content Too Large: the body is over the gateway's limit"
+    responses = op.setdefault("responses", {})
+    for status, description in extra.items():
+        responses.setdefault(
+            status, {"description": description, "content": {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": PROBLEM_REF}}}}
+        )
+
+
+def _response_schema(spec: Document, path: str) -> Document | None:
+    """The 200 JSON schema of the service's GET on `path` (a Part's path: `{id}` for the one parameter,
+    query left off), or None when the service's document has no such operation."""
+    pattern = re.compile("^" + re.escape(path.split("?")[0]).replace(re.escape("{id}"), r"\{[^/]+\}") + "$")
+    for candidate, item in (spec.get("paths") or {}).items():
+        if pattern.match(candidate):
+            ok = (item.get("get") or {}).get("responses", {}).get("200", {})
+            schema: Document | None = (ok.get("content") or {}).get("application/json", {}).get("schema")
+            return schema
+    return None
+
+
+def _resolve(doc: Document, schema: Document | None) -> Document | None:
+    ref = (schema or {}).get("$ref")
+    if not ref:
+        return schema
+    found: Document | None = doc["components"]["schemas"].get(ref.rsplit("/", 1)[1])
+    return found
+
+
+def _type_overview(doc: Document, services: dict[str, Document], renamed: dict[str, dict[str, str]]) -> None:
+    """Each overview part gets the schema its owning service documents for what the part relays (the
+    service's schemas are merged already, so refs resolve); a part whose service is not merged stays a
+    plain object."""
+    overview = doc.get("components", {}).get("schemas", {}).get("CustomerOverview")
+    if overview is None:
+        return
+    for part in PARTS:
+        if part.shape == "segments" or part.service not in services:
+            continue
+        schema = _response_schema(services[part.service], part.path)
+        if schema is None:
+            continue
+        schema = _rewrite_refs(schema, renamed[part.service])
+        if part.shape in ("items", "first_item"):
+            items = ((_resolve(doc, schema) or {}).get("properties") or {}).get("items", {}).get("items")
+            if items is None:
+                continue
+            schema = {"type": "array", "items": items} if part.shape == "items" else items
+        described = overview["properties"][part.name]
+        overview["properties"][part.name] = {
+            "anyOf": [schema, {"type": "null"}],
+            **{k: v for k, v in described.items() if k in ("title", "description")},
+        }
 
 
 class MergedOpenAPI:

@@ -10,7 +10,7 @@ from uuid import UUID
 from fastapi import APIRouter, Path, Request, Response
 from pydantic import BaseModel, Field
 
-from gateway.overview_fanout import MissingPart, caller_headers, fan_out
+from gateway.overview_fanout import MissingPart, OverviewSegment, caller_headers, fan_out
 from services.common.access import Everyone
 from services.common.auth import ensure_own_customer
 from services.common.errors import NotFound, problem_responses
@@ -27,12 +27,13 @@ def is_own_path(path: str) -> bool:
 class CustomerOverview(BaseModel):
     """Each part is the owning service's own answer, relayed as it is (the profile masked, as profile
     serves it). A part is null when its service has nothing for the customer, or when it is missing:
-    then `partial` names it with the reason."""
+    then `partial` names it with the reason. In the merged OpenAPI each part has its owner's schema
+    (gateway.openapi); here, without the services' documents, the parts are plain objects."""
 
     customer_id: UUID
     profile: dict[str, Any] | None = None
     risk_assessment: dict[str, Any] | None = Field(None, description="The valid risk assessment (level C1..C5)")
-    segments: list[dict[str, Any]] | None = Field(None, description="The customer's class in every scheme")
+    segments: list[OverviewSegment] | None = Field(None, description="The customer's class in every scheme")
     points: dict[str, Any] | None = Field(None, description="The points account with its balance")
     points_expiring: dict[str, Any] | None = Field(None, description="Points expiring within 30 days")
     open_complaints: list[dict[str, Any]] | None = Field(None, description="Open complaints with due dates")
@@ -48,7 +49,7 @@ router = APIRouter(tags=["overview"])
     OVERVIEW_ROUTE,
     response_model=CustomerOverview,
     summary="Everything about one customer, from every service, in one call",
-    responses=problem_responses(401, 404, 429),
+    responses=problem_responses(401, 404, 422, 429),
 )
 async def customer_overview(
     request: Request,
@@ -67,4 +68,4 @@ async def customer_overview(
     values, missing = await fan_out(state.forwarder, str(customer_id), headers, label=OVERVIEW_ROUTE)
     overview = CustomerOverview(customer_id=customer_id, **values, partial=missing, generated_at=datetime.now(UTC))
     # Serialised once here; returned through response_model it would be validated a second time.
-    return Response(overview.model_dump_json(), media_type="application/json")
+    return Response(overview.model_dump_json(by_alias=True), media_type="application/json")

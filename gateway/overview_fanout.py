@@ -6,7 +6,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from starlette.types import Scope
 
 from gateway.headers import forwarded_headers
@@ -33,23 +33,42 @@ _FORWARDED = frozenset(
 )
 
 
+Shape = Literal["body", "items", "first_item", "segments"]
+
+
 @dataclass(frozen=True, slots=True)
 class Part:
     name: str
     service: str
     path: str  # a format string over {id}, as the owning service serves it
     absent_means_none: bool = True  # a 404 says "nothing of this kind", not "missing"
+    # What of the service's answer the part is: all of it, the items of its page, the first item, or
+    # the membership document as OverviewSegment items. The merged OpenAPI types the part by it.
+    shape: Shape = "body"
 
 
 PARTS = (
     Part("profile", "profile", "/v1/customers/{id}", absent_means_none=False),
     Part("risk_assessment", "profile", "/v1/customers/{id}/risk-assessments/current"),
-    Part("segments", "segmentation", "/v1/memberships?customer_id={id}"),
+    Part("segments", "segmentation", "/v1/memberships?customer_id={id}", shape="segments"),
     Part("points", "loyalty", "/v1/loyalty/accounts/{id}"),
     Part("points_expiring", "loyalty", "/v1/loyalty/accounts/{id}/expiring?within=30d"),
-    Part("open_complaints", "feedback", "/v1/complaints?customer_id={id}&limit=50"),
-    Part("latest_satisfaction", "feedback", "/v1/surveys/responses?customer_id={id}&limit=1"),
+    Part("open_complaints", "feedback", "/v1/complaints?customer_id={id}&limit=50", shape="items"),
+    Part("latest_satisfaction", "feedback", "/v1/surveys/responses?customer_id={id}&limit=1", shape="first_item"),
 )
+
+
+class OverviewSegment(BaseModel):
+    """The customer's class in one scheme; for a rule segment, `rule:<id>` and class `member`."""
+
+    scheme: str = Field(description="customer_type, region, asset_size, behaviour, or rule:<segment id>")
+    class_: str | None = Field(alias="class", description="the class in the scheme (`member` for a rule segment)")
+    name: str | None = Field(None, description="a rule segment's name")
+    since: str | None = Field(
+        None,
+        description="a rule segment's: member since, as segmentation gives it",
+        json_schema_extra={"format": "date-time"},
+    )
 
 
 class MissingPart(BaseModel):
@@ -74,10 +93,10 @@ def _items(body: Any) -> Any:
     return body.get("items") if isinstance(body, dict) and isinstance(body.get("items"), list) else body
 
 
-def _segments(body: Any) -> list[dict[str, Any]] | None:
+def _segments(body: Any) -> list[OverviewSegment] | None:
     """Segmentation's membership document ({"classes": {scheme: class}, "segments": [rule segments]})
     as one list: a {scheme, class} per built-in scheme, then {scheme: "rule:<id>", class: "member",
-    name, since} per rule segment the customer is in."""
+    name, since} per rule segment the customer is in. A document of another shape raises ValueError."""
     if not isinstance(body, dict) or not isinstance(body.get("classes"), dict):
         return None
     shaped: list[dict[str, Any]] = [{"scheme": scheme, "class": cls} for scheme, cls in body["classes"].items()]
@@ -91,7 +110,7 @@ def _segments(body: Any) -> list[dict[str, Any]] | None:
                     "since": seg.get("since"),
                 }
             )
-    return shaped
+    return [OverviewSegment.model_validate(item) for item in shaped]  # pydantic's ValidationError is a ValueError
 
 
 def _shape(name: str, body: Any) -> Any:
@@ -141,7 +160,7 @@ async def fetch_part(forwarder: Forwarder, part: Part, customer_id: str, headers
     try:
         return _shape(part.name, answer.json())
     except ValueError:
-        raise Missing("error", f"The {part.service} service answered something that is not JSON") from None
+        raise Missing("error", f"The {part.service} service's answer could not be read") from None
 
 
 def _missing(part: Part, task: "asyncio.Future[Any]", budget: float) -> MissingPart | None:

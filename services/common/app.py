@@ -23,6 +23,7 @@ from services.common.jobs_metrics import install_job_metrics
 from services.common.logs import configure_logging
 from services.common.metrics import HttpMetrics, metrics_router
 from services.common.middleware import RequestContextMiddleware
+from services.common.openapi_doc import install_openapi, operation_id
 from services.common.strict_query import reject_unknown_query
 
 
@@ -88,7 +89,9 @@ def build_service_app(
         docs_url=None,  # served by docs_router with local assets (no CDN)
         redoc_url=None,
         dependencies=[Depends(reject_unknown_query)],
+        generate_unique_id_function=operation_id,
     )
+    install_openapi(app)
     app.state.service_name = name
     app.state.settings = settings
     app.state.db = db

@@ -34,8 +34,7 @@ import os
 import random
 import secrets
 import time
-from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -45,104 +44,19 @@ import httpx
 import pytest
 from sqlalchemy import text
 
-from services.common.config import DEV_JWT_SECRET
 from services.common.db import Database
 from services.common.money import fen_to_str
 from services.profile.service.identity import credit_code_check_char, resident_id_check_char
-from tests.dbkit import fresh_pg_database, require_postgres, worker_id
-from tests.e2e.conftest import Process, base_env, migrate_service
+from tests.e2e.whole_suite import CURSORS, SERVICES, WholeSuite, whole_suite  # noqa: F401 (a fixture)
 from tests.event_contract import check_feed
 
 pytestmark = pytest.mark.e2e
 
-SERVICES = ("profile", "loyalty", "segmentation", "feedback")
-# Each consuming service's cursors (consumer name in its consumer_cursor table) and whose feed each reads.
-CURSORS = {
-    "loyalty": {"loyalty-profile": "profile", "loyalty-segmentation": "segmentation", "loyalty-feedback": "feedback"},
-    "segmentation": {"profile": "profile", "loyalty": "loyalty", "feedback": "feedback"},
-    "feedback": {"profile": "profile", "segmentation": "segmentation"},
-}
 DRAIN_DEADLINE = 60.0
 ENROL_DEADLINE = 30.0
 BANK_ZONE = ZoneInfo("Asia/Shanghai")  # loyalty's business calendar: check-in is on the event's day
 MAX_CUSTOMERS = 6
 DAY = 86_400
-
-
-# --- the processes ------------------------------------------------------------------------------
-
-
-@dataclass
-class PropertySuite:
-    procs: dict[str, Process]
-    dbs: dict[str, Database]  # the consuming services' databases, where their feed cursors are read
-
-
-def _process(name: str, factory: str, tmp_path, **env: str) -> Process:
-    prefix = name.upper()
-    settings = {
-        f"{prefix}_ENVIRONMENT": "test",
-        f"{prefix}_LOG_LEVEL": "WARNING",
-        f"{prefix}_JWT_SECRET": DEV_JWT_SECRET,
-    }
-    if name in CURSORS:  # a consumer, with scheduled jobs: the plan's steps are the only writers
-        settings |= {f"{prefix}_JOBS_IN_PROCESS": "false", f"{prefix}_FEED_IDLE_SECONDS": "0.2"}
-    return Process(name, factory, base_env(**settings, **env), tmp_path / f"{name}.log")
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def property_suite(request, tmp_path) -> Iterator[PropertySuite]:
-    """Every service on its own database with every feed between them, and the gateway over all four."""
-    if request.param == "sqlite":
-        urls = {name: f"sqlite:///{tmp_path / name}.db" for name in SERVICES}
-    else:
-        require_postgres()
-        urls = {name: fresh_pg_database(f"test_e2e_prop_{name}_{worker_id()}") for name in SERVICES}
-    with ThreadPoolExecutor(len(SERVICES)) as pool:
-        list(pool.map(lambda name: migrate_service(name, urls[name]), SERVICES))
-    profile = _process("profile", "services.profile.app:create_app", tmp_path, PROFILE_DATABASE_URL=urls["profile"])
-    feedback = _process(
-        "feedback", "services.feedback.app:create_app", tmp_path, FEEDBACK_DATABASE_URL=urls["feedback"]
-    )
-    loyalty = _process("loyalty", "services.loyalty.app:create_app", tmp_path, LOYALTY_DATABASE_URL=urls["loyalty"])
-    segmentation = _process(
-        "segmentation", "services.segmentation.app:create_app", tmp_path, SEGMENTATION_DATABASE_URL=urls["segmentation"]
-    )
-    feed = {p.name: f"{p.url}/v1/events" for p in (profile, loyalty, segmentation, feedback)}
-    loyalty.env.update(
-        LOYALTY_PROFILE_FEED_URL=feed["profile"],
-        LOYALTY_SEGMENTATION_FEED_URL=feed["segmentation"],
-        LOYALTY_FEEDBACK_FEED_URL=feed["feedback"],
-    )
-    segmentation.env.update(
-        SEGMENTATION_PROFILE_FEED_URL=feed["profile"],
-        SEGMENTATION_LOYALTY_FEED_URL=feed["loyalty"],
-        SEGMENTATION_FEEDBACK_FEED_URL=feed["feedback"],
-    )
-    feedback.env.update(FEEDBACK_PROFILE_FEED_URL=feed["profile"], FEEDBACK_SEGMENTATION_FEED_URL=feed["segmentation"])
-    gateway = _process(
-        "gateway",
-        "gateway.app:create_app",
-        tmp_path,
-        GATEWAY_PROFILE_URL=profile.url,
-        GATEWAY_SEGMENTATION_URL=segmentation.url,
-        GATEWAY_FEEDBACK_URL=feedback.url,
-        GATEWAY_LOYALTY_URL=loyalty.url,
-        GATEWAY_OVERVIEW_BUDGET_SECONDS="10",  # a slow part must not turn into a `partial` here
-    )
-    procs = {p.name: p for p in (profile, loyalty, segmentation, feedback, gateway)}
-    dbs = {name: Database(urls[name]) for name in CURSORS}
-    try:
-        for p in procs.values():
-            p.spawn()
-        for p in procs.values():
-            p.wait_live()
-        yield PropertySuite(procs, dbs)
-    finally:
-        for p in reversed(procs.values()):
-            p.stop()
-        for db in dbs.values():
-            db.dispose()
 
 
 # --- the plan -----------------------------------------------------------------------------------
@@ -307,7 +221,7 @@ class Driver:
     """Carries out a plan against the live services, keeping what later steps refer to (ids, the
     batches as sent) and a log line per step with its outcome."""
 
-    suite: PropertySuite
+    suite: WholeSuite
     auth: Callable[..., dict[str, str]]
     http: dict[str, httpx.Client] = field(default_factory=dict)
     customers: list[str] = field(default_factory=list)
@@ -615,7 +529,7 @@ def _cursors(dbs: dict[str, Database]) -> dict[tuple[str, str], int]:
     return found
 
 
-def drain(suite: PropertySuite, http: dict[str, httpx.Client], headers: dict[str, str]) -> dict[str, int]:
+def drain(suite: WholeSuite, http: dict[str, httpx.Client], headers: dict[str, str]) -> dict[str, int]:
     """Waits until every consumer's cursor is at its owner's head and no head moved meanwhile (a
     consumer commits the events it causes with its cursor, so nothing is left in flight). Returns
     the heads; fails naming the laggards after DRAIN_DEADLINE."""
@@ -650,9 +564,11 @@ def _time(value: str | None) -> datetime | None:
 
 
 def _segments_part(memberships: dict[str, Any]) -> list[dict[str, Any]]:
-    """Segmentation's memberships in the overview's shape: a {scheme, class} per built-in scheme, then
-    each rule segment the customer is in."""
-    shaped: list[dict[str, Any]] = [{"scheme": k, "class": v} for k, v in memberships["classes"].items()]
+    """Segmentation's memberships in the overview's shape: a {scheme, class} per built-in scheme (no
+    name, no since), then each rule segment the customer is in."""
+    shaped: list[dict[str, Any]] = [
+        {"scheme": k, "class": v, "name": None, "since": None} for k, v in memberships["classes"].items()
+    ]
     shaped += [
         {"scheme": f"rule:{s['segment_id']}", "class": "member", "name": s["name"], "since": s["since"]}
         for s in memberships["segments"]
@@ -736,11 +652,11 @@ def _seed() -> int:
     return int(os.environ["READ_MODEL_SEED"]) if os.environ.get("READ_MODEL_SEED") else secrets.randbelow(2**32)
 
 
-def test_read_models_equal_their_sources_after_random_operations(property_suite, auth):
+def test_read_models_equal_their_sources_after_random_operations(whole_suite, auth):  # noqa: F811 (the fixture)
     seed, n = _seed(), int(os.environ.get("READ_MODEL_OPS", "60"))
     print(f"read-model property: READ_MODEL_SEED={seed} READ_MODEL_OPS={n}")
     plan = make_plan(random.Random(seed), n)
-    driver = Driver(property_suite, auth)
+    driver = Driver(whole_suite, auth)
     try:
         driver.setup()
         for index, op in enumerate(plan):
@@ -749,7 +665,7 @@ def test_read_models_equal_their_sources_after_random_operations(property_suite,
             except AssertionError as err:  # an answer no step may get, or read models differing at a settle
                 pytest.fail(_report(seed, n, [f"step #{index} {op.kind}: {err}"], [*driver.log, f"#{index} {op}"]))
             driver.log.append(f"#{index} {op} -> {outcome}")
-        heads = drain(property_suite, driver.http, auth("system"))
+        heads = drain(whole_suite, driver.http, auth("system"))
         driver.log.append(f"drained: heads {heads}")
         problems = compare(driver)
         for owner in SERVICES:  # and what travelled on the feeds kept the event contract

@@ -121,4 +121,78 @@ def test_merge_same_name_collision_twice_numbered():
     }
     doc = merge(own, {"profile": service}, lambda _p: "profile")
     assert doc["components"]["schemas"]["ProfileX2"] == {"type": "integer"}
-    assert refs(doc["paths"]) == ["#/components/schemas/ProfileX2"]
+    assert refs(doc["paths"]["/api/v1/a"]["get"]["responses"]["200"]) == ["#/components/schemas/ProfileX2"]
+
+
+def _op(**extra) -> dict:
+    return {"operationId": "op", "responses": {"200": {"description": "OK"}}, **extra}
+
+
+def test_merge_renamed_component_gets_a_renamed_title():
+    """Generators name models by title: two components titled `Question` would clash in the client."""
+    own = {"openapi": "3.1.0", "info": {}, "paths": {}, "components": {"schemas": {"Question": {"title": "Question"}}}}
+    service = {
+        "paths": {},
+        "components": {"schemas": {"Question": {"title": "Question", "type": "object"}, "Other": {"title": "Else"}}},
+    }
+    schemas = merge(own, {"feedback": service}, lambda _p: "feedback")["components"]["schemas"]
+    assert schemas["Question"] == {"title": "Question"}
+    assert schemas["FeedbackQuestion"] == {"title": "FeedbackQuestion", "type": "object"}
+    assert schemas["Other"] == {"title": "Else"}  # not renamed, title kept
+
+
+def test_merge_documents_the_gateways_own_errors_on_every_proxied_route():
+    own = {"openapi": "3.1.0", "info": {}, "paths": {}, "components": {"schemas": {"Problem": {}}}}
+    service = {"paths": {"/v1/a": {"get": _op(), "post": _op(operationId="post", requestBody={"content": {}})}}}
+    paths = merge(own, {"profile": service}, lambda _p: "profile")["paths"]["/api/v1/a"]
+    assert sorted(paths["get"]["responses"]) == ["200", "429", "503", "504"]
+    assert sorted(paths["post"]["responses"]) == ["200", "413", "429", "503", "504"]
+    for status in ("413", "429", "503", "504"):
+        assert paths["post"]["responses"][status]["content"] == {
+            "application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}
+        }
+
+
+def test_merge_types_each_overview_part_with_its_owners_schema():
+    own = {
+        "openapi": "3.1.0",
+        "info": {},
+        "paths": {},
+        "components": {
+            "schemas": {
+                "CustomerOverview": {
+                    "properties": {
+                        name: {"anyOf": [{"type": "object"}, {"type": "null"}], "title": name.title()}
+                        for name in ("profile", "points", "open_complaints", "latest_satisfaction")
+                    }
+                },
+                "Page": {"title": "Page"},
+            }
+        },
+    }
+
+    def ok(ref: str) -> dict:
+        return {"get": _op(responses={"200": {"content": {"application/json": {"schema": {"$ref": ref}}}}})}
+
+    page = {"properties": {"items": {"type": "array", "items": {"$ref": "#/components/schemas/Item"}}}}
+    services = {
+        "profile": {
+            "paths": {"/v1/customers/{customer_id}": ok("#/components/schemas/CustomerRead")},
+            "components": {"schemas": {"CustomerRead": {"type": "object"}}},
+        },
+        "feedback": {
+            "paths": {
+                "/v1/complaints": ok("#/components/schemas/Page"),
+                "/v1/surveys/responses": ok("#/components/schemas/Page"),
+            },
+            "components": {"schemas": {"Page": page, "Item": {"type": "object"}}},
+        },
+    }
+    doc = merge(own, services, lambda path: "profile" if path.startswith("/v1/customers") else "feedback")
+    parts = doc["components"]["schemas"]["CustomerOverview"]["properties"]
+    customer_read = {"$ref": "#/components/schemas/CustomerRead"}
+    assert parts["profile"] == {"anyOf": [customer_read, {"type": "null"}], "title": "Profile"}
+    # feedback's Page clashed with the gateway's: the part follows the rename to FeedbackPage's items
+    assert parts["open_complaints"]["anyOf"][0] == {"type": "array", "items": {"$ref": "#/components/schemas/Item"}}
+    assert parts["latest_satisfaction"]["anyOf"][0] == {"$ref": "#/components/schemas/Item"}
+    assert parts["points"] == {"anyOf": [{"type": "object"}, {"type": "null"}], "title": "Points"}  # loyalty not merged

@@ -1,0 +1,95 @@
+"""The whole suite as real processes: profile, loyalty, segmentation and feedback, each on its own
+database (SQLite, or PostgreSQL), every feed between them, and the gateway over all four. Scheduled
+jobs do not run in process, so that a test's steps are the only writers; consumers poll often."""
+
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+import pytest
+
+from services.common.config import DEV_JWT_SECRET
+from services.common.db import Database
+from tests.dbkit import fresh_pg_database, require_postgres, worker_id
+from tests.e2e.conftest import Process, base_env, migrate_service
+
+SERVICES = ("profile", "loyalty", "segmentation", "feedback")
+# Each consuming service's cursors (consumer name in its consumer_cursor table) and whose feed each reads.
+CURSORS = {
+    "loyalty": {"loyalty-profile": "profile", "loyalty-segmentation": "segmentation", "loyalty-feedback": "feedback"},
+    "segmentation": {"profile": "profile", "loyalty": "loyalty", "feedback": "feedback"},
+    "feedback": {"profile": "profile", "segmentation": "segmentation"},
+}
+
+
+@dataclass
+class WholeSuite:
+    procs: dict[str, Process]
+    dbs: dict[str, Database]  # the consuming services' databases, where their feed cursors are read
+
+
+def _process(name: str, factory: str, tmp_path, **env: str) -> Process:
+    prefix = name.upper()
+    settings = {
+        f"{prefix}_ENVIRONMENT": "test",
+        f"{prefix}_LOG_LEVEL": "WARNING",
+        f"{prefix}_JWT_SECRET": DEV_JWT_SECRET,
+    }
+    if name in CURSORS:  # a consumer, with scheduled jobs: the plan's steps are the only writers
+        settings |= {f"{prefix}_JOBS_IN_PROCESS": "false", f"{prefix}_FEED_IDLE_SECONDS": "0.2"}
+    return Process(name, factory, base_env(**settings, **env), tmp_path / f"{name}.log")
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def whole_suite(request, tmp_path) -> Iterator[WholeSuite]:
+    """Every service on its own database with every feed between them, and the gateway over all four."""
+    if request.param == "sqlite":
+        urls = {name: f"sqlite:///{tmp_path / name}.db" for name in SERVICES}
+    else:
+        require_postgres()
+        urls = {name: fresh_pg_database(f"test_e2e_whole_{name}_{worker_id()}") for name in SERVICES}
+    with ThreadPoolExecutor(len(SERVICES)) as pool:
+        list(pool.map(lambda name: migrate_service(name, urls[name]), SERVICES))
+    profile = _process("profile", "services.profile.app:create_app", tmp_path, PROFILE_DATABASE_URL=urls["profile"])
+    feedback = _process(
+        "feedback", "services.feedback.app:create_app", tmp_path, FEEDBACK_DATABASE_URL=urls["feedback"]
+    )
+    loyalty = _process("loyalty", "services.loyalty.app:create_app", tmp_path, LOYALTY_DATABASE_URL=urls["loyalty"])
+    segmentation = _process(
+        "segmentation", "services.segmentation.app:create_app", tmp_path, SEGMENTATION_DATABASE_URL=urls["segmentation"]
+    )
+    feed = {p.name: f"{p.url}/v1/events" for p in (profile, loyalty, segmentation, feedback)}
+    loyalty.env.update(
+        LOYALTY_PROFILE_FEED_URL=feed["profile"],
+        LOYALTY_SEGMENTATION_FEED_URL=feed["segmentation"],
+        LOYALTY_FEEDBACK_FEED_URL=feed["feedback"],
+    )
+    segmentation.env.update(
+        SEGMENTATION_PROFILE_FEED_URL=feed["profile"],
+        SEGMENTATION_LOYALTY_FEED_URL=feed["loyalty"],
+        SEGMENTATION_FEEDBACK_FEED_URL=feed["feedback"],
+    )
+    feedback.env.update(FEEDBACK_PROFILE_FEED_URL=feed["profile"], FEEDBACK_SEGMENTATION_FEED_URL=feed["segmentation"])
+    gateway = _process(
+        "gateway",
+        "gateway.app:create_app",
+        tmp_path,
+        GATEWAY_PROFILE_URL=profile.url,
+        GATEWAY_SEGMENTATION_URL=segmentation.url,
+        GATEWAY_FEEDBACK_URL=feedback.url,
+        GATEWAY_LOYALTY_URL=loyalty.url,
+        GATEWAY_OVERVIEW_BUDGET_SECONDS="10",  # a slow part must not turn into a `partial` here
+    )
+    procs = {p.name: p for p in (profile, loyalty, segmentation, feedback, gateway)}
+    dbs = {name: Database(urls[name]) for name in CURSORS}
+    try:
+        for p in procs.values():
+            p.spawn()
+        for p in procs.values():
+            p.wait_live()
+        yield WholeSuite(procs, dbs)
+    finally:
+        for p in reversed(procs.values()):
+            p.stop()
+        for db in dbs.values():
+            db.dispose()
