@@ -77,10 +77,17 @@ def _dialect(s: Session) -> str:
 
 
 def lock_classification(s: Session) -> None:
-    """On PostgreSQL, classification writes take one transaction lock so history ids and outbox
-    positions are handed out by one writer at a time (SQLite has one writer anyway)."""
-    if _dialect(s) == "postgresql":
-        s.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": CLASSIFY_LOCK})
+    """On PostgreSQL, feature and classification writes take one transaction lock (SQLite has one
+    writer anyway), first thing in the transaction: history ids and outbox positions are handed out
+    by one writer at a time, and a recompute's window update cannot read the daily rows from before
+    a concurrent event's commit and then overwrite that event's fresh windows. Once per transaction."""
+    if _dialect(s) != "postgresql":
+        return
+    transaction = s.get_transaction()
+    if transaction is not None and s.info.get("classify_locked_in") is transaction:
+        return
+    s.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": CLASSIFY_LOCK})
+    s.info["classify_locked_in"] = transaction
 
 
 def window_start(today: date, days: int) -> date:

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from services.common.db import upsert_insert
 from services.common.outbox import Event
 from services.segmentation.models import event_quarantine
+from services.segmentation.service.classify import lock_classification
 from services.segmentation.service.event_checks import problem_with
 
 log = logging.getLogger("segmentation.quarantine")
@@ -116,6 +117,7 @@ def guarded(
             on_quarantine(feed, event.type)
 
     def handle(s: Session, event: Event) -> None:
+        lock_classification(s)  # before any feature is written (classify.lock_classification)
         problem = problem_with(event.type, event.subject_id, event.data)
         if problem is not None:
             return quarantine(s, event, problem)

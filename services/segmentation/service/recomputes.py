@@ -18,7 +18,7 @@ from services.segmentation.models import (
     segment,
 )
 from services.segmentation.service.activity import prune_activity
-from services.segmentation.service.classify import classify, refresh_windows
+from services.segmentation.service.classify import classify, lock_classification, refresh_windows
 from services.segmentation.service.context import Context, log
 from services.segmentation.service.segment_refresh import refresh_rule_segment
 
@@ -123,6 +123,7 @@ def run_recompute(ctx: Context, *, job_id: str) -> None:
             ctx, job_id, status="running", phase="features", started_at=now, windows=windows, windows_since=since
         )
         with db.write() as s:
+            lock_classification(s)  # first: the windows must not be read from before a consumer's commit
             with _timed(ctx, "windows"):
                 refresh_windows(s, now=now, moved_since=since)
             with _timed(ctx, "prune"):
