@@ -25,6 +25,7 @@ from services.common.metrics import HttpMetrics, metrics_router
 from services.common.middleware import RequestContextMiddleware
 from services.common.openapi_doc import install_openapi, operation_id
 from services.common.strict_query import reject_unknown_query
+from services.common.text import reject_control_characters
 
 
 class BackgroundWorker(Protocol):
@@ -88,7 +89,7 @@ def build_service_app(
         openapi_url="/openapi.json",
         docs_url=None,  # served by docs_router with local assets (no CDN)
         redoc_url=None,
-        dependencies=[Depends(reject_unknown_query)],
+        dependencies=[Depends(reject_unknown_query), Depends(reject_control_characters)],
         generate_unique_id_function=operation_id,
     )
     install_openapi(app)

@@ -98,6 +98,9 @@ def _install_sqlite_pragmas(engine: Engine) -> None:
 
 
 def build_engine(url: str, **kwargs: Any) -> Engine:
+    # A failing statement's error (and so its logged traceback) never carries its parameters: they
+    # are customers' names, phones and free text.
+    kwargs.setdefault("hide_parameters", True)
     if url.startswith("sqlite"):
         path = make_url(url).database
         if path and path != ":memory:":

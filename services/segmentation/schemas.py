@@ -1,7 +1,6 @@
 """Segmentation API models. Money is a two-place decimal string (CNY); rules are JSON rule trees
 (see rules.py for the grammar)."""
 
-import re
 import uuid
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
@@ -10,6 +9,8 @@ from pydantic import AfterValidator, Field, model_validator
 
 from services.common.pagination import Page
 from services.common.schema import RequestModel, ResponseModel
+from services.common.text import name as clean_name
+from services.common.text import single_line
 from services.segmentation.service.catalogue import ALL_CLASSES, NEEDS_TAGS
 
 Scheme = Literal["customer_type", "region", "asset_size", "behaviour"]
@@ -18,21 +19,14 @@ Category = Literal["deposit", "wealth", "loan", "card", "insurance"]
 ProductRisk = Literal["R1", "R2", "R3", "R4", "R5"]
 NeedsTag = Literal[NEEDS_TAGS]  # type: ignore[valid-type]
 TargetClass = Literal[ALL_CLASSES]  # type: ignore[valid-type]
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 RULE_DOC = (
     'A rule tree: {"all": [...]}, {"any": [...]}, {"not": {...}} or a condition '
     '{"field": "aum", "op": "gte", "value": "500000.00"}; ops eq, ne, in, gt, gte, lt, lte, between, is_null.'
 )
 
 
-def _plain_text(value: str) -> str:
-    if _CONTROL.search(value):
-        raise ValueError("control characters are not allowed")
-    return value
-
-
-Name = Annotated[str, Field(min_length=1, max_length=100), AfterValidator(_plain_text)]
-Description = Annotated[str, Field(max_length=500), AfterValidator(_plain_text)]
+Name = Annotated[str, Field(min_length=1, max_length=100), AfterValidator(clean_name)]
+Description = Annotated[str, Field(max_length=500), AfterValidator(single_line)]
 Rule = Annotated[dict[str, Any], Field(description=RULE_DOC)]
 
 

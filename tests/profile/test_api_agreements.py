@@ -180,9 +180,31 @@ def test_list_errors(client, auth, customer):
 def test_list_pages(client, auth, customer):
     types = ["basic_account", "e_banking", "wealth_management"]
     for i, t in enumerate(types):
-        _sign(client, auth("staff"), customer["id"], agreement_type=t, signed_at=f"2026-11-0{i + 1}T00:00:00Z")
+        at = f"2026-11-0{i + 1}T00:00:00Z"
+        _sign(client, auth("staff"), customer["id"], agreement_type=t, signed_at=at, signed_at_reason="paper form")
     first = client.get(f"/v1/customers/{customer['id']}/agreements", params={"limit": 2}, headers=auth("staff")).json()
     rest = client.get(
         f"/v1/customers/{customer['id']}/agreements", params={"cursor": first["next_cursor"]}, headers=auth("staff")
     ).json()
     assert [a["agreement_type"] for a in first["items"] + rest["items"]] == list(reversed(types))
+
+
+def test_a_customer_cannot_backdate_a_signing(client, auth, customer):
+    me = auth("customer", sub=customer["id"])
+    resp = _sign(client, me, customer["id"], signed_at="2001-01-01T00:00:00Z")
+    assert resp.status_code == 422 and resp.json()["errors"][0]["loc"] == ["body", "signed_at"]
+    assert _list(client, auth, customer["id"]) == []
+    signed = _sign(client, me, customer["id"])  # without it: the server's time
+    assert signed.status_code == 201 and signed.json()["signed_at"] == "2026-11-28T12:00:00Z"
+
+
+def test_staff_record_a_paper_signing_only_with_a_reason_that_is_kept(client, auth, customer):
+    staff = auth("staff", sub="staff-wang")
+    resp = _sign(client, staff, customer["id"], signed_at="2025-06-01T00:00:00Z")
+    assert resp.status_code == 422 and resp.json()["errors"][0]["loc"] == ["body", "signed_at_reason"]
+    resp = _sign(client, staff, customer["id"], signed_at="2025-06-01T00:00:00Z", signed_at_reason="纸质协议补录")
+    assert resp.status_code == 201 and resp.json()["signed_at"] == "2025-06-01T00:00:00Z"
+    trail = client.get(f"/v1/customers/{customer['id']}/access-log", headers=auth("supervisor")).json()["items"]
+    assert [(e["action"], e["actor_sub"], e["reason"]) for e in trail if e["action"] == "agreement.backdated"] == [
+        ("agreement.backdated", "staff-wang", "纸质协议补录")
+    ]

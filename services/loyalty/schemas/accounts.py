@@ -8,7 +8,8 @@ from pydantic import AfterValidator, Field, field_validator
 
 from services.common.pagination import Page
 from services.common.schema import RequestModel, ResponseModel
-from services.loyalty.schemas.fields import MAX_POINTS, Tier, _no_control
+from services.common.text import single_line
+from services.loyalty.schemas.fields import MAX_POINTS, Tier
 
 
 class AccountCreate(RequestModel):
@@ -64,7 +65,7 @@ class ExpiringRead(ResponseModel):
 
 class AdjustmentCreate(RequestModel):
     points: Annotated[int, Field(strict=True, ge=-MAX_POINTS, le=MAX_POINTS, description="signed, not zero")]
-    reason: Annotated[str, Field(min_length=5, max_length=500), AfterValidator(_no_control)]
+    reason: Annotated[str, Field(min_length=5, max_length=500), AfterValidator(single_line)]
 
     @field_validator("points")
     @classmethod

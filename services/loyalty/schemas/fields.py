@@ -6,6 +6,8 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, AwareDatetime, Field
 
+from services.common.text import single_line
+
 EarnKind = Literal["deposit", "withdrawal", "transfer", "bill_payment", "wealth_purchase", "loan_repayment"]
 Channel = Literal["counter", "mobile", "atm", "online"]
 RewardType = Literal["gift", "voucher", "ticket"]
@@ -21,15 +23,9 @@ def _utc_in_range(value: datetime) -> datetime:
     return value.astimezone(UTC)
 
 
-def _no_control(value: str) -> str:
-    if any(ord(c) < 32 or ord(c) == 127 for c in value):
-        raise ValueError("control characters are not allowed")
-    return value
-
-
 Instant = Annotated[AwareDatetime, AfterValidator(_utc_in_range), Field(description="RFC 3339 with a zone")]
 Points = Annotated[int, Field(strict=True, ge=1, le=MAX_POINTS)]
-Text = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(_no_control)]
+Text = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(single_line)]
 Code = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{1,39}$", description="2-40 of a-z 0-9 _ -")]
 Segment = Annotated[
     str,

@@ -21,7 +21,14 @@ class AgreementSign(RequestModel):
     agreement_type: AgreementType
     version: Version
     channel: SignChannel
-    signed_at: AwareDatetime | None = Field(default=None, description="default now; never in the future")
+    signed_at: AwareDatetime | None = Field(
+        default=None,
+        description="staff only, for a signing on paper: the date on the paper (never in the future), with "
+        "`signed_at_reason`; by default, and always for a customer, the server's time",
+    )
+    signed_at_reason: Reason | None = Field(
+        default=None, description="why the signing is recorded with an earlier time (kept on the access log)"
+    )
     expires_at: AwareDatetime | None = Field(default=None, description="after signed_at; null: no expiry")
 
 

@@ -1,7 +1,6 @@
 """Profile API models. Identity numbers, phones and emails leave the service masked unless a
 permitted caller asks for them with a reason (PersonalDataRead)."""
 
-import re
 import uuid
 from datetime import datetime
 from typing import Annotated, Literal
@@ -10,6 +9,8 @@ from pydantic import AfterValidator, Field, field_validator
 
 from services.common.pagination import Page
 from services.common.schema import RequestModel, ResponseModel
+from services.common.text import name as clean_name
+from services.common.text import single_line
 from services.profile.service.identity import (
     normalise_credit_code,
     normalise_email,
@@ -21,18 +22,9 @@ CustomerType = Literal["individual", "enterprise", "interbank"]
 RegionType = Literal["urban", "rural", "peri_urban"]
 Status = Literal["active", "closed"]
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-
-
-def _plain_text(value: str) -> str:
-    if _CONTROL.search(value):
-        raise ValueError("control characters are not allowed")
-    return value
-
-
-Name = Annotated[str, Field(min_length=1, max_length=100), AfterValidator(_plain_text)]
-Place = Annotated[str, Field(min_length=1, max_length=32), AfterValidator(_plain_text)]
-City = Annotated[str, Field(min_length=1, max_length=64), AfterValidator(_plain_text)]
+Name = Annotated[str, Field(min_length=1, max_length=100), AfterValidator(clean_name)]  # stored NFKC (common/text.py)
+Place = Annotated[str, Field(min_length=1, max_length=32), AfterValidator(single_line)]
+City = Annotated[str, Field(min_length=1, max_length=64), AfterValidator(single_line)]
 BranchCode = Annotated[str, Field(pattern=r"^[A-Z0-9]{4,16}$", description="4-16 upper-case letters or digits")]
 Phone = Annotated[
     str, Field(min_length=7, max_length=20, description="mainland mobile or landline"), AfterValidator(normalise_phone)
@@ -71,7 +63,7 @@ class CustomerCreate(RequestModel):
         | None
     ) = None
     id_check_override_reason: (
-        Annotated[str, Field(min_length=10, max_length=500), AfterValidator(_plain_text)] | None
+        Annotated[str, Field(min_length=10, max_length=500), AfterValidator(single_line)] | None
     ) = Field(default=None, description="supervisor only: registers an early credit code that fails its check")
     phone: Phone
     email: Email | None = None
@@ -106,7 +98,7 @@ class CustomerUpdate(RequestModel):
 
 
 class CustomerClose(RequestModel):
-    reason: Annotated[str, Field(min_length=1, max_length=500), AfterValidator(_plain_text)] | None = None
+    reason: Annotated[str, Field(min_length=1, max_length=500), AfterValidator(single_line)] | None = None
 
 
 class CustomerRead(ResponseModel):

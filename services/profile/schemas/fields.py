@@ -1,25 +1,11 @@
 """API types several profile aggregates share: money, short codes, plain text."""
 
-import re
 from typing import Annotated
 
 from pydantic import AfterValidator, Field
 
 from services.common.money import str_to_fen
-
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # newlines and tabs allowed in notes
-
-
-def plain_text(value: str) -> str:
-    if _CONTROL.search(value):
-        raise ValueError("control characters are not allowed")
-    return value
-
-
-def single_line(value: str) -> str:
-    if "\n" in value or "\r" in value or "\t" in value:
-        raise ValueError("a single line is expected")
-    return plain_text(value)
+from services.common.text import single_line
 
 
 def _positive_amount(value: str) -> str:

@@ -8,7 +8,8 @@ from pydantic import AfterValidator, AwareDatetime, Field
 
 from services.common.pagination import Page
 from services.common.schema import RequestModel, ResponseModel
-from services.profile.schemas.fields import ShortText, plain_text
+from services.common.text import multi_line
+from services.profile.schemas.fields import ShortText
 
 InteractionChannel = Literal["counter", "phone", "sms", "email", "app", "visit"]
 Direction = Literal["inbound", "outbound"]
@@ -19,7 +20,7 @@ class InteractionCreate(RequestModel):
     channel: InteractionChannel
     direction: Direction
     topic: ShortText
-    summary: Annotated[str, Field(min_length=1, max_length=SUMMARY_MAX), AfterValidator(plain_text)] = Field(
+    summary: Annotated[str, Field(min_length=1, max_length=SUMMARY_MAX), AfterValidator(multi_line)] = Field(
         description=f"free text, at most {SUMMARY_MAX} characters"
     )
     occurred_at: AwareDatetime | None = Field(default=None, description="default now; never in the future")

@@ -14,6 +14,7 @@ from services.common.idempotency import IdempotencyRequest, StoredResponse
 from services.common.pagination import newest_first, page_of, time_id_key
 from services.profile.models import Agreement
 from services.profile.schemas.agreements import AgreementRead, AgreementSign
+from services.profile.service.customers import audit_change
 from services.profile.service.events import record_events
 from services.profile.service.guards import require_active_customer, require_customer_row
 from services.profile.service.idempotent import remember, stored_answer
@@ -59,8 +60,15 @@ def sign_agreement(
     """Supersedes the customer's active agreement of the same type; records agreement.signed."""
     signed_at = sign_in.signed_at or now
     errors = []
-    if signed_at > now + CLOCK_SKEW:
+    backdated = signed_at < now - CLOCK_SKEW
+    if sign_in.signed_at is not None and actor.role == "customer":
+        msg = "a customer signs now: the server's time is recorded"
+        errors.append({"loc": ["body", "signed_at"], "msg": msg, "type": "not_for_role"})
+    elif signed_at > now + CLOCK_SKEW:
         errors.append({"loc": ["body", "signed_at"], "msg": "lies in the future", "type": "value_error"})
+    elif backdated and not sign_in.signed_at_reason:
+        msg = "an earlier signing time (a paper signing) needs a reason"
+        errors.append({"loc": ["body", "signed_at_reason"], "msg": msg, "type": "missing"})
     if sign_in.expires_at is not None and sign_in.expires_at <= signed_at:
         errors.append({"loc": ["body", "expires_at"], "msg": "must be after signed_at", "type": "value_error"})
     if errors:
@@ -89,6 +97,9 @@ def sign_agreement(
             a.status, a.superseded_by = "superseded", new.id
         s.add(new)
         s.flush()
+        if backdated:
+            reason = sign_in.signed_at_reason or ""
+            audit_change(s, customer_id, actor, action="agreement.backdated", reason=reason, fields="signed_at")
         data = {
             "agreement_id": str(new.id),
             "agreement_type": new.agreement_type,

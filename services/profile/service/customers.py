@@ -1,6 +1,7 @@
 """The customer registry: the personal-data settings, presenting a customer (masked), updates,
 closing, search by exact identity or phone (keyed hash), reveals and the audit log."""
 
+import unicodedata
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -199,7 +200,8 @@ def search_customers(
         if (value := getattr(filters, field)) is not None:
             stmt = stmt.where(getattr(Customer, field) == value)
     if filters.name_prefix:
-        escaped = filters.name_prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        prefix = unicodedata.normalize("NFKC", filters.name_prefix)  # names are stored NFKC
+        escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         stmt = stmt.where(col(Customer.name).like(escaped + "%", escape="\\"))
     if filters.id_number:
         stmt = stmt.where(

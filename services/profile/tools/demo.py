@@ -134,6 +134,9 @@ def plan_customer(seed: int, i: int, today: date) -> Plan:
     return plan
 
 
+_PAPER = {"signed_at_reason": "demo data: signed on paper before the system"}  # earlier times need one
+
+
 def _plan_relationship(rng: random.Random, plan: Plan, today: date) -> None:
     individual = plan.body["type"] == "individual"
     if individual and rng.random() < 0.3:
@@ -150,16 +153,14 @@ def _plan_relationship(rng: random.Random, plan: Plan, today: date) -> None:
     if rng.random() < (0.35 if individual else 0.5):
         plan.risk_answers = rng.randrange(10**6)
     signed = datetime.combine(today, datetime.min.time(), UTC) - timedelta(days=rng.randrange(5, 1800))
-    plan.agreements.append(
-        {"agreement_type": "basic_account", "version": "2021.1", "channel": "counter", "signed_at": _z(signed)}
-    )
+    basic = {"agreement_type": "basic_account", "version": "2021.1", "channel": "counter"}
+    plan.agreements.append({**basic, "signed_at": _z(signed), **_PAPER})
     for agreement_type, share in (("e_banking", 0.55), ("wealth_management", 0.15), ("loyalty_programme", 0.3)):
         if rng.random() < share:
             at = signed + timedelta(days=rng.randrange(0, max(1, (today - signed.date()).days)))
             channel = rng.choice(["counter", "mobile", "online"])
-            plan.agreements.append(
-                {"agreement_type": agreement_type, "version": "2025.2", "channel": channel, "signed_at": _z(at)}
-            )
+            kind = {"agreement_type": agreement_type, "version": "2025.2", "channel": channel}
+            plan.agreements.append({**kind, "signed_at": _z(at), **_PAPER})
 
 
 def _plan_transactions(
