@@ -34,6 +34,8 @@ from sqlalchemy.orm import Session, registry
 from sqlalchemy.sql.expression import Executable
 from sqlalchemy.types import TypeDecorator
 
+from services.common.storage import WriteHealth, is_storage_error
+
 T = TypeVar("T")
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -105,7 +107,9 @@ def build_engine(url: str, **kwargs: Any) -> Engine:
         path = make_url(url).database
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 10}, **kwargs)
+        # How long a write waits for another process's lock: 10 s, or the URL's `?timeout=<seconds>`.
+        timeout = float(make_url(url).query.get("timeout", 10))  # type: ignore[arg-type]
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": timeout}, **kwargs)
         _install_sqlite_pragmas(engine)
         return engine
     if url.startswith("postgresql://"):
@@ -130,6 +134,7 @@ class Database:
             self.engine = build_engine(url)
             self._bind = self.engine
         self.dialect = self.engine.dialect.name
+        self.write_health = WriteHealth()  # storage failures, for readiness (services/common/storage.py)
         self._on_dispose: list[Callable[[], None]] = []
         self._writer = threading.Lock() if self.dialect == "sqlite" and connection is None else None
         # A lone SELECT outside any transaction: no BEGIN/ROLLBACK round trips around it.
@@ -157,6 +162,11 @@ class Database:
         try:
             with self._session(bind) as session:
                 yield session
+            self.write_health.succeeded()
+        except Exception as err:
+            if is_storage_error(err):
+                self.write_health.failed(err)
+            raise
         finally:
             if self._writer is not None:
                 self._writer.release()

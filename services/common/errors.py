@@ -15,6 +15,7 @@ from starlette.responses import Response
 from starlette.routing import Match
 
 from services.common.context import current_request_id
+from services.common.storage import RETRY_AFTER_SECONDS, STORAGE_ERRORS, describe
 
 log = logging.getLogger("problem")
 PROBLEM_TYPE_BASE = "https://errors.postal-savings.example/"
@@ -162,6 +163,21 @@ def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(ProblemError)
     async def _problem(_req: Request, err: ProblemError) -> Response:
         return problem_response(err.status, err.code, err.detail, err.headers, **err.extra)
+
+    async def _storage(req: Request, err: Exception) -> Response:
+        db = getattr(req.app.state, "db", None)
+        if db is not None:
+            db.write_health.failed(err)
+        log.warning("storage unavailable", extra={"fields": {"reason": describe(err)}})
+        return problem_response(
+            503,
+            "storage_unavailable",
+            "The database cannot take this request now; nothing was written. Try again shortly.",
+            {"Retry-After": str(RETRY_AFTER_SECONDS)},
+        )
+
+    for error_class in STORAGE_ERRORS:
+        app.add_exception_handler(error_class, _storage)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_req: Request, err: RequestValidationError) -> Response:

@@ -51,7 +51,10 @@ def database_checks(db: Database, state: MigrationState) -> dict[str, ReadyCheck
             return True, f"ahead of this release's head ({sorted(current)})"
         return False, f"at {sorted(current) or 'nothing'}, head is {sorted(state.heads)}"
 
-    return {"database": database, "migrations": migrations}
+    def writes() -> tuple[bool, str]:
+        return db.write_health.check(db)
+
+    return {"database": database, "migrations": migrations, "writes": writes}
 
 
 def health_router() -> APIRouter:

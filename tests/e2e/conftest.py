@@ -6,7 +6,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -39,7 +39,15 @@ class Process:
     """One uvicorn serving `factory` on a fixed port, started as the suite starts it (services.common.serve);
     can be stopped and started again on it."""
 
-    def __init__(self, name: str, factory: str, env: dict[str, str], log_path: Path):
+    def __init__(
+        self,
+        name: str,
+        factory: str,
+        env: dict[str, str],
+        log_path: Path,
+        preexec: Callable[[], None] | None = None,
+    ):
+        self.preexec = preexec  # run in the child before it starts (resource limits)
         self.name = name
         self.factory = factory
         self.port = free_port()
@@ -68,6 +76,7 @@ class Process:
                 env=self.env,
                 stdout=log,
                 stderr=subprocess.STDOUT,
+                preexec_fn=self.preexec,  # noqa: PLW1509 - only resource limits, set before exec
             )
 
     def wait_live(self) -> None:

@@ -16,7 +16,7 @@ def test_live_and_ready_when_migrated(client):
     assert client.get("/health/live").json() == {"status": "ok", "checks": {}}
     ready = client.get("/health/ready")
     assert ready.status_code == 200
-    assert ready.json()["checks"] == {"database": "reachable", "migrations": "at head"}
+    assert ready.json()["checks"] == {"database": "reachable", "migrations": "at head", "writes": "ok"}
 
 
 def test_ready_is_503_when_migrations_are_missing(tmp_path):
