@@ -17,20 +17,11 @@ import pytest
 
 from tests.dbkit import IN_CI
 from tests.e2e.conftest import BIN, ROOT
+from tests.e2e.test_feedback_e2e import REGISTRATION
 from tests.e2e.whole_suite import whole_suite  # noqa: F401 (the fixture)
 
 pytestmark = pytest.mark.e2e
 TS_TOOLS = ROOT / "tests" / "client" / "node_modules" / ".bin"
-REGISTRATION = {
-    "type": "individual",
-    "name": "李小红",
-    "resident_id": "11010519491231002X",
-    "phone": "13812345678",
-    "region_type": "rural",
-    "province": "河北",
-    "city": "保定",
-    "branch_code": "HB0007",
-}
 COMPLAINT = {
     "channel": "mobile_app",
     "business_type": "savings",
