@@ -10,15 +10,19 @@ _seq = itertools.count(1)
 _rng = random.Random()
 
 
-def resident_id(born: date | None = None) -> str:
+def _born() -> date:
+    return date(1960, 1, 1) + timedelta(days=_rng.randrange(20000))
+
+
+def resident_id(born: date | None = None, area: str = "110105") -> str:
+    """A valid GB 11643 number; `area` may be any six digits (tests of the area rule pass bad ones)."""
     n = next(_seq)
-    born = born or date(1960, 1, 1) + timedelta(days=_rng.randrange(20000))
-    first17 = f"110105{born:%Y%m%d}{(n * 7 + _rng.randrange(1000)) % 1000:03d}"
+    first17 = f"{area}{born or _born():%Y%m%d}{(n * 7 + _rng.randrange(1000)) % 1000:03d}"
     return first17 + resident_id_check_char(first17)
 
 
-def credit_code() -> str:
-    first17 = f"91110000{_rng.randrange(10**9):09d}"
+def credit_code(division: str = "110000") -> str:
+    first17 = f"91{division}{_rng.randrange(10**9):09d}"
     return first17 + credit_code_check_char(first17)
 
 

@@ -53,7 +53,7 @@ class CustomerCreate(RequestModel):
                 min_length=18,
                 max_length=18,
                 pattern=r"^[0-9]{17}[0-9Xx]$",
-                description="GB 11643: birth date inside, check character validated",
+                description="GB 11643: area code (GB/T 2260), birth date and check character validated",
             ),
         ]
         | None
@@ -65,7 +65,7 @@ class CustomerCreate(RequestModel):
                 min_length=18,
                 max_length=18,
                 pattern=r"^[0-9A-HJ-NP-RTUWXYa-hj-np-rtuwxy]{18}$",
-                description="GB 32100, check character validated",
+                description="GB 32100: the division code at 3-8 (GB/T 2260) and the check character validated",
             ),
         ]
         | None
