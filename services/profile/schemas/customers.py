@@ -13,9 +13,9 @@ from services.common.schema import RequestModel, ResponseModel
 from services.profile.service.identity import (
     normalise_credit_code,
     normalise_email,
-    normalise_phone,
     validate_resident_id,
 )
+from services.profile.service.phones import normalise_phone
 
 CustomerType = Literal["individual", "enterprise", "interbank"]
 RegionType = Literal["urban", "rural", "peri_urban"]
@@ -35,7 +35,9 @@ Place = Annotated[str, Field(min_length=1, max_length=32), AfterValidator(_plain
 City = Annotated[str, Field(min_length=1, max_length=64), AfterValidator(_plain_text)]
 BranchCode = Annotated[str, Field(pattern=r"^[A-Z0-9]{4,16}$", description="4-16 upper-case letters or digits")]
 Phone = Annotated[
-    str, Field(min_length=7, max_length=20, description="mainland mobile or landline"), AfterValidator(normalise_phone)
+    str,
+    Field(min_length=7, max_length=20, description="mainland mobile or landline, or +<country code><number> (E.164)"),
+    AfterValidator(normalise_phone),
 ]
 Email = Annotated[str, Field(min_length=3, max_length=254), AfterValidator(normalise_email)]
 

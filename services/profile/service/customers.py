@@ -21,9 +21,9 @@ from services.profile.models import AuditEntry, Customer, outbox
 from services.profile.schemas.customers import CustomerRead, CustomerUpdate, PersonalDataRead
 from services.profile.service.identity import (
     normalise_credit_code,
-    normalise_phone,
     validate_resident_id,
 )
+from services.profile.service.phones import normalise_phone
 
 ID_FIELD, PHONE_FIELD, EMAIL_FIELD = "customer.id_number", "customer.phone", "customer.email"
 OVERRIDE_ROLES = frozenset({"supervisor", "admin"})

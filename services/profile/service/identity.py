@@ -1,6 +1,6 @@
-"""Identity numbers and contact formats: resident ID (GB 11643), unified social credit code
-(GB 32100), the administrative division codes both carry (GB/T 2260, shipped in data/gb2260.csv),
-phones and emails. Pure functions; each raises ValueError with a reason a person reads."""
+"""Identity numbers: resident ID (GB 11643), unified social credit code (GB 32100), the
+administrative division codes both carry (GB/T 2260, shipped in data/gb2260.csv) and emails. Pure
+functions; each raises ValueError with a reason a person reads."""
 
 import csv
 import re
@@ -17,8 +17,6 @@ _USCC_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
 _USCC_NATIONAL = "100000"
 # Provinces in GB/T 2260 whose codes no mainland resident ID carries: Taiwan, Hong Kong, Macao.
 _OUTSIDE_MAINLAND = frozenset({"71", "81", "82"})
-_MOBILE = re.compile(r"^1[3-9]\d{9}$")
-_LANDLINE = re.compile(r"^0\d{2,3}\d{7,8}$")
 _EMAIL = re.compile(r"^[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,24}$")
 EARLIEST_BIRTH = date(1900, 1, 1)
 
@@ -91,17 +89,6 @@ def normalise_credit_code(value: str) -> str:
 
 def credit_code_check_passes(value: str) -> bool:
     return credit_code_check_char(value[:17]) == value[17]
-
-
-def normalise_phone(value: str) -> str:
-    """A mainland mobile (11 digits) or landline (area code with 0, then 7-8 digits), digits only."""
-    digits = re.sub(r"[\s()-]", "", value.strip())
-    for prefix in ("+86", "0086"):
-        if digits.startswith(prefix):
-            digits = digits[len(prefix) :]
-    if _MOBILE.match(digits) or _LANDLINE.match(digits):
-        return digits
-    raise ValueError("not a mainland mobile (1xxxxxxxxxx) or landline (0xx-xxxxxxxx) number")
 
 
 def normalise_email(value: str) -> str:
