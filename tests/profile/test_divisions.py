@@ -1,10 +1,14 @@
 """The GB/T 2260 division codes shipped in services/profile/data/gb2260.csv: equal to what the tool
-writes from python-stdnum's table, at every level, abolished codes kept."""
+writes from python-stdnum's table, at every level, abolished codes kept; the type lists agree."""
 
 import csv
 import re
 from pathlib import Path
+from typing import get_args
 
+from services.profile.models import ID_TYPES
+from services.profile.schemas.customers import DocumentType, IdType
+from services.profile.service.documents import DOCUMENT_TYPES
 from services.profile.service.identity import DIVISIONS_CSV, division_codes, is_mainland_division
 from services.profile.tools import gb2260
 
@@ -53,3 +57,8 @@ def test_the_registration_bench_uses_real_area_codes():
     areas = re.findall(r'"(\d{6})"', lua.split("local AREAS = {", 1)[1].split("}", 1)[0])
     assert len(set(areas)) == 100 and all(is_mainland_division(a) for a in areas)
     assert "110105" not in areas  # bench/seed.py's area
+
+
+def test_type_lists_agree():
+    assert get_args(DocumentType) == DOCUMENT_TYPES
+    assert set(get_args(IdType)) == set(ID_TYPES) == {"credit_code", *DOCUMENT_TYPES}

@@ -1,12 +1,14 @@
 """Identity numbers: resident ID (GB 11643), unified social credit code (GB 32100), the
-administrative division codes both carry (GB/T 2260, shipped in data/gb2260.csv) and emails. Pure
-functions; each raises ValueError with a reason a person reads."""
+administrative division codes both carry (GB/T 2260, shipped in data/gb2260.csv), country codes
+(ISO 3166-1) and emails. Pure functions; each raises ValueError with a reason a person reads."""
 
 import csv
 import re
 from datetime import date
 from functools import cache
 from pathlib import Path
+
+import pycountry
 
 DIVISIONS_CSV = Path(__file__).parents[1] / "data" / "gb2260.csv"
 _RID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
@@ -17,6 +19,9 @@ _USCC_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
 _USCC_NATIONAL = "100000"
 # Provinces in GB/T 2260 whose codes no mainland resident ID carries: Taiwan, Hong Kong, Macao.
 _OUTSIDE_MAINLAND = frozenset({"71", "81", "82"})
+# ICAO Doc 9303 issuing-state codes outside ISO 3166-1: British nationals of other kinds (GBN is the
+# British National (Overseas) passport), Kosovo, the United Nations, stateless persons and refugees.
+_ICAO_STATES = frozenset({"GBD", "GBN", "GBO", "GBP", "GBS", "RKS", "UNO", "UNA", "UNK", "XXA", "XXB", "XXC", "EUE"})
 _EMAIL = re.compile(r"^[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,24}$")
 EARLIEST_BIRTH = date(1900, 1, 1)
 
@@ -31,6 +36,15 @@ def division_codes() -> frozenset[str]:
 
 def is_mainland_division(code: str) -> bool:
     return code in division_codes() and code[:2] not in _OUTSIDE_MAINLAND
+
+
+def is_country_alpha3(code: str) -> bool:
+    """ISO 3166-1 alpha-3, or one of the ICAO codes for passports that no ISO country issues."""
+    return code in _ICAO_STATES or pycountry.countries.get(alpha_3=code) is not None
+
+
+def is_country_numeric(code: str) -> bool:
+    return pycountry.countries.get(numeric=code) is not None
 
 
 def resident_id_check_char(first17: str) -> str:
