@@ -7,7 +7,7 @@ import httpx
 
 from services.profile.service.identity import resident_id_check_char
 
-SEED_AREA = "110105"  # bench/lua/register.lua uses areas 3xxx00, so its numbers never meet these
+SEED_AREA = "110105"  # bench/lua/register.lua uses Jiangsu's areas (32xxxx), so its numbers never meet these
 
 
 class SeedError(RuntimeError):

@@ -9,12 +9,17 @@ import time
 from services.common.context import current_request_id
 
 # Defence in depth: messages are written without personal data, but anything that looks like an
-# ID number, a phone, an email or a bearer token is masked before a line leaves the process.
+# ID number (a resident ID and the 18-character documents built like it, a permanent residence card,
+# an HK/Macao travel permit), a phone (mainland mobile, E.164), an email or a bearer token is masked
+# before a line leaves the process. Passports and Taiwan permits have no shape to tell them by.
 _REDACTIONS = [
     (re.compile(r"(?i)bearer\s+[A-Za-z0-9._~+/=-]+"), "Bearer [redacted]"),
     (re.compile(r"eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*"), "[redacted-jwt]"),
     (re.compile(r"(?<![0-9A-Za-z])(\d{6})\d{8}(\d{3}[0-9Xx])(?![0-9A-Za-z])"), r"\1********\2"),
     (re.compile(r"(?<!\d)(1\d{2})\d{4}(\d{4})(?!\d)"), r"\1****\2"),
+    (re.compile(r"(?<![0-9A-Za-z+])\+(\d{3})\d{3,8}(\d{4})(?!\d)"), r"+\1****\2"),  # E.164 elsewhere
+    (re.compile(r"(?<![0-9A-Za-z])([A-Z]{3})\d{8}(\d{4})(?![0-9A-Za-z])"), r"\1********\2"),  # residence card
+    (re.compile(r"(?<![0-9A-Za-z])([HM])\d{4,6}(\d{4})(?![0-9A-Za-z])"), r"\1****\2"),  # HK/Macao permit
     (re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}"), "[redacted-email]"),
 ]
 

@@ -47,6 +47,7 @@ def create_app(settings: ProfileSettings | None = None, db: Database | None = No
         credit_code_mask=Mask.parse(settings.mask_credit_code),
         phone_mask=Mask.parse(settings.mask_phone),
         reveal_roles=settings.reveal_role_set,
+        document_mask=Mask.parse(settings.mask_id_document),
     )
     app.state.clock = utcnow  # tests replace it to move time without sleeping
     return app

@@ -14,6 +14,7 @@ class ProfileSettings(BaseServiceSettings):
     pii_hmac_key: str = DEV_HMAC_KEY
     mask_resident_id: str = "6,4"  # characters kept at the start and the end
     mask_credit_code: str = "6,4"
+    mask_id_document: str = "2,3"  # passports, travel permits, permanent residence cards
     mask_phone: str = "3,4"
     reveal_roles: str = "supervisor,admin"  # who may read full personal data, each read logged
     risk_assessment_valid_months: int = 12  # an older assessment counts as none

@@ -36,6 +36,16 @@ metadata = Base.metadata
 CUSTOMER_TYPES = ("individual", "enterprise", "interbank")
 REGION_TYPES = ("urban", "rural", "peri_urban")
 STATUSES = ("active", "closed")
+# An organisation's credit code, or one of an individual's documents (service/documents.py).
+ID_TYPES = (
+    "resident_id",
+    "credit_code",
+    "passport",
+    "residence_permit",
+    "hk_macao_permit",
+    "taiwan_permit",
+    "foreign_permanent_id",
+)
 
 
 def _in(column: str, values: tuple[str, ...]) -> str:
@@ -48,7 +58,7 @@ class Customer(Base, table=True):
         CheckConstraint(_in("type", CUSTOMER_TYPES), name="type"),
         CheckConstraint(_in("region_type", REGION_TYPES), name="region_type"),
         CheckConstraint(_in("status", STATUSES), name="status"),
-        CheckConstraint(_in("id_type", ("resident_id", "credit_code")), name="id_type"),
+        CheckConstraint(_in("id_type", ID_TYPES), name="id_type"),
         Index("ix_customer_branch_code_customer_no", "branch_code", "customer_no"),
     )
 
@@ -56,9 +66,11 @@ class Customer(Base, table=True):
     customer_no: str = Field(sa_column=Column(String(12), nullable=False, unique=True))
     type: str = Field(sa_column=Column(String(16), nullable=False))
     name: str = Field(sa_column=Column(String(100), nullable=False, index=True))
-    id_type: str = Field(sa_column=Column(String(16), nullable=False))
+    id_type: str = Field(sa_column=Column(String(24), nullable=False))
     id_number_enc: str = Field(sa_column=Column(String(200), nullable=False))
+    # Keyed hash of the type and the number's identity part (service/customers.py: id_lookup_hash).
     id_number_hash: str = Field(sa_column=Column(String(64), nullable=False, unique=True))
+    id_country: str | None = Field(default=None, sa_column=Column(String(3)))  # a passport's issuing state
     id_check_override_reason: str | None = Field(default=None, sa_column=Column(String(500)))
     phone_enc: str = Field(sa_column=Column(String(200), nullable=False))
     phone_hash: str = Field(sa_column=Column(String(64), nullable=False, index=True))

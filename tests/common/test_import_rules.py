@@ -76,7 +76,7 @@ def test_no_module_imports_relatively():
 
 
 TOP_LEVEL = {"__init__.py", "app.py", "config.py", "models.py", "metrics.py", "consumers.py", "alembic.ini"}
-PACKAGES = {"api", "schemas", "service", "tools", "migrations", "__pycache__"}
+PACKAGES = {"api", "schemas", "service", "tools", "migrations", "data", "__pycache__"}
 
 
 @pytest.mark.parametrize("service", SERVICE_NAMES)

@@ -99,6 +99,13 @@ def test_logs_redact_personal_data_and_tokens():
     assert "110105********002X" in out and "138****5678" in out
 
 
+def test_logs_redact_documents_and_numbers_outside_the_mainland():
+    out = redact("hk +85261234567 uk +447911123456 card KAZ110090123105 permit H1234567801 / M12345678 port 8001")
+    for secret in ("+85261234567", "+447911123456", "KAZ110090123105", "H1234567801", "M12345678"):
+        assert secret not in out
+    assert "+852****4567" in out and "KAZ********3105" in out and "H****7801" in out and "port 8001" in out
+
+
 def test_json_formatter_writes_one_redacted_object():
     record = logging.LogRecord("x", logging.INFO, __file__, 1, "phone %s", ("13812345678",), None)
     entry = json.loads(JsonFormatter("profile").format(record))

@@ -4,21 +4,53 @@ import itertools
 import random
 from datetime import date, timedelta
 
+from services.profile.service.documents import icao_check_digit
 from services.profile.service.identity import credit_code_check_char, resident_id_check_char
 
 _seq = itertools.count(1)
 _rng = random.Random()
 
 
-def resident_id(born: date | None = None) -> str:
+def _born() -> date:
+    return date(1960, 1, 1) + timedelta(days=_rng.randrange(20000))
+
+
+def resident_id(born: date | None = None, area: str = "110105") -> str:
+    """A valid GB 11643 number; `area` may be any six digits (tests of the area rule pass bad ones)."""
     n = next(_seq)
-    born = born or date(1960, 1, 1) + timedelta(days=_rng.randrange(20000))
-    first17 = f"110105{born:%Y%m%d}{(n * 7 + _rng.randrange(1000)) % 1000:03d}"
+    first17 = f"{area}{born or _born():%Y%m%d}{(n * 7 + _rng.randrange(1000)) % 1000:03d}"
     return first17 + resident_id_check_char(first17)
 
 
-def credit_code() -> str:
-    first17 = f"91110000{_rng.randrange(10**9):09d}"
+def residence_permit(area: str = "810000") -> str:
+    """港澳台居民居住证: built like a resident ID, area 810000, 820000 or 830000."""
+    return resident_id(area=area)
+
+
+def foreign_permanent_id_2023(province: str = "31", nationality: str = "826") -> str:
+    first17 = f"9{province}{nationality}{_born():%Y%m%d}{_rng.randrange(1000):03d}"
+    return first17 + resident_id_check_char(first17)
+
+
+def foreign_permanent_id_2017(nationality: str = "USA", division: str = "3101") -> str:
+    first14 = f"{nationality}{division}{_born():%y%m%d}{_rng.randrange(10)}"
+    return first14 + icao_check_digit(first14)
+
+
+def passport_number() -> str:
+    return f"{_rng.randrange(10**8, 10**9)}"
+
+
+def hk_macao_permit(letter: str = "H") -> str:
+    return f"{letter}{_rng.randrange(10**8):08d}"
+
+
+def taiwan_permit() -> str:
+    return f"{_rng.randrange(10**8):08d}"
+
+
+def credit_code(division: str = "110000") -> str:
+    first17 = f"91{division}{_rng.randrange(10**9):09d}"
     return first17 + credit_code_check_char(first17)
 
 

@@ -60,6 +60,7 @@ def test_personal_data_for_permitted_role_is_full_and_logged(client, auth, role)
         "customer_id": c["id"],
         "id_type": "resident_id",
         "id_number": body["resident_id"],
+        "id_country": None,
         "phone": body["phone"],
         "email": body["email"],
     }

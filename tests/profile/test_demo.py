@@ -8,6 +8,8 @@ from sqlalchemy import func, select
 
 from services.common.auth import mint_token
 from services.profile.models import Agreement, AssetSnapshot, Customer, RiskAssessment, TransactionRecord
+from services.profile.schemas.customers import CustomerCreate
+from services.profile.service.consent import normalise_contact
 from services.profile.tools import demo
 from tests.conftest import TEST_SECRET
 
@@ -34,6 +36,17 @@ def test_plan_has_a_plausible_mix():
     assert len({p.body.get("resident_id") for p in plans if p.body["type"] == "individual"}) == types["individual"]
     days = {t["occurred_at"][:10] for p in plans for t in p.transactions}
     assert len(days) == 90 and max(days) < TODAY.isoformat()
+
+
+def test_every_planned_customer_and_contact_passes_the_identity_rules():
+    plans = [demo.plan_customer(seed, i, TODAY) for seed in (1, 7) for i in range(1500)]
+    for p in plans:
+        CustomerCreate.model_validate(p.body)  # raises on an area code, division or landline refused
+        for contact in p.contacts:
+            normalise_contact(contact["kind"], contact["value"])
+    landlines = {p.body["phone"] for p in plans if p.body["type"] != "individual"}
+    assert any(n.startswith("010") and len(n) == 11 for n in landlines)  # Beijing's 010 and 8 digits
+    assert any(n.startswith("0755") for n in landlines)  # Shenzhen's 0755
 
 
 def test_load_through_the_api_then_again_loads_nothing_twice(client, profile_db):

@@ -22,6 +22,7 @@ from services.profile.schemas.customers import (
     CustomerRead,
     CustomerType,
     CustomerUpdate,
+    IdType,
     PersonalDataRead,
     RegionType,
     Status,
@@ -50,9 +51,10 @@ def register_customer(
     response: Response,
     idempotency_key: IdemKey = None,
 ):
-    idem = idempotency_request(
-        idempotency_key, caller=principal.sub, operation="register_customer", body=body.model_dump(mode="json")
-    )
+    # Without a document the body fingerprints as it did before id_document existed, so a key's
+    # retry across the upgrade still replays.
+    fields = body.model_dump(mode="json", exclude={"id_document"} if body.id_document is None else None)
+    idem = idempotency_request(idempotency_key, caller=principal.sub, operation="register_customer", body=fields)
     result = registration.register_customer(db, customer_in=body, actor=principal, privacy=privacy, idem=idem)
     if isinstance(result, StoredResponse):
         return replay(result, location=f"/v1/customers/{result.body['id']}")
@@ -72,7 +74,14 @@ def search_customers(
     type: CustomerType | None = None,
     region_type: RegionType | None = None,
     status: Status | None = None,
-    id_number: Annotated[str | None, Query(min_length=18, max_length=18, description="exact match")] = None,
+    id_number: Annotated[
+        str | None,
+        Query(min_length=5, max_length=20, description="exact match; of any type it is valid as, unless id_type says"),
+    ] = None,
+    id_type: Annotated[IdType | None, Query(description="with id_number: the document type")] = None,
+    id_country: Annotated[
+        str | None, Query(pattern=r"^[A-Za-z]{3}$", description="with id_type=passport: the issuing state")
+    ] = None,
     phone: Annotated[str | None, Query(min_length=7, max_length=20, description="exact match")] = None,
     limit: Limit = 50,
     cursor: Cursor = None,
@@ -85,6 +94,8 @@ def search_customers(
         region_type=region_type,
         status=status,
         id_number=id_number,
+        id_type=id_type,
+        id_country=id_country,
         phone=phone,
     )
     rows, next_cursor = customers.search_customers(db, filters=filters, privacy=privacy, limit=limit, cursor=cursor)

@@ -21,8 +21,11 @@ NotContactableReason = Literal[
 
 
 class ContactCreate(RequestModel):
-    """`value` by kind: a mainland mobile, a landline with area code, an email address, a postal
-    address (5-200 characters, one line), or an app push token (16-256 of A-Z a-z 0-9 : _ -)."""
+    """`value` by kind: a mainland mobile, a mainland landline with area code (010 and 02x take 8
+    digits, the other area codes 7 or 8), a number elsewhere as +<country code><number> (E.164: Hong
+    Kong +852, Macao +853, Taiwan +886, any country; mobile or landline as its numbering plan
+    says), an email address, a postal address (5-200 characters, one line), or an app push token
+    (16-256 of A-Z a-z 0-9 : _ -)."""
 
     kind: ContactKind
     value: str = Field(min_length=1, max_length=256)

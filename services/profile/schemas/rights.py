@@ -7,7 +7,7 @@ from typing import Literal
 from services.common.schema import RequestModel, ResponseModel
 from services.profile.schemas.agreements import AgreementRead
 from services.profile.schemas.consent import ConsentRecordRead, ContactKind
-from services.profile.schemas.customers import AuditEntryRead, CustomerType, RegionType, Status
+from services.profile.schemas.customers import AuditEntryRead, CustomerType, IdType, RegionType, Status
 from services.profile.schemas.fields import Reason
 from services.profile.schemas.interactions import InteractionRead
 from services.profile.schemas.risk import RiskAssessmentRead
@@ -23,8 +23,9 @@ class ExportedCustomer(ResponseModel):
     customer_no: str
     type: CustomerType
     name: str
-    id_type: Literal["resident_id", "credit_code"]
+    id_type: IdType
     id_number: str
+    id_country: str | None
     phone: str
     email: str | None
     contact_name: str | None

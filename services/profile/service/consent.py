@@ -32,12 +32,12 @@ from services.profile.service.customers import PHONE_FIELD, Privacy
 from services.profile.service.events import record_events
 from services.profile.service.guards import require_active_customer, require_customer_row
 from services.profile.service.idempotent import remember, stored_answer
-from services.profile.service.identity import normalise_email, normalise_phone
+from services.profile.service.identity import normalise_email
+from services.profile.service.phones import normalise_phone, phone_kinds
 
 CONTACT_FIELD = "contact_point.value"
 CHANNELS = ("sms", "phone_call", "email", "app_push")
 MAX_CONTACTS = 20
-_MOBILE = re.compile(r"^1[3-9]\d{9}$")
 _PUSH_TOKEN = re.compile(r"^[A-Za-z0-9:_-]{16,256}$")
 # Which contact kinds make a marketing channel usable.
 NEEDS = {"sms": {"mobile"}, "phone_call": {"mobile", "landline"}, "email": {"email"}, "app_push": {"app_push"}}
@@ -48,8 +48,8 @@ def normalise_contact(kind: str, value: str) -> str:
     try:
         if kind in ("mobile", "landline"):
             phone = normalise_phone(value)
-            if bool(_MOBILE.match(phone)) != (kind == "mobile"):
-                raise ValueError(f"not a {'mobile' if kind == 'mobile' else 'landline'} number")
+            if kind not in phone_kinds(phone):
+                raise ValueError(f"not a {kind} number")
             return phone
         if kind == "email":
             return normalise_email(value)
@@ -293,7 +293,7 @@ def _reachable_kinds(s: Session, customer_id: uuid.UUID, privacy: Privacy) -> se
     if c is not None:
         phone = privacy.vault.decrypt(c.phone_enc, PHONE_FIELD)
         if phone:
-            kinds.add("mobile" if _MOBILE.match(phone) else "landline")
+            kinds.update(phone_kinds(phone))
         if c.email_enc:
             kinds.add("email")
     return kinds

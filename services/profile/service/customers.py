@@ -20,13 +20,15 @@ from services.common.pagination import decode_cursor, id_key, newest_id_first, p
 from services.common.pii import Mask, PersonalDataVault, mask_email
 from services.profile.models import AuditEntry, Customer, outbox
 from services.profile.schemas.customers import CustomerRead, CustomerUpdate, PersonalDataRead
-from services.profile.service.identity import (
-    normalise_credit_code,
-    normalise_phone,
-    validate_resident_id,
-)
+from services.profile.service.documents import DOCUMENT_TYPES, identity_key, normalise_country, validate_document_number
+from services.profile.service.identity import normalise_credit_code
+from services.profile.service.phones import normalise_phone
 
 ID_FIELD, PHONE_FIELD, EMAIL_FIELD = "customer.id_number", "customer.phone", "customer.email"
+# Types whose keyed hash is of the number alone, as it was before other documents existed.
+_NUMBER_ONLY_HASH = frozenset({"resident_id", "credit_code"})
+# Masked like a resident ID (6,4 by default): the 18-character numbers built the same way.
+_RESIDENT_ID_SHAPED = frozenset({"resident_id", "residence_permit"})
 OVERRIDE_ROLES = frozenset({"supervisor", "admin"})
 # Fields whose new values may travel in events; personal data never does.
 EVENT_FIELDS = ("name", "contact_name", "region_type", "province", "city", "branch_code")
@@ -39,6 +41,23 @@ class Privacy:
     credit_code_mask: Mask
     phone_mask: Mask
     reveal_roles: frozenset[str]
+    document_mask: Mask  # passports, travel permits, permanent residence cards
+
+
+def id_lookup_hash(vault: PersonalDataVault, id_type: str, key: str) -> str:
+    """The keyed hash that finds duplicates and answers search: of the type and the number's identity
+    part (documents.identity_key). Resident IDs and credit codes hash the number alone, as they
+    always have, so stored rows keep matching; every other type hashes with its type, so equal
+    strings on different documents are different people."""
+    if id_type in _NUMBER_ONLY_HASH:
+        return vault.lookup_hash(key, ID_FIELD)
+    return vault.lookup_hash(f"{id_type}\x00{key}", ID_FIELD)
+
+
+def _id_mask(privacy: Privacy, id_type: str) -> Mask:
+    if id_type == "credit_code":
+        return privacy.credit_code_mask
+    return privacy.resident_id_mask if id_type in _RESIDENT_ID_SHAPED else privacy.document_mask
 
 
 @dataclass(frozen=True)
@@ -50,6 +69,8 @@ class CustomerFilter:
     region_type: str | None = None
     status: str | None = None
     id_number: str | None = None
+    id_type: str | None = None
+    id_country: str | None = None
     phone: str | None = None
 
 
@@ -67,14 +88,14 @@ def present_customer(c: Customer | Row, privacy: Privacy) -> CustomerRead:
     """The customer as every response shows it: identity number, phone and email masked. Built
     without validation (model_construct): every value comes from a stored, already-validated row."""
     v = privacy.vault
-    id_mask = privacy.resident_id_mask if c.id_type == "resident_id" else privacy.credit_code_mask
     return CustomerRead.model_construct(
         id=c.id,
         customer_no=c.customer_no,
         type=c.type,
         name=c.name,
         id_type=c.id_type,
-        id_number=id_mask.apply(v.decrypt(c.id_number_enc, ID_FIELD)),
+        id_number=_id_mask(privacy, c.id_type).apply(v.decrypt(c.id_number_enc, ID_FIELD)),
+        id_country=c.id_country,
         phone=privacy.phone_mask.apply(v.decrypt(c.phone_enc, PHONE_FIELD)),
         email=mask_email(v.decrypt(c.email_enc, EMAIL_FIELD)) if c.email_enc else None,
         contact_name=c.contact_name,
@@ -204,9 +225,10 @@ def search_customers(
         escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         stmt = stmt.where(col(Customer.name).like(escaped + "%", escape="\\"))
     if filters.id_number:
-        stmt = stmt.where(
-            Customer.id_number_hash == privacy.vault.lookup_hash(_normalise_id_query(filters.id_number), ID_FIELD)
-        )
+        stmt = stmt.where(col(Customer.id_number_hash).in_(_id_query_hashes(filters, privacy.vault)))
+    elif filters.id_type or filters.id_country:
+        name = "id_type" if filters.id_type else "id_country"
+        raise InvalidInput([{"loc": ["query", name], "msg": "only with id_number", "type": "needs_id_number"}])
     if filters.phone:
         stmt = stmt.where(
             Customer.phone_hash
@@ -224,11 +246,29 @@ def _query_value(name: str, normalise, value: str) -> str:
         raise InvalidInput([{"loc": ["query", name], "msg": str(err), "type": "value_error"}]) from None
 
 
-def _normalise_id_query(value: str) -> str:
-    try:
-        return validate_resident_id(value)
-    except ValueError:
-        return _query_value("id_number", normalise_credit_code, value)
+def _id_query_hashes(filters: CustomerFilter, vault: PersonalDataVault) -> list[str]:
+    """The keyed hashes an exact identity search matches: of the one type asked for, or of every
+    type the number is valid as (a passport only with id_type=passport and its id_country)."""
+    number, id_type, country = filters.id_number, filters.id_type, filters.id_country
+    if (id_type == "passport") != (country is not None):
+        msg = "required with id_type=passport" if country is None else "only with id_type=passport"
+        raise InvalidInput([{"loc": ["query", "id_country"], "msg": msg, "type": "passport_country"}])
+    if id_type == "passport":
+        country = _query_value("id_country", normalise_country, country)
+    candidates = [id_type] if id_type else [t for t in ("credit_code", *DOCUMENT_TYPES) if t != "passport"]
+    hashes = []
+    for t in candidates:
+        try:
+            valid = normalise_credit_code(number) if t == "credit_code" else validate_document_number(t, number)
+        except ValueError as err:
+            if id_type:
+                raise InvalidInput([{"loc": ["query", "id_number"], "msg": str(err), "type": "value_error"}]) from None
+            continue
+        hashes.append(id_lookup_hash(vault, t, identity_key(t, valid, country)))
+    if not hashes:
+        msg = "not a valid number of any identity document; name its id_type to learn why"
+        raise InvalidInput([{"loc": ["query", "id_number"], "msg": msg, "type": "value_error"}])
+    return hashes
 
 
 def reveal_personal_data(
@@ -247,6 +287,7 @@ def reveal_personal_data(
             customer_id=c.id,
             id_type=c.id_type,
             id_number=v.decrypt(c.id_number_enc, ID_FIELD),
+            id_country=c.id_country,
             phone=v.decrypt(c.phone_enc, PHONE_FIELD),
             email=v.decrypt(c.email_enc, EMAIL_FIELD) if c.email_enc else None,
         )

@@ -1,6 +1,8 @@
-"""Registering a customer: the identity number by type (with the supervisor's override for a credit
-code that fails its check), the customer number, duplicates and Idempotency-Key, customer.registered."""
+"""Registering a customer: the identity by type (an individual's resident ID or other document, an
+organisation's credit code, with the supervisor's override for one that fails its check), the
+customer number, duplicates across document types and Idempotency-Key, customer.registered."""
 
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import exc, select, text
@@ -21,11 +23,11 @@ from services.profile.service.customers import (
     PHONE_FIELD,
     Privacy,
     audit_change,
+    id_lookup_hash,
     present_customer,
 )
-from services.profile.service.identity import (
-    credit_code_check_passes,
-)
+from services.profile.service.documents import identity_key
+from services.profile.service.identity import credit_code_check_passes
 
 
 def _luhn_digit(digits: str) -> str:
@@ -43,28 +45,49 @@ def next_customer_no(session: Session) -> str:
     return body + _luhn_digit(body)
 
 
-def _identity_of(customer_in: CustomerCreate, actor: Principal) -> tuple[str, str | None, str | None]:
-    """(id_type, id_number, override reason), after the rules that depend on the customer type."""
+@dataclass(frozen=True)
+class Identity:
+    type: str
+    number: str
+    country: str | None  # a passport's issuing state
+    key: str  # what the keyed hash is of (documents.identity_key)
+    override: str | None  # the supervisor's reason for a credit code that fails its check
+
+
+def _identity_of(customer_in: CustomerCreate, actor: Principal) -> Identity:
+    """The identity after the rules that depend on the customer type: an individual's resident_id or
+    id_document (one of them), an organisation's credit code."""
     errors: list[dict[str, Any]] = []
 
-    def need(field: str, present: bool, msg: str) -> None:
-        if not present:
-            errors.append({"loc": ["body", field], "msg": msg, "type": "missing_for_type"})
+    def error(loc: list[str], msg: str, kind: str) -> None:
+        errors.append({"loc": ["body", *loc], "msg": msg, "type": kind})
 
     individual = customer_in.type == "individual"
-    need("resident_id", not individual or customer_in.resident_id is not None, "required for an individual")
-    need("credit_code", individual or customer_in.credit_code is not None, f"required for {customer_in.type}")
-    need("contact_name", individual or customer_in.contact_name is not None, f"required for {customer_in.type}")
-    for field in ("credit_code", "contact_name", "id_check_override_reason") if individual else ("resident_id",):
+    doc = customer_in.id_document
+    if individual and customer_in.resident_id is None and doc is None:
+        error(["resident_id"], "an individual needs resident_id or id_document", "missing_for_type")
+    if individual and customer_in.resident_id is not None and doc is not None:
+        error(["id_document"], "give resident_id or id_document, not both", "one_of")
+    if not individual and customer_in.credit_code is None:
+        error(["credit_code"], f"required for {customer_in.type}", "missing_for_type")
+    if not individual and customer_in.contact_name is None:
+        error(["contact_name"], f"required for {customer_in.type}", "missing_for_type")
+    organisation_only = ("credit_code", "contact_name", "id_check_override_reason")
+    for field in organisation_only if individual else ("resident_id", "id_document"):
         if getattr(customer_in, field) is not None:
-            errors.append({"loc": ["body", field], "msg": f"not used for {customer_in.type}", "type": "not_for_type"})
+            error([field], f"not used for {customer_in.type}", "not_for_type")
+    if doc is not None and (doc.type == "passport") != (doc.country is not None):
+        msg = "required for a passport: its issuing state" if doc.country is None else "only for a passport"
+        error(["id_document", "country"], msg, "missing_for_type" if doc.country is None else "not_for_type")
     if errors:
         raise InvalidInput(errors)
     if individual:
-        return "resident_id", customer_in.resident_id, None
+        doc_type, number = ("resident_id", customer_in.resident_id) if doc is None else (doc.type, doc.number)
+        country = None if doc is None else doc.country
+        return Identity(doc_type, number, country, identity_key(doc_type, number, country), None)
     code, reason = customer_in.credit_code, customer_in.id_check_override_reason
     if credit_code_check_passes(code):
-        return "credit_code", code, None
+        return Identity("credit_code", code, None, code, None)
     if reason is None:
         raise InvalidInput(
             [
@@ -77,28 +100,31 @@ def _identity_of(customer_in: CustomerCreate, actor: Principal) -> tuple[str, st
         )
     if actor.role not in OVERRIDE_ROLES:
         raise Forbidden("Only a supervisor may register a credit code that fails its check", code="override_forbidden")
-    return "credit_code", code, reason
+    return Identity("credit_code", code, None, code, reason)
 
 
 def register_customer(
     db: Database, *, customer_in: CustomerCreate, actor: Principal, privacy: Privacy, idem: IdempotencyRequest | None
 ) -> CustomerRead | StoredResponse:
-    """Records customer.registered; a known identity number is 409 customer_duplicate naming the
-    existing customer; a replayed Idempotency-Key returns the first response (StoredResponse)."""
-    id_type, id_number, override = _identity_of(customer_in, actor)
+    """Records customer.registered; a known identity (the same type and number) is 409
+    customer_duplicate naming the existing customer; a replayed Idempotency-Key returns the first
+    response (StoredResponse)."""
+    identity = _identity_of(customer_in, actor)
     v = privacy.vault
-    id_hash = v.lookup_hash(id_number, ID_FIELD)
+    id_hash = id_lookup_hash(v, identity.type, identity.key)
     with db.write() as s:
         if stored := _replay_or_refuse(s, idem, id_hash):
             return stored
-        c = _new_customer(s, customer_in, id_type, id_number, id_hash, override, v)
+        c = _new_customer(s, customer_in, identity, id_hash, v)
         # The INSERT (at flush) or the commit meets a concurrent request with the same identity or
         # key: on PostgreSQL the unique index makes the second writer wait, then fail.
         try:
             s.add(c)
             s.flush()
-            if override:
-                audit_change(s, c.id, actor, action="identity_check.overridden", reason=override, fields="credit_code")
+            if identity.override:
+                audit_change(
+                    s, c.id, actor, action="identity_check.overridden", reason=identity.override, fields="credit_code"
+                )
             view = present_customer(c, privacy)
             if idem:
                 store_response(s, idempotency, idem, 201, view.model_dump(mode="json"))
@@ -129,13 +155,7 @@ def register_customer(
 
 
 def _new_customer(
-    s: Session,
-    customer_in: CustomerCreate,
-    id_type: str,
-    id_number: str | None,
-    id_hash: str | None,
-    override: str | None,
-    vault: PersonalDataVault,
+    s: Session, customer_in: CustomerCreate, identity: Identity, id_hash: str, vault: PersonalDataVault
 ) -> Customer:
     """The customer row with its next customer number; identity, phone and email encrypted, with
     keyed hashes for exact lookup."""
@@ -144,10 +164,11 @@ def _new_customer(
         customer_no=next_customer_no(s),
         type=customer_in.type,
         name=customer_in.name,
-        id_type=id_type,
-        id_number_enc=vault.encrypt(id_number, ID_FIELD),
+        id_type=identity.type,
+        id_number_enc=vault.encrypt(identity.number, ID_FIELD),
         id_number_hash=id_hash,
-        id_check_override_reason=override,
+        id_country=identity.country,
+        id_check_override_reason=identity.override,
         phone_enc=vault.encrypt(customer_in.phone, PHONE_FIELD),
         phone_hash=vault.lookup_hash(customer_in.phone, PHONE_FIELD),
         email_enc=vault.encrypt(customer_in.email, EMAIL_FIELD) if customer_in.email else None,

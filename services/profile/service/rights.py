@@ -52,6 +52,7 @@ ERASED = "[erased]"
 ERASED_FIELDS = [
     "customer.name",
     "customer.id_number",
+    "customer.id_country",
     "customer.phone",
     "customer.email",
     "customer.contact_name",
@@ -185,7 +186,7 @@ def erase_customer(
         c.name = f"ERASED-{c.customer_no}"
         c.id_number_enc, c.id_number_hash = v.encrypt("", ID_FIELD), _unguessable()
         c.phone_enc, c.phone_hash = v.encrypt("", PHONE_FIELD), _unguessable()
-        c.email_enc = c.contact_name = c.id_check_override_reason = None
+        c.email_enc = c.contact_name = c.id_check_override_reason = c.id_country = None
         c.status, c.closed_at = "closed", c.closed_at or now
         c.erased_at = c.updated_at = now
         c.version += 1

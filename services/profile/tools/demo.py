@@ -26,20 +26,20 @@ from services.common.auth import mint_token
 from services.profile.config import ProfileSettings
 from services.profile.service.identity import credit_code_check_char, resident_id_check_char
 
-# (province, city, area code of the resident ID, branch code prefix)
+# (province, city, area code of the resident ID (GB/T 2260), branch code prefix, telephone area code)
 PLACES = [
-    ("北京", "北京", "110105", "BJ"),
-    ("上海", "上海", "310115", "SH"),
-    ("广东", "广州", "440106", "GZ"),
-    ("广东", "深圳", "440304", "SZ"),
-    ("四川", "成都", "510104", "CD"),
-    ("湖北", "武汉", "420102", "WH"),
-    ("河南", "郑州", "410105", "ZZ"),
-    ("山东", "济南", "370102", "JN"),
-    ("江苏", "南京", "320102", "NJ"),
-    ("浙江", "杭州", "330106", "HZ"),
-    ("陕西", "西安", "610113", "XA"),
-    ("甘肃", "兰州", "620102", "LZ"),
+    ("北京", "北京", "110105", "BJ", "010"),
+    ("上海", "上海", "310115", "SH", "021"),
+    ("广东", "广州", "440106", "GZ", "020"),
+    ("广东", "深圳", "440304", "SZ", "0755"),
+    ("四川", "成都", "510104", "CD", "028"),
+    ("湖北", "武汉", "420102", "WH", "027"),
+    ("河南", "郑州", "410105", "ZZ", "0371"),
+    ("山东", "济南", "370102", "JN", "0531"),
+    ("江苏", "南京", "320102", "NJ", "025"),
+    ("浙江", "杭州", "330106", "HZ", "0571"),
+    ("陕西", "西安", "610113", "XA", "029"),
+    ("甘肃", "兰州", "620102", "LZ", "0931"),
 ]
 SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈"
 GIVEN = "伟芳娜秀英敏静丽强磊军洋勇艳杰娟涛明超秀兰霞平刚桂英华建国建华志强玉兰海燕红梅晓东文博子涵雨桐浩然欣怡"
@@ -98,7 +98,7 @@ def plan_customer(seed: int, i: int, today: date) -> Plan:
     rng = random.Random(f"demo:{seed}:{i}")
     kind = _pick(rng, {"individual": 90, "enterprise": 8, "interbank": 2})
     region = _pick(rng, {"urban": 55, "peri_urban": 20, "rural": 25})
-    province, city, area, branch = PLACES[rng.randrange(len(PLACES))]
+    province, city, area, branch, tel = PLACES[rng.randrange(len(PLACES))]
     body: dict[str, Any] = {
         "type": kind,
         "phone": f"1{rng.choice('3578')}{rng.randrange(10):d}{rng.randrange(10**8):08d}",
@@ -120,7 +120,7 @@ def plan_customer(seed: int, i: int, today: date) -> Plan:
         first17 = f"91{area}{(seed * 1_000_003 + i) % 10**9:09d}"
         body |= {"credit_code": first17 + credit_code_check_char(first17)}
         body |= {"contact_name": rng.choice(SURNAMES) + rng.choice(GIVEN)}
-        body["phone"] = f"0{rng.randrange(10, 100)}{rng.randrange(10**7, 10**8)}"
+        body["phone"] = f"{tel}{rng.randrange(2, 9)}{rng.randrange(10**7):07d}"  # 8 digits, not 0 or 1 first
         if kind == "enterprise":
             body["name"] = f"{city}{rng.choice(FIRM_WORDS)}{rng.choice(FIRM_TRADES)}有限公司"
         else:
