@@ -2,13 +2,11 @@
 and security headers on every response."""
 
 import asyncio
-import json
-from collections.abc import Iterable
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway.deadlines import Deadlines
-from services.common.errors import PROBLEM_MEDIA_TYPE, problem_body
+from services.common.limits import send_problem
 
 # An API answers JSON; nothing it returns is meant to run, be framed or leak a referrer.
 API_SECURITY_HEADERS = (
@@ -32,24 +30,6 @@ def security_headers(path: str) -> list[tuple[bytes, bytes]]:
     if not path.startswith(DOCS_PREFIX):
         return list(API_SECURITY_HEADERS)
     return [(n, DOCS_CSP if n == b"content-security-policy" else v) for n, v in API_SECURITY_HEADERS]
-
-
-async def _send_problem(
-    send: Send, status: int, code: str, detail: str, extra_headers: Iterable[tuple[bytes, bytes]] = ()
-) -> None:
-    body = json.dumps(problem_body(status, code, detail)).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [
-                (b"content-type", PROBLEM_MEDIA_TYPE.encode()),
-                (b"content-length", str(len(body)).encode()),
-                *extra_headers,
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})
 
 
 class EdgeMiddleware:
@@ -79,7 +59,7 @@ class EdgeMiddleware:
         size = len(scope.get("raw_path") or b"") + len(scope.get("query_string") or b"")
         size += sum(len(n) + len(v) for n, v in scope["headers"])
         if size > self.max_header_bytes:
-            await _send_problem(
+            await send_problem(
                 send_secured, 431, "headers_too_large", f"The request's headers exceed {self.max_header_bytes} bytes"
             )
             return
@@ -101,8 +81,6 @@ class EdgeMiddleware:
                 raise  # not ours, or cancelled for another reason as well (as asyncio.timeout does)
             if started:
                 return  # the status is out: ending here makes the server close, the client sees a cut body
-            await _send_problem(
-                send_secured, 504, "request_timeout", f"The request took longer than {self.timeout:g} s"
-            )
+            await send_problem(send_secured, 504, "request_timeout", f"The request took longer than {self.timeout:g} s")
         finally:
             self.deadlines.stop(key)

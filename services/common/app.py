@@ -20,6 +20,7 @@ from services.common.fastpath import FastPath, FastPathMiddleware
 from services.common.health import database_checks, health_router, migration_heads
 from services.common.jobs import JobRunner, JobThread
 from services.common.jobs_metrics import install_job_metrics
+from services.common.limits import ServiceLimitsMiddleware
 from services.common.logs import configure_logging
 from services.common.metrics import HttpMetrics, metrics_router
 from services.common.middleware import RequestContextMiddleware
@@ -112,6 +113,11 @@ def build_service_app(
     app.state.fast_paths = tuple(fast_paths)
     if fast_paths:  # added first, so it runs inside the request context (request id, metrics)
         app.add_middleware(FastPathMiddleware, paths=fast_paths)
+    app.add_middleware(
+        ServiceLimitsMiddleware,
+        max_body_bytes=settings.max_body_bytes,
+        request_timeout_seconds=settings.request_timeout_seconds,
+    )
     app.add_middleware(RequestContextMiddleware, metrics=app.state.metrics)
     app.include_router(health_router())
     app.include_router(metrics_router)

@@ -70,6 +70,8 @@ class BaseServiceSettings(BaseSettings):
 
     jwt_leeway_seconds: int = 30
     max_page_size: int = 200
+    max_body_bytes: int = 1_048_576  # a larger request body is 413 (services/common/limits.py)
+    request_timeout_seconds: float = 60.0  # unanswered for longer: 504 (above a feed's 30 s long poll)
 
     @model_validator(mode="before")
     @classmethod
