@@ -15,8 +15,7 @@ COPY pyproject.toml ./
 # Dependencies only (every one ships manylinux wheels, so no compiler is needed even here).
 RUN python -m venv /opt/venv \
  && python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" > requirements.txt \
- && /opt/venv/bin/pip install --no-compile -r requirements.txt \
- && /opt/venv/bin/pip uninstall -y honcho
+ && /opt/venv/bin/pip install --no-compile -r requirements.txt
 COPY services ./services
 COPY gateway ./gateway
 COPY deploy/docker/entrypoint.sh ./entrypoint.sh

@@ -1,5 +1,5 @@
 """`python -m bench.idle_bench`: what an idle suite costs. Starts the whole suite exactly as `make run`
-does (scripts/migrate.sh, then scripts/run.sh: five processes under honcho, SQLite, no demo data) on
+does (scripts/migrate.sh, then scripts/run.sh: five processes under scripts/supervise.py, SQLite, no demo data) on
 a free port base, lets it settle, then measures for a minute: the log lines it writes and each process's CPU use (from
 /proc/<pid>/stat). Aims: under 10 log lines a minute for the suite, under 1 % of a CPU per process.
 A report, not a test."""

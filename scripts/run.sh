@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Starts every service and the gateway under honcho (Procfile); Ctrl-C stops them all.
+# Starts every service and the gateway under scripts/supervise.py (Procfile), which restarts a process
+# that dies (with backoff, saying which and why); Ctrl-C stops them all.
 # DB=postgres runs them on PostgreSQL, one database per service (db-env.sh); SUITE_SERVICES=profile,...
 # starts only those services and the gateway.
 set -euo pipefail
@@ -35,4 +36,4 @@ processes=()
 if [[ -n "${SUITE_SERVICES:-}" ]]; then
   processes=(${SUITE_SERVICES//,/ } gateway)
 fi
-exec .venv/bin/honcho start -f Procfile "${processes[@]}"
+exec .venv/bin/python scripts/supervise.py Procfile "${processes[@]}"

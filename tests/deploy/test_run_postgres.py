@@ -144,7 +144,7 @@ def test_migrate_then_run_postgres_database_per_service_created_once_suite_serve
         count = scalar(database_url(pg_run_env, "profile"), "SELECT count(*) FROM customer")
         assert count == 1
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)  # honcho and the processes it started, nothing else
+        os.killpg(proc.pid, signal.SIGTERM)  # the supervisor, which stops what it started
         try:
             proc.wait(20)
         except subprocess.TimeoutExpired:
