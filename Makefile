@@ -69,6 +69,7 @@ bench: $(STAMP) ## load tests from a separate process; prints figures and ratios
 	$(BIN)/python -m bench.loyalty_bench
 	$(BIN)/python -m bench.segmentation_bench
 	$(BIN)/python -m bench.idle_bench
+	$(BIN)/python -m bench.memory_bench
 
 clean: ## remove data/ and caches (keeps .venv)
 	rm -rf data .pytest_cache .ruff_cache

@@ -6,32 +6,14 @@ A report, not a test."""
 
 import argparse
 import os
-import signal
-import socket
-import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
-import httpx
+from bench.suite import PROCESSES, running_suite
 
-ROOT = Path(__file__).resolve().parents[1]
-PROCESSES = ("gateway", "profile", "segmentation", "feedback", "loyalty")
 AIM_LINES_PER_MIN, AIM_CPU_SHARE = 10, 0.01
 TICKS = os.sysconf("SC_CLK_TCK")
-
-
-def free_base() -> int:
-    for base in range(21000, 60000, 10):
-        try:
-            for port in range(base, base + 5):
-                with socket.socket() as s:
-                    s.bind(("127.0.0.1", port))
-        except OSError:
-            continue
-        return base
-    raise RuntimeError("no five free ports")
 
 
 def cpu_seconds(pid: int) -> float:
@@ -39,62 +21,22 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / TICKS  # utime + stime
 
 
-def pid_on(port: int) -> int:
-    """The process listening on a loopback port (from /proc/net/tcp and the fds)."""
-    inode = None
-    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
-        parts = line.split()
-        if parts[1].endswith(f":{port:04X}") and parts[3] == "0A":
-            inode = parts[9]
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            for fd in os.listdir(f"/proc/{pid}/fd"):
-                if os.readlink(f"/proc/{pid}/fd/{fd}") == f"socket:[{inode}]":
-                    return int(pid)
-        except OSError:
-            continue
-    raise RuntimeError(f"nothing listens on {port}")
-
-
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m bench.idle_bench", description=__doc__)
     p.add_argument("--settle", type=float, default=15.0, help="seconds before measuring")
     p.add_argument("--seconds", type=float, default=60.0, help="seconds measured")
     args = p.parse_args(argv)
-    base = free_base()
-    data = Path(tempfile.mkdtemp(prefix="idle-bench-"))
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.endswith("_PORT")},
-        "SUITE_PORT_BASE": str(base),
-        "SUITE_DEMO": "0",
-        **{f"{s.upper()}_DATABASE_URL": f"sqlite:///{data / s}.db" for s in PROCESSES if s != "gateway"},
-    }
-    log = data / "suite.log"
-    subprocess.run(["bash", "scripts/migrate.sh"], cwd=ROOT, env=env, check=True, capture_output=True)
     print(f"idle suite benchmark, {os.cpu_count()} CPUs, python {sys.version.split()[0]}")
-    with log.open("wb") as out:
-        run = subprocess.Popen(
-            ["bash", "scripts/run.sh"], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
-        )
-    try:
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"http://127.0.0.1:{base}/health", timeout=2).json().get("status") == "ok":
-                    break
-            except (httpx.HTTPError, ValueError):
-                pass
-            time.sleep(0.5)
-        else:
-            print(f"  the suite did not become healthy; log: {log}")
+    with running_suite("idle-bench-") as suite:
+        if suite is None:
             return 0
         time.sleep(args.settle)
-        pids = {name: pid_on(base + i) for i, name in enumerate(PROCESSES)}
+        pids = suite.pids()
         before = {name: cpu_seconds(pid) for name, pid in pids.items()}
-        lines_before = len(log.read_bytes().splitlines())
+        lines_before = len(suite.log.read_bytes().splitlines())
         time.sleep(args.seconds)
         after = {name: cpu_seconds(pid) for name, pid in pids.items()}
-        lines = len(log.read_bytes().splitlines()) - lines_before
+        lines = len(suite.log.read_bytes().splitlines()) - lines_before
         per_min = lines * 60 / args.seconds
         print(
             f"  log lines written while idle: {per_min:.1f} a minute for the whole suite "
@@ -106,12 +48,6 @@ def main(argv: list[str] | None = None) -> int:
                 f"  CPU while idle, {name}: {share * 100:.2f} % of one CPU "
                 f"(aim under {AIM_CPU_SHARE * 100:.0f} %: {'met' if share < AIM_CPU_SHARE else 'missed'})"
             )
-    finally:
-        os.killpg(run.pid, signal.SIGINT)
-        try:
-            run.wait(20)
-        except subprocess.TimeoutExpired:
-            os.killpg(run.pid, signal.SIGKILL)
     return 0
 
 

@@ -1,9 +1,9 @@
 """Swagger UI served with its own assets (swagger-ui-py ships Swagger UI 5, which renders OpenAPI
 3.1), so every service's /docs and the gateway's /api/docs work with no CDN reachable."""
 
+import importlib.util
 from pathlib import Path
 
-import swagger_ui
 from fastapi import APIRouter
 from fastapi.openapi.docs import get_swagger_ui_html, get_swagger_ui_oauth2_redirect_html
 from fastapi.responses import FileResponse, HTMLResponse
@@ -14,7 +14,12 @@ ASSETS = {"swagger-ui-bundle.js": "text/javascript", "swagger-ui.css": "text/css
 
 
 def swagger_assets() -> Path:
-    return Path(swagger_ui.__file__).parent / "static"
+    """swagger-ui-py's static folder, found without importing the package: its import brings in
+    template engines and web-framework adapters that a serving process would keep for nothing."""
+    spec = importlib.util.find_spec("swagger_ui")
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError("swagger-ui-py is not installed")
+    return Path(next(iter(spec.submodule_search_locations))) / "static"
 
 
 def docs_router(docs_path: str, openapi_path: str, title: str) -> APIRouter:

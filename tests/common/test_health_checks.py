@@ -30,3 +30,23 @@ def test_migration_check_by_applied_revision(tmp_path, applied, ready, detail):
     assert checks["database"]() == (True, "reachable")
     assert checks["migrations"]() == (ready, detail)
     db.dispose()
+
+
+@pytest.mark.parametrize("service", ["profile", "segmentation", "feedback", "loyalty"])
+def test_migration_heads_read_from_the_files_match_alembic(service):
+    """migration_heads reads the revision files itself (serving processes do not load Alembic); its
+    answer must be Alembic's own."""
+    from pathlib import Path
+
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    from services.common.health import migration_heads
+
+    ini = Path(__file__).parents[2] / "services" / service / "alembic.ini"
+    cfg = Config(str(ini))
+    cfg.set_main_option("script_location", str(ini.parent / "migrations"))
+    script = ScriptDirectory.from_config(cfg)
+    assert migration_heads(ini) == MigrationState(
+        frozenset(script.get_heads()), frozenset(r.revision for r in script.walk_revisions())
+    )

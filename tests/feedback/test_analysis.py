@@ -167,6 +167,24 @@ def test_free_text_terms_are_segmented_chinese(client, auth, fixed):
     assert "排队时间太长了" not in top and "了" not in top
 
 
+def test_terms_are_counted_outside_the_serving_process(client, auth, fixed):
+    """jieba's dictionary (about 80 MB) never stays in the service: the counting runs in a child."""
+    import sys
+
+    _get(client, auth, f"/v1/surveys/{fixed}/analysis/terms", limit=5)
+    assert "jieba" not in sys.modules
+
+
+def test_terms_that_cannot_be_counted_are_503_with_retry_after(client, auth, fixed, monkeypatch):
+    from services.feedback.service import terms
+
+    monkeypatch.setattr(terms.sys, "executable", "/bin/false")  # the child cannot start its work
+    r = client.get(f"/v1/surveys/{fixed}/analysis/terms", headers=auth("staff"))
+    assert r.status_code == 503, r.text
+    assert r.json()["code"] == "terms_unavailable" and r.headers["retry-after"] == "5"
+    assert r.headers["content-type"].startswith("application/problem+json")
+
+
 def test_response_rate_counts_only_active_audience(client, auth, fixed, feedback_app):
     more = [str(uuid.uuid4()) for _ in range(10)]
     _apply(

@@ -68,7 +68,9 @@ def read_drivers(survey_id: uuid.UUID, _p: Staff, db: Db, start: From = None, en
     "/{survey_id}/analysis/terms",
     response_model=Terms,
     summary="Most frequent terms in free-text answers (Chinese segmented with jieba)",
-    responses=problem_responses(401, 403, 404, 422),
+    description="Counted in a short-lived helper process, so that jieba's dictionary never stays in the "
+    "service's memory: about a second per call. 503 `terms_unavailable` (with Retry-After) if it cannot run.",
+    responses=problem_responses(401, 403, 404, 422, 503),
 )
 def read_terms(
     survey_id: uuid.UUID,

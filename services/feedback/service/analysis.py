@@ -2,10 +2,7 @@
 trend, answer distributions and drivers are each one aggregate query (GROUP BY with CASE sums);
 only free-text terms leave the database, to be segmented with jieba."""
 
-import re
-import threading
 import uuid
-from collections import Counter
 from datetime import datetime
 from typing import Any
 
@@ -29,97 +26,12 @@ from services.feedback.schemas.analysis import (
     Terms,
 )
 from services.feedback.service.surveys import survey_not_found
+from services.feedback.service.terms import count_terms
 
 R = table_of(SurveyResponse)
 A = table_of(SurveyAnswer)
 SEG = table_of(CustomerSegment)
 BREAKDOWNS = ("branch", "region_type", "customer_type", "segment_class", "channel", "month")
-STOPWORDS = frozenset(
-    [
-        "的",
-        "了",
-        "是",
-        "我",
-        "你",
-        "他",
-        "她",
-        "它",
-        "们",
-        "在",
-        "和",
-        "也",
-        "就",
-        "都",
-        "很",
-        "非常",
-        "不",
-        "没有",
-        "有",
-        "这",
-        "那",
-        "个",
-        "吗",
-        "呢",
-        "吧",
-        "啊",
-        "与",
-        "及",
-        "对",
-        "把",
-        "被",
-        "给",
-        "还",
-        "又",
-        "但",
-        "而",
-        "或",
-        "一个",
-        "我们",
-        "你们",
-        "他们",
-        "什么",
-        "怎么",
-        "因为",
-        "所以",
-        "如果",
-        "可以",
-        "没",
-        "太",
-        "比较",
-        "感觉",
-        "觉得",
-        "还是",
-        "就是",
-        "这个",
-        "那个",
-        "一下",
-        "已经",
-        "自己",
-        "时候",
-        "the",
-        "a",
-        "an",
-        "and",
-        "or",
-        "of",
-        "to",
-        "is",
-        "are",
-        "was",
-        "were",
-        "it",
-        "this",
-        "that",
-        "for",
-        "in",
-        "on",
-        "with",
-        "be",
-        "not",
-    ]
-)
-_WORD = re.compile(r"[\w\u4e00-\u9fff]", re.UNICODE)
-_jieba_lock = threading.Lock()
 
 
 def score_columns():
@@ -348,14 +260,6 @@ def drivers(db: Database, *, survey_id: uuid.UUID, start: datetime | None, end: 
     return Drivers(survey_id=survey_id, rows=out)
 
 
-def _segment(text: str) -> list[str]:
-    import jieba  # imported on first use: building its dictionary takes about a second
-
-    with _jieba_lock:  # jieba's lazy initialisation is not thread-safe
-        words = jieba.lcut(text)
-    return [w.strip().lower() for w in words]
-
-
 def top_terms(
     db: Database,
     *,
@@ -366,7 +270,8 @@ def top_terms(
     max_documents: int = 20000,
 ) -> Terms:
     """The most frequent terms in the free-text answers of the period (the newest `max_documents`),
-    segmented with jieba; stop words, punctuation and single characters are left out."""
+    segmented with jieba in a short-lived process (service/terms.py); stop words, punctuation and
+    single characters are left out."""
     where = _period(survey_id, start, end)
     with db.read() as s:
         _latest_survey(s, survey_id)
@@ -381,9 +286,7 @@ def top_terms(
             .scalars()
             .all()
         )
-    counts: Counter[str] = Counter()
-    for text in texts:
-        counts.update({w for w in _segment(text) if len(w) > 1 and w not in STOPWORDS and _WORD.search(w)})
+    counts = count_terms(list(texts))
     return Terms(
         survey_id=survey_id,
         documents=len(texts),

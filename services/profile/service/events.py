@@ -6,8 +6,6 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-import psycopg
-from psycopg.types.json import Json
 from sqlalchemy import JSON, Table, exc, insert
 from sqlalchemy.orm import Session
 
@@ -23,6 +21,9 @@ def bulk_insert(session: Session, table: Table, rows: list[dict[str, Any]]) -> N
     if session.get_bind().dialect.name != "postgresql":
         session.execute(insert(table), rows)
         return
+    import psycopg  # here, not at the top: a process on SQLite never loads the driver (a few MB)
+    from psycopg.types.json import Json
+
     columns = list(rows[0])
     json_cols = {c for c in columns if isinstance(table.c[c].type, JSON)}
     driver = session.connection().connection.driver_connection
