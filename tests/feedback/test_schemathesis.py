@@ -14,7 +14,7 @@ from services.common.config import DEV_JWT_SECRET
 from services.feedback.app import create_app
 from tests import dbkit
 from tests.feedback.conftest import ALEMBIC_INI, feedback_settings
-from tests.fuzzing import cap_feed_wait
+from tests.fuzzing import prepare
 
 _tmp = Path(tempfile.mkdtemp(prefix="feedback-schemathesis-"))
 _url = dbkit.sqlite_url(_tmp / "feedback.db")
@@ -30,7 +30,7 @@ def test_feedback_api_honours_its_openapi(case):
     # A valid token replaces a generated one; a case generated without the header stays without it
     # (a negative case that must be refused with 401).
     has_auth = any(k.lower() == "authorization" for k in (case.headers or {}))
-    cap_feed_wait(case)
+    prepare(case)
     case.call_and_validate(
         headers={"Authorization": f"Bearer {TOKEN}"} if has_auth else None,
         excluded_checks=[schemathesis.checks.positive_data_acceptance],

@@ -16,7 +16,7 @@ from services.common.auth import mint_token
 from services.common.config import DEV_JWT_SECRET
 from services.profile.app import create_app
 from tests import dbkit
-from tests.fuzzing import cap_feed_wait
+from tests.fuzzing import prepare
 from tests.profile.conftest import ALEMBIC_INI, profile_settings
 
 _tmp = Path(tempfile.mkdtemp(prefix="profile-schemathesis-"))
@@ -32,7 +32,7 @@ EXAMPLES = settings(max_examples=25, deadline=None, suppress_health_check=list(H
 @schema.exclude(path=BATCH).parametrize()
 @EXAMPLES
 def test_profile_api_honours_its_openapi(case):
-    cap_feed_wait(case)
+    prepare(case)
     case.call_and_validate(
         headers={"Authorization": f"Bearer {TOKEN}"}, excluded_checks=[schemathesis.checks.positive_data_acceptance]
     )
@@ -41,6 +41,7 @@ def test_profile_api_honours_its_openapi(case):
 @schema.include(path=BATCH).parametrize()
 @EXAMPLES
 def test_transaction_batch_honours_its_openapi(case):
+    prepare(case)
     case.call_and_validate(
         headers={"Authorization": f"Bearer {TOKEN}"},
         excluded_checks=[schemathesis.checks.positive_data_acceptance, schemathesis.checks.negative_data_rejection],

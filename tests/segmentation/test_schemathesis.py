@@ -13,7 +13,7 @@ from services.common.auth import mint_token
 from services.common.config import DEV_JWT_SECRET
 from services.segmentation.app import create_app
 from tests import dbkit
-from tests.fuzzing import cap_feed_wait
+from tests.fuzzing import prepare
 from tests.segmentation.conftest import ALEMBIC_INI, segmentation_settings
 
 _tmp = Path(tempfile.mkdtemp(prefix="segmentation-schemathesis-"))
@@ -27,7 +27,7 @@ TOKEN = mint_token(DEV_JWT_SECRET, sub="fuzz-admin", role="admin", ttl_seconds=3
 @schema.parametrize()
 @settings(max_examples=12, deadline=None, suppress_health_check=list(HealthCheck))
 def test_segmentation_api_honours_its_openapi(case):
-    cap_feed_wait(case)
+    prepare(case)
     case.call_and_validate(
         headers={"Authorization": f"Bearer {TOKEN}"}, excluded_checks=[schemathesis.checks.positive_data_acceptance]
     )
