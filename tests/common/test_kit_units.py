@@ -106,6 +106,25 @@ def test_logs_redact_documents_and_numbers_outside_the_mainland():
     assert "+852****4567" in out and "KAZ********3105" in out and "H****7801" in out and "port 8001" in out
 
 
+def test_logs_redact_spaced_numbers_cards_landlines_chinese_text_and_postgres_detail():
+    line = (
+        "客户王小明 住北京市朝阳区建国路88号 mobile 138 1234 5678 / 139-8765-4321 landline 010-12345678 "
+        "0755 1234567 card 6222 0212 3456 7890 / 6222021234567890123\n"
+        "DETAIL:  Failing row contains (c-1, 王小明, 13812345678).\n"
+        "psycopg: Failing row contains (c-2, Wang Xiaoming, 1990-01-01)."
+    )
+    out = redact(line)
+    for secret in ("王小明", "建国路", "1234 5678", "8765-4321", "12345678", "1234567", "0212 3456", "Wang Xiaoming"):
+        assert secret not in out, secret
+    assert "138****5678" in out and "139****4321" in out and "010-*****78" in out
+    assert "622202******7890" in out and "622202*********0123" in out and "DETAIL: [redacted]" in out
+
+
+def test_logs_keep_what_is_not_personal_data():
+    line = "request 550e8400-e29b-41d4-a716-012345678901 at 2026-12-05T13:09:57.123Z took 12.5 ms, position 1234567"
+    assert redact(line) == line
+
+
 def test_json_formatter_writes_one_redacted_object():
     record = logging.LogRecord("x", logging.INFO, __file__, 1, "phone %s", ("13812345678",), None)
     entry = json.loads(JsonFormatter("profile").format(record))
