@@ -98,6 +98,9 @@ def consumer_cursor_table(metadata: MetaData) -> Table:
     )
 
 
+ERASURE_EVENT = "customer.erased"  # profile's: every follower removes what it holds of the person
+
+
 class FeedConsumer:
     """`set_aside`, if given, is called in the batch's transaction for each malformed item the cursor
     moves past (it raising rolls the batch back); without it each one is logged. Either way it is
@@ -187,6 +190,8 @@ class FeedConsumer:
             s.commit()
         self._position = last if last is not None else current
         self._report(aside)
+        if any(e.type == ERASURE_EVENT for e in fresh):
+            self.db.scrub_files()  # the erased values leave the files too, not only the tables
         return len(fresh) + len(aside)
 
     def _lock_cursor(self, s: Session) -> int:

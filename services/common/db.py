@@ -1,6 +1,8 @@
 """Database engine and units of work for SQLite (WAL, foreign keys, one writer) and PostgreSQL."""
 
+import logging
 import threading
+import time
 from collections import namedtuple
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -35,6 +37,8 @@ from sqlalchemy.sql.expression import Executable
 from sqlalchemy.types import TypeDecorator
 
 from services.common.storage import WriteHealth, is_storage_error
+
+log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 NAMING_CONVENTION = {
@@ -89,6 +93,9 @@ def _install_sqlite_pragmas(engine: Engine) -> None:
         cur.execute("PRAGMA foreign_keys=ON")
         cur.execute("PRAGMA synchronous=NORMAL")
         cur.execute("PRAGMA busy_timeout=10000")
+        # What a delete or an update frees is overwritten with zeros, so an erased customer's old
+        # values do not linger in free pages and cells of the file (Database.scrub_files).
+        cur.execute("PRAGMA secure_delete=ON")
         cur.close()
 
     @event.listens_for(engine, "begin")
@@ -190,6 +197,30 @@ class Database:
     def prepared_row(self, table: Table, key: str) -> "PreparedRow":
         """A read of one `table` row by its `key` column, compiled once (see PreparedRow)."""
         return PreparedRow(self, table, key)
+
+    def scrub_files(self, attempts: int = 5) -> bool:
+        """After an erasure has committed: on SQLite, checkpoint the WAL into the database and truncate
+        it, so the old page images that still hold the erased values leave the files (secure_delete,
+        set on every connection, zeroes what the erasure freed in the database file itself). A reader
+        still on an older snapshot keeps the WAL from being emptied: tried `attempts` times, then left
+        to SQLite's automatic checkpoints and logged. True when the WAL is empty. On PostgreSQL there is
+        nothing to do here: dead row versions are not readable through SQL, and VACUUM reclaims them."""
+        if self.dialect != "sqlite" or isinstance(self._bind, Connection):
+            return True
+        for attempt in range(attempts):
+            if self._writer is not None:
+                self._writer.acquire()
+            try:
+                with self._single.connect() as conn:
+                    row = conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)").first()
+            finally:
+                if self._writer is not None:
+                    self._writer.release()
+            if row is not None and row[0] == 0:
+                return True
+            time.sleep(0.05 * (attempt + 1))
+        log.warning("the WAL could not be emptied after an erasure; SQLite's next checkpoint will")
+        return False
 
     def dispose(self) -> None:
         for close in self._on_dispose:

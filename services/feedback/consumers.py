@@ -8,6 +8,7 @@ from services.common.consumer import Handler
 from services.common.db import table_of, upsert_insert
 from services.common.outbox import Event
 from services.feedback.models import CustomerRef, CustomerSegment
+from services.feedback.service.erasure import erase_customer
 
 REF = table_of(CustomerRef)
 SEGMENT = table_of(CustomerSegment)
@@ -42,10 +43,7 @@ def _closed(s: Session, e: Event) -> None:
 
 
 def _erased(s: Session, e: Event) -> None:
-    # Feedback holds no personal data of customers; the classification row goes, the responses stay
-    # keyed by the (pseudonymous) id.
-    s.execute(delete(REF).where(REF.c.customer_id == e.subject_id))
-    s.execute(delete(SEGMENT).where(SEGMENT.c.customer_id == e.subject_id))
+    erase_customer(s, e.subject_id)
 
 
 def _segment_changed(s: Session, e: Event) -> None:

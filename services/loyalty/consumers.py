@@ -28,6 +28,7 @@ from services.loyalty.service.earning import (
     preload_earned,
     prelock_accounts,
 )
+from services.loyalty.service.erasure import erase_customer
 from services.loyalty.service.ledger import defer_outbox, flush_outbox
 from services.loyalty.service.policy import Effect, Policy
 
@@ -108,7 +109,7 @@ def _on_closed(reason: str):
     def handle(s: Session, event: Event, policy: Policy) -> None:
         freeze_account(s, _customer(event), reason=reason, policy=policy)
         if reason == "customer_erased":  # followers drop what they hold about the person
-            s.execute(delete(CustomerSegment).where(CustomerSegment.customer_id == _customer(event)))
+            erase_customer(s, _customer(event))
 
     return handle
 

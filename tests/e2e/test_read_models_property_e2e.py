@@ -42,17 +42,14 @@ from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
-from sqlalchemy import text
 
-from services.common.db import Database
 from services.common.money import fen_to_str
 from services.profile.service.identity import credit_code_check_char, resident_id_check_char
-from tests.e2e.whole_suite import CURSORS, SERVICES, WholeSuite, whole_suite  # noqa: F401 (a fixture)
+from tests.e2e.whole_suite import SERVICES, WholeSuite, drain, whole_suite  # noqa: F401 (a fixture)
 from tests.event_contract import check_feed
 
 pytestmark = pytest.mark.e2e
 
-DRAIN_DEADLINE = 60.0
 ENROL_DEADLINE = 30.0
 BANK_ZONE = ZoneInfo("Asia/Shanghai")  # loyalty's business calendar: check-in is on the event's day
 MAX_CUSTOMERS = 6
@@ -505,49 +502,6 @@ def _event_start(now: datetime) -> datetime:
 
 
 # --- draining and comparing ---------------------------------------------------------------------
-
-
-def _heads(http: dict[str, httpx.Client], headers: dict[str, str]) -> dict[str, int]:
-    heads = {}
-    for owner in SERVICES:
-        resp = http[owner].get("/v1/events", params={"after": 0, "limit": 1}, headers=headers)
-        assert resp.status_code == 200, resp.text
-        heads[owner] = resp.json()["head_position"]
-    return heads
-
-
-def _cursors(dbs: dict[str, Database]) -> dict[tuple[str, str], int]:
-    found = {}
-    for service, db in dbs.items():
-        with db.read() as s:
-            rows = {
-                consumer: position
-                for consumer, position in s.execute(text("SELECT consumer, position FROM consumer_cursor"))
-            }
-        for consumer in CURSORS[service]:
-            found[(service, consumer)] = int(rows.get(consumer) or 0)
-    return found
-
-
-def drain(suite: WholeSuite, http: dict[str, httpx.Client], headers: dict[str, str]) -> dict[str, int]:
-    """Waits until every consumer's cursor is at its owner's head and no head moved meanwhile (a
-    consumer commits the events it causes with its cursor, so nothing is left in flight). Returns
-    the heads; fails naming the laggards after DRAIN_DEADLINE."""
-    deadline = time.monotonic() + DRAIN_DEADLINE
-    behind: dict[str, tuple[int, int]] = {}
-    while time.monotonic() < deadline:
-        before = _heads(http, headers)
-        cursors = _cursors(suite.dbs)
-        after = _heads(http, headers)
-        behind = {
-            f"{service}:{consumer}": (position, after[CURSORS[service][consumer]])
-            for (service, consumer), position in cursors.items()
-            if position != after[CURSORS[service][consumer]]
-        }
-        if before == after and not behind:
-            return after
-        time.sleep(0.1)
-    raise AssertionError(f"feeds not drained within {DRAIN_DEADLINE} s: (cursor, head) {behind}")
 
 
 def _get(client: httpx.Client, path: str, headers: dict[str, str]) -> Any:

@@ -2,11 +2,14 @@
 database (SQLite, or PostgreSQL), every feed between them, and the gateway over all four. Scheduled
 jobs do not run in process, so that a test's steps are the only writers; consumers poll often."""
 
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
+import httpx
 import pytest
+from sqlalchemy import text
 
 from services.common.config import DEV_JWT_SECRET
 from services.common.db import Database
@@ -14,6 +17,7 @@ from tests.dbkit import fresh_pg_database, require_postgres, worker_id
 from tests.e2e.conftest import Process, base_env, migrate_service
 
 SERVICES = ("profile", "loyalty", "segmentation", "feedback")
+DRAIN_DEADLINE = 60.0
 # Each consuming service's cursors (consumer name in its consumer_cursor table) and whose feed each reads.
 CURSORS = {
     "loyalty": {"loyalty-profile": "profile", "loyalty-segmentation": "segmentation", "loyalty-feedback": "feedback"},
@@ -93,3 +97,46 @@ def whole_suite(request, tmp_path) -> Iterator[WholeSuite]:
             p.stop()
         for db in dbs.values():
             db.dispose()
+
+
+def _heads(http: dict[str, httpx.Client], headers: dict[str, str]) -> dict[str, int]:
+    heads = {}
+    for owner in SERVICES:
+        resp = http[owner].get("/v1/events", params={"after": 0, "limit": 1}, headers=headers)
+        assert resp.status_code == 200, resp.text
+        heads[owner] = resp.json()["head_position"]
+    return heads
+
+
+def _cursors(dbs: dict[str, Database]) -> dict[tuple[str, str], int]:
+    found = {}
+    for service, db in dbs.items():
+        with db.read() as s:
+            rows = {
+                consumer: position
+                for consumer, position in s.execute(text("SELECT consumer, position FROM consumer_cursor"))
+            }
+        for consumer in CURSORS[service]:
+            found[(service, consumer)] = int(rows.get(consumer) or 0)
+    return found
+
+
+def drain(suite: WholeSuite, http: dict[str, httpx.Client], headers: dict[str, str]) -> dict[str, int]:
+    """Waits until every consumer's cursor is at its owner's head and no head moved meanwhile (a
+    consumer commits the events it causes with its cursor, so nothing is left in flight). Returns
+    the heads; fails naming the laggards after DRAIN_DEADLINE."""
+    deadline = time.monotonic() + DRAIN_DEADLINE
+    behind: dict[str, tuple[int, int]] = {}
+    while time.monotonic() < deadline:
+        before = _heads(http, headers)
+        cursors = _cursors(suite.dbs)
+        after = _heads(http, headers)
+        behind = {
+            f"{service}:{consumer}": (position, after[CURSORS[service][consumer]])
+            for (service, consumer), position in cursors.items()
+            if position != after[CURSORS[service][consumer]]
+        }
+        if before == after and not behind:
+            return after
+        time.sleep(0.1)
+    raise AssertionError(f"feeds not drained within {DRAIN_DEADLINE} s: (cursor, head) {behind}")

@@ -1,0 +1,49 @@
+"""What feedback does when profile erases a customer (`customer.erased`, PIPL art. 47). Complaints are
+kept for their retention period (the regulator's handling record: state, dates, cause, branch,
+amounts, who acted), but the complainant's name and contact go, and so does the free text they or
+staff typed about them: the description becomes ERASED, step notes and follow-up notes are cleared.
+Survey responses keep their scores for the statistics, without their free-text answers. The local
+copies of the customer's attributes and classes are deleted. docs/privacy.md lists it all."""
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.orm import Session
+
+from services.common.db import table_of
+from services.feedback.models import (
+    Complaint,
+    ComplaintStep,
+    CustomerRef,
+    CustomerSegment,
+    FollowUp,
+    SurveyAnswer,
+    SurveyResponse,
+)
+
+ERASED = "[erased]"  # what a required free-text field holds once its words were erased
+# Free text inside a step's data (the rest of it, outcomes, dates, amounts and who acted, stays)
+STEP_TEXT_KEYS = ("reason", "facts_verified", "basis", "description", "remedy")
+
+COMPLAINT = table_of(Complaint)
+STEP = table_of(ComplaintStep)
+RESPONSE = table_of(SurveyResponse)
+ANSWER = table_of(SurveyAnswer)
+FOLLOW_UP = table_of(FollowUp)
+
+
+def erase_customer(s: Session, customer_id: str) -> None:
+    """In the consumer's transaction, with the cursor's move past the event."""
+    complaints = select(COMPLAINT.c.id).where(COMPLAINT.c.customer_id == customer_id)
+    s.execute(
+        update(COMPLAINT)
+        .where(COMPLAINT.c.customer_id == customer_id)
+        .values(complainant_name_enc=None, complainant_contact_enc=None, representative_enc=None, description=ERASED)
+    )
+    steps = s.execute(select(STEP.c.id, STEP.c.data).where(STEP.c.complaint_id.in_(complaints))).all()
+    for step_id, data in steps:
+        kept = {k: (ERASED if k in STEP_TEXT_KEYS and isinstance(v, str) else v) for k, v in (data or {}).items()}
+        s.execute(update(STEP).where(STEP.c.id == step_id).values(note=None, data=kept))
+    responses = select(RESPONSE.c.id).where(RESPONSE.c.customer_id == customer_id)
+    s.execute(update(ANSWER).where(ANSWER.c.response_id.in_(responses)).values(text=None))
+    s.execute(update(FOLLOW_UP).where(FOLLOW_UP.c.customer_id == customer_id).values(note=None))
+    s.execute(delete(table_of(CustomerRef)).where(table_of(CustomerRef).c.customer_id == customer_id))
+    s.execute(delete(table_of(CustomerSegment)).where(table_of(CustomerSegment).c.customer_id == customer_id))

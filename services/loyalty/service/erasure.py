@@ -1,0 +1,22 @@
+"""What loyalty does when profile erases a customer (`customer.erased`). The account is frozen and
+its ledger kept for accounting (points are a liability of the bank; balances must still reconcile),
+under the customer id, which is a pseudonym once profile has erased the person. What staff typed about
+the person goes: the reason on adjustments and other manual entries. The local copy of the customer's
+classes is deleted. The ledger is otherwise append-only; this is its one update. docs/privacy.md."""
+
+import uuid
+
+from sqlalchemy import delete, update
+from sqlalchemy.orm import Session
+
+from services.loyalty.models import CustomerSegment, LedgerEntry
+
+
+def erase_customer(s: Session, customer_id: uuid.UUID) -> None:
+    """In the consumer's transaction, with the cursor's move past the event."""
+    s.execute(
+        update(LedgerEntry)
+        .where(LedgerEntry.customer_id == customer_id, LedgerEntry.reason.is_not(None))  # type: ignore[union-attr]
+        .values(reason=None)
+    )
+    s.execute(delete(CustomerSegment).where(CustomerSegment.customer_id == customer_id))

@@ -1,0 +1,145 @@
+"""Erasure reaches every service and every file (PIPL art. 47): a customer registered in profile, known
+to loyalty (an account with an adjustment whose reason names them), feedback (a complaint describing
+them, a step note, a free-text survey answer) and segmentation, is erased through the gateway. After
+the feeds drain, none of the person's values (name, phone, ID number, what was typed about them) is in
+any SQLite file of any service (the database, its WAL and shared memory) or, on PostgreSQL, in any text
+column of any table. The records that are kept (the complaint, the ledger) are still there."""
+
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import text
+
+from services.common.db import Database
+from services.profile.service.identity import resident_id_check_char
+from tests.e2e.whole_suite import SERVICES, WholeSuite, drain, whole_suite  # noqa: F401 (a fixture)
+
+pytestmark = pytest.mark.e2e
+
+NAME, PHONE = "司马懿芳", "13912348765"
+ID_NUMBER = "11010519900307123" + resident_id_check_char("11010519900307123")
+TYPED = f"{NAME}反映：手机{PHONE}，身份证{ID_NUMBER}，转账失败"
+VALUES = (NAME, PHONE, ID_NUMBER)
+SURVEY = {
+    "title": "网点服务满意度",
+    "channel": "app",
+    "opens_at": "2020-01-01T00:00:00Z",
+    "closes_at": "2099-01-01T00:00:00Z",
+    "questions": [
+        {"id": "nps", "type": "nps", "text": "推荐意愿"},
+        {"id": "why", "type": "free_text", "text": "原因", "required": False},
+    ],
+}
+
+
+def _ok(resp: httpx.Response, *status: int) -> dict:
+    assert resp.status_code in status, f"{resp.request.method} {resp.request.url}: {resp.status_code} {resp.text}"
+    return resp.json() if resp.content else {}
+
+
+def _until(check, what: str, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, f"not within {timeout} s: {what}"
+        time.sleep(0.2)
+
+
+def _leaks_in_sqlite_files(suite: WholeSuite) -> list[str]:
+    found = []
+    for name in SERVICES:
+        url = suite.procs[name].env[f"{name.upper()}_DATABASE_URL"]
+        main = url.removeprefix("sqlite:///")
+        for suffix in ("", "-wal", "-shm", "-journal"):
+            try:
+                content = Path(main + suffix).read_bytes()
+            except FileNotFoundError:
+                continue
+            found += [f"{name}{suffix or '.db'}: {v}" for v in VALUES if v.encode() in content]
+    return found
+
+
+def _leaks_in_postgres_columns(suite: WholeSuite) -> list[str]:
+    found = []
+    for name in SERVICES:
+        db = Database(suite.procs[name].env[f"{name.upper()}_DATABASE_URL"])
+        try:
+            with db.read() as s:
+                columns = s.execute(
+                    text(
+                        "SELECT table_name, column_name FROM information_schema.columns WHERE table_schema = 'public'"
+                        " AND data_type IN ('text', 'character varying', 'json', 'jsonb', 'character')"
+                    )
+                ).all()
+                for table, column in columns:
+                    for value in VALUES:
+                        hit = s.execute(
+                            text(f'SELECT 1 FROM "{table}" WHERE "{column}"::text LIKE :v LIMIT 1'), {"v": f"%{value}%"}
+                        ).first()
+                        if hit:
+                            found.append(f"{name}.{table}.{column}: {value}")
+        finally:
+            db.dispose()
+    return found
+
+
+def test_an_erased_customer_leaves_no_value_in_any_service(whole_suite, auth):  # noqa: F811 (the fixture)
+    suite = whole_suite
+    http = {name: httpx.Client(base_url=p.url, timeout=30) for name, p in suite.procs.items()}
+    gw, staff, supervisor = http["gateway"], auth("staff", branch="BJ0001"), auth("supervisor", branch="BJ0001")
+    try:
+        body = {
+            "type": "individual",
+            "name": NAME,
+            "resident_id": ID_NUMBER,
+            "phone": PHONE,
+            "region_type": "urban",
+            "province": "北京",
+            "city": "北京",
+            "branch_code": "BJ0001",
+        }
+        cid = _ok(gw.post("/api/v1/customers", json=body, headers=staff), 201)["id"]
+        me = auth("customer", sub=cid)
+        agreement = {"agreement_type": "loyalty_programme", "version": "2026.1", "channel": "counter"}
+        _ok(gw.post(f"/api/v1/customers/{cid}/agreements", json=agreement, headers=staff), 201)
+        _until(lambda: gw.get(f"/api/v1/loyalty/accounts/{cid}", headers=staff).status_code == 200, "loyalty's account")
+        adjustment = {"points": 50, "reason": f"补录{NAME}的积分"}
+        _ok(gw.post(f"/api/v1/loyalty/accounts/{cid}/adjustments", json=adjustment, headers=staff), 201)
+
+        survey = _ok(gw.post("/api/v1/surveys", json=SURVEY, headers=staff), 201)
+        _ok(gw.post(f"/api/v1/surveys/{survey['id']}/publish", headers=staff), 200)
+        drain(suite, http, auth("system"))  # feedback knows the customer
+        answer = {"answers": {"nps": 4, "why": TYPED}}
+        _ok(gw.post(f"/api/v1/surveys/{survey['id']}/responses", json=answer, headers=me), 201)
+        complaint = {
+            "customer_id": cid,
+            "channel": "mobile_app",
+            "business_type": "savings",
+            "cause": "systems",
+            "description": TYPED,
+            "branch_code": "BJ0001",
+        }
+        complaint_id = _ok(gw.post("/api/v1/complaints", json=complaint, headers=me), 201)["id"]
+        step = {"action": "assign", "handler_sub": "staff-handler", "note": f"已联系{NAME}，电话{PHONE}"}
+        _ok(gw.post(f"/api/v1/complaints/{complaint_id}/steps", json=step, headers=supervisor), 200)
+        drain(suite, http, auth("system"))
+        assert _leaks_in_sqlite_files(suite) or _leaks_in_postgres_columns(suite), "the values were never stored"
+
+        erasure = {"reason": "客户依法申请删除个人信息", "requested_via": "counter"}
+        _ok(gw.post(f"/api/v1/customers/{cid}/erasure-requests", json=erasure, headers=me), 201)
+        drain(suite, http, auth("system"))
+
+        sqlite = not suite.procs["profile"].env["PROFILE_DATABASE_URL"].startswith("postgresql")
+        leaks = _leaks_in_sqlite_files(suite) if sqlite else _leaks_in_postgres_columns(suite)
+        assert not leaks, leaks
+        # what is kept for its retention period is still there, without the person
+        kept = _ok(gw.get(f"/api/v1/complaints/{complaint_id}", headers=supervisor), 200)
+        assert kept["description"] == "[erased]" and kept["state"]
+        statement = _ok(gw.get(f"/api/v1/loyalty/accounts/{cid}/statement", headers=supervisor), 200)
+        assert statement["items"] and all(item.get("reason") is None for item in statement["items"])
+        assert str(uuid.UUID(cid)) == cid
+    finally:
+        for client in http.values():
+            client.close()
