@@ -5,7 +5,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
 
-from services.common.access import Everyone, Staff, StaffOrSystem, Supervisor
+from services.common.access import CustomerOrStaff, Everyone, Staff, StaffOrSystem, Supervisor
 from services.common.auth import ensure_own_customer
 from services.common.deps import Cursor, Db, IdemKey, IfMatch, Limit, replay
 from services.common.errors import problem_responses
@@ -22,12 +22,13 @@ from services.profile.schemas.customers import (
     CustomerRead,
     CustomerType,
     CustomerUpdate,
+    IdentityCorrection,
     IdType,
     PersonalDataRead,
     RegionType,
     Status,
 )
-from services.profile.service import customers, registration
+from services.profile.service import customers, rectification, registration
 from services.profile.service.customers import CustomerFilter, Privacy
 
 router = APIRouter(prefix="/v1/customers", tags=["customers"])
@@ -126,20 +127,61 @@ def customer_response(customer, privacy: Privacy) -> Response:
 @router.patch(
     "/{customer_id}",
     response_model=CustomerRead,
-    summary="Update a customer (If-Match required)",
+    summary="Update a customer (If-Match required); a customer corrects their own name and contact data",
+    description="Staff change any field sent. A customer's own token may change `name`, `phone`, `email` and "
+    "`contact_name` (PIPL art. 46, rectification); any other field is 422 `not_self_service`. A change to "
+    "personal fields is on the access log (`personal_data.rectified`); `customer.updated` carries it to the "
+    "other services.",
     responses=problem_responses(401, 403, 404, 409, 412, 422, 428),
 )
 def update_customer(
     customer_id: CustomerId,
     body: CustomerUpdate,
-    _p: Staff,
+    principal: CustomerOrStaff,
     db: Db,
     privacy: Priv,
     response: Response,
     if_match: IfMatch = None,
 ) -> CustomerRead:
+    ensure_own_customer(principal, customer_id, customers.customer_not_found(customer_id))
+    if principal.is_customer:
+        rectification.check_self_service(body)
     customer = customers.update_customer(
-        db, customer_id=customer_id, changes=body, expected_version=expected_version(if_match), privacy=privacy
+        db,
+        customer_id=customer_id,
+        changes=body,
+        expected_version=expected_version(if_match),
+        privacy=privacy,
+        on_change=rectification.rectification_log(principal),
+    )
+    response.headers["ETag"] = etag_for(customer.version)
+    return customers.present_customer(customer, privacy)
+
+
+@router.post(
+    "/{customer_id}/identity-corrections",
+    response_model=CustomerRead,
+    summary="Correct an individual's identity document (staff, with a reason on the access log; If-Match required)",
+    responses=problem_responses(401, 403, 404, 409, 412, 422, 428),
+)
+def correct_identity(
+    customer_id: CustomerId,
+    body: IdentityCorrection,
+    principal: Staff,
+    db: Db,
+    privacy: Priv,
+    response: Response,
+    if_match: IfMatch = None,
+) -> CustomerRead:
+    """Identity-bound data (the document, and the birth date it carries) never changes by the customer's
+    own hand. 409 `customer_duplicate` when another customer holds the document."""
+    customer = rectification.correct_identity(
+        db,
+        customer_id=customer_id,
+        correction=body,
+        actor=principal,
+        privacy=privacy,
+        expected_version=expected_version(if_match),
     )
     response.headers["ETag"] = etag_for(customer.version)
     return customers.present_customer(customer, privacy)

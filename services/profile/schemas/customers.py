@@ -137,6 +137,14 @@ class CustomerUpdate(RequestModel):
     branch_code: BranchCode | None = None
 
 
+class IdentityCorrection(RequestModel):
+    """Staff correct an individual's identity document (a number mistyped at registration, a new
+    passport): the document as it should be, and why (on the access log)."""
+
+    id_document: IdDocument = Field(description="the corrected document; a resident ID is {type: resident_id}")
+    reason: Annotated[str, Field(min_length=5, max_length=500), AfterValidator(single_line)]
+
+
 class CustomerClose(RequestModel):
     reason: Annotated[str, Field(min_length=1, max_length=500), AfterValidator(single_line)] | None = None
 

@@ -3,6 +3,7 @@ closing, search by exact identity or phone (keyed hash), reveals and the audit l
 
 import unicodedata
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -131,15 +132,22 @@ _CUSTOMER_COLUMNS = table_of(Customer)
 
 
 def update_customer(
-    db: Database, *, customer_id: uuid.UUID, changes: CustomerUpdate, expected_version: int | None, privacy: Privacy
+    db: Database,
+    *,
+    customer_id: uuid.UUID,
+    changes: CustomerUpdate,
+    expected_version: int | None,
+    privacy: Privacy,
+    on_change: Callable[[Session, Customer, list[str]], None] | None = None,
 ) -> Customer:
-    """Records customer.updated naming the changed fields; 409 customer_closed, 412 when stale."""
+    """Records customer.updated naming the changed fields, and calls `on_change` in the same
+    transaction (the access log of a rectification); 409 customer_closed, 412 when stale."""
     sent = changes.model_fields_set
     nulls = [f for f in sent if getattr(changes, f) is None and f != "email"]
     if nulls:
         raise InvalidInput([{"loc": ["body", f], "msg": "may not be null", "type": "null_not_allowed"} for f in nulls])
     with db.write() as s:
-        c = _locked_active(s, customer_id, expected_version)
+        c = locked_active(s, customer_id, expected_version)
         v = privacy.vault
         changed: list[str] = []
         for field in sorted(sent):
@@ -160,6 +168,8 @@ def update_customer(
             return c
         c.version += 1
         c.updated_at = utcnow()
+        if on_change is not None:
+            on_change(s, c, changed)
         record_event(
             s,
             outbox,
@@ -185,7 +195,7 @@ def close_customer(
 ) -> Customer:
     """Never a hard delete: the customer stays readable. Records customer.closed."""
     with db.write() as s:
-        c = _locked_active(s, customer_id, expected_version)
+        c = locked_active(s, customer_id, expected_version)
         c.status, c.closed_at, c.updated_at = "closed", utcnow(), utcnow()
         c.version += 1
         record_event(
@@ -199,7 +209,7 @@ def close_customer(
         return c
 
 
-def _locked_active(s: Session, customer_id: uuid.UUID, expected_version: int | None) -> Customer:
+def locked_active(s: Session, customer_id: uuid.UUID, expected_version: int | None) -> Customer:
     c = s.get(Customer, customer_id, with_for_update=True)
     if c is None:
         raise customer_not_found(customer_id)
