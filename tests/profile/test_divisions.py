@@ -1,28 +1,21 @@
-"""The GB/T 2260 division codes shipped in services/profile/data/gb2260.csv: equal to what the tool
-writes from python-stdnum's table, at every level, abolished codes kept; the type lists agree."""
+"""The GB/T 2260 division codes read from python-stdnum's table: every level, abolished codes kept;
+the type lists agree."""
 
-import csv
 import re
 from pathlib import Path
 from typing import get_args
 
 from services.profile.models import ID_TYPES
 from services.profile.schemas.customers import DocumentType, IdType
+from services.profile.service.divisions import division_rows, rows
 from services.profile.service.documents import DOCUMENT_TYPES
-from services.profile.service.identity import DIVISIONS_CSV, division_codes, is_mainland_division
-from services.profile.tools import gb2260
+from services.profile.service.identity import division_codes, is_mainland_division
 
 ROOT = Path(__file__).parents[2]
 
 
 def _rows() -> list[dict[str, str]]:
-    with DIVISIONS_CSV.open(encoding="utf-8", newline="") as f:
-        return list(csv.DictReader(f))
-
-
-def test_shipped_file_is_what_the_tool_writes_from_python_stdnum():
-    assert DIVISIONS_CSV.read_text(encoding="utf-8") == gb2260.render(gb2260._source_text())
-    assert gb2260.main(["--check"]) == 0
+    return [dict(zip(("code", "name", "valid_from", "valid_to"), row, strict=True)) for row in division_rows()]
 
 
 def test_codes_span_province_prefecture_and_county_level_since_1980():
@@ -45,7 +38,7 @@ def test_abolished_codes_stay_valid_and_codes_outside_the_mainland_are_not_mainl
 
 def test_rows_parse_from_the_source_format():
     source = '11 province="北京市"\n  0000 county="北京市"\n  0110 county="[-1986]燕山区,[1986-]房山区"\n'
-    assert gb2260.rows(source) == [
+    assert rows(source) == [
         ("110000", "北京市", "", ""),
         ("110110", "燕山区", "", "1986"),
         ("110110", "房山区", "1986", ""),

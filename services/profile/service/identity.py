@@ -1,16 +1,15 @@
 """Identity numbers: resident ID (GB 11643), unified social credit code (GB 32100), the
-administrative division codes both carry (GB/T 2260, shipped in data/gb2260.csv), country codes
+administrative division codes both carry (GB/T 2260, from python-stdnum: service/divisions.py), country codes
 (ISO 3166-1) and emails. Pure functions; each raises ValueError with a reason a person reads."""
 
-import csv
 import re
 from datetime import date
 from functools import cache
-from pathlib import Path
 
 import pycountry
 
-DIVISIONS_CSV = Path(__file__).parents[1] / "data" / "gb2260.csv"
+from services.profile.service.divisions import division_rows
+
 _RID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _RID_CHECK = "10X98765432"
 _USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
@@ -30,8 +29,7 @@ EARLIEST_BIRTH = date(1900, 1, 1)
 def division_codes() -> frozenset[str]:
     """Every six-digit code GB/T 2260 has published since 1980 (province, prefecture and county
     level), abolished ones included: a number keeps the code it was issued with."""
-    with DIVISIONS_CSV.open(encoding="utf-8", newline="") as f:
-        return frozenset(row["code"] for row in csv.DictReader(f))
+    return frozenset(code for code, _name, _from, _to in division_rows())
 
 
 def is_mainland_division(code: str) -> bool:
