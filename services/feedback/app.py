@@ -22,7 +22,7 @@ from services.feedback.models import consumer_cursor, outbox
 from services.feedback.service.complaints import ComplaintContext
 from services.feedback.service.deadlines import DeadlineRules
 from services.feedback.service.escalations import count_deadlines
-from services.feedback.service.overdue_sweep import build_jobs
+from services.feedback.service.jobs import build_jobs
 from services.feedback.service.surveys import SurveyContext
 
 HERE = Path(__file__).parent

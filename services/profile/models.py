@@ -24,6 +24,7 @@ from sqlmodel import Field, SQLModel
 
 from services.common.db import BigIntPK, UTCDateTime, service_registry, table_of, utcnow
 from services.common.idempotency import idempotency_table
+from services.common.jobs import job_run_table
 from services.common.outbox import outbox_table
 
 
@@ -305,3 +306,4 @@ Index("ix_erasure_request_customer_id", table_of(ErasureRequest).c.customer_id)
 
 outbox = outbox_table(metadata)
 idempotency = idempotency_table(metadata)
+job_run = job_run_table(metadata)

@@ -201,6 +201,7 @@ def test_network_policies_gateway_to_services_service_to_own_database_only():
 def test_every_scheduled_job_has_a_cronjob_on_its_default_schedule():
     from services.feedback.config import FeedbackSettings
     from services.loyalty.config import LoyaltySettings
+    from services.profile.config import ProfileSettings
     from services.segmentation.config import SegmentationSettings
 
     docs = list(yaml.safe_load_all((ROOT / "deploy" / "k8s" / "base" / "cronjobs.yaml").read_text()))
@@ -214,6 +215,7 @@ def test_every_scheduled_job_has_a_cronjob_on_its_default_schedule():
         ("segmentation", SegmentationSettings),
         ("loyalty", LoyaltySettings),
         ("feedback", FeedbackSettings),
+        ("profile", ProfileSettings),
     ):
         for field, info in settings.model_fields.items():
             if field.startswith("job_") and field.endswith("_schedule"):

@@ -34,7 +34,6 @@ from services.profile.schemas.customers import AuditEntryRead
 from services.profile.schemas.interactions import InteractionRead
 from services.profile.schemas.rights import (
     CustomerExport,
-    ErasureRequestCreate,
     ErasureRequestRead,
     ExportedContact,
     ExportedCustomer,
@@ -167,7 +166,8 @@ def erase_customer(
     db: Database,
     *,
     customer_id: uuid.UUID,
-    request_in: ErasureRequestCreate,
+    reason: str,
+    requested_via: str,
     actor: Principal,
     privacy: Privacy,
     now: datetime,
@@ -206,15 +206,15 @@ def erase_customer(
             customer_id=customer_id,
             requested_by_sub=actor.sub,
             requested_by_role=actor.role,
-            requested_via=request_in.requested_via,
-            reason=request_in.reason,
+            requested_via=requested_via,
+            reason=reason,
             erased_fields=ERASED_FIELDS,
             retained=RETAINED,
             requested_at=now,
             completed_at=now,
         )
         s.add(req)
-        s.add(_audit(customer_id, actor, "personal_data.erased", request_in.reason, "see erasure request", now))
+        s.add(_audit(customer_id, actor, "personal_data.erased", reason, "see erasure request", now))
         s.flush()
         data = {"customer_no": c.customer_no, "erased_at": now.isoformat().replace("+00:00", "Z")}
         record_events(s, [("customer.erased", str(customer_id), data)], now)
