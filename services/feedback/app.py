@@ -18,7 +18,7 @@ from services.feedback.api import routers
 from services.feedback.config import FeedbackSettings
 from services.feedback.consumers import profile_handlers, segmentation_handlers
 from services.feedback.metrics import install_domain_metrics
-from services.feedback.models import consumer_cursor, outbox
+from services.feedback.models import audit_chain, consumer_cursor, outbox
 from services.feedback.service.complaints import ComplaintContext
 from services.feedback.service.deadlines import DeadlineRules
 from services.feedback.service.escalations import count_deadlines
@@ -88,6 +88,7 @@ def create_app(
         consumers=consumers,
         jobs=build_jobs(settings, db, complaints, clock),
         registry=registry,
+        audit_chain=audit_chain,
     )
     app.state.complaints = complaints
     app.state.surveys = SurveyContext(

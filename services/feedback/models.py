@@ -20,8 +20,9 @@ from sqlalchemy import (
 )
 from sqlmodel import Field, SQLModel
 
+from services.common.audit_chain import Mirror, audit_chain_table
 from services.common.consumer import consumer_cursor_table
-from services.common.db import BigIntPK, UTCDateTime, service_registry, utcnow
+from services.common.db import BigIntPK, UTCDateTime, service_registry, table_of, utcnow
 from services.common.idempotency import idempotency_table
 from services.common.jobs import job_run_table
 from services.common.outbox import outbox_table
@@ -248,3 +249,12 @@ outbox = outbox_table(metadata)
 idempotency = idempotency_table(metadata)
 consumer_cursor = consumer_cursor_table(metadata)
 job_run = job_run_table(metadata)
+audit_chain = audit_chain_table(metadata)
+
+# Every complaint step has its record in the audit chain; these columns never change once written (the
+# note and the step's data hold free text that an erasure redacts, so they stay out of the chain)
+COMPLAINT_STEPS = Mirror(
+    table_of(ComplaintStep),
+    "id",
+    ("id", "complaint_id", "action", "from_state", "to_state", "actor_sub", "actor_role", "at"),
+)

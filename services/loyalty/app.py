@@ -18,7 +18,7 @@ from services.loyalty.api import routers
 from services.loyalty.config import LoyaltySettings
 from services.loyalty.consumers import build_consumer
 from services.loyalty.metrics import LoyaltyMetrics
-from services.loyalty.models import outbox
+from services.loyalty.models import audit_chain, outbox
 from services.loyalty.service.classes import ClassCatalogue, segmentation_unavailable
 from services.loyalty.service.jobs import build_jobs
 from services.loyalty.service.policy import Policy
@@ -109,6 +109,7 @@ def create_app(
         consumers=list(consumers.values()),
         jobs=build_jobs(settings, db, policy, clock, metrics.ledger_mismatches.set),
         registry=registry,
+        audit_chain=audit_chain,
     )
     app.state.policy = policy
     app.state.classes = ClassCatalogue(SegmentationCatalogue(settings) if settings.segmentation_url else None)

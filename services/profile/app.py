@@ -14,7 +14,7 @@ from services.profile.api import routers
 from services.profile.api.fast_read import CustomerReadPath
 from services.profile.config import ProfileSettings
 from services.profile.metrics import ProfileMetrics
-from services.profile.models import outbox
+from services.profile.models import audit_chain, outbox
 from services.profile.service.customers import Privacy, customer_reader
 from services.profile.service.jobs import build_jobs
 
@@ -58,6 +58,7 @@ def create_app(settings: ProfileSettings | None = None, db: Database | None = No
         db=db,
         fast_paths=[CustomerReadPath()],
         registry=registry,
+        audit_chain=audit_chain,
         jobs=build_jobs(settings, db, privacy, clock),
     )
     app.state.customer_by_id = customer_reader(app.state.db)

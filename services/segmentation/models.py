@@ -20,6 +20,7 @@ from sqlalchemy import (
 )
 from sqlmodel import SQLModel
 
+from services.common.audit_chain import audit_chain_table
 from services.common.consumer import consumer_cursor_table
 from services.common.db import BigIntPK, UTCDateTime, service_registry
 from services.common.idempotency import idempotency_table
@@ -227,4 +228,5 @@ event_quarantine = Table(
 outbox = outbox_table(metadata)
 consumer_cursor = consumer_cursor_table(metadata)
 job_run = job_run_table(metadata)
+audit_chain = audit_chain_table(metadata)
 idempotency = idempotency_table(metadata)

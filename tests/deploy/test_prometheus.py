@@ -27,6 +27,7 @@ ALERTS = (
     "SuiteJobFailed",
     "SegmentationRecomputeFailed",
     "LoyaltyLedgerCheckFailed",
+    "SuiteAuditChainShrank",
 )
 
 

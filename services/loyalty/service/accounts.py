@@ -8,12 +8,21 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from services.common.audit_chain import append as append_audit
 from services.common.auth import Principal
 from services.common.db import Database
 from services.common.errors import Conflict, Forbidden
 from services.common.idempotency import IdempotencyRequest, StoredResponse, find_stored, store_response
 from services.common.pagination import id_key, newest_id_first, page_of
-from services.loyalty.models import CustomerSegment, LedgerEntry, PointsAccount, PointsLot, idempotency
+from services.loyalty.models import (
+    ADJUSTMENTS,
+    CustomerSegment,
+    LedgerEntry,
+    PointsAccount,
+    PointsLot,
+    audit_chain,
+    idempotency,
+)
 from services.loyalty.service.ledger import (
     Posting,
     account_not_found,
@@ -142,6 +151,17 @@ def adjust_points(
             entry = credit(s, account, kind="adjust", points=points, posting=posting, policy=policy)
         else:
             entry = debit(s, account, kind="adjust", points=-points, posting=posting, policy=policy)
+        s.flush()
+        append_audit(
+            s,
+            audit_chain,
+            action="points.adjusted",
+            actor_sub=actor.sub,
+            actor_role=actor.role,
+            subject=str(customer_id),
+            at=entry.occurred_at,
+            detail=ADJUSTMENTS.detail(entry),
+        )
         if idem:
             store_response(s, idempotency, idem, 201, present(entry))
         commit(s, policy)
