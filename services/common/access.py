@@ -30,8 +30,12 @@ class AccessRule:
             raise ValueError(f"{self.name} cannot need scope {scope!r}")
         return replace(self, scope=scope)
 
-    def admits(self, principal: Principal) -> bool:
-        return principal.role in self.roles and (principal.role != "system" or self.scope in principal.scopes)
+    def admits(self, role: str) -> bool:
+        """Is `role` one of the rule's roles (a system caller also needs the scope: `permits`)?"""
+        return role in self.roles
+
+    def permits(self, principal: Principal) -> bool:
+        return self.refusal(principal) is None
 
     def refusal(self, principal: Principal) -> Forbidden | None:
         """Why `principal` may not call the route (403 role_forbidden or insufficient_scope), or None."""

@@ -23,7 +23,7 @@ class CustomerReadPath(FastPath):
 
     async def answer(self, scope: Scope, match: re.Match[str]) -> Response | None:
         principal = bearer_principal(scope)
-        if principal is None or not _RULE.admits(principal):
+        if principal is None or not _RULE.permits(principal):
             return None
         customer_id = match.group(1)
         if principal.is_customer and principal.sub != customer_id:
