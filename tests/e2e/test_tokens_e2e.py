@@ -11,7 +11,7 @@ import pytest
 from services.common.auth import mint_token
 from services.common.config import DEV_JWT_SECRET
 from tests.dbkit import fresh_pg_database, require_postgres, worker_id
-from tests.e2e.conftest import Process, base_env, migrate_service
+from tests.e2e.conftest import Process, base_env, migrate_service, profile_only_gateway
 from tests.rsa_keys import jwk, pem_pair
 
 pytestmark = pytest.mark.e2e
@@ -67,18 +67,7 @@ def test_identity_provider_keys_rotate_through_a_jwks_file(tmp_path, database):
         base_env(PROFILE_DATABASE_URL=database_url, **{f"PROFILE_{k}": v for k, v in rs256.items()}),
         tmp_path / "profile.log",
     )
-    gateway = Process(
-        "gateway",
-        "gateway.app:create_app",
-        base_env(
-            GATEWAY_PROFILE_URL=profile.url,
-            GATEWAY_SEGMENTATION_URL="",
-            GATEWAY_FEEDBACK_URL="",
-            GATEWAY_LOYALTY_URL="",
-            **{f"GATEWAY_{k}": v for k, v in rs256.items()},
-        ),
-        tmp_path / "gateway.log",
-    )
+    gateway = profile_only_gateway(profile, tmp_path / "gateway.log", **{f"GATEWAY_{k}": v for k, v in rs256.items()})
 
     def status(kid: str) -> list[int]:
         token = mint_token(keys[kid][0], sub="s-1", role="staff", branch="BJ0001", algorithm="RS256", kid=kid)
