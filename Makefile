@@ -40,8 +40,8 @@ run: $(STAMP) migrate ## install, migrate and start the whole suite (DB=postgres
 demo: $(STAMP) ## load synthetic data through profile's API (suite running): make demo [N=10000] [SEED=1]
 	$(BIN)/python -m services.profile.tools.demo --n $(or $(N),10000) --seed $(or $(SEED),1) --url http://127.0.0.1:$${PROFILE_PORT:-$$(( $${SUITE_PORT_BASE:-8000} + 1 ))}
 
-token: $(STAMP) ## print a development token: make token ROLE=staff [SUB=...] [BRANCH=...]
-	@$(BIN)/python -m services.common.tokens --role $(ROLE) $(if $(SUB),--sub $(SUB)) $(if $(BRANCH),--branch $(BRANCH))
+token: $(STAMP) ## print a development token: make token ROLE=staff [SUB=...] [BRANCH=...] [SCOPE="events:read ..."] [TTL=600]
+	@$(BIN)/python -m services.common.tokens --role $(ROLE) $(if $(SUB),--sub $(SUB)) $(if $(BRANCH),--branch $(BRANCH)) $(if $(SCOPE),--scope "$(SCOPE)") $(if $(TTL),--ttl $(TTL))
 
 test: $(STAMP) $(CLIENT_TOOLS) ## run the whole test suite (SQLite and PostgreSQL when reachable; it must be in CI)
 	$(BIN)/python -m pytest -n auto -q $(PYTEST_ARGS)

@@ -50,9 +50,10 @@ def _why(err: Exception) -> str:
 
 
 class SegmentationCatalogue:
-    """Reads segmentation's class catalogue (GET /v1/segments/classes: every class id) with the system
-    token loyalty's feed consumers present, within LOYALTY_SEGMENTATION_TIMEOUT_SECONDS; any failure
-    is a 503 naming segmentation. The HTTP client and the token source are made on first use."""
+    """Reads segmentation's class catalogue (GET /v1/segments/classes: every class id) with a system
+    token like loyalty's feed consumers' but scoped `segments:read`, within
+    LOYALTY_SEGMENTATION_TIMEOUT_SECONDS; any failure is a 503 naming segmentation. The HTTP client and
+    the token source are made on first use."""
 
     def __init__(self, settings: LoyaltySettings, client: httpx.Client | None = None):
         self.settings = settings
@@ -63,7 +64,7 @@ class SegmentationCatalogue:
     def __call__(self) -> frozenset[str]:
         if self._token is None:
             try:
-                self._token = system_token_source(self.settings, "loyalty-consumer")
+                self._token = system_token_source(self.settings, "loyalty-consumer", scope="segments:read")
             except ValueError:
                 raise segmentation_unavailable("no system token: LOYALTY_CONSUMER_SIGNING_KEY is empty") from None
         try:

@@ -130,6 +130,9 @@ def test_production_overlay_production_settings_and_pinned_images():
         prefix = name.removesuffix("-config").upper()
         assert doc["data"][f"{prefix}_ENVIRONMENT"] == "production"
         assert doc["data"][f"{prefix}_JWT_ALGORITHM"] == "RS256"
+        # every process binds tokens to the same audience and the identity provider as issuer
+        assert doc["data"][f"{prefix}_JWT_AUDIENCE"] == "postal-savings-suite"
+        assert doc["data"][f"{prefix}_JWT_ISSUER"].startswith("https://")
     for deployment in of_kind(docs, "Deployment").values():
         image = deployment["spec"]["template"]["spec"]["containers"][0]["image"]
         assert "/" in image.split(":")[0] and not image.endswith(":latest") and ":" in image

@@ -110,6 +110,22 @@ class Process:
         return self.log_path.read_text(errors="replace")[-3000:] if self.log_path.exists() else ""
 
 
+def profile_only_gateway(profile: Process, log_path: Path, **env: str) -> Process:
+    """The gateway in front of `profile` alone (the other services not configured), with `env` added."""
+    return Process(
+        "gateway",
+        "gateway.app:create_app",
+        base_env(
+            GATEWAY_PROFILE_URL=profile.url,
+            GATEWAY_SEGMENTATION_URL="",
+            GATEWAY_FEEDBACK_URL="",
+            GATEWAY_LOYALTY_URL="",
+            **env,
+        ),
+        log_path,
+    )
+
+
 @dataclass
 class Suite:
     profile: Process
@@ -149,19 +165,12 @@ def suite(request, tmp_path) -> Iterator[Suite]:
         ),
         tmp_path / "profile.log",
     )
-    gateway = Process(
-        "gateway",
-        "gateway.app:create_app",
-        base_env(
-            GATEWAY_PROFILE_URL=profile.url,
-            GATEWAY_SEGMENTATION_URL="",  # profile alone: the others are not configured
-            GATEWAY_FEEDBACK_URL="",
-            GATEWAY_LOYALTY_URL="",
-            GATEWAY_ENVIRONMENT="test",
-            GATEWAY_LOG_LEVEL="WARNING",
-            GATEWAY_JWT_SECRET=DEV_JWT_SECRET,
-        ),
+    gateway = profile_only_gateway(
+        profile,
         tmp_path / "gateway.log",
+        GATEWAY_ENVIRONMENT="test",
+        GATEWAY_LOG_LEVEL="WARNING",
+        GATEWAY_JWT_SECRET=DEV_JWT_SECRET,
     )
     try:
         profile.spawn()

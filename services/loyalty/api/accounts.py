@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 
-from services.common.access import Everyone, Staff
+from services.common.access import EveryoneLoyaltyRead, Staff
 from services.common.auth import ensure_own_customer
 from services.common.deps import Cursor, Db, IdemKey, Limit, replay
 from services.common.errors import InvalidInput, problem_responses
@@ -56,7 +56,7 @@ def enrol(body: AccountCreate, _p: Staff, db: Db, policy: Pol, response: Respons
     summary="A customer's points account",
     responses=problem_responses(401, 403, 404, 422),
 )
-def read_account(customer_id: CustomerId, principal: Everyone, db: Db, policy: Pol) -> AccountRead:
+def read_account(customer_id: CustomerId, principal: EveryoneLoyaltyRead, db: Db, policy: Pol) -> AccountRead:
     ensure_own_customer(principal, customer_id, account_not_found(customer_id))
     return present_account(accounts.read_account(db, customer_id=customer_id), policy)
 
@@ -68,7 +68,7 @@ def read_account(customer_id: CustomerId, principal: Everyone, db: Db, policy: P
     responses=problem_responses(401, 403, 404, 422),
 )
 def read_statement(
-    customer_id: CustomerId, principal: Everyone, db: Db, limit: Limit = 50, cursor: Cursor = None
+    customer_id: CustomerId, principal: EveryoneLoyaltyRead, db: Db, limit: Limit = 50, cursor: Cursor = None
 ) -> StatementPage:
     ensure_own_customer(principal, customer_id, account_not_found(customer_id))
     rows, next_cursor = accounts.statement(db, customer_id=customer_id, limit=limit, cursor=cursor)
@@ -83,7 +83,7 @@ def read_statement(
 )
 def read_expiring(
     customer_id: CustomerId,
-    principal: Everyone,
+    principal: EveryoneLoyaltyRead,
     db: Db,
     policy: Pol,
     within: Annotated[str, Query(max_length=5, description="days, e.g. 30d (1d-999d)")] = "30d",
@@ -143,7 +143,7 @@ def adjust(
     responses=problem_responses(401, 403, 404, 422),
 )
 def list_redemptions(
-    customer_id: CustomerId, principal: Everyone, db: Db, limit: Limit = 50, cursor: Cursor = None
+    customer_id: CustomerId, principal: EveryoneLoyaltyRead, db: Db, limit: Limit = 50, cursor: Cursor = None
 ) -> RedemptionPage:
     ensure_own_customer(principal, customer_id, account_not_found(customer_id))
     accounts.read_account(db, customer_id=customer_id)
@@ -157,7 +157,7 @@ def list_redemptions(
     summary="The customer events a customer is registered for or waitlisted on",
     responses=problem_responses(401, 403, 422),
 )
-def list_registrations(customer_id: CustomerId, principal: Everyone, db: Db) -> CustomerRegistrationList:
+def list_registrations(customer_id: CustomerId, principal: EveryoneLoyaltyRead, db: Db) -> CustomerRegistrationList:
     ensure_own_customer(principal, customer_id, account_not_found(customer_id))
     rows = events.list_registrations(db, customer_id=customer_id)
     return CustomerRegistrationList(

@@ -2,7 +2,7 @@
 
 from fastapi import APIRouter
 
-from services.common.access import StaffOrSystem
+from services.common.access import StaffOrSystemSegmentsRead
 from services.common.deps import Cursor, Limit
 from services.common.errors import problem_responses
 from services.common.money import fen_to_str
@@ -36,7 +36,7 @@ def _features(f, now) -> FeaturesRead:
     summary="A customer's classes, rule segments and features",
     responses=problem_responses(401, 403, 404, 422),
 )
-def read_memberships(customer_id: CustomerId, _p: StaffOrSystem, ctx: Ctx) -> MembershipRead:
+def read_memberships(customer_id: CustomerId, _p: StaffOrSystemSegmentsRead, ctx: Ctx) -> MembershipRead:
     f = memberships.require_features(ctx.db, customer_id=str(customer_id))
     segs = memberships.customer_segments(ctx.db, customer_id=str(customer_id))
     return MembershipRead(
@@ -53,6 +53,8 @@ def read_memberships(customer_id: CustomerId, _p: StaffOrSystem, ctx: Ctx) -> Me
     summary="A customer's class changes, newest first",
     responses=problem_responses(401, 403, 404, 422),
 )
-def membership_history(customer_id: CustomerId, _p: StaffOrSystem, ctx: Ctx, limit: Limit = 50, cursor: Cursor = None):
+def membership_history(
+    customer_id: CustomerId, _p: StaffOrSystemSegmentsRead, ctx: Ctx, limit: Limit = 50, cursor: Cursor = None
+):
     rows, next_cursor = memberships.list_history(ctx.db, customer_id=str(customer_id), limit=limit, cursor=cursor)
     return ChangePage(items=[ChangeRead.model_validate(r) for r in rows], next_cursor=next_cursor)
