@@ -111,6 +111,7 @@ def create_app(
         registry=registry,
     )
     app.state.policy = policy
+    app.state.clock = clock  # the kit's Now (services.common.deps)
     app.state.classes = ClassCatalogue(SegmentationCatalogue(settings) if settings.segmentation_url else None)
     app.state.loyalty_metrics = metrics
     return app

@@ -83,6 +83,7 @@ def create_app(
         registry=registry,
     )
     app.state.ctx = ctx
+    app.state.clock = clock  # the kit's Now (services.common.deps)
 
     def run_job(job_id: str) -> None:
         if settings.recompute_inline:
