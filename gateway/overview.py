@@ -66,6 +66,8 @@ async def customer_overview(
     await state.rate_limiter.check(caller, "GET", "customers/overview")
     headers = caller_headers(request.scope)
     values, missing = await fan_out(state.forwarder, str(customer_id), headers, label=OVERVIEW_ROUTE)
+    for gap in missing:
+        state.upstream_metrics.overview_partial.labels(gap.part, gap.reason).inc()
     overview = CustomerOverview(customer_id=customer_id, **values, partial=missing, generated_at=datetime.now(UTC))
     # Serialised once here; returned through response_model it would be validated a second time.
     return Response(overview.model_dump_json(by_alias=True), media_type="application/json")

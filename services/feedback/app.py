@@ -91,6 +91,7 @@ def create_app(
         audit_chain=audit_chain,
     )
     app.state.complaints = complaints
+    app.state.clock = clock  # the kit's Now (services.common.deps)
     app.state.surveys = SurveyContext(
         clock=clock,
         follow_up_hours=settings.follow_up_hours,

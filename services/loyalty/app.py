@@ -113,6 +113,7 @@ def create_app(
         audit_chain=audit_chain,
     )
     app.state.policy = policy
+    app.state.clock = clock  # the kit's Now (services.common.deps)
     app.state.classes = ClassCatalogue(SegmentationCatalogue(settings) if settings.segmentation_url else None)
     app.state.loyalty_metrics = metrics
     return app

@@ -84,6 +84,7 @@ def create_app(
         audit_chain=audit_chain,
     )
     app.state.ctx = ctx
+    app.state.clock = clock  # the kit's Now (services.common.deps)
 
     def run_job(job_id: str) -> None:
         if settings.recompute_inline:

@@ -12,7 +12,7 @@ from services.common.auth import ensure_own_customer
 from services.common.deps import Cursor, Db, IdemKey, Limit, replay
 from services.common.errors import InvalidInput, problem_responses
 from services.common.idempotency import StoredResponse, idempotency_request
-from services.loyalty.api.deps import Pol, entry_body, present_account, present_entry
+from services.loyalty.api.deps import Pol, entry_body, present_account, present_entry, present_registration
 from services.loyalty.schemas.accounts import (
     AccountCreate,
     AccountRead,
@@ -22,12 +22,7 @@ from services.loyalty.schemas.accounts import (
     ExpiringRead,
     StatementPage,
 )
-from services.loyalty.schemas.events import (
-    CustomerEventRead,
-    CustomerRegistration,
-    CustomerRegistrationList,
-    RegistrationRead,
-)
+from services.loyalty.schemas.events import CustomerRegistrationList
 from services.loyalty.schemas.rewards import RedemptionPage, RedemptionRead
 from services.loyalty.service import accounts, events, rewards
 from services.loyalty.service.ledger import account_not_found
@@ -160,11 +155,4 @@ def list_redemptions(
 def list_registrations(customer_id: CustomerId, principal: EveryoneLoyaltyRead, db: Db) -> CustomerRegistrationList:
     ensure_own_customer(principal, customer_id, account_not_found(customer_id))
     rows = events.list_registrations(db, customer_id=customer_id)
-    return CustomerRegistrationList(
-        items=[
-            CustomerRegistration(
-                **RegistrationRead.model_validate(r).model_dump(), event=CustomerEventRead.model_validate(e)
-            )
-            for r, e in rows
-        ]
-    )
+    return CustomerRegistrationList(items=[present_registration(r, e) for r, e in rows])
