@@ -3,7 +3,7 @@ class catalogue, routers."""
 
 import logging
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -33,6 +33,8 @@ def build_policy(settings: LoyaltySettings, clock: Callable[[], datetime] = utcn
         zone=settings.zone,
         expiry_months=settings.expiry_months,
         staff_adjust_limit=settings.staff_adjust_limit,
+        adjust_daily_cap=settings.adjust_daily_cap,
+        approval_ttl=timedelta(hours=settings.approval_ttl_hours),
         tiers=tuple(settings.tiers),
         clock=clock,
         **kw,

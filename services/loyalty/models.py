@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import JSON, BigInteger, Boolean, CheckConstraint, Column, ForeignKey, Index, Integer, String, Uuid
 from sqlmodel import Field, SQLModel
 
+from services.common.approvals import approval_table
 from services.common.audit_chain import Mirror, audit_chain_table
 from services.common.consumer import consumer_cursor_table
 from services.common.db import BigIntPK, UTCDateTime, service_registry, table_of, utcnow
@@ -287,6 +288,7 @@ idempotency = idempotency_table(metadata)
 consumer_cursor = consumer_cursor_table(metadata)
 job_run = job_run_table(metadata)
 personal_data_access = personal_data_access_table(metadata)
+approval = approval_table(metadata)
 audit_chain = audit_chain_table(metadata)
 
 # Each staff adjustment of points (kind "adjust") has its record in the audit chain; the reason is free

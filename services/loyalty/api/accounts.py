@@ -6,13 +6,16 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
+from fastapi.responses import JSONResponse
 
 from services.common.access import EveryoneLoyaltyRead, Staff
 from services.common.auth import ensure_own_customer
 from services.common.deps import Cursor, Db, IdemKey, Limit, replay
 from services.common.errors import InvalidInput, problem_responses
 from services.common.idempotency import StoredResponse, idempotency_request
+from services.loyalty.api.approvals import present_approval
 from services.loyalty.api.deps import Pol, entry_body, present_account, present_entry, present_registration
+from services.loyalty.models import LedgerEntry
 from services.loyalty.schemas.accounts import (
     AccountCreate,
     AccountRead,
@@ -22,9 +25,10 @@ from services.loyalty.schemas.accounts import (
     ExpiringRead,
     StatementPage,
 )
+from services.loyalty.schemas.approvals import ApprovalRead
 from services.loyalty.schemas.events import CustomerRegistrationList
 from services.loyalty.schemas.rewards import RedemptionPage, RedemptionRead
-from services.loyalty.service import accounts, events, rewards
+from services.loyalty.service import accounts, adjustments, events, rewards
 from services.loyalty.service.ledger import account_not_found
 
 router = APIRouter(prefix="/v1/loyalty/accounts", tags=["accounts"])
@@ -104,8 +108,12 @@ def read_expiring(
     "/{customer_id}/adjustments",
     status_code=201,
     response_model=EntryRead,
-    summary="Adjust points with a reason (Idempotency-Key honoured; large amounts need a supervisor)",
-    responses=problem_responses(401, 403, 404, 409, 422),
+    summary="Adjust points with a reason; large ones wait for a second person (Idempotency-Key honoured)",
+    description="An adjustment beyond `LOYALTY_STAFF_ADJUST_LIMIT` points either way, or one that takes the "
+    "maker's adjustments today beyond `LOYALTY_ADJUST_DAILY_CAP`, is not posted: the answer is 202 with the "
+    "pending approval request, which a supervisor or admin other than the maker approves "
+    "(`POST /v1/loyalty/approvals/{id}/approve`). 409 `approval_pending` while one is pending for the account.",
+    responses={**problem_responses(401, 403, 404, 409, 422), 202: {"model": ApprovalRead, "description": "pending"}},
 )
 def adjust(
     customer_id: CustomerId,
@@ -118,7 +126,7 @@ def adjust(
     idem = idempotency_request(
         idempotency_key, caller=principal.sub, operation=f"adjust:{customer_id}", body=body.model_dump(mode="json")
     )
-    result = accounts.adjust_points(
+    result = adjustments.adjust_points(
         db,
         customer_id=customer_id,
         points=body.points,
@@ -126,9 +134,14 @@ def adjust(
         actor=principal,
         idem=idem,
         present=entry_body,
+        present_pending=lambda row: present_approval(row, policy).model_dump(mode="json"),
         policy=policy,
     )
-    return replay(result) if isinstance(result, StoredResponse) else present_entry(result)
+    if isinstance(result, StoredResponse):
+        return replay(result)
+    if isinstance(result, LedgerEntry):
+        return present_entry(result)
+    return JSONResponse(present_approval(result, policy).model_dump(mode="json"), status_code=202)
 
 
 @router.get(
