@@ -13,6 +13,8 @@ from sqlalchemy import Column, Index, MetaData, String, Table, insert, select
 from sqlalchemy.orm import Session
 
 from services.common.access import CustomerOrSupervisor
+from services.common.audit_chain import Mirror
+from services.common.audit_chain import append as append_audit
 from services.common.auth import Principal, ensure_own_customer
 from services.common.context import current_request_id
 from services.common.db import BigIntPK, UTCDateTime
@@ -49,18 +51,34 @@ class AccessRecord(BaseModel):
     at: datetime
 
 
-def record_export(s: Session, table: Table, *, customer_id: str, actor: Principal, now: datetime) -> list[AccessRecord]:
-    """Writes, in the caller's transaction, that `actor` exported the customer's data; returns the
-    customer's access records with this one, oldest first."""
-    s.execute(
-        insert(table).values(
-            customer_id=customer_id,
-            action=EXPORTED,
-            actor_sub=actor.sub,
-            actor_role=actor.role,
-            request_id=current_request_id(),
-            at=now,
-        )
+def access_mirror(table: Table) -> Mirror:
+    """The access records' columns the audit chain copies (all of them: none is ever changed)."""
+    return Mirror(table, "id", ("id", "customer_id", "action", "actor_sub", "actor_role", "at"))
+
+
+def record_export(
+    s: Session, table: Table, *, customer_id: str, actor: Principal, now: datetime, chain: Table
+) -> list[AccessRecord]:
+    """Writes, in the caller's transaction, that `actor` exported the customer's data, with its record
+    in the service's audit chain; returns the customer's access records with this one, oldest first."""
+    values = {
+        "customer_id": customer_id,
+        "action": EXPORTED,
+        "actor_sub": actor.sub,
+        "actor_role": actor.role,
+        "request_id": current_request_id(),
+        "at": now,
+    }
+    row_id = s.execute(insert(table).values(**values).returning(table.c.id)).scalar_one()
+    append_audit(
+        s,
+        chain,
+        action=EXPORTED,
+        actor_sub=actor.sub,
+        actor_role=actor.role,
+        subject=customer_id,
+        at=now,
+        detail=access_mirror(table).detail({**values, "id": row_id}),
     )
     rows = s.execute(select(table).where(table.c.customer_id == customer_id).order_by(table.c.id)).all()
     return [AccessRecord.model_validate(dict(r._mapping)) for r in rows]

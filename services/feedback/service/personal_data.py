@@ -20,6 +20,7 @@ from services.feedback.models import (
     SurveyAnswer,
     SurveyInvitation,
     SurveyResponse,
+    audit_chain,
     personal_data_access,
 )
 from services.feedback.schemas.complaints import RepresentativeRead
@@ -47,7 +48,7 @@ def export_customer(
     """Oldest first throughout; empty when feedback holds nothing about the customer."""
     cid = str(customer_id)
     with db.write() as s:
-        access = record_export(s, personal_data_access, customer_id=cid, actor=actor, now=now)
+        access = record_export(s, personal_data_access, customer_id=cid, actor=actor, now=now, chain=audit_chain)
         complaints = list(
             s.execute(
                 select(Complaint).where(Complaint.customer_id == cid).order_by(Complaint.received_at, Complaint.id)

@@ -17,6 +17,7 @@ from services.loyalty.models import (
     LedgerEntry,
     PointsAccount,
     Redemption,
+    audit_chain,
     personal_data_access,
 )
 from services.loyalty.service.events import registrations_of
@@ -34,7 +35,9 @@ class Holdings:
 def export_customer(db: Database, *, customer_id: uuid.UUID, actor: Principal, now: datetime) -> Holdings:
     """Oldest first throughout; empty when loyalty does not know the customer."""
     with db.write() as s:
-        access = record_export(s, personal_data_access, customer_id=str(customer_id), actor=actor, now=now)
+        access = record_export(
+            s, personal_data_access, customer_id=str(customer_id), actor=actor, now=now, chain=audit_chain
+        )
         held = Holdings(
             account=s.get(PointsAccount, customer_id),
             entries=list(

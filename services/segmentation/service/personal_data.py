@@ -12,7 +12,7 @@ from sqlalchemy import Row, select
 from services.common.auth import Principal
 from services.common.db import Database
 from services.common.personal_data import AccessRecord, record_export
-from services.segmentation.models import daily_activity, membership_change, personal_data_access
+from services.segmentation.models import audit_chain, daily_activity, membership_change, personal_data_access
 from services.segmentation.service.catalogue import Recommendation, recommend
 from services.segmentation.service.context import cf
 from services.segmentation.service.memberships import segments_of
@@ -32,7 +32,7 @@ def export_customer(db: Database, *, customer_id: uuid.UUID, actor: Principal, n
     """Oldest first; empty when segmentation has no features for the customer."""
     cid = str(customer_id)
     with db.write() as s:
-        access = record_export(s, personal_data_access, customer_id=cid, actor=actor, now=now)
+        access = record_export(s, personal_data_access, customer_id=cid, actor=actor, now=now, chain=audit_chain)
         features = s.execute(select(cf).where(cf.c.customer_id == cid)).first()
         segments = segments_of(s, cid)
         mc, da = membership_change.c, daily_activity.c
