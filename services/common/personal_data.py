@@ -5,11 +5,11 @@ export leaves in the service's own `personal_data_access` table. The gateway ass
 import uuid
 from collections.abc import Callable
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Path, Request, Response
+from fastapi import APIRouter, Path, Query, Request, Response
 from pydantic import BaseModel, create_model
-from sqlalchemy import Column, Index, MetaData, String, Table, insert, select
+from sqlalchemy import Column, Index, Integer, MetaData, String, Table, insert, select
 from sqlalchemy.orm import Session
 
 from services.common.access import CustomerOrSupervisor
@@ -27,14 +27,19 @@ PREFIX = "/v1/personal-data"
 
 
 def personal_data_access_table(metadata: MetaData) -> Table:
-    """Who had a customer's personal data out of this service, when, under which request; append-only
-    (kept, under the pseudonymous id, when the person is erased: it is the record of access)."""
+    """Who had personal data out of this service, when, under which request; append-only (kept, under
+    the pseudonymous id, when the person is erased: it is the record of access). An export names its
+    customer; a bulk read (a list of customers) names the list (`what`), how many persons it held and
+    the purpose its reader stated, with no customer."""
     return Table(
         "personal_data_access",
         metadata,
         Column("id", BigIntPK, primary_key=True, autoincrement=True),
-        Column("customer_id", String(36), nullable=False),
+        Column("customer_id", String(36), nullable=True),
         Column("action", String(40), nullable=False),
+        Column("what", String(120), nullable=True),
+        Column("persons", Integer, nullable=True),
+        Column("purpose", String(40), nullable=True),
         Column("actor_sub", String(100), nullable=False),
         Column("actor_role", String(16), nullable=False),
         Column("request_id", String(128)),
@@ -53,7 +58,34 @@ class AccessRecord(BaseModel):
 
 def access_mirror(table: Table) -> Mirror:
     """The access records' columns the audit chain copies (all of them: none is ever changed)."""
-    return Mirror(table, "id", ("id", "customer_id", "action", "actor_sub", "actor_role", "at"))
+    return Mirror(
+        table, "id", ("id", "customer_id", "action", "what", "persons", "purpose", "actor_sub", "actor_role", "at")
+    )
+
+
+def _record_access(
+    s: Session, table: Table, chain: Table, *, action: str, subject: str, actor: Principal, now: datetime, **row: Any
+) -> None:
+    """One access-log row and its record in the audit chain, in the caller's transaction."""
+    values = {
+        "action": action,
+        "actor_sub": actor.sub,
+        "actor_role": actor.role,
+        "request_id": current_request_id(),
+        "at": now,
+        **row,
+    }
+    row_id = s.execute(insert(table).values(**values).returning(table.c.id)).scalar_one()
+    append_audit(
+        s,
+        chain,
+        action=action,
+        actor_sub=actor.sub,
+        actor_role=actor.role,
+        subject=subject,
+        at=now,
+        detail=access_mirror(table).detail({**values, "id": row_id}),
+    )
 
 
 def record_export(
@@ -61,27 +93,44 @@ def record_export(
 ) -> list[AccessRecord]:
     """Writes, in the caller's transaction, that `actor` exported the customer's data, with its record
     in the service's audit chain; returns the customer's access records with this one, oldest first."""
-    values = {
-        "customer_id": customer_id,
-        "action": EXPORTED,
-        "actor_sub": actor.sub,
-        "actor_role": actor.role,
-        "request_id": current_request_id(),
-        "at": now,
-    }
-    row_id = s.execute(insert(table).values(**values).returning(table.c.id)).scalar_one()
-    append_audit(
-        s,
-        chain,
-        action=EXPORTED,
-        actor_sub=actor.sub,
-        actor_role=actor.role,
-        subject=customer_id,
-        at=now,
-        detail=access_mirror(table).detail({**values, "id": row_id}),
-    )
+    _record_access(
+        s, table, chain, action=EXPORTED, subject=customer_id, actor=actor, now=now,
+        customer_id=customer_id, what=None, persons=1, purpose="data_subject_request",
+    )  # fmt: skip
     rows = s.execute(select(table).where(table.c.customer_id == customer_id).order_by(table.c.id)).all()
     return [AccessRecord.model_validate(dict(r._mapping)) for r in rows]
+
+
+# Why a list of customers is read: stated by the reader on every bulk read (PIPL art. 6, purpose
+# limitation), and written with it to the access log.
+Purpose = Literal["customer_service", "marketing", "risk_control", "compliance", "analysis"]
+PurposeQuery = Annotated[
+    Purpose,
+    Query(
+        description="why the list is read: customer_service, marketing, risk_control, compliance or analysis; "
+        "written to the service's access log with the number of persons read"
+    ),
+]
+BULK_READ = "personal_data.bulk_read"
+
+
+def record_bulk_read(
+    s: Session,
+    table: Table,
+    *,
+    what: str,
+    persons: int,
+    purpose: str,
+    actor: Principal,
+    now: datetime,
+    chain: Table,
+) -> None:
+    """One access-log row for one page of a list of customers (`what`, e.g. "segment:<id>:members"),
+    with its record in the audit chain, in the caller's transaction."""
+    _record_access(
+        s, table, chain, action=BULK_READ, subject=what[:64], actor=actor, now=now,
+        customer_id=None, what=what, persons=persons, purpose=purpose,
+    )  # fmt: skip
 
 
 # (app state, customer id, caller, now) -> the service's data about the customer, recorded as exported.

@@ -19,5 +19,5 @@ def test_a_segment_name_made_only_of_format_characters_is_refused(client, auth):
 
 
 def test_a_path_value_with_a_control_character_is_422(client, auth):
-    resp = client.get("/v1/segments/classes/region/urban%00/members", headers=auth("staff"))
+    resp = client.get("/v1/segments/classes/region/urban%00/members?purpose=analysis", headers=auth("staff"))
     assert _locs(resp) == [["path", "class_"]]

@@ -130,12 +130,14 @@ def test_segment_lifecycle_versions_members_and_events(client, auth, people, fee
     seg = r.json()
     assert seg["version"] == 1 and r.headers["ETag"] == '"1"'
     sid = seg["id"]
-    members = client.get(f"/v1/segments/{sid}/members", headers=auth("staff")).json()
+    members = client.get(f"/v1/segments/{sid}/members?purpose=analysis", headers=auth("staff")).json()
     assert {m["customer_id"] for m in members["items"]} == {people["rich"], people["mid"]}
     assert any(e.data["scheme"] == f"rule:{sid}" and e.data["to_class"] == "member" for e in feed.outbox())
     # a new member arrives with an event, incrementally
     feed.assets(people["poor"], 100_000_000)
-    assert client.get(f"/v1/segments/{sid}/members", headers=auth("staff")).json()["items"].__len__() == 3
+    assert (
+        client.get(f"/v1/segments/{sid}/members?purpose=analysis", headers=auth("staff")).json()["items"].__len__() == 3
+    )
     stale = client.patch(f"/v1/segments/{sid}", json={"rule": rule}, headers={**auth("staff"), "If-Match": '"7"'})
     assert stale.status_code == 412
     assert client.patch(f"/v1/segments/{sid}", json={"rule": rule}, headers=auth("staff")).status_code == 428
@@ -146,7 +148,7 @@ def test_segment_lifecycle_versions_members_and_events(client, auth, people, fee
         headers={**auth("staff"), "If-Match": '"1"'},
     )
     assert r.status_code == 200 and r.json()["version"] == 2 and r.json()["description"] == "top"
-    members = client.get(f"/v1/segments/{sid}/members", headers=auth("staff")).json()
+    members = client.get(f"/v1/segments/{sid}/members?purpose=analysis", headers=auth("staff")).json()
     assert [m["customer_id"] for m in members["items"]] == [people["rich"]]
     left = [c for c in feed.changes(people["mid"]) if c.scheme == f"rule:{sid}"]
     assert [(c.from_class, c.to_class) for c in left] == [(None, "member"), ("member", None)]
@@ -163,8 +165,8 @@ def test_members_are_cursor_paginated(client, auth, people):
     sid = client.post("/v1/segments", json={"name": "all", "rule": rule}, headers=auth("staff")).json()["id"]
     seen, cursor = [], None
     while True:
-        q = f"?limit=2&cursor={cursor}" if cursor else "?limit=2"
-        page = client.get(f"/v1/segments/{sid}/members{q}", headers=auth("staff")).json()
+        q = f"&limit=2&cursor={cursor}" if cursor else "&limit=2"
+        page = client.get(f"/v1/segments/{sid}/members?purpose=analysis{q}", headers=auth("staff")).json()
         seen += [m["customer_id"] for m in page["items"]]
         cursor = page["next_cursor"]
         if not cursor:
@@ -176,9 +178,17 @@ def test_targets_are_members_who_may_be_contacted(client, auth, people):
     rule = {"field": "type", "op": "eq", "value": "individual"}
     sid = client.post("/v1/segments", json={"name": "people", "rule": rule}, headers=auth("staff")).json()["id"]
     ids = lambda r: {m["customer_id"] for m in r.json()["items"]}  # noqa: E731
-    assert ids(client.get(f"/v1/segments/{sid}/targets", headers=auth("staff"))) == {people["rich"], people["mid"]}
-    assert ids(client.get(f"/v1/segments/{sid}/targets?channel=sms", headers=auth("staff"))) == {people["rich"]}
-    assert ids(client.get(f"/v1/segments/{sid}/targets?channel=app_push", headers=auth("staff"))) == set()
+    assert ids(client.get(f"/v1/segments/{sid}/targets?purpose=marketing", headers=auth("staff"))) == {
+        people["rich"],
+        people["mid"],
+    }
+    assert ids(client.get(f"/v1/segments/{sid}/targets?purpose=marketing&channel=sms", headers=auth("staff"))) == {
+        people["rich"]
+    }
+    assert (
+        ids(client.get(f"/v1/segments/{sid}/targets?purpose=marketing&channel=app_push", headers=auth("staff")))
+        == set()
+    )
 
 
 def test_duplicate_name_is_409(client, auth):
@@ -209,8 +219,8 @@ def test_unknown_fields_and_bad_rules_on_create_are_422(client, auth):
     [
         f"/v1/segments/{MISSING}",
         f"/v1/segments/{MISSING}/versions",
-        f"/v1/segments/{MISSING}/members",
-        f"/v1/segments/{MISSING}/targets",
+        f"/v1/segments/{MISSING}/members?purpose=analysis",
+        f"/v1/segments/{MISSING}/targets?purpose=marketing",
     ],
 )
 def test_unknown_segment_is_404(client, auth, path):
@@ -226,7 +236,7 @@ def test_patch_unknown_segment_is_404(client, auth):
 MANAGE = [
     ("post", "/v1/segments/preview", {"rule": {"field": "aum", "op": "gt", "value": "0.00"}}),
     ("post", "/v1/segments", {"name": "n", "rule": {"field": "aum", "op": "gt", "value": "0.00"}}),
-    ("get", f"/v1/segments/{MISSING}/targets", None),
+    ("get", f"/v1/segments/{MISSING}/targets?purpose=marketing", None),
 ]
 
 
@@ -246,10 +256,17 @@ def test_staff_roles_may_preview(client, auth, role):
 
 
 def test_class_members_list_a_built_in_class(client, auth, people):
-    r = client.get("/v1/segments/classes/asset_size/major/members", headers=auth("staff"))
+    r = client.get("/v1/segments/classes/asset_size/major/members?purpose=analysis", headers=auth("staff"))
     assert r.status_code == 200 and [m["customer_id"] for m in r.json()["items"]] == [people["rich"]]
     assert r.json()["items"][0]["aum"] == "6000000.00"
-    bad = client.get("/v1/segments/classes/asset_size/huge/members", headers=auth("staff"))
+    bad = client.get("/v1/segments/classes/asset_size/huge/members?purpose=analysis", headers=auth("staff"))
     assert bad.status_code == 422 and bad.json()["errors"][0]["loc"] == ["path", "class_"]
-    assert client.get("/v1/segments/classes/colour/red/members", headers=auth("staff")).status_code == 422
-    assert client.get("/v1/segments/classes/asset_size/major/members", headers=auth("customer")).status_code == 403
+    assert (
+        client.get("/v1/segments/classes/colour/red/members?purpose=analysis", headers=auth("staff")).status_code == 422
+    )
+    assert (
+        client.get(
+            "/v1/segments/classes/asset_size/major/members?purpose=analysis", headers=auth("customer")
+        ).status_code
+        == 403
+    )

@@ -10,7 +10,8 @@ from fastapi import APIRouter
 from services.common.access import StaffOrSystemSegmentsRead
 from services.common.deps import Cursor, Limit
 from services.common.errors import problem_responses
-from services.segmentation.api.deps import Ctx, member_page
+from services.common.personal_data import PurposeQuery
+from services.segmentation.api.deps import Ctx, logged_member_page
 from services.segmentation.schemas import (
     BranchDormant,
     CatalogueClass,
@@ -109,9 +110,11 @@ def dormant_by_branch(_p: StaffOrSystemSegmentsRead, ctx: Ctx) -> DormantByBranc
 def class_members(
     scheme: Scheme,
     class_: Annotated[str, "class"],
-    _p: StaffOrSystemSegmentsRead,
+    principal: StaffOrSystemSegmentsRead,
     ctx: Ctx,
+    purpose: PurposeQuery,
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> MemberPage:
-    return member_page(segments.list_class_members(ctx.db, scheme=scheme, class_=class_, limit=limit, cursor=cursor))
+    page = segments.list_class_members(ctx.db, scheme=scheme, class_=class_, limit=limit, cursor=cursor)
+    return logged_member_page(ctx, page, what=f"class:{scheme}:{class_}:members", purpose=purpose, actor=principal)

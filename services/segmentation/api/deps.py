@@ -9,6 +9,7 @@ from typing import Annotated
 from fastapi import Depends, Query, Request
 from sqlalchemy import Row
 
+from services.common.auth import Principal
 from services.common.money import fen_to_str
 from services.segmentation.models import SCHEMES
 from services.segmentation.schemas import (
@@ -22,6 +23,7 @@ from services.segmentation.schemas import (
 )
 from services.segmentation.service.catalogue import Recommendation
 from services.segmentation.service.context import Context
+from services.segmentation.service.personal_data import record_list_read
 
 
 async def _ctx(request: Request) -> Context:
@@ -48,6 +50,13 @@ def present_member(r) -> MemberRead:
 def member_page(page) -> MemberPage:
     rows, next_cursor = page
     return MemberPage(items=[present_member(r) for r in rows], next_cursor=next_cursor)
+
+
+def logged_member_page(ctx: Context, page, *, what: str, purpose: str, actor: Principal) -> MemberPage:
+    """A page of a customer list, written to the access log with how many persons it holds and why."""
+    result = member_page(page)
+    record_list_read(ctx.db, what=what, persons=len(result.items), purpose=purpose, actor=actor, now=ctx.clock())
+    return result
 
 
 def present_features(f: Row, now: datetime) -> FeaturesRead:

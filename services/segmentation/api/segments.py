@@ -9,7 +9,8 @@ from services.common.deps import Cursor, IdemKey, IfMatch, Limit, replay
 from services.common.errors import problem_responses
 from services.common.etag import etag_for, expected_version
 from services.common.idempotency import StoredResponse, idempotency_request
-from services.segmentation.api.deps import Ctx, member_page
+from services.common.personal_data import PurposeQuery
+from services.segmentation.api.deps import Ctx, logged_member_page
 from services.segmentation.schemas import (
     Channel,
     MemberPage,
@@ -130,9 +131,15 @@ def segment_versions(segment_id: uuid.UUID, _p: StaffOrSystemSegmentsRead, ctx: 
     responses=problem_responses(401, 403, 404, 422),
 )
 def segment_members(
-    segment_id: uuid.UUID, _p: StaffOrSystemSegmentsRead, ctx: Ctx, limit: Limit = 50, cursor: Cursor = None
+    segment_id: uuid.UUID,
+    principal: StaffOrSystemSegmentsRead,
+    ctx: Ctx,
+    purpose: PurposeQuery,
+    limit: Limit = 50,
+    cursor: Cursor = None,
 ):
-    return member_page(segments.list_segment_members(ctx.db, segment_id=str(segment_id), limit=limit, cursor=cursor))
+    page = segments.list_segment_members(ctx.db, segment_id=str(segment_id), limit=limit, cursor=cursor)
+    return logged_member_page(ctx, page, what=f"segment:{segment_id}:members", purpose=purpose, actor=principal)
 
 
 @router.get(
@@ -142,7 +149,13 @@ def segment_members(
     responses=problem_responses(401, 403, 404, 422),
 )
 def segment_targets(
-    segment_id: uuid.UUID, _p: Staff, ctx: Ctx, channel: Channel | None = None, limit: Limit = 50, cursor: Cursor = None
+    segment_id: uuid.UUID,
+    principal: Staff,
+    ctx: Ctx,
+    purpose: PurposeQuery,
+    channel: Channel | None = None,
+    limit: Limit = 50,
+    cursor: Cursor = None,
 ) -> MemberPage:
     page = segments.list_targets(ctx.db, segment_id=str(segment_id), channel=channel, limit=limit, cursor=cursor)
-    return member_page(page)
+    return logged_member_page(ctx, page, what=f"segment:{segment_id}:targets", purpose=purpose, actor=principal)

@@ -1,6 +1,7 @@
 """Everything segmentation holds about one person, for the personal-data export: the features and
 classes, rule-segment memberships, every class change, the daily activity sums, the products it
-recommends now, and who exported it before; the export is written to the access log first."""
+recommends now, and who exported it before; the export is written to the access log first. Reads of
+customer lists (members, contact targets) are written there too, with the persons read and the purpose."""
 
 import uuid
 from collections.abc import Sequence
@@ -11,7 +12,7 @@ from sqlalchemy import Row, select
 
 from services.common.auth import Principal
 from services.common.db import Database
-from services.common.personal_data import AccessRecord, record_export
+from services.common.personal_data import AccessRecord, record_bulk_read, record_export
 from services.segmentation.models import audit_chain, daily_activity, membership_change, personal_data_access
 from services.segmentation.service.catalogue import Recommendation, recommend
 from services.segmentation.service.context import cf
@@ -41,3 +42,20 @@ def export_customer(db: Database, *, customer_id: uuid.UUID, actor: Principal, n
         s.commit()
     recs = recommend(db, customer_id=cid, now=now, features=features) if features is not None else []
     return Holdings(features, segments, history, activity, recs, access)
+
+
+def record_list_read(db: Database, *, what: str, persons: int, purpose: str, actor: Principal, now: datetime) -> None:
+    """One access-log row (and audit record) for one page of a list of customers (PIPL art. 6: who
+    read how many persons, and why)."""
+    with db.write() as s:
+        record_bulk_read(
+            s,
+            personal_data_access,
+            what=what,
+            persons=persons,
+            purpose=purpose,
+            actor=actor,
+            now=now,
+            chain=audit_chain,
+        )
+        s.commit()
