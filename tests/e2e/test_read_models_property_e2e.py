@@ -397,13 +397,19 @@ class Driver:
         return f"200 duplicates {result['duplicate_count']}"
 
     def do_adjust(self, index: int, *, customer: int, points: int) -> str:
-        role = "staff" if abs(points) <= 1000 else "supervisor"
+        """Beyond 1,000 points an adjustment is under dual control: pending (202) until a second
+        supervisor approves it, which posts it then."""
         resp = self.http["loyalty"].post(
             f"/v1/loyalty/accounts/{self.customers[customer]}/adjustments",
             json={"points": points, "reason": f"property step {index}"},
-            headers=self.auth(role),
+            headers=self.auth("staff"),
         )
-        return self.expect(resp, 201, "account_not_found", "points_insufficient")
+        if resp.status_code != 202:
+            return self.expect(resp, 201, "account_not_found", "points_insufficient", "approval_pending")
+        approved = self.http["loyalty"].post(
+            f"/v1/loyalty/approvals/{resp.json()['id']}/approve", headers=self.auth("supervisor")
+        )
+        return "202 then " + self.expect(approved, 200, "points_insufficient")
 
     def do_redeem(self, index: int, *, customer: int, reward: str, quantity: int) -> str:
         body = {"customer_id": self.customers[customer], "reward_id": self.rewards[reward], "quantity": quantity}
