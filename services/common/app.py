@@ -11,6 +11,7 @@ from prometheus_client import CollectorRegistry
 
 from services.common.auth import TokenVerifier
 from services.common.config import BaseServiceSettings, FeedConsumerSettings, JobSettings
+from services.common.connection_limits import install_connection_limits
 from services.common.consumer import ConsumerThread, FeedConsumer, consumer_check
 from services.common.consumer_metrics import install_consumer_metrics
 from services.common.db import Database
@@ -107,6 +108,7 @@ def build_service_app(
             )
     install_consumer_metrics(app.state.metrics.registry, consumers)
     install_job_metrics(app.state.metrics.registry, jobs)
+    install_connection_limits(app.state.metrics.registry, settings)
     app.state.jobs = jobs
     app.state.consumers = {c.feed: c for c in consumers}
     install_problem_handlers(app)

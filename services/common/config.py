@@ -4,13 +4,14 @@ import json
 import os
 from typing import Any
 
-from pydantic import field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEV_JWT_SECRET = "dev-only-jwt-secret-change-me-0123456789abcdef"  # noqa: S105 - refused outside development
 DEV_PII_KEY = "ZGV2LW9ubHktcGlpLWtleS0zMi1ieXRlcy1sb25nISE="  # base64 of 32 bytes, dev only
 DEV_HMAC_KEY = "dev-only-hmac-key-change-me"
 PLACEHOLDERS = {DEV_JWT_SECRET, DEV_PII_KEY, DEV_HMAC_KEY, "", "changeme", "change-me", "secret"}
+SUITE_WIDE = ("header_timeout_seconds", "connection_limit")  # settings SUITE_<NAME> gives every process
 DEFAULT_PORTS = {"gateway": 8000, "profile": 8001, "segmentation": 8002, "feedback": 8003, "loyalty": 8004}
 
 
@@ -72,6 +73,11 @@ class BaseServiceSettings(BaseSettings):
     max_page_size: int = 200
     max_body_bytes: int = 1_048_576  # a larger request body is 413 (services/common/limits.py)
     request_timeout_seconds: float = 60.0  # unanswered for longer: 504 (above a feed's 30 s long poll)
+    # Below the app, in the server (services/common/connection_limits.py): a request head, or a stalled
+    # body, not in within this is 408 and closed; past the connection limit the oldest idle connection
+    # is closed, or the new one is 503 when none is idle (0: half the soft open-files limit, <= 10,000).
+    header_timeout_seconds: float = Field(default=10.0, gt=0)
+    connection_limit: int = Field(default=0, ge=0)
 
     @model_validator(mode="before")
     @classmethod
@@ -79,6 +85,9 @@ class BaseServiceSettings(BaseSettings):
         # One secret for the whole suite may be given once as SUITE_JWT_SECRET; a service's own wins.
         if isinstance(values, dict) and "jwt_secret" not in values and os.environ.get("SUITE_JWT_SECRET"):
             values = {**values, "jwt_secret": os.environ["SUITE_JWT_SECRET"]}
+        # So are the connection limits (SUITE_HEADER_TIMEOUT_SECONDS, SUITE_CONNECTION_LIMIT).
+        suite_wide = {name: os.environ.get(f"SUITE_{name.upper()}") for name in SUITE_WIDE}
+        values = with_derived(values, {name: value for name, value in suite_wide.items() if value})
         # The process's own port follows SUITE_PORT_BASE like its peers' (the prefix names the service).
         service = str(cls.model_config.get("env_prefix") or "").rstrip("_").lower()
         if service in DEFAULT_PORTS:
