@@ -146,10 +146,10 @@ class GuardedHttpToolsProtocol(CorkedHttpToolsProtocol):
             self.head_from = now  # the last answer is out: a new request head may begin here
         self.last_data = now
         self.idle.pop(self, None)  # busy: not evicted at the limit
-        super().data_received(data)
+        HttpToolsProtocol.data_received(self, data)  # (no class between overrides it; super() costs more)
 
     def on_response_complete(self) -> None:
-        super().on_response_complete()
+        HttpToolsProtocol.on_response_complete(self)
         if self.timeout_keep_alive_task is not None and self in self.guard.open:
             self.idle[self] = None  # kept alive, waiting for the next request: evicted first at the limit
 
