@@ -5,6 +5,7 @@ Sockets are raw, so that a test can send half a request and read exactly what co
 
 import json
 import socket
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -100,9 +101,10 @@ def closed(reason: str) -> Callable[[Process], float]:
 
 def settle(proc: Process) -> None:
     """Waits until the process counts no connection but the one asking (earlier tests' are gone)."""
-    for _ in range(600):
+    for _ in range(300):
         if metric(proc, "http_connections_open") <= 1:
             return
+        time.sleep(0.05)
     raise AssertionError("the process still counts connections no one holds")
 
 
