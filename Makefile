@@ -12,7 +12,7 @@ SUITE_POSTGRES_URL ?= postgresql://postgres@127.0.0.1:5432
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install run migrate demo token test check-migrations check-deploy lint fmt bench clean
+.PHONY: help install run migrate demo token test check-migrations check-deploy audit-verify lint fmt bench clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -40,11 +40,14 @@ run: $(STAMP) migrate ## install, migrate and start the whole suite (DB=postgres
 demo: $(STAMP) ## load synthetic data through profile's API (suite running): make demo [N=10000] [SEED=1]
 	$(BIN)/python -m services.profile.tools.demo --n $(or $(N),10000) --seed $(or $(SEED),1) --url http://127.0.0.1:$${PROFILE_PORT:-$$(( $${SUITE_PORT_BASE:-8000} + 1 ))}
 
-token: $(STAMP) ## print a development token: make token ROLE=staff [SUB=...] [BRANCH=...]
-	@$(BIN)/python -m services.common.tokens --role $(ROLE) $(if $(SUB),--sub $(SUB)) $(if $(BRANCH),--branch $(BRANCH))
+token: $(STAMP) ## print a development token: make token ROLE=staff [SUB=...] [BRANCH=...] [SCOPE="events:read ..."] [TTL=600]
+	@$(BIN)/python -m services.common.tokens --role $(ROLE) $(if $(SUB),--sub $(SUB)) $(if $(BRANCH),--branch $(BRANCH)) $(if $(SCOPE),--scope "$(SCOPE)") $(if $(TTL),--ttl $(TTL))
 
 test: $(STAMP) $(CLIENT_TOOLS) ## run the whole test suite (SQLite and PostgreSQL when reachable; it must be in CI)
 	$(BIN)/python -m pytest -n auto -q $(PYTEST_ARGS)
+
+audit-verify: $(STAMP) migrate ## check each service's audit chain and the rows it mirrors (as migrate finds the databases); exit 1 naming the first broken record
+	@rc=0; for s in profile segmentation feedback loyalty; do $(BIN)/python -m services.$$s.tools.audit verify || rc=1; done; exit $$rc
 
 check-migrations: $(STAMP) ## alembic check, upgrade, downgrade to base, upgrade: each service, both databases
 	$(BIN)/python -m pytest -q tests/migrations

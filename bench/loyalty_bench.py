@@ -258,8 +258,12 @@ def bench_latency(tmp: Path, samples: int, wait: float) -> list[float]:
             tmp / "l.log",
         )
         procs.append(loyalty)
+        scopes = {"system": "transactions:write"}  # the bench's core banking records transactions only
         h = {
-            role: {"Authorization": "Bearer " + mint_token(DEV_JWT_SECRET, sub=f"bench-{role}", role=role)}
+            role: {
+                "Authorization": "Bearer "
+                + mint_token(DEV_JWT_SECRET, sub=f"bench-{role}", role=role, scope=scopes.get(role))
+            }
             for role in ("staff", "supervisor", "system")
         }
         with httpx.Client(timeout=10) as http:

@@ -89,7 +89,7 @@ def measure(name: str, db_url: str, args, pinning: Pinning, tracked: Tracked, tm
     srv.start()
     try:
         staff = mint_token(DEV_JWT_SECRET, sub="bench", role="staff", branch="BJ0001")
-        system = mint_token(DEV_JWT_SECRET, sub="bench-core", role="system")
+        system = mint_token(DEV_JWT_SECRET, sub="bench-core", role="system", scope="transactions:write")
         with httpx.Client(base_url=srv.url, timeout=120.0) as client:
             resp = client.post(
                 "/v1/customers",

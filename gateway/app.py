@@ -11,7 +11,7 @@ from prometheus_client import CollectorRegistry
 from starlette.middleware.errors import ServerErrorMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from gateway import health, openapi, overview, proxy
+from gateway import export, health, openapi, overview, proxy
 from gateway.config import SERVICES, GatewaySettings
 from gateway.metrics import UpstreamMetrics
 from gateway.protection import EdgeMiddleware
@@ -33,8 +33,10 @@ DESCRIPTION = """One entry point to the Postal Savings Customer Management Suite
 `service_not_configured` or `circuit_open` (with `Retry-After`) and 504 `upstream_timeout` name the
 service; 429 `rate_limited` carries `Retry-After`. Rate limits apply per token subject and route class:
 reads (GET), writes, bulk ingest (`...:batch`). `GET /api/v1/customers/{customer_id}/overview` gathers
-one customer from every service. This document merges every live service's own (refreshed every
-GATEWAY_OPENAPI_CACHE_SECONDS); `info.x-services` says which were merged.
+one customer from every service; `GET /api/v1/customers/{customer_id}/personal-data-export` is a copy of
+everything every service holds about the person (the customer or a supervisor; JSON or HTML). This
+document merges every live service's own (refreshed every GATEWAY_OPENAPI_CACHE_SECONDS);
+`info.x-services` says which were merged.
 
 | prefix | service |
 | --- | --- |
@@ -60,11 +62,15 @@ class GatewayApp(FastAPI):
     proxy_stack: ASGIApp
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and proxy.is_proxied(scope, own=overview.is_own_path):
+        if scope["type"] == "http" and proxy.is_proxied(scope, own=_own_path):
             scope["app"] = self
             await self.proxy_stack(scope, receive, send)
         else:
             await super().__call__(scope, receive, send)
+
+
+def _own_path(path: str) -> bool:
+    return overview.is_own_path(path) or export.is_own_path(path)
 
 
 def _proxy_stack(app: FastAPI, edge: list[EdgeLayer]) -> ASGIApp:
@@ -157,5 +163,6 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     app.include_router(metrics_router)
     app.include_router(openapi.router)
     app.include_router(overview.router)
+    app.include_router(export.router)
     app.router.routes.append(proxy.proxy_route)
     return app

@@ -58,6 +58,9 @@ class GatewaySettings(BaseServiceSettings):
     # Customer overview: every part is fetched at once, and whatever has not arrived by then is
     # named in `partial`.
     overview_budget_seconds: float = 2.0
+    # Personal-data export: every service's part is asked for at once; a part not in by then is named
+    # in `missing` (profile's, the person's record, makes the export a 503).
+    export_budget_seconds: float = 10.0
 
     # Rate limits per token subject and route class, in the `limits` library's notation
     # ("600/minute", "10/second; 500/hour"). Memory by default (per replica); shared through Redis
@@ -123,6 +126,7 @@ class GatewaySettings(BaseServiceSettings):
             "max_connections",
             "health_timeout_seconds",
             "overview_budget_seconds",
+            "export_budget_seconds",
             "breaker_failure_threshold",
             "breaker_reset_seconds",
             "max_header_bytes",

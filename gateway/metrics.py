@@ -5,6 +5,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from services.common.metrics import LATENCY_BUCKETS
 
 ERROR_KINDS = ("timeout", "refused", "5xx")
+EXPORT_OUTCOMES = ("complete", "partial", "failed")
 NO_RESPONSE = "error"  # the status label when no response arrived; errors_total says why
 
 
@@ -71,6 +72,12 @@ class UpstreamMetrics:
             ["part", "reason"],
             registry=registry,
         )
+        self.exports = Counter(
+            "gateway_personal_data_exports_total",
+            "Personal-data exports by outcome: complete, partial (a part missing), failed (profile's missing)",
+            ["outcome"],
+            registry=registry,
+        )
         self._start_at_zero(services)
 
     def _start_at_zero(self, services: list[str]) -> None:
@@ -85,6 +92,8 @@ class UpstreamMetrics:
                 self.errors.labels(service, kind)
         for route_class in ("reads", "writes", "bulk"):
             self.rate_limited.labels(route_class)
+        for outcome in EXPORT_OUTCOMES:
+            self.exports.labels(outcome)
 
     def answered(self, service: str, status: int, seconds: float) -> None:
         children = self._answered.get((service, status))

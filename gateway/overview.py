@@ -11,7 +11,7 @@ from fastapi import APIRouter, Path, Request, Response
 from pydantic import BaseModel, Field
 
 from gateway.overview_fanout import MissingPart, OverviewSegment, caller_headers, fan_out
-from services.common.access import Everyone
+from services.common.access import EveryoneCustomersRead
 from services.common.auth import ensure_own_customer
 from services.common.errors import NotFound, problem_responses
 
@@ -54,7 +54,7 @@ router = APIRouter(tags=["overview"])
 async def customer_overview(
     request: Request,
     customer_id: Annotated[UUID, Path(description="The customer's id")],
-    caller: Everyone,
+    caller: EveryoneCustomersRead,
 ) -> Response:
     """Fetches the parts concurrently within GATEWAY_OVERVIEW_BUDGET_SECONDS and forwards the caller's
     token, so each service applies its own rules. A part that is missing is named in `partial` with
@@ -66,6 +66,8 @@ async def customer_overview(
     await state.rate_limiter.check(caller, "GET", "customers/overview")
     headers = caller_headers(request.scope)
     values, missing = await fan_out(state.forwarder, str(customer_id), headers, label=OVERVIEW_ROUTE)
+    for gap in missing:
+        state.upstream_metrics.overview_partial.labels(gap.part, gap.reason).inc()
     overview = CustomerOverview(customer_id=customer_id, **values, partial=missing, generated_at=datetime.now(UTC))
     # Serialised once here; returned through response_model it would be validated a second time.
     return Response(overview.model_dump_json(by_alias=True), media_type="application/json")

@@ -1,5 +1,6 @@
-"""The customer overview's fan-out: which part each service gives, every part fetched at once within
-one time budget, each answer shaped into its part, and what could not be had named with its reason."""
+"""The gateway's fan-out to every service for one customer (the overview, and the personal-data export
+in gateway.export): which part each service gives, every part fetched at once within one time budget,
+each answer shaped into its part, and what could not be had named with its reason."""
 
 import asyncio
 import logging
@@ -42,13 +43,14 @@ class Part:
     service: str
     path: str  # a format string over {id}, as the owning service serves it
     absent_means_none: bool = True  # a 404 says "nothing of this kind", not "missing"
+    is_record: bool = False  # the customer's record: a 404 says the customer does not exist
     # What of the service's answer the part is: all of it, the items of its page, the first item, or
     # the membership document as OverviewSegment items. The merged OpenAPI types the part by it.
     shape: Shape = "body"
 
 
 PARTS = (
-    Part("profile", "profile", "/v1/customers/{id}", absent_means_none=False),
+    Part("profile", "profile", "/v1/customers/{id}", absent_means_none=False, is_record=True),
     Part("risk_assessment", "profile", "/v1/customers/{id}/risk-assessments/current"),
     Part("segments", "segmentation", "/v1/memberships?customer_id={id}", shape="segments"),
     Part("points", "loyalty", "/v1/loyalty/accounts/{id}"),
@@ -130,7 +132,7 @@ def _shape(name: str, body: Any) -> Any:
 
 async def fetch_part(forwarder: Forwarder, part: Part, customer_id: str, headers: Headers, label: str) -> Any:
     """The part's shaped body, or None when the service has nothing; raises Missing otherwise, and
-    NotFound when profile says the customer does not exist."""
+    NotFound when the customer's record (profile) says the customer does not exist."""
     base_url = forwarder.settings.service_url(part.service)
     if not base_url:
         raise Missing("not_configured", f"The {part.service} service is not configured")
@@ -151,7 +153,7 @@ async def fetch_part(forwarder: Forwarder, part: Part, customer_id: str, headers
     status = answer.status_code
     if status == 404 and part.absent_means_none:
         return None
-    if status == 404:
+    if status == 404 and part.is_record:
         raise NotFound("No such customer", code="customer_not_found")
     if status in (401, 403):
         raise Missing("forbidden", f"The {part.service} service refused this caller ({status})")
@@ -178,19 +180,25 @@ def _missing(part: Part, task: "asyncio.Future[Any]", budget: float) -> MissingP
     if isinstance(err, NotFound):
         raise err
     log.error(
-        "overview part failed", exc_info=(type(err), err, err.__traceback__), extra={"fields": {"part": part.name}}
+        "fan-out part failed", exc_info=(type(err), err, err.__traceback__), extra={"fields": {"part": part.name}}
     )
     return MissingPart(part=part.name, service=part.service, reason="error", detail="The part could not be read")
 
 
 async def fan_out(
-    forwarder: Forwarder, customer_id: str, headers: Headers, *, label: str
+    forwarder: Forwarder,
+    customer_id: str,
+    headers: Headers,
+    *,
+    label: str,
+    parts: tuple[Part, ...] = PARTS,
+    budget: float | None = None,
 ) -> tuple[dict[str, Any], list[MissingPart]]:
-    """Every part fetched at once within GATEWAY_OVERVIEW_BUDGET_SECONDS: the parts that arrived, by
-    name, and the missing ones (counted in gateway_overview_partial_total). Raises NotFound when
-    profile says the customer does not exist. `label` is the route that upstream metrics name."""
-    budget = forwarder.settings.overview_budget_seconds
-    tasks = {part: asyncio.ensure_future(fetch_part(forwarder, part, customer_id, headers, label)) for part in PARTS}
+    """Every part fetched at once within `budget` seconds (GATEWAY_OVERVIEW_BUDGET_SECONDS unless
+    given): the parts that arrived, by name, and the missing ones. Raises NotFound when the customer's
+    record says the customer does not exist. `label` is the route that upstream metrics name."""
+    budget = budget or forwarder.settings.overview_budget_seconds
+    tasks = {part: asyncio.ensure_future(fetch_part(forwarder, part, customer_id, headers, label)) for part in parts}
     await asyncio.wait(tasks.values(), timeout=budget)
     values: dict[str, Any] = {}
     missing: list[MissingPart] = []
@@ -205,6 +213,4 @@ async def fan_out(
         for task in tasks.values():
             task.cancel()
         raise
-    for gap in missing:
-        forwarder.metrics.overview_partial.labels(gap.part, gap.reason).inc()
     return values, missing

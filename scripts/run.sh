@@ -13,7 +13,7 @@ cat <<MSG
   gateway:   http://127.0.0.1:${port}/api/v1/...
   API docs:  http://127.0.0.1:${port}/api/docs
   health:    http://127.0.0.1:${port}/health
-  token:     make token ROLE=staff     (roles: customer staff supervisor admin system)
+  token:     make token ROLE=staff     (roles: customer staff supervisor admin system; system takes SCOPE="events:read ...")
   Ctrl-C stops everything.
 
 MSG

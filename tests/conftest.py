@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 import pytest
 
-from services.common.auth import mint_token
+from services.common.auth import SCOPES, mint_token
 from services.common.config import DEV_JWT_SECRET
 from tests import dbkit
 
@@ -47,11 +47,16 @@ def pytest_sessionfinish(session, exitstatus) -> None:
 
 @pytest.fixture
 def token() -> Callable[..., str]:
-    """token(role, sub=None, branch=None, ttl=600) -> a signed JWT for the test secret."""
+    """token(role, sub=None, branch=None, ttl=600, scope=None) -> a signed JWT for the test secret; a system
+    token carries every scope unless `scope` names fewer."""
 
-    def _mint(role: str, sub: str | None = None, branch: str | None = "BR0001", ttl: int = 600) -> str:
+    def _mint(
+        role: str, sub: str | None = None, branch: str | None = "BR0001", ttl: int = 600, scope: str | None = None
+    ) -> str:
         sub = sub or (str(uuid.uuid4()) if role == "customer" else f"{role}-{uuid.uuid4().hex[:8]}")
-        return mint_token(TEST_SECRET, sub=sub, role=role, branch=branch, ttl_seconds=ttl)
+        if scope is None and role == "system":
+            scope = " ".join(SCOPES)
+        return mint_token(TEST_SECRET, sub=sub, role=role, branch=branch, scope=scope, ttl_seconds=ttl)
 
     return _mint
 

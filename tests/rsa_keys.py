@@ -12,3 +12,13 @@ def pem_pair() -> tuple[str, str]:
     ).decode()
     public = key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
     return private, public.decode()
+
+
+def jwk(public_pem: str, kid: str) -> dict:
+    """The public key as a JWKS entry named `kid`."""
+    import json
+
+    from jwt.algorithms import RSAAlgorithm
+
+    entry = json.loads(RSAAlgorithm.to_jwk(serialization.load_pem_public_key(public_pem.encode())))
+    return {**entry, "kid": kid, "use": "sig", "alg": "RS256"}

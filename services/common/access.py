@@ -1,29 +1,54 @@
 """The access catalogue: every role set a route may admit, each named once with one meaning, and the
-rule a route declares. A rule is a value (roles plus a scope), so tests can list every route's rule
-and later rules (branch scoping) extend it without touching the routes."""
+rule a route declares. A rule is a value (roles plus, where the system role is admitted, the scope a
+system token needs), so tests can list every route's rule and later rules extend it without touching
+the routes."""
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Annotated
 
 from fastapi import Depends
 from fastapi.routing import APIRoute
 
-from services.common.auth import ROLES, STAFF_ROLES, Principal, current_principal
+from services.common.auth import ROLES, SCOPES, STAFF_ROLES, Principal, current_principal
 from services.common.errors import Forbidden
 
 
 @dataclass(frozen=True, slots=True)
 class AccessRule:
-    """`roles` may call the route; `scope` names what limits them further ("none": the handler's own
-    checks, such as a customer reaching only itself)."""
+    """`roles` may call the route; a system caller's token must also carry `scope` (a rule that
+    admits the system role names one, `needing`). A customer reaching only itself stays the
+    handler's check."""
 
     name: str
     roles: frozenset[str]
-    scope: str = "none"
+    scope: str | None = None
+
+    def needing(self, scope: str) -> "AccessRule":
+        """This role set, with `scope` required of a system caller."""
+        if scope not in SCOPES or "system" not in self.roles:
+            raise ValueError(f"{self.name} cannot need scope {scope!r}")
+        return replace(self, scope=scope)
 
     def admits(self, role: str) -> bool:
+        """Is `role` one of the rule's roles (a system caller also needs the scope: `permits`)?"""
         return role in self.roles
+
+    def permits(self, principal: Principal) -> bool:
+        return self.refusal(principal) is None
+
+    def refusal(self, principal: Principal) -> Forbidden | None:
+        """Why `principal` may not call the route (403 role_forbidden or insufficient_scope), or None."""
+        if principal.role not in self.roles:
+            return Forbidden(f"The role '{principal.role}' may not do this", code="role_forbidden")
+        if principal.role == "system" and self.scope not in principal.scopes:
+            return Forbidden(
+                f"The token lacks the scope '{self.scope}' this needs",
+                code="insufficient_scope",
+                headers={"WWW-Authenticate": f'Bearer error="insufficient_scope", scope="{self.scope}"'},
+                scope=self.scope,
+            )
+        return None
 
 
 def _rule(name: str, *roles: str) -> AccessRule:
@@ -67,35 +92,48 @@ PUBLIC_PATHS = frozenset(
 
 
 def allow(rule: AccessRule) -> Callable[[Principal], Awaitable[Principal]]:
-    """The dependency that admits `rule`'s roles: 401 without a valid token, 403 for another role.
-    It carries the rule, so `route_rules` can read it back from a route."""
+    """The dependency that admits `rule`'s roles: 401 without a valid token, 403 for another role or
+    a system token without the rule's scope. It carries the rule, so `route_rules` can read it back from a route."""
 
     async def _dep(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
-        if not rule.admits(principal.role):
-            raise Forbidden(f"The role '{principal.role}' may not do this", code="role_forbidden")
+        refused = rule.refusal(principal)
+        if refused is not None:
+            raise refused
         return principal
 
     _dep.access_rule = rule  # type: ignore[attr-defined]  # a function takes attributes; typing cannot say so
     return _dep
 
 
-_DEPENDENCIES = {rule: allow(rule) for rule in CATALOGUE}
+_DEPENDENCIES: dict[AccessRule, Callable[[Principal], Awaitable[Principal]]] = {}
 
 
 def dependency(rule: AccessRule) -> Callable[[Principal], Awaitable[Principal]]:
-    """The one dependency object per catalogue rule (FastAPI then resolves it once per request)."""
-    return _DEPENDENCIES.get(rule) or allow(rule)
+    """The one dependency object per rule (FastAPI then resolves it once per request)."""
+    if rule not in _DEPENDENCIES:
+        _DEPENDENCIES[rule] = allow(rule)
+    return _DEPENDENCIES[rule]
 
 
-# The aliases handlers annotate their caller with; the only ones any service uses.
-Everyone = Annotated[Principal, Depends(dependency(EVERYONE))]
+# The aliases handlers annotate their caller with; the only ones any service uses. A role set that
+# admits the system role has an alias per scope its routes need, named by both.
 CustomerOrStaff = Annotated[Principal, Depends(dependency(CUSTOMER_OR_STAFF))]
 CustomerOrSupervisor = Annotated[Principal, Depends(dependency(CUSTOMER_OR_SUPERVISOR))]
 Staff = Annotated[Principal, Depends(dependency(STAFF))]
-StaffOrSystem = Annotated[Principal, Depends(dependency(STAFF_OR_SYSTEM))]
 Supervisor = Annotated[Principal, Depends(dependency(SUPERVISOR))]
-SupervisorOrSystem = Annotated[Principal, Depends(dependency(SUPERVISOR_OR_SYSTEM))]
-SystemOrAdmin = Annotated[Principal, Depends(dependency(SYSTEM_OR_ADMIN))]
+EveryoneCustomersRead = Annotated[Principal, Depends(dependency(EVERYONE.needing("customers:read")))]
+EveryoneTransactionsRead = Annotated[Principal, Depends(dependency(EVERYONE.needing("transactions:read")))]
+EveryoneLoyaltyRead = Annotated[Principal, Depends(dependency(EVERYONE.needing("loyalty:read")))]
+StaffOrSystemCustomersRead = Annotated[Principal, Depends(dependency(STAFF_OR_SYSTEM.needing("customers:read")))]
+StaffOrSystemSegmentsRead = Annotated[Principal, Depends(dependency(STAFF_OR_SYSTEM.needing("segments:read")))]
+StaffOrSystemLoyaltyRead = Annotated[Principal, Depends(dependency(STAFF_OR_SYSTEM.needing("loyalty:read")))]
+StaffOrSystemPointsAward = Annotated[Principal, Depends(dependency(STAFF_OR_SYSTEM.needing("points:award")))]
+StaffOrSystemVouchersUse = Annotated[Principal, Depends(dependency(STAFF_OR_SYSTEM.needing("vouchers:use")))]
+SupervisorOrSystemJobsRun = Annotated[Principal, Depends(dependency(SUPERVISOR_OR_SYSTEM.needing("jobs:run")))]
+SystemOrAdminEventsRead = Annotated[Principal, Depends(dependency(SYSTEM_OR_ADMIN.needing("events:read")))]
+SystemOrAdminTransactionsWrite = Annotated[
+    Principal, Depends(dependency(SYSTEM_OR_ADMIN.needing("transactions:write")))
+]
 
 
 def route_rules(route: APIRoute) -> list[AccessRule]:
@@ -109,3 +147,8 @@ def route_rules(route: APIRoute) -> list[AccessRule]:
             found.append(rule)
         stack.extend(dep.dependencies)
     return found
+
+
+def in_catalogue(rule: AccessRule) -> bool:
+    """Is `rule` one of the catalogue's role sets (with whatever scope it needs)?"""
+    return replace(rule, scope=None) in CATALOGUE

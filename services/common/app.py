@@ -8,7 +8,10 @@ from typing import Protocol
 
 from fastapi import APIRouter, Depends, FastAPI
 from prometheus_client import CollectorRegistry
+from sqlalchemy import Table
 
+from services.common.audit_chain import head as audit_head
+from services.common.audit_chain import install_audit_metrics
 from services.common.auth import TokenVerifier
 from services.common.config import BaseServiceSettings, FeedConsumerSettings, JobSettings
 from services.common.connection_limits import install_connection_limits
@@ -53,6 +56,7 @@ def build_service_app(
     jobs: JobRunner | None = None,
     fast_paths: Sequence[FastPath] = (),
     registry: CollectorRegistry | None = None,
+    audit_chain: Table | None = None,
 ) -> FastAPI:
     """`background`: jobs started with the app and stopped before the database closes.
     `consumers`: feed consumers, each run in a thread like `background`, with its readiness check
@@ -62,7 +66,8 @@ def build_service_app(
     `jobs_in_process` says so, and exported as metrics either way.
     `fast_paths`: hand-written answers for the hottest GET routes (see services.common.fastpath).
     `registry`: the service's own metrics registry, holding its domain metrics already; the HTTP
-    metrics are added to it (a new one when None)."""
+    metrics are added to it (a new one when None).
+    `audit_chain`: the service's audit chain (services.common.audit_chain), whose head is exported."""
     configure_logging(name, settings.log_level)
     db = db or Database(settings.database_url)
     if consumers and not isinstance(settings, FeedConsumerSettings):
@@ -109,6 +114,8 @@ def build_service_app(
     install_consumer_metrics(app.state.metrics.registry, consumers)
     install_job_metrics(app.state.metrics.registry, jobs)
     install_connection_limits(app.state.metrics.registry, settings)
+    if audit_chain is not None:
+        install_audit_metrics(app.state.metrics.registry, lambda: audit_head(db, audit_chain))
     app.state.jobs = jobs
     app.state.consumers = {c.feed: c for c in consumers}
     install_problem_handlers(app)

@@ -2,16 +2,22 @@
 
 import json
 import os
+from pathlib import Path
 from typing import Any
 
+import jwt
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEV_JWT_SECRET = "dev-only-jwt-secret-change-me-0123456789abcdef"  # noqa: S105 - refused outside development
 DEV_PII_KEY = "ZGV2LW9ubHktcGlpLWtleS0zMi1ieXRlcy1sb25nISE="  # base64 of 32 bytes, dev only
 DEV_HMAC_KEY = "dev-only-hmac-key-change-me"
+# What every token must carry as `aud` and `iss` unless the settings name the bank's own values.
+DEFAULT_JWT_AUDIENCE = "postal-savings-suite"
+DEFAULT_JWT_ISSUER = "postal-savings-dev"
+# Settings one SUITE_<NAME> variable gives every process at once (a process's own <PREFIX>_<NAME> wins).
+SUITE_WIDE = ("jwt_secret", "jwt_audience", "jwt_issuer", "header_timeout_seconds", "connection_limit")
 PLACEHOLDERS = {DEV_JWT_SECRET, DEV_PII_KEY, DEV_HMAC_KEY, "", "changeme", "change-me", "secret"}
-SUITE_WIDE = ("header_timeout_seconds", "connection_limit")  # settings SUITE_<NAME> gives every process
 DEFAULT_PORTS = {"gateway": 8000, "profile": 8001, "segmentation": 8002, "feedback": 8003, "loyalty": 8004}
 
 
@@ -39,6 +45,17 @@ def with_derived(values: Any, derived: dict[str, Any]) -> Any:
     return {**{k: v for k, v in derived.items() if k not in values}, **values}
 
 
+def parse_jwks(text: str) -> dict[str, Any]:
+    """A JWKS document's keys by `kid`; ValueError unless it is one whose every key is RSA and has a kid."""
+    try:
+        keys = jwt.PyJWKSet.from_json(text).keys
+    except (jwt.PyJWKSetError, jwt.InvalidKeyError, ValueError, TypeError) as exc:
+        raise ValueError(f"not a JWKS of RSA keys: {exc}") from None
+    if any(not key.key_id or key.key_type != "RSA" for key in keys):
+        raise ValueError("every key of the JWKS needs its kid and kty RSA")
+    return {str(key.key_id): key.key for key in keys}
+
+
 class BaseServiceSettings(BaseSettings):
     """Every field can be set as <PREFIX>_<NAME> in the environment (e.g. PROFILE_DATABASE_URL)."""
 
@@ -52,6 +69,14 @@ class BaseServiceSettings(BaseSettings):
     jwt_algorithm: str = "HS256"
     jwt_secret: str = DEV_JWT_SECRET
     jwt_public_key: str = ""  # PEM, for RS256 in production: the bank's identity provider's key
+    # RS256: the identity provider's keys as a JWKS ({"keys": [{"kid": ..., "kty": "RSA", ...}]}), inline
+    # or in a file; a token's header `kid` picks one, so keys rotate without downtime (docs/operations.md).
+    jwt_jwks: str = ""
+    jwt_jwks_file: str = ""
+    # Every token must name this suite as its audience and this issuer, and live at most this long.
+    jwt_audience: str = DEFAULT_JWT_AUDIENCE
+    jwt_issuer: str = DEFAULT_JWT_ISSUER
+    jwt_max_lifetime_seconds: int = 86_400
     # RS256: the public halves of the suite's own services' consumer keys, {"<service>-consumer": PEM};
     # a token signed with one (header kid = that name) is that service's system token and nothing else.
     # (A JSON string, not a dict field: settings are frozen and hashable.)
@@ -69,6 +94,21 @@ class BaseServiceSettings(BaseSettings):
     def service_keys(self) -> dict[str, str]:
         return json.loads(self.jwt_service_keys) if self.jwt_service_keys.strip() else {}
 
+    @field_validator("jwt_jwks")
+    @classmethod
+    def _jwks_is_a_key_set(cls, value: str) -> str:
+        if value.strip():
+            parse_jwks(value)
+        return value
+
+    def jwks(self) -> dict[str, Any]:
+        """The RS256 keys of JWT_JWKS and JWT_JWKS_FILE by `kid` (PyJWT key objects)."""
+        found: dict[str, Any] = {}
+        for text in (self.jwt_jwks, Path(self.jwt_jwks_file).read_text() if self.jwt_jwks_file else ""):
+            if text.strip():
+                found.update(parse_jwks(text))
+        return found
+
     jwt_leeway_seconds: int = 30
     max_page_size: int = 200
     max_body_bytes: int = 1_048_576  # a larger request body is 413 (services/common/limits.py)
@@ -82,12 +122,11 @@ class BaseServiceSettings(BaseSettings):
     @model_validator(mode="before")
     @classmethod
     def _suite_wide_defaults(cls, values: Any) -> Any:
-        # One secret for the whole suite may be given once as SUITE_JWT_SECRET; a service's own wins.
-        if isinstance(values, dict) and "jwt_secret" not in values and os.environ.get("SUITE_JWT_SECRET"):
-            values = {**values, "jwt_secret": os.environ["SUITE_JWT_SECRET"]}
-        # So are the connection limits (SUITE_HEADER_TIMEOUT_SECONDS, SUITE_CONNECTION_LIMIT).
-        suite_wide = {name: os.environ.get(f"SUITE_{name.upper()}") for name in SUITE_WIDE}
-        values = with_derived(values, {name: value for name, value in suite_wide.items() if value})
+        # The secret, the token binding and the connection limits may be given once for the whole
+        # suite (SUITE_JWT_SECRET, SUITE_JWT_AUDIENCE, SUITE_JWT_ISSUER, SUITE_HEADER_TIMEOUT_SECONDS,
+        # SUITE_CONNECTION_LIMIT); a service's own wins.
+        suite = {name: os.environ.get(f"SUITE_{name.upper()}") for name in SUITE_WIDE}
+        values = with_derived(values, {name: value for name, value in suite.items() if value})
         # The process's own port follows SUITE_PORT_BASE like its peers' (the prefix names the service).
         service = str(cls.model_config.get("env_prefix") or "").rstrip("_").lower()
         if service in DEFAULT_PORTS:
@@ -120,8 +159,8 @@ class BaseServiceSettings(BaseSettings):
         bad = [name for name in self.secret_fields() if getattr(self, name) in PLACEHOLDERS]
         if self.jwt_algorithm == "RS256":
             bad = [b for b in bad if b != "jwt_secret"]
-            if not self.jwt_public_key:
-                bad.append("jwt_public_key")
+            if not self.jwt_public_key and not (self.jwt_jwks or self.jwt_jwks_file):
+                bad.append("jwt_public_key (or jwt_jwks)")
         if bad:
             raise ValueError(f"placeholder or empty secrets outside development: {', '.join(sorted(bad))}")
         return self

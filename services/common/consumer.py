@@ -18,7 +18,7 @@ from pydantic import BaseModel, ValidationError
 from sqlalchemy import Column, MetaData, String, Table, select, update
 from sqlalchemy.orm import Session
 
-from services.common.auth import mint_token
+from services.common.auth import mint_for, mint_token
 from services.common.config import BaseServiceSettings
 from services.common.db import BigIntPK, Database, UTCDateTime, upsert_insert, utcnow
 from services.common.outbox import Event
@@ -355,10 +355,14 @@ def consumer_check(consumer: FeedConsumer, max_lag: int, max_silence: float) -> 
     return check
 
 
-def system_token_source(settings: BaseServiceSettings, sub: str, ttl_seconds: int = 300) -> Callable[[], str]:
+def system_token_source(
+    settings: BaseServiceSettings, sub: str, ttl_seconds: int = 300, scope: str = "events:read"
+) -> Callable[[], str]:
     """The bearer token a service's feed consumers present, fresh for every poll: a short-lived system
     token minted with the service's own secret (HS256), or, under RS256, signed with the service's
-    consumer key and named by it (`kid` = `sub`), which the feed owners trust in JWT_SERVICE_KEYS."""
+    consumer key and named by it (`kid` = `sub`), which the feed owners trust in JWT_SERVICE_KEYS.
+    It carries the suite's audience and issuer and one scope: a feed consumer's `events:read` unless
+    another is named."""
     if settings.jwt_algorithm == "RS256":
         key = getattr(settings, "consumer_signing_key", "")
         if not key:
@@ -368,11 +372,21 @@ def system_token_source(settings: BaseServiceSettings, sub: str, ttl_seconds: in
         kid = f"{sub}.{version}" if version else sub
 
         def signed() -> str:
-            return mint_token(key, sub=sub, role="system", ttl_seconds=ttl_seconds, algorithm="RS256", kid=kid)
+            return mint_token(
+                key,
+                sub=sub,
+                role="system",
+                scope=scope,
+                ttl_seconds=ttl_seconds,
+                algorithm="RS256",
+                kid=kid,
+                audience=settings.jwt_audience,
+                issuer=settings.jwt_issuer,
+            )
 
         return signed
 
     def token() -> str:
-        return mint_token(settings.jwt_secret, sub=sub, role="system", ttl_seconds=ttl_seconds)
+        return mint_for(settings, sub=sub, role="system", scope=scope, ttl_seconds=ttl_seconds)
 
     return token

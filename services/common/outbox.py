@@ -15,7 +15,7 @@ from pydantic import BaseModel
 from sqlalchemy import JSON, Column, MetaData, String, Table, func, insert, select, text
 from sqlalchemy.orm import Session
 
-from services.common.access import SystemOrAdmin
+from services.common.access import SystemOrAdminEventsRead
 from services.common.db import BigIntPK, UTCDateTime, utcnow
 from services.common.errors import problem_responses
 from services.common.feed_wait import closing, mark_outbox_write, signal_for
@@ -110,7 +110,7 @@ def feed_router(table: Table, recheck_seconds: float = RECHECK_SECONDS) -> APIRo
     )
     async def events(
         request: Request,
-        _p: SystemOrAdmin,
+        _p: SystemOrAdminEventsRead,
         after: Annotated[int, Query(ge=0, le=2**62)] = 0,
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
         wait: Annotated[float, Query(ge=0, le=MAX_WAIT_SECONDS, description="seconds to hold an empty answer")] = 0,

@@ -18,11 +18,11 @@ from services.feedback.api import routers
 from services.feedback.config import FeedbackSettings
 from services.feedback.consumers import profile_handlers, segmentation_handlers
 from services.feedback.metrics import install_domain_metrics
-from services.feedback.models import consumer_cursor, outbox
+from services.feedback.models import audit_chain, consumer_cursor, outbox
 from services.feedback.service.complaints import ComplaintContext
 from services.feedback.service.deadlines import DeadlineRules
 from services.feedback.service.escalations import count_deadlines
-from services.feedback.service.overdue_sweep import build_jobs
+from services.feedback.service.jobs import build_jobs
 from services.feedback.service.surveys import SurveyContext
 
 HERE = Path(__file__).parent
@@ -88,8 +88,10 @@ def create_app(
         consumers=consumers,
         jobs=build_jobs(settings, db, complaints, clock),
         registry=registry,
+        audit_chain=audit_chain,
     )
     app.state.complaints = complaints
+    app.state.clock = clock  # the kit's Now (services.common.deps)
     app.state.surveys = SurveyContext(
         clock=clock,
         follow_up_hours=settings.follow_up_hours,

@@ -2,6 +2,7 @@
 
 from datetime import date
 
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from services.common.config import DEV_PII_KEY, BaseServiceSettings, FeedConsumerSettings, JobSettings
@@ -23,6 +24,12 @@ class FeedbackSettings(JobSettings, FeedConsumerSettings, BaseServiceSettings):
     # Scheduled job (services.common.jobs; cron in jobs_zone, or "every <N>s"): flags overdue complaints
     # (complaint.overdue); docs/operations.md
     job_overdue_sweep_schedule: str = "every 300s"
+    job_retention_sweep_schedule: str = "45 2 * * *"  # redacts what is past retention (below)
+    # Retention (docs/privacy.md): a finished complaint's complainant details and free text are
+    # redacted this many years after its last step; free-text survey answers and follow-up notes
+    # are cleared after theirs
+    retention_complaint_years: int = Field(default=3, ge=1)
+    retention_survey_text_years: int = Field(default=2, ge=1)
     # Public holidays (YYYY-MM-DD, comma separated): a deadline ending on one moves to the next day
     # that is not listed. Empty: pure calendar days.
     holidays: str = ""

@@ -1,5 +1,6 @@
 """Feedback tables: the customer read model, JR/T 0169-2018 code lists (data), complaints with their
-append-only steps, surveys (one row per version), responses and answers, follow-up tasks, outbox."""
+append-only steps, surveys (one row per version), responses and answers, follow-up tasks, outbox, and
+who exported a person's data (personal_data_access)."""
 
 import uuid
 from datetime import datetime
@@ -20,11 +21,13 @@ from sqlalchemy import (
 )
 from sqlmodel import Field, SQLModel
 
+from services.common.audit_chain import Mirror, audit_chain_table
 from services.common.consumer import consumer_cursor_table
-from services.common.db import BigIntPK, UTCDateTime, service_registry, utcnow
+from services.common.db import BigIntPK, UTCDateTime, service_registry, table_of, utcnow
 from services.common.idempotency import idempotency_table
 from services.common.jobs import job_run_table
 from services.common.outbox import outbox_table
+from services.common.personal_data import personal_data_access_table
 
 
 class Base(SQLModel, registry=service_registry()):
@@ -248,3 +251,13 @@ outbox = outbox_table(metadata)
 idempotency = idempotency_table(metadata)
 consumer_cursor = consumer_cursor_table(metadata)
 job_run = job_run_table(metadata)
+personal_data_access = personal_data_access_table(metadata)
+audit_chain = audit_chain_table(metadata)
+
+# Every complaint step has its record in the audit chain; these columns never change once written (the
+# note and the step's data hold free text that an erasure redacts, so they stay out of the chain)
+COMPLAINT_STEPS = Mirror(
+    table_of(ComplaintStep),
+    "id",
+    ("id", "complaint_id", "action", "from_state", "to_state", "actor_sub", "actor_role", "at"),
+)

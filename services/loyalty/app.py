@@ -3,7 +3,7 @@ class catalogue, routers."""
 
 import logging
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -18,7 +18,7 @@ from services.loyalty.api import routers
 from services.loyalty.config import LoyaltySettings
 from services.loyalty.consumers import build_consumer
 from services.loyalty.metrics import LoyaltyMetrics
-from services.loyalty.models import outbox
+from services.loyalty.models import audit_chain, outbox
 from services.loyalty.service.classes import ClassCatalogue, segmentation_unavailable
 from services.loyalty.service.jobs import build_jobs
 from services.loyalty.service.policy import Policy
@@ -33,6 +33,8 @@ def build_policy(settings: LoyaltySettings, clock: Callable[[], datetime] = utcn
         zone=settings.zone,
         expiry_months=settings.expiry_months,
         staff_adjust_limit=settings.staff_adjust_limit,
+        adjust_daily_cap=settings.adjust_daily_cap,
+        approval_ttl=timedelta(hours=settings.approval_ttl_hours),
         tiers=tuple(settings.tiers),
         clock=clock,
         **kw,
@@ -50,9 +52,10 @@ def _why(err: Exception) -> str:
 
 
 class SegmentationCatalogue:
-    """Reads segmentation's class catalogue (GET /v1/segments/classes: every class id) with the system
-    token loyalty's feed consumers present, within LOYALTY_SEGMENTATION_TIMEOUT_SECONDS; any failure
-    is a 503 naming segmentation. The HTTP client and the token source are made on first use."""
+    """Reads segmentation's class catalogue (GET /v1/segments/classes: every class id) with a system
+    token like loyalty's feed consumers' but scoped `segments:read`, within
+    LOYALTY_SEGMENTATION_TIMEOUT_SECONDS; any failure is a 503 naming segmentation. The HTTP client and
+    the token source are made on first use."""
 
     def __init__(self, settings: LoyaltySettings, client: httpx.Client | None = None):
         self.settings = settings
@@ -63,7 +66,7 @@ class SegmentationCatalogue:
     def __call__(self) -> frozenset[str]:
         if self._token is None:
             try:
-                self._token = system_token_source(self.settings, "loyalty-consumer")
+                self._token = system_token_source(self.settings, "loyalty-consumer", scope="segments:read")
             except ValueError:
                 raise segmentation_unavailable("no system token: LOYALTY_CONSUMER_SIGNING_KEY is empty") from None
         try:
@@ -109,8 +112,10 @@ def create_app(
         consumers=list(consumers.values()),
         jobs=build_jobs(settings, db, policy, clock, metrics.ledger_mismatches.set),
         registry=registry,
+        audit_chain=audit_chain,
     )
     app.state.policy = policy
+    app.state.clock = clock  # the kit's Now (services.common.deps)
     app.state.classes = ClassCatalogue(SegmentationCatalogue(settings) if settings.segmentation_url else None)
     app.state.loyalty_metrics = metrics
     return app

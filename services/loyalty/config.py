@@ -26,8 +26,12 @@ class LoyaltySettings(JobSettings, FeedConsumerSettings, BaseServiceSettings):
     business_timezone: str = "Asia/Shanghai"
     # Earned points expire at the end of the Nth calendar month after the month they were earned in.
     expiry_months: int = 12
-    # Staff may adjust up to this many points either way; larger adjustments need a supervisor.
+    # Dual control (maker-checker) of adjustments: one beyond this many points either way, or one that
+    # takes the maker's adjustments today (in `zone`) beyond the daily cap, waits for a supervisor or
+    # admin other than the maker (docs/api-loyalty.md, Approvals); a request expires unanswered.
     staff_adjust_limit: int = 1000
+    adjust_daily_cap: int = 5000
+    approval_ttl_hours: int = 72
     # Tiers by lifetime earned points, lowest first ("standard" below the first).
     tier_thresholds: str = "silver:10000,gold:50000,platinum:200000"
     # Scheduled jobs (services.common.jobs; cron in jobs_zone, or "every <N>s"): docs/operations.md

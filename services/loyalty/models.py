@@ -1,6 +1,7 @@
 """Loyalty tables: points accounts, the append-only ledger with its expiry lots and allocations,
 earning rules and their versions, segments from the segmentation feed, rewards, redemptions,
-customer events, activity bonuses, and the kit's outbox, idempotency and consumer-cursor tables."""
+customer events, activity bonuses, and the kit's outbox, idempotency, consumer-cursor and
+personal-data access tables."""
 
 import uuid
 from datetime import datetime
@@ -9,11 +10,14 @@ from typing import Any
 from sqlalchemy import JSON, BigInteger, Boolean, CheckConstraint, Column, ForeignKey, Index, Integer, String, Uuid
 from sqlmodel import Field, SQLModel
 
+from services.common.approvals import approval_table
+from services.common.audit_chain import Mirror, audit_chain_table
 from services.common.consumer import consumer_cursor_table
-from services.common.db import BigIntPK, UTCDateTime, service_registry, utcnow
+from services.common.db import BigIntPK, UTCDateTime, service_registry, table_of, utcnow
 from services.common.idempotency import idempotency_table
 from services.common.jobs import job_run_table
 from services.common.outbox import outbox_table
+from services.common.personal_data import personal_data_access_table
 
 
 class Base(SQLModel, registry=service_registry()):
@@ -283,3 +287,15 @@ outbox = outbox_table(metadata)
 idempotency = idempotency_table(metadata)
 consumer_cursor = consumer_cursor_table(metadata)
 job_run = job_run_table(metadata)
+personal_data_access = personal_data_access_table(metadata)
+approval = approval_table(metadata)
+audit_chain = audit_chain_table(metadata)
+
+# Each staff adjustment of points (kind "adjust") has its record in the audit chain; the reason is free
+# text that an erasure clears, so it stays out of the chain
+ADJUSTMENTS = Mirror(
+    table_of(LedgerEntry),
+    "id",
+    ("id", "customer_id", "kind", "points", "balance_after", "source", "actor_sub"),
+    where=table_of(LedgerEntry).c.kind == "adjust",
+)

@@ -1,5 +1,6 @@
-"""Wires the profile service: settings, database, personal-data vault, routers."""
+"""Wires the profile service: settings, database, personal-data vault, routers, the retention job."""
 
+from datetime import datetime
 from pathlib import Path
 
 from fastapi import FastAPI
@@ -13,8 +14,9 @@ from services.profile.api import routers
 from services.profile.api.fast_read import CustomerReadPath
 from services.profile.config import ProfileSettings
 from services.profile.metrics import ProfileMetrics
-from services.profile.models import outbox
+from services.profile.models import audit_chain, outbox
 from services.profile.service.customers import Privacy, customer_reader
+from services.profile.service.jobs import build_jobs
 
 HERE = Path(__file__).parent
 
@@ -24,11 +26,28 @@ def _feed_head(db: Database) -> int:
         return feed_head(s, outbox)
 
 
+def build_privacy(settings: ProfileSettings) -> Privacy:
+    return Privacy(
+        vault=PersonalDataVault(settings.pii_keys, settings.pii_hmac_key),
+        resident_id_mask=Mask.parse(settings.mask_resident_id),
+        credit_code_mask=Mask.parse(settings.mask_credit_code),
+        phone_mask=Mask.parse(settings.mask_phone),
+        reveal_roles=settings.reveal_role_set,
+        document_mask=Mask.parse(settings.mask_id_document),
+    )
+
+
 def create_app(settings: ProfileSettings | None = None, db: Database | None = None) -> FastAPI:
     settings = settings or ProfileSettings()
     db = db or Database(settings.database_url)
     registry = CollectorRegistry(auto_describe=True)
     ProfileMetrics(registry, feed_head=lambda: _feed_head(db))
+    privacy = build_privacy(settings)
+    app: FastAPI
+
+    def clock() -> datetime:
+        return app.state.clock()  # type: ignore[no-any-return]
+
     app = build_service_app(
         name="profile",
         title="Profile service",
@@ -39,15 +58,10 @@ def create_app(settings: ProfileSettings | None = None, db: Database | None = No
         db=db,
         fast_paths=[CustomerReadPath()],
         registry=registry,
+        audit_chain=audit_chain,
+        jobs=build_jobs(settings, db, privacy, clock),
     )
     app.state.customer_by_id = customer_reader(app.state.db)
-    app.state.privacy = Privacy(
-        vault=PersonalDataVault(settings.pii_keys, settings.pii_hmac_key),
-        resident_id_mask=Mask.parse(settings.mask_resident_id),
-        credit_code_mask=Mask.parse(settings.mask_credit_code),
-        phone_mask=Mask.parse(settings.mask_phone),
-        reveal_roles=settings.reveal_role_set,
-        document_mask=Mask.parse(settings.mask_id_document),
-    )
+    app.state.privacy = privacy
     app.state.clock = utcnow  # tests replace it to move time without sleeping
     return app

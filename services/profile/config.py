@@ -1,11 +1,12 @@
 """Profile settings (environment prefix PROFILE_)."""
 
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
-from services.common.config import DEV_HMAC_KEY, DEV_PII_KEY, BaseServiceSettings
+from services.common.config import DEV_HMAC_KEY, DEV_PII_KEY, BaseServiceSettings, JobSettings
 
 
-class ProfileSettings(BaseServiceSettings):
+class ProfileSettings(JobSettings, BaseServiceSettings):
     model_config = SettingsConfigDict(env_prefix="PROFILE_", extra="ignore", frozen=True)
 
     port: int = 8001
@@ -18,6 +19,11 @@ class ProfileSettings(BaseServiceSettings):
     mask_phone: str = "3,4"
     reveal_roles: str = "supervisor,admin"  # who may read full personal data, each read logged
     risk_assessment_valid_months: int = 12  # an older assessment counts as none
+    # Retention (docs/privacy.md): a customer closed this many years ago is erased by the scheduled
+    # job retention_sweep (cron in jobs_zone, or "every <N>s"; docs/operations.md), as a request
+    # would; the anti-money-laundering law keeps identity records 10 years after the relationship ends
+    retention_closed_customer_years: int = Field(default=10, ge=1)
+    job_retention_sweep_schedule: str = "15 2 * * *"
 
     def secret_fields(self) -> list[str]:
         return ["jwt_secret", "pii_keys", "pii_hmac_key"]

@@ -22,8 +22,10 @@ from sqlalchemy import (
 )
 from sqlmodel import Field, SQLModel
 
+from services.common.audit_chain import Mirror, audit_chain_table
 from services.common.db import BigIntPK, UTCDateTime, service_registry, table_of, utcnow
 from services.common.idempotency import idempotency_table
+from services.common.jobs import job_run_table
 from services.common.outbox import outbox_table
 
 
@@ -305,3 +307,11 @@ Index("ix_erasure_request_customer_id", table_of(ErasureRequest).c.customer_id)
 
 outbox = outbox_table(metadata)
 idempotency = idempotency_table(metadata)
+job_run = job_run_table(metadata)
+audit_chain = audit_chain_table(metadata)
+
+# Each access-log row has its record in the audit chain; these columns never change once written
+# (the reason is free text, kept out of the chain)
+ACCESS_LOG = Mirror(
+    table_of(AuditEntry), "id", ("id", "customer_id", "action", "actor_sub", "actor_role", "fields", "at")
+)

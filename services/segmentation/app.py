@@ -17,7 +17,7 @@ from services.segmentation.api import routers
 from services.segmentation.config import SegmentationSettings
 from services.segmentation.consumers import FeatureHandlers
 from services.segmentation.metrics import SegmentationMetrics
-from services.segmentation.models import consumer_cursor, outbox
+from services.segmentation.models import audit_chain, consumer_cursor, outbox
 from services.segmentation.service import context, recomputes
 from services.segmentation.service.jobs import build_jobs
 from services.segmentation.service.quarantine import OnQuarantine
@@ -81,8 +81,10 @@ def create_app(
         consumers=list(consumers.values()),
         jobs=build_jobs(ctx),
         registry=registry,
+        audit_chain=audit_chain,
     )
     app.state.ctx = ctx
+    app.state.clock = clock  # the kit's Now (services.common.deps)
 
     def run_job(job_id: str) -> None:
         if settings.recompute_inline:

@@ -1,7 +1,7 @@
 """Segmentation tables: the customer feature read model with its daily activity aggregate, current
 classes and their history, rule segments with versions and members, recompute jobs, the product
-catalogue, Idempotency-Key records, the outbox and the feed cursors. Core tables, because every hot
-path here is set-based SQL."""
+catalogue, Idempotency-Key records, the outbox, the feed cursors and who exported a person's data.
+Core tables, because every hot path here is set-based SQL."""
 
 from sqlalchemy import (
     JSON,
@@ -20,11 +20,13 @@ from sqlalchemy import (
 )
 from sqlmodel import SQLModel
 
+from services.common.audit_chain import audit_chain_table
 from services.common.consumer import consumer_cursor_table
 from services.common.db import BigIntPK, UTCDateTime, service_registry
 from services.common.idempotency import idempotency_table
 from services.common.jobs import job_run_table
 from services.common.outbox import outbox_table
+from services.common.personal_data import personal_data_access_table
 
 
 class Base(SQLModel, registry=service_registry()):
@@ -227,4 +229,6 @@ event_quarantine = Table(
 outbox = outbox_table(metadata)
 consumer_cursor = consumer_cursor_table(metadata)
 job_run = job_run_table(metadata)
+audit_chain = audit_chain_table(metadata)
 idempotency = idempotency_table(metadata)
+personal_data_access = personal_data_access_table(metadata)

@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, Field, model_validator
 
 from services.common.pagination import Page
+from services.common.personal_data import AccessRecord
 from services.common.schema import RequestModel, ResponseModel
 from services.common.text import name as clean_name
 from services.common.text import single_line
@@ -296,3 +297,22 @@ class BranchDormant(ResponseModel):
 
 class DormantByBranch(ResponseModel):
     items: list[BranchDormant]
+
+
+class DailyActivityRead(ResponseModel):
+    day: date
+    txn_count: int
+    amount: str
+    digital_count: int
+
+
+class SegmentationPersonalData(ResponseModel):
+    """Null `membership` and empty lists when segmentation has no features for the person."""
+
+    membership: MembershipRead | None = Field(description="features, classes and rule segments now")
+    membership_history: list[ChangeRead] = Field(description="every class change, oldest first")
+    daily_activity: list[DailyActivityRead] = Field(description="the daily sums the windowed features come from")
+    recommendations: list[RecommendationRead] = Field(
+        description="the products recommended to the person now (segmentation keeps no record of past ones)"
+    )
+    access_log: list[AccessRecord]

@@ -23,7 +23,7 @@ from services.common.outbox import feed_router, record_event
 from tests import dbkit
 from tests.common.conftest import kit_metadata
 
-TOKEN = mint_token(DEV_JWT_SECRET, sub="test-consumer", role="system", ttl_seconds=3600)
+TOKEN = mint_token(DEV_JWT_SECRET, sub="test-consumer", role="system", scope="events:read", ttl_seconds=3600)
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
 

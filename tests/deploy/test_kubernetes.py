@@ -130,6 +130,9 @@ def test_production_overlay_production_settings_and_pinned_images():
         prefix = name.removesuffix("-config").upper()
         assert doc["data"][f"{prefix}_ENVIRONMENT"] == "production"
         assert doc["data"][f"{prefix}_JWT_ALGORITHM"] == "RS256"
+        # every process binds tokens to the same audience and the identity provider as issuer
+        assert doc["data"][f"{prefix}_JWT_AUDIENCE"] == "postal-savings-suite"
+        assert doc["data"][f"{prefix}_JWT_ISSUER"].startswith("https://")
     for deployment in of_kind(docs, "Deployment").values():
         image = deployment["spec"]["template"]["spec"]["containers"][0]["image"]
         assert "/" in image.split(":")[0] and not image.endswith(":latest") and ":" in image
@@ -201,6 +204,7 @@ def test_network_policies_gateway_to_services_service_to_own_database_only():
 def test_every_scheduled_job_has_a_cronjob_on_its_default_schedule():
     from services.feedback.config import FeedbackSettings
     from services.loyalty.config import LoyaltySettings
+    from services.profile.config import ProfileSettings
     from services.segmentation.config import SegmentationSettings
 
     docs = list(yaml.safe_load_all((ROOT / "deploy" / "k8s" / "base" / "cronjobs.yaml").read_text()))
@@ -214,6 +218,7 @@ def test_every_scheduled_job_has_a_cronjob_on_its_default_schedule():
         ("segmentation", SegmentationSettings),
         ("loyalty", LoyaltySettings),
         ("feedback", FeedbackSettings),
+        ("profile", ProfileSettings),
     ):
         for field, info in settings.model_fields.items():
             if field.startswith("job_") and field.endswith("_schedule"):

@@ -28,6 +28,7 @@ ALERTS = (
     "SuiteJobFailed",
     "SegmentationRecomputeFailed",
     "LoyaltyLedgerCheckFailed",
+    "SuiteAuditChainShrank",
 )
 
 

@@ -111,6 +111,22 @@ class Process:
         return self.log_path.read_text(errors="replace")[-3000:] if self.log_path.exists() else ""
 
 
+def profile_only_gateway(profile: Process, log_path: Path, **env: str) -> Process:
+    """The gateway in front of `profile` alone (the other services not configured), with `env` added."""
+    return Process(
+        "gateway",
+        "gateway.app:create_app",
+        base_env(
+            GATEWAY_PROFILE_URL=profile.url,
+            GATEWAY_SEGMENTATION_URL="",
+            GATEWAY_FEEDBACK_URL="",
+            GATEWAY_LOYALTY_URL="",
+            **env,
+        ),
+        log_path,
+    )
+
+
 @dataclass
 class Suite:
     profile: Process
@@ -135,7 +151,7 @@ def suite(request, tmp_path) -> Iterator[Suite]:
     test may stop and start profile (same port, same database)."""
     database_url = profile_database(request.param, tmp_path, "test_e2e_profile")
     profile = profile_process(database_url, tmp_path / "profile.log")
-    gateway = gateway_process(profile, tmp_path / "gateway.log")
+    gateway = profile_gateway(profile, tmp_path / "gateway.log")
     with running(profile, gateway):
         yield Suite(profile=profile, gateway=gateway)
 
@@ -168,22 +184,15 @@ def profile_process(database_url: str, log_path: Path, **env: str) -> Process:
     )
 
 
-def gateway_process(profile: Process, log_path: Path, **env: str) -> Process:
-    """The gateway over `profile` alone (the other services not configured), with `env`; not started."""
-    return Process(
-        "gateway",
-        "gateway.app:create_app",
-        base_env(
-            GATEWAY_PROFILE_URL=profile.url,
-            GATEWAY_SEGMENTATION_URL="",
-            GATEWAY_FEEDBACK_URL="",
-            GATEWAY_LOYALTY_URL="",
-            GATEWAY_ENVIRONMENT="test",
-            GATEWAY_LOG_LEVEL="WARNING",
-            GATEWAY_JWT_SECRET=DEV_JWT_SECRET,
-            **env,
-        ),
+def profile_gateway(profile: Process, log_path: Path, **env: str) -> Process:
+    """The gateway in front of `profile` alone, with the test settings and `env`; not started."""
+    return profile_only_gateway(
+        profile,
         log_path,
+        GATEWAY_ENVIRONMENT="test",
+        GATEWAY_LOG_LEVEL="WARNING",
+        GATEWAY_JWT_SECRET=DEV_JWT_SECRET,
+        **env,
     )
 
 

@@ -14,7 +14,7 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.e2e.conftest import Process, gateway_process, profile_database, profile_process, running
+from tests.e2e.conftest import Process, profile_database, profile_gateway, profile_process, running
 
 pytestmark = pytest.mark.e2e
 LIMIT = 20
@@ -35,7 +35,7 @@ def _pair(tag: str, database_url: str, tmp_path, **limits: str) -> Pair:
     profile = profile_process(
         database_url, tmp_path / f"profile-{tag}.log", **{f"PROFILE_{name}": value for name, value in limits.items()}
     )
-    gateway = gateway_process(  # the suite-wide names here
+    gateway = profile_gateway(  # the suite-wide names here
         profile, tmp_path / f"gateway-{tag}.log", **{f"SUITE_{name}": value for name, value in limits.items()}
     )
     return Pair(profile, gateway)

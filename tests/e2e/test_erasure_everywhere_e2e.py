@@ -5,7 +5,6 @@ the feeds drain, none of the person's values (name, phone, ID number, what was t
 any SQLite file of any service (the database, its WAL and shared memory) or, on PostgreSQL, in any text
 column of any table. The records that are kept (the complaint, the ledger) are still there."""
 
-import time
 import uuid
 from pathlib import Path
 
@@ -15,7 +14,14 @@ from sqlalchemy import text
 
 from services.common.db import Database
 from services.profile.service.identity import resident_id_check_char
-from tests.e2e.whole_suite import SERVICES, WholeSuite, drain, whole_suite  # noqa: F401 (a fixture)
+from tests.e2e.whole_suite import (  # noqa: F401 (whole_suite, a fixture)
+    SERVICES,
+    WholeSuite,
+    drain,
+    enrolled_customer,
+    ok,
+    whole_suite,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -33,18 +39,6 @@ SURVEY = {
         {"id": "why", "type": "free_text", "text": "原因", "required": False},
     ],
 }
-
-
-def _ok(resp: httpx.Response, *status: int) -> dict:
-    assert resp.status_code in status, f"{resp.request.method} {resp.request.url}: {resp.status_code} {resp.text}"
-    return resp.json() if resp.content else {}
-
-
-def _until(check, what: str, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, f"not within {timeout} s: {what}"
-        time.sleep(0.2)
 
 
 def _leaks_in_sqlite_files(suite: WholeSuite) -> list[str]:
@@ -90,29 +84,16 @@ def test_an_erased_customer_leaves_no_value_in_any_service(whole_suite, auth):  
     http = {name: httpx.Client(base_url=p.url, timeout=30) for name, p in suite.procs.items()}
     gw, staff, supervisor = http["gateway"], auth("staff", branch="BJ0001"), auth("supervisor", branch="BJ0001")
     try:
-        body = {
-            "type": "individual",
-            "name": NAME,
-            "resident_id": ID_NUMBER,
-            "phone": PHONE,
-            "region_type": "urban",
-            "province": "北京",
-            "city": "北京",
-            "branch_code": "BJ0001",
-        }
-        cid = _ok(gw.post("/api/v1/customers", json=body, headers=staff), 201)["id"]
+        cid = enrolled_customer(gw, staff, name=NAME, id_number=ID_NUMBER, phone=PHONE)
         me = auth("customer", sub=cid)
-        agreement = {"agreement_type": "loyalty_programme", "version": "2026.1", "channel": "counter"}
-        _ok(gw.post(f"/api/v1/customers/{cid}/agreements", json=agreement, headers=staff), 201)
-        _until(lambda: gw.get(f"/api/v1/loyalty/accounts/{cid}", headers=staff).status_code == 200, "loyalty's account")
         adjustment = {"points": 50, "reason": f"补录{NAME}的积分"}
-        _ok(gw.post(f"/api/v1/loyalty/accounts/{cid}/adjustments", json=adjustment, headers=staff), 201)
+        ok(gw.post(f"/api/v1/loyalty/accounts/{cid}/adjustments", json=adjustment, headers=staff), 201)
 
-        survey = _ok(gw.post("/api/v1/surveys", json=SURVEY, headers=staff), 201)
-        _ok(gw.post(f"/api/v1/surveys/{survey['id']}/publish", headers=staff), 200)
+        survey = ok(gw.post("/api/v1/surveys", json=SURVEY, headers=staff), 201)
+        ok(gw.post(f"/api/v1/surveys/{survey['id']}/publish", headers=staff), 200)
         drain(suite, http, auth("system"))  # feedback knows the customer
         answer = {"answers": {"nps": 4, "why": TYPED}}
-        _ok(gw.post(f"/api/v1/surveys/{survey['id']}/responses", json=answer, headers=me), 201)
+        ok(gw.post(f"/api/v1/surveys/{survey['id']}/responses", json=answer, headers=me), 201)
         complaint = {
             "customer_id": cid,
             "channel": "mobile_app",
@@ -121,23 +102,23 @@ def test_an_erased_customer_leaves_no_value_in_any_service(whole_suite, auth):  
             "description": TYPED,
             "branch_code": "BJ0001",
         }
-        complaint_id = _ok(gw.post("/api/v1/complaints", json=complaint, headers=me), 201)["id"]
+        complaint_id = ok(gw.post("/api/v1/complaints", json=complaint, headers=me), 201)["id"]
         step = {"action": "assign", "handler_sub": "staff-handler", "note": f"已联系{NAME}，电话{PHONE}"}
-        _ok(gw.post(f"/api/v1/complaints/{complaint_id}/steps", json=step, headers=supervisor), 200)
+        ok(gw.post(f"/api/v1/complaints/{complaint_id}/steps", json=step, headers=supervisor), 200)
         drain(suite, http, auth("system"))
         assert _leaks_in_sqlite_files(suite) or _leaks_in_postgres_columns(suite), "the values were never stored"
 
         erasure = {"reason": "客户依法申请删除个人信息", "requested_via": "counter"}
-        _ok(gw.post(f"/api/v1/customers/{cid}/erasure-requests", json=erasure, headers=me), 201)
+        ok(gw.post(f"/api/v1/customers/{cid}/erasure-requests", json=erasure, headers=me), 201)
         drain(suite, http, auth("system"))
 
         sqlite = not suite.procs["profile"].env["PROFILE_DATABASE_URL"].startswith("postgresql")
         leaks = _leaks_in_sqlite_files(suite) if sqlite else _leaks_in_postgres_columns(suite)
         assert not leaks, leaks
         # what is kept for its retention period is still there, without the person
-        kept = _ok(gw.get(f"/api/v1/complaints/{complaint_id}", headers=supervisor), 200)
+        kept = ok(gw.get(f"/api/v1/complaints/{complaint_id}", headers=supervisor), 200)
         assert kept["description"] == "[erased]" and kept["state"]
-        statement = _ok(gw.get(f"/api/v1/loyalty/accounts/{cid}/statement", headers=supervisor), 200)
+        statement = ok(gw.get(f"/api/v1/loyalty/accounts/{cid}/statement", headers=supervisor), 200)
         assert statement["items"] and all(item.get("reason") is None for item in statement["items"])
         assert str(uuid.UUID(cid)) == cid
     finally:

@@ -19,7 +19,7 @@ def test_held_long_poll_is_answered_when_the_owner_stops(tmp_path):
     migrate_service("profile", url)
     env = base_env(PROFILE_DATABASE_URL=url, PROFILE_ENVIRONMENT="test", PROFILE_JWT_SECRET=DEV_JWT_SECRET)
     profile = Process("profile", "services.profile.app:create_app", env, tmp_path / "profile.log")
-    token = mint_token(DEV_JWT_SECRET, sub="test-consumer", role="system")
+    token = mint_token(DEV_JWT_SECRET, sub="test-consumer", role="system", scope="events:read")
     answers: list[httpx.Response | Exception] = []
 
     def hold() -> None:

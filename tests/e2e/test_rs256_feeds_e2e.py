@@ -106,7 +106,7 @@ def test_consumer_authenticates_with_its_own_key_and_events_flow(rs256_suite):
         kid = "loyalty-consumer"
         forged = mint_token(loyalty_key, sub=kid, role="staff", algorithm="RS256", kid=kid)
         assert prof.get(f"/v1/customers/{cid}", headers={"Authorization": f"Bearer {forged}"}).status_code == 401
-        own = mint_token(loyalty_key, sub=kid, role="system", algorithm="RS256", kid=kid)
+        own = mint_token(loyalty_key, sub=kid, role="system", scope="events:read", algorithm="RS256", kid=kid)
         assert prof.get("/v1/events", headers={"Authorization": f"Bearer {own}"}).status_code == 200
 
 

@@ -140,3 +140,36 @@ def drain(suite: WholeSuite, http: dict[str, httpx.Client], headers: dict[str, s
             return after
         time.sleep(0.1)
     raise AssertionError(f"feeds not drained within {DRAIN_DEADLINE} s: (cursor, head) {behind}")
+
+
+def ok(resp: httpx.Response, *status: int) -> dict:
+    """The answer's JSON, once its status is one of `status` (fails naming the request otherwise)."""
+    assert resp.status_code in status, f"{resp.request.method} {resp.request.url}: {resp.status_code} {resp.text}"
+    return resp.json() if resp.content else {}
+
+
+def until(check, what: str, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, f"not within {timeout} s: {what}"
+        time.sleep(0.2)
+
+
+def enrolled_customer(gw: httpx.Client, staff: dict[str, str], *, name: str, id_number: str, phone: str) -> str:
+    """A customer registered through the gateway at branch BJ0001 who signed the loyalty programme,
+    once loyalty has opened the account (from profile's feed). Returns the customer id."""
+    body = {
+        "type": "individual",
+        "name": name,
+        "resident_id": id_number,
+        "phone": phone,
+        "region_type": "urban",
+        "province": "北京",
+        "city": "北京",
+        "branch_code": "BJ0001",
+    }
+    cid = ok(gw.post("/api/v1/customers", json=body, headers=staff), 201)["id"]
+    agreement = {"agreement_type": "loyalty_programme", "version": "2026.1", "channel": "counter"}
+    ok(gw.post(f"/api/v1/customers/{cid}/agreements", json=agreement, headers=staff), 201)
+    until(lambda: gw.get(f"/api/v1/loyalty/accounts/{cid}", headers=staff).status_code == 200, "loyalty's account")
+    return cid

@@ -1,8 +1,9 @@
-"""Stand-ins for the services the overview calls, as small FastAPI apps served over real HTTP (by
-ServedApp in-process, or by uvicorn in a process of its own through `create_standin`). Each answers
-with fixed data, documents itself at /openapi.json, records what it received, and can be steered:
-`delay` (seconds before each /v1 answer), `status` (answer every /v1 call with it), `down_paths`
-(path prefixes answered 503); POST /_standin {"delay": 2, "status": 503} steers it from outside."""
+"""Stand-ins for the services the overview and the personal-data export call, as small FastAPI apps
+served over real HTTP (by ServedApp in-process, or by uvicorn in a process of its own through
+`create_standin`). Each answers with fixed data, documents itself at /openapi.json, records what it
+received, and can be steered: `delay` (seconds before each /v1 answer), `status` (answer every /v1
+call with it), `down_paths` (path prefixes answered 503); POST /_standin {"delay": 2, "status": 503}
+steers it from outside."""
 
 import asyncio
 import os
@@ -26,6 +27,9 @@ COMPLAINTS = [
     {"id": "c-0", "state": "closed", "due_at": "2026-10-01T00:00:00Z"},
 ]
 SURVEY = {"id": "r-9", "nps": 9, "csat": 5, "ces": None, "responded_at": "2026-11-20T09:00:00Z"}
+# Each service's part of a personal-data export; the name tests that the HTML document escapes values.
+EXPORTED_NAME = '<script>alert("x")</script>王小明 & Co'
+PRODUCED_AT = "2026-12-05T10:00:00Z"
 
 
 class Summary(BaseModel):
@@ -50,6 +54,12 @@ class StandIn:
         # Steering from another process (end-to-end tests); the gateway never routes outside /v1.
         self.app.add_api_route("/_standin", self._steer_settings, methods=["POST"], include_in_schema=False)
         getattr(self, f"_{service}_routes")()
+        if service != "profile":
+            self.app.add_api_route("/v1/personal-data/{customer_id}", self._personal_data, tags=["personal data"])
+
+    async def _personal_data(self, customer_id: str) -> dict:
+        data = {"held_by": self.service, "access_log": [{"action": "personal_data.exported"}]}
+        return {"service": self.service, "customer_id": customer_id, "produced_at": PRODUCED_AT, "data": data}
 
     async def _ready(self) -> dict:
         return {"status": "ok"}
@@ -89,6 +99,12 @@ class StandIn:
             if customer_id == "00000000-0000-0000-0000-000000000404":
                 return JSONResponse({"code": "customer_not_found"}, status_code=404)
             return {"id": customer_id, "name": "王小明", "phone": "138****5678", "id_number": "110105********002X"}
+
+        @self.app.get("/v1/customers/{customer_id}/export", tags=["customers"])
+        async def export_customer(customer_id: str) -> dict:
+            if customer_id == "00000000-0000-0000-0000-000000000404":
+                return JSONResponse({"code": "customer_not_found"}, status_code=404)
+            return {"exported_at": PRODUCED_AT, "customer": {"id": customer_id, "name": EXPORTED_NAME}}
 
         @self.app.get("/v1/customers/{customer_id}/risk-assessments/current", tags=["customers"])
         async def current_risk(customer_id: str) -> dict:

@@ -15,8 +15,17 @@ from services.common.config import DEV_JWT_SECRET
         ("Bearer " + mint_token(DEV_JWT_SECRET, sub="s-1", role="staff", ttl_seconds=-120), "token_expired"),
         ("Bearer " + mint_token("another-secret-" + "x" * 32, sub="s-1", role="staff"), "token_invalid"),
         ("Bearer " + mint_token(DEV_JWT_SECRET, sub="s-1", role="janitor"), "token_invalid"),
+        ("Bearer " + mint_token(DEV_JWT_SECRET, sub="s-1", role="staff", audience="another-suite"), "token_audience"),
+        (
+            "Bearer " + mint_token(DEV_JWT_SECRET, sub="s-1", role="staff", issuer="https://evil.example"),
+            "token_issuer",
+        ),
+        (
+            "Bearer " + mint_token(DEV_JWT_SECRET, sub="s-1", role="staff", ttl_seconds=100 * 365 * 86_400),
+            "token_lifetime_too_long",
+        ),
     ],
-    ids=["missing", "basic", "garbage", "expired", "bad-signature", "unknown-role"],
+    ids=["missing", "basic", "garbage", "expired", "bad-signature", "unknown-role", "audience", "issuer", "lifetime"],
 )
 @pytest.mark.parametrize("method", ["GET", "POST"])
 def test_bad_token_401_problem_no_upstream_call(gateway, upstream, method, authorization, code):

@@ -14,7 +14,7 @@ from services.common.db import Database
 from services.common.errors import Conflict
 from services.loyalty.app import build_policy
 from services.loyalty.models import LedgerEntry, PointsAccount
-from services.loyalty.service import accounts, expiry, rewards
+from services.loyalty.service import accounts, adjustments, expiry, rewards
 from services.loyalty.service.classes import ClassCatalogue
 from services.loyalty.service.earning import Transaction, claw_back, earn_for_transaction
 from services.loyalty.service.ledger import commit
@@ -55,8 +55,16 @@ def test_balance_equals_ledger_and_lots_after_any_sequence(loyalty_sqlite_templa
 def _run(db, policy, clock, ops):
     for cid in CUSTOMERS:
         accounts.enrol_customer(db, customer_id=cid, policy=policy)
-        accounts.adjust_points(
-            db, customer_id=cid, points=200, reason="opening", actor=SUP, idem=None, present=None, policy=policy
+        adjustments.adjust_points(
+            db,
+            customer_id=cid,
+            points=200,
+            reason="opening",
+            actor=SUP,
+            idem=None,
+            present=None,
+            present_pending=None,
+            policy=policy,
         )
     create_rule(
         db,
@@ -95,8 +103,16 @@ def _run(db, policy, clock, ops):
     for n, (kind, cid, value) in enumerate(ops):
         try:
             if kind == "adjust":
-                accounts.adjust_points(
-                    db, customer_id=cid, points=value, reason="prop", actor=SUP, idem=None, present=None, policy=policy
+                adjustments.adjust_points(
+                    db,
+                    customer_id=cid,
+                    points=value,
+                    reason="prop",
+                    actor=SUP,
+                    idem=None,
+                    present=None,
+                    present_pending=None,
+                    policy=policy,
                 )
             elif kind == "earn":
                 txn = Transaction(f"t{n}", f"E{n}", "deposit", value, "counter", clock(), None)

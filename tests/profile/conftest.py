@@ -15,7 +15,9 @@ BACKENDS = dbkit.BACKENDS
 
 
 def profile_settings(url: str, **overrides) -> ProfileSettings:
-    return ProfileSettings(environment="test", database_url=url, log_level="WARNING", **overrides)
+    return ProfileSettings(
+        environment="test", database_url=url, log_level="WARNING", **{"jobs_in_process": False, **overrides}
+    )
 
 
 profile_sqlite_template, profile_pg_url, profile_db = dbkit.database_fixtures("profile", "profile", ALEMBIC_INI)

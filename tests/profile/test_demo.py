@@ -51,7 +51,7 @@ def test_every_planned_customer_and_contact_passes_the_identity_rules():
 
 def test_load_through_the_api_then_again_loads_nothing_twice(client, profile_db):
     staff = mint_token(TEST_SECRET, sub="demo", role="staff")
-    system = mint_token(TEST_SECRET, sub="demo-core", role="system")
+    system = mint_token(TEST_SECRET, sub="demo-core", role="system", scope="transactions:write")  # as the demo
     first = demo.load(client, n=12, seed=3, staff_token=staff, system_token=system, concurrency=1, today=TODAY)
     planned = [demo.plan_customer(3, i, TODAY) for i in range(12)]
     assert first.customers == 12 and first.transactions == sum(len(p.transactions) for p in planned)

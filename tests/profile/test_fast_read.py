@@ -67,7 +67,17 @@ def test_fast_path_answers_without_the_route(client, profile_app, auth, monkeypa
 
 
 @pytest.mark.parametrize(
-    "case", ["no_token", "bad_token", "basic_scheme", "other_customer", "unknown_id", "upper_case_id", "query"]
+    "case",
+    [
+        "no_token",
+        "bad_token",
+        "basic_scheme",
+        "other_customer",
+        "system_without_scope",
+        "unknown_id",
+        "upper_case_id",
+        "query",
+    ],
 )
 def test_every_other_case_answered_by_the_route(client, profile_app, auth, case):
     c = f.register(client, auth("staff"))
@@ -80,6 +90,8 @@ def test_every_other_case_answered_by_the_route(client, profile_app, auth, case)
         headers = {"Authorization": "Basic c3RhZmY6eA=="}
     elif case == "other_customer":
         headers = auth("customer", sub=str(uuid.uuid4()))
+    elif case == "system_without_scope":
+        headers = auth("system", scope="events:read transactions:read")
     elif case == "unknown_id":
         url = f"/v1/customers/{uuid.uuid4()}"
     elif case == "upper_case_id":
@@ -93,6 +105,7 @@ def test_every_other_case_answered_by_the_route(client, profile_app, auth, case)
         "bad_token": 401,
         "basic_scheme": 401,
         "other_customer": 404,
+        "system_without_scope": 403,
         "unknown_id": 404,
         "upper_case_id": 200,
         "query": 422,

@@ -1,6 +1,13 @@
 """Feedback routes, one module per aggregate; handlers parse, authorise, call one service function and
 return a schema. `routers` is what create_app includes."""
 
-from services.feedback.api import analysis, complaints, follow_ups, responses, surveys
+from services.feedback.api import analysis, complaints, follow_ups, personal_data, responses, surveys
 
-routers = [complaints.router, surveys.router, responses.router, analysis.router, follow_ups.router]
+routers = [
+    complaints.router,
+    surveys.router,
+    responses.router,
+    analysis.router,
+    follow_ups.router,
+    personal_data.router,
+]

@@ -6,7 +6,7 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Query
 from fastapi.responses import JSONResponse
 
-from services.common.access import CustomerOrStaff, Staff, Supervisor, SupervisorOrSystem
+from services.common.access import CustomerOrStaff, Staff, Supervisor, SupervisorOrSystemJobsRun
 from services.common.deps import Cursor, Db, IdemKey, Limit, replay
 from services.common.errors import problem_responses
 from services.common.idempotency import StoredResponse, idempotency_request
@@ -104,7 +104,7 @@ def read_escalations(_p: Staff, db: Db, ctx: ComplaintCtx) -> Escalations:
     summary="Flag newly overdue complaints and emit complaint.overdue (idempotent)",
     responses=problem_responses(401, 403),
 )
-def sweep_overdue(principal: SupervisorOrSystem, db: Db, ctx: ComplaintCtx) -> SweepResult:
+def sweep_overdue(principal: SupervisorOrSystemJobsRun, db: Db, ctx: ComplaintCtx) -> SweepResult:
     return escalations.sweep_overdue(db, actor=principal, ctx=ctx)
 
 

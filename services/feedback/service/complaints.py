@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from sqlmodel import col
 
 from services.common.access import CUSTOMER_OR_STAFF, SUPERVISOR, AccessRule
+from services.common.audit_chain import append as append_audit
 from services.common.auth import Principal
 from services.common.db import Database
 from services.common.errors import Forbidden, InvalidInput, NotFound
@@ -22,7 +23,15 @@ from services.common.money import fen_to_str, str_to_fen
 from services.common.outbox import record_event
 from services.common.pagination import newest_first, page_of, time_id_key
 from services.common.pii import Mask, PersonalDataVault
-from services.feedback.models import CodeEntry, Complaint, ComplaintStep, idempotency, outbox
+from services.feedback.models import (
+    COMPLAINT_STEPS,
+    CodeEntry,
+    Complaint,
+    ComplaintStep,
+    audit_chain,
+    idempotency,
+    outbox,
+)
 from services.feedback.schemas.complaints import (
     CodeLists,
     CodeRead,
@@ -198,6 +207,17 @@ def append_step(
         data=data or {},
     )
     s.add(step)
+    s.flush()
+    append_audit(
+        s,
+        audit_chain,
+        action=f"complaint.{action}",
+        actor_sub=actor.sub,
+        actor_role=actor.role,
+        subject=str(c.id),
+        at=at,
+        detail=COMPLAINT_STEPS.detail(step),
+    )
     c.state = to_state
     c.version += 1
     return step

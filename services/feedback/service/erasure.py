@@ -5,7 +5,9 @@ staff typed about them: the description becomes ERASED, step notes and follow-up
 Survey responses keep their scores for the statistics, without their free-text answers. The local
 copies of the customer's attributes and classes are deleted. docs/privacy.md lists it all."""
 
-from sqlalchemy import delete, select, update
+from typing import Any
+
+from sqlalchemy import Select, delete, select, update
 from sqlalchemy.orm import Session
 
 from services.common.db import table_of
@@ -32,18 +34,23 @@ FOLLOW_UP = table_of(FollowUp)
 
 def erase_customer(s: Session, customer_id: str) -> None:
     """In the consumer's transaction, with the cursor's move past the event."""
-    complaints = select(COMPLAINT.c.id).where(COMPLAINT.c.customer_id == customer_id)
+    redact_complaints(s, select(COMPLAINT.c.id).where(COMPLAINT.c.customer_id == customer_id))
+    responses = select(RESPONSE.c.id).where(RESPONSE.c.customer_id == customer_id)
+    s.execute(update(ANSWER).where(ANSWER.c.response_id.in_(responses)).values(text=None))
+    s.execute(update(FOLLOW_UP).where(FOLLOW_UP.c.customer_id == customer_id).values(note=None))
+    s.execute(delete(table_of(CustomerRef)).where(table_of(CustomerRef).c.customer_id == customer_id))
+    s.execute(delete(table_of(CustomerSegment)).where(table_of(CustomerSegment).c.customer_id == customer_id))
+
+
+def redact_complaints(s: Session, complaints: Select[tuple[Any]]) -> None:
+    """The complainant's details and every free text of the selected complaints go; the handling
+    record stays (erasure, and the retention sweep once a complaint's period has ended)."""
     s.execute(
         update(COMPLAINT)
-        .where(COMPLAINT.c.customer_id == customer_id)
+        .where(COMPLAINT.c.id.in_(complaints))
         .values(complainant_name_enc=None, complainant_contact_enc=None, representative_enc=None, description=ERASED)
     )
     steps = s.execute(select(STEP.c.id, STEP.c.data).where(STEP.c.complaint_id.in_(complaints))).all()
     for step_id, data in steps:
         kept = {k: (ERASED if k in STEP_TEXT_KEYS and isinstance(v, str) else v) for k, v in (data or {}).items()}
         s.execute(update(STEP).where(STEP.c.id == step_id).values(note=None, data=kept))
-    responses = select(RESPONSE.c.id).where(RESPONSE.c.customer_id == customer_id)
-    s.execute(update(ANSWER).where(ANSWER.c.response_id.in_(responses)).values(text=None))
-    s.execute(update(FOLLOW_UP).where(FOLLOW_UP.c.customer_id == customer_id).values(note=None))
-    s.execute(delete(table_of(CustomerRef)).where(table_of(CustomerRef).c.customer_id == customer_id))
-    s.execute(delete(table_of(CustomerSegment)).where(table_of(CustomerSegment).c.customer_id == customer_id))

@@ -1,5 +1,5 @@
-"""`python -m services.feedback.tools.jobs list | run <job> [--force]`: feedback's scheduled job
-(overdue_sweep) from a shell or a Kubernetes CronJob (services.common.jobs_cli)."""
+"""`python -m services.feedback.tools.jobs list | run <job> [--force]`: feedback's scheduled jobs
+(overdue_sweep, retention_sweep) from a shell or a Kubernetes CronJob (services.common.jobs_cli)."""
 
 import sys
 
@@ -10,7 +10,7 @@ from services.common.pii import PersonalDataVault
 from services.feedback.app import rules_from
 from services.feedback.config import FeedbackSettings
 from services.feedback.service.complaints import ComplaintContext
-from services.feedback.service.overdue_sweep import build_jobs
+from services.feedback.service.jobs import build_jobs
 
 
 def runner() -> JobRunner:

@@ -1,6 +1,14 @@
 """Loyalty routes, one module per aggregate; handlers parse, authorise, call one service function and
 return a schema. `routers` is what create_app includes."""
 
-from services.loyalty.api import accounts, events, operations, rewards, rules
+from services.loyalty.api import accounts, approvals, events, operations, personal_data, rewards, rules
 
-routers = [accounts.router, rules.router, rewards.router, events.router, operations.router]
+routers = [
+    accounts.router,
+    approvals.router,
+    rules.router,
+    rewards.router,
+    events.router,
+    operations.router,
+    personal_data.router,
+]

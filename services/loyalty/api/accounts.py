@@ -6,13 +6,16 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
+from fastapi.responses import JSONResponse
 
-from services.common.access import Everyone, Staff
+from services.common.access import EveryoneLoyaltyRead, Staff
 from services.common.auth import ensure_own_customer
 from services.common.deps import Cursor, Db, IdemKey, Limit, replay
 from services.common.errors import InvalidInput, problem_responses
 from services.common.idempotency import StoredResponse, idempotency_request
-from services.loyalty.api.deps import Pol, entry_body, present_account, present_entry
+from services.loyalty.api.approvals import present_approval
+from services.loyalty.api.deps import Pol, entry_body, present_account, present_entry, present_registration
+from services.loyalty.models import LedgerEntry
 from services.loyalty.schemas.accounts import (
     AccountCreate,
     AccountRead,
@@ -22,14 +25,10 @@ from services.loyalty.schemas.accounts import (
     ExpiringRead,
     StatementPage,
 )
-from services.loyalty.schemas.events import (
-    CustomerEventRead,
-    CustomerRegistration,
-    CustomerRegistrationList,
-    RegistrationRead,
-)
+from services.loyalty.schemas.approvals import ApprovalRead
+from services.loyalty.schemas.events import CustomerRegistrationList
 from services.loyalty.schemas.rewards import RedemptionPage, RedemptionRead
-from services.loyalty.service import accounts, events, rewards
+from services.loyalty.service import accounts, adjustments, events, rewards
 from services.loyalty.service.ledger import account_not_found
 
 router = APIRouter(prefix="/v1/loyalty/accounts", tags=["accounts"])
@@ -56,7 +55,7 @@ def enrol(body: AccountCreate, _p: Staff, db: Db, policy: Pol, response: Respons
     summary="A customer's points account",
     responses=problem_responses(401, 403, 404, 422),
 )
-def read_account(customer_id: CustomerId, principal: Everyone, db: Db, policy: Pol) -> AccountRead:
+def read_account(customer_id: CustomerId, principal: EveryoneLoyaltyRead, db: Db, policy: Pol) -> AccountRead:
     ensure_own_customer(principal, customer_id, account_not_found(customer_id))
     return present_account(accounts.read_account(db, customer_id=customer_id), policy)
 
@@ -68,7 +67,7 @@ def read_account(customer_id: CustomerId, principal: Everyone, db: Db, policy: P
     responses=problem_responses(401, 403, 404, 422),
 )
 def read_statement(
-    customer_id: CustomerId, principal: Everyone, db: Db, limit: Limit = 50, cursor: Cursor = None
+    customer_id: CustomerId, principal: EveryoneLoyaltyRead, db: Db, limit: Limit = 50, cursor: Cursor = None
 ) -> StatementPage:
     ensure_own_customer(principal, customer_id, account_not_found(customer_id))
     rows, next_cursor = accounts.statement(db, customer_id=customer_id, limit=limit, cursor=cursor)
@@ -83,7 +82,7 @@ def read_statement(
 )
 def read_expiring(
     customer_id: CustomerId,
-    principal: Everyone,
+    principal: EveryoneLoyaltyRead,
     db: Db,
     policy: Pol,
     within: Annotated[str, Query(max_length=5, description="days, e.g. 30d (1d-999d)")] = "30d",
@@ -109,8 +108,12 @@ def read_expiring(
     "/{customer_id}/adjustments",
     status_code=201,
     response_model=EntryRead,
-    summary="Adjust points with a reason (Idempotency-Key honoured; large amounts need a supervisor)",
-    responses=problem_responses(401, 403, 404, 409, 422),
+    summary="Adjust points with a reason; large ones wait for a second person (Idempotency-Key honoured)",
+    description="An adjustment beyond `LOYALTY_STAFF_ADJUST_LIMIT` points either way, or one that takes the "
+    "maker's adjustments today beyond `LOYALTY_ADJUST_DAILY_CAP`, is not posted: the answer is 202 with the "
+    "pending approval request, which a supervisor or admin other than the maker approves "
+    "(`POST /v1/loyalty/approvals/{id}/approve`). 409 `approval_pending` while one is pending for the account.",
+    responses={**problem_responses(401, 403, 404, 409, 422), 202: {"model": ApprovalRead, "description": "pending"}},
 )
 def adjust(
     customer_id: CustomerId,
@@ -123,7 +126,7 @@ def adjust(
     idem = idempotency_request(
         idempotency_key, caller=principal.sub, operation=f"adjust:{customer_id}", body=body.model_dump(mode="json")
     )
-    result = accounts.adjust_points(
+    result = adjustments.adjust_points(
         db,
         customer_id=customer_id,
         points=body.points,
@@ -131,9 +134,14 @@ def adjust(
         actor=principal,
         idem=idem,
         present=entry_body,
+        present_pending=lambda row: present_approval(row, policy).model_dump(mode="json"),
         policy=policy,
     )
-    return replay(result) if isinstance(result, StoredResponse) else present_entry(result)
+    if isinstance(result, StoredResponse):
+        return replay(result)
+    if isinstance(result, LedgerEntry):
+        return present_entry(result)
+    return JSONResponse(present_approval(result, policy).model_dump(mode="json"), status_code=202)
 
 
 @router.get(
@@ -143,7 +151,7 @@ def adjust(
     responses=problem_responses(401, 403, 404, 422),
 )
 def list_redemptions(
-    customer_id: CustomerId, principal: Everyone, db: Db, limit: Limit = 50, cursor: Cursor = None
+    customer_id: CustomerId, principal: EveryoneLoyaltyRead, db: Db, limit: Limit = 50, cursor: Cursor = None
 ) -> RedemptionPage:
     ensure_own_customer(principal, customer_id, account_not_found(customer_id))
     accounts.read_account(db, customer_id=customer_id)
@@ -157,14 +165,7 @@ def list_redemptions(
     summary="The customer events a customer is registered for or waitlisted on",
     responses=problem_responses(401, 403, 422),
 )
-def list_registrations(customer_id: CustomerId, principal: Everyone, db: Db) -> CustomerRegistrationList:
+def list_registrations(customer_id: CustomerId, principal: EveryoneLoyaltyRead, db: Db) -> CustomerRegistrationList:
     ensure_own_customer(principal, customer_id, account_not_found(customer_id))
     rows = events.list_registrations(db, customer_id=customer_id)
-    return CustomerRegistrationList(
-        items=[
-            CustomerRegistration(
-                **RegistrationRead.model_validate(r).model_dump(), event=CustomerEventRead.model_validate(e)
-            )
-            for r, e in rows
-        ]
-    )
+    return CustomerRegistrationList(items=[present_registration(r, e) for r, e in rows])

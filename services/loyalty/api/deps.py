@@ -6,8 +6,16 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from services.common.money import fen_to_str
-from services.loyalty.models import EarningRule, EarningRuleVersion, LedgerEntry, PointsAccount
+from services.loyalty.models import (
+    CustomerEvent,
+    EarningRule,
+    EarningRuleVersion,
+    EventRegistration,
+    LedgerEntry,
+    PointsAccount,
+)
 from services.loyalty.schemas.accounts import AccountRead, EntryRead
+from services.loyalty.schemas.events import CustomerEventRead, CustomerRegistration, RegistrationRead
 from services.loyalty.schemas.rules import MultiplierRead, RuleRead, RuleVersionRead, factor_str
 from services.loyalty.service.classes import ClassCatalogue
 from services.loyalty.service.policy import Policy
@@ -56,6 +64,12 @@ def present_account(account: PointsAccount, policy: Policy) -> AccountRead:
 
 def present_entry(entry: LedgerEntry) -> EntryRead:
     return EntryRead.model_validate(entry)
+
+
+def present_registration(registration: EventRegistration, event: CustomerEvent) -> CustomerRegistration:
+    return CustomerRegistration(
+        **RegistrationRead.model_validate(registration).model_dump(), event=CustomerEventRead.model_validate(event)
+    )
 
 
 def entry_body(entry: LedgerEntry) -> dict:

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 
-from services.common.access import CustomerOrStaff, Everyone, Staff, Supervisor
+from services.common.access import CustomerOrStaff, EveryoneLoyaltyRead, Staff, Supervisor
 from services.common.auth import ensure_own_customer
 from services.common.deps import Cursor, Db, Limit
 from services.common.errors import problem_responses
@@ -50,7 +50,7 @@ def create_event(
     responses=problem_responses(401, 403, 422),
 )
 def list_events(
-    _p: Everyone,
+    _p: EveryoneLoyaltyRead,
     db: Db,
     branch_code: Annotated[BranchCode | None, Query()] = None,
     starts_after: Annotated[Instant | None, Query()] = None,
@@ -69,7 +69,7 @@ def list_events(
     summary="A customer event with seats taken",
     responses=problem_responses(401, 403, 404, 422),
 )
-def read_event(event_id: EventId, _p: Everyone, db: Db) -> CustomerEventDetail:
+def read_event(event_id: EventId, _p: EveryoneLoyaltyRead, db: Db) -> CustomerEventDetail:
     event, seated = events.read_event(db, event_id=event_id)
     return CustomerEventDetail(**CustomerEventRead.model_validate(event).model_dump(), seats_taken=seated)
 

@@ -2,7 +2,12 @@
 
 from fastapi import APIRouter, Request
 
-from services.common.access import StaffOrSystem, Supervisor, SupervisorOrSystem
+from services.common.access import (
+    StaffOrSystemLoyaltyRead,
+    StaffOrSystemPointsAward,
+    Supervisor,
+    SupervisorOrSystemJobsRun,
+)
 from services.common.deps import Db, IdemKey, replay
 from services.common.errors import problem_responses
 from services.common.idempotency import StoredResponse, idempotency_request
@@ -36,7 +41,7 @@ def create_activity(body: ActivityCreate, _p: Supervisor, db: Db, policy: Pol) -
 @router.get(
     "/activities", response_model=ActivityList, summary="Activity bonuses", responses=problem_responses(401, 403, 422)
 )
-def list_activities(_p: StaffOrSystem, db: Db) -> ActivityList:
+def list_activities(_p: StaffOrSystemLoyaltyRead, db: Db) -> ActivityList:
     return ActivityList(items=[ActivityRead.model_validate(a) for a in activities.list_activities(db)])
 
 
@@ -48,7 +53,7 @@ def list_activities(_p: StaffOrSystem, db: Db) -> ActivityList:
     responses=problem_responses(401, 403, 404, 409, 422),
 )
 def award_activity(
-    body: ActivityAwardCreate, principal: StaffOrSystem, db: Db, policy: Pol, idempotency_key: IdemKey = None
+    body: ActivityAwardCreate, principal: StaffOrSystemPointsAward, db: Db, policy: Pol, idempotency_key: IdemKey = None
 ):
     idem = idempotency_request(
         idempotency_key, caller=principal.sub, operation="award_activity", body=body.model_dump(mode="json")
@@ -72,7 +77,7 @@ def award_activity(
     summary="Expire every point past its expiry (idempotent)",
     responses=problem_responses(401, 403, 422),
 )
-def run_expiry(_p: SupervisorOrSystem, db: Db, policy: Pol) -> ExpiryRunRead:
+def run_expiry(_p: SupervisorOrSystemJobsRun, db: Db, policy: Pol) -> ExpiryRunRead:
     as_of = policy.now()
     result = expiry.run_expiry(db, policy=policy)
     return ExpiryRunRead(as_of=as_of, accounts=result.accounts, points=result.points)
@@ -84,7 +89,7 @@ def run_expiry(_p: SupervisorOrSystem, db: Db, policy: Pol) -> ExpiryRunRead:
     summary="Compare every stored balance with its ledger and lots (sets loyalty_ledger_mismatched_accounts)",
     responses=problem_responses(401, 403, 422),
 )
-def check_ledger(_p: SupervisorOrSystem, db: Db, request: Request) -> LedgerCheckRead:
+def check_ledger(_p: SupervisorOrSystemJobsRun, db: Db, request: Request) -> LedgerCheckRead:
     checked, mismatches = accounts.check_balances(db)
     request.app.state.loyalty_metrics.ledger_mismatches.set(len(mismatches))
     return LedgerCheckRead(accounts_checked=checked, mismatches=[MismatchRead.model_validate(m) for m in mismatches])

@@ -5,7 +5,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Response
 
-from services.common.access import CustomerOrStaff, Everyone, StaffOrSystem, Supervisor
+from services.common.access import CustomerOrStaff, EveryoneLoyaltyRead, StaffOrSystemVouchersUse, Supervisor
 from services.common.auth import ensure_own_customer
 from services.common.deps import Cursor, Db, IdemKey, IfMatch, Limit, replay
 from services.common.errors import problem_responses
@@ -57,7 +57,7 @@ def create_reward(
     responses=problem_responses(401, 403, 422),
 )
 def list_rewards(
-    _p: Everyone, db: Db, policy: Pol, available_only: bool = True, limit: Limit = 50, cursor: Cursor = None
+    _p: EveryoneLoyaltyRead, db: Db, policy: Pol, available_only: bool = True, limit: Limit = 50, cursor: Cursor = None
 ) -> RewardPage:
     rows, next_cursor = rewards.list_rewards(
         db, available_only=available_only, limit=limit, cursor=cursor, policy=policy
@@ -71,7 +71,7 @@ def list_rewards(
     summary="A reward",
     responses=problem_responses(401, 403, 404, 422),
 )
-def read_reward(reward_id: RewardId, _p: Everyone, db: Db, response: Response) -> RewardRead:
+def read_reward(reward_id: RewardId, _p: EveryoneLoyaltyRead, db: Db, response: Response) -> RewardRead:
     reward = rewards.read_reward(db, reward_id=reward_id)
     response.headers["ETag"] = etag_for(reward.version)
     return RewardRead.model_validate(reward)
@@ -150,7 +150,7 @@ def redeem(
     summary="A redemption",
     responses=problem_responses(401, 403, 404, 422),
 )
-def read_redemption(redemption_id: RedemptionId, principal: Everyone, db: Db) -> RedemptionRead:
+def read_redemption(redemption_id: RedemptionId, principal: EveryoneLoyaltyRead, db: Db) -> RedemptionRead:
     redemption = rewards.read_redemption(db, redemption_id=redemption_id)
     ensure_own_customer(principal, redemption.customer_id, rewards.redemption_not_found(redemption_id))
     return RedemptionRead.model_validate(redemption)
@@ -175,6 +175,6 @@ def cancel_redemption(redemption_id: RedemptionId, principal: CustomerOrStaff, d
     responses=problem_responses(401, 403, 404, 409, 422),
 )
 def use_voucher(
-    code: Annotated[str, Path(pattern=r"^V[2-9A-HJ-NP-Z]{12}$")], _p: StaffOrSystem, db: Db, policy: Pol
+    code: Annotated[str, Path(pattern=r"^V[2-9A-HJ-NP-Z]{12}$")], _p: StaffOrSystemVouchersUse, db: Db, policy: Pol
 ) -> RedemptionRead:
     return RedemptionRead.model_validate(rewards.use_voucher(db, code=code, policy=policy))

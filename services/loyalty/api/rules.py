@@ -5,7 +5,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Response
 
-from services.common.access import StaffOrSystem, Supervisor
+from services.common.access import StaffOrSystemLoyaltyRead, Supervisor
 from services.common.deps import Cursor, Db, IfMatch, Limit
 from services.common.errors import problem_responses
 from services.common.etag import etag_for, expected_version
@@ -71,7 +71,7 @@ def create_rule(
     responses=problem_responses(401, 403, 422),
 )
 def list_rules(
-    _p: StaffOrSystem, db: Db, include_retired: bool = False, limit: Limit = 50, cursor: Cursor = None
+    _p: StaffOrSystemLoyaltyRead, db: Db, include_retired: bool = False, limit: Limit = 50, cursor: Cursor = None
 ) -> RulePage:
     after = decode_cursor(cursor)
     rows = [r for r in rules.list_rules(db, include_retired=include_retired) if after is None or r[0].code > after[0]]
@@ -85,7 +85,7 @@ def list_rules(
     summary="An earning rule with every version",
     responses=problem_responses(401, 403, 404, 422),
 )
-def read_rule(rule_id: RuleId, _p: StaffOrSystem, db: Db, response: Response) -> RuleRead:
+def read_rule(rule_id: RuleId, _p: StaffOrSystemLoyaltyRead, db: Db, response: Response) -> RuleRead:
     rule, versions = rules.read_rule(db, rule_id=rule_id)
     response.headers["ETag"] = etag_for(rule.version)
     return present_rule(rule, versions)

@@ -8,20 +8,18 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from services.common.auth import Principal
 from services.common.db import Database
-from services.common.errors import Conflict, Forbidden
-from services.common.idempotency import IdempotencyRequest, StoredResponse, find_stored, store_response
+from services.common.errors import Conflict
 from services.common.pagination import id_key, newest_id_first, page_of
-from services.loyalty.models import CustomerSegment, LedgerEntry, PointsAccount, PointsLot, idempotency
+from services.loyalty.models import (
+    CustomerSegment,
+    LedgerEntry,
+    PointsAccount,
+    PointsLot,
+)
 from services.loyalty.service.ledger import (
-    Posting,
     account_not_found,
     commit,
-    credit,
-    debit,
-    lock_account,
-    require_active,
 )
 from services.loyalty.service.policy import Policy
 
@@ -111,41 +109,6 @@ def expiring(db: Database, *, customer_id: uuid.UUID, within_days: int, policy: 
             ).scalars()
         )
     return Expiring(as_of=now, until=until, total=sum(lot.remaining for lot in lots), lots=lots)
-
-
-def adjust_points(
-    db: Database,
-    *,
-    customer_id: uuid.UUID,
-    points: int,
-    reason: str,
-    actor: Principal,
-    idem: IdempotencyRequest | None,
-    present,
-    policy: Policy,
-) -> LedgerEntry | StoredResponse:
-    """A staff correction, either way; beyond `staff_adjust_limit` points only a supervisor (403
-    adjustment_needs_supervisor). A debit that the balance cannot cover is 409 points_insufficient.
-    `present` turns the entry into the stored response body for Idempotency-Key replays."""
-    if abs(points) > policy.staff_adjust_limit and actor.role not in SUPERVISOR_ROLES:
-        raise Forbidden(
-            f"Adjustments beyond {policy.staff_adjust_limit} points need a supervisor",
-            code="adjustment_needs_supervisor",
-        )
-    with db.write() as s:
-        if idem and (stored := find_stored(s, idempotency, idem)):
-            return stored
-        account = lock_account(s, customer_id)
-        require_active(account)
-        posting = Posting(source="manual", reason=reason, actor_sub=actor.sub)
-        if points > 0:
-            entry = credit(s, account, kind="adjust", points=points, posting=posting, policy=policy)
-        else:
-            entry = debit(s, account, kind="adjust", points=-points, posting=posting, policy=policy)
-        if idem:
-            store_response(s, idempotency, idem, 201, present(entry))
-        commit(s, policy)
-        return entry
 
 
 @dataclass(frozen=True)

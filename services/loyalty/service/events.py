@@ -97,12 +97,17 @@ def list_events(
 
 def list_registrations(db: Database, *, customer_id: uuid.UUID) -> list[tuple[EventRegistration, CustomerEvent]]:
     with db.read() as s:
-        rows = s.execute(
-            select(EventRegistration, CustomerEvent)
-            .join(CustomerEvent, CustomerEvent.id == EventRegistration.event_id)
-            .where(EventRegistration.customer_id == customer_id)
-            .order_by(CustomerEvent.starts_at, CustomerEvent.id)
-        ).all()
+        return registrations_of(s, customer_id)
+
+
+def registrations_of(s: Session, customer_id: uuid.UUID) -> list[tuple[EventRegistration, CustomerEvent]]:
+    """Every registration of the customer with its event, by the event's start."""
+    rows = s.execute(
+        select(EventRegistration, CustomerEvent)
+        .join(CustomerEvent, CustomerEvent.id == EventRegistration.event_id)
+        .where(EventRegistration.customer_id == customer_id)
+        .order_by(CustomerEvent.starts_at, CustomerEvent.id)
+    ).all()
     return [(r, e) for r, e in rows]
 
 

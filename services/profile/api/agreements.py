@@ -5,7 +5,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Response
 
-from services.common.access import CustomerOrStaff, Everyone
+from services.common.access import CustomerOrStaff, EveryoneCustomersRead
 from services.common.auth import ensure_own_customer
 from services.common.deps import Cursor, Db, IdemKey, Limit, Now, replay
 from services.common.errors import problem_responses
@@ -52,7 +52,7 @@ def sign_agreement(
 )
 def list_agreements(
     customer_id: CustomerId,
-    principal: Everyone,
+    principal: EveryoneCustomersRead,
     db: Db,
     now: Now,
     status: Literal["active", "all"] = "active",

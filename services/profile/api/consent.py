@@ -5,7 +5,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Response
 
-from services.common.access import CustomerOrStaff, Everyone
+from services.common.access import CustomerOrStaff, EveryoneCustomersRead
 from services.common.auth import ensure_own_customer
 from services.common.deps import Cursor, Db, IdemKey, Limit, Now, replay
 from services.common.errors import problem_responses
@@ -54,7 +54,7 @@ def add_contact(
     summary="The customer's contact points, preferred first",
     responses=problem_responses(401, 403, 404, 422),
 )
-def list_contacts(customer_id: CustomerId, principal: Everyone, db: Db, privacy: Priv) -> ContactList:
+def list_contacts(customer_id: CustomerId, principal: EveryoneCustomersRead, db: Db, privacy: Priv) -> ContactList:
     _own(principal, customer_id)
     return ContactList(items=svc.list_contacts(db, customer_id=customer_id, privacy=privacy))
 
@@ -116,7 +116,7 @@ def change_consent(
     summary="Current marketing consent per channel and the do-not-contact flag",
     responses=problem_responses(401, 403, 404, 422),
 )
-def read_consents(customer_id: CustomerId, principal: Everyone, db: Db) -> ConsentState:
+def read_consents(customer_id: CustomerId, principal: EveryoneCustomersRead, db: Db) -> ConsentState:
     _own(principal, customer_id)
     return svc.read_consents(db, customer_id=customer_id)
 
@@ -128,7 +128,7 @@ def read_consents(customer_id: CustomerId, principal: Everyone, db: Db) -> Conse
     responses=problem_responses(401, 403, 404, 422),
 )
 def consent_history(
-    customer_id: CustomerId, principal: Everyone, db: Db, limit: Limit = 50, cursor: Cursor = None
+    customer_id: CustomerId, principal: EveryoneCustomersRead, db: Db, limit: Limit = 50, cursor: Cursor = None
 ) -> ConsentHistoryPage:
     _own(principal, customer_id)
     items, next_cursor = svc.consent_history(db, customer_id=customer_id, limit=limit, cursor=cursor)
@@ -163,7 +163,7 @@ def set_do_not_contact(
     responses=problem_responses(401, 403, 404, 422),
 )
 def read_contactability(
-    customer_id: CustomerId, principal: Everyone, db: Db, privacy: Priv, purpose: Purpose = "marketing"
+    customer_id: CustomerId, principal: EveryoneCustomersRead, db: Db, privacy: Priv, purpose: Purpose = "marketing"
 ) -> Contactability:
     _own(principal, customer_id)
     return svc.contactability(db, customer_id=customer_id, privacy=privacy)

@@ -5,7 +5,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
 
-from services.common.access import CustomerOrStaff, Everyone, Staff, StaffOrSystem, Supervisor
+from services.common.access import CustomerOrStaff, EveryoneCustomersRead, Staff, StaffOrSystemCustomersRead, Supervisor
 from services.common.auth import ensure_own_customer
 from services.common.deps import Cursor, Db, IdemKey, IfMatch, Limit, replay
 from services.common.errors import problem_responses
@@ -66,7 +66,7 @@ def register_customer(
 
 @router.get("", response_model=CustomerPage, summary="Search customers", responses=problem_responses(401, 403, 422))
 def search_customers(
-    _p: StaffOrSystem,
+    _p: StaffOrSystemCustomersRead,
     db: Db,
     privacy: Priv,
     customer_no: Annotated[str | None, Query(pattern=r"^\d{12}$")] = None,
@@ -109,7 +109,9 @@ def search_customers(
     summary="Read a customer (masked)",
     responses=problem_responses(401, 403, 404, 422),
 )
-async def read_customer(customer_id: CustomerId, principal: Everyone, request: Request, privacy: Priv) -> Response:
+async def read_customer(
+    customer_id: CustomerId, principal: EveryoneCustomersRead, request: Request, privacy: Priv
+) -> Response:
     # The hottest path in the suite; its common case is answered in front of FastAPI by
     # services.profile.api.fast_read, with the same read and the same customer_response.
     ensure_own_customer(principal, customer_id, customers.customer_not_found(customer_id))

@@ -12,7 +12,8 @@ from services.common.access import EVERYONE
 from services.common.fastpath import FastPath, bearer_principal
 from services.profile.api.customers import customer_response
 
-_ROLES = EVERYONE.roles  # the route's own rule (api/customers.py: read_customer takes Everyone)
+# The route's own rule (api/customers.py: read_customer takes EveryoneCustomersRead).
+_RULE = EVERYONE.needing("customers:read")
 
 
 class CustomerReadPath(FastPath):
@@ -22,7 +23,7 @@ class CustomerReadPath(FastPath):
 
     async def answer(self, scope: Scope, match: re.Match[str]) -> Response | None:
         principal = bearer_principal(scope)
-        if principal is None or principal.role not in _ROLES:
+        if principal is None or not _RULE.permits(principal):
             return None
         customer_id = match.group(1)
         if principal.is_customer and principal.sub != customer_id:

@@ -46,7 +46,15 @@ def request_erasure(
     now: Now,
 ) -> ErasureRequestRead:
     ensure_own_customer(principal, customer_id, customer_not_found(customer_id))
-    return svc.erase_customer(db, customer_id=customer_id, request_in=body, actor=principal, privacy=privacy, now=now)
+    return svc.erase_customer(
+        db,
+        customer_id=customer_id,
+        reason=body.reason,
+        requested_via=body.requested_via,
+        actor=principal,
+        privacy=privacy,
+        now=now,
+    )
 
 
 @router.get(

@@ -4,7 +4,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 
-from services.common.access import CustomerOrStaff, Everyone
+from services.common.access import CustomerOrStaff, EveryoneCustomersRead
 from services.common.auth import ensure_own_customer
 from services.common.deps import Cursor, Db, IdemKey, Limit, Now, replay
 from services.common.errors import problem_responses
@@ -41,7 +41,9 @@ def _own(principal, customer_id) -> None:
     summary="The questionnaire this customer answers (individuals and organisations differ)",
     responses=problem_responses(401, 403, 404, 422),
 )
-def read_questionnaire(customer_id: CustomerId, principal: Everyone, db: Db, months: ValidMonths) -> QuestionnaireRead:
+def read_questionnaire(
+    customer_id: CustomerId, principal: EveryoneCustomersRead, db: Db, months: ValidMonths
+) -> QuestionnaireRead:
     _own(principal, customer_id)
     return svc.read_questionnaire(db, customer_id=customer_id, valid_months=months)
 
@@ -81,7 +83,12 @@ def assess_risk(
     responses=problem_responses(401, 403, 404, 422),
 )
 def list_assessments(
-    customer_id: CustomerId, principal: Everyone, db: Db, now: Now, limit: Limit = 50, cursor: Cursor = None
+    customer_id: CustomerId,
+    principal: EveryoneCustomersRead,
+    db: Db,
+    now: Now,
+    limit: Limit = 50,
+    cursor: Cursor = None,
 ) -> RiskAssessmentPage:
     _own(principal, customer_id)
     items, next_cursor = svc.list_assessments(db, customer_id=customer_id, now=now, limit=limit, cursor=cursor)
@@ -94,7 +101,9 @@ def list_assessments(
     summary="The current (newest, unexpired) assessment",
     responses=problem_responses(401, 403, 404, 422),
 )
-def current_assessment(customer_id: CustomerId, principal: Everyone, db: Db, now: Now) -> RiskAssessmentRead:
+def current_assessment(
+    customer_id: CustomerId, principal: EveryoneCustomersRead, db: Db, now: Now
+) -> RiskAssessmentRead:
     _own(principal, customer_id)
     return svc.current_assessment(db, customer_id=customer_id, now=now)
 
@@ -107,7 +116,7 @@ def current_assessment(customer_id: CustomerId, principal: Everyone, db: Db, now
 )
 def check_suitability(
     customer_id: CustomerId,
-    principal: Everyone,
+    principal: EveryoneCustomersRead,
     db: Db,
     now: Now,
     product_risk: Annotated[ProductRisk, Query(description="R1 (lowest) to R5")],

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response
 from pydantic import AwareDatetime
 
-from services.common.access import Everyone, SystemOrAdmin
+from services.common.access import EveryoneTransactionsRead, SystemOrAdminTransactionsWrite
 from services.common.auth import ensure_own_customer
 from services.common.deps import Cursor, Db, Limit, Now
 from services.common.errors import problem_responses
@@ -39,7 +39,7 @@ To = Annotated[AwareDatetime | None, Query(alias="to", description="exclusive, R
     summary="Ingest up to 1,000 transactions (system); idempotent by external_id, bad records rejected alone",
     responses=problem_responses(401, 403, 422),
 )
-def ingest_transactions(body: TransactionBatch, _p: SystemOrAdmin, db: Db, now: Now) -> Response:
+def ingest_transactions(body: TransactionBatch, _p: SystemOrAdminTransactionsWrite, db: Db, now: Now) -> Response:
     return model_response(svc.ingest_transactions(db, items=body.items, now=now))
 
 
@@ -50,7 +50,7 @@ def ingest_transactions(body: TransactionBatch, _p: SystemOrAdmin, db: Db, now: 
     responses=problem_responses(401, 403, 404, 422),
 )
 def list_transactions(
-    principal: Everyone,
+    principal: EveryoneTransactionsRead,
     db: Db,
     customer_id: Annotated[CustomerId, Query()],
     kind: TransactionKind | None = None,
@@ -73,7 +73,12 @@ def list_transactions(
     responses={201: {"model": AssetSnapshotRead, "description": "Created"}, **problem_responses(401, 403, 404, 422)},
 )
 def put_asset_snapshot(
-    customer_id: CustomerId, as_of_date: date, body: AssetSnapshotIn, _p: SystemOrAdmin, db: Db, now: Now
+    customer_id: CustomerId,
+    as_of_date: date,
+    body: AssetSnapshotIn,
+    _p: SystemOrAdminTransactionsWrite,
+    db: Db,
+    now: Now,
 ) -> Response:
     snap, created = svc.put_asset_snapshot(
         db, customer_id=customer_id, as_of_date=as_of_date, aum_fen=str_to_fen(body.aum), now=now
@@ -88,7 +93,7 @@ def put_asset_snapshot(
     responses=problem_responses(401, 403, 404, 422),
 )
 def list_asset_snapshots(
-    customer_id: CustomerId, principal: Everyone, db: Db, limit: Limit = 50, cursor: Cursor = None
+    customer_id: CustomerId, principal: EveryoneTransactionsRead, db: Db, limit: Limit = 50, cursor: Cursor = None
 ) -> AssetSnapshotPage:
     ensure_own_customer(principal, customer_id, customer_not_found(customer_id))
     items, next_cursor = svc.list_asset_snapshots(db, customer_id=customer_id, limit=limit, cursor=cursor)
@@ -101,6 +106,6 @@ def list_asset_snapshots(
     summary="Current AUM, last transaction, 30/90-day counts and amounts by kind and channel",
     responses=problem_responses(401, 403, 404, 422),
 )
-def read_summary(customer_id: CustomerId, principal: Everyone, db: Db, now: Now) -> Response:
+def read_summary(customer_id: CustomerId, principal: EveryoneTransactionsRead, db: Db, now: Now) -> Response:
     ensure_own_customer(principal, customer_id, customer_not_found(customer_id))
     return model_response(svc.customer_summary(db, customer_id=customer_id, now=now))

@@ -14,6 +14,8 @@ from services.profile.schemas.risk import RiskAssessmentRead
 from services.profile.schemas.transactions import AssetSnapshotRead, TransactionRead
 
 RequestedVia = Literal["counter", "mobile", "online", "phone", "letter"]
+# How an erasure came about: a person's request by one of those channels, or the retention sweep
+ErasureOrigin = Literal["counter", "mobile", "online", "phone", "letter", "retention"]
 
 
 class ExportedCustomer(ResponseModel):
@@ -70,7 +72,7 @@ class ErasureRequestRead(ResponseModel):
     customer_id: uuid.UUID
     requested_by_sub: str
     requested_by_role: str
-    requested_via: RequestedVia
+    requested_via: ErasureOrigin
     reason: str
     erased_fields: list[str]
     retained: list[RetainedRecords]

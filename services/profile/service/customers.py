@@ -5,12 +5,14 @@ import unicodedata
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Row, select
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
+from services.common.audit_chain import append as append_audit
 from services.common.auth import Principal
 from services.common.context import current_request_id
 from services.common.db import Database, PreparedRow, table_of, utcnow
@@ -19,7 +21,7 @@ from services.common.etag import check_version
 from services.common.outbox import record_event
 from services.common.pagination import decode_cursor, id_key, newest_id_first, page_of
 from services.common.pii import Mask, PersonalDataVault, mask_email
-from services.profile.models import AuditEntry, Customer, outbox
+from services.profile.models import ACCESS_LOG, AuditEntry, Customer, audit_chain, outbox
 from services.profile.schemas.customers import CustomerRead, CustomerUpdate, PersonalDataRead
 from services.profile.service.documents import DOCUMENT_TYPES, identity_key, normalise_country, validate_document_number
 from services.profile.service.identity import normalise_credit_code
@@ -113,18 +115,37 @@ def present_customer(c: Customer | Row, privacy: Privacy) -> CustomerRead:
 
 
 def audit_change(
-    s: Session, customer_id: uuid.UUID, actor: Principal, *, action: str, reason: str, fields: str
+    s: Session,
+    customer_id: uuid.UUID,
+    actor: Principal,
+    *,
+    action: str,
+    reason: str,
+    fields: str,
+    at: datetime | None = None,
 ) -> None:
-    s.add(
-        AuditEntry(
-            customer_id=customer_id,
-            action=action,
-            actor_sub=actor.sub,
-            actor_role=actor.role,
-            reason=reason,
-            fields=fields,
-            request_id=current_request_id(),
-        )
+    """One access-log row and its record in the audit chain, in the caller's transaction."""
+    entry = AuditEntry(
+        customer_id=customer_id,
+        action=action,
+        actor_sub=actor.sub,
+        actor_role=actor.role,
+        reason=reason,
+        fields=fields,
+        request_id=current_request_id(),
+        at=at or utcnow(),
+    )
+    s.add(entry)
+    s.flush()
+    append_audit(
+        s,
+        audit_chain,
+        action=action,
+        actor_sub=actor.sub,
+        actor_role=actor.role,
+        subject=str(customer_id),
+        at=entry.at,
+        detail=ACCESS_LOG.detail(entry),
     )
 
 

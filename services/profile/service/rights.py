@@ -11,7 +11,6 @@ from sqlalchemy.orm import Session
 from sqlmodel import col
 
 from services.common.auth import Principal
-from services.common.context import current_request_id
 from services.common.db import Database
 from services.common.errors import Conflict, Forbidden
 from services.profile.models import (
@@ -34,7 +33,6 @@ from services.profile.schemas.customers import AuditEntryRead
 from services.profile.schemas.interactions import InteractionRead
 from services.profile.schemas.rights import (
     CustomerExport,
-    ErasureRequestCreate,
     ErasureRequestRead,
     ExportedContact,
     ExportedCustomer,
@@ -42,7 +40,14 @@ from services.profile.schemas.rights import (
 )
 from services.profile.service.agreements import present_agreement
 from services.profile.service.consent import CONTACT_FIELD
-from services.profile.service.customers import EMAIL_FIELD, ID_FIELD, PHONE_FIELD, Privacy, customer_not_found
+from services.profile.service.customers import (
+    EMAIL_FIELD,
+    ID_FIELD,
+    PHONE_FIELD,
+    Privacy,
+    audit_change,
+    customer_not_found,
+)
 from services.profile.service.events import record_events
 from services.profile.service.risk import present_assessment
 from services.profile.service.transactions import present_snapshot, present_transaction
@@ -84,7 +89,9 @@ def export_customer(
         c = s.get(Customer, customer_id)
         if c is None:
             raise customer_not_found(customer_id)
-        s.add(_audit(customer_id, actor, "personal_data.exported", "data copy requested", "all", now))
+        audit_change(
+            s, customer_id, actor, action="personal_data.exported", reason="data copy requested", fields="all", at=now
+        )
         s.flush()
         doc = _document(s, c, privacy, now)
         s.commit()
@@ -145,19 +152,6 @@ def _document(s: Session, c: Customer, privacy: Privacy, now: datetime) -> Custo
     )
 
 
-def _audit(customer_id: uuid.UUID, actor: Principal, action: str, reason: str, fields: str, now: datetime):
-    return AuditEntry(
-        customer_id=customer_id,
-        action=action,
-        actor_sub=actor.sub,
-        actor_role=actor.role,
-        reason=reason,
-        fields=fields,
-        request_id=current_request_id(),
-        at=now,
-    )
-
-
 def _unguessable() -> str:
     """Replaces a lookup hash: 64 hex characters no value hashes to."""
     return hashlib.sha256(os.urandom(32)).hexdigest()
@@ -167,7 +161,8 @@ def erase_customer(
     db: Database,
     *,
     customer_id: uuid.UUID,
-    request_in: ErasureRequestCreate,
+    reason: str,
+    requested_via: str,
     actor: Principal,
     privacy: Privacy,
     now: datetime,
@@ -206,15 +201,17 @@ def erase_customer(
             customer_id=customer_id,
             requested_by_sub=actor.sub,
             requested_by_role=actor.role,
-            requested_via=request_in.requested_via,
-            reason=request_in.reason,
+            requested_via=requested_via,
+            reason=reason,
             erased_fields=ERASED_FIELDS,
             retained=RETAINED,
             requested_at=now,
             completed_at=now,
         )
         s.add(req)
-        s.add(_audit(customer_id, actor, "personal_data.erased", request_in.reason, "see erasure request", now))
+        audit_change(
+            s, customer_id, actor, action="personal_data.erased", reason=reason, fields="see erasure request", at=now
+        )
         s.flush()
         data = {"customer_no": c.customer_no, "erased_at": now.isoformat().replace("+00:00", "Z")}
         record_events(s, [("customer.erased", str(customer_id), data)], now)

@@ -22,7 +22,7 @@ from typing import Any
 
 import httpx
 
-from services.common.auth import mint_token
+from services.common.auth import mint_for
 from services.profile.config import ProfileSettings
 from services.profile.service.identity import credit_code_check_char, resident_id_check_char
 
@@ -355,8 +355,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--if-empty", action="store_true", help="load only when the service has no customer yet")
     args = p.parse_args(argv)
     settings = ProfileSettings()
-    staff = mint_token(settings.jwt_secret, sub="demo-loader", role="staff", branch="BJ0001", ttl_seconds=7200)
-    system = mint_token(settings.jwt_secret, sub="demo-core-banking", role="system", ttl_seconds=7200)
+    staff = mint_for(settings, sub="demo-loader", role="staff", branch="BJ0001", ttl_seconds=7200)
+    # core banking's share: it records transactions and asset snapshots, nothing else
+    system = mint_for(settings, sub="demo-core-banking", role="system", scope="transactions:write", ttl_seconds=7200)
     limits = httpx.Limits(max_connections=args.concurrency, max_keepalive_connections=args.concurrency)
     with httpx.Client(base_url=args.url, timeout=60.0, limits=limits) as client:
         try:

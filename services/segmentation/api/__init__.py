@@ -2,7 +2,15 @@
 and return a schema. `routers` is what create_app includes, in order: the analysis routes before the
 rule-segment routes whose /{segment_id} would shadow them."""
 
-from services.segmentation.api import analysis, memberships, products, recommendations, recomputes, segments
+from services.segmentation.api import (
+    analysis,
+    memberships,
+    personal_data,
+    products,
+    recommendations,
+    recomputes,
+    segments,
+)
 
 routers = [
     recomputes.router,
@@ -11,4 +19,5 @@ routers = [
     memberships.router,
     products.router,
     recommendations.router,
+    personal_data.router,
 ]

@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter
 
-from services.common.access import StaffOrSystem
+from services.common.access import StaffOrSystemSegmentsRead
 from services.common.deps import Cursor, Limit
 from services.common.errors import problem_responses
 from services.segmentation.api.deps import Ctx, member_page
@@ -42,7 +42,7 @@ router = APIRouter(prefix="/v1/segments", tags=["segments"])
     'and "rule:<segment id>:member" for a rule segment.',
     responses=problem_responses(401, 403, 422),
 )
-def class_catalogue(_p: StaffOrSystem, ctx: Ctx) -> ClassCatalogue:
+def class_catalogue(_p: StaffOrSystemSegmentsRead, ctx: Ctx) -> ClassCatalogue:
     return ClassCatalogue(
         items=[
             CatalogueClass(**{"id": f"{s}:{c}", "scheme": s, "class": c, "label": label})
@@ -57,7 +57,7 @@ def class_catalogue(_p: StaffOrSystem, ctx: Ctx) -> ClassCatalogue:
     summary="Customers and total AUM per class",
     responses=problem_responses(401, 403, 422),
 )
-def class_summary(_p: StaffOrSystem, ctx: Ctx) -> ClassSummary:
+def class_summary(_p: StaffOrSystemSegmentsRead, ctx: Ctx) -> ClassSummary:
     rows = catalogue.class_summary(ctx.db)
     return ClassSummary(
         items=[ClassCount(**{"scheme": s, "class": c, "customers": n, "total_aum": a}) for s, c, n, a in rows]
@@ -70,7 +70,7 @@ def class_summary(_p: StaffOrSystem, ctx: Ctx) -> ClassSummary:
     summary="Region x asset size: customers and AUM",
     responses=problem_responses(401, 403, 422),
 )
-def cross_tab(_p: StaffOrSystem, ctx: Ctx) -> CrossTab:
+def cross_tab(_p: StaffOrSystemSegmentsRead, ctx: Ctx) -> CrossTab:
     rows = catalogue.cross_tab(ctx.db)
     return CrossTab(items=[CrossTabCell(region=r, asset_size=a, customers=n, total_aum=t) for r, a, n, t in rows])
 
@@ -81,7 +81,9 @@ def cross_tab(_p: StaffOrSystem, ctx: Ctx) -> CrossTab:
     summary="How many customers moved from class A (end of from_date) to B (end of to_date)",
     responses=problem_responses(401, 403, 422),
 )
-def migrations(_p: StaffOrSystem, ctx: Ctx, scheme: Scheme, from_date: date, to_date: date) -> MigrationMatrix:
+def migrations(
+    _p: StaffOrSystemSegmentsRead, ctx: Ctx, scheme: Scheme, from_date: date, to_date: date
+) -> MigrationMatrix:
     rows = catalogue.migration_matrix(ctx.db, scheme=scheme, from_date=from_date, to_date=to_date)
     cells = [MigrationCell(from_class=a, to_class=b, customers=n) for a, b, n in rows]
     return MigrationMatrix(scheme=scheme, from_date=from_date, to_date=to_date, items=cells)
@@ -93,7 +95,7 @@ def migrations(_p: StaffOrSystem, ctx: Ctx, scheme: Scheme, from_date: date, to_
     summary="Dormant customers per branch",
     responses=problem_responses(401, 403, 422),
 )
-def dormant_by_branch(_p: StaffOrSystem, ctx: Ctx) -> DormantByBranch:
+def dormant_by_branch(_p: StaffOrSystemSegmentsRead, ctx: Ctx) -> DormantByBranch:
     rows = catalogue.dormant_by_branch(ctx.db)
     return DormantByBranch(items=[BranchDormant(branch_code=b, customers=n, total_aum=a) for b, n, a in rows])
 
@@ -107,7 +109,7 @@ def dormant_by_branch(_p: StaffOrSystem, ctx: Ctx) -> DormantByBranch:
 def class_members(
     scheme: Scheme,
     class_: Annotated[str, "class"],
-    _p: StaffOrSystem,
+    _p: StaffOrSystemSegmentsRead,
     ctx: Ctx,
     limit: Limit = 50,
     cursor: Cursor = None,

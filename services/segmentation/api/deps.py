@@ -2,15 +2,25 @@
 presenters its routers share; the kit's aliases (services.common.access, services.common.deps) cover the rest."""
 
 import uuid
+from collections.abc import Sequence
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import Depends, Query, Request
+from sqlalchemy import Row
 
 from services.common.money import fen_to_str
+from services.segmentation.models import SCHEMES
 from services.segmentation.schemas import (
+    FeaturesRead,
     MemberPage,
     MemberRead,
+    MembershipRead,
+    ProductRead,
+    RecommendationRead,
+    SegmentMembership,
 )
+from services.segmentation.service.catalogue import Recommendation
 from services.segmentation.service.context import Context
 
 
@@ -38,3 +48,27 @@ def present_member(r) -> MemberRead:
 def member_page(page) -> MemberPage:
     rows, next_cursor = page
     return MemberPage(items=[present_member(r) for r in rows], next_cursor=next_cursor)
+
+
+def present_features(f: Row, now: datetime) -> FeaturesRead:
+    m = f._mapping
+    tenure = (now - f.registered_at).days if f.registered_at else None
+    money = {f"txn_amount_{w}": fen_to_str(m[f"txn_amount_fen_{w}"]) for w in (30, 90, 365)}
+    plain = {k: m[k] for k in FeaturesRead.model_fields if k in m}
+    return FeaturesRead(**plain, **money, aum=fen_to_str(f.aum_fen), tenure_days=tenure)
+
+
+def present_membership(f: Row, segments: Sequence[Row], now: datetime) -> MembershipRead:
+    return MembershipRead(
+        customer_id=f.customer_id,
+        classes={s: f._mapping[f"class_{s}"] for s in SCHEMES},
+        segments=[SegmentMembership(segment_id=r.id, name=r.name, since=r.since) for r in segments],
+        features=present_features(f, now),
+    )
+
+
+def present_recommendations(recs: list[Recommendation]) -> list[RecommendationRead]:
+    return [
+        RecommendationRead(rank=i + 1, product=ProductRead.model_validate(r.product), reason=r.reason)
+        for i, r in enumerate(recs)
+    ]

@@ -43,6 +43,7 @@ def create_product(
     result = products_service.create_product(
         ctx.db,
         product_in=product_in,
+        actor=principal,
         now=ctx.clock(),
         idem=idem,
         present=lambda row: ProductRead.model_validate(row).model_dump(mode="json"),
@@ -86,13 +87,19 @@ def read_product(product_id: uuid.UUID, _p: CustomerOrStaff, ctx: Ctx, response:
     responses=problem_responses(401, 403, 404, 409, 412, 422, 428),
 )
 def update_product(
-    product_id: uuid.UUID, body: ProductUpdate, _p: Supervisor, ctx: Ctx, response: Response, if_match: IfMatch = None
+    product_id: uuid.UUID,
+    body: ProductUpdate,
+    principal: Supervisor,
+    ctx: Ctx,
+    response: Response,
+    if_match: IfMatch = None,
 ) -> ProductRead:
     row = products_service.update_product(
         ctx.db,
         product_id=str(product_id),
         changes=body.model_dump(exclude_unset=True),
         expected_version=expected_version(if_match),
+        actor=principal,
         now=ctx.clock(),
     )
     response.headers["ETag"] = etag_for(row.version)
@@ -106,10 +113,14 @@ def update_product(
     responses=problem_responses(401, 403, 404, 409, 412, 422),
 )
 def retire_product(
-    product_id: uuid.UUID, _p: Supervisor, ctx: Ctx, response: Response, if_match: IfMatch = None
+    product_id: uuid.UUID, principal: Supervisor, ctx: Ctx, response: Response, if_match: IfMatch = None
 ) -> ProductRead:
     row = products_service.retire_product(
-        ctx.db, product_id=str(product_id), expected_version=expected_version(if_match, required=False), now=ctx.clock()
+        ctx.db,
+        product_id=str(product_id),
+        expected_version=expected_version(if_match, required=False),
+        actor=principal,
+        now=ctx.clock(),
     )
     response.headers["ETag"] = etag_for(row.version)
     return ProductRead.model_validate(row)

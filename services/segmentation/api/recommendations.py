@@ -5,12 +5,8 @@ from fastapi import APIRouter
 from services.common.access import CustomerOrStaff
 from services.common.auth import ensure_own_customer
 from services.common.errors import problem_responses
-from services.segmentation.api.deps import Ctx, CustomerId
-from services.segmentation.schemas import (
-    ProductRead,
-    RecommendationList,
-    RecommendationRead,
-)
+from services.segmentation.api.deps import Ctx, CustomerId, present_recommendations
+from services.segmentation.schemas import RecommendationList
 from services.segmentation.service import catalogue, context, memberships
 
 router = APIRouter(prefix="/v1/recommendations", tags=["recommendations"])
@@ -26,8 +22,6 @@ def recommend(customer_id: CustomerId, principal: CustomerOrStaff, ctx: Ctx) -> 
     ensure_own_customer(principal, str(customer_id), context.customer_not_found(customer_id))
     f = memberships.require_features(ctx.db, customer_id=str(customer_id))
     recs = catalogue.recommend(ctx.db, customer_id=str(customer_id), now=ctx.clock(), features=f)
-    items = [
-        RecommendationRead(rank=i + 1, product=ProductRead.model_validate(r.product), reason=r.reason)
-        for i, r in enumerate(recs)
-    ]
-    return RecommendationList(customer_id=str(customer_id), classes=catalogue.customer_classes(f), items=items)
+    return RecommendationList(
+        customer_id=str(customer_id), classes=catalogue.customer_classes(f), items=present_recommendations(recs)
+    )

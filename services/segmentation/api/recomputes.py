@@ -4,7 +4,7 @@ import uuid
 
 from fastapi import APIRouter, Request, Response
 
-from services.common.access import StaffOrSystem, Supervisor
+from services.common.access import StaffOrSystemSegmentsRead, Supervisor
 from services.common.deps import Cursor, Limit
 from services.common.errors import problem_responses
 from services.segmentation.api.deps import Ctx
@@ -50,7 +50,7 @@ def start_recompute(
 @router.get(
     "", response_model=JobPage, summary="Recompute jobs, newest first", responses=problem_responses(401, 403, 422)
 )
-def list_recomputes(_p: StaffOrSystem, ctx: Ctx, limit: Limit = 50, cursor: Cursor = None) -> JobPage:
+def list_recomputes(_p: StaffOrSystemSegmentsRead, ctx: Ctx, limit: Limit = 50, cursor: Cursor = None) -> JobPage:
     rows, next_cursor = recomputes.list_jobs(ctx.db, limit=limit, cursor=cursor)
     return JobPage(items=[JobRead.model_validate(r) for r in rows], next_cursor=next_cursor)
 
@@ -61,5 +61,5 @@ def list_recomputes(_p: StaffOrSystem, ctx: Ctx, limit: Limit = 50, cursor: Curs
     summary="A recompute's status and progress",
     responses=problem_responses(401, 403, 404, 422),
 )
-def read_recompute(job_id: uuid.UUID, _p: StaffOrSystem, ctx: Ctx) -> JobRead:
+def read_recompute(job_id: uuid.UUID, _p: StaffOrSystemSegmentsRead, ctx: Ctx) -> JobRead:
     return JobRead.model_validate(recomputes.require_job(ctx.db, job_id=str(job_id)))

@@ -4,7 +4,7 @@ import uuid
 
 from fastapi import APIRouter, Response
 
-from services.common.access import Staff, StaffOrSystem
+from services.common.access import Staff, StaffOrSystemSegmentsRead
 from services.common.deps import Cursor, IdemKey, IfMatch, Limit, replay
 from services.common.errors import problem_responses
 from services.common.etag import etag_for, expected_version
@@ -74,7 +74,7 @@ def create_segment(
 
 
 @router.get("", response_model=SegmentPage, summary="Rule segments by name", responses=problem_responses(401, 403, 422))
-def list_segments(_p: StaffOrSystem, ctx: Ctx, limit: Limit = 50, cursor: Cursor = None) -> SegmentPage:
+def list_segments(_p: StaffOrSystemSegmentsRead, ctx: Ctx, limit: Limit = 50, cursor: Cursor = None) -> SegmentPage:
     rows, next_cursor = segments.list_segments(ctx.db, limit=limit, cursor=cursor)
     return SegmentPage(items=[SegmentRead.model_validate(r) for r in rows], next_cursor=next_cursor)
 
@@ -85,7 +85,7 @@ def list_segments(_p: StaffOrSystem, ctx: Ctx, limit: Limit = 50, cursor: Cursor
     summary="A rule segment (ETag carries its version)",
     responses=problem_responses(401, 403, 404, 422),
 )
-def read_segment(segment_id: uuid.UUID, _p: StaffOrSystem, ctx: Ctx, response: Response) -> SegmentRead:
+def read_segment(segment_id: uuid.UUID, _p: StaffOrSystemSegmentsRead, ctx: Ctx, response: Response) -> SegmentRead:
     row = segments.require_segment(ctx.db, segment_id=str(segment_id))
     response.headers["ETag"] = etag_for(row.version)
     return SegmentRead.model_validate(row)
@@ -118,7 +118,7 @@ def update_segment(
     summary="Every version, newest first",
     responses=problem_responses(401, 403, 404, 422),
 )
-def segment_versions(segment_id: uuid.UUID, _p: StaffOrSystem, ctx: Ctx) -> SegmentVersions:
+def segment_versions(segment_id: uuid.UUID, _p: StaffOrSystemSegmentsRead, ctx: Ctx) -> SegmentVersions:
     rows = segments.list_segment_versions(ctx.db, segment_id=str(segment_id))
     return SegmentVersions(items=[SegmentVersionRead.model_validate(r) for r in rows])
 
@@ -129,7 +129,9 @@ def segment_versions(segment_id: uuid.UUID, _p: StaffOrSystem, ctx: Ctx) -> Segm
     summary="Current members, by customer id",
     responses=problem_responses(401, 403, 404, 422),
 )
-def segment_members(segment_id: uuid.UUID, _p: StaffOrSystem, ctx: Ctx, limit: Limit = 50, cursor: Cursor = None):
+def segment_members(
+    segment_id: uuid.UUID, _p: StaffOrSystemSegmentsRead, ctx: Ctx, limit: Limit = 50, cursor: Cursor = None
+):
     return member_page(segments.list_segment_members(ctx.db, segment_id=str(segment_id), limit=limit, cursor=cursor))
 
 

@@ -3,6 +3,7 @@
 from collections.abc import Sequence
 
 from sqlalchemy import Row, select
+from sqlalchemy.orm import Session
 
 from services.common.db import Database
 from services.common.pagination import id_key, newest_id_first, page_of
@@ -22,14 +23,19 @@ def require_features(db: Database, *, customer_id: str) -> Row:
 
 
 def customer_segments(db: Database, *, customer_id: str) -> Sequence[Row]:
-    sm = segment_member.c
     with db.read() as s:
-        return s.execute(
-            select(segment.c.id, segment.c.name, sm.since)
-            .join(segment, segment.c.id == sm.segment_id)
-            .where(sm.customer_id == customer_id)
-            .order_by(segment.c.name)
-        ).all()
+        return segments_of(s, customer_id)
+
+
+def segments_of(s: Session, customer_id: str) -> Sequence[Row]:
+    """The rule segments the customer is in (id, name, since), by name."""
+    sm = segment_member.c
+    return s.execute(
+        select(segment.c.id, segment.c.name, sm.since)
+        .join(segment, segment.c.id == sm.segment_id)
+        .where(sm.customer_id == customer_id)
+        .order_by(segment.c.name)
+    ).all()
 
 
 def list_history(db: Database, *, customer_id: str, limit: int, cursor: str | None) -> tuple[list[Row], str | None]:

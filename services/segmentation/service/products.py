@@ -10,12 +10,14 @@ from typing import Any
 from sqlalchemy import Row, exc, insert, select, update
 from sqlalchemy.orm import Session
 
+from services.common.audit_chain import append as append_audit
+from services.common.auth import Principal
 from services.common.db import Database, is_unique_violation, rows_affected
 from services.common.errors import Conflict, InvalidInput, NotFound, PreconditionFailed
 from services.common.etag import check_version
 from services.common.idempotency import IdempotencyRequest, StoredResponse, find_stored, store_response
 from services.common.pagination import decode_cursor, page_of
-from services.segmentation.models import idempotency, product
+from services.segmentation.models import audit_chain, idempotency, product
 from services.segmentation.service.segments import stored_after_race
 
 
@@ -44,6 +46,7 @@ def create_product(
     db: Database,
     *,
     product_in: dict[str, Any],
+    actor: Principal,
     now: datetime,
     idem: IdempotencyRequest | None = None,
     present: Callable[[Row], dict[str, Any]] | None = None,
@@ -57,6 +60,7 @@ def create_product(
             return stored
         try:
             s.execute(insert(product).values(id=product_id, created_at=now, updated_at=now, **product_in))
+            _audit(s, actor, "product.created", product_id, 1, sorted(product_in), now)
             if idem and present is not None:
                 store_response(
                     s,
@@ -108,6 +112,21 @@ def _current_for_change(s: Session, product_id: str, expected_version: int | Non
     return current
 
 
+def _audit(s: Session, actor: Principal, action: str, product_id: str, version: int, fields, now: datetime) -> None:
+    """What is sold to whom is a sensitive write: each version of a product is in the audit chain."""
+    detail = {"product_id": product_id, "version": version, "fields": list(fields)}
+    append_audit(
+        s,
+        audit_chain,
+        action=action,
+        actor_sub=actor.sub,
+        actor_role=actor.role,
+        subject=product_id,
+        at=now,
+        detail=detail,
+    )
+
+
 def _write_version(s: Session, current: Row, **values) -> None:
     moved = rows_affected(
         s.execute(
@@ -121,7 +140,13 @@ def _write_version(s: Session, current: Row, **values) -> None:
 
 
 def update_product(
-    db: Database, *, product_id: str, changes: dict[str, Any], expected_version: int | None, now: datetime
+    db: Database,
+    *,
+    product_id: str,
+    changes: dict[str, Any],
+    expected_version: int | None,
+    actor: Principal,
+    now: datetime,
 ) -> Row:
     """A new version of an active product (the code never changes); 412 when `expected_version` is
     stale, 409 product_retired for a retired one, 422 when a wealth product would lose its risk level."""
@@ -131,15 +156,19 @@ def update_product(
             return current
         _check_risk(changes.get("category", current.category), changes.get("risk_level", current.risk_level))
         _write_version(s, current, **changes, updated_at=now)
+        _audit(s, actor, "product.changed", product_id, current.version + 1, sorted(changes), now)
         s.commit()
     return require_product(db, product_id=product_id)
 
 
-def retire_product(db: Database, *, product_id: str, expected_version: int | None, now: datetime) -> Row:
+def retire_product(
+    db: Database, *, product_id: str, expected_version: int | None, actor: Principal, now: datetime
+) -> Row:
     """Takes a product out of recommendations for good; it stays readable. 409 product_retired when
     it is retired already, 412 when `expected_version` is stale."""
     with db.write() as s:
         current = _current_for_change(s, product_id, expected_version)
         _write_version(s, current, is_active=False, retired_at=now, updated_at=now)
+        _audit(s, actor, "product.retired", product_id, current.version + 1, ["is_active"], now)
         s.commit()
     return require_product(db, product_id=product_id)

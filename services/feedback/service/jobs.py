@@ -1,0 +1,35 @@
+"""Feedback's scheduled jobs (services.common.jobs runs each once per window across replicas): the
+overdue sweep, which flags newly overdue complaints and emits complaint.overdue, and the retention
+sweep (services.feedback.service.retention)."""
+
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+from services.common.auth import Principal
+from services.common.db import Database
+from services.common.jobs import Job, JobRunner, Schedule, holder_name
+from services.feedback.config import FeedbackSettings
+from services.feedback.models import job_run
+from services.feedback.service.complaints import ComplaintContext
+from services.feedback.service.escalations import sweep_overdue
+from services.feedback.service.retention import sweep_retention
+
+SWEEPER = Principal(sub="feedback-overdue-sweep", role="system")
+
+
+def build_jobs(
+    settings: FeedbackSettings, db: Database, ctx: ComplaintContext, clock: Callable[[], datetime]
+) -> JobRunner:
+    def sweep() -> str:
+        return f"{sweep_overdue(db, actor=SWEEPER, ctx=ctx).newly_flagged} complaints newly overdue"
+
+    def retention() -> str:
+        years = settings.retention_complaint_years, settings.retention_survey_text_years
+        return str(sweep_retention(db, now=clock(), complaint_years=years[0], text_years=years[1]))
+
+    zone = settings.jobs_zone
+    jobs = [
+        Job("overdue_sweep", Schedule(settings.job_overdue_sweep_schedule, zone), sweep, timedelta(minutes=30)),
+        Job("retention_sweep", Schedule(settings.job_retention_sweep_schedule, zone), retention, timedelta(hours=1)),
+    ]
+    return JobRunner(db, job_run, jobs, clock, holder_name())

@@ -1,0 +1,200 @@
+"""Dual control of points adjustments: beyond the per-adjustment limit, or beyond the maker's daily
+total, an adjustment is a pending request until a supervisor or admin other than the maker approves it
+(posted once, in the maker's name) or rejects it; one pending per account; requests expire; each step is
+on the feed and in the audit chain; every route's success, declared errors and roles."""
+
+import threading
+import uuid
+
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from services.common.audit_chain import verify
+from services.common.auth import Principal
+from services.loyalty.app import create_app
+from services.loyalty.models import ADJUSTMENTS, audit_chain
+from services.loyalty.service import adjustments
+from tests.loyalty import factories as f
+from tests.loyalty.conftest import Clock, loyalty_settings
+
+
+def _adjust(client, auth, cid, points, role="staff", sub="clerk-1", **headers):
+    return client.post(
+        f"/v1/loyalty/accounts/{cid}/adjustments",
+        json={"points": points, "reason": "客户投诉补偿积分"},
+        headers=auth(role, sub=sub) | headers,
+    )
+
+
+def _approvals(client, auth, status="pending"):
+    resp = client.get("/v1/loyalty/approvals", params={"status": status}, headers=auth("supervisor", sub="boss-1"))
+    assert resp.status_code == 200, resp.text
+    return resp.json()["items"]
+
+
+def test_over_the_limit_is_pending_until_another_supervisor_approves(client, auth, loyalty_db):
+    cid = f.enrol(client, auth)
+    pending = _adjust(client, auth, cid, 1500, role="supervisor", sub="boss-1")
+    assert pending.status_code == 202, pending.text
+    body = pending.json()
+    assert (body["status"], body["why"], body["maker_sub"], body["payload"]["points"]) == (
+        "pending", "over_limit", "boss-1", 1500
+    )  # fmt: skip
+    assert f.balance(client, auth, cid) == 0  # nothing posted yet
+    assert [a["id"] for a in _approvals(client, auth)] == [body["id"]]
+
+    own = client.post(f"/v1/loyalty/approvals/{body['id']}/approve", headers=auth("supervisor", sub="boss-1"))
+    assert own.status_code == 403 and own.json()["code"] == "maker_cannot_decide"
+    done = client.post(f"/v1/loyalty/approvals/{body['id']}/approve", headers=auth("supervisor", sub="boss-2"))
+    assert done.status_code == 200, done.text
+    assert (done.json()["status"], done.json()["checker_sub"]) == ("approved", "boss-2")
+    assert f.balance(client, auth, cid) == 1500
+    entry = client.get(f"/v1/loyalty/accounts/{cid}/statement", headers=auth("staff")).json()["items"][0]
+    assert entry["id"] == done.json()["entry_id"] and entry["points"] == 1500
+    again = client.post(f"/v1/loyalty/approvals/{body['id']}/approve", headers=auth("admin", sub="root"))
+    assert again.status_code == 409 and again.json()["code"] == "approval_decided"
+    assert f.balance(client, auth, cid) == 1500  # exactly once
+
+    events = [e["type"] for e in client.get("/v1/events", headers=auth("system")).json()["items"]]
+    assert events[-3:] == ["approval.requested", "approval.approved", "points.earned"] or events[-3:] == [
+        "approval.requested", "points.earned", "approval.approved"
+    ]  # fmt: skip
+    with loyalty_db.read() as s:
+        chain = [r.action for r in s.execute(select(audit_chain).order_by(audit_chain.c.seq))]
+        assert verify(s, audit_chain, [ADJUSTMENTS]).intact
+    assert chain == ["approval.requested", "points.adjusted", "approval.approved"]
+
+
+def test_beyond_the_makers_daily_total_is_pending(client, auth):
+    cid = f.enrol(client, auth)
+    for _ in range(5):
+        assert _adjust(client, auth, cid, 1000).status_code == 201  # 5,000 today: the cap
+    sixth = _adjust(client, auth, cid, 1)
+    assert sixth.status_code == 202 and sixth.json()["why"] == "over_daily_cap"
+    assert _adjust(client, auth, f.enrol(client, auth), 1000, sub="clerk-2").status_code == 201  # per maker
+
+
+def test_the_daily_total_starts_again_the_next_day(client, auth, clock):
+    cid = f.enrol(client, auth)
+    for _ in range(5):
+        assert _adjust(client, auth, cid, 1000).status_code == 201
+    clock.advance(days=1)
+    assert _adjust(client, auth, cid, 1000).status_code == 201
+
+
+def test_one_pending_request_per_account(client, auth):
+    cid = f.enrol(client, auth)
+    assert _adjust(client, auth, cid, 2000).status_code == 202
+    second = _adjust(client, auth, cid, 3000, sub="clerk-2")
+    assert second.status_code == 409 and second.json()["code"] == "approval_pending"
+    assert _adjust(client, auth, f.enrol(client, auth), 2000).status_code == 202  # another account
+
+
+def test_rejection_posts_nothing_and_needs_a_reason(client, auth):
+    cid = f.enrol(client, auth)
+    pid = _adjust(client, auth, cid, 2000).json()["id"]
+    url = f"/v1/loyalty/approvals/{pid}/reject"
+    missing = client.post(url, json={}, headers=auth("supervisor"))
+    assert missing.status_code == 422 and missing.json()["errors"][0]["loc"] == ["body", "reason"]
+    done = client.post(url, json={"reason": "金额与凭证不符"}, headers=auth("supervisor"))
+    assert done.status_code == 200 and (done.json()["status"], done.json()["note"]) == ("rejected", "金额与凭证不符")
+    assert f.balance(client, auth, cid) == 0
+    assert client.post(url, json={"reason": "again please"}, headers=auth("supervisor")).status_code == 409
+    assert _adjust(client, auth, cid, 2000).status_code == 202  # the slot is free again
+    assert [a["id"] for a in _approvals(client, auth, "rejected")] == [pid]
+
+
+def test_an_expired_request_cannot_be_approved_and_frees_the_account(client, auth, clock):
+    cid = f.enrol(client, auth)
+    pid = _adjust(client, auth, cid, 2000).json()["id"]
+    clock.advance(hours=73)
+    late = client.post(f"/v1/loyalty/approvals/{pid}/approve", headers=auth("supervisor"))
+    assert late.status_code == 409 and late.json()["code"] == "approval_expired"
+    assert client.get(f"/v1/loyalty/approvals/{pid}", headers=auth("staff")).json()["status"] == "expired"
+    assert _approvals(client, auth) == [] and [a["id"] for a in _approvals(client, auth, "expired")] == [pid]
+    assert _adjust(client, auth, cid, 2000).status_code == 202
+
+
+def test_a_checker_of_another_branch_cannot_decide(client, auth):
+    cid = f.enrol(client, auth)
+    resp = client.post(
+        f"/v1/loyalty/accounts/{cid}/adjustments",
+        json={"points": 2000, "reason": "网点调整积分"},
+        headers=auth("staff", sub="clerk-1", branch="BR0001"),
+    )
+    pid = resp.json()["id"]
+    other = client.post(f"/v1/loyalty/approvals/{pid}/approve", headers=auth("supervisor", branch="BR0002"))
+    assert other.status_code == 403 and other.json()["code"] == "checker_out_of_branch"
+    same = client.post(f"/v1/loyalty/approvals/{pid}/approve", headers=auth("supervisor", branch="BR0001"))
+    assert same.status_code == 200
+    pid2 = _adjust(client, auth, f.enrol(client, auth), 2000).json()["id"]
+    assert client.post(f"/v1/loyalty/approvals/{pid2}/approve", headers=auth("admin", branch="HQ")).status_code == 200
+
+
+def test_an_approval_that_the_balance_no_longer_covers_stays_pending(client, auth):
+    cid = f.funded(client, auth, 500)
+    pid = _adjust(client, auth, cid, -1500).json()["id"]
+    resp = client.post(f"/v1/loyalty/approvals/{pid}/approve", headers=auth("supervisor"))
+    assert resp.status_code == 409 and resp.json()["code"] == "points_insufficient"
+    assert client.get(f"/v1/loyalty/approvals/{pid}", headers=auth("staff")).json()["status"] == "pending"
+
+
+def test_roles_and_unknown_requests(client, auth):
+    cid = f.enrol(client, auth)
+    pid = _adjust(client, auth, cid, 2000).json()["id"]
+    for role in ("customer", "staff", "system"):
+        assert client.get("/v1/loyalty/approvals", headers=auth(role)).status_code == 403
+        assert client.post(f"/v1/loyalty/approvals/{pid}/approve", headers=auth(role)).status_code == 403
+        assert (
+            client.post(
+                f"/v1/loyalty/approvals/{pid}/reject", json={"reason": "no no no"}, headers=auth(role)
+            ).status_code
+            == 403
+        )
+    assert client.get(f"/v1/loyalty/approvals/{pid}", headers=auth("customer")).status_code == 403
+    assert client.get("/v1/loyalty/approvals").status_code == 401
+    missing = client.post(f"/v1/loyalty/approvals/{uuid.uuid4()}/approve", headers=auth("supervisor"))
+    assert missing.status_code == 404 and missing.json()["code"] == "approval_not_found"
+    assert client.get(f"/v1/loyalty/approvals/{uuid.uuid4()}", headers=auth("staff")).status_code == 404
+    assert client.get("/v1/loyalty/approvals/not-a-uuid", headers=auth("staff")).status_code == 422
+    assert client.get("/v1/loyalty/approvals", params={"status": "maybe"}, headers=auth("admin")).status_code == 422
+    assert (
+        client.get("/v1/loyalty/approvals", params={"status": "all"}, headers=auth("admin")).json()["items"][0]["id"]
+        == pid
+    )
+
+
+def test_a_replayed_request_answers_the_same_pending_request(client, auth):
+    cid = f.enrol(client, auth)
+    key = {"Idempotency-Key": f"adj-{uuid.uuid4()}"}
+    first = _adjust(client, auth, cid, 2000, **key)
+    again = _adjust(client, auth, cid, 2000, **key)
+    assert (first.status_code, again.status_code) == (202, 202) and first.json()["id"] == again.json()["id"]
+
+
+def test_racing_approvals_post_once(fresh_loyalty_db, auth):
+    app = create_app(loyalty_settings(fresh_loyalty_db.url), db=fresh_loyalty_db, clock=Clock())
+    with TestClient(app, raise_server_exceptions=False) as client:
+        cid = f.enrol(client, auth)
+        pid = _adjust(client, auth, cid, 2000).json()["id"]
+        outcomes: list[str] = []
+
+        def checker(n: int) -> None:
+            try:
+                adjustments.approve(
+                    fresh_loyalty_db,
+                    approval_id=pid,
+                    checker=Principal(f"boss-{n}", "supervisor", "BR0001"),
+                    policy=app.state.policy,
+                )
+                outcomes.append("approved")
+            except Exception as err:  # noqa: BLE001 - each loser's refusal is the point
+                outcomes.append(getattr(err, "code", type(err).__name__))
+
+        threads = [threading.Thread(target=checker, args=(n,)) for n in range(6)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert sorted(outcomes) == ["approval_decided"] * 5 + ["approved"]
+        assert f.balance(client, auth, cid) == 2000
