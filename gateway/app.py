@@ -19,6 +19,7 @@ from gateway.ratelimit import RateLimiter
 from gateway.routes import RouteTable
 from gateway.upstream import UpstreamClient
 from services.common.auth import TokenVerifier
+from services.common.connection_limits import install_connection_limits
 from services.common.errors import install_problem_handlers
 from services.common.logs import configure_logging
 from services.common.metrics import HttpMetrics, metrics_router
@@ -151,6 +152,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     app.state.route_table = table
     app.state.metrics = HttpMetrics(CollectorRegistry(auto_describe=True))
     app.state.upstream_metrics = UpstreamMetrics(app.state.metrics.registry, list(SERVICES))
+    install_connection_limits(app.state.metrics.registry, settings)
     app.state.merged_openapi = openapi.MergedOpenAPI(app)
     install_problem_handlers(app)
     edge = edge_layers(settings, app.state.metrics)

@@ -201,16 +201,26 @@ class Forwarder:
                 breaker.release()
 
 
+class BodyIncomplete(ProblemError):
+    """The client's connection ended before its whole body arrived (it left, or the server closed it
+    for a stalled body with its own 408). What did arrive is never sent upstream as if it were the
+    request; this answer reaches no one (the server drops it) but labels the request's metrics."""
+
+    status = 408
+    code = "request_body_incomplete"
+
+
 async def read_body(scope: Scope, receive: Receive, limit: int) -> bytes:
-    """The whole body, so that an idempotent request can be sent again; 413 past the limit."""
+    """The whole body, so that an idempotent request can be sent again; 413 past the limit; 408
+    (BodyIncomplete) when the connection ends first."""
     for name, value in scope["headers"]:
         if name == b"content-length" and value.isdigit() and int(value) > limit:
             raise PayloadTooLarge(f"The request body exceeds {limit} bytes")
     chunks, size = [], 0
     while True:
         message = await receive()
-        if message["type"] != "http.request":  # the client went away
-            break
+        if message["type"] != "http.request":
+            raise BodyIncomplete("The connection ended before the whole request body arrived")
         chunk = message.get("body", b"")
         size += len(chunk)
         if size > limit:

@@ -14,6 +14,7 @@ from services.common.audit_chain import head as audit_head
 from services.common.audit_chain import install_audit_metrics
 from services.common.auth import TokenVerifier
 from services.common.config import BaseServiceSettings, FeedConsumerSettings, JobSettings
+from services.common.connection_limits import install_connection_limits
 from services.common.consumer import ConsumerThread, FeedConsumer, consumer_check
 from services.common.consumer_metrics import install_consumer_metrics
 from services.common.db import Database
@@ -112,6 +113,7 @@ def build_service_app(
             )
     install_consumer_metrics(app.state.metrics.registry, consumers)
     install_job_metrics(app.state.metrics.registry, jobs)
+    install_connection_limits(app.state.metrics.registry, settings)
     if audit_chain is not None:
         install_audit_metrics(app.state.metrics.registry, lambda: audit_head(db, audit_chain))
     app.state.jobs = jobs

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import jwt
-from pydantic import field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEV_JWT_SECRET = "dev-only-jwt-secret-change-me-0123456789abcdef"  # noqa: S105 - refused outside development
@@ -16,7 +16,7 @@ DEV_HMAC_KEY = "dev-only-hmac-key-change-me"
 DEFAULT_JWT_AUDIENCE = "postal-savings-suite"
 DEFAULT_JWT_ISSUER = "postal-savings-dev"
 # Settings one SUITE_<NAME> variable gives every process at once (a process's own <PREFIX>_<NAME> wins).
-SUITE_WIDE = ("jwt_secret", "jwt_audience", "jwt_issuer")
+SUITE_WIDE = ("jwt_secret", "jwt_audience", "jwt_issuer", "header_timeout_seconds", "connection_limit")
 PLACEHOLDERS = {DEV_JWT_SECRET, DEV_PII_KEY, DEV_HMAC_KEY, "", "changeme", "change-me", "secret"}
 DEFAULT_PORTS = {"gateway": 8000, "profile": 8001, "segmentation": 8002, "feedback": 8003, "loyalty": 8004}
 
@@ -113,12 +113,18 @@ class BaseServiceSettings(BaseSettings):
     max_page_size: int = 200
     max_body_bytes: int = 1_048_576  # a larger request body is 413 (services/common/limits.py)
     request_timeout_seconds: float = 60.0  # unanswered for longer: 504 (above a feed's 30 s long poll)
+    # Below the app, in the server (services/common/connection_limits.py): a request head, or a stalled
+    # body, not in within this is 408 and closed; past the connection limit the oldest idle connection
+    # is closed, or the new one is 503 when none is idle (0: half the soft open-files limit, <= 10,000).
+    header_timeout_seconds: float = Field(default=10.0, gt=0)
+    connection_limit: int = Field(default=0, ge=0)
 
     @model_validator(mode="before")
     @classmethod
     def _suite_wide_defaults(cls, values: Any) -> Any:
-        # The secret and the token binding may be given once for the whole suite (SUITE_JWT_SECRET,
-        # SUITE_JWT_AUDIENCE, SUITE_JWT_ISSUER); a service's own wins.
+        # The secret, the token binding and the connection limits may be given once for the whole
+        # suite (SUITE_JWT_SECRET, SUITE_JWT_AUDIENCE, SUITE_JWT_ISSUER, SUITE_HEADER_TIMEOUT_SECONDS,
+        # SUITE_CONNECTION_LIMIT); a service's own wins.
         suite = {name: os.environ.get(f"SUITE_{name.upper()}") for name in SUITE_WIDE}
         values = with_derived(values, {name: value for name, value in suite.items() if value})
         # The process's own port follows SUITE_PORT_BASE like its peers' (the prefix names the service).

@@ -8,19 +8,28 @@ middleware, so the answers carry the request id."""
 import asyncio
 import json
 from collections.abc import Iterable
+from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from services.common.errors import PROBLEM_MEDIA_TYPE, problem_body
 
 
+def problem_message(
+    status: int, code: str, detail: str, extra_headers: Iterable[tuple[bytes, bytes]] = (), **extra: Any
+) -> tuple[list[tuple[bytes, bytes]], bytes]:
+    """A problem+json answer's headers and body, for whoever writes it without a Response."""
+    body = json.dumps(problem_body(status, code, detail, **extra)).encode()
+    headers = [(b"content-type", PROBLEM_MEDIA_TYPE.encode()), (b"content-length", str(len(body)).encode())]
+    return [*headers, *extra_headers], body
+
+
 async def send_problem(
     send: Send, status: int, code: str, detail: str, extra_headers: Iterable[tuple[bytes, bytes]] = ()
 ) -> None:
     """A problem+json answer sent straight through ASGI (by middleware that answers for the app)."""
-    body = json.dumps(problem_body(status, code, detail)).encode()
-    headers = [(b"content-type", PROBLEM_MEDIA_TYPE.encode()), (b"content-length", str(len(body)).encode())]
-    await send({"type": "http.response.start", "status": status, "headers": [*headers, *extra_headers]})
+    headers, body = problem_message(status, code, detail, extra_headers)
+    await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
 
 

@@ -6,20 +6,32 @@ uvicorn writes a response's status line and headers as soon as the app sends the
 second write, so every small answer costs two sends and the client wakes twice. CorkedTransport
 holds the head until the body's first write and sends them together (or sends the head alone on the
 loop's next turn, when the body is not ready yet). Measured on a proxied read, the gateway's
-throughput rose by about 6 %. Nothing else about uvicorn changes; the options below are the ones this
-suite's processes use, with uvicorn's meanings."""
+throughput rose by about 6 %. GuardedHttpToolsProtocol adds the process's connection limits
+(services.common.connection_limits: header and body timeouts, a cap on open connections), which
+uvicorn does not have. Nothing else about uvicorn changes; the options below are the ones this suite's
+processes use, with uvicorn's meanings."""
 
 import argparse
 import asyncio
 import ctypes
 import ctypes.util
+import weakref
 from collections.abc import Iterable, Sequence
 from typing import Any, cast
 
 import uvicorn
+from uvicorn.config import Config
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+from uvicorn.server import ServerState
 
+from services.common.connection_limits import (
+    REFUSAL_RETRY_AFTER_SECONDS,
+    ConnectionGuard,
+    configured_limits,
+    problem_answer,
+)
 from services.common.feed_wait import release_waiters
+from services.common.middleware import new_request_id
 
 
 class CorkedTransport:
@@ -85,6 +97,99 @@ class CorkedHttpToolsProtocol(HttpToolsProtocol):
         super().connection_made(cast(asyncio.Transport, CorkedTransport(transport, self.loop)))
 
 
+_GUARDS: "weakref.WeakKeyDictionary[ServerState, ConnectionGuard]" = weakref.WeakKeyDictionary()
+REFUSAL_LINGER_SECONDS = 1.0  # a refused connection stays open this long at most, so the 503 is read
+
+
+class GuardedHttpToolsProtocol(CorkedHttpToolsProtocol):
+    """The corked protocol under the process's connection limits: it tells its server's
+    ConnectionGuard when it rests (an answer is out, or nothing came yet) and when it is busy (bytes
+    arrived), and says, when the guard sweeps, whether it has run out of time. The hot path costs a
+    clock read and a dict removal per read, and a dict lookup and insertion per answer."""
+
+    def __init__(
+        self,
+        config: Config,
+        server_state: ServerState,
+        app_state: dict[str, Any],
+        _loop: asyncio.AbstractEventLoop | None = None,
+    ) -> None:
+        super().__init__(config, server_state, app_state, _loop)
+        guard = _GUARDS.get(server_state)
+        if guard is None:  # the app is loaded by now: its settings are the ones configured
+            guard = _GUARDS[server_state] = ConnectionGuard(configured_limits(), self.loop)
+        self.guard = guard
+        self.idle = guard.idle  # written on every read and answer: a method call less each time
+        self.head_from = 0.0  # when the request head now awaited could first begin
+        self.last_data = 0.0
+        self.refused = False
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self.head_from = self.last_data = self.loop.time()
+        if not self.guard.admit(self):
+            self.refused = True
+            detail = f"All {self.guard.limit} connections this process keeps are busy; try again shortly"
+            answer = problem_answer(
+                503, "too_many_connections", detail, new_request_id(), retry_after=REFUSAL_RETRY_AFTER_SECONDS
+            )
+            self.transport.write(answer)
+            # Closed when the client has read it and closes (eof_received), or after the linger.
+            self.loop.call_later(REFUSAL_LINGER_SECONDS, self.transport.close)
+
+    def data_received(self, data: bytes) -> None:
+        if self.refused:
+            return  # read and dropped, so that closing sends no reset before the client reads the 503
+        now = self.loop.time()
+        cycle = self.cycle
+        if cycle is not None and cycle.response_complete and cycle.scope is self.scope:
+            self.head_from = now  # the last answer is out: a new request head may begin here
+        self.last_data = now
+        self.idle.pop(self, None)  # busy: not evicted at the limit
+        HttpToolsProtocol.data_received(self, data)  # (no class between overrides it; super() costs more)
+
+    def on_response_complete(self) -> None:
+        HttpToolsProtocol.on_response_complete(self)
+        if self.timeout_keep_alive_task is not None and self in self.guard.open:
+            self.idle[self] = None  # kept alive, waiting for the next request: evicted first at the limit
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.guard.forget(self)
+        super().connection_lost(exc)
+
+    def stalled(self, now: float, timeout: float) -> str | None:
+        cycle = self.cycle
+        if cycle is not None and not cycle.response_complete:
+            if (
+                cycle.scope is not self.scope  # a pipelined request waits behind this one
+                or not cycle.more_body
+                or self.flow.read_paused  # the app has not taken what came: not the client's delay
+                or cycle.waiting_for_100_continue
+            ):
+                return None  # the request is the app's now
+            return "body_timeout" if now - self.last_data > timeout else None
+        if self.scope is None:  # nothing received since the connection opened
+            return "silent" if now - self.head_from > timeout else None
+        if cycle is not None and cycle.scope is self.scope:  # answered, and nothing new begun
+            if self.timeout_keep_alive_task is not None:
+                return None  # uvicorn's keep-alive timeout closes it sooner
+            return "silent" if now - self.last_data > timeout else None
+        return "head_timeout" if now - self.head_from > timeout else None
+
+    def close_for(self, reason: str) -> None:
+        cycle = self.cycle
+        answer = reason in ("head_timeout", "body_timeout")
+        if cycle is not None and not cycle.response_complete:
+            answer = answer and not cycle.response_started
+            cycle.disconnected = True  # the app's receive() now says http.disconnect; what it sends is dropped
+            cycle.message_event.set()
+        if answer:
+            part = "request head" if reason == "head_timeout" else "request body"
+            detail = f"The {part} did not arrive within {self.guard.timeout:g} s"
+            self.transport.write(problem_answer(408, f"request_{reason}", detail, new_request_id()))
+        self.transport.close()
+
+
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(
         prog="python -m services.common.serve",
@@ -130,7 +235,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         workers=args.workers,
         log_level=args.log_level,
         access_log=args.access_log,
-        http=CorkedHttpToolsProtocol,
+        http=GuardedHttpToolsProtocol,
         timeout_graceful_shutdown=args.timeout_graceful_shutdown,
         timeout_keep_alive=args.timeout_keep_alive,
     )

@@ -183,9 +183,11 @@ def test_the_launcher_serves_a_factory(tmp_path):
 
 # serve.py subclasses uvicorn's private HttpToolsProtocol (its connection_made hands the transport
 # on) and relies on how RequestResponseCycle writes a response (head, then body, each in one
-# transport.write), which CorkedTransport joins. pyproject.toml pins uvicorn to the minor version this
-# was written against; a new uvicorn, or a patch release that edits either class, must be read again
-# before it is trusted.
+# transport.write), which CorkedTransport joins. GuardedHttpToolsProtocol reads the protocol's request
+# state (scope, cycle and its more_body, response_complete, waiting_for_100_continue, disconnected,
+# message_event; flow.read_paused; timeout_keep_alive_task, set only once an answer is out).
+# pyproject.toml pins uvicorn to the minor version this was written against; a new uvicorn, or a patch
+# release that edits either class, must be read again before it is trusted.
 UVICORN_MINOR = "0.55"
 PINNED_SOURCE_SHA256 = {
     "HttpToolsProtocol": "ec7f438cf5cec43e89f2636c4521d2937acfcbd11db4cfdc627dad3b9962ff3f",

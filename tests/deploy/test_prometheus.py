@@ -19,6 +19,7 @@ ALERTS = (
     "SuiteHigh5xxRatio",
     "SuiteHighLatencyP99",
     "GatewayUpstreamFailing",
+    "SuiteConnectionLimitReached",
     "FeedbackComplaintOverdue",
     "FeedbackComplaintsAtRisk",
     "FeedConsumerLagGrowing",

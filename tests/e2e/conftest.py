@@ -7,6 +7,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -148,13 +149,28 @@ def migrate_service(service: str, database_url: str) -> None:
 def suite(request, tmp_path) -> Iterator[Suite]:
     """Profile and the gateway, live, on SQLite and on PostgreSQL (the production-like mode); the
     test may stop and start profile (same port, same database)."""
-    if request.param == "sqlite":
+    database_url = profile_database(request.param, tmp_path, "test_e2e_profile")
+    profile = profile_process(database_url, tmp_path / "profile.log")
+    gateway = profile_gateway(profile, tmp_path / "gateway.log")
+    with running(profile, gateway):
+        yield Suite(profile=profile, gateway=gateway)
+
+
+def profile_database(kind: str, tmp_path: Path, pg_name: str) -> str:
+    """A profile database migrated to head: a SQLite file in `tmp_path`, or (kind "postgres") a fresh
+    PostgreSQL database named `<pg_name>_<worker>`."""
+    if kind == "sqlite":
         database_url = f"sqlite:///{tmp_path / 'profile.db'}"
     else:
         require_postgres()
-        database_url = fresh_pg_database(f"test_e2e_profile_{worker_id()}")
+        database_url = fresh_pg_database(f"{pg_name}_{worker_id()}")
     migrate_service("profile", database_url)
-    profile = Process(
+    return database_url
+
+
+def profile_process(database_url: str, log_path: Path, **env: str) -> Process:
+    """Profile on `database_url` (migrated already), with the test settings and `env`; not started."""
+    return Process(
         "profile",
         "services.profile.app:create_app",
         base_env(
@@ -162,25 +178,36 @@ def suite(request, tmp_path) -> Iterator[Suite]:
             PROFILE_ENVIRONMENT="test",
             PROFILE_LOG_LEVEL="WARNING",
             PROFILE_JWT_SECRET=DEV_JWT_SECRET,
+            **env,
         ),
-        tmp_path / "profile.log",
+        log_path,
     )
-    gateway = profile_only_gateway(
+
+
+def profile_gateway(profile: Process, log_path: Path, **env: str) -> Process:
+    """The gateway in front of `profile` alone, with the test settings and `env`; not started."""
+    return profile_only_gateway(
         profile,
-        tmp_path / "gateway.log",
+        log_path,
         GATEWAY_ENVIRONMENT="test",
         GATEWAY_LOG_LEVEL="WARNING",
         GATEWAY_JWT_SECRET=DEV_JWT_SECRET,
+        **env,
     )
+
+
+@contextmanager
+def running(*procs: Process) -> Iterator[None]:
+    """Every process started (all spawned, then each awaited live), and stopped in reverse order."""
     try:
-        profile.spawn()
-        gateway.spawn()
-        profile.wait_live()
-        gateway.wait_live()
-        yield Suite(profile=profile, gateway=gateway)
+        for proc in procs:
+            proc.spawn()
+        for proc in procs:
+            proc.wait_live()
+        yield
     finally:
-        gateway.stop()
-        profile.stop()
+        for proc in reversed(procs):
+            proc.stop()
 
 
 STANDIN_SERVICES = ("segmentation", "loyalty", "feedback")
@@ -252,13 +279,5 @@ def client_suite(tmp_path_factory) -> Iterator[ClientSuite]:
         ),
         tmp_path / "gateway.log",
     )
-    everything = [profile, *standins.values(), suite.gateway]
-    try:
-        for proc in everything:
-            proc.spawn()
-        for proc in everything:
-            proc.wait_live()
+    with running(profile, *standins.values(), suite.gateway):
         yield suite
-    finally:
-        for proc in reversed(everything):
-            proc.stop()
