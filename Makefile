@@ -46,8 +46,8 @@ token: $(STAMP) ## print a development token: make token ROLE=staff [SUB=...] [B
 test: $(STAMP) $(CLIENT_TOOLS) ## run the whole test suite (SQLite and PostgreSQL when reachable; it must be in CI)
 	$(BIN)/python -m pytest -n auto -q $(PYTEST_ARGS)
 
-audit-verify: $(STAMP) migrate ## check each service's audit chain and the rows it mirrors (as migrate finds the databases); exit 1 naming the first broken record
-	@rc=0; for s in profile segmentation feedback loyalty; do $(BIN)/python -m services.$$s.tools.audit verify || rc=1; done; exit $$rc
+audit-verify: $(STAMP) migrate ## check each service's audit chain and the rows it mirrors (the databases make run uses); exit 1 naming the first broken record
+	@DB=$(DB) SUITE_POSTGRES_URL=$(SUITE_POSTGRES_URL) bash scripts/audit-verify.sh
 
 check-migrations: $(STAMP) ## alembic check, upgrade, downgrade to base, upgrade: each service, both databases
 	$(BIN)/python -m pytest -q tests/migrations
