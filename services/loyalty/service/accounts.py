@@ -23,8 +23,6 @@ from services.loyalty.service.ledger import (
 )
 from services.loyalty.service.policy import Policy
 
-SUPERVISOR_ROLES = frozenset({"supervisor", "admin"})
-
 
 def get_account(s: Session, customer_id: uuid.UUID) -> PointsAccount | None:
     return s.get(PointsAccount, customer_id)

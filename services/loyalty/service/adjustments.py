@@ -68,7 +68,7 @@ def adjust_points(
                 now=now,
                 ttl=policy.approval_ttl,
             )
-            _step(s, row, "approval.requested", actor, now, points=points, why=why, expires_at=row["expires_at"])
+            _step(s, row, "approval.requested", actor, now, points=points, why=why, expires_at=_iso(row["expires_at"]))
             if idem:
                 store_response(s, idempotency, idem, 202, present_pending(row))
             s.commit()
@@ -128,7 +128,7 @@ def _post(
 def _step(s: Session, row: RowMapping, type_: str, actor: Principal, now: datetime, **data: Any) -> None:
     """The step on the feed and in the audit chain (never the typed reason: it is free text)."""
     body = {"approval_id": row["id"], "action": row["action"], **data}
-    record_event(s, outbox, type=type_, subject_id=row["object_id"], data=_plain(body))
+    record_event(s, outbox, type=type_, subject_id=row["object_id"], data=body)
     append_audit(
         s,
         audit_chain,
@@ -137,12 +137,12 @@ def _step(s: Session, row: RowMapping, type_: str, actor: Principal, now: dateti
         actor_role=actor.role,
         subject=row["object_id"],
         at=now,
-        detail=_plain({**body, "maker_sub": row["maker_sub"]}),
+        detail={**body, "maker_sub": row["maker_sub"]},
     )
 
 
-def _plain(data: dict[str, Any]) -> dict[str, Any]:
-    return {k: (v.isoformat().replace("+00:00", "Z") if isinstance(v, datetime) else v) for k, v in data.items()}
+def _iso(moment: datetime) -> str:
+    return moment.isoformat().replace("+00:00", "Z")
 
 
 def approve(db: Database, *, approval_id: str, checker: Principal, policy: Policy) -> tuple[RowMapping, LedgerEntry]:
