@@ -26,6 +26,7 @@ DEFAULT_ROUTES: dict[str, str] = {
     "/v1/surveys": "feedback",
     "/v1/complaints": "feedback",
     "/v1/follow-ups": "feedback",
+    "/v1/improvement-actions": "feedback",
     "/v1/loyalty": "loyalty",
 }
 

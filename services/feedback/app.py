@@ -22,6 +22,7 @@ from services.feedback.models import audit_chain, consumer_cursor, outbox
 from services.feedback.service.complaints import ComplaintContext
 from services.feedback.service.deadlines import DeadlineRules
 from services.feedback.service.escalations import count_deadlines
+from services.feedback.service.improvements import count_active
 from services.feedback.service.jobs import build_jobs
 from services.feedback.service.surveys import SurveyContext
 
@@ -98,5 +99,7 @@ def create_app(
         small_sample=settings.small_sample_threshold,
         free_text_max=settings.free_text_max_chars,
     )
-    install_domain_metrics(registry, lambda: count_deadlines(db, ctx=complaints))
+    install_domain_metrics(
+        registry, lambda: count_deadlines(db, ctx=complaints), lambda: count_active(db, today=clock().date())
+    )
     return app

@@ -1,9 +1,9 @@
 """Feedback tables: the customer read model, JR/T 0169-2018 code lists (data), complaints with their
-append-only steps, surveys (one row per version), responses and answers, follow-up tasks, outbox, and
-who exported a person's data (personal_data_access)."""
+append-only steps, surveys (one row per version), responses and answers, follow-up tasks, improvement
+actions, outbox, and who exported a person's data (personal_data_access)."""
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -12,6 +12,7 @@ from sqlalchemy import (
     Boolean,
     CheckConstraint,
     Column,
+    Date,
     ForeignKey,
     Index,
     Integer,
@@ -245,6 +246,36 @@ class SurveyInvitation(Base, table=True):
     customer_id: str = Field(sa_column=Column(String(36), nullable=False, index=True))
     complaint_id: uuid.UUID | None = Field(default=None, foreign_key="complaint.id")
     created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+IMPROVEMENT_STATES = ("open", "in_progress", "done", "cancelled")
+
+
+class ImprovementAction(Base, table=True):
+    """An improvement measure arising from what customers said: a survey driver, a frequent term or a
+    complaint cause (`links`), with an owner, a branch (none: bank-wide), a due date and a status."""
+
+    __tablename__ = "improvement_action"
+    __table_args__ = (
+        CheckConstraint(_in("status", IMPROVEMENT_STATES), name="status"),
+        Index("ix_improvement_action_status_due_on", "status", "due_on"),
+        Index("ix_improvement_action_branch_code_status", "branch_code", "status"),
+    )
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    title: str = Field(sa_column=Column(String(200), nullable=False))
+    plan: str | None = Field(default=None, sa_column=Column(Text))
+    owner: str = Field(sa_column=Column(String(100), nullable=False))
+    branch_code: str | None = Field(default=None, sa_column=Column(String(16)))
+    due_on: date = Field(sa_column=Column(Date, nullable=False))
+    links: list[dict[str, Any]] = Field(sa_column=Column(JSON, nullable=False))
+    status: str = Field(default="open", sa_column=Column(String(12), nullable=False))
+    created_by: str = Field(sa_column=Column(String(100), nullable=False))
+    opened_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    updated_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    finished_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+    outcome: str | None = Field(default=None, sa_column=Column(Text))
+    revision: int = Field(default=1, sa_column=Column(Integer, nullable=False))
 
 
 outbox = outbox_table(metadata)

@@ -1,7 +1,7 @@
 """Feedback routes, one module per aggregate; handlers parse, authorise, call one service function and
 return a schema. `routers` is what create_app includes."""
 
-from services.feedback.api import analysis, complaints, follow_ups, personal_data, responses, surveys
+from services.feedback.api import analysis, complaints, follow_ups, improvements, personal_data, responses, surveys
 
 routers = [
     complaints.router,
@@ -9,5 +9,6 @@ routers = [
     responses.router,
     analysis.router,
     follow_ups.router,
+    improvements.router,
     personal_data.router,
 ]
