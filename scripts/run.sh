@@ -17,19 +17,25 @@ cat <<MSG
   Ctrl-C stops everything.
 
 MSG
-# A first look should show real data: once profile answers, load a small synthetic set into an empty
-# database (never into one that has customers). SUITE_DEMO=0 turns it off. The loader runs in this
-# process group, so Ctrl-C stops it with the rest.
+# A first look should show a working bank: once every service answers, load a starter catalogue, then a
+# small synthetic set into an empty database (never into one that has customers). SUITE_DEMO=0 turns
+# both off. The loaders run in this process group, so Ctrl-C stops them with the rest.
 if [[ "${SUITE_DEMO:-1}" != "0" ]]; then
   mkdir -p data
   (
-    profile="http://127.0.0.1:${PROFILE_PORT:-8001}"
-    for _ in $(seq 60); do
-      curl -fsS "$profile/health/ready" >/dev/null 2>&1 && break
+    gateway="http://127.0.0.1:${port}"
+    for _ in $(seq 90); do
+      curl -fsS "$gateway/health" >/dev/null 2>&1 && break
       sleep 1
     done
-    .venv/bin/python -m services.profile.tools.demo --n "${SUITE_DEMO_SIZE:-200}" --if-empty --url "$profile" \
-      >data/demo.log 2>&1 && echo "  demo data: loaded into an empty profile (log: data/demo.log)"
+    # The starter catalogue first (earning rules in force for the past year, rewards, a lecture, products,
+    # a published survey; each part only where that catalogue is empty), so the demo's transactions earn.
+    .venv/bin/python -m gateway.tools.first_look --url "$gateway" >data/first-look.log 2>&1 \
+      && echo "  first look: starter catalogue checked (log: data/first-look.log)" \
+      || echo "  first look: the starter catalogue could not be loaded (log: data/first-look.log)"
+    .venv/bin/python -m services.profile.tools.demo --n "${SUITE_DEMO_SIZE:-200}" --if-empty \
+      --url "http://127.0.0.1:${PROFILE_PORT:-8001}" >data/demo.log 2>&1 \
+      && echo "  demo data: loaded into an empty profile (log: data/demo.log)"
   ) &
 fi
 processes=()
