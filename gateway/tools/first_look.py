@@ -20,7 +20,7 @@ import httpx
 from gateway.config import GatewaySettings
 from services.common.auth import mint_for
 
-RULES = [
+RULES: list[dict[str, Any]] = [
     {
         "code": "fl-deposit",
         "name": "存款积分",
@@ -32,7 +32,7 @@ RULES = [
     {"code": "fl-bills", "name": "生活缴费积分", "kind": "bill_payment", "points_per_100_cny": 5, "daily_cap": 200},
     {"code": "fl-wealth", "name": "理财购买积分", "kind": "wealth_purchase", "points_per_100_cny": 20},
 ]
-REWARDS = [
+REWARDS: list[dict[str, Any]] = [
     {"code": "fl-umbrella", "name": "邮储定制雨伞", "type": "gift", "points_price": 800, "stock": 500},
     {
         "code": "fl-fee-voucher",
@@ -42,7 +42,7 @@ REWARDS = [
         "voucher_valid_days": 90,
     },
 ]
-PRODUCTS = [
+PRODUCTS: list[dict[str, Any]] = [
     {"code": "FL-DEP-3Y", "name": "三年期整存整取", "category": "deposit", "needs_tag": "saving"},
     {
         "code": "FL-WM-R2",
