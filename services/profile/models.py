@@ -1,7 +1,7 @@
 """Profile tables: customers (personal data encrypted, keyed hashes for lookup), the audit of
 personal-data reads and overrides, the customer-number counter, contacts and consent, risk
-assessments, service agreements, the interaction log, transactions and asset snapshots, erasure
-requests, outbox and idempotency records."""
+assessments, service agreements, the interaction log, transactions and asset snapshots, stated needs and
+holdings, erasure requests, outbox and idempotency records."""
 
 import uuid
 from datetime import date, datetime
@@ -284,6 +284,56 @@ class AssetSnapshot(Base, table=True):
     as_of_date: date = Field(sa_column=Column(Date, nullable=False))
     aum_fen: int = Field(sa_column=Column(BigInteger, nullable=False))
     recorded_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+NEEDS_PURPOSES = ("saving", "wealth_growth", "retirement", "education", "housing", "business", "protection", "everyday")
+HORIZONS = ("short", "medium", "long")
+LIQUIDITY_NEEDS = ("high", "medium", "low")
+HOLDING_CATEGORIES = ("deposit", "wealth", "loan", "card", "insurance")
+HOLDING_STATUSES = ("held", "closed")
+
+
+class CustomerNeeds(Base, table=True):
+    """What the customer says they need: the purpose of their money, its horizon and how much of it they
+    may need at short notice; one row per customer, replaced as a whole when stated again."""
+
+    __tablename__ = "customer_needs"
+    __table_args__ = (
+        CheckConstraint(_in("purpose", NEEDS_PURPOSES), name="purpose"),
+        CheckConstraint(_in("horizon", HORIZONS), name="horizon"),
+        CheckConstraint(_in("liquidity_need", LIQUIDITY_NEEDS), name="liquidity_need"),
+    )
+
+    customer_id: uuid.UUID = Field(sa_column=Column(Uuid(), ForeignKey("customer.id"), primary_key=True))
+    purpose: str = Field(sa_column=Column(String(16), nullable=False))
+    horizon: str = Field(sa_column=Column(String(8), nullable=False))
+    liquidity_need: str = Field(sa_column=Column(String(8), nullable=False))
+    stated_by_role: str = Field(sa_column=Column(String(16), nullable=False))
+    stated_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    revision: int = Field(default=1, sa_column=Column(Integer, nullable=False))
+
+
+class Holding(Base, table=True):
+    """A product the customer holds, as core banking reports it under its own reference (a contract id,
+    never a card or account number): the product code, category, dates and whether it is still held."""
+
+    __tablename__ = "holding"
+    __table_args__ = (
+        UniqueConstraint("customer_id", "holding_ref"),
+        CheckConstraint(_in("category", HOLDING_CATEGORIES), name="category"),
+        CheckConstraint(_in("status", HOLDING_STATUSES), name="status"),
+    )
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    customer_id: uuid.UUID = Field(sa_column=_customer_fk())
+    holding_ref: str = Field(sa_column=Column(String(64), nullable=False))
+    product_code: str = Field(sa_column=Column(String(32), nullable=False))
+    category: str = Field(sa_column=Column(String(12), nullable=False))
+    opened_on: date = Field(sa_column=Column(Date, nullable=False))
+    matures_on: date | None = Field(default=None, sa_column=Column(Date))
+    status: str = Field(sa_column=Column(String(8), nullable=False))
+    closed_on: date | None = Field(default=None, sa_column=Column(Date))
+    updated_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
 
 
 class ErasureRequest(Base, table=True):

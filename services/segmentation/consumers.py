@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from services.common.db import upsert_insert
 from services.common.outbox import Event
 from services.segmentation.config import SegmentationSettings
-from services.segmentation.models import customer_feature, segment
+from services.segmentation.models import customer_feature, customer_holding, segment
 from services.segmentation.service.activity import count_transaction, latest_txn_at, reverse_transaction
 from services.segmentation.service.classify import Scope, classify, refresh_windows, remove_from_all
 from services.segmentation.service.quarantine import OnQuarantine, forget_subject, guarded, item_hook
@@ -52,7 +52,7 @@ def _rule_loader(s: Session, segment_id: str) -> Callable[[], Any]:
 
 # Which owner publishes which event types, by the type's prefix (docs/events.md).
 FEED_PREFIXES = {
-    "profile": {"customer", "transaction", "assets", "risk_assessment", "consent"},
+    "profile": {"customer", "transaction", "assets", "risk_assessment", "consent", "holding"},
     "loyalty": {"points"},
     "feedback": {"survey"},
 }
@@ -96,7 +96,30 @@ class FeatureHandlers:
         }
         wrapped = {name: self._then_refresh(fn) for name, fn in simple.items()}
         wrapped["customer.erased"] = self.erased
+        # Stated needs and holdings change no class: stored, with no refresh of the customer.
+        wrapped["customer.needs_stated"] = self.needs
+        wrapped["holding.changed"] = self.holding
         return wrapped
+
+    def needs(self, s: Session, e: Event) -> None:
+        d = e.data
+        _set(
+            s,
+            e.subject_id,
+            self.clock(),
+            need_purpose=d["purpose"],
+            need_horizon=d["horizon"],
+            need_liquidity=d["liquidity_need"],
+        )
+
+    def holding(self, s: Session, e: Event) -> None:
+        d = e.data
+        values = {"customer_id": e.subject_id, "product_code": d["product_code"], "status": d["status"]}
+        s.execute(
+            upsert_insert(s)(customer_holding)
+            .values(holding_id=d["holding_id"], **values)
+            .on_conflict_do_update(index_elements=["holding_id"], set_=values)
+        )
 
     def erased(self, s: Session, e: Event) -> None:
         remove_from_all(s, customer_id=e.subject_id)

@@ -74,6 +74,9 @@ customer_feature = Table(
     Column("nps_at", UTCDateTime()),
     Column("is_marketing_contactable", Boolean, nullable=False, server_default="0"),
     Column("contactable_channels", String(100), nullable=False, server_default=""),
+    Column("need_purpose", String(16)),  # the customer's stated needs (profile's customer.needs_stated)
+    Column("need_horizon", String(8)),
+    Column("need_liquidity", String(8)),
     Column("class_customer_type", String(16)),
     Column("class_region", String(16)),
     Column("class_asset_size", String(16)),
@@ -84,6 +87,18 @@ customer_feature = Table(
     Index("ix_customer_feature_class_behaviour_customer_id", "class_behaviour", "customer_id"),
     Index("ix_customer_feature_class_region_customer_id", "class_region", "customer_id"),
     Index("ix_customer_feature_class_customer_type_customer_id", "class_customer_type", "customer_id"),
+)
+
+# The products each customer holds, from profile's holding.changed (one row per holding, as profile keys
+# it): recommendations never offer one that is held.
+customer_holding = Table(
+    "customer_holding",
+    metadata,
+    Column("holding_id", String(36), primary_key=True),
+    Column("customer_id", String(36), nullable=False, index=True),
+    Column("product_code", String(32), nullable=False),
+    Column("status", String(8), nullable=False),
+    CheckConstraint("status IN ('held', 'closed')", name="status"),
 )
 
 # Compact per-customer daily sums of customer-initiated transactions: the windowed features are

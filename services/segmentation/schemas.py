@@ -306,12 +306,26 @@ class DailyActivityRead(ResponseModel):
     digital_count: int
 
 
+class StatedNeeds(ResponseModel):
+    purpose: str
+    horizon: str
+    liquidity_need: str
+
+
+class HeldProduct(ResponseModel):
+    holding_id: str
+    product_code: str
+    status: str
+
+
 class SegmentationPersonalData(ResponseModel):
     """Null `membership` and empty lists when segmentation has no features for the person."""
 
     membership: MembershipRead | None = Field(description="features, classes and rule segments now")
     membership_history: list[ChangeRead] = Field(description="every class change, oldest first")
     daily_activity: list[DailyActivityRead] = Field(description="the daily sums the windowed features come from")
+    stated_needs: StatedNeeds | None = Field(description="the copy of the needs the person stated (profile's)")
+    products_held: list[HeldProduct] = Field(description="the copy of the person's holdings (profile's)")
     recommendations: list[RecommendationRead] = Field(
         description="the products recommended to the person now (segmentation keeps no record of past ones)"
     )

@@ -60,6 +60,10 @@ def full_customer(client, auth):
     )
     f.ingest(client, auth("system"), [f.txn(cid), f.txn(cid, kind="withdrawal", amount="20.00")])
     client.put(f"/v1/customers/{cid}/assets/2026-11-27", json={"aum": "5000.00"}, headers=auth("system"))
+    needs = {"purpose": "retirement", "horizon": "long", "liquidity_need": "low"}
+    assert client.put(f"/v1/customers/{cid}/needs", json=needs, headers=auth("staff")).status_code == 201
+    holding = {"product_code": "DEP3Y", "category": "deposit", "opened_on": "2025-06-01"}
+    assert client.put(f"/v1/customers/{cid}/holdings/CT-1", json=holding, headers=auth("system")).status_code == 201
     client.get(f"/v1/customers/{cid}/personal-data", params={"reason": "verification"}, headers=auth("supervisor"))
     return c, body
 
@@ -82,10 +86,12 @@ def test_export_holds_everything_about_the_customer(client, auth, full_customer)
         "interactions": 1,
         "transactions": 2,
         "asset_snapshots": 1,
+        "holdings": 1,
         "access_log": 2,  # the supervisor's read, and this export (logged before it was assembled)
         "erasure_requests": 0,
     }
     assert [e["action"] for e in doc["access_log"]] == ["personal_data.read", "personal_data.exported"]
+    assert doc["needs"]["purpose"] == "retirement"
 
 
 def test_export_covers_every_table_that_names_the_customer():
@@ -100,6 +106,8 @@ def test_export_covers_every_table_that_names_the_customer():
         "interaction",
         "transaction_record",
         "asset_snapshot",
+        "customer_needs",
+        "holding",
         "audit_entry",
         "erasure_request",
     }

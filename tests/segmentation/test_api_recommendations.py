@@ -1,5 +1,6 @@
 """Product catalogue, suitability for every C/R pair, recommendations with reasons."""
 
+import uuid
 from datetime import timedelta
 
 import pytest
@@ -156,3 +157,92 @@ def test_unknown_customer_and_closed_customer(client, auth, feed, catalogue):
     feed.send("customer.closed", cid, {"customer_no": "1", "reason": "left"})
     assert codes(client.get(f"/v1/recommendations?customer_id={cid}", headers=auth("staff"))) == []
     assert client.get("/v1/recommendations?customer_id=x", headers=auth("staff")).status_code == 422
+
+
+def _holding(feed, cid: str, code: str, status: str = "held", holding_id: str | None = None) -> str:
+    holding_id = holding_id or str(uuid.uuid4())
+    data = {
+        "holding_id": holding_id,
+        "product_code": code,
+        "category": "card",
+        "status": status,
+        "opened_on": "2025-01-02",
+        "matures_on": None,
+        "closed_on": None if status == "held" else "2026-01-02",
+    }
+    feed.send("holding.changed", cid, data)
+    return holding_id
+
+
+def test_a_held_product_is_never_offered_and_returns_when_closed(client, auth, feed, catalogue):
+    cid = feed.register(type="enterprise")
+    card = _holding(feed, cid, "CARD")
+    _holding(feed, cid, "DEP1", "closed")
+    assert codes(client.get(f"/v1/recommendations?customer_id={cid}", headers=auth("staff"))) == ["LOAN"]
+    _holding(feed, cid, "CARD", "closed", holding_id=card)
+    assert codes(client.get(f"/v1/recommendations?customer_id={cid}", headers=auth("staff"))) == ["LOAN", "CARD"]
+
+
+def test_a_stated_goal_ranks_what_serves_it_first_with_the_reason(client, auth, feed, catalogue):
+    cid = feed.register(type="enterprise")
+    assert codes(client.get(f"/v1/recommendations?customer_id={cid}", headers=auth("staff"))) == ["LOAN", "CARD"]
+    needs = {"purpose": "everyday", "horizon": "short", "liquidity_need": "high", "stated_at": "2026-03-01T00:00:00Z"}
+    feed.send("customer.needs_stated", cid, needs)
+    r = client.get(f"/v1/recommendations?customer_id={cid}", headers=auth("staff"))
+    assert codes(r) == ["CARD", "LOAN"]
+    assert "stated goal of everyday payments" in r.json()["items"][0]["reason"]
+
+
+def test_reasons_follow_accept_language(client, auth, feed, catalogue):
+    cid = feed.register()
+    feed.assets(cid, 60_000_000)  # mid_high
+    feed.risk(cid, "C3")
+    url = f"/v1/recommendations?customer_id={cid}"
+    zh = client.get(url, headers={**auth("staff"), "Accept-Language": "zh-CN,zh;q=0.9,en;q=0.8"})
+    assert zh.headers["Content-Language"] == "zh-CN"
+    top = zh.json()["items"][0]
+    assert top["product"]["code"] == "FUND2"
+    assert top["reason"] == (
+        "Balanced fund：中高端客户的主要需求是收益；产品面向中高端客户设计；"
+        "产品风险等级R2在客户评估等级C3以内（有效期至" + top["reason"].split("有效期至")[1]
+    )
+    assert "中高端" in top["reason"] and "mid-to-high" not in top["reason"]
+    en = client.get(url, headers={**auth("staff"), "Accept-Language": "fr, en;q=0.5, zh;q=0.1"})
+    assert en.headers["Content-Language"] == "en" and "mid-to-high" in en.json()["items"][0]["reason"]
+    assert client.get(url, headers=auth("staff")).headers["Content-Language"] == "en"
+
+
+@pytest.mark.parametrize(
+    ("header", "lang"),
+    [
+        ("zh", "zh"),
+        ("zh-TW", "zh"),
+        ("en-GB,zh;q=0.9", "en"),
+        ("zh;q=0, en", "en"),
+        ("*", "en"),
+        ("", "en"),
+        ("de, zh-CN;q=0.4", "zh"),
+        ("zh;q=abc, en", "en"),
+    ],
+)
+def test_language_choice(header, lang):
+    from services.segmentation.service.reasons import language
+
+    assert language(header) == lang
+
+
+def test_erasure_forgets_holdings_and_needs(client, auth, feed, catalogue, seg_db):
+    from sqlalchemy import func, select
+
+    from services.segmentation.models import customer_holding
+
+    cid = feed.register()
+    _holding(feed, cid, "CARD")
+    feed.send(
+        "customer.needs_stated",
+        cid,
+        {"purpose": "saving", "horizon": "long", "liquidity_need": "low", "stated_at": "2026-03-01T00:00:00Z"},
+    )
+    feed.send("customer.erased", cid, {"customer_no": "1", "erased_at": "2026-03-02T00:00:00Z"})
+    with seg_db.read() as s:
+        assert s.execute(select(func.count()).select_from(customer_holding)).scalar_one() == 0

@@ -2,7 +2,7 @@
 return a schema. `routers` is what create_app includes. The hottest read (GET /v1/customers/{id})
 is also answered in front of FastAPI by fast_read, through the same service read and presenter."""
 
-from services.profile.api import agreements, consent, customers, interactions, rights, risk, transactions
+from services.profile.api import agreements, consent, customers, interactions, needs, rights, risk, transactions
 
 routers = [
     customers.router,
@@ -11,5 +11,6 @@ routers = [
     consent.router,
     risk.router,
     interactions.router,
+    needs.router,
     rights.router,
 ]

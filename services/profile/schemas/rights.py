@@ -10,6 +10,7 @@ from services.profile.schemas.consent import ConsentRecordRead, ContactKind
 from services.profile.schemas.customers import AuditEntryRead, CustomerType, IdType, RegionType, Status
 from services.profile.schemas.fields import Reason
 from services.profile.schemas.interactions import InteractionRead
+from services.profile.schemas.needs import HoldingRead, NeedsRead
 from services.profile.schemas.risk import RiskAssessmentRead
 from services.profile.schemas.transactions import AssetSnapshotRead, TransactionRead
 
@@ -97,5 +98,7 @@ class CustomerExport(ResponseModel):
     interactions: list[InteractionRead]
     transactions: list[TransactionRead]
     asset_snapshots: list[AssetSnapshotRead]
+    needs: NeedsRead | None
+    holdings: list[HoldingRead]
     access_log: list[AuditEntryRead]
     erasure_requests: list[ErasureRequestRead]

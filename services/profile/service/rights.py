@@ -20,8 +20,10 @@ from services.profile.models import (
     ConsentRecord,
     ContactPoint,
     Customer,
+    CustomerNeeds,
     DoNotContactRecord,
     ErasureRequest,
+    Holding,
     Interaction,
     RiskAssessment,
     TransactionRecord,
@@ -31,6 +33,7 @@ from services.profile.models import (
 from services.profile.schemas.consent import ConsentRecordRead
 from services.profile.schemas.customers import AuditEntryRead
 from services.profile.schemas.interactions import InteractionRead
+from services.profile.schemas.needs import HoldingRead, NeedsRead
 from services.profile.schemas.rights import (
     CustomerExport,
     ErasureRequestRead,
@@ -65,6 +68,8 @@ ERASED_FIELDS = [
     "contact_point (all)",
     "interaction.topic",
     "interaction.summary",
+    "customer_needs (deleted)",
+    "holding (deleted: core banking keeps the contracts)",
     "idempotency_record (stored answers about the customer)",
     "outbox_event.data (names in customer.updated)",
 ]
@@ -144,6 +149,8 @@ def _document(s: Session, c: Customer, privacy: Privacy, now: datetime) -> Custo
             for t in _by_customer(s, TransactionRecord, cid, TransactionRecord.occurred_at, TransactionRecord.id)
         ],
         asset_snapshots=[present_snapshot(a) for a in _by_customer(s, AssetSnapshot, cid, AssetSnapshot.as_of_date)],
+        needs=NeedsRead.model_validate(n) if (n := s.get(CustomerNeeds, cid)) else None,
+        holdings=[HoldingRead.model_validate(h) for h in _by_customer(s, Holding, cid, Holding.opened_on)],
         access_log=[AuditEntryRead.model_validate(e) for e in _by_customer(s, AuditEntry, cid, AuditEntry.id)],
         erasure_requests=[
             ErasureRequestRead.model_validate(e)
@@ -186,6 +193,8 @@ def erase_customer(
         c.erased_at = c.updated_at = now
         c.version += 1
         s.execute(delete(ContactPoint).where(ContactPoint.customer_id == customer_id))
+        s.execute(delete(CustomerNeeds).where(CustomerNeeds.customer_id == customer_id))  # type: ignore[arg-type]
+        s.execute(delete(Holding).where(Holding.customer_id == customer_id))  # type: ignore[arg-type]
         s.execute(
             update(Interaction).where(Interaction.customer_id == customer_id).values(topic=ERASED, summary=ERASED)
         )

@@ -8,7 +8,13 @@ from services.common.auth import Principal
 from services.common.money import fen_to_str
 from services.common.personal_data import personal_data_router
 from services.segmentation.api.deps import present_membership, present_recommendations
-from services.segmentation.schemas import ChangeRead, DailyActivityRead, SegmentationPersonalData
+from services.segmentation.schemas import (
+    ChangeRead,
+    DailyActivityRead,
+    HeldProduct,
+    SegmentationPersonalData,
+    StatedNeeds,
+)
 from services.segmentation.service import personal_data as svc
 
 
@@ -23,6 +29,16 @@ def _export(state: Any, customer_id: uuid.UUID, actor: Principal, now: datetime)
             )
             for r in held.activity
         ],
+        stated_needs=(
+            StatedNeeds(
+                purpose=held.features.need_purpose,
+                horizon=held.features.need_horizon,
+                liquidity_need=held.features.need_liquidity,
+            )
+            if held.features is not None and held.features.need_purpose is not None
+            else None
+        ),
+        products_held=[HeldProduct.model_validate(r) for r in held.products_held],
         recommendations=present_recommendations(held.recommendations),
         access_log=held.access,
     )

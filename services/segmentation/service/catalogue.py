@@ -17,10 +17,12 @@ from services.segmentation.models import (
     RULE_CLASS,
     SCHEMES,
     customer_feature,
+    customer_holding,
     membership_change,
     product,
     segment,
 )
+from services.segmentation.service.reasons import Why, reason
 
 cf = customer_feature
 
@@ -86,33 +88,46 @@ class Recommendation:
     reason: str
 
 
-def _reason(p: Row, matched: list[str], need_of: str | None, features: Row) -> str:
-    parts = []
-    if need_of is not None:
-        label = CLASS_LABELS[need_of.split(":")[1]]
-        parts.append(f"customers in the {label} group mainly need {p.needs_tag.replace('_', ' ')}")
-    if matched:
-        labels = ", ".join(CLASS_LABELS[m.split(":")[1]] for m in matched)
-        parts.append(f"the product is designed for {labels} customers")
-    if p.risk_level:
-        until = features.risk_expires_at.date().isoformat()
-        parts.append(
-            f"its risk {p.risk_level} is within the customer's assessed level {features.risk_level} "
-            f"(valid until {until})"
-        )
-    text = "; ".join(parts) or "a general product open to every customer"
-    return f"{p.name}: {text[0].upper()}{text[1:]}."
+# What each purpose a customer states calls for, in the catalogue's needs tags.
+PURPOSE_NEEDS: dict[str, tuple[str, ...]] = {
+    "saving": ("saving", "simple_investment"),
+    "wealth_growth": ("returns", "wealth_management", "asset_allocation"),
+    "retirement": ("asset_allocation", "saving", "protection"),
+    "education": ("saving", "simple_investment"),
+    "housing": ("saving", "fast_financing"),
+    "business": ("fast_financing", "settlement"),
+    "protection": ("protection",),
+    "everyday": ("everyday_payments", "convenient_access"),
+}
 
 
-def recommend(db: Database, *, customer_id: str, now: datetime, features: Row) -> list[Recommendation]:
-    """Active products that fit the customer's classes and needs and pass suitability, best first."""
+def held_products(db: Database, customer_id: str) -> set[str]:
+    """The product codes the customer holds now (profile's holding.changed)."""
+    with db.read() as s:
+        rows = s.execute(
+            select(customer_holding.c.product_code).where(
+                customer_holding.c.customer_id == customer_id, customer_holding.c.status == "held"
+            )
+        ).scalars()
+        return set(rows)
+
+
+def recommend(
+    db: Database, *, customer_id: str, now: datetime, features: Row, lang: str = "en"
+) -> list[Recommendation]:
+    """Active products that fit the customer's classes, needs and stated goal and pass suitability, never
+    one the customer holds, best first; each with its reason in `lang` (en or zh)."""
     if features.status != "active" or features.type is None:
         return []
     classes = customer_classes(features)
+    held = held_products(db, customer_id)
+    purpose = features.need_purpose
     with db.read() as s:
         products = s.execute(select(product).where(product.c.is_active.is_(True)).order_by(product.c.code)).all()
     out = []
     for p in products:
+        if p.code in held:
+            continue
         targets = list(p.target_classes or [])
         matched = [c for c in targets if c in classes]
         if targets and not matched:
@@ -120,8 +135,12 @@ def recommend(db: Database, *, customer_id: str, now: datetime, features: Row) -
         if not suitable(features.risk_level, features.risk_expires_at, p.risk_level, now):
             continue
         need_of = next((c for c in classes if p.needs_tag in NEEDS.get(c, ())), None)
-        score = 3 * (need_of is not None) + 2 * len(matched)
-        out.append(Recommendation(p, score, _reason(p, matched, need_of, features)))
+        serves = purpose if purpose is not None and p.needs_tag in PURPOSE_NEEDS.get(purpose, ()) else None
+        # The customer's own goal outranks what their classes suggest: 8 against at most 3 + 2 per target.
+        score = 8 * (serves is not None) + 3 * (need_of is not None) + 2 * len(matched)
+        if features.need_liquidity == "high" and p.category == "wealth":
+            score -= 3  # money that may be needed soon is not tied up first
+        out.append(Recommendation(p, score, reason(p, Why(need_of, matched, serves), features, lang)))
     out.sort(key=lambda r: (-r.score, r.product.code))
     return out
 

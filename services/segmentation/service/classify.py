@@ -40,6 +40,7 @@ from services.segmentation.config import SegmentationSettings
 from services.segmentation.models import (
     SCHEMES,
     customer_feature,
+    customer_holding,
     daily_activity,
     membership_change,
     outbox,
@@ -333,8 +334,9 @@ def classify(s: Session, *, settings: SegmentationSettings, now: datetime, scope
 
 
 def remove_from_all(s: Session, *, customer_id: str) -> None:
-    """An erased customer: features, activity, memberships and their history go."""
+    """An erased customer: features, holdings, activity, memberships and their history go."""
     s.execute(delete(segment_member).where(segment_member.c.customer_id == customer_id))
+    s.execute(delete(customer_holding).where(customer_holding.c.customer_id == customer_id))
     s.execute(delete(membership_change).where(membership_change.c.customer_id == customer_id))
     forget_customer(s, customer_id=customer_id)
     s.execute(delete(cf).where(cf.c.customer_id == customer_id))
