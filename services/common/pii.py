@@ -46,7 +46,7 @@ PERSONAL_VALUES: list[tuple[re.Pattern[str], Redaction]] = [
 
 
 # Every value above has a digit, or an @: text without either is left as it is, without the 8 passes.
-_MAY_HOLD_VALUES = re.compile(r"[0-9@]")
+_MAY_HOLD_VALUES = re.compile(r"[\d@]")
 
 
 @overload
