@@ -7,13 +7,14 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Path, Request, Response
+from fastapi import APIRouter, Path, Query, Request, Response
 from pydantic import BaseModel, Field
 
-from gateway.overview_fanout import MissingPart, OverviewSegment, caller_headers, fan_out
+from gateway.overview_fanout import MissingPart, OverviewSegment, caller_headers, fan_out, overview_parts
 from services.common.access import EveryoneCustomersRead
 from services.common.auth import ensure_own_customer
 from services.common.errors import NotFound, problem_responses
+from services.common.personal_data import Purpose
 
 OVERVIEW_ROUTE = "/api/v1/customers/{customer_id}/overview"
 _OVERVIEW_PATH = re.compile(r"/api/v1/customers/[^/]+/overview")
@@ -55,9 +56,17 @@ async def customer_overview(
     request: Request,
     customer_id: Annotated[UUID, Path(description="The customer's id")],
     caller: EveryoneCustomersRead,
+    purpose: Annotated[
+        Purpose,
+        Query(
+            description="why staff read the customer (customer_service, marketing, risk_control, compliance or "
+            "analysis): profile writes each staff overview to its access log with it"
+        ),
+    ] = "customer_service",
 ) -> Response:
     """Fetches the parts concurrently within GATEWAY_OVERVIEW_BUDGET_SECONDS and forwards the caller's
-    token, so each service applies its own rules. A part that is missing is named in `partial` with
+    token, so each service applies its own rules; a staff caller's read is written to profile's access
+    log with its purpose. A part that is missing is named in `partial` with
     its reason (not_configured, unavailable, timeout, circuit_open, forbidden, error). 404 when profile
     says the customer does not exist; a customer token gets only its own overview (404 otherwise)."""
     request.state.metrics_route = OVERVIEW_ROUTE
@@ -65,7 +74,8 @@ async def customer_overview(
     state = request.app.state
     await state.rate_limiter.check(caller, "GET", "customers/overview")
     headers = caller_headers(request.scope)
-    values, missing = await fan_out(state.forwarder, str(customer_id), headers, label=OVERVIEW_ROUTE)
+    parts = overview_parts(None if caller.is_customer else purpose)
+    values, missing = await fan_out(state.forwarder, str(customer_id), headers, label=OVERVIEW_ROUTE, parts=parts)
     for gap in missing:
         state.upstream_metrics.overview_partial.labels(gap.part, gap.reason).inc()
     overview = CustomerOverview(customer_id=customer_id, **values, partial=missing, generated_at=datetime.now(UTC))

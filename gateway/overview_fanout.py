@@ -4,7 +4,7 @@ each answer shaped into its part, and what could not be had named with its reaso
 
 import asyncio
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
@@ -58,6 +58,15 @@ PARTS = (
     Part("open_complaints", "feedback", "/v1/complaints?customer_id={id}&limit=50", shape="items"),
     Part("latest_satisfaction", "feedback", "/v1/surveys/responses?customer_id={id}&limit=1", shape="first_item"),
 )
+
+
+def overview_parts(purpose: str | None) -> tuple[Part, ...]:
+    """The overview's parts; with a purpose (a staff caller's), profile's read of the customer states it,
+    so profile writes the overview to its access log (docs/privacy.md, Bulk reads)."""
+    if purpose is None:
+        return PARTS
+    record = PARTS[0]
+    return (replace(record, path=f"{record.path}?purpose={purpose}"), *PARTS[1:])
 
 
 class OverviewSegment(BaseModel):

@@ -186,3 +186,21 @@ def database_fixtures(prefix: str, service: str, alembic_ini: Path) -> tuple[Any
             yield owned
 
     return template, pg_url, db
+
+
+def stored_in_clear(db: Database, needle: str) -> list[str]:
+    """Where `needle` is stored in the clear: a SQLite file of `db` (database, WAL, shared memory,
+    journal) or, on PostgreSQL, a text or JSON column of any table of its schema."""
+    if db.url.startswith("sqlite"):
+        main = db.url.removeprefix("sqlite:///")
+        paths = (Path(main + suffix) for suffix in ("", "-wal", "-shm", "-journal"))
+        return [p.name for p in paths if p.exists() and needle.encode() in p.read_bytes()]
+    with db.read() as s:
+        columns = s.execute(
+            text(
+                "SELECT table_name, column_name FROM information_schema.columns WHERE table_schema = current_schema()"
+                " AND data_type IN ('text', 'character varying', 'json', 'jsonb', 'character')"
+            )
+        ).all()
+        query = 'SELECT 1 FROM "{}" WHERE "{}"::text LIKE :v LIMIT 1'
+        return [f"{t}.{c}" for t, c in columns if s.execute(text(query.format(t, c)), {"v": f"%{needle}%"}).first()]

@@ -191,6 +191,17 @@ class FeedConsumerSettings(BaseSettings):
     consumer_max_silence_seconds: float = 60.0  # readiness fails when no poll has succeeded for this long
 
 
+class PersonalDataSettings(BaseSettings):
+    """The settings of a service that keeps personal data encrypted (services.common.pii)."""
+
+    pii_keys: str = DEV_PII_KEY  # "kid:<base64>,..."; the first encrypts, all decrypt (rotation)
+    reveal_roles: str = "supervisor,admin"  # who may read full personal data, each read logged
+
+    @property
+    def reveal_role_set(self) -> frozenset[str]:
+        return frozenset(r.strip() for r in self.reveal_roles.split(",") if r.strip())
+
+
 class JobSettings(BaseSettings):
     """The settings of a service that runs scheduled jobs (services.common.jobs); each job's schedule is
     the service's own field, `job_<name>_schedule`."""

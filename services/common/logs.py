@@ -5,9 +5,9 @@ import logging
 import re
 import sys
 import time
-from collections.abc import Callable
 
 from services.common.context import current_request_id
+from services.common.pii import PERSONAL_VALUES, Redaction
 
 # Defence in depth: messages are written without personal data, but anything that looks like an
 # ID number (a resident ID and the 18-character documents built like it, a permanent residence card,
@@ -18,27 +18,12 @@ from services.common.context import current_request_id
 # address, a complaint's words) and is replaced whole. Passports, Taiwan permits and names in Latin
 # letters have no shape to tell them by; they are kept out of messages by the code and of error text by
 # the engines' hidden parameters (services.common.db).
-_EDGE = "0-9A-Za-z"
-
-
-def _card(match: re.Match[str]) -> str:
-    digits = re.sub(r"[ -]", "", match.group(0))
-    return f"{digits[:6]}{'*' * (len(digits) - 10)}{digits[-4:]}"
-
-
-_REDACTIONS: list[tuple[re.Pattern[str], str | Callable[[re.Match[str]], str]]] = [
+_REDACTIONS: list[tuple[re.Pattern[str], Redaction]] = [
     (re.compile(r"(?i)bearer\s+[A-Za-z0-9._~+/=-]+"), "Bearer [redacted]"),
     (re.compile(r"eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*"), "[redacted-jwt]"),
     (re.compile(r"(?m)^(\s*DETAIL:).*$"), r"\1 [redacted]"),
     (re.compile(r"Failing row contains \(.*"), "Failing row contains ([redacted])"),  # to the line's end
-    (re.compile(rf"(?<![{_EDGE}])(\d{{6}})\d{{8}}(\d{{3}}[0-9Xx])(?![{_EDGE}])"), r"\1********\2"),
-    (re.compile(rf"(?<![{_EDGE}-])\d(?:[ -]?\d){{15,18}}(?![{_EDGE}-])"), _card),  # bank cards, 16-19 digits
-    (re.compile(r"(?<!\d)(1\d{2})[ -]?\d{4}[ -]?(\d{4})(?!\d)"), r"\1****\2"),  # mainland mobile
-    (re.compile(r"(?<![0-9A-Za-z+])\+(\d{3})\d{3,8}(\d{4})(?!\d)"), r"+\1****\2"),  # E.164 elsewhere
-    (re.compile(rf"(?<![{_EDGE}])([A-Z]{{3}})\d{{8}}(\d{{4}})(?![{_EDGE}])"), r"\1********\2"),  # residence card
-    (re.compile(rf"(?<![{_EDGE}])([HM])\d{{4,6}}(\d{{4}})(?![{_EDGE}])"), r"\1****\2"),  # HK/Macao permit
-    (re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}"), "[redacted-email]"),
-    (re.compile(rf"(?<![{_EDGE}-])(0\d{{2,3}})[ -]?\d{{5,6}}(\d{{2}})(?![{_EDGE}-])"), r"\1-*****\2"),  # landline
+    *PERSONAL_VALUES,  # the same masks as free text in responses (services.common.pii.mask_text)
     (re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+(?:[·•][\u3400-\u9fff]+)*"), "[redacted-text]"),
 ]
 

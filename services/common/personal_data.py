@@ -133,6 +133,29 @@ def record_bulk_read(
     )  # fmt: skip
 
 
+REVEALED = "personal_data.revealed"
+
+
+def record_reveal(
+    s: Session,
+    table: Table,
+    *,
+    what: str,
+    customer_id: str | None,
+    purpose: str,
+    actor: Principal,
+    now: datetime,
+    chain: Table,
+) -> None:
+    """One access-log row for one record read with its personal data in full (`what`, e.g.
+    "complaint:<id>", of the customer when it has one), with the purpose its reader stated and its
+    record in the audit chain, in the caller's transaction."""
+    _record_access(
+        s, table, chain, action=REVEALED, subject=customer_id or what[:64], actor=actor, now=now,
+        customer_id=customer_id, what=what, persons=1, purpose=purpose,
+    )  # fmt: skip
+
+
 # (app state, customer id, caller, now) -> the service's data about the customer, recorded as exported.
 Export = Callable[[Any, uuid.UUID, Principal, datetime], BaseModel]
 

@@ -41,6 +41,16 @@ def rules_from(settings: FeedbackSettings) -> DeadlineRules:
     )
 
 
+def complaint_context(settings: FeedbackSettings, clock: Callable[[], datetime]) -> ComplaintContext:
+    return ComplaintContext(
+        rules=rules_from(settings),
+        vault=PersonalDataVault(settings.pii_keys, ""),
+        clock=clock,
+        handling_survey_id=settings.handling_survey_id,
+        reveal_roles=settings.reveal_role_set,
+    )
+
+
 def _consumers(settings: FeedbackSettings, db: Database) -> list[FeedConsumer]:
     feeds = [
         ("profile", settings.profile_feed_url, profile_handlers()),
@@ -72,12 +82,7 @@ def create_app(
     clock = clock or utcnow
     consumers = _consumers(settings, db)
     registry = CollectorRegistry(auto_describe=True)
-    complaints = ComplaintContext(
-        rules=rules_from(settings),
-        vault=PersonalDataVault(settings.pii_keys, ""),
-        clock=clock,
-        handling_survey_id=settings.handling_survey_id,
-    )
+    complaints = complaint_context(settings, clock)
     app = build_service_app(
         name="feedback",
         title="Feedback service",
@@ -95,6 +100,7 @@ def create_app(
     app.state.clock = clock  # the kit's Now (services.common.deps)
     app.state.surveys = SurveyContext(
         clock=clock,
+        vault=complaints.vault,
         follow_up_hours=settings.follow_up_hours,
         small_sample=settings.small_sample_threshold,
         free_text_max=settings.free_text_max_chars,

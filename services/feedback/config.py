@@ -5,15 +5,14 @@ from datetime import date
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
-from services.common.config import DEV_PII_KEY, BaseServiceSettings, FeedConsumerSettings, JobSettings
+from services.common.config import BaseServiceSettings, FeedConsumerSettings, JobSettings, PersonalDataSettings
 
 
-class FeedbackSettings(JobSettings, FeedConsumerSettings, BaseServiceSettings):
+class FeedbackSettings(PersonalDataSettings, JobSettings, FeedConsumerSettings, BaseServiceSettings):
     model_config = SettingsConfigDict(env_prefix="FEEDBACK_", extra="ignore", frozen=True)
 
-    port: int = 8003
+    port: int = 8003  # pii_keys and reveal_roles: PersonalDataSettings (complainants and all free text)
     database_url: str = "sqlite:///data/feedback.db"
-    pii_keys: str = DEV_PII_KEY  # contact details of non-customer complainants, encrypted at rest
     # Complaint deadlines (calendar days; 2020 measures for banking consumer complaints)
     complaint_days: int = 15
     complaint_extended_days: int = 30

@@ -3,21 +3,19 @@
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
-from services.common.config import DEV_HMAC_KEY, DEV_PII_KEY, BaseServiceSettings, JobSettings
+from services.common.config import DEV_HMAC_KEY, BaseServiceSettings, JobSettings, PersonalDataSettings
 
 
-class ProfileSettings(JobSettings, BaseServiceSettings):
+class ProfileSettings(PersonalDataSettings, JobSettings, BaseServiceSettings):
     model_config = SettingsConfigDict(env_prefix="PROFILE_", extra="ignore", frozen=True)
 
     port: int = 8001
     database_url: str = "sqlite:///data/profile.db"
-    pii_keys: str = DEV_PII_KEY  # "kid:<base64>,..."; the first encrypts, all decrypt (rotation)
     pii_hmac_key: str = DEV_HMAC_KEY
     mask_resident_id: str = "6,4"  # characters kept at the start and the end
     mask_credit_code: str = "6,4"
     mask_id_document: str = "2,3"  # passports, travel permits, permanent residence cards
     mask_phone: str = "3,4"
-    reveal_roles: str = "supervisor,admin"  # who may read full personal data, each read logged
     risk_assessment_valid_months: int = 12  # an older assessment counts as none
     # Retention (docs/privacy.md): a customer closed this many years ago is erased by the scheduled
     # job retention_sweep (cron in jobs_zone, or "every <N>s"; docs/operations.md), as a request
@@ -27,7 +25,3 @@ class ProfileSettings(JobSettings, BaseServiceSettings):
 
     def secret_fields(self) -> list[str]:
         return ["jwt_secret", "pii_keys", "pii_hmac_key"]
-
-    @property
-    def reveal_role_set(self) -> frozenset[str]:
-        return frozenset(r.strip() for r in self.reveal_roles.split(",") if r.strip())

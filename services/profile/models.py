@@ -17,6 +17,7 @@ from sqlalchemy import (
     Index,
     Integer,
     String,
+    Text,
     UniqueConstraint,
     Uuid,
 )
@@ -241,8 +242,9 @@ class Interaction(Base, table=True):
     customer_id: uuid.UUID = Field(sa_column=_customer_fk())
     channel: str = Field(sa_column=Column(String(16), nullable=False))
     direction: str = Field(sa_column=Column(String(8), nullable=False))
-    topic: str = Field(sa_column=Column(String(100), nullable=False))
-    summary: str = Field(sa_column=Column(String(2000), nullable=False))
+    # free text, encrypted (services.profile.service.interactions): a ciphertext outgrows the typed length
+    topic: str = Field(sa_column=Column(Text, nullable=False))
+    summary: str = Field(sa_column=Column(Text, nullable=False))
     staff_id: str = Field(sa_column=Column(String(100), nullable=False))
     branch_code: str | None = Field(default=None, sa_column=Column(String(16)))
     occurred_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))

@@ -11,7 +11,7 @@ from services.common.etag import check_version, expected_version
 from services.common.logs import JsonFormatter, redact
 from services.common.money import fen_to_str, str_to_fen
 from services.common.pagination import decode_cursor, encode_cursor
-from services.common.pii import Mask, PersonalDataVault, mask_email, parse_keyring
+from services.common.pii import ERASED, Mask, PersonalDataVault, mask_email, mask_text, parse_keyring
 
 KEY_A = "YWFhYWFhYWFhYWFhYWFhYWFhYWFhYWFhYWFhYWFhYWE="  # 32 x 'a'
 KEY_B = "YmJiYmJiYmJiYmJiYmJiYmJiYmJiYmJiYmJiYmJiYmI="
@@ -248,3 +248,34 @@ def test_service_keys_verify_only_their_own_services_system_tokens():
     ):
         with pytest.raises(Unauthorized):
             verifier.verify(bad)
+
+
+@pytest.mark.parametrize(
+    ("typed", "shown"),
+    [
+        ("身份证11010519491231002X办理", "身份证110105********002X办理"),
+        ("手机13800138000", "手机138****8000"),
+        ("手机138 0013 8000或138-0013-8000", "手机138****8000或138****8000"),
+        ("座机010-62345678", "座机010-*****78"),
+        ("卡号6222 0212 3456 7890 123", "卡号622202*********0123"),
+        ("邮箱wang.li@example.com", "邮箱[redacted-email]"),
+        ("没有号码的话", "没有号码的话"),
+    ],
+)
+def test_mask_text_masks_the_values_inside_free_text_and_keeps_the_words(typed, shown):
+    assert mask_text(typed) == shown
+    assert redact(typed).count("*") == shown.count("*")  # the logs mask the same values the same way
+
+
+def test_vault_seals_free_text_but_not_the_erased_marker_and_reads_old_plain_rows():
+    vault = PersonalDataVault(f"k1:{KEY_A}", "h")
+    sealed = vault.seal("投诉内容", "complaint.description")
+    assert sealed is not None and sealed.startswith("k1.") and "投诉" not in sealed
+    assert vault.unseal(sealed, "complaint.description") == "投诉内容"
+    assert vault.seal(ERASED, "f") == ERASED and vault.seal(None, "f") is None
+    assert vault.unseal("written before encryption", "f") == "written before encryption"
+    assert vault.unseal(sealed, "another.field") == sealed  # bound to its field: never decrypted elsewhere
+    doc = vault.seal_document({"description": "投诉内容"}, "idempotency.response")
+    assert "投诉" not in json.dumps(doc, ensure_ascii=False)
+    assert vault.unseal_document(doc, "idempotency.response") == {"description": "投诉内容"}
+    assert vault.unseal_document({"id": 1}, "idempotency.response") == {"id": 1}

@@ -6,14 +6,13 @@ any SQLite file of any service (the database, its WAL and shared memory) or, on 
 column of any table. The records that are kept (the complaint, the ledger) are still there."""
 
 import uuid
-from pathlib import Path
 
 import httpx
 import pytest
-from sqlalchemy import text
 
 from services.common.db import Database
 from services.profile.service.identity import resident_id_check_char
+from tests.dbkit import stored_in_clear
 from tests.e2e.whole_suite import (  # noqa: F401 (whole_suite, a fixture)
     SERVICES,
     WholeSuite,
@@ -41,39 +40,13 @@ SURVEY = {
 }
 
 
-def _leaks_in_sqlite_files(suite: WholeSuite) -> list[str]:
-    found = []
-    for name in SERVICES:
-        url = suite.procs[name].env[f"{name.upper()}_DATABASE_URL"]
-        main = url.removeprefix("sqlite:///")
-        for suffix in ("", "-wal", "-shm", "-journal"):
-            try:
-                content = Path(main + suffix).read_bytes()
-            except FileNotFoundError:
-                continue
-            found += [f"{name}{suffix or '.db'}: {v}" for v in VALUES if v.encode() in content]
-    return found
-
-
-def _leaks_in_postgres_columns(suite: WholeSuite) -> list[str]:
+def _leaks(suite: WholeSuite) -> list[str]:
+    """Each of the person's values still in an SQLite file or a PostgreSQL text column of any service."""
     found = []
     for name in SERVICES:
         db = Database(suite.procs[name].env[f"{name.upper()}_DATABASE_URL"])
         try:
-            with db.read() as s:
-                columns = s.execute(
-                    text(
-                        "SELECT table_name, column_name FROM information_schema.columns WHERE table_schema = 'public'"
-                        " AND data_type IN ('text', 'character varying', 'json', 'jsonb', 'character')"
-                    )
-                ).all()
-                for table, column in columns:
-                    for value in VALUES:
-                        hit = s.execute(
-                            text(f'SELECT 1 FROM "{table}" WHERE "{column}"::text LIKE :v LIMIT 1'), {"v": f"%{value}%"}
-                        ).first()
-                        if hit:
-                            found.append(f"{name}.{table}.{column}: {value}")
+            found += [f"{name}: {where}: {v}" for v in VALUES for where in stored_in_clear(db, v)]
         finally:
             db.dispose()
     return found
@@ -106,14 +79,13 @@ def test_an_erased_customer_leaves_no_value_in_any_service(whole_suite, auth):  
         step = {"action": "assign", "handler_sub": "staff-handler", "note": f"已联系{NAME}，电话{PHONE}"}
         ok(gw.post(f"/api/v1/complaints/{complaint_id}/steps", json=step, headers=supervisor), 200)
         drain(suite, http, auth("system"))
-        assert _leaks_in_sqlite_files(suite) or _leaks_in_postgres_columns(suite), "the values were never stored"
+        assert _leaks(suite), "the values were never stored"
 
         erasure = {"reason": "客户依法申请删除个人信息", "requested_via": "counter"}
         ok(gw.post(f"/api/v1/customers/{cid}/erasure-requests", json=erasure, headers=me), 201)
         drain(suite, http, auth("system"))
 
-        sqlite = not suite.procs["profile"].env["PROFILE_DATABASE_URL"].startswith("postgresql")
-        leaks = _leaks_in_sqlite_files(suite) if sqlite else _leaks_in_postgres_columns(suite)
+        leaks = _leaks(suite)
         assert not leaks, leaks
         # what is kept for its retention period is still there, without the person
         kept = ok(gw.get(f"/api/v1/complaints/{complaint_id}", headers=supervisor), 200)

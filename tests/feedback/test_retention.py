@@ -8,6 +8,7 @@ import uuid
 from sqlalchemy import select
 
 from services.feedback.models import Complaint, ComplaintStep, FollowUp, SurveyAnswer
+from services.feedback.service.free_text import DESCRIPTION_FIELD
 from services.feedback.service.jobs import build_jobs
 from tests.feedback import factories as f
 from tests.feedback.conftest import feedback_settings
@@ -60,7 +61,8 @@ def test_the_sweep_redacts_what_is_past_its_retention(client, auth, feedback_app
     with feedback_db.read() as s:
         assert s.execute(select(SurveyAnswer.text).where(SurveyAnswer.text.is_not(None))).all() == []  # type: ignore[union-attr]
         assert [n for (n,) in s.execute(select(FollowUp.note))] == [None]
-    assert _row(feedback_db, old)[0].description == "旧投诉：客户身份证110105198001010011"  # not 3 years yet
+    plain = feedback_app.state.complaints.vault.unseal  # descriptions are stored encrypted
+    assert plain(_row(feedback_db, old)[0].description, DESCRIPTION_FIELD) == "旧投诉：客户身份证110105198001010011"
 
     clock.advance(days=366)  # the old complaint's last step is now over 3 years ago, the young one's not
     assert "retention_sweep" in runner.tick()
@@ -70,5 +72,5 @@ def test_the_sweep_redacts_what_is_past_its_retention(client, auth, feedback_app
     assert all(s.note is None for s in steps) and steps[-1].to_state == "closed"
     decided = next(s for s in steps if s.action == "decide")
     assert decided.data["facts_verified"] == "[erased]" and decided.data["outcome"] == "partly_upheld"
-    assert _row(feedback_db, young)[0].description == "新投诉：仍在保存期内"
-    assert _row(feedback_db, open_["id"])[0].description == "未办结的投诉"
+    assert plain(_row(feedback_db, young)[0].description, DESCRIPTION_FIELD) == "新投诉：仍在保存期内"
+    assert plain(_row(feedback_db, open_["id"])[0].description, DESCRIPTION_FIELD) == "未办结的投诉"

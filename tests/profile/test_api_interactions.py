@@ -5,6 +5,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from tests.dbkit import stored_in_clear
 from tests.profile import factories as f
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
@@ -107,3 +108,23 @@ def test_unknown_customer_is_404_and_no_token_is_401(client, auth, customer):
 def test_bad_list_query_is_422(client, auth, customer, params, field):
     resp = client.get(f"/v1/customers/{customer['id']}/interactions", params=params, headers=auth("staff"))
     assert resp.status_code == 422 and resp.json()["errors"][0]["loc"] == ["query", field]
+
+
+TYPED = "客户来电抱怨窗口冷淡，身份证11010519491231002X，另留手机139-1234-5678"
+
+
+def test_topic_and_summary_are_encrypted_at_rest_and_read_masked(client, auth, customer, profile_db):
+    staff = auth("staff")
+    key = {"Idempotency-Key": f"i-{uuid.uuid4()}", **staff}
+    resp = _log(client, key, customer["id"], topic="窗口冷淡投诉", summary=TYPED)
+    assert resp.status_code == 201
+    again = _log(client, key, customer["id"], topic="窗口冷淡投诉", summary=TYPED)  # the stored answer, sealed
+    assert again.status_code == 201 and again.json() == resp.json()
+    shown = _list(client, auth, customer["id"])["items"][0]
+    assert shown["topic"] == "窗口冷淡投诉"
+    assert shown["summary"] == "客户来电抱怨窗口冷淡，身份证110105********002X，另留手机139****5678"
+    assert resp.json()["summary"] == shown["summary"]
+    assert stored_in_clear(profile_db, "窗口冷淡") == []
+    export = client.get(f"/v1/customers/{customer['id']}/export", headers=auth("supervisor"))
+    assert export.status_code == 200
+    assert [i["summary"] for i in export.json()["interactions"]] == [TYPED]  # the person's own copy, in full

@@ -76,9 +76,10 @@ def read_terms(
     survey_id: uuid.UUID,
     _p: Staff,
     db: Db,
+    ctx: SurveyCtx,
     start: From = None,
     end: To = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 20,
 ) -> Terms:
     start, end = analysis_period(start, end)
-    return analysis.top_terms(db, survey_id=survey_id, start=start, end=end, limit=limit)
+    return analysis.top_terms(db, survey_id=survey_id, start=start, end=end, limit=limit, vault=ctx.vault)

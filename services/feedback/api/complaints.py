@@ -8,8 +8,9 @@ from fastapi.responses import JSONResponse
 
 from services.common.access import CustomerOrStaff, Staff, Supervisor, SupervisorOrSystemJobsRun
 from services.common.deps import Cursor, Db, IdemKey, Limit, replay
-from services.common.errors import problem_responses
+from services.common.errors import InvalidInput, problem_responses
 from services.common.idempotency import StoredResponse, idempotency_request
+from services.common.personal_data import Purpose
 from services.feedback.api.deps import ComplaintCtx, SurveyCtx, zoned
 from services.feedback.schemas.complaints import (
     CodeLists,
@@ -72,9 +73,15 @@ def list_complaints(
     state: ComplaintState | None = None,
     branch_code: Annotated[str | None, Query(pattern=r"^[A-Z0-9]{4,16}$")] = None,
     customer_id: uuid.UUID | None = None,
+    channel: Annotated[str | None, Query(max_length=40, description="a channel code")] = None,
+    business_type: Annotated[str | None, Query(max_length=40, description="a business type code")] = None,
+    cause: Annotated[str | None, Query(max_length=40, description="a cause code")] = None,
+    start: Annotated[Instant | None, Query(alias="from", description="received at or after (RFC 3339)")] = None,
+    end: Annotated[Instant | None, Query(alias="to", description="received before (RFC 3339)")] = None,
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> ComplaintPage:
+    start, end = zoned(start, end)
     items, next_cursor = complaints.list_complaints(
         db,
         actor=principal,
@@ -84,6 +91,9 @@ def list_complaints(
         customer_id=str(customer_id) if customer_id else None,
         limit=limit,
         cursor=cursor,
+        codes={"channel": channel, "business_type": business_type, "cause": cause},
+        received_from=start,
+        received_to=end,
     )
     return ComplaintPage(items=items, next_cursor=next_cursor)
 
@@ -129,11 +139,24 @@ def read_report(
 @router.get(
     "/{complaint_id}",
     response_model=ComplaintRead,
-    summary="A complaint with its deadline, decision and every step",
+    summary="A complaint with its deadline, decision and every step (free text masked; ?reveal=true in full)",
     responses=problem_responses(401, 403, 404, 422),
 )
-def read_complaint(complaint_id: uuid.UUID, principal: CustomerOrStaff, db: Db, ctx: ComplaintCtx) -> ComplaintRead:
-    return complaints.get_complaint(db, complaint_id=complaint_id, actor=principal, ctx=ctx)
+def read_complaint(
+    complaint_id: uuid.UUID,
+    principal: CustomerOrStaff,
+    db: Db,
+    ctx: ComplaintCtx,
+    reveal: Annotated[
+        bool, Query(description="the free text in full (reveal roles; written to the access log)")
+    ] = False,
+    purpose: Annotated[Purpose | None, Query(description="why the full text is read; required with reveal")] = None,
+) -> ComplaintRead:
+    if reveal and purpose is None:
+        raise InvalidInput([{"loc": ["query", "purpose"], "msg": "required with reveal=true", "type": "missing"}])
+    return complaints.get_complaint(
+        db, complaint_id=complaint_id, actor=principal, ctx=ctx, reveal_purpose=purpose if reveal else None
+    )
 
 
 @router.post(

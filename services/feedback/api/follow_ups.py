@@ -24,15 +24,16 @@ router = APIRouter(prefix="/v1/follow-ups", tags=["follow-ups"])
 def list_follow_ups(
     _p: Staff,
     db: Db,
+    ctx: SurveyCtx,
     branch_code: Annotated[str | None, Query(pattern=r"^[A-Z0-9]{4,16}$")] = None,
     status: Literal["open", "done"] | None = None,
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> FollowUpPage:
-    rows, next_cursor = follow_ups.list_follow_ups(
-        db, branch_code=branch_code, status=status, limit=limit, cursor=cursor
+    items, next_cursor = follow_ups.list_follow_ups(
+        db, branch_code=branch_code, status=status, limit=limit, cursor=cursor, vault=ctx.vault
     )
-    return FollowUpPage(items=[FollowUpRead.model_validate(r) for r in rows], next_cursor=next_cursor)
+    return FollowUpPage(items=items, next_cursor=next_cursor)
 
 
 @router.post(
@@ -44,6 +45,4 @@ def list_follow_ups(
 def record_outcome(
     follow_up_id: uuid.UUID, body: FollowUpOutcome, principal: Staff, db: Db, ctx: SurveyCtx
 ) -> FollowUpRead:
-    return FollowUpRead.model_validate(
-        follow_ups.record_follow_up(db, follow_up_id=follow_up_id, outcome_in=body, actor=principal, ctx=ctx)
-    )
+    return follow_ups.record_follow_up(db, follow_up_id=follow_up_id, outcome_in=body, actor=principal, ctx=ctx)

@@ -12,6 +12,7 @@ from sqlmodel import col
 
 from services.common.db import Database, table_of
 from services.common.errors import InvalidInput
+from services.common.pii import PersonalDataVault
 from services.feedback.models import CustomerRef, CustomerSegment, Survey, SurveyAnswer, SurveyResponse
 from services.feedback.schemas.analysis import (
     Breakdown,
@@ -25,6 +26,7 @@ from services.feedback.schemas.analysis import (
     Term,
     Terms,
 )
+from services.feedback.service.free_text import ANSWER_FIELD, open_text
 from services.feedback.service.surveys import survey_not_found
 from services.feedback.service.terms import count_terms
 
@@ -267,11 +269,13 @@ def top_terms(
     start: datetime | None,
     end: datetime | None,
     limit: int,
+    vault: PersonalDataVault,
     max_documents: int = 20000,
 ) -> Terms:
     """The most frequent terms in the free-text answers of the period (the newest `max_documents`),
-    segmented with jieba in a short-lived process (service/terms.py); stop words, punctuation and
-    single characters are left out."""
+    decrypted here with the values inside masked (so no phone or ID number becomes a term), segmented
+    with jieba in a short-lived process (service/terms.py); stop words, punctuation and single
+    characters are left out."""
     where = _period(survey_id, start, end)
     with db.read() as s:
         _latest_survey(s, survey_id)
@@ -286,7 +290,7 @@ def top_terms(
             .scalars()
             .all()
         )
-    counts = count_terms(list(texts))
+    counts = count_terms([open_text(vault, t, ANSWER_FIELD, full=False) or "" for t in texts])
     return Terms(
         survey_id=survey_id,
         documents=len(texts),

@@ -30,6 +30,7 @@ from services.feedback.service.complaints import (
     step_views,
 )
 from services.feedback.service.deadlines import Deadline, compute_deadline
+from services.feedback.service.free_text import NOTE_FIELD, seal_step_data
 
 
 def add_step(
@@ -63,8 +64,8 @@ def add_step(
             to_state=to_state or c.state,
             actor=actor,
             at=now,
-            note=getattr(step_in, "note", None),
-            data=data,
+            note=ctx.vault.seal(getattr(step_in, "note", None), NOTE_FIELD),
+            data=seal_step_data(ctx.vault, data),
         )
         s.flush()
         steps.append(step)

@@ -22,6 +22,7 @@ from services.common.idempotency import IdempotencyRequest, StoredResponse, find
 from services.common.money import fen_to_str, str_to_fen
 from services.common.outbox import record_event
 from services.common.pagination import newest_first, page_of, time_id_key
+from services.common.personal_data import record_reveal
 from services.common.pii import Mask, PersonalDataVault
 from services.feedback.models import (
     COMPLAINT_STEPS,
@@ -31,6 +32,7 @@ from services.feedback.models import (
     audit_chain,
     idempotency,
     outbox,
+    personal_data_access,
 )
 from services.feedback.schemas.complaints import (
     CodeLists,
@@ -43,6 +45,7 @@ from services.feedback.schemas.complaints import (
     StepRead,
 )
 from services.feedback.service.deadlines import Deadline, DeadlineRules, StepView, compute_deadline
+from services.feedback.service.free_text import DESCRIPTION_FIELD, NOTE_FIELD, open_step_data, open_text
 
 OPEN = frozenset({"received", "acknowledged", "investigating"})
 ALL_STATES = OPEN | {"decided", "closed", "withdrawn", "review_requested", "review_decided"}
@@ -70,6 +73,7 @@ ACTION_RULES: dict[str, AccessRule] = {
 }
 NAME_FIELD, CONTACT_FIELD, REP_FIELD = "complaint.complainant_name", "complaint.complainant_contact", "complaint.rep"
 NAME_MASK, CONTACT_MASK = Mask(1, 0), Mask(3, 4)
+IDEM_FIELD = "idempotency.response"
 
 
 @dataclass(frozen=True)
@@ -78,6 +82,7 @@ class ComplaintContext:
     vault: PersonalDataVault
     clock: Callable[[], datetime]
     handling_survey_id: str = ""
+    reveal_roles: frozenset[str] = frozenset({"supervisor", "admin"})  # who may read free text in full
 
 
 def complaint_not_found(complaint_id: Any) -> NotFound:
@@ -91,7 +96,7 @@ def allowed_actions(state: str, is_paused: bool) -> list[str]:
     return [a for a in allowed if a != "resume"]
 
 
-def step_views(steps: list[ComplaintStep]) -> list[StepView]:
+def step_views(steps: list[ComplaintStep] | list[StepRead]) -> list[StepView]:
     return [StepView(s.action, s.at, s.data or {}) for s in steps]
 
 
@@ -99,11 +104,31 @@ def _deadline(c: Complaint, steps: list[ComplaintStep], ctx: ComplaintContext) -
     return compute_deadline(c.received_at, step_views(steps), ctx.rules, ctx.clock())
 
 
-def present_complaint(c: Complaint, steps: list[ComplaintStep], ctx: ComplaintContext) -> ComplaintRead:
-    d = _deadline(c, steps, ctx)
+def open_step(step: ComplaintStep, vault: PersonalDataVault, *, full: bool) -> StepRead:
+    """A step as read: its note and the free text in its data decrypted, masked unless `full`."""
+    return StepRead(
+        id=step.id or 0,
+        action=step.action,
+        from_state=step.from_state,
+        to_state=step.to_state,
+        actor_sub=step.actor_sub,
+        actor_role=step.actor_role,
+        at=step.at,
+        note=open_text(vault, step.note, NOTE_FIELD, full=full),
+        data=open_step_data(vault, step.data or {}, full=full),
+    )
+
+
+def present_complaint(
+    c: Complaint, steps: list[ComplaintStep], ctx: ComplaintContext, *, full: bool = False
+) -> ComplaintRead:
+    """The complaint as read: the complainant's values masked; its free text (description, step notes
+    and the text in step data) with the values inside masked, or in full when `full` (a reveal)."""
     v = ctx.vault
+    opened = [open_step(st, v, full=full) for st in steps]
+    d = compute_deadline(c.received_at, step_views(opened), ctx.rules, ctx.clock())
     rep = json.loads(v.decrypt(c.representative_enc, REP_FIELD)) if c.representative_enc else None
-    decision = next((s.data for s in reversed(steps) if s.action == "decide"), None)
+    decision = next((st.data for st in reversed(opened) if st.action == "decide"), None)
     return ComplaintRead(
         id=c.id,
         customer_id=c.customer_id,
@@ -117,7 +142,7 @@ def present_complaint(c: Complaint, steps: list[ComplaintStep], ctx: ComplaintCo
         business_type=c.business_type,
         cause=c.cause,
         amount=fen_to_str(c.amount_fen) if c.amount_fen is not None else None,
-        description=c.description,
+        description=open_text(v, c.description, DESCRIPTION_FIELD, full=full) or "",
         branch_code=c.branch_code,
         staff_complained_about=c.staff_complained_about,
         representative=RepresentativeRead(
@@ -133,7 +158,7 @@ def present_complaint(c: Complaint, steps: list[ComplaintStep], ctx: ComplaintCo
         allowed_actions=allowed_actions(c.state, d.is_paused),
         deadline=DeadlineRead.model_validate(asdict(d)),
         decision=decision,
-        steps=[StepRead.model_validate(s) for s in steps],
+        steps=opened,
     )
 
 
@@ -236,7 +261,7 @@ def file_complaint(
     received_at = _received_at(complaint_in, actor, now)
     with db.write() as s:
         if idem is not None and (stored := find_stored(s, idempotency, idem)) is not None:
-            return stored
+            return StoredResponse(stored.status_code, ctx.vault.unseal_document(stored.body, IDEM_FIELD))
         _check_codes(s, complaint_in)
         customer_id = str(complaint_in.customer_id) if complaint_in.customer_id else None
         related = _related(s, complaint_in, customer_id)
@@ -263,7 +288,10 @@ def file_complaint(
             },
         )
         if idem is not None:
-            store_response(s, idempotency, idem, 201, result.model_dump(mode="json"))
+            # sealed: the answer holds the complaint's words
+            store_response(
+                s, idempotency, idem, 201, ctx.vault.seal_document(result.model_dump(mode="json"), IDEM_FIELD)
+            )
         s.commit()
         return result
 
@@ -299,7 +327,7 @@ def _new_complaint(
         business_type=complaint_in.business_type,
         cause=complaint_in.cause,
         amount_fen=str_to_fen(complaint_in.amount) if complaint_in.amount is not None else None,
-        description=complaint_in.description,
+        description=vault.seal(complaint_in.description, DESCRIPTION_FIELD) or "",
         branch_code=complaint_in.branch_code,
         staff_complained_about=complaint_in.staff_complained_about,
         representative_enc=vault.encrypt(json.dumps(rep.model_dump(), ensure_ascii=False), REP_FIELD) if rep else None,
@@ -351,10 +379,32 @@ def load_visible(s: Session, complaint_id: uuid.UUID, actor: Principal, *, lock:
     return c
 
 
-def get_complaint(db: Database, *, complaint_id: uuid.UUID, actor: Principal, ctx: ComplaintContext) -> ComplaintRead:
-    with db.read() as s:
+def get_complaint(
+    db: Database,
+    *,
+    complaint_id: uuid.UUID,
+    actor: Principal,
+    ctx: ComplaintContext,
+    reveal_purpose: str | None = None,
+    now: datetime | None = None,
+) -> ComplaintRead:
+    """The complaint with its free text masked; with `reveal_purpose`, in full for a reveal role (403
+    reveal_forbidden otherwise), the read written to the access log in the same transaction."""
+    if reveal_purpose is None:
+        with db.read() as s:
+            c = load_visible(s, complaint_id, actor)
+            return present_complaint(c, load_steps(s, c.id), ctx)
+    if actor.role not in ctx.reveal_roles:
+        raise Forbidden("This role may not read free text in full", code="reveal_forbidden")
+    with db.write() as s:
         c = load_visible(s, complaint_id, actor)
-        return present_complaint(c, load_steps(s, c.id), ctx)
+        result = present_complaint(c, load_steps(s, c.id), ctx, full=True)
+        record_reveal(
+            s, personal_data_access, what=f"complaint:{c.id}", customer_id=c.customer_id, purpose=reveal_purpose,
+            actor=actor, now=now or ctx.clock(), chain=audit_chain,
+        )  # fmt: skip
+        s.commit()
+        return result
 
 
 def list_complaints(
@@ -367,18 +417,31 @@ def list_complaints(
     customer_id: str | None,
     limit: int,
     cursor: str | None,
+    codes: dict[str, str | None] | None = None,
+    received_from: datetime | None = None,
+    received_to: datetime | None = None,
 ) -> tuple[list[ComplaintSummary], str | None]:
-    """Newest first; a customer sees only its own."""
+    """Newest first; a customer sees only its own. Filters are on the plain columns (the free text is
+    encrypted): state, branch, customer, the channel, business type and cause codes, and the
+    received time in [received_from, received_to)."""
     stmt = select(Complaint)
     if actor.is_customer:
         customer_id = actor.sub
+    codes = codes or {}
     for column, value in (
         (Complaint.state, state),
         (Complaint.branch_code, branch_code),
         (Complaint.customer_id, customer_id),
+        (Complaint.channel, codes.get("channel")),
+        (Complaint.business_type, codes.get("business_type")),
+        (Complaint.cause, codes.get("cause")),
     ):
         if value is not None:
             stmt = stmt.where(column == value)
+    if received_from is not None:
+        stmt = stmt.where(Complaint.received_at >= received_from)
+    if received_to is not None:
+        stmt = stmt.where(Complaint.received_at < received_to)
     stmt = newest_first(stmt, Complaint.received_at, Complaint.id, cursor, limit)
     with db.read() as s:
         rows = list(s.execute(stmt).scalars())

@@ -11,6 +11,7 @@ from sqlalchemy import Select, delete, select, update
 from sqlalchemy.orm import Session
 
 from services.common.db import table_of
+from services.common.pii import ERASED
 from services.feedback.models import (
     Complaint,
     ComplaintStep,
@@ -20,10 +21,7 @@ from services.feedback.models import (
     SurveyAnswer,
     SurveyResponse,
 )
-
-ERASED = "[erased]"  # what a required free-text field holds once its words were erased
-# Free text inside a step's data (the rest of it, outcomes, dates, amounts and who acted, stays)
-STEP_TEXT_KEYS = ("reason", "facts_verified", "basis", "description", "remedy")
+from services.feedback.service.free_text import redact_step_data
 
 COMPLAINT = table_of(Complaint)
 STEP = table_of(ComplaintStep)
@@ -52,5 +50,4 @@ def redact_complaints(s: Session, complaints: Select[tuple[Any]]) -> None:
     )
     steps = s.execute(select(STEP.c.id, STEP.c.data).where(STEP.c.complaint_id.in_(complaints))).all()
     for step_id, data in steps:
-        kept = {k: (ERASED if k in STEP_TEXT_KEYS and isinstance(v, str) else v) for k, v in (data or {}).items()}
-        s.execute(update(STEP).where(STEP.c.id == step_id).values(note=None, data=kept))
+        s.execute(update(STEP).where(STEP.c.id == step_id).values(note=None, data=redact_step_data(data)))

@@ -24,7 +24,6 @@ from services.feedback.models import (
     personal_data_access,
 )
 from services.feedback.schemas.complaints import RepresentativeRead
-from services.feedback.schemas.follow_ups import FollowUpRead
 from services.feedback.schemas.personal_data import (
     ExportedAnswer,
     ExportedComplaint,
@@ -40,6 +39,8 @@ from services.feedback.service.complaints import (
     present_complaint,
     steps_by_complaint,
 )
+from services.feedback.service.follow_ups import present_follow_up
+from services.feedback.service.free_text import ANSWER_FIELD
 
 
 def export_customer(
@@ -66,7 +67,14 @@ def export_customer(
         for a in s.execute(
             select(SurveyAnswer).where(col(SurveyAnswer.response_id).in_(list(answers))).order_by(SurveyAnswer.id)
         ).scalars():
-            answers[a.response_id].append(ExportedAnswer.model_validate(a))
+            answers[a.response_id].append(
+                ExportedAnswer(
+                    question_id=a.question_id,
+                    value_int=a.value_int,
+                    choice=a.choice,
+                    text=ctx.vault.unseal(a.text, ANSWER_FIELD),
+                )
+            )
         follow_ups = s.execute(
             select(FollowUp).where(FollowUp.customer_id == cid).order_by(FollowUp.created_at, FollowUp.id)
         ).scalars()
@@ -78,7 +86,7 @@ def export_customer(
             survey_responses=[
                 ExportedResponse.model_validate({**_columns(r), "answers": answers[r.id]}) for r in responses
             ],
-            follow_ups=[FollowUpRead.model_validate(f) for f in follow_ups],
+            follow_ups=[present_follow_up(f, ctx.vault, full=True) for f in follow_ups],
             survey_invitations=[ExportedInvitation.model_validate(i) for i in invitations],
             access_log=access,
         )
@@ -93,7 +101,7 @@ def _columns(row: SurveyResponse) -> dict:
 def _in_full(c: Complaint, steps: list[ComplaintStep], ctx: ComplaintContext) -> ExportedComplaint:
     """The complaint as staff read it, with the values they see masked given in full."""
     v = ctx.vault
-    read = present_complaint(c, steps, ctx).model_dump()
+    read = present_complaint(c, steps, ctx, full=True).model_dump()
     rep = json.loads(v.decrypt(c.representative_enc, REP_FIELD)) if c.representative_enc else None
     read |= {
         "complainant_name": v.decrypt(c.complainant_name_enc, NAME_FIELD) if c.complainant_name_enc else None,

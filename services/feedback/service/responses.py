@@ -14,6 +14,7 @@ from services.common.db import Database, is_unique_violation, table_of
 from services.common.errors import Conflict, Forbidden, InvalidInput
 from services.common.outbox import record_event
 from services.common.pagination import newest_first, page_of, time_id_key
+from services.common.pii import PersonalDataVault, mask_text
 from services.feedback.models import (
     CustomerRef,
     CustomerSegment,
@@ -25,6 +26,7 @@ from services.feedback.models import (
 )
 from services.feedback.schemas.responses import ResponseCreate, ResponseRead, ResponseScores
 from services.feedback.schemas.surveys import SCALES
+from services.feedback.service.free_text import ANSWER_FIELD
 from services.feedback.service.surveys import SurveyContext, latest_version, survey_not_found
 
 
@@ -72,7 +74,9 @@ def _first_of(questions: list[dict], answers: dict[str, Any], kind: str) -> int 
     return next((answers[q["id"]] for q in questions if q["type"] == kind and q["id"] in answers), None)
 
 
-def _answer_rows(r: SurveyResponse, questions: list[dict], answers: dict[str, Any]) -> list[dict]:
+def _answer_rows(
+    r: SurveyResponse, questions: list[dict], answers: dict[str, Any], vault: PersonalDataVault
+) -> list[dict]:
     rows = []
     for q in questions:
         value = answers.get(q["id"])
@@ -94,8 +98,14 @@ def _answer_rows(r: SurveyResponse, questions: list[dict], answers: dict[str, An
         elif q["type"] == "multiple_choice":
             rows.extend({**base, "choice": v} for v in value)
         else:
-            rows.append({**base, "text": value})
+            rows.append({**base, "text": vault.seal(value, ANSWER_FIELD)})
     return rows
+
+
+def _echo(questions: list[dict], answers: dict[str, Any]) -> dict[str, Any]:
+    """The answers as the response shows them: free text with the values inside masked."""
+    free = {q["id"] for q in questions if q["type"] == "free_text"}
+    return {k: mask_text(v) if k in free and isinstance(v, str) else v for k, v in answers.items()}
 
 
 def _in_audience(s: Session, sv: Survey, ref: CustomerRef | None, customer_id: str) -> bool:
@@ -119,7 +129,7 @@ def respond(
     now = ctx.clock()
     with db.write() as s:
         sv, ref, existing = _answerable(s, survey_id, customer_id, response_in, now, ctx)
-        r = _store_response(s, sv, ref, existing, response_in, actor, customer_id, now)
+        r = _store_response(s, sv, ref, existing, response_in, actor, customer_id, now, ctx.vault)
         follow_up = _follow_up(s, r, ctx, now)
         record_event(
             s,
@@ -145,7 +155,7 @@ def respond(
             survey_version=r.survey_version,
             customer_id=customer_id,
             channel=r.channel,
-            answers=response_in.answers,
+            answers=_echo(sv.questions, response_in.answers),
             nps=r.nps,
             csat=r.csat,
             ces=r.ces,
@@ -194,6 +204,7 @@ def _store_response(
     actor: Principal,
     customer_id: str,
     now: datetime,
+    vault: PersonalDataVault,
 ) -> SurveyResponse:
     """Writes the response (new, or replacing the earlier one's answers) and its answer rows; a
     concurrent first answer by the same customer is a 409."""
@@ -222,7 +233,7 @@ def _store_response(
         if is_unique_violation(err):
             raise Conflict("The customer has already answered this survey", code="survey_already_answered") from None
         raise
-    rows = _answer_rows(r, sv.questions, answers)
+    rows = _answer_rows(r, sv.questions, answers, vault)
     if rows:
         s.execute(table_of(SurveyAnswer).insert(), rows)
     return r

@@ -10,8 +10,9 @@ from datetime import datetime
 from sqlalchemy import exists, select, update
 
 from services.common.db import Database, rows_affected
+from services.common.pii import ERASED
 from services.common.retention import years_before
-from services.feedback.service.erasure import ANSWER, COMPLAINT, ERASED, FOLLOW_UP, RESPONSE, STEP, redact_complaints
+from services.feedback.service.erasure import ANSWER, COMPLAINT, FOLLOW_UP, RESPONSE, STEP, redact_complaints
 
 # States after which nothing more is expected of a complaint (a decided one may still be reviewed)
 FINAL_STATES = ("closed", "withdrawn", "review_decided")

@@ -16,6 +16,7 @@ from services.common.db import Database
 from services.common.errors import Conflict, InvalidInput, NotFound
 from services.common.etag import check_version
 from services.common.pagination import decode_cursor, page_of
+from services.common.pii import PersonalDataVault
 from services.feedback.models import (
     Survey,
 )
@@ -28,6 +29,7 @@ from services.feedback.schemas.surveys import (
 @dataclass(frozen=True)
 class SurveyContext:
     clock: Callable[[], datetime]
+    vault: PersonalDataVault  # free-text answers and follow-up notes are encrypted at rest
     follow_up_hours: int = 48
     small_sample: int = 30
     free_text_max: int = 2000

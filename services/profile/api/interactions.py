@@ -9,7 +9,7 @@ from services.common.access import Staff
 from services.common.deps import Cursor, Db, IdemKey, Limit, Now, replay
 from services.common.errors import problem_responses
 from services.common.idempotency import StoredResponse
-from services.profile.api.deps import CustomerId, idempotency_for
+from services.profile.api.deps import CustomerId, Priv, idempotency_for
 from services.profile.schemas.interactions import (
     InteractionChannel,
     InteractionCreate,
@@ -36,11 +36,14 @@ def record_interaction(
     principal: Staff,
     db: Db,
     now: Now,
+    privacy: Priv,
     response: Response,
     idempotency_key: IdemKey = None,
 ):
     idem = idempotency_for(idempotency_key, principal, "record_interaction", customer_id, body)
-    i = svc.record_interaction(db, customer_id=customer_id, interaction_in=body, actor=principal, now=now, idem=idem)
+    i = svc.record_interaction(
+        db, customer_id=customer_id, interaction_in=body, actor=principal, now=now, vault=privacy.vault, idem=idem
+    )
     if isinstance(i, StoredResponse):
         return replay(i)
     response.headers["Location"] = f"/v1/customers/{customer_id}/interactions"
@@ -57,6 +60,7 @@ def list_interactions(
     customer_id: CustomerId,
     _p: Staff,
     db: Db,
+    privacy: Priv,
     channel: InteractionChannel | None = None,
     occurred_from: From = None,
     occurred_to: To = None,
@@ -71,5 +75,6 @@ def list_interactions(
         occurred_to=occurred_to,
         limit=limit,
         cursor=cursor,
+        vault=privacy.vault,
     )
     return InteractionPage(items=items, next_cursor=next_cursor)

@@ -327,6 +327,17 @@ def reveal_personal_data(
         return result
 
 
+VIEWED = "personal_data.viewed"
+
+
+def record_view(db: Database, *, customer_id: uuid.UUID, actor: Principal, purpose: str) -> None:
+    """One access-log row for a staff read of the customer's (masked) record that states its purpose:
+    the gateway's overview, one row per overview."""
+    with db.write() as s:
+        audit_change(s, customer_id, actor, action=VIEWED, reason=f"purpose: {purpose}", fields="customer (masked)")
+        s.commit()
+
+
 def list_audit_entries(
     db: Database, *, customer_id: uuid.UUID, limit: int, cursor: str | None
 ) -> tuple[list[AuditEntry], str | None]:

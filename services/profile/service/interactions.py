@@ -1,4 +1,6 @@
-"""The interaction log: every contact with a customer, newest first, filtered by channel and time."""
+"""The interaction log: every contact with a customer, newest first, filtered by channel and time. Its
+topic and summary are free text staff typed, personal data: encrypted at rest with the vault and read
+back with the values inside masked (in full only in the person's own export)."""
 
 import re
 import uuid
@@ -11,12 +13,14 @@ from services.common.db import Database
 from services.common.errors import Conflict, InvalidInput
 from services.common.idempotency import IdempotencyRequest, StoredResponse
 from services.common.pagination import newest_first, page_of, time_id_key
+from services.common.pii import PersonalDataVault, mask_text
 from services.profile.models import Interaction
 from services.profile.schemas.interactions import InteractionCreate, InteractionRead
 from services.profile.service.guards import require_customer_row
 from services.profile.service.idempotent import remember, stored_answer
 
 CLOCK_SKEW = timedelta(minutes=5)
+TOPIC_FIELD, SUMMARY_FIELD = "interaction.topic", "interaction.summary"
 _BRANCH = re.compile(r"^[A-Z0-9]{4,16}$")
 
 
@@ -27,6 +31,7 @@ def record_interaction(
     interaction_in: InteractionCreate,
     actor: Principal,
     now: datetime,
+    vault: PersonalDataVault,
     idem: IdempotencyRequest | None = None,
 ) -> InteractionRead | StoredResponse:
     """Closed customers may still be contacted (and the contact logged); erased ones may not (409)."""
@@ -35,7 +40,7 @@ def record_interaction(
         raise InvalidInput([{"loc": ["body", "occurred_at"], "msg": "lies in the future", "type": "value_error"}])
     branch = interaction_in.branch_code or (actor.branch if actor.branch and _BRANCH.match(actor.branch) else None)
     with db.write() as s:
-        if stored := stored_answer(s, idem):
+        if stored := stored_answer(s, idem, vault=vault):
             return stored
         row = require_customer_row(s, customer_id)
         if row.erased_at is not None:
@@ -44,8 +49,8 @@ def record_interaction(
             customer_id=customer_id,
             channel=interaction_in.channel,
             direction=interaction_in.direction,
-            topic=interaction_in.topic,
-            summary=interaction_in.summary,
+            topic=vault.seal(interaction_in.topic, TOPIC_FIELD),
+            summary=vault.seal(interaction_in.summary, SUMMARY_FIELD),
             staff_id=actor.sub,
             branch_code=branch,
             occurred_at=occurred_at,
@@ -53,9 +58,18 @@ def record_interaction(
         )
         s.add(i)
         s.flush()
-        view = remember(s, idem, 201, InteractionRead.model_validate(i))
+        view = remember(s, idem, 201, present_interaction(i, vault), vault=vault)
         s.commit()
         return view
+
+
+def present_interaction(i: Interaction, vault: PersonalDataVault, *, full: bool = False) -> InteractionRead:
+    """The interaction as read: topic and summary decrypted, the values inside masked unless `full`."""
+    topic, summary = vault.unseal(i.topic, TOPIC_FIELD) or "", vault.unseal(i.summary, SUMMARY_FIELD) or ""
+    read = InteractionRead.model_validate(i)
+    if full:
+        return read.model_copy(update={"topic": topic, "summary": summary})
+    return read.model_copy(update={"topic": mask_text(topic), "summary": mask_text(summary)})
 
 
 def list_interactions(
@@ -67,6 +81,7 @@ def list_interactions(
     occurred_to: datetime | None,
     limit: int,
     cursor: str | None,
+    vault: PersonalDataVault,
 ) -> tuple[list[InteractionRead], str | None]:
     """Newest first; `occurred_from` inclusive, `occurred_to` exclusive."""
     stmt = select(Interaction).where(Interaction.customer_id == customer_id)
@@ -79,5 +94,5 @@ def list_interactions(
     stmt = newest_first(stmt, Interaction.occurred_at, Interaction.id, cursor, limit)
     with db.read() as s:
         require_customer_row(s, customer_id)
-        rows = [InteractionRead.model_validate(i) for i in s.execute(stmt).scalars()]
+        rows = [present_interaction(i, vault) for i in s.execute(stmt).scalars()]
     return page_of(rows, limit, key=time_id_key("occurred_at"))

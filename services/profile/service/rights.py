@@ -13,6 +13,7 @@ from sqlmodel import col
 from services.common.auth import Principal
 from services.common.db import Database
 from services.common.errors import Conflict, Forbidden
+from services.common.pii import ERASED
 from services.profile.models import (
     Agreement,
     AssetSnapshot,
@@ -32,7 +33,6 @@ from services.profile.models import (
 )
 from services.profile.schemas.consent import ConsentRecordRead
 from services.profile.schemas.customers import AuditEntryRead
-from services.profile.schemas.interactions import InteractionRead
 from services.profile.schemas.needs import HoldingRead, NeedsRead
 from services.profile.schemas.rights import (
     CustomerExport,
@@ -52,11 +52,11 @@ from services.profile.service.customers import (
     customer_not_found,
 )
 from services.profile.service.events import record_events
+from services.profile.service.interactions import present_interaction
 from services.profile.service.risk import present_assessment
 from services.profile.service.transactions import present_snapshot, present_transaction
 
 EXPORT_ROLES = frozenset({"customer", "supervisor", "admin"})
-ERASED = "[erased]"
 ERASED_FIELDS = [
     "customer.name",
     "customer.id_number",
@@ -142,7 +142,7 @@ def _document(s: Session, c: Customer, privacy: Privacy, now: datetime) -> Custo
         ],
         agreements=[present_agreement(a, now) for a in _by_customer(s, Agreement, cid, Agreement.signed_at)],
         interactions=[
-            InteractionRead.model_validate(i) for i in _by_customer(s, Interaction, cid, Interaction.occurred_at)
+            present_interaction(i, v, full=True) for i in _by_customer(s, Interaction, cid, Interaction.occurred_at)
         ],
         transactions=[
             present_transaction(t)

@@ -1,7 +1,7 @@
 """Improvement actions: measures arising from survey drivers, frequent terms and complaint causes
 
 Revision ID: 09433461e8aa
-Revises: 28bc39ed01df
+Revises: a54addb53239
 Create Date: 2026-12-05 20:19:32.606934
 """
 
@@ -14,7 +14,7 @@ from alembic import op
 import services.common.db  # noqa: F401 - shared column types
 
 revision: str = "09433461e8aa"
-down_revision: str | None = "28bc39ed01df"
+down_revision: str | None = "a54addb53239"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,7 +1,7 @@
 """Stated needs (purpose, horizon, liquidity) and holdings reported by core banking
 
 Revision ID: 7e82847c031d
-Revises: 9dcc7f373261
+Revises: e1c0d7e8af0a
 Create Date: 2026-12-05 20:50:01.628154
 """
 
@@ -14,7 +14,7 @@ from alembic import op
 import services.common.db  # noqa: F401 - shared column types
 
 revision: str = "7e82847c031d"
-down_revision: str | None = "9dcc7f373261"
+down_revision: str | None = "e1c0d7e8af0a"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
