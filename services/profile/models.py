@@ -1,7 +1,7 @@
 """Profile tables: customers (personal data encrypted, keyed hashes for lookup), the audit of
 personal-data reads and overrides, the customer-number counter, contacts and consent, risk
-assessments, service agreements, the interaction log, transactions and asset snapshots, erasure
-requests, outbox and idempotency records."""
+assessments, service agreements, the interaction log, transactions and asset snapshots, the migration batch's
+customer imports, erasure requests, outbox and idempotency records."""
 
 import uuid
 from datetime import date, datetime
@@ -284,6 +284,19 @@ class AssetSnapshot(Base, table=True):
     as_of_date: date = Field(sa_column=Column(Date, nullable=False))
     aum_fen: int = Field(sa_column=Column(BigInteger, nullable=False))
     recorded_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class CustomerImport(Base, table=True):
+    """A customer registered by the migration batch, under the source system's id: a replay of the
+    same item (the same keyed fingerprint) is a duplicate, another item under the id a conflict."""
+
+    __tablename__ = "customer_import"
+
+    external_id: str = Field(sa_column=Column(String(64), primary_key=True))
+    customer_id: uuid.UUID = Field(sa_column=_customer_fk())
+    # HMAC of the item as validated (the vault's lookup key): no personal data can be read back from it.
+    fingerprint: str = Field(sa_column=Column(String(64), nullable=False))
+    imported_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
 
 
 class ErasureRequest(Base, table=True):

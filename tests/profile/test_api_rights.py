@@ -82,6 +82,7 @@ def test_export_holds_everything_about_the_customer(client, auth, full_customer)
         "interactions": 1,
         "transactions": 2,
         "asset_snapshots": 1,
+        "migration_imports": 0,
         "access_log": 2,  # the supervisor's read, and this export (logged before it was assembled)
         "erasure_requests": 0,
     }
@@ -100,6 +101,7 @@ def test_export_covers_every_table_that_names_the_customer():
         "interaction",
         "transaction_record",
         "asset_snapshot",
+        "customer_import",
         "audit_entry",
         "erasure_request",
     }

@@ -57,6 +57,13 @@ class ExportedDoNotContact(ResponseModel):
     recorded_at: datetime
 
 
+class ExportedImport(ResponseModel):
+    """The source system's id under which a migration batch registered the customer."""
+
+    external_id: str
+    imported_at: datetime
+
+
 class ErasureRequestCreate(RequestModel):
     reason: Reason
     requested_via: RequestedVia
@@ -97,5 +104,6 @@ class CustomerExport(ResponseModel):
     interactions: list[InteractionRead]
     transactions: list[TransactionRead]
     asset_snapshots: list[AssetSnapshotRead]
+    migration_imports: list[ExportedImport]
     access_log: list[AuditEntryRead]
     erasure_requests: list[ErasureRequestRead]

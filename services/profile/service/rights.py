@@ -20,6 +20,7 @@ from services.profile.models import (
     ConsentRecord,
     ContactPoint,
     Customer,
+    CustomerImport,
     DoNotContactRecord,
     ErasureRequest,
     Interaction,
@@ -37,6 +38,7 @@ from services.profile.schemas.rights import (
     ExportedContact,
     ExportedCustomer,
     ExportedDoNotContact,
+    ExportedImport,
 )
 from services.profile.service.agreements import present_agreement
 from services.profile.service.consent import CONTACT_FIELD
@@ -67,6 +69,7 @@ ERASED_FIELDS = [
     "interaction.summary",
     "idempotency_record (stored answers about the customer)",
     "outbox_event.data (names in customer.updated)",
+    "customer_import.fingerprint (a keyed hash of the migrated item)",
 ]
 # Kept under the pseudonymous customer id, restricted to storage, until the duty ends.
 RETAINED = [
@@ -75,6 +78,7 @@ RETAINED = [
     {"records": "risk_assessment", "legal_reason": "investor suitability records for sold products"},
     {"records": "consent_record, do_not_contact_record", "legal_reason": "proof of marketing consent"},
     {"records": "audit_entry", "legal_reason": "record of access to personal data"},
+    {"records": "customer_import (external_id)", "legal_reason": "the customer's origin in a migrated system"},
 ]
 
 
@@ -144,6 +148,9 @@ def _document(s: Session, c: Customer, privacy: Privacy, now: datetime) -> Custo
             for t in _by_customer(s, TransactionRecord, cid, TransactionRecord.occurred_at, TransactionRecord.id)
         ],
         asset_snapshots=[present_snapshot(a) for a in _by_customer(s, AssetSnapshot, cid, AssetSnapshot.as_of_date)],
+        migration_imports=[
+            ExportedImport.model_validate(i) for i in _by_customer(s, CustomerImport, cid, CustomerImport.imported_at)
+        ],
         access_log=[AuditEntryRead.model_validate(e) for e in _by_customer(s, AuditEntry, cid, AuditEntry.id)],
         erasure_requests=[
             ErasureRequestRead.model_validate(e)
@@ -186,6 +193,12 @@ def erase_customer(
         c.erased_at = c.updated_at = now
         c.version += 1
         s.execute(delete(ContactPoint).where(ContactPoint.customer_id == customer_id))
+        # A replay of the migrated item must not match (nor register the person again): external_id_conflict.
+        s.execute(
+            update(CustomerImport)
+            .where(col(CustomerImport.customer_id) == customer_id)
+            .values(fingerprint=_unguessable())
+        )
         s.execute(
             update(Interaction).where(Interaction.customer_id == customer_id).values(topic=ERASED, summary=ERASED)
         )

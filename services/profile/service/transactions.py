@@ -6,12 +6,12 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from pydantic import TypeAdapter, ValidationError
-from sqlalchemy import case, exc, func, select
+from pydantic import TypeAdapter
+from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
-from services.common.db import Database, is_unique_violation, table_of
+from services.common.db import Database, table_of
 from services.common.errors import InvalidInput
 from services.common.money import fen_to_str, str_to_fen
 from services.common.pagination import cursor_invalid, decode_cursor, newest_first, page_of, time_id_key
@@ -19,7 +19,6 @@ from services.profile.models import AssetSnapshot, Customer, TransactionRecord
 from services.profile.schemas.transactions import (
     AssetSnapshotRead,
     BatchItemResult,
-    BatchRejection,
     BatchResult,
     Breakdown,
     CustomerSummary,
@@ -27,6 +26,7 @@ from services.profile.schemas.transactions import (
     TransactionIn,
     TransactionRead,
 )
+from services.profile.service.batches import Refusals, validated, write_batch
 from services.profile.service.events import bulk_insert, record_events
 from services.profile.service.guards import require_customer_row
 
@@ -38,30 +38,16 @@ _A = table_of(AssetSnapshot)
 
 
 @dataclass
-class _Batch:
+class _Batch(Refusals):
     recorded: list[BatchItemResult] = field(default_factory=list)
     duplicates: list[BatchItemResult] = field(default_factory=list)
-    rejected: list[BatchRejection] = field(default_factory=list)
-
-    def reject(self, index: int, external_id: str | None, code: str, detail: str, errors=()) -> None:
-        self.rejected.append(
-            BatchRejection(index=index, external_id=external_id, code=code, detail=detail, errors=list(errors))
-        )
 
 
 def _parse(items: list[Any], now: datetime, batch: _Batch) -> list[tuple[int, TransactionIn]]:
     """The records that pass the rules one record can be checked against alone."""
     good: list[tuple[int, TransactionIn]] = []
     seen: set[str] = set()
-    for i, item in enumerate(items):
-        ext = item.get("external_id") if isinstance(item, dict) else None
-        ext = ext if isinstance(ext, str) and len(ext) <= 64 else None
-        try:
-            rec = _record.validate_python(item)
-        except ValidationError as err:
-            errors = [{"loc": ["items", i, *e["loc"]], "msg": e["msg"], "type": e["type"]} for e in err.errors()]
-            batch.reject(i, ext, "validation_failed", "the record does not match the schema", errors)
-            continue
+    for i, rec in validated(items, _record, batch):
         problem = _record_rule(rec, now)
         if problem:
             name, msg = problem
@@ -102,26 +88,14 @@ def ingest_transactions(db: Database, *, items: list[Any], now: datetime) -> Bat
     """Stores every acceptable record of the batch in one transaction with one transaction.recorded
     event each. A record already stored with the same content is a duplicate (nothing changes); with
     other content it is rejected (external_id_conflict)."""
-    for attempt in range(3):
-        batch = _Batch()
-        good = _parse(items, now, batch)
-        try:
-            with db.write() as s:
-                _store(s, good, batch, now)
-                s.commit()
-            break
-        except exc.IntegrityError as err:
-            # A concurrent batch stored one of these external ids first: classify again.
-            if not is_unique_violation(err) or attempt == 2:
-                raise
-    batch.rejected.sort(key=lambda r: r.index)
+    batch = write_batch(db, _Batch, lambda b: _parse(items, now, b), lambda s, good, b: _store(s, good, b, now))
     return BatchResult(
         recorded_count=len(batch.recorded),
         duplicate_count=len(batch.duplicates),
         rejected_count=len(batch.rejected),
         recorded=batch.recorded,
         duplicates=batch.duplicates,
-        rejected=batch.rejected,
+        rejected=batch.in_order(),
     )
 
 
@@ -270,10 +244,15 @@ def put_asset_snapshot(
         else:
             snap.aum_fen, snap.recorded_at = aum_fen, now
         s.flush()
-        data = {"as_of_date": as_of_date.isoformat(), "aum": fen_to_str(aum_fen), "aum_fen": aum_fen}
-        record_events(s, [("assets.updated", str(customer_id), data)], now)
+        record_events(s, [assets_updated(customer_id, as_of_date, aum_fen)], now)
         s.commit()
         return present_snapshot(snap), created
+
+
+def assets_updated(customer_id: uuid.UUID, as_of_date: date, aum_fen: int) -> tuple[str, str, dict[str, Any]]:
+    """The assets.updated event of a new or corrected snapshot, for record_events."""
+    data = {"as_of_date": as_of_date.isoformat(), "aum": fen_to_str(aum_fen), "aum_fen": aum_fen}
+    return "assets.updated", str(customer_id), data
 
 
 def present_snapshot(r) -> AssetSnapshotRead:
