@@ -27,6 +27,7 @@ from services.common.db import BigIntPK, UTCDateTime, service_registry, table_of
 from services.common.idempotency import idempotency_table
 from services.common.jobs import job_run_table
 from services.common.outbox import outbox_table
+from services.common.partitions import monthly_partitions
 
 
 class Base(SQLModel, registry=service_registry()):
@@ -250,7 +251,9 @@ class Interaction(Base, table=True):
 
 
 class TransactionRecord(Base, table=True):
-    """A transaction from core banking, unique by its external id; amounts always positive fen."""
+    """A transaction from core banking, unique by its external id (transaction_external_id keeps that:
+    on PostgreSQL the table is partitioned by month of occurred_at, and a partitioned table's unique
+    keys must hold the partition key); amounts always positive fen."""
 
     __tablename__ = "transaction_record"
     __table_args__ = (
@@ -259,18 +262,29 @@ class TransactionRecord(Base, table=True):
         CheckConstraint("amount_fen > 0", name="amount_positive"),
         # Covers the summary's GROUP BY over a time window (an index-only scan on SQLite) and the lists.
         Index("ix_transaction_record_customer_window", "customer_id", "occurred_at", "kind", "channel", "amount_fen"),
+        Index("ix_transaction_record_external_id", "external_id"),
+        monthly_partitions("occurred_at"),
     )
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
-    external_id: str = Field(sa_column=Column(String(64), nullable=False, unique=True))
+    external_id: str = Field(sa_column=Column(String(64), nullable=False))
     customer_id: uuid.UUID = Field(sa_column=_customer_fk())
     kind: str = Field(sa_column=Column(String(16), nullable=False))
     amount_fen: int = Field(sa_column=Column(BigInteger, nullable=False))
     channel: str = Field(sa_column=Column(String(8), nullable=False))
-    occurred_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    occurred_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False, primary_key=True))
     customer_initiated: bool = Field(sa_column=Column(Boolean, nullable=False))
     reverses_external_id: str | None = Field(default=None, sa_column=Column(String(64)))
     recorded_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class TransactionExternalId(Base, table=True):
+    """Every stored transaction's external id, once: the uniqueness the partitioned transaction table
+    cannot keep itself. Written in the same transaction as the record."""
+
+    __tablename__ = "transaction_external_id"
+
+    external_id: str = Field(sa_column=Column(String(64), primary_key=True))
 
 
 class AssetSnapshot(Base, table=True):

@@ -7,7 +7,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from pydantic import TypeAdapter
-from sqlalchemy import case, func, select
+from sqlalchemy import Select, case, func, select
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
@@ -15,7 +15,7 @@ from services.common.db import Database, table_of
 from services.common.errors import InvalidInput
 from services.common.money import fen_to_str, str_to_fen
 from services.common.pagination import cursor_invalid, decode_cursor, newest_first, page_of, time_id_key
-from services.profile.models import AssetSnapshot, Customer, TransactionRecord
+from services.profile.models import AssetSnapshot, Customer, TransactionExternalId, TransactionRecord
 from services.profile.schemas.transactions import (
     AssetSnapshotRead,
     BatchItemResult,
@@ -35,6 +35,7 @@ SUMMARY_WINDOWS = (30, 90)
 _record = TypeAdapter(TransactionIn)
 _T = table_of(TransactionRecord)
 _A = table_of(AssetSnapshot)
+_K = table_of(TransactionExternalId)
 
 
 @dataclass
@@ -130,6 +131,8 @@ def _store(s: Session, good: list[tuple[int, TransactionIn]], batch: _Batch, now
         events.append(("transaction.recorded", str(rec.customer_id), _event_data(row)))
         batch.recorded.append(BatchItemResult(index=i, external_id=rec.external_id, transaction_id=row["id"]))
     if rows:
+        # The keys first: a concurrent batch that stored one of them fails here (unique violation).
+        bulk_insert(s, _K, [{"external_id": r["external_id"]} for r in rows])
         bulk_insert(s, _T, rows)
         record_events(s, events, now)
 
@@ -203,6 +206,16 @@ def list_transactions(
     db: Database, *, filters: TransactionFilter, limit: int, cursor: str | None
 ) -> tuple[list[TransactionRead], str | None]:
     """Newest first (occurred_at, then id); `occurred_from` inclusive, `occurred_to` exclusive."""
+    stmt = transactions_query(filters, limit, cursor)
+    with db.read() as s:
+        require_customer_row(s, filters.customer_id)
+        rows = [present_transaction(r) for r in s.execute(stmt)]
+    return page_of(rows, limit, key=time_id_key("occurred_at"))
+
+
+def transactions_query(filters: TransactionFilter, limit: int, cursor: str | None) -> Select[Any]:
+    """The list's query. Its time bounds are on the partition key, so on PostgreSQL a bounded window
+    scans only the months it covers (tests/profile/test_partitions.py shows the plan)."""
     stmt = select(_T).where(_T.c.customer_id == filters.customer_id)
     if filters.kind:
         stmt = stmt.where(_T.c.kind == filters.kind)
@@ -212,11 +225,7 @@ def list_transactions(
         stmt = stmt.where(_T.c.occurred_at >= filters.occurred_from)
     if filters.occurred_to:
         stmt = stmt.where(_T.c.occurred_at < filters.occurred_to)
-    stmt = newest_first(stmt, _T.c.occurred_at, _T.c.id, cursor, limit)
-    with db.read() as s:
-        require_customer_row(s, filters.customer_id)
-        rows = [present_transaction(r) for r in s.execute(stmt)]
-    return page_of(rows, limit, key=time_id_key("occurred_at"))
+    return newest_first(stmt, _T.c.occurred_at, _T.c.id, cursor, limit)
 
 
 def put_asset_snapshot(
