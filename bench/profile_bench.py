@@ -1,8 +1,9 @@
-"""Profile's transaction figures: batch ingest through the API (transactions/s, 1,000 per call) on
-SQLite and PostgreSQL, and GET /v1/customers/{id}/summary requests/s for a customer with 10,000
-transactions (wrk in a separate pinned process). Short by design; a report, not a test.
+"""Profile's bulk figures: batch ingest through the API (transactions/s, 1,000 per call) and bulk
+registration (customers/s, 1,000 per call to POST /v1/customers:batch) on SQLite and PostgreSQL, and
+GET /v1/customers/{id}/summary requests/s for a customer with 10,000 transactions (wrk in a separate
+pinned process). Short by design; a report, not a test.
 
-    python -m bench.profile_bench [--batches 10] [--seconds 5] [--skip-postgres]"""
+    python -m bench.profile_bench [--batches 10] [--customer-batches 5] [--seconds 5] [--skip-postgres]"""
 
 import argparse
 import os
@@ -72,6 +73,21 @@ def _batches(customer_id: str, count: int, size: int = 1000):
         ]
 
 
+def _register_in_bulk(client: httpx.Client, token: str, calls: int) -> float:
+    """Customers/s over `calls` calls of 1,000 to POST /v1/customers:batch (identities never used before)."""
+    base = 2_000_000 + (os.getpid() % 100) * 50_000  # seed_body stays valid below 10,000,000
+    batches = [
+        [{**seed_body(base + c * 1000 + k), "external_id": f"BULK-{base}-{c}-{k}"} for k in range(1000)]
+        for c in range(calls)
+    ]
+    started = time.perf_counter()
+    for batch in batches:
+        resp = client.post("/v1/customers:batch", json={"items": batch}, headers={"Authorization": f"Bearer {token}"})
+        if resp.status_code != 200 or resp.json()["registered_count"] != len(batch):
+            raise ServerError(f"customers batch: HTTP {resp.status_code} {resp.text[:300]}")
+    return calls * 1000 / (time.perf_counter() - started)
+
+
 def measure(name: str, db_url: str, args, pinning: Pinning, tracked: Tracked, tmp: Path) -> dict[str, float]:
     print(f"{name}: migrating ...", flush=True)
     _migrate(db_url)
@@ -89,7 +105,7 @@ def measure(name: str, db_url: str, args, pinning: Pinning, tracked: Tracked, tm
     srv.start()
     try:
         staff = mint_token(DEV_JWT_SECRET, sub="bench", role="staff", branch="BJ0001")
-        system = mint_token(DEV_JWT_SECRET, sub="bench-core", role="system", scope="transactions:write")
+        system = mint_token(DEV_JWT_SECRET, sub="bench-core", role="system", scope="transactions:write customers:write")
         with httpx.Client(base_url=srv.url, timeout=120.0) as client:
             resp = client.post(
                 "/v1/customers",
@@ -108,6 +124,7 @@ def measure(name: str, db_url: str, args, pinning: Pinning, tracked: Tracked, tm
                 if resp.status_code != 200 or resp.json()["recorded_count"] != len(batch):
                     raise ServerError(f"batch: HTTP {resp.status_code} {resp.text[:300]}")
             took = time.perf_counter() - started
+            registrations = _register_in_bulk(client, system, args.customer_batches) if args.customer_batches else 0.0
         txns = args.batches * 1000
         rate = txns / took
         print(
@@ -115,6 +132,12 @@ def measure(name: str, db_url: str, args, pinning: Pinning, tracked: Tracked, tm
             f"(aim {AIM_TXNS_PER_S:,}: {rate / AIM_TXNS_PER_S:.2f}x)",
             flush=True,
         )
+        if args.customer_batches:
+            print(
+                f"  bulk registration: {args.customer_batches * 1000} customers in {args.customer_batches} calls: "
+                f"{registrations:,.0f} customers/s",
+                flush=True,
+            )
         ids = tmp / f"summary-{name}.txt"
         ids.write_text(f"{cid}/summary\n")
         shape = wrk.LoadShape(seconds=args.seconds, warmup=1, connections=args.connections, threads=1, timeout=10)
@@ -137,7 +160,7 @@ def measure(name: str, db_url: str, args, pinning: Pinning, tracked: Tracked, tm
             f"errors {result.errors}",
             flush=True,
         )
-        return {"ingest_txns_per_s": rate, "summary_rps": result.requests_per_s}
+        return {"ingest_txns_per_s": rate, "summary_rps": result.requests_per_s, "registrations_per_s": registrations}
     finally:
         srv.stop()
 
@@ -145,6 +168,7 @@ def measure(name: str, db_url: str, args, pinning: Pinning, tracked: Tracked, tm
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m bench.profile_bench", description=__doc__.split("\n\n")[0])
     p.add_argument("--batches", type=int, default=10, help="calls of 1,000 transactions (10 = the 10,000 summary case)")
+    p.add_argument("--customer-batches", type=int, default=5, help="calls of 1,000 bulk registrations (0: none)")
     p.add_argument("--seconds", type=int, default=5, help="measured seconds of summary reads")
     p.add_argument("--connections", type=int, default=16, help="wrk connections for the summary reads")
     p.add_argument("--skip-postgres", action="store_true", help="SQLite only")

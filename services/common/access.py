@@ -131,6 +131,7 @@ StaffOrSystemPointsAward = Annotated[Principal, Depends(dependency(STAFF_OR_SYST
 StaffOrSystemVouchersUse = Annotated[Principal, Depends(dependency(STAFF_OR_SYSTEM.needing("vouchers:use")))]
 SupervisorOrSystemJobsRun = Annotated[Principal, Depends(dependency(SUPERVISOR_OR_SYSTEM.needing("jobs:run")))]
 SystemOrAdminEventsRead = Annotated[Principal, Depends(dependency(SYSTEM_OR_ADMIN.needing("events:read")))]
+SystemOrAdminCustomersWrite = Annotated[Principal, Depends(dependency(SYSTEM_OR_ADMIN.needing("customers:write")))]
 SystemOrAdminTransactionsWrite = Annotated[
     Principal, Depends(dependency(SYSTEM_OR_ADMIN.needing("transactions:write")))
 ]

@@ -22,6 +22,7 @@ STAFF_ROLES = ("staff", "supervisor", "admin")
 SCOPES: tuple[str, ...] = (
     "events:read",
     "customers:read",
+    "customers:write",
     "transactions:read",
     "transactions:write",
     "segments:read",

@@ -22,6 +22,9 @@ class ProfileSettings(PersonalDataSettings, JobSettings, BaseServiceSettings):
     # would; the anti-money-laundering law keeps identity records 10 years after the relationship ends
     retention_closed_customer_years: int = Field(default=10, ge=1)
     job_retention_sweep_schedule: str = "15 2 * * *"
+    # PostgreSQL: transaction_record's monthly partitions are created this many months ahead.
+    job_month_partitions_schedule: str = "45 3 * * *"
+    partition_months_ahead: int = Field(default=3, ge=1, le=24)
 
     def secret_fields(self) -> list[str]:
         return ["jwt_secret", "pii_keys", "pii_hmac_key"]

@@ -1,7 +1,7 @@
 """Profile tables: customers (personal data encrypted, keyed hashes for lookup), the audit of
 personal-data reads and overrides, the customer-number counter, contacts and consent, risk
 assessments, service agreements, the interaction log, transactions and asset snapshots, stated needs and
-holdings, erasure requests, outbox and idempotency records."""
+holdings, the migration batch's customer imports, erasure requests, outbox and idempotency records."""
 
 import uuid
 from datetime import date, datetime
@@ -28,6 +28,7 @@ from services.common.db import BigIntPK, UTCDateTime, service_registry, table_of
 from services.common.idempotency import idempotency_table
 from services.common.jobs import job_run_table
 from services.common.outbox import outbox_table
+from services.common.partitions import monthly_partitions
 
 
 class Base(SQLModel, registry=service_registry()):
@@ -252,7 +253,9 @@ class Interaction(Base, table=True):
 
 
 class TransactionRecord(Base, table=True):
-    """A transaction from core banking, unique by its external id; amounts always positive fen."""
+    """A transaction from core banking, unique by its external id (transaction_external_id keeps that:
+    on PostgreSQL the table is partitioned by month of occurred_at, and a partitioned table's unique
+    keys must hold the partition key); amounts always positive fen."""
 
     __tablename__ = "transaction_record"
     __table_args__ = (
@@ -261,18 +264,29 @@ class TransactionRecord(Base, table=True):
         CheckConstraint("amount_fen > 0", name="amount_positive"),
         # Covers the summary's GROUP BY over a time window (an index-only scan on SQLite) and the lists.
         Index("ix_transaction_record_customer_window", "customer_id", "occurred_at", "kind", "channel", "amount_fen"),
+        Index("ix_transaction_record_external_id", "external_id"),
+        monthly_partitions("occurred_at"),
     )
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
-    external_id: str = Field(sa_column=Column(String(64), nullable=False, unique=True))
+    external_id: str = Field(sa_column=Column(String(64), nullable=False))
     customer_id: uuid.UUID = Field(sa_column=_customer_fk())
     kind: str = Field(sa_column=Column(String(16), nullable=False))
     amount_fen: int = Field(sa_column=Column(BigInteger, nullable=False))
     channel: str = Field(sa_column=Column(String(8), nullable=False))
-    occurred_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    occurred_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False, primary_key=True))
     customer_initiated: bool = Field(sa_column=Column(Boolean, nullable=False))
     reverses_external_id: str | None = Field(default=None, sa_column=Column(String(64)))
     recorded_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class TransactionExternalId(Base, table=True):
+    """Every stored transaction's external id, once: the uniqueness the partitioned transaction table
+    cannot keep itself. Written in the same transaction as the record."""
+
+    __tablename__ = "transaction_external_id"
+
+    external_id: str = Field(sa_column=Column(String(64), primary_key=True))
 
 
 class AssetSnapshot(Base, table=True):
@@ -336,6 +350,19 @@ class Holding(Base, table=True):
     status: str = Field(sa_column=Column(String(8), nullable=False))
     closed_on: date | None = Field(default=None, sa_column=Column(Date))
     updated_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class CustomerImport(Base, table=True):
+    """A customer registered by the migration batch, under the source system's id: a replay of the
+    same item (the same keyed fingerprint) is a duplicate, another item under the id a conflict."""
+
+    __tablename__ = "customer_import"
+
+    external_id: str = Field(sa_column=Column(String(64), primary_key=True))
+    customer_id: uuid.UUID = Field(sa_column=_customer_fk())
+    # HMAC of the item as validated (the vault's lookup key): no personal data can be read back from it.
+    fingerprint: str = Field(sa_column=Column(String(64), nullable=False))
+    imported_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
 
 
 class ErasureRequest(Base, table=True):

@@ -1,6 +1,7 @@
 """End to end through the gateway with real processes, on SQLite and PostgreSQL: a customer
 registered in profile, with transactions and an asset snapshot, reaches segmentation over profile's
-event feed and shows the expected class in every built-in scheme; recommendations answer."""
+event feed and shows the expected class in every built-in scheme; recommendations answer. Customers
+registered by the migration batch, with snapshots in bulk, reach it the same way."""
 
 import time
 from datetime import UTC, date, datetime, timedelta
@@ -15,6 +16,8 @@ from tests.e2e.test_gateway_profile import REGISTRATION
 
 pytestmark = pytest.mark.e2e
 WAIT_SECONDS = 20.0
+# Valid resident IDs (GB 11643) other than REGISTRATION's.
+BULK_RESIDENT_IDS = ("110105198001010016", "110105198001010032", "110105198001010059")
 EXPECTED = {"customer_type": "individual", "region": "urban", "asset_size": "mid_high", "behaviour": "active"}
 
 
@@ -144,3 +147,33 @@ def test_profile_events_classify_the_customer_through_the_gateway(segmentation_s
         assert [item["product"]["code"] for item in recs.json()["items"]] == ["WM-E2E"]
         own = http.get("/api/v1/recommendations", params={"customer_id": cid}, headers=auth("customer", sub=cid))
         assert own.status_code == 200 and own.json()["customer_id"] == cid
+
+
+def test_bulk_registration_and_asset_snapshots_reach_segmentation(segmentation_suite, auth):
+    """The migration paths through the gateway: customers registered by the batch, and their asset
+    snapshots in bulk, reach segmentation over the feed as single registrations and PUTs do."""
+    staff, system = auth("staff"), auth("system")
+    items = [
+        {**REGISTRATION, "resident_id": resident_id, "external_id": f"LEGACY-E2E-{n}", "phone": f"1381234567{n}"}
+        for n, resident_id in enumerate(BULK_RESIDENT_IDS)
+    ]
+    with httpx.Client(base_url=segmentation_suite.url, timeout=10) as http:
+        registered = http.post("/api/v1/customers:batch", json={"items": items}, headers=system)
+        assert registered.status_code == 200 and registered.json()["registered_count"] == 3, registered.text
+        replay = http.post("/api/v1/customers:batch", json={"items": items}, headers=system)
+        assert replay.status_code == 200 and replay.json()["duplicate_count"] == 3, replay.text
+        ids = [r["customer_id"] for r in registered.json()["registered"]]
+        today = date.today().isoformat()
+        snaps = [{"customer_id": cid, "as_of_date": today, "aum": f"{n + 1}000.00"} for n, cid in enumerate(ids)]
+        stored = http.post("/api/v1/asset-snapshots:batch", json={"items": snaps}, headers=system)
+        assert stored.status_code == 200 and stored.json()["created_count"] == 3, stored.text
+
+        expected = {cid: f"{n + 1}000.00" for n, cid in enumerate(ids)}
+        deadline, seen = time.monotonic() + WAIT_SECONDS, {}
+        while time.monotonic() < deadline and seen != expected:
+            for cid in ids:  # known from customer.registered (aum 0.00) before assets.updated arrives
+                r = http.get("/api/v1/memberships", params={"customer_id": cid}, headers=staff)
+                if r.status_code == 200:
+                    seen[cid] = r.json()["features"]["aum"]
+            time.sleep(0.2)
+        assert seen == expected

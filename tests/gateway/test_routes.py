@@ -15,6 +15,7 @@ from tests.gateway.conftest import gateway_settings
         ("/v1/customers", "profile"),
         ("/v1/customers/9b1d/close", "profile"),
         ("/v1/transactions", "profile"),
+        ("/v1/asset-snapshots:batch", "profile"),
         ("/v1/segments/s1", "segmentation"),
         ("/v1/memberships", "segmentation"),
         ("/v1/recomputes", "segmentation"),
@@ -128,7 +129,7 @@ def test_settings_non_http_url_refused():
         gateway_settings(profile_url="ftp://profile")
 
 
-@pytest.mark.parametrize("path", ["/v1/transactions:batch", "/v1/customers/1:close"])
+@pytest.mark.parametrize("path", ["/v1/transactions:batch", "/v1/customers:batch", "/v1/customers/1:close"])
 def test_match_custom_method_colon_belongs_to_prefix(path):
     table = RouteTable.from_settings(gateway_settings(profile_url="http://p"))
     assert table.match(path).service == "profile"

@@ -87,6 +87,7 @@ def test_export_holds_everything_about_the_customer(client, auth, full_customer)
         "transactions": 2,
         "asset_snapshots": 1,
         "holdings": 1,
+        "migration_imports": 0,
         "access_log": 2,  # the supervisor's read, and this export (logged before it was assembled)
         "erasure_requests": 0,
     }
@@ -108,6 +109,7 @@ def test_export_covers_every_table_that_names_the_customer():
         "asset_snapshot",
         "customer_needs",
         "holding",
+        "customer_import",
         "audit_entry",
         "erasure_request",
     }

@@ -6,9 +6,16 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
-from services.common.access import CustomerOrStaff, EveryoneCustomersRead, Staff, StaffOrSystemCustomersRead, Supervisor
+from services.common.access import (
+    CustomerOrStaff,
+    EveryoneCustomersRead,
+    Staff,
+    StaffOrSystemCustomersRead,
+    Supervisor,
+    SystemOrAdminCustomersWrite,
+)
 from services.common.auth import ensure_own_customer
-from services.common.deps import Cursor, Db, IdemKey, IfMatch, Limit, replay
+from services.common.deps import Cursor, Db, IdemKey, IfMatch, Limit, Now, replay
 from services.common.errors import problem_responses
 from services.common.etag import etag_for, expected_version
 from services.common.idempotency import StoredResponse, idempotency_request
@@ -18,6 +25,8 @@ from services.profile.api.deps import Priv
 from services.profile.schemas.customers import (
     AuditEntryRead,
     AuditPage,
+    CustomerBatch,
+    CustomerBatchResult,
     CustomerClose,
     CustomerCreate,
     CustomerPage,
@@ -30,10 +39,12 @@ from services.profile.schemas.customers import (
     RegionType,
     Status,
 )
-from services.profile.service import customers, rectification, registration
+from services.profile.service import bulk_registration, customers, rectification, registration
 from services.profile.service.customers import CustomerFilter, Privacy
 
 router = APIRouter(prefix="/v1/customers", tags=["customers"])
+# The collection's custom method (/v1/customers:batch) is no sub-path of the prefix.
+batch_router = APIRouter(tags=["customers"])
 
 
 CustomerId = Annotated[uuid.UUID, "customer id"]
@@ -256,3 +267,21 @@ def read_access_log(
 ) -> AuditPage:
     rows, next_cursor = customers.list_audit_entries(db, customer_id=customer_id, limit=limit, cursor=cursor)
     return AuditPage(items=[AuditEntryRead.model_validate(r) for r in rows], next_cursor=next_cursor)
+
+
+@batch_router.post(
+    "/v1/customers:batch",
+    response_model=CustomerBatchResult,
+    summary="Register up to 1,000 customers (migration; system or admin); idempotent by external_id, "
+    "bad items refused alone",
+    description="Each item is a registration as `POST /v1/customers` takes it, plus `external_id`, the source "
+    "system's id for the customer. The same item again is a duplicate (nothing changes); another item under "
+    "the same `external_id` is refused `external_id_conflict`; an identity already registered `customer_duplicate`.",
+    responses=problem_responses(401, 403, 413, 422),
+)
+def register_customers(
+    body: CustomerBatch, principal: SystemOrAdminCustomersWrite, db: Db, privacy: Priv, now: Now
+) -> Response:
+    return model_response(
+        bulk_registration.register_customers(db, items=body.items, actor=principal, privacy=privacy, now=now)
+    )

@@ -15,6 +15,8 @@ from services.common.money import str_to_fen
 from services.common.responses import model_response
 from services.profile.api.deps import CustomerId
 from services.profile.schemas.transactions import (
+    AssetSnapshotBatch,
+    AssetSnapshotBatchResult,
     AssetSnapshotIn,
     AssetSnapshotPage,
     AssetSnapshotRead,
@@ -25,6 +27,7 @@ from services.profile.schemas.transactions import (
     TransactionKind,
     TransactionPage,
 )
+from services.profile.service import assets
 from services.profile.service import transactions as svc
 from services.profile.service.customers import customer_not_found
 
@@ -84,6 +87,20 @@ def put_asset_snapshot(
         db, customer_id=customer_id, as_of_date=as_of_date, aum_fen=str_to_fen(body.aum), now=now
     )
     return model_response(snap, status_code=201 if created else 200)
+
+
+@router.post(
+    "/v1/asset-snapshots:batch",
+    response_model=AssetSnapshotBatchResult,
+    summary="Record up to 5,000 asset snapshots (system); per item as the PUT, bad items refused alone",
+    description="Each item is `{customer_id, as_of_date, aum}`. As `PUT .../assets/{as_of_date}`: a new "
+    "snapshot is `created`, another value for a stored date `replaced` (both record `assets.updated`), the "
+    "stored value again `unchanged` (so a replay changes nothing); a future date, an unknown customer or "
+    "the same customer and date twice in the batch is refused on its own.",
+    responses=problem_responses(401, 403, 413, 422),
+)
+def put_asset_snapshots(body: AssetSnapshotBatch, _p: SystemOrAdminTransactionsWrite, db: Db, now: Now) -> Response:
+    return model_response(assets.put_asset_snapshots(db, items=body.items, now=now))
 
 
 @router.get(

@@ -3,7 +3,7 @@ permitted caller asks for them with a reason (PersonalDataRead)."""
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, Field, ValidationInfo, field_validator
 
@@ -11,6 +11,7 @@ from services.common.pagination import Page
 from services.common.schema import RequestModel, ResponseModel
 from services.common.text import name as clean_name
 from services.common.text import single_line
+from services.profile.schemas.batches import BatchRejection, item_schema
 from services.profile.service.documents import normalise_country, validate_document_number
 from services.profile.service.identity import (
     normalise_credit_code,
@@ -200,3 +201,40 @@ class AuditEntryRead(ResponseModel):
 
 class AuditPage(Page[AuditEntryRead]):
     pass
+
+
+MAX_CUSTOMER_BATCH = 1000
+
+
+class CustomerImport(CustomerCreate):
+    """One customer of a migration batch: a registration as `POST /v1/customers` takes it, plus the
+    migrating system's own id for the customer, which makes the item idempotent."""
+
+    external_id: str = Field(
+        pattern=r"^[A-Za-z0-9._:-]{1,64}$", description="the source system's id for the customer, unique"
+    )
+
+
+class CustomerBatch(RequestModel):
+    items: list[Annotated[Any, item_schema(CustomerImport)]] = Field(
+        min_length=1, max_length=MAX_CUSTOMER_BATCH, description=f"1 to {MAX_CUSTOMER_BATCH} customers"
+    )
+
+
+class CustomerBatchItemResult(ResponseModel):
+    index: int
+    external_id: str
+    customer_id: uuid.UUID
+    customer_no: str
+
+
+class CustomerBatchResult(ResponseModel):
+    """`registered` were registered now; `duplicates` were registered earlier from the same item
+    (a replay changes nothing); `rejected` were not registered, each with its index and reason."""
+
+    registered_count: int
+    duplicate_count: int
+    rejected_count: int
+    registered: list[CustomerBatchItemResult]
+    duplicates: list[CustomerBatchItemResult]
+    rejected: list[BatchRejection]

@@ -58,6 +58,13 @@ class ExportedDoNotContact(ResponseModel):
     recorded_at: datetime
 
 
+class ExportedImport(ResponseModel):
+    """The source system's id under which a migration batch registered the customer."""
+
+    external_id: str
+    imported_at: datetime
+
+
 class ErasureRequestCreate(RequestModel):
     reason: Reason
     requested_via: RequestedVia
@@ -100,5 +107,6 @@ class CustomerExport(ResponseModel):
     asset_snapshots: list[AssetSnapshotRead]
     needs: NeedsRead | None
     holdings: list[HoldingRead]
+    migration_imports: list[ExportedImport]
     access_log: list[AuditEntryRead]
     erasure_requests: list[ErasureRequestRead]

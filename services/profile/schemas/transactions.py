@@ -4,10 +4,11 @@ import uuid
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, Field, WithJsonSchema
+from pydantic import AwareDatetime, Field
 
 from services.common.pagination import Page
 from services.common.schema import RequestModel, ResponseModel
+from services.profile.schemas.batches import BatchRejection, item_schema
 from services.profile.schemas.fields import Amount, NonNegativeAmount
 
 TransactionKind = Literal[
@@ -31,9 +32,7 @@ class TransactionIn(RequestModel):
     reverses_external_id: ExternalId | None = None
 
 
-# Each record is validated on its own so a bad one is rejected alone; the document still shows the
-# record's schema so a client can be generated.
-BatchItem = Annotated[Any, WithJsonSchema(TransactionIn.model_json_schema())]
+BatchItem = Annotated[Any, item_schema(TransactionIn)]
 
 
 class TransactionBatch(RequestModel):
@@ -44,20 +43,6 @@ class BatchItemResult(ResponseModel):
     index: int
     external_id: str
     transaction_id: uuid.UUID
-
-
-class RecordError(ResponseModel):
-    loc: list[str | int]
-    msg: str
-    type: str
-
-
-class BatchRejection(ResponseModel):
-    index: int
-    external_id: str | None
-    code: str
-    detail: str
-    errors: list[RecordError] = []
 
 
 class BatchResult(ResponseModel):
@@ -104,6 +89,44 @@ class AssetSnapshotRead(ResponseModel):
 
 class AssetSnapshotPage(Page[AssetSnapshotRead]):
     pass
+
+
+MAX_SNAPSHOT_BATCH = 5000  # ~90 bytes an item: 5,000 stay well inside the 1 MiB body limit
+
+
+class AssetSnapshotItem(RequestModel):
+    """One customer's assets under management as of a date, as `PUT .../assets/{as_of_date}` takes it."""
+
+    customer_id: uuid.UUID
+    as_of_date: date = Field(description="not in the future")
+    aum: NonNegativeAmount = Field(description="total assets under management on that date")
+
+
+class AssetSnapshotBatch(RequestModel):
+    items: list[Annotated[Any, item_schema(AssetSnapshotItem)]] = Field(
+        min_length=1, max_length=MAX_SNAPSHOT_BATCH, description=f"1 to {MAX_SNAPSHOT_BATCH} snapshots"
+    )
+
+
+class SnapshotItemResult(ResponseModel):
+    index: int
+    customer_id: uuid.UUID
+    as_of_date: date
+
+
+class AssetSnapshotBatchResult(ResponseModel):
+    """As the single `PUT`: `created` are new, `replaced` corrected an earlier value for the date (both
+    record assets.updated), `unchanged` carried the stored value again (nothing changes, so a replay
+    is harmless); `rejected` were not stored, each with its index and reason."""
+
+    created_count: int
+    replaced_count: int
+    unchanged_count: int
+    rejected_count: int
+    created: list[SnapshotItemResult]
+    replaced: list[SnapshotItemResult]
+    unchanged: list[SnapshotItemResult]
+    rejected: list[BatchRejection]
 
 
 class Breakdown(ResponseModel):

@@ -40,9 +40,16 @@ def _luhn_digit(digits: str) -> str:
 
 def next_customer_no(session: Session) -> str:
     """'1' + ten-digit sequence + Luhn check digit, from a counter row (locked until commit)."""
-    n = session.execute(text("UPDATE counter SET value = value + 1 WHERE name = 'customer_no' RETURNING value"))
-    body = f"1{n.scalar_one():010d}"
-    return body + _luhn_digit(body)
+    return next_customer_nos(session, 1)[0]
+
+
+def next_customer_nos(session: Session, count: int) -> list[str]:
+    """The next `count` customer numbers in order, taken from the counter in one statement."""
+    last = session.execute(
+        text("UPDATE counter SET value = value + :n WHERE name = 'customer_no' RETURNING value"), {"n": count}
+    ).scalar_one()
+    bodies = (f"1{n:010d}" for n in range(last - count + 1, last + 1))
+    return [body + _luhn_digit(body) for body in bodies]
 
 
 @dataclass(frozen=True)
@@ -54,7 +61,7 @@ class Identity:
     override: str | None  # the supervisor's reason for a credit code that fails its check
 
 
-def _identity_of(customer_in: CustomerCreate, actor: Principal) -> Identity:
+def identity_of(customer_in: CustomerCreate, actor: Principal) -> Identity:
     """The identity after the rules that depend on the customer type: an individual's resident_id or
     id_document (one of them), an organisation's credit code."""
     errors: list[dict[str, Any]] = []
@@ -109,13 +116,13 @@ def register_customer(
     """Records customer.registered; a known identity (the same type and number) is 409
     customer_duplicate naming the existing customer; a replayed Idempotency-Key returns the first
     response (StoredResponse)."""
-    identity = _identity_of(customer_in, actor)
+    identity = identity_of(customer_in, actor)
     v = privacy.vault
     id_hash = id_lookup_hash(v, identity.type, identity.key)
     with db.write() as s:
         if stored := _replay_or_refuse(s, idem, id_hash):
             return stored
-        c = _new_customer(s, customer_in, identity, id_hash, v)
+        c = new_customer(next_customer_no(s), customer_in, identity, id_hash, v)
         # The INSERT (at flush) or the commit meets a concurrent request with the same identity or
         # key: on PostgreSQL the unique index makes the second writer wait, then fail.
         try:
@@ -128,21 +135,7 @@ def register_customer(
             view = present_customer(c, privacy)
             if idem:
                 store_response(s, idempotency, idem, 201, view.model_dump(mode="json"))
-            record_event(
-                s,
-                outbox,
-                type="customer.registered",
-                subject_id=str(c.id),
-                data={
-                    "customer_no": c.customer_no,
-                    "type": c.type,
-                    "region_type": c.region_type,
-                    "province": c.province,
-                    "city": c.city,
-                    "branch_code": c.branch_code,
-                    "status": c.status,
-                },
-            )
+            record_event(s, outbox, type="customer.registered", subject_id=str(c.id), data=registered_event_data(c))
             s.commit()
         except exc.IntegrityError as err:
             s.rollback()
@@ -154,14 +147,26 @@ def register_customer(
         return view
 
 
-def _new_customer(
-    s: Session, customer_in: CustomerCreate, identity: Identity, id_hash: str, vault: PersonalDataVault
+def registered_event_data(c: Customer) -> dict[str, Any]:
+    """customer.registered's data: no personal data travels in events."""
+    return {
+        "customer_no": c.customer_no,
+        "type": c.type,
+        "region_type": c.region_type,
+        "province": c.province,
+        "city": c.city,
+        "branch_code": c.branch_code,
+        "status": c.status,
+    }
+
+
+def new_customer(
+    customer_no: str, customer_in: CustomerCreate, identity: Identity, id_hash: str, vault: PersonalDataVault
 ) -> Customer:
-    """The customer row with its next customer number; identity, phone and email encrypted, with
-    keyed hashes for exact lookup."""
+    """The customer row; identity, phone and email encrypted, with keyed hashes for exact lookup."""
     now = utcnow()
     return Customer(
-        customer_no=next_customer_no(s),
+        customer_no=customer_no,
         type=customer_in.type,
         name=customer_in.name,
         id_type=identity.type,

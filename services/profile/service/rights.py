@@ -21,6 +21,7 @@ from services.profile.models import (
     ConsentRecord,
     ContactPoint,
     Customer,
+    CustomerImport,
     CustomerNeeds,
     DoNotContactRecord,
     ErasureRequest,
@@ -40,6 +41,7 @@ from services.profile.schemas.rights import (
     ExportedContact,
     ExportedCustomer,
     ExportedDoNotContact,
+    ExportedImport,
 )
 from services.profile.service.agreements import present_agreement
 from services.profile.service.consent import CONTACT_FIELD
@@ -72,6 +74,7 @@ ERASED_FIELDS = [
     "holding (deleted: core banking keeps the contracts)",
     "idempotency_record (stored answers about the customer)",
     "outbox_event.data (names in customer.updated)",
+    "customer_import.fingerprint (a keyed hash of the migrated item)",
 ]
 # Kept under the pseudonymous customer id, restricted to storage, until the duty ends.
 RETAINED = [
@@ -80,6 +83,7 @@ RETAINED = [
     {"records": "risk_assessment", "legal_reason": "investor suitability records for sold products"},
     {"records": "consent_record, do_not_contact_record", "legal_reason": "proof of marketing consent"},
     {"records": "audit_entry", "legal_reason": "record of access to personal data"},
+    {"records": "customer_import (external_id)", "legal_reason": "the customer's origin in a migrated system"},
 ]
 
 
@@ -151,6 +155,9 @@ def _document(s: Session, c: Customer, privacy: Privacy, now: datetime) -> Custo
         asset_snapshots=[present_snapshot(a) for a in _by_customer(s, AssetSnapshot, cid, AssetSnapshot.as_of_date)],
         needs=NeedsRead.model_validate(n) if (n := s.get(CustomerNeeds, cid)) else None,
         holdings=[HoldingRead.model_validate(h) for h in _by_customer(s, Holding, cid, Holding.opened_on)],
+        migration_imports=[
+            ExportedImport.model_validate(i) for i in _by_customer(s, CustomerImport, cid, CustomerImport.imported_at)
+        ],
         access_log=[AuditEntryRead.model_validate(e) for e in _by_customer(s, AuditEntry, cid, AuditEntry.id)],
         erasure_requests=[
             ErasureRequestRead.model_validate(e)
@@ -195,6 +202,12 @@ def erase_customer(
         s.execute(delete(ContactPoint).where(ContactPoint.customer_id == customer_id))
         s.execute(delete(CustomerNeeds).where(CustomerNeeds.customer_id == customer_id))  # type: ignore[arg-type]
         s.execute(delete(Holding).where(Holding.customer_id == customer_id))  # type: ignore[arg-type]
+        # A replay of the migrated item must not match (nor register the person again): external_id_conflict.
+        s.execute(
+            update(CustomerImport)
+            .where(col(CustomerImport.customer_id) == customer_id)
+            .values(fingerprint=_unguessable())
+        )
         s.execute(
             update(Interaction).where(Interaction.customer_id == customer_id).values(topic=ERASED, summary=ERASED)
         )

@@ -6,20 +6,19 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from pydantic import TypeAdapter, ValidationError
-from sqlalchemy import case, exc, func, select
+from pydantic import TypeAdapter
+from sqlalchemy import Select, case, func, select
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
-from services.common.db import Database, is_unique_violation, table_of
+from services.common.db import Database, table_of
 from services.common.errors import InvalidInput
 from services.common.money import fen_to_str, str_to_fen
 from services.common.pagination import cursor_invalid, decode_cursor, newest_first, page_of, time_id_key
-from services.profile.models import AssetSnapshot, Customer, TransactionRecord
+from services.profile.models import AssetSnapshot, Customer, TransactionExternalId, TransactionRecord
 from services.profile.schemas.transactions import (
     AssetSnapshotRead,
     BatchItemResult,
-    BatchRejection,
     BatchResult,
     Breakdown,
     CustomerSummary,
@@ -27,6 +26,7 @@ from services.profile.schemas.transactions import (
     TransactionIn,
     TransactionRead,
 )
+from services.profile.service.batches import Refusals, validated, write_batch
 from services.profile.service.events import bulk_insert, record_events
 from services.profile.service.guards import require_customer_row
 
@@ -35,33 +35,20 @@ SUMMARY_WINDOWS = (30, 90)
 _record = TypeAdapter(TransactionIn)
 _T = table_of(TransactionRecord)
 _A = table_of(AssetSnapshot)
+_K = table_of(TransactionExternalId)
 
 
 @dataclass
-class _Batch:
+class _Batch(Refusals):
     recorded: list[BatchItemResult] = field(default_factory=list)
     duplicates: list[BatchItemResult] = field(default_factory=list)
-    rejected: list[BatchRejection] = field(default_factory=list)
-
-    def reject(self, index: int, external_id: str | None, code: str, detail: str, errors=()) -> None:
-        self.rejected.append(
-            BatchRejection(index=index, external_id=external_id, code=code, detail=detail, errors=list(errors))
-        )
 
 
 def _parse(items: list[Any], now: datetime, batch: _Batch) -> list[tuple[int, TransactionIn]]:
     """The records that pass the rules one record can be checked against alone."""
     good: list[tuple[int, TransactionIn]] = []
     seen: set[str] = set()
-    for i, item in enumerate(items):
-        ext = item.get("external_id") if isinstance(item, dict) else None
-        ext = ext if isinstance(ext, str) and len(ext) <= 64 else None
-        try:
-            rec = _record.validate_python(item)
-        except ValidationError as err:
-            errors = [{"loc": ["items", i, *e["loc"]], "msg": e["msg"], "type": e["type"]} for e in err.errors()]
-            batch.reject(i, ext, "validation_failed", "the record does not match the schema", errors)
-            continue
+    for i, rec in validated(items, _record, batch):
         problem = _record_rule(rec, now)
         if problem:
             name, msg = problem
@@ -102,26 +89,14 @@ def ingest_transactions(db: Database, *, items: list[Any], now: datetime) -> Bat
     """Stores every acceptable record of the batch in one transaction with one transaction.recorded
     event each. A record already stored with the same content is a duplicate (nothing changes); with
     other content it is rejected (external_id_conflict)."""
-    for attempt in range(3):
-        batch = _Batch()
-        good = _parse(items, now, batch)
-        try:
-            with db.write() as s:
-                _store(s, good, batch, now)
-                s.commit()
-            break
-        except exc.IntegrityError as err:
-            # A concurrent batch stored one of these external ids first: classify again.
-            if not is_unique_violation(err) or attempt == 2:
-                raise
-    batch.rejected.sort(key=lambda r: r.index)
+    batch = write_batch(db, _Batch, lambda b: _parse(items, now, b), lambda s, good, b: _store(s, good, b, now))
     return BatchResult(
         recorded_count=len(batch.recorded),
         duplicate_count=len(batch.duplicates),
         rejected_count=len(batch.rejected),
         recorded=batch.recorded,
         duplicates=batch.duplicates,
-        rejected=batch.rejected,
+        rejected=batch.in_order(),
     )
 
 
@@ -156,6 +131,8 @@ def _store(s: Session, good: list[tuple[int, TransactionIn]], batch: _Batch, now
         events.append(("transaction.recorded", str(rec.customer_id), _event_data(row)))
         batch.recorded.append(BatchItemResult(index=i, external_id=rec.external_id, transaction_id=row["id"]))
     if rows:
+        # The keys first: a concurrent batch that stored one of them fails here (unique violation).
+        bulk_insert(s, _K, [{"external_id": r["external_id"]} for r in rows])
         bulk_insert(s, _T, rows)
         record_events(s, events, now)
 
@@ -229,6 +206,16 @@ def list_transactions(
     db: Database, *, filters: TransactionFilter, limit: int, cursor: str | None
 ) -> tuple[list[TransactionRead], str | None]:
     """Newest first (occurred_at, then id); `occurred_from` inclusive, `occurred_to` exclusive."""
+    stmt = transactions_query(filters, limit, cursor)
+    with db.read() as s:
+        require_customer_row(s, filters.customer_id)
+        rows = [present_transaction(r) for r in s.execute(stmt)]
+    return page_of(rows, limit, key=time_id_key("occurred_at"))
+
+
+def transactions_query(filters: TransactionFilter, limit: int, cursor: str | None) -> Select[Any]:
+    """The list's query. Its time bounds are on the partition key, so on PostgreSQL a bounded window
+    scans only the months it covers (tests/profile/test_partitions.py shows the plan)."""
     stmt = select(_T).where(_T.c.customer_id == filters.customer_id)
     if filters.kind:
         stmt = stmt.where(_T.c.kind == filters.kind)
@@ -238,11 +225,7 @@ def list_transactions(
         stmt = stmt.where(_T.c.occurred_at >= filters.occurred_from)
     if filters.occurred_to:
         stmt = stmt.where(_T.c.occurred_at < filters.occurred_to)
-    stmt = newest_first(stmt, _T.c.occurred_at, _T.c.id, cursor, limit)
-    with db.read() as s:
-        require_customer_row(s, filters.customer_id)
-        rows = [present_transaction(r) for r in s.execute(stmt)]
-    return page_of(rows, limit, key=time_id_key("occurred_at"))
+    return newest_first(stmt, _T.c.occurred_at, _T.c.id, cursor, limit)
 
 
 def put_asset_snapshot(
@@ -270,10 +253,15 @@ def put_asset_snapshot(
         else:
             snap.aum_fen, snap.recorded_at = aum_fen, now
         s.flush()
-        data = {"as_of_date": as_of_date.isoformat(), "aum": fen_to_str(aum_fen), "aum_fen": aum_fen}
-        record_events(s, [("assets.updated", str(customer_id), data)], now)
+        record_events(s, [assets_updated(customer_id, as_of_date, aum_fen)], now)
         s.commit()
         return present_snapshot(snap), created
+
+
+def assets_updated(customer_id: uuid.UUID, as_of_date: date, aum_fen: int) -> tuple[str, str, dict[str, Any]]:
+    """The assets.updated event of a new or corrected snapshot, for record_events."""
+    data = {"as_of_date": as_of_date.isoformat(), "aum": fen_to_str(aum_fen), "aum_fen": aum_fen}
+    return "assets.updated", str(customer_id), data
 
 
 def present_snapshot(r) -> AssetSnapshotRead:
