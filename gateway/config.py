@@ -18,6 +18,7 @@ EVENT_FEED_PREFIX = "/v1/events"
 DEFAULT_ROUTES: dict[str, str] = {
     "/v1/customers": "profile",
     "/v1/transactions": "profile",
+    "/v1/branches": "profile",
     "/v1/segments": "segmentation",
     "/v1/memberships": "segmentation",
     "/v1/recomputes": "segmentation",

@@ -66,6 +66,7 @@ STAFF_OR_SYSTEM = _rule("staff_or_system", *STAFF_ROLES, "system")
 SUPERVISOR = _rule("supervisor", "supervisor", "admin")
 SUPERVISOR_OR_SYSTEM = _rule("supervisor_or_system", "supervisor", "admin", "system")
 SYSTEM_OR_ADMIN = _rule("system_or_admin", "system", "admin")
+ADMIN = _rule("admin", "admin")
 CATALOGUE: tuple[AccessRule, ...] = (
     EVERYONE,
     CUSTOMER_OR_STAFF,
@@ -75,6 +76,7 @@ CATALOGUE: tuple[AccessRule, ...] = (
     SUPERVISOR,
     SUPERVISOR_OR_SYSTEM,
     SYSTEM_OR_ADMIN,
+    ADMIN,
 )
 
 # Paths every app serves without a token (probes, scrapes and its own documentation).
@@ -121,6 +123,7 @@ CustomerOrStaff = Annotated[Principal, Depends(dependency(CUSTOMER_OR_STAFF))]
 CustomerOrSupervisor = Annotated[Principal, Depends(dependency(CUSTOMER_OR_SUPERVISOR))]
 Staff = Annotated[Principal, Depends(dependency(STAFF))]
 Supervisor = Annotated[Principal, Depends(dependency(SUPERVISOR))]
+Admin = Annotated[Principal, Depends(dependency(ADMIN))]
 EveryoneCustomersRead = Annotated[Principal, Depends(dependency(EVERYONE.needing("customers:read")))]
 EveryoneTransactionsRead = Annotated[Principal, Depends(dependency(EVERYONE.needing("transactions:read")))]
 EveryoneLoyaltyRead = Annotated[Principal, Depends(dependency(EVERYONE.needing("loyalty:read")))]

@@ -2,7 +2,7 @@
 return a schema. `routers` is what create_app includes. The hottest read (GET /v1/customers/{id})
 is also answered in front of FastAPI by fast_read, through the same service read and presenter."""
 
-from services.profile.api import agreements, consent, customers, interactions, rights, risk, transactions
+from services.profile.api import agreements, branches, consent, customers, interactions, rights, risk, transactions
 
 routers = [
     customers.router,
@@ -12,4 +12,5 @@ routers = [
     risk.router,
     interactions.router,
     rights.router,
+    branches.router,
 ]

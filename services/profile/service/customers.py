@@ -23,6 +23,7 @@ from services.common.pagination import decode_cursor, id_key, newest_id_first, p
 from services.common.pii import Mask, PersonalDataVault, mask_email
 from services.profile.models import ACCESS_LOG, AuditEntry, Customer, audit_chain, outbox
 from services.profile.schemas.customers import CustomerRead, CustomerUpdate, PersonalDataRead
+from services.profile.service.branches import check_customer_branch
 from services.profile.service.documents import DOCUMENT_TYPES, identity_key, normalise_country, validate_document_number
 from services.profile.service.identity import normalise_credit_code
 from services.profile.service.phones import normalise_phone
@@ -162,13 +163,16 @@ def update_customer(
     on_change: Callable[[Session, Customer, list[str]], None] | None = None,
 ) -> Customer:
     """Records customer.updated naming the changed fields, and calls `on_change` in the same
-    transaction (the access log of a rectification); 409 customer_closed, 412 when stale."""
+    transaction (the access log of a rectification); 409 customer_closed, 412 when stale, 422 for a
+    branch_code that is not an open branch."""
     sent = changes.model_fields_set
     nulls = [f for f in sent if getattr(changes, f) is None and f != "email"]
     if nulls:
         raise InvalidInput([{"loc": ["body", f], "msg": "may not be null", "type": "null_not_allowed"} for f in nulls])
     with db.write() as s:
         c = locked_active(s, customer_id, expected_version)
+        if "branch_code" in sent and changes.branch_code != c.branch_code:
+            check_customer_branch(s, changes.branch_code)
         v = privacy.vault
         changed: list[str] = []
         for field in sorted(sent):

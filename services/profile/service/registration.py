@@ -16,6 +16,7 @@ from services.common.outbox import record_event
 from services.common.pii import PersonalDataVault
 from services.profile.models import Customer, idempotency, outbox
 from services.profile.schemas.customers import CustomerCreate, CustomerRead
+from services.profile.service.branches import check_customer_branch
 from services.profile.service.customers import (
     EMAIL_FIELD,
     ID_FIELD,
@@ -106,15 +107,16 @@ def _identity_of(customer_in: CustomerCreate, actor: Principal) -> Identity:
 def register_customer(
     db: Database, *, customer_in: CustomerCreate, actor: Principal, privacy: Privacy, idem: IdempotencyRequest | None
 ) -> CustomerRead | StoredResponse:
-    """Records customer.registered; a known identity (the same type and number) is 409
-    customer_duplicate naming the existing customer; a replayed Idempotency-Key returns the first
-    response (StoredResponse)."""
+    """Records customer.registered; a branch_code that is not an open branch is 422 naming it; a known
+    identity (the same type and number) is 409 customer_duplicate naming the existing customer; a
+    replayed Idempotency-Key returns the first response (StoredResponse)."""
     identity = _identity_of(customer_in, actor)
     v = privacy.vault
     id_hash = id_lookup_hash(v, identity.type, identity.key)
     with db.write() as s:
         if stored := _replay_or_refuse(s, idem, id_hash):
             return stored
+        check_customer_branch(s, customer_in.branch_code)
         c = _new_customer(s, customer_in, identity, id_hash, v)
         # The INSERT (at flush) or the commit meets a concurrent request with the same identity or
         # key: on PostgreSQL the unique index makes the second writer wait, then fail.
