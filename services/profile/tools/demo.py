@@ -409,8 +409,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--if-empty", action="store_true", help="load only when the service has no customer yet")
     args = p.parse_args(argv)
     settings = ProfileSettings()
-    staff = mint_for(settings, sub="demo-loader", role="staff", branch="BJ0001", ttl_seconds=7200)
-    admin = mint_for(settings, sub="demo-organisation", role="admin", ttl_seconds=7200)
+    # the head office: the demo's customers are in every province, beyond any one branch's reach
+    admin = mint_for(settings, sub="demo-loader", role="admin", ttl_seconds=7200)
+    staff = admin
     # core banking's share: it records transactions and asset snapshots, nothing else
     system = mint_for(settings, sub="demo-core-banking", role="system", scope="transactions:write", ttl_seconds=7200)
     limits = httpx.Limits(max_connections=args.concurrency, max_keepalive_connections=args.concurrency)
