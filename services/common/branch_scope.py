@@ -4,7 +4,7 @@ callers reach every customer; a customer reaches only itself. A customer out of 
 (404, never 403), so ids cannot be probed. An app says how to find a customer's branch
 (`app.state.branch_scope`); the access dependency (services.common.access) then checks every route
 that names a `customer_id` (path or query) before the handler runs, and list handlers filter by
-`reach`."""
+`Reach` (creates check it with services.common.branches.check_in_reach)."""
 
 import uuid
 from collections.abc import Callable
@@ -13,6 +13,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends
 from fastapi.concurrency import run_in_threadpool
+from fastapi.routing import APIRoute
 from sqlalchemy import Table
 from sqlalchemy.orm import Session
 from starlette.requests import Request
@@ -20,7 +21,7 @@ from starlette.requests import Request
 from services.common.auth import Principal, current_principal
 from services.common.branches import ancestor_codes, subtree_codes
 from services.common.db import Database
-from services.common.errors import InvalidInput, NotFound
+from services.common.errors import NotFound
 
 # The roles a branch limits; admin is the head office's and sees every branch.
 BRANCH_ROLES = frozenset({"staff", "supervisor"})
@@ -56,6 +57,13 @@ class BranchScope:
             return subtree_codes(s, self.branches, branch)
 
 
+def names_customer(route: APIRoute) -> bool:
+    """Does the route name a customer (`customer_id` in its path or query), so its access dependency
+    checks that customer's reach?"""
+    params = [*route.dependant.path_params, *route.dependant.query_params]
+    return any(p.name == PARAMETER for p in params)
+
+
 def is_branch_bound(principal: Principal) -> bool:
     return principal.role in BRANCH_ROLES
 
@@ -72,23 +80,10 @@ async def _reach(request: Request, principal: Annotated[Principal, Depends(curre
 Reach = Annotated[set[str] | None, Depends(_reach)]
 
 
-def check_in_reach(code: str, reach: set[str] | None, field: str = "branch_code") -> None:
-    """A create or move into a branch outside the caller's subtree is 422 naming `field`."""
-    if reach is not None and code not in reach:
-        raise InvalidInput(
-            [
-                {
-                    "loc": ["body", field],
-                    "msg": f"the branch {code} is outside your branch's subtree",
-                    "type": "out_of_reach",
-                }
-            ]
-        )
-
-
 async def check_customer_reach(request: Request, principal: Principal) -> None:
     """404 when the customer a route names (`customer_id` in its path, or in its query) is out of
-    `principal`'s reach. A malformed id is left to the route's own validation (422)."""
+    `principal`'s reach, in an app with a branch scope. A malformed id is left to the route's own
+    validation (422)."""
     raw = request.path_params.get(PARAMETER) or request.query_params.get(PARAMETER)
     if raw is None:
         return
@@ -97,10 +92,9 @@ async def check_customer_reach(request: Request, principal: Principal) -> None:
     except ValueError:
         return
     scope: BranchScope | None = getattr(request.app.state, "branch_scope", None)
-    not_found = scope.not_found if scope is not None else customer_not_found
+    if scope is None:
+        return  # not scoped by branch yet: the handlers' own ensure_own_customer keeps customers apart
     if principal.is_customer and principal.sub != str(customer_id):
-        raise not_found(customer_id)
-    if scope is None or not is_branch_bound(principal):
-        return
-    if not await run_in_threadpool(scope.within, principal.branch, customer_id):
-        raise not_found(customer_id)
+        raise scope.not_found(customer_id)
+    if is_branch_bound(principal) and not await run_in_threadpool(scope.within, principal.branch, customer_id):
+        raise scope.not_found(customer_id)

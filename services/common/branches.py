@@ -9,6 +9,7 @@ from sqlalchemy import Column, Integer, MetaData, String, Table, select
 from sqlalchemy.orm import Session
 
 from services.common.db import UTCDateTime, upsert_insert
+from services.common.errors import InvalidInput
 
 # From the root down; a branch sits below a branch of a higher level (an outlet may hang directly
 # under a city or a province branch, as county outlets do).
@@ -81,3 +82,17 @@ def branch_handlers(table: Table) -> dict[str, Callable[[Session, Any], None]]:
         apply_branch_event(s, table, event.data, event.occurred_at)
 
     return dict.fromkeys(BRANCH_EVENTS, handle)
+
+
+def check_in_reach(code: str, reach: set[str] | None, field: str = "branch_code") -> None:
+    """A create or move into a branch outside the caller's subtree is 422 naming `field`."""
+    if reach is not None and code not in reach:
+        raise InvalidInput(
+            [
+                {
+                    "loc": ["body", field],
+                    "msg": f"the branch {code} is outside your branch's subtree",
+                    "type": "out_of_reach",
+                }
+            ]
+        )

@@ -14,7 +14,7 @@ from fastapi.routing import APIRoute, iter_route_contexts
 from fastapi.testclient import TestClient
 
 from gateway.app import create_app as gateway_app
-from services.common.branch_scope import BRANCH_ROLES, PARAMETER
+from services.common.branch_scope import BRANCH_ROLES, PARAMETER, names_customer
 from services.common.db import Database
 from services.profile.app import create_app as profile_app
 from services.profile.config import ProfileSettings
@@ -47,9 +47,8 @@ def _customer_routes(app: FastAPI) -> list[tuple[str, str, str]]:
         if not isinstance(route, APIRoute):
             continue
         path = ctx.path or route.path
-        names = {p.name for p in route.dependant.path_params} | {p.name for p in route.dependant.query_params}
         rules = route_rules(route)
-        if PARAMETER not in names or len(rules) != 1:
+        if not names_customer(route) or len(rules) != 1:
             continue
         role = next((r for r in ("staff", "supervisor") if r in rules[0].roles), None)
         if role is None:

@@ -14,7 +14,7 @@ from sqlmodel import col
 
 from services.common.audit_chain import append as append_audit
 from services.common.auth import Principal
-from services.common.branch_scope import check_in_reach
+from services.common.branches import check_in_reach
 from services.common.context import current_request_id
 from services.common.db import Database, PreparedRow, table_of, utcnow
 from services.common.errors import Conflict, Forbidden, InvalidInput, NotFound

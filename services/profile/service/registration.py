@@ -9,7 +9,7 @@ from sqlalchemy import exc, select, text
 from sqlalchemy.orm import Session
 
 from services.common.auth import Principal
-from services.common.branch_scope import check_in_reach
+from services.common.branches import check_in_reach
 from services.common.db import Database, is_unique_violation, utcnow
 from services.common.errors import Conflict, Forbidden, InvalidInput
 from services.common.idempotency import IdempotencyRequest, StoredResponse, find_stored, store_response
