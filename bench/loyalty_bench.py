@@ -26,6 +26,7 @@ from alembic.config import Config
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
+from bench.seed import open_bench_branches
 from services.common.auth import Principal
 from services.common.db import Database
 from services.common.errors import Conflict
@@ -262,10 +263,17 @@ def bench_latency(tmp: Path, samples: int, wait: float) -> list[float]:
         h = {
             role: {
                 "Authorization": "Bearer "
-                + mint_token(DEV_JWT_SECRET, sub=f"bench-{role}", role=role, scope=scopes.get(role))
+                + mint_token(
+                    DEV_JWT_SECRET,
+                    sub=f"bench-{role}",
+                    role=role,
+                    scope=scopes.get(role),
+                    branch="BR0001" if role in ("staff", "supervisor") else None,
+                )
             }
             for role in ("staff", "supervisor", "system")
         }
+        open_bench_branches(purl)
         with httpx.Client(timeout=10) as http:
             cid = http.post(
                 f"{purl}/v1/customers",

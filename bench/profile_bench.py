@@ -21,7 +21,7 @@ from sqlalchemy.engine import make_url
 
 from bench import wrk
 from bench.procs import Pinning, Server, ServerError, Tracked, free_port
-from bench.seed import seed_body
+from bench.seed import open_bench_branches, seed_body
 from services.common.auth import mint_token
 from services.common.config import DEV_JWT_SECRET
 
@@ -104,6 +104,7 @@ def measure(name: str, db_url: str, args, pinning: Pinning, tracked: Tracked, tm
     )
     srv.start()
     try:
+        open_bench_branches(srv.url)
         staff = mint_token(DEV_JWT_SECRET, sub="bench", role="staff", branch="BJ0001")
         system = mint_token(DEV_JWT_SECRET, sub="bench-core", role="system", scope="transactions:write customers:write")
         with httpx.Client(base_url=srv.url, timeout=120.0) as client:

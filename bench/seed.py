@@ -1,10 +1,13 @@
-"""Seed customers through profile's API (so the read path meets rows written the normal way)."""
+"""Seed customers through profile's API (so the read path meets rows written the normal way), in the
+bench's branches: the city branch BR0001 (the bench staff token's) and its outlet BJ0001."""
 
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date, timedelta
 
 import httpx
 
+from services.common.auth import mint_token
+from services.common.config import DEV_JWT_SECRET
 from services.profile.service.identity import resident_id_check_char
 
 SEED_AREA = "110105"  # bench/lua/register.lua uses Jiangsu's areas (32xxxx), so its numbers never meet these
@@ -35,8 +38,25 @@ def seed_body(i: int) -> dict:
     }
 
 
+BENCH_BRANCHES = (
+    {"code": "BR0001", "name": "Bench city branch", "level": "city", "parent_code": "HQ0001"},
+    {"code": "BJ0001", "name": "Bench outlet", "level": "outlet", "parent_code": "BR0001"},
+)
+
+
+def open_bench_branches(profile_url: str) -> None:
+    """Opens the bench's branches under the head office profile's migration made (kept when open)."""
+    admin = {"Authorization": f"Bearer {mint_token(DEV_JWT_SECRET, sub='bench-admin', role='admin')}"}
+    with httpx.Client(base_url=profile_url, headers=admin, timeout=30.0) as client:
+        for body in BENCH_BRANCHES:
+            resp = client.post("/v1/branches", json=body)
+            if resp.status_code not in (201, 409):
+                raise SeedError(f"opening branch {body['code']}: HTTP {resp.status_code} {resp.text[:300]}")
+
+
 def seed_customers(base_url: str, token: str, count: int, concurrency: int = 4) -> list[str]:
     """The new customers' ids, in order; raises SeedError on the first non-201."""
+    open_bench_branches(base_url)
     headers = {"Authorization": f"Bearer {token}"}
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
     with httpx.Client(base_url=base_url, headers=headers, timeout=30.0, limits=limits) as client:

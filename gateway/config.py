@@ -19,6 +19,7 @@ DEFAULT_ROUTES: dict[str, str] = {
     "/v1/customers": "profile",
     "/v1/transactions": "profile",
     "/v1/asset-snapshots": "profile",
+    "/v1/branches": "profile",
     "/v1/segments": "segmentation",
     "/v1/memberships": "segmentation",
     "/v1/recomputes": "segmentation",

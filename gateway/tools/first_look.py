@@ -126,8 +126,9 @@ def _check(resp: httpx.Response, what: str) -> dict[str, Any]:
 
 def load(client: httpx.Client, *, now: datetime, say: Callable[[str], None]) -> dict[str, int]:
     """Creates each empty catalogue's starter items; returns how many were created per list path."""
-    customers = _check(client.get("/api/v1/customers", params={"limit": 1}), "customers")["items"]
-    branch = customers[0]["branch_code"] if customers else "BJ0001"  # the demo's first branch
+    outlets = _check(client.get("/api/v1/branches", params={"level": "outlet", "limit": 1}), "branches")["items"]
+    head = _check(client.get("/api/v1/branches", params={"level": "head_office", "limit": 1}), "branches")["items"]
+    branch = (outlets or head)[0]["code"]  # the lecture's place: an outlet, else the head office
     created: dict[str, int] = {}
     for path, items in starter(now, branch).items():
         existing = _check(client.get(f"/api{path}", params={"limit": 1}), path)["items"]

@@ -7,10 +7,11 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from typing import Annotated
 
-from fastapi import Depends
+from fastapi import Depends, Request
 from fastapi.routing import APIRoute
 
 from services.common.auth import ROLES, SCOPES, STAFF_ROLES, Principal, current_principal
+from services.common.branch_scope import check_customer_reach
 from services.common.errors import Forbidden
 
 
@@ -66,6 +67,7 @@ STAFF_OR_SYSTEM = _rule("staff_or_system", *STAFF_ROLES, "system")
 SUPERVISOR = _rule("supervisor", "supervisor", "admin")
 SUPERVISOR_OR_SYSTEM = _rule("supervisor_or_system", "supervisor", "admin", "system")
 SYSTEM_OR_ADMIN = _rule("system_or_admin", "system", "admin")
+ADMIN = _rule("admin", "admin")
 CATALOGUE: tuple[AccessRule, ...] = (
     EVERYONE,
     CUSTOMER_OR_STAFF,
@@ -75,6 +77,7 @@ CATALOGUE: tuple[AccessRule, ...] = (
     SUPERVISOR,
     SUPERVISOR_OR_SYSTEM,
     SYSTEM_OR_ADMIN,
+    ADMIN,
 )
 
 # Paths every app serves without a token (probes, scrapes and its own documentation).
@@ -91,24 +94,29 @@ PUBLIC_PATHS = frozenset(
 )
 
 
-def allow(rule: AccessRule) -> Callable[[Principal], Awaitable[Principal]]:
+def allow(rule: AccessRule) -> Callable[..., Awaitable[Principal]]:
     """The dependency that admits `rule`'s roles: 401 without a valid token, 403 for another role or
-    a system token without the rule's scope. It carries the rule, so `route_rules` can read it back from a route."""
+    a system token without the rule's scope; then, for a route that names a customer (`customer_id` in
+    its path or query), 404 when that customer is out of the caller's reach (services.common.branch_scope:
+    another customer, or one outside a staff member's branch subtree). Every route takes one of these,
+    so no route that names a customer escapes the check. It carries the rule, so `route_rules` can
+    read it back from a route."""
 
-    async def _dep(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
+    async def _dep(request: Request, principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
         refused = rule.refusal(principal)
         if refused is not None:
             raise refused
+        await check_customer_reach(request, principal)
         return principal
 
     _dep.access_rule = rule  # type: ignore[attr-defined]  # a function takes attributes; typing cannot say so
     return _dep
 
 
-_DEPENDENCIES: dict[AccessRule, Callable[[Principal], Awaitable[Principal]]] = {}
+_DEPENDENCIES: dict[AccessRule, Callable[..., Awaitable[Principal]]] = {}
 
 
-def dependency(rule: AccessRule) -> Callable[[Principal], Awaitable[Principal]]:
+def dependency(rule: AccessRule) -> Callable[..., Awaitable[Principal]]:
     """The one dependency object per rule (FastAPI then resolves it once per request)."""
     if rule not in _DEPENDENCIES:
         _DEPENDENCIES[rule] = allow(rule)
@@ -121,6 +129,7 @@ CustomerOrStaff = Annotated[Principal, Depends(dependency(CUSTOMER_OR_STAFF))]
 CustomerOrSupervisor = Annotated[Principal, Depends(dependency(CUSTOMER_OR_SUPERVISOR))]
 Staff = Annotated[Principal, Depends(dependency(STAFF))]
 Supervisor = Annotated[Principal, Depends(dependency(SUPERVISOR))]
+Admin = Annotated[Principal, Depends(dependency(ADMIN))]
 EveryoneCustomersRead = Annotated[Principal, Depends(dependency(EVERYONE.needing("customers:read")))]
 EveryoneTransactionsRead = Annotated[Principal, Depends(dependency(EVERYONE.needing("transactions:read")))]
 EveryoneLoyaltyRead = Annotated[Principal, Depends(dependency(EVERYONE.needing("loyalty:read")))]

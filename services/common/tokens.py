@@ -14,7 +14,11 @@ def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--role", choices=ROLES, default="staff")
     p.add_argument("--sub", default="", help="subject: a customer's id for role=customer, a staff id otherwise")
-    p.add_argument("--branch", default="", help="branch code for staff roles")
+    p.add_argument(
+        "--branch",
+        default="",
+        help="branch code for staff and supervisors (default CBJ01, the demo's Beijing city branch)",
+    )
     p.add_argument(
         "--scope", default="", help=f"system tokens: space-separated, of {' '.join(SCOPES)} (default: every one)"
     )
@@ -28,7 +32,8 @@ def main(argv: list[str] | None = None) -> None:
         p.error("only system tokens carry scopes")
     secret = os.environ.get("SUITE_JWT_SECRET", DEV_JWT_SECRET)
     sub = args.sub or (str(uuid.uuid4()) if args.role == "customer" else f"{args.role}-dev")
-    branch = args.branch or ("BR0001" if args.role in ("staff", "supervisor") else None)
+    # the demo's Beijing city branch (services/profile/tools/demo.py): its three outlets' customers
+    branch = args.branch or ("CBJ01" if args.role in ("staff", "supervisor") else None)
     print(
         f"# {args.role} token for sub={sub}"
         + (f" branch={branch}" if branch else "")

@@ -1,13 +1,15 @@
 """Event handlers that keep the local customer read model: profile's customer events (branch, region
-type, customer type, status) and segmentation's segment.changed (the class per scheme)."""
+type, customer type, status) and segmentation's segment.changed (the class per scheme), and the
+copy of profile's organisation tree."""
 
 from sqlalchemy import delete, update
 from sqlalchemy.orm import Session
 
+from services.common.branches import branch_handlers
 from services.common.consumer import Handler
 from services.common.db import table_of, upsert_insert
 from services.common.outbox import Event
-from services.feedback.models import CustomerRef, CustomerSegment
+from services.feedback.models import CustomerRef, CustomerSegment, branch
 from services.feedback.service.erasure import erase_customer
 
 REF = table_of(CustomerRef)
@@ -63,6 +65,7 @@ def profile_handlers() -> dict[str, Handler]:
         "customer.updated": _updated,
         "customer.closed": _closed,
         "customer.erased": _erased,
+        **branch_handlers(branch),
     }
 
 

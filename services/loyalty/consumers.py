@@ -14,11 +14,12 @@ from sqlalchemy import event as sa_event
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
+from services.common.branches import branch_handlers
 from services.common.consumer import FeedConsumer, Handler, system_token_source
 from services.common.db import Database, upsert_insert
 from services.common.outbox import Event
 from services.loyalty.config import LoyaltySettings
-from services.loyalty.models import Activity, CustomerSegment, consumer_cursor
+from services.loyalty.models import Activity, CustomerSegment, branch, consumer_cursor
 from services.loyalty.service.accounts import ensure_account, freeze_account
 from services.loyalty.service.activities import awards_for_trigger
 from services.loyalty.service.earning import (
@@ -161,6 +162,8 @@ class LoyaltyConsumer(FeedConsumer):
         self.pending: list[Effect] = []
         self.batch: list[tuple[uuid.UUID, Transaction]] = []  # the batch's earning transactions
         handlers = {etype: self._wrap(fn) for etype, fn in FEEDS[feed].items()}
+        if feed == "profile":  # the organisation tree's events name a branch, not a customer
+            handlers |= branch_handlers(branch)
         super().__init__(name=f"loyalty-{feed}", feed=feed, handlers=handlers, cursor_table=consumer_cursor, **kw)
 
     def _wrap(self, fn: Callable[[Session, Event, Policy], None]) -> Handler:

@@ -12,6 +12,7 @@ from sqlmodel import Field, SQLModel
 
 from services.common.approvals import approval_table
 from services.common.audit_chain import Mirror, audit_chain_table
+from services.common.branches import branch_table
 from services.common.consumer import consumer_cursor_table
 from services.common.db import BigIntPK, UTCDateTime, service_registry, table_of, utcnow
 from services.common.idempotency import idempotency_table
@@ -284,6 +285,8 @@ class Activity(Base, table=True):
 
 
 outbox = outbox_table(metadata)
+# A copy of profile's organisation tree, kept from its feed (services.common.branches).
+branch = branch_table(metadata)
 idempotency = idempotency_table(metadata)
 consumer_cursor = consumer_cursor_table(metadata)
 job_run = job_run_table(metadata)

@@ -7,6 +7,7 @@ from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
 
 from services.common.app import build_service_app
+from services.common.branch_scope import BranchScope
 from services.common.db import Database, utcnow
 from services.common.outbox import feed_head, feed_router
 from services.common.pii import Mask, PersonalDataVault
@@ -14,8 +15,8 @@ from services.profile.api import routers
 from services.profile.api.fast_read import CustomerReadPath
 from services.profile.config import ProfileSettings
 from services.profile.metrics import ProfileMetrics
-from services.profile.models import audit_chain, outbox
-from services.profile.service.customers import Privacy, customer_reader
+from services.profile.models import audit_chain, branch, outbox
+from services.profile.service.customers import Privacy, customer_branch, customer_reader
 from services.profile.service.jobs import build_jobs
 
 HERE = Path(__file__).parent
@@ -62,6 +63,7 @@ def create_app(settings: ProfileSettings | None = None, db: Database | None = No
         jobs=build_jobs(settings, db, privacy, clock),
     )
     app.state.customer_by_id = customer_reader(app.state.db)
+    app.state.branch_scope = BranchScope(app.state.db, branch, customer_branch=customer_branch)
     app.state.privacy = privacy
     app.state.clock = utcnow  # tests replace it to move time without sleeping
     return app

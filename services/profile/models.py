@@ -1,7 +1,8 @@
 """Profile tables: customers (personal data encrypted, keyed hashes for lookup), the audit of
 personal-data reads and overrides, the customer-number counter, contacts and consent, risk
 assessments, service agreements, the interaction log, transactions and asset snapshots, stated needs and
-holdings, the migration batch's customer imports, erasure requests, outbox and idempotency records."""
+holdings, the migration batch's customer imports, erasure requests, the organisation tree (branch), outbox and
+idempotency records."""
 
 import uuid
 from datetime import date, datetime
@@ -24,6 +25,7 @@ from sqlalchemy import (
 from sqlmodel import Field, SQLModel
 
 from services.common.audit_chain import Mirror, audit_chain_table
+from services.common.branches import branch_table
 from services.common.db import BigIntPK, UTCDateTime, service_registry, table_of, utcnow
 from services.common.idempotency import idempotency_table
 from services.common.jobs import job_run_table
@@ -385,6 +387,8 @@ class ErasureRequest(Base, table=True):
 Index("ix_erasure_request_customer_id", table_of(ErasureRequest).c.customer_id)
 
 outbox = outbox_table(metadata)
+# The organisation tree; profile owns it and puts every change on its feed (service/branches.py).
+branch = branch_table(metadata)
 idempotency = idempotency_table(metadata)
 job_run = job_run_table(metadata)
 audit_chain = audit_chain_table(metadata)

@@ -9,10 +9,11 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from services.common.branches import branch_handlers
 from services.common.db import upsert_insert
 from services.common.outbox import Event
 from services.segmentation.config import SegmentationSettings
-from services.segmentation.models import customer_feature, customer_holding, segment
+from services.segmentation.models import branch, customer_feature, customer_holding, segment
 from services.segmentation.service.activity import count_transaction, latest_txn_at, reverse_transaction
 from services.segmentation.service.classify import Scope, classify, refresh_windows, remove_from_all
 from services.segmentation.service.quarantine import OnQuarantine, forget_subject, guarded, item_hook
@@ -52,7 +53,7 @@ def _rule_loader(s: Session, segment_id: str) -> Callable[[], Any]:
 
 # Which owner publishes which event types, by the type's prefix (docs/events.md).
 FEED_PREFIXES = {
-    "profile": {"customer", "transaction", "assets", "risk_assessment", "consent", "holding"},
+    "profile": {"customer", "transaction", "assets", "risk_assessment", "consent", "holding", "branch"},
     "loyalty": {"points"},
     "feedback": {"survey"},
 }
@@ -99,7 +100,7 @@ class FeatureHandlers:
         # Stated needs and holdings change no class: stored, with no refresh of the customer.
         wrapped["customer.needs_stated"] = self.needs
         wrapped["holding.changed"] = self.holding
-        return wrapped
+        return wrapped | branch_handlers(branch)
 
     def needs(self, s: Session, e: Event) -> None:
         d = e.data

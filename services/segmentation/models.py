@@ -21,6 +21,7 @@ from sqlalchemy import (
 from sqlmodel import SQLModel
 
 from services.common.audit_chain import audit_chain_table
+from services.common.branches import branch_table
 from services.common.consumer import consumer_cursor_table
 from services.common.db import BigIntPK, UTCDateTime, service_registry
 from services.common.idempotency import idempotency_table
@@ -242,6 +243,8 @@ event_quarantine = Table(
 )
 
 outbox = outbox_table(metadata)
+# A copy of profile's organisation tree, kept from its feed (services.common.branches).
+branch = branch_table(metadata)
 consumer_cursor = consumer_cursor_table(metadata)
 job_run = job_run_table(metadata)
 audit_chain = audit_chain_table(metadata)

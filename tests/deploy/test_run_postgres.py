@@ -18,6 +18,7 @@ from sqlalchemy.engine import make_url
 
 from tests.dbkit import PG_URL, require_postgres, worker_id
 from tests.e2e.conftest import base_env, free_port
+from tests.organisation import seed_organisation
 
 pytestmark = pytest.mark.e2e
 
@@ -120,6 +121,7 @@ def test_migrate_then_run_postgres_database_per_service_created_once_suite_serve
     for service in services:
         assert scalar(database_url(pg_run_env, service), "SELECT count(*) FROM alembic_version") == 1
     assert "created database" not in migrate(pg_run_env).stderr  # the second time finds them
+    seed_organisation(database_url(pg_run_env, "profile"))  # the branch the registration names
 
     gateway = f"http://127.0.0.1:{pg_run_env['GATEWAY_PORT']}"
     proc = subprocess.Popen(

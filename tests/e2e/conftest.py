@@ -16,6 +16,7 @@ import pytest
 
 from services.common.config import DEV_JWT_SECRET
 from tests.dbkit import fresh_pg_database, require_postgres, worker_id
+from tests.organisation import seed_organisation
 
 ROOT = Path(__file__).parents[2]
 BIN = Path(sys.executable).parent  # .venv/bin under `make test`
@@ -143,6 +144,8 @@ def migrate_service(service: str, database_url: str) -> None:
         capture_output=True,
         timeout=120,
     )
+    if service == "profile":
+        seed_organisation(database_url)
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

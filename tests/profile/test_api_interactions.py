@@ -34,12 +34,12 @@ def _list(client, auth, cid, **params):
 
 @pytest.mark.parametrize("role", ["staff", "supervisor", "admin"])
 def test_staff_role_records_an_interaction(client, auth, customer, role):
-    resp = _log(client, auth(role, sub="emp-0042", branch="SH0101"), customer["id"])
+    resp = _log(client, auth(role, sub="emp-0042", branch="BR0001"), customer["id"])
     assert resp.status_code == 201
     i = resp.json()
     assert (i["staff_id"], i["branch_code"], i["occurred_at"], i["channel"]) == (
         "emp-0042",
-        "SH0101",
+        "BR0001",
         "2026-11-28T12:00:00Z",
         "phone",
     )
@@ -60,7 +60,7 @@ def test_list_is_newest_first_and_filters_by_channel_and_time(client, auth, cust
 
 def test_branch_in_body_wins_and_closed_customer_still_logs(client, auth, customer):
     client.post(f"/v1/customers/{customer['id']}/close", headers=auth("staff"))
-    resp = _log(client, auth("staff", branch="SH0101"), customer["id"], branch_code="GZ0009")
+    resp = _log(client, auth("staff", branch="BR0001"), customer["id"], branch_code="GZ0009")
     assert resp.status_code == 201 and resp.json()["branch_code"] == "GZ0009"
 
 

@@ -50,9 +50,11 @@ def test_every_planned_customer_and_contact_passes_the_identity_rules():
 
 
 def test_load_through_the_api_then_again_loads_nothing_twice(client, profile_db):
-    staff = mint_token(TEST_SECRET, sub="demo", role="staff")
     system = mint_token(TEST_SECRET, sub="demo-core", role="system", scope="transactions:write")  # as the demo
-    first = demo.load(client, n=12, seed=3, staff_token=staff, system_token=system, concurrency=1, today=TODAY)
+    admin = mint_token(TEST_SECRET, sub="demo-organisation", role="admin")
+    # as the demo: its people's work is the head office's (its customers are in every province)
+    tokens = {"staff_token": admin, "system_token": system, "admin_token": admin}
+    first = demo.load(client, n=12, seed=3, **tokens, concurrency=1, today=TODAY)
     planned = [demo.plan_customer(3, i, TODAY) for i in range(12)]
     assert first.customers == 12 and first.transactions == sum(len(p.transactions) for p in planned)
 
@@ -65,6 +67,6 @@ def test_load_through_the_api_then_again_loads_nothing_twice(client, profile_db)
 
     before = counts()
     assert before[0] == 12 and before[2] == 12 and before[3] == sum(len(p.agreements) for p in planned)
-    again = demo.load(client, n=12, seed=3, staff_token=staff, system_token=system, concurrency=1, today=TODAY)
+    again = demo.load(client, n=12, seed=3, **tokens, concurrency=1, today=TODAY)
     assert (again.customers, again.skipped, again.transactions) == (0, 12, 0)
     assert counts() == before

@@ -2,7 +2,17 @@
 return a schema. `routers` is what create_app includes. The hottest read (GET /v1/customers/{id})
 is also answered in front of FastAPI by fast_read, through the same service read and presenter."""
 
-from services.profile.api import agreements, consent, customers, interactions, needs, rights, risk, transactions
+from services.profile.api import (
+    agreements,
+    branches,
+    consent,
+    customers,
+    interactions,
+    needs,
+    rights,
+    risk,
+    transactions,
+)
 
 routers = [
     customers.batch_router,
@@ -14,4 +24,5 @@ routers = [
     interactions.router,
     needs.router,
     rights.router,
+    branches.router,
 ]

@@ -15,6 +15,7 @@ from services.common.access import (
     SystemOrAdminCustomersWrite,
 )
 from services.common.auth import ensure_own_customer
+from services.common.branch_scope import Reach
 from services.common.deps import Cursor, Db, IdemKey, IfMatch, Limit, Now, replay
 from services.common.errors import problem_responses
 from services.common.etag import etag_for, expected_version
@@ -62,6 +63,7 @@ def register_customer(
     principal: Staff,
     db: Db,
     privacy: Priv,
+    reach: Reach,
     response: Response,
     idempotency_key: IdemKey = None,
 ):
@@ -69,7 +71,9 @@ def register_customer(
     # retry across the upgrade still replays.
     fields = body.model_dump(mode="json", exclude={"id_document"} if body.id_document is None else None)
     idem = idempotency_request(idempotency_key, caller=principal.sub, operation="register_customer", body=fields)
-    result = registration.register_customer(db, customer_in=body, actor=principal, privacy=privacy, idem=idem)
+    result = registration.register_customer(
+        db, customer_in=body, actor=principal, privacy=privacy, idem=idem, reach=reach
+    )
     if isinstance(result, StoredResponse):
         return replay(result, location=f"/v1/customers/{result.body['id']}")
     response.headers["Location"] = f"/v1/customers/{result.id}"
@@ -82,6 +86,7 @@ def search_customers(
     _p: StaffOrSystemCustomersRead,
     db: Db,
     privacy: Priv,
+    reach: Reach,
     customer_no: Annotated[str | None, Query(pattern=r"^\d{12}$")] = None,
     name_prefix: Annotated[str | None, Query(min_length=1, max_length=100)] = None,
     branch_code: Annotated[str | None, Query(pattern=r"^[A-Z0-9]{4,16}$")] = None,
@@ -111,6 +116,7 @@ def search_customers(
         id_type=id_type,
         id_country=id_country,
         phone=phone,
+        branches=None if reach is None else frozenset(reach),
     )
     rows, next_cursor = customers.search_customers(db, filters=filters, privacy=privacy, limit=limit, cursor=cursor)
     return CustomerPage(items=[customers.present_customer(c, privacy) for c in rows], next_cursor=next_cursor)
@@ -168,6 +174,7 @@ def update_customer(
     principal: CustomerOrStaff,
     db: Db,
     privacy: Priv,
+    reach: Reach,
     response: Response,
     if_match: IfMatch = None,
 ) -> CustomerRead:
@@ -181,6 +188,7 @@ def update_customer(
         expected_version=expected_version(if_match),
         privacy=privacy,
         on_change=rectification.rectification_log(principal),
+        reach=reach,
     )
     response.headers["ETag"] = etag_for(customer.version)
     return customers.present_customer(customer, privacy)

@@ -9,6 +9,7 @@ from starlette.responses import Response
 from starlette.types import Scope
 
 from services.common.access import EVERYONE
+from services.common.branch_scope import is_branch_bound
 from services.common.fastpath import FastPath, bearer_principal
 from services.profile.api.customers import customer_response
 
@@ -25,8 +26,8 @@ class CustomerReadPath(FastPath):
         if scope.get("query_string"):
             return None  # a stated purpose (or anything else) is the route's: it writes the access log
         principal = bearer_principal(scope)
-        if principal is None or not _RULE.permits(principal):
-            return None
+        if principal is None or not _RULE.permits(principal) or is_branch_bound(principal):
+            return None  # the route answers (a branch-bound caller's reach is checked there)
         customer_id = match.group(1)
         if principal.is_customer and principal.sub != customer_id:
             return None

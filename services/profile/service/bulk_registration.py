@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from services.common.auth import Principal
 from services.common.db import Database, table_of
 from services.common.errors import ProblemError
-from services.profile.models import Customer, CustomerImport
+from services.profile.models import Customer, CustomerImport, branch
 from services.profile.schemas.customers import CustomerBatchItemResult, CustomerBatchResult
 from services.profile.schemas.customers import CustomerImport as CustomerImportIn
 from services.profile.service.batches import Refusals, item_errors, validated, write_batch
@@ -33,6 +33,7 @@ FINGERPRINT_FIELD = "customer_import.item"
 _item = TypeAdapter(CustomerImportIn)
 _C = table_of(Customer)
 _I = table_of(CustomerImport)
+_B = branch
 
 
 @dataclass
@@ -115,6 +116,10 @@ def _store(s: Session, good: list[_Item], batch: _Batch, actor: Principal, priva
             .where(_I.c.external_id.in_(ids))
         )
     }
+    branch_codes = {g.item.branch_code for g in good}
+    open_branches = set(
+        s.execute(select(_B.c.code).where(_B.c.code.in_(branch_codes), _B.c.status == "open")).scalars()
+    )
     hashes = [g.id_hash for g in good]
     taken_rows = s.execute(select(_C.c.id_number_hash, _C.c.id).where(_C.c.id_number_hash.in_(hashes)))
     taken = {r.id_number_hash: r.id for r in taken_rows}
@@ -126,6 +131,10 @@ def _store(s: Session, good: list[_Item], batch: _Batch, actor: Principal, priva
                 batch.duplicates.append(_result(g.index, ext, old.id, old.customer_no))
             else:
                 batch.reject(g.index, ext, "external_id_conflict", "already imported from another item")
+        elif g.item.branch_code not in open_branches:
+            msg = f"no open branch {g.item.branch_code} in the organisation (GET /v1/branches)"
+            errors = item_errors(g.index, [{"loc": ["body", "branch_code"], "msg": msg, "type": "unknown_branch"}])
+            batch.reject(g.index, ext, "validation_failed", msg, errors)
         elif (existing := taken.get(g.id_hash)) is not None:
             detail = f"A customer with this identity number is already registered: {existing}"
             batch.reject(g.index, ext, "customer_duplicate", detail)

@@ -14,6 +14,7 @@ from sqlmodel import col
 
 from services.common.audit_chain import append as append_audit
 from services.common.auth import Principal
+from services.common.branches import check_in_reach
 from services.common.context import current_request_id
 from services.common.db import Database, PreparedRow, table_of, utcnow
 from services.common.errors import Conflict, Forbidden, InvalidInput, NotFound
@@ -23,6 +24,7 @@ from services.common.pagination import decode_cursor, id_key, newest_id_first, p
 from services.common.pii import Mask, PersonalDataVault, mask_email
 from services.profile.models import ACCESS_LOG, AuditEntry, Customer, audit_chain, outbox
 from services.profile.schemas.customers import CustomerRead, CustomerUpdate, PersonalDataRead
+from services.profile.service.branches import check_customer_branch
 from services.profile.service.documents import DOCUMENT_TYPES, identity_key, normalise_country, validate_document_number
 from services.profile.service.identity import normalise_credit_code
 from services.profile.service.phones import normalise_phone
@@ -75,12 +77,18 @@ class CustomerFilter:
     id_type: str | None = None
     id_country: str | None = None
     phone: str | None = None
+    branches: frozenset[str] | None = None  # the caller's reach: only customers of these branches
 
 
 def customer_reader(db: Database) -> PreparedRow:
     """The hottest read there is, one customer by id, compiled once: the route and the fast path in
     front of FastAPI both answer through it (app.state.customer_by_id)."""
     return db.prepared_row(table_of(Customer), "id")
+
+
+def customer_branch(s: Session, customer_id: uuid.UUID) -> str | None:
+    """The customer's branch code (None for no such customer): what branch scope is checked against."""
+    return s.execute(select(Customer.branch_code).where(Customer.id == customer_id)).scalar()
 
 
 def customer_not_found(customer_id: Any) -> NotFound:
@@ -160,15 +168,20 @@ def update_customer(
     expected_version: int | None,
     privacy: Privacy,
     on_change: Callable[[Session, Customer, list[str]], None] | None = None,
+    reach: set[str] | None = None,
 ) -> Customer:
     """Records customer.updated naming the changed fields, and calls `on_change` in the same
-    transaction (the access log of a rectification); 409 customer_closed, 412 when stale."""
+    transaction (the access log of a rectification); 409 customer_closed, 412 when stale, 422 for a
+    branch_code that is not an open branch or is outside `reach` (the caller's subtree)."""
     sent = changes.model_fields_set
     nulls = [f for f in sent if getattr(changes, f) is None and f != "email"]
     if nulls:
         raise InvalidInput([{"loc": ["body", f], "msg": "may not be null", "type": "null_not_allowed"} for f in nulls])
     with db.write() as s:
         c = locked_active(s, customer_id, expected_version)
+        if "branch_code" in sent and changes.branch_code != c.branch_code:
+            check_customer_branch(s, changes.branch_code)
+            check_in_reach(changes.branch_code, reach)
         v = privacy.vault
         changed: list[str] = []
         for field in sorted(sent):
@@ -251,6 +264,8 @@ def search_customers(
     for field in ("customer_no", "branch_code", "type", "region_type", "status"):
         if (value := getattr(filters, field)) is not None:
             stmt = stmt.where(getattr(Customer, field) == value)
+    if filters.branches is not None:
+        stmt = stmt.where(col(Customer.branch_code).in_(filters.branches))
     if filters.name_prefix:
         prefix = unicodedata.normalize("NFKC", filters.name_prefix)  # names are stored NFKC
         escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")

@@ -9,6 +9,7 @@ from sqlalchemy import exc, select, text
 from sqlalchemy.orm import Session
 
 from services.common.auth import Principal
+from services.common.branches import check_in_reach
 from services.common.db import Database, is_unique_violation, utcnow
 from services.common.errors import Conflict, Forbidden, InvalidInput
 from services.common.idempotency import IdempotencyRequest, StoredResponse, find_stored, store_response
@@ -16,6 +17,7 @@ from services.common.outbox import record_event
 from services.common.pii import PersonalDataVault
 from services.profile.models import Customer, idempotency, outbox
 from services.profile.schemas.customers import CustomerCreate, CustomerRead
+from services.profile.service.branches import check_customer_branch
 from services.profile.service.customers import (
     EMAIL_FIELD,
     ID_FIELD,
@@ -111,9 +113,16 @@ def identity_of(customer_in: CustomerCreate, actor: Principal) -> Identity:
 
 
 def register_customer(
-    db: Database, *, customer_in: CustomerCreate, actor: Principal, privacy: Privacy, idem: IdempotencyRequest | None
+    db: Database,
+    *,
+    customer_in: CustomerCreate,
+    actor: Principal,
+    privacy: Privacy,
+    idem: IdempotencyRequest | None,
+    reach: set[str] | None = None,
 ) -> CustomerRead | StoredResponse:
-    """Records customer.registered; a known identity (the same type and number) is 409
+    """Records customer.registered; a branch_code that is not an open branch, or is outside `reach`
+    (the caller's subtree), is 422 naming it; a known identity (the same type and number) is 409
     customer_duplicate naming the existing customer; a replayed Idempotency-Key returns the first
     response (StoredResponse)."""
     identity = identity_of(customer_in, actor)
@@ -122,6 +131,8 @@ def register_customer(
     with db.write() as s:
         if stored := _replay_or_refuse(s, idem, id_hash):
             return stored
+        check_customer_branch(s, customer_in.branch_code)
+        check_in_reach(customer_in.branch_code, reach)
         c = new_customer(next_customer_no(s), customer_in, identity, id_hash, v)
         # The INSERT (at flush) or the commit meets a concurrent request with the same identity or
         # key: on PostgreSQL the unique index makes the second writer wait, then fail.

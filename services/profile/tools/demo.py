@@ -1,5 +1,6 @@
 """`make demo`: a realistic synthetic data set loaded through profile's public API, deterministic for a
-given seed: individuals, enterprises and interbank customers across urban, peri-urban and rural
+given seed: an organisation (11 province branches, 12 city branches, 36 outlets under the head
+office) and individuals, enterprises and interbank customers across urban, peri-urban and rural
 branches, log-normal assets with a long tail, dormant customers, 90 days of transactions, risk
 assessments, consents and agreements.
 
@@ -41,6 +42,43 @@ PLACES = [
     ("陕西", "西安", "610113", "XA", "029"),
     ("甘肃", "兰州", "620102", "LZ", "0931"),
 ]
+# The province branches the cities above sit under (the first column of PLACES names the province).
+PROVINCE_BRANCHES = {
+    "北京": "PBJ01",
+    "上海": "PSH01",
+    "广东": "PGD01",
+    "四川": "PSC01",
+    "湖北": "PHB01",
+    "河南": "PHA01",
+    "山东": "PSD01",
+    "江苏": "PJS01",
+    "浙江": "PZJ01",
+    "陕西": "PSN01",
+    "甘肃": "PGS01",
+}
+OUTLETS_PER_CITY = 3
+HEAD_OFFICE = "HQ0001"  # opened by profile's migration
+
+
+def organisation() -> list[dict[str, Any]]:
+    """The demo's tree below the head office, parents first: a province branch per province, a city
+    branch per city (C + the city's prefix) and three outlets per city (the prefix and 0001-0003),
+    where the demo's customers are registered."""
+    tree: list[dict[str, Any]] = []
+    for province, code in PROVINCE_BRANCHES.items():
+        tree.append({"code": code, "name": f"{province}分行", "level": "province", "parent_code": HEAD_OFFICE})
+    for province, city, _area, prefix, _tel in PLACES:
+        city_code = f"C{prefix}01"
+        tree.append(
+            {"code": city_code, "name": f"{city}市分行", "level": "city", "parent_code": PROVINCE_BRANCHES[province]}
+        )
+        tree += [
+            {"code": f"{prefix}{n:04d}", "name": f"{city}第{n}营业所", "level": "outlet", "parent_code": city_code}
+            for n in range(1, OUTLETS_PER_CITY + 1)
+        ]
+    return tree
+
+
 SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈"
 GIVEN = "伟芳娜秀英敏静丽强磊军洋勇艳杰娟涛明超秀兰霞平刚桂英华建国建华志强玉兰海燕红梅晓东文博子涵雨桐浩然欣怡"
 FIRM_WORDS = ["华信", "恒通", "长江", "金桥", "远航", "丰源", "泰和", "新禾", "星海", "瑞丰", "嘉禾", "鼎盛"]
@@ -105,7 +143,8 @@ def plan_customer(seed: int, i: int, today: date) -> Plan:
         "region_type": region,
         "province": province,
         "city": city,
-        "branch_code": f"{branch}{rng.randrange(1, 40):04d}",
+        # one draw as before, so every other planned value is unchanged; the outlet is one of the city's
+        "branch_code": f"{branch}{rng.randrange(1, 40) % OUTLETS_PER_CITY + 1:04d}",
     }
     if kind == "individual":
         born = date(1940, 1, 1) + timedelta(days=rng.randrange(365 * 65))
@@ -238,12 +277,15 @@ def load(
     seed: int,
     staff_token: str,
     system_token: str,
+    admin_token: str,
     concurrency: int = 4,
     today: date | None = None,
     progress: Callable[[str, int], Progress] | None = None,
 ) -> Loaded:
-    """Loads the plan for customers 0..n-1 through `client` (any httpx.Client, e.g. a TestClient)."""
+    """Opens the demo's organisation (with `admin_token`; branches already open are kept), then loads
+    the plan for customers 0..n-1 through `client` (any httpx.Client, e.g. a TestClient)."""
     today = today or datetime.now(UTC).date()
+    open_organisation(client, {"Authorization": f"Bearer {admin_token}"})
     staff = {"Authorization": f"Bearer {staff_token}"}
     system = {"Authorization": f"Bearer {system_token}"}
     result = Loaded()
@@ -285,6 +327,18 @@ def load(
         if tbar:
             tbar.close()
     return result
+
+
+def open_organisation(client: httpx.Client, admin: dict[str, str]) -> int:
+    """Opens every branch of organisation() not open yet; how many were opened."""
+    opened = 0
+    for body in organisation():
+        resp = client.post("/v1/branches", json=body, headers=admin)
+        if resp.status_code == 409 and resp.json().get("code") == "branch_exists":
+            continue
+        _check(resp, 201)
+        opened += 1
+    return opened
 
 
 def _load_customer(
@@ -355,7 +409,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--if-empty", action="store_true", help="load only when the service has no customer yet")
     args = p.parse_args(argv)
     settings = ProfileSettings()
-    staff = mint_for(settings, sub="demo-loader", role="staff", branch="BJ0001", ttl_seconds=7200)
+    # the head office: the demo's customers are in every province, beyond any one branch's reach
+    admin = mint_for(settings, sub="demo-loader", role="admin", ttl_seconds=7200)
+    staff = admin
     # core banking's share: it records transactions and asset snapshots, nothing else
     system = mint_for(settings, sub="demo-core-banking", role="system", scope="transactions:write", ttl_seconds=7200)
     limits = httpx.Limits(max_connections=args.concurrency, max_keepalive_connections=args.concurrency)
@@ -371,6 +427,7 @@ def main(argv: list[str] | None = None) -> int:
                 seed=args.seed,
                 staff_token=staff,
                 system_token=system,
+                admin_token=admin,
                 concurrency=args.concurrency,
                 progress=Progress,
             )

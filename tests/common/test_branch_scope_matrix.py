@@ -1,0 +1,146 @@
+"""Branch scope by construction: a generated matrix calls every route that names a customer
+(`customer_id` in its path or query) of every app that scopes its customers, and the gateway's
+overview, with a staff token of a branch outside the customer's, and expects 404 customer_not_found;
+the same call from the customer's own branch is not refused for scope, so the 404 is the scope's.
+Lists are filtered, totals with them. A route added later is in the matrix without a line here."""
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi import FastAPI
+from fastapi.routing import APIRoute, iter_route_contexts
+from fastapi.testclient import TestClient
+
+from gateway.app import create_app as gateway_app
+from services.common.branch_scope import BRANCH_ROLES, PARAMETER, names_customer
+from services.common.db import Database
+from services.profile.app import create_app as profile_app
+from services.profile.config import ProfileSettings
+from tests import dbkit
+from tests.gateway.conftest import ServedApp, gateway_settings
+from tests.profile import factories as f
+
+ROOT = Path(__file__).parents[2]
+PLACEHOLDER_ID = "3f1c2a9e-5b7d-4c1e-9a2b-6d8e0f4a7c31"
+IN_BRANCH, OUT_OF_BRANCH = "BR0001", "CT0002"  # the tests' organisation (tests/organisation.py)
+# The apps whose customers are scoped to branches (app.state.branch_scope), and where the customer lives.
+SCOPED_APPS = {"profile": profile_app}
+
+
+def _profile(tmp: Path) -> FastAPI:
+    url = dbkit.sqlite_url(tmp / "profile.db")
+    dbkit.migrate(ROOT / "services" / "profile" / "alembic.ini", url)
+    settings = ProfileSettings(environment="test", log_level="WARNING", database_url=url, jobs_in_process=False)
+    return profile_app(settings, db=Database(url))
+
+
+def _customer_routes(app: FastAPI) -> list[tuple[str, str, str]]:
+    """(method, path template, role) for every route naming a customer, with the branch-bound role its
+    rule admits (staff, else supervisor); a route no branch-bound role may call is bank-wide by role."""
+    from services.common.access import route_rules
+
+    found = []
+    for ctx in iter_route_contexts(app.routes):
+        route = ctx.original_route
+        if not isinstance(route, APIRoute):
+            continue
+        path = ctx.path or route.path
+        rules = route_rules(route)
+        if not names_customer(route) or len(rules) != 1:
+            continue
+        role = next((r for r in ("staff", "supervisor") if r in rules[0].roles), None)
+        if role is None:
+            continue
+        found.extend((method, path, role) for method in sorted(route.methods - {"HEAD"}))
+    return found
+
+
+_TEMPLATE_ROUTES = _customer_routes(profile_app(ProfileSettings(environment="test", database_url="sqlite://")))
+
+
+@pytest.fixture(scope="module")
+def profile(tmp_path_factory) -> Iterator[tuple[TestClient, str]]:
+    app = _profile(tmp_path_factory.mktemp("scope"))
+    with TestClient(app, raise_server_exceptions=False) as client:
+        yield client, app
+
+
+def _call(client: TestClient, method: str, template: str, customer_id: str, headers: dict) -> object:
+    path = template.replace("{customer_id}", customer_id)
+    path = re.sub(r"\{[^}]+\}", PLACEHOLDER_ID, path)
+    params = {} if "{customer_id}" in template else {PARAMETER: customer_id}
+    return client.request(method, path, params=params, headers=headers, json={} if method != "GET" else None)
+
+
+def test_the_matrix_covers_the_per_customer_routes():
+    paths = {p for _, p, _ in _TEMPLATE_ROUTES}
+    assert "/v1/customers/{customer_id}" in paths and "/v1/transactions" in paths
+    assert len(_TEMPLATE_ROUTES) > 25
+
+
+@pytest.mark.parametrize(
+    ("method", "template", "role"), _TEMPLATE_ROUTES, ids=[f"{m} {p}" for m, p, _ in _TEMPLATE_ROUTES]
+)
+def test_out_of_branch_staff_get_404_on_every_per_customer_route(profile, auth, method, template, role):
+    client, _app = profile
+    customer = f.register(client, auth("staff", branch=IN_BRANCH), f.individual(branch_code="BJ0002"))
+    outside = _call(client, method, template, customer["id"], auth(role, branch=OUT_OF_BRANCH))
+    assert outside.status_code == 404, outside.text
+    assert outside.json()["code"] == "customer_not_found"
+    inside = _call(client, method, template, customer["id"], auth(role, branch=IN_BRANCH))
+    assert inside.status_code != 404 or inside.json()["code"] != "customer_not_found", inside.text
+
+
+@pytest.mark.parametrize("role", sorted(BRANCH_ROLES))
+def test_a_staff_token_without_a_branch_reaches_no_customer(profile, auth, role):
+    client, _app = profile
+    customer = f.register(client, auth("admin"), f.individual(branch_code="BJ0002"))
+    assert client.get(f"/v1/customers/{customer['id']}", headers=auth(role, branch=None)).status_code == 404
+    assert client.get("/v1/customers", headers=auth(role, branch=None)).json()["items"] == []
+
+
+def test_lists_are_filtered_to_the_branch_subtree(profile, auth):
+    client, _app = profile
+    inside = f.register(client, auth("admin"), f.individual(branch_code="GZ0001"))
+    outside = f.register(client, auth("admin"), f.individual(branch_code="OT0001"))
+
+    def seen(headers) -> set[str]:
+        items = client.get("/v1/customers", params={"limit": 200}, headers=headers).json()["items"]
+        return {c["id"] for c in items} & {inside["id"], outside["id"]}
+
+    assert seen(auth("staff", branch=IN_BRANCH)) == {inside["id"]}
+    assert seen(auth("supervisor", branch="GZ0001")) == {inside["id"]}
+    assert seen(auth("staff", branch="TP0002")) == {outside["id"]}
+    assert seen(auth("admin")) == {inside["id"], outside["id"]}
+    by_branch = client.get("/v1/customers", params={"branch_code": "OT0001"}, headers=auth("staff", branch=IN_BRANCH))
+    assert by_branch.json()["items"] == []
+
+
+def test_staff_register_and_move_customers_only_within_their_subtree(profile, auth):
+    client, _app = profile
+    refused = client.post("/v1/customers", json=f.individual(branch_code="OT0001"), headers=auth("staff"))
+    assert refused.status_code == 422
+    assert [(e["loc"], e["type"]) for e in refused.json()["errors"]] == [(["body", "branch_code"], "out_of_reach")]
+    c = f.register(client, auth("staff"), f.individual(branch_code="BJ0001"))
+    moved = client.patch(
+        f"/v1/customers/{c['id']}", json={"branch_code": "OT0001"}, headers={**auth("staff"), "If-Match": '"1"'}
+    )
+    assert moved.status_code == 422 and moved.json()["errors"][0]["type"] == "out_of_reach"
+    by_admin = client.patch(
+        f"/v1/customers/{c['id']}", json={"branch_code": "OT0001"}, headers={**auth("admin"), "If-Match": '"1"'}
+    )
+    assert by_admin.status_code == 200
+    assert client.get(f"/v1/customers/{c['id']}", headers=auth("staff")).status_code == 404
+
+
+def test_the_gateway_overview_is_404_out_of_branch(profile, auth):
+    client, app = profile
+    customer = f.register(client, auth("staff"), f.individual(branch_code="BJ0002"))
+    with ServedApp(app) as served, TestClient(gateway_app(gateway_settings(profile_url=served.url))) as gw:
+        path = f"/api/v1/customers/{customer['id']}/overview"
+        outside = gw.get(path, headers=auth("staff", branch=OUT_OF_BRANCH))
+        assert (outside.status_code, outside.json()["code"]) == (404, "customer_not_found")
+        inside = gw.get(path, headers=auth("staff", branch=IN_BRANCH))
+        assert inside.status_code == 200 and inside.json()["profile"]["id"] == customer["id"]
