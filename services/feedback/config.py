@@ -5,10 +5,16 @@ from datetime import date
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
-from services.common.config import DEV_PII_KEY, BaseServiceSettings, FeedConsumerSettings, JobSettings
+from services.common.config import (
+    DEV_PII_KEY,
+    BaseServiceSettings,
+    EventTransportSettings,
+    FeedConsumerSettings,
+    JobSettings,
+)
 
 
-class FeedbackSettings(JobSettings, FeedConsumerSettings, BaseServiceSettings):
+class FeedbackSettings(JobSettings, FeedConsumerSettings, EventTransportSettings, BaseServiceSettings):
     model_config = SettingsConfigDict(env_prefix="FEEDBACK_", extra="ignore", frozen=True)
 
     port: int = 8003

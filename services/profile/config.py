@@ -3,10 +3,10 @@
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
-from services.common.config import DEV_HMAC_KEY, DEV_PII_KEY, BaseServiceSettings, JobSettings
+from services.common.config import DEV_HMAC_KEY, DEV_PII_KEY, BaseServiceSettings, EventTransportSettings, JobSettings
 
 
-class ProfileSettings(JobSettings, BaseServiceSettings):
+class ProfileSettings(JobSettings, EventTransportSettings, BaseServiceSettings):
     model_config = SettingsConfigDict(env_prefix="PROFILE_", extra="ignore", frozen=True)
 
     port: int = 8001
