@@ -123,6 +123,7 @@ def build_service_app(
         install_audit_metrics(app.state.metrics.registry, lambda: audit_head(db, audit_chain))
     app.state.jobs = jobs
     app.state.relays = relays
+    app.state.event_workers = [*relays, *readers]
     app.state.consumers = {c.feed: c for c in consumers}
     install_problem_handlers(app)
     app.state.fast_paths = tuple(fast_paths)
