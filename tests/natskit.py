@@ -93,15 +93,20 @@ def free_port() -> int:
 
 
 @contextmanager
-def private_server(tmp_path: Path, config: str = "") -> Iterator[str]:
+def private_server(tmp_path: Path, config: str = "", env: dict[str, str] | None = None) -> Iterator[str]:
     """A nats-server of the test's own (JetStream on, store under tmp_path); yields its URL. `config`
-    is the rest of its configuration (accounts, users)."""
+    is the rest of its configuration (accounts, users), whose $VARIABLES come from `env`."""
     binary = require_nats_server()
     port = free_port()
     store = tmp_path / "jetstream"
     conf = tmp_path / "nats.conf"
     conf.write_text(f'port: {port}\nhost: "127.0.0.1"\njetstream {{ store_dir: "{store}" }}\n{config}\n')
-    proc = subprocess.Popen([binary, "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)  # noqa: S603
+    proc = subprocess.Popen(  # noqa: S603
+        [binary, "-c", str(conf)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        env={**os.environ, **(env or {})},
+    )
     try:
         deadline = time.monotonic() + 15
         while time.monotonic() < deadline:
