@@ -212,6 +212,7 @@ class EventTransportSettings(BaseSettings):
     nats_partitions: int = Field(default=8, ge=1, le=256)  # of each stream, by customer (crc32 of subject_id)
     nats_dedup_window_seconds: float = Field(default=600.0, gt=0)  # JetStream drops a repeated event id within it
     nats_stream_max_age_days: float = Field(default=7.0, gt=0)  # events older than this leave the stream
+    nats_stream_replicas: int = Field(default=1, ge=1, le=5)  # 3 on the 3-node cluster (deploy/k8s/nats)
     nats_lease_seconds: float = Field(default=10.0, ge=1)  # a dead replica's relay or partitions move after this
     nats_relay_batch: int = Field(default=500, ge=1, le=10_000)
     # Feeds (owners' names, comma-separated) this service consumes from JetStream instead of HTTP,

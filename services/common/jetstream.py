@@ -41,6 +41,7 @@ class Transport:
     partitions: int = 8
     dedup_window_seconds: float = 600.0
     max_age_days: float = 7.0
+    stream_replicas: int = 1
     lease_seconds: float = 10.0
     relay_batch: int = 500
 
@@ -52,6 +53,7 @@ class Transport:
             partitions=settings.nats_partitions,
             dedup_window_seconds=settings.nats_dedup_window_seconds,
             max_age_days=settings.nats_stream_max_age_days,
+            stream_replicas=settings.nats_stream_replicas,
             lease_seconds=settings.nats_lease_seconds,
             relay_batch=settings.nats_relay_batch,
         )
@@ -110,6 +112,7 @@ async def ensure_stream(js: JetStreamContext, transport: Transport, service: str
         retention=api.RetentionPolicy.LIMITS,
         duplicate_window=transport.dedup_window_seconds,
         max_age=transport.max_age_days * 86_400,
+        num_replicas=transport.stream_replicas,
     )
     try:
         return await js.add_stream(config)
