@@ -12,7 +12,6 @@ import concurrent.futures
 import logging
 from typing import Any
 
-from nats.errors import TimeoutError as NatsTimeout
 from nats.js import JetStreamContext, api
 from nats.js.errors import NotFoundError
 
@@ -168,7 +167,7 @@ class JetStreamRunner(BrokerWorker):
     async def _fetch_and_apply(self, sub: Any, k: int) -> None:
         try:
             msgs = await sub.fetch(self.consumer.batch_size, timeout=self.fetch_wait_seconds)
-        except NatsTimeout:
+        except TimeoutError:  # nats.errors.TimeoutError is one too; fetch raises either when nothing came
             self.pending[k] = 0
             self.consumer.health.succeeded()
             return

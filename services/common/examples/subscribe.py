@@ -14,7 +14,6 @@ import time
 from collections.abc import Sequence
 
 import nats
-from nats.errors import TimeoutError as NatsTimeout
 
 from services.common.jetstream import Transport
 from services.common.subscriptions import SCOPES, consumer_name, inbox_prefix
@@ -32,7 +31,7 @@ async def subscribe(args: argparse.Namespace) -> int:
         while args.max == 0 or seen < args.max:
             try:
                 msgs = await sub.fetch(min(args.batch, args.max - seen) if args.max else args.batch, timeout=1)
-            except NatsTimeout:
+            except TimeoutError:  # nats.errors.TimeoutError is one too; fetch raises either when nothing came
                 if args.idle_exit and time.monotonic() - idle_since > args.idle_exit:
                     break
                 continue
