@@ -96,3 +96,17 @@ def test_partitions_start_at_the_http_cursor(fresh_loyalty_db, auth, transport):
         assert http.apply(events[:4]) == 4  # applied over HTTP before the switch
         publish(transport, events)
         wait_for_balance(client, auth, cid, 100)  # 140 if the partition had started at 0
+
+
+def test_jetstream_feed_loyalty_does_not_consume_is_refused_at_start(tmp_path):
+    wrong = LoyaltySettings(
+        environment="test",
+        database_url=f"sqlite:///{tmp_path / 'unused.db'}",
+        profile_feed_url="",
+        segmentation_feed_url="",
+        feedback_feed_url="",
+        nats_url="nats://127.0.0.1:1",
+        jetstream_feeds="profile",  # its URL is empty: loyalty runs no profile consumer
+    )
+    with pytest.raises(ValueError, match="loyalty consumes no feed named profile"):
+        create_app(wrong)
