@@ -7,6 +7,7 @@ being visible in a real loyalty process (p50, p99). Short runs; a report, not a 
 aim is missed."""
 
 import argparse
+import asyncio
 import os
 import random
 import socket
@@ -21,6 +22,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
+import nats
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import create_engine, text
@@ -30,6 +32,8 @@ from bench.seed import open_bench_branches
 from services.common.auth import Principal
 from services.common.db import Database
 from services.common.errors import Conflict
+from services.common.jetstream import Transport, ensure_stream, event_message
+from services.common.jetstream_consumer import JetStreamRunner
 from services.common.outbox import Event
 from services.loyalty.app import build_policy
 from services.loyalty.config import LoyaltySettings
@@ -47,6 +51,7 @@ PG_URL = os.environ.get("BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5
 AIM_LATENCY_P99_MS = 50
 NO_RULE_SEGMENTS = ClassCatalogue(None)  # the rule and reward here name no class
 AIM_EVENTS_PER_S = 2000
+AIM_JETSTREAM_EVENTS_PER_S = 5000
 SUP = Principal(sub="bench", role="supervisor")
 START = datetime(2026, 3, 1, tzinfo=UTC)
 
@@ -115,6 +120,81 @@ def bench_earning(url: str, events: int, batch: int) -> float:
     db = Database(url)
     policy = build_policy(LoyaltySettings(database_url=url), lambda: START + timedelta(days=1))
     customers = _fund(db, policy, 2000, 0)
+    _deposit_rule(db, policy)
+    consumer = LoyaltyConsumer(feed="profile", policy=policy, db=db, client=None, feed_url="", token=lambda: "")
+    feed = _events(customers, events)
+    started = time.perf_counter()
+    for i in range(0, len(feed), batch):
+        consumer.apply(feed[i : i + batch])
+    elapsed = time.perf_counter() - started
+    assert consumer.position() == events and check_balances(db)[1] == []
+    db.dispose()
+    return events / elapsed
+
+
+def bench_earning_jetstream(url: str, events: int, batch: int, nats_url: str) -> float | None:
+    """The same earning consumer read through JetStream by one replica (all partitions): the events are
+    published to a stream of this run's own first, then timed from the runner's start until every one
+    is applied. None when no NATS server answers."""
+    transport = Transport(url=nats_url, prefix=f"bench{os.getpid()}", lease_seconds=5)
+    db = Database(url)
+    policy = build_policy(LoyaltySettings(database_url=url), lambda: START + timedelta(days=1))
+    customers = _fund(db, policy, 2000, 0)
+    _deposit_rule(db, policy)
+    feed = _events(customers, events)
+
+    async def publish() -> None:
+        nc = await nats.connect(nats_url, connect_timeout=3, max_reconnect_attempts=0)
+        try:
+            js = nc.jetstream()
+            await ensure_stream(js, transport, "profile")
+            acks = []
+            for event in feed:
+                subject, body, headers = event_message(transport, "profile", event)
+                acks.append(await js.publish_async(subject, body, headers=headers))
+            await asyncio.gather(*acks)
+        finally:
+            await nc.close()
+
+    async def drop() -> None:
+        nc = await nats.connect(nats_url)
+        try:
+            js = nc.jetstream()
+            for name in (transport.stream("profile"), f"KV_{transport.lease_bucket}"):
+                await js.delete_stream(name)
+        finally:
+            await nc.close()
+
+    try:
+        asyncio.run(publish())
+    except Exception:  # noqa: BLE001 - no broker here: the figure is left out
+        db.dispose()
+        return None
+    consumer = LoyaltyConsumer(feed="profile", policy=policy, db=db, client=None, feed_url="", token=lambda: "")
+    consumer.batch_size = batch
+    applied = {"n": 0}
+    apply = consumer.apply
+
+    def counting(batch_events):  # type: ignore[no-untyped-def]
+        n = apply(batch_events)
+        applied["n"] += n
+        return n
+
+    consumer.apply = counting  # type: ignore[method-assign]
+    runner = JetStreamRunner(consumer, transport, fetch_wait_seconds=0.5)
+    started = time.perf_counter()
+    runner.start()
+    while applied["n"] < events:
+        time.sleep(0.01)
+    elapsed = time.perf_counter() - started
+    runner.stop()
+    asyncio.run(drop())
+    assert check_balances(db)[1] == []
+    db.dispose()
+    return events / elapsed
+
+
+def _deposit_rule(db: Database, policy) -> None:
     create_rule(
         db,
         code="deposits",
@@ -134,15 +214,6 @@ def bench_earning(url: str, events: int, batch: int) -> float:
             valid_until=None,
         ),
     )
-    consumer = LoyaltyConsumer(feed="profile", policy=policy, db=db, client=None, feed_url="", token=lambda: "")
-    feed = _events(customers, events)
-    started = time.perf_counter()
-    for i in range(0, len(feed), batch):
-        consumer.apply(feed[i : i + batch])
-    elapsed = time.perf_counter() - started
-    assert consumer.position() == events and check_balances(db)[1] == []
-    db.dispose()
-    return events / elapsed
 
 
 def bench_redemptions(url: str, seconds: float, threads: int, accounts: int) -> tuple[float, int, int]:
@@ -360,6 +431,20 @@ def main(argv: list[str] | None = None) -> int:
         f"  earning consumer, SQLite: {rate:,.0f} events/s over {args.events:,} events in batches of "
         f"{args.batch} (aim {AIM_EVENTS_PER_S:,}/s: {rate / AIM_EVENTS_PER_S:.2f}x)"
     )
+    nats_url = os.environ.get("BENCH_NATS_URL", "nats://127.0.0.1:4222")
+    for name, url in [("SQLite", f"sqlite:///{tmp / 'jetstream.db'}"), ("PostgreSQL", _fresh_pg())]:
+        if url is None:
+            continue
+        _migrate(url)
+        js_rate = bench_earning_jetstream(url, args.events, args.batch, nats_url)
+        if js_rate is None:
+            print(f"  earning consumer on JetStream: no NATS server at {nats_url}, left out")
+            break
+        ratio = js_rate / AIM_JETSTREAM_EVENTS_PER_S
+        print(
+            f"  earning consumer on JetStream, {name}, one replica, 8 partitions: {js_rate:,.0f} events/s over "
+            f"{args.events:,} events (aim {AIM_JETSTREAM_EVENTS_PER_S:,}/s: {ratio:.2f}x)"
+        )
     targets = [("SQLite", f"sqlite:///{tmp / 'redeem.db'}")]
     if (pg := _fresh_pg()) is not None:
         targets.append(("PostgreSQL", pg))

@@ -14,6 +14,7 @@ cat <<MSG
   API docs:  http://127.0.0.1:${port}/api/docs
   health:    http://127.0.0.1:${port}/health
   token:     make token ROLE=staff     (roles: customer staff supervisor admin system; system takes SCOPE="events:read ...")
+  events:    served over HTTP${SUITE_NATS_URL:+ and relayed to NATS JetStream (SUITE_NATS_URL)} (docs/events.md)
   Ctrl-C stops everything.
 
 MSG

@@ -13,7 +13,7 @@ from sqlalchemy import Table
 from services.common.audit_chain import head as audit_head
 from services.common.audit_chain import install_audit_metrics
 from services.common.auth import TokenVerifier
-from services.common.config import BaseServiceSettings, FeedConsumerSettings, JobSettings
+from services.common.config import BaseServiceSettings, EventTransportSettings, FeedConsumerSettings, JobSettings
 from services.common.connection_limits import install_connection_limits
 from services.common.consumer import ConsumerThread, FeedConsumer, consumer_check
 from services.common.consumer_metrics import install_consumer_metrics
@@ -22,6 +22,8 @@ from services.common.docs import docs_router
 from services.common.errors import install_problem_handlers
 from services.common.fastpath import FastPath, FastPathMiddleware
 from services.common.health import database_checks, health_router, migration_heads
+from services.common.jetstream import Transport
+from services.common.jetstream_consumer import JetStreamRunner
 from services.common.jobs import JobRunner, JobThread
 from services.common.jobs_metrics import install_job_metrics
 from services.common.limits import ServiceLimitsMiddleware
@@ -29,6 +31,7 @@ from services.common.logs import configure_logging
 from services.common.metrics import HttpMetrics, metrics_router
 from services.common.middleware import RequestContextMiddleware
 from services.common.openapi_doc import install_openapi, operation_id
+from services.common.relay import OutboxRelay, install_relay_metrics
 from services.common.strict_query import reject_unknown_query
 from services.common.text import reject_control_characters
 
@@ -72,8 +75,8 @@ def build_service_app(
     db = db or Database(settings.database_url)
     if consumers and not isinstance(settings, FeedConsumerSettings):
         raise TypeError(f"{type(settings).__name__} runs feed consumers without FeedConsumerSettings")
-    if isinstance(settings, FeedConsumerSettings):
-        background = [*(ConsumerThread(c, settings.feed_idle_seconds) for c in consumers), *background]
+    relays, readers = event_transport(name, settings, db, consumers)
+    background = [*relays, *readers, *background]
     if jobs is not None and isinstance(settings, JobSettings) and settings.jobs_in_process:
         background = [*background, JobThread(jobs, settings.jobs_tick_seconds)]
 
@@ -112,11 +115,15 @@ def build_service_app(
                 c, settings.consumer_max_lag, settings.consumer_max_silence_seconds
             )
     install_consumer_metrics(app.state.metrics.registry, consumers)
+    if isinstance(settings, EventTransportSettings):
+        install_relay_metrics(app.state.metrics.registry, relays)
     install_job_metrics(app.state.metrics.registry, jobs)
     install_connection_limits(app.state.metrics.registry, settings)
     if audit_chain is not None:
         install_audit_metrics(app.state.metrics.registry, lambda: audit_head(db, audit_chain))
     app.state.jobs = jobs
+    app.state.relays = relays
+    app.state.event_workers = [*relays, *readers]
     app.state.consumers = {c.feed: c for c in consumers}
     install_problem_handlers(app)
     app.state.fast_paths = tuple(fast_paths)
@@ -134,3 +141,28 @@ def build_service_app(
     for router in routers:
         app.include_router(router)
     return app
+
+
+def event_transport(
+    name: str, settings: BaseServiceSettings, db: Database, consumers: Sequence[FeedConsumer]
+) -> tuple[list[OutboxRelay], list[BackgroundWorker]]:
+    """The outbox relay (with a broker and the relay on) and what reads each consumer's feed: its
+    owner's JetStream stream when the consumer's feed is among `jetstream_feeds`, else the HTTP feed."""
+    on_jetstream: set[str] = set()
+    relays: list[OutboxRelay] = []
+    transport = None
+    if isinstance(settings, EventTransportSettings) and settings.nats_url:
+        transport = Transport.from_settings(settings)
+        on_jetstream = settings.jetstream_feed_names()
+        unknown = on_jetstream - {c.feed for c in consumers}
+        if unknown:
+            raise ValueError(f"{name} consumes no feed named {', '.join(sorted(unknown))} (jetstream_feeds)")
+        if settings.nats_relay:
+            relays.append(OutboxRelay(service=name, db=db, transport=transport))
+    readers: list[BackgroundWorker] = []
+    for c in consumers:
+        if transport is not None and c.feed in on_jetstream:
+            readers.append(JetStreamRunner(c, transport))
+        elif isinstance(settings, FeedConsumerSettings):
+            readers.append(ConsumerThread(c, settings.feed_idle_seconds))
+    return relays, readers

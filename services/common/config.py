@@ -16,7 +16,16 @@ DEV_HMAC_KEY = "dev-only-hmac-key-change-me"
 DEFAULT_JWT_AUDIENCE = "postal-savings-suite"
 DEFAULT_JWT_ISSUER = "postal-savings-dev"
 # Settings one SUITE_<NAME> variable gives every process at once (a process's own <PREFIX>_<NAME> wins).
-SUITE_WIDE = ("jwt_secret", "jwt_audience", "jwt_issuer", "header_timeout_seconds", "connection_limit")
+SUITE_WIDE = (
+    "jwt_secret",
+    "jwt_audience",
+    "jwt_issuer",
+    "header_timeout_seconds",
+    "connection_limit",
+    "nats_url",
+    "nats_subject_prefix",
+    "nats_partitions",
+)
 PLACEHOLDERS = {DEV_JWT_SECRET, DEV_PII_KEY, DEV_HMAC_KEY, "", "changeme", "change-me", "secret"}
 DEFAULT_PORTS = {"gateway": 8000, "profile": 8001, "segmentation": 8002, "feedback": 8003, "loyalty": 8004}
 
@@ -200,6 +209,35 @@ class PersonalDataSettings(BaseSettings):
     @property
     def reveal_role_set(self) -> frozenset[str]:
         return frozenset(r.strip() for r in self.reveal_roles.split(",") if r.strip())
+
+
+class EventTransportSettings(BaseSettings):
+    """NATS JetStream as the event transport beside the HTTP feeds (docs/events.md, "Events on NATS
+    JetStream"). Without `nats_url` nothing touches a broker: the HTTP feeds are the default and the
+    fallback. The URL, prefix and partition count are suite-wide (SUITE_NATS_URL, ...): relays and
+    consumers must agree on them."""
+
+    nats_url: str = ""  # nats://[user:password@]host:4222[,nats://...]; empty: no broker
+    nats_relay: bool = True  # with nats_url: relay this service's outbox to its stream (one replica at a time)
+    nats_subject_prefix: str = Field(default="suite", pattern=r"^[a-z0-9_-]{1,32}$")
+    nats_partitions: int = Field(default=8, ge=1, le=256)  # of each stream, by customer (crc32 of subject_id)
+    nats_dedup_window_seconds: float = Field(default=600.0, gt=0)  # JetStream drops a repeated event id within it
+    nats_stream_max_age_days: float = Field(default=7.0, gt=0)  # events older than this leave the stream
+    nats_stream_replicas: int = Field(default=1, ge=1, le=5)  # 3 on the 3-node cluster (deploy/k8s/nats)
+    nats_lease_seconds: float = Field(default=10.0, ge=1)  # a dead replica's relay or partitions move after this
+    nats_relay_batch: int = Field(default=500, ge=1, le=10_000)
+    # Feeds (owners' names, comma-separated) this service consumes from JetStream instead of HTTP,
+    # e.g. LOYALTY_JETSTREAM_FEEDS=profile; needs nats_url.
+    jetstream_feeds: str = ""
+
+    @model_validator(mode="after")
+    def _jetstream_feeds_need_a_broker(self) -> "EventTransportSettings":
+        if self.jetstream_feeds.strip() and not self.nats_url:
+            raise ValueError("jetstream_feeds needs nats_url (SUITE_NATS_URL or <SERVICE>_NATS_URL)")
+        return self
+
+    def jetstream_feed_names(self) -> set[str]:
+        return {name.strip() for name in self.jetstream_feeds.split(",") if name.strip()}
 
 
 class JobSettings(BaseSettings):

@@ -54,10 +54,17 @@ class Batch(list[Event]):
     """One page's valid events in feed order, carrying the page's malformed items and head along, so
     that they reach apply()'s transaction through a subclass whose apply(events) passes the list on."""
 
-    def __init__(self, events: Iterable[Event] = (), malformed: Iterable[MalformedItem] = (), head_position: int = 0):
+    def __init__(
+        self,
+        events: Iterable[Event] = (),
+        malformed: Iterable[MalformedItem] = (),
+        head_position: int = 0,
+        cursor: str | None = None,
+    ):
         super().__init__(events)
         self.malformed = list(malformed)
         self.head_position = head_position
+        self.cursor = cursor  # the cursor row it moves: the consumer's own unless named (a partition's)
 
 
 def parse_page(body: Any) -> Batch:
@@ -168,8 +175,9 @@ class FeedConsumer:
         malformed items after it; moves the cursor past both, in one transaction. Returns how many
         items the cursor moved past."""
         malformed = getattr(events, "malformed", [])
+        cursor = getattr(events, "cursor", None) or self.name
         with self.db.write() as s:
-            current = self._lock_cursor(s)
+            current = self._lock_cursor(s, cursor)
             fresh = [e for e in events if e.position > current]
             aside = [m for m in malformed if m.position > current]
             last = None
@@ -183,26 +191,31 @@ class FeedConsumer:
                 last = item.position
             if last is not None:
                 s.execute(
-                    update(self.table)
-                    .where(self.table.c.consumer == self.name)
-                    .values(position=last, updated_at=utcnow())
+                    update(self.table).where(self.table.c.consumer == cursor).values(position=last, updated_at=utcnow())
                 )
             s.commit()
-        self._position = last if last is not None else current
+        if cursor == self.name:
+            self._position = last if last is not None else current
         self._report(aside)
         if any(e.type == ERASURE_EVENT for e in fresh):
             self.db.scrub_files()  # the erased values leave the files too, not only the tables
         return len(fresh) + len(aside)
 
-    def _lock_cursor(self, s: Session) -> int:
-        stmt = select(self.table.c.position).where(self.table.c.consumer == self.name)
+    def _lock_cursor(self, s: Session, cursor: str) -> int:
+        stmt = select(self.table.c.position).where(self.table.c.consumer == cursor)
         if s.get_bind().dialect.name == "postgresql":
             stmt = stmt.with_for_update()
         current = s.execute(stmt).scalar()
         if current is None:  # first run: replicas may race to create the row
+            # A partition's cursor starts where the consumer's own (HTTP) cursor stands: the events at or
+            # below it were applied already, before the consumer moved to JetStream.
+            start = 0
+            if cursor != self.name:
+                own = select(self.table.c.position).where(self.table.c.consumer == self.name)
+                start = int(s.execute(own).scalar() or 0)
             s.execute(
                 upsert_insert(s)(self.table)
-                .values(consumer=self.name, position=0, updated_at=utcnow())
+                .values(consumer=cursor, position=start, updated_at=utcnow())
                 .on_conflict_do_nothing()
             )
             current = s.execute(stmt).scalar_one()

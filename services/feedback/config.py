@@ -5,10 +5,18 @@ from datetime import date
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
-from services.common.config import BaseServiceSettings, FeedConsumerSettings, JobSettings, PersonalDataSettings
+from services.common.config import (
+    BaseServiceSettings,
+    EventTransportSettings,
+    FeedConsumerSettings,
+    JobSettings,
+    PersonalDataSettings,
+)
 
 
-class FeedbackSettings(PersonalDataSettings, JobSettings, FeedConsumerSettings, BaseServiceSettings):
+class FeedbackSettings(
+    PersonalDataSettings, JobSettings, FeedConsumerSettings, EventTransportSettings, BaseServiceSettings
+):
     model_config = SettingsConfigDict(env_prefix="FEEDBACK_", extra="ignore", frozen=True)
 
     port: int = 8003  # pii_keys and reveal_roles: PersonalDataSettings (complainants and all free text)

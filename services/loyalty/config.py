@@ -6,10 +6,17 @@ from zoneinfo import ZoneInfo
 from pydantic import model_validator
 from pydantic_settings import SettingsConfigDict
 
-from services.common.config import BaseServiceSettings, FeedConsumerSettings, JobSettings, peer_url, with_derived
+from services.common.config import (
+    BaseServiceSettings,
+    EventTransportSettings,
+    FeedConsumerSettings,
+    JobSettings,
+    peer_url,
+    with_derived,
+)
 
 
-class LoyaltySettings(JobSettings, FeedConsumerSettings, BaseServiceSettings):
+class LoyaltySettings(JobSettings, FeedConsumerSettings, EventTransportSettings, BaseServiceSettings):
     model_config = SettingsConfigDict(env_prefix="LOYALTY_", extra="ignore", frozen=True)
 
     port: int = 8004

@@ -3,10 +3,16 @@
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
-from services.common.config import DEV_HMAC_KEY, BaseServiceSettings, JobSettings, PersonalDataSettings
+from services.common.config import (
+    DEV_HMAC_KEY,
+    BaseServiceSettings,
+    EventTransportSettings,
+    JobSettings,
+    PersonalDataSettings,
+)
 
 
-class ProfileSettings(PersonalDataSettings, JobSettings, BaseServiceSettings):
+class ProfileSettings(PersonalDataSettings, JobSettings, EventTransportSettings, BaseServiceSettings):
     model_config = SettingsConfigDict(env_prefix="PROFILE_", extra="ignore", frozen=True)
 
     port: int = 8001

@@ -3,10 +3,10 @@ schemes, per customer type where it matters, with the defaults the README docume
 
 from pydantic_settings import SettingsConfigDict
 
-from services.common.config import BaseServiceSettings, FeedConsumerSettings, JobSettings
+from services.common.config import BaseServiceSettings, EventTransportSettings, FeedConsumerSettings, JobSettings
 
 
-class SegmentationSettings(JobSettings, FeedConsumerSettings, BaseServiceSettings):
+class SegmentationSettings(JobSettings, FeedConsumerSettings, EventTransportSettings, BaseServiceSettings):
     model_config = SettingsConfigDict(env_prefix="SEGMENTATION_", extra="ignore", frozen=True)
 
     port: int = 8002

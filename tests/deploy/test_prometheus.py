@@ -24,6 +24,8 @@ ALERTS = (
     "FeedbackComplaintsAtRisk",
     "FeedConsumerLagGrowing",
     "FeedConsumerStalled",
+    "OutboxRelayStalled",
+    "OutboxRelayLagGrowing",
     "SuiteJobMissedWindow",
     "SuiteJobFailed",
     "SegmentationRecomputeFailed",

@@ -1,0 +1,1 @@
+"""Runnable examples for the systems that integrate with the suite."""
