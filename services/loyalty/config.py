@@ -6,10 +6,17 @@ from zoneinfo import ZoneInfo
 from pydantic import model_validator
 from pydantic_settings import SettingsConfigDict
 
-from services.common.config import BaseServiceSettings, FeedConsumerSettings, JobSettings, peer_url, with_derived
+from services.common.config import (
+    ApprovalSettings,
+    BaseServiceSettings,
+    FeedConsumerSettings,
+    JobSettings,
+    peer_url,
+    with_derived,
+)
 
 
-class LoyaltySettings(JobSettings, FeedConsumerSettings, BaseServiceSettings):
+class LoyaltySettings(ApprovalSettings, JobSettings, FeedConsumerSettings, BaseServiceSettings):
     model_config = SettingsConfigDict(env_prefix="LOYALTY_", extra="ignore", frozen=True)
 
     port: int = 8004
@@ -31,7 +38,9 @@ class LoyaltySettings(JobSettings, FeedConsumerSettings, BaseServiceSettings):
     # admin other than the maker (docs/api-loyalty.md, Approvals); a request expires unanswered.
     staff_adjust_limit: int = 1000
     adjust_daily_cap: int = 5000
-    approval_ttl_hours: int = 72
+    # Retiring a reward (PATCH is_retired: true) waits for a second supervisor too; the requests of both
+    # wait LOYALTY_APPROVAL_TTL_HOURS (ApprovalSettings) before they expire.
+    dual_control_reward_retire: bool = True
     # Tiers by lifetime earned points, lowest first ("standard" below the first).
     tier_thresholds: str = "silver:10000,gold:50000,platinum:200000"
     # Scheduled jobs (services.common.jobs; cron in jobs_zone, or "every <N>s"): docs/operations.md

@@ -13,7 +13,6 @@ from services.common.audit_chain import verify
 from services.common.auth import Principal
 from services.loyalty.app import create_app
 from services.loyalty.models import ADJUSTMENTS, audit_chain
-from services.loyalty.service import adjustments
 from tests.loyalty import factories as f
 from tests.loyalty.conftest import Clock, loyalty_settings
 
@@ -181,11 +180,11 @@ def test_racing_approvals_post_once(fresh_loyalty_db, auth):
 
         def checker(n: int) -> None:
             try:
-                adjustments.approve(
+                app.state.approvals.approve(
                     fresh_loyalty_db,
                     approval_id=pid,
                     checker=Principal(f"boss-{n}", "supervisor", "BR0001"),
-                    policy=app.state.policy,
+                    now=app.state.clock(),
                 )
                 outcomes.append("approved")
             except Exception as err:  # noqa: BLE001 - each loser's refusal is the point
