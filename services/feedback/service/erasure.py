@@ -19,6 +19,7 @@ from services.feedback.models import (
     FollowUp,
     SurveyAnswer,
     SurveyResponse,
+    approval,
 )
 
 ERASED = "[erased]"  # what a required free-text field holds once its words were erased
@@ -54,3 +55,13 @@ def redact_complaints(s: Session, complaints: Select[tuple[Any]]) -> None:
     for step_id, data in steps:
         kept = {k: (ERASED if k in STEP_TEXT_KEYS and isinstance(v, str) else v) for k, v in (data or {}).items()}
         s.execute(update(STEP).where(STEP.c.id == step_id).values(note=None, data=kept))
+    _redact_approvals(s, complaints)
+
+
+def _redact_approvals(s: Session, complaints: Select[tuple[Any]]) -> None:
+    """An extension waiting for (or past) approval holds the reason and note typed: they go too."""
+    ids = [str(i) for i in s.execute(complaints).scalars()]
+    held = s.execute(select(approval.c.id, approval.c.payload).where(approval.c.object_id.in_(ids))).all()
+    for approval_id, payload in held:
+        kept = {**payload, "reason": ERASED if payload.get("reason") else None, "note": None}
+        s.execute(update(approval).where(approval.c.id == approval_id).values(payload=kept))
