@@ -1,12 +1,13 @@
 """Wires the profile service: settings, database, personal-data vault, routers, the retention job."""
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
 
 from services.common.app import build_service_app
+from services.common.approvals import ApprovalBook
 from services.common.db import Database, utcnow
 from services.common.outbox import feed_head, feed_router
 from services.common.pii import Mask, PersonalDataVault
@@ -14,8 +15,9 @@ from services.profile.api import routers
 from services.profile.api.fast_read import CustomerReadPath
 from services.profile.config import ProfileSettings
 from services.profile.metrics import ProfileMetrics
-from services.profile.models import audit_chain, outbox
+from services.profile.models import approval, audit_chain, outbox
 from services.profile.service.customers import Privacy, customer_reader
+from services.profile.service.dual_control import ERASE, REVEAL, erasure_executor, grant_reveal
 from services.profile.service.jobs import build_jobs
 
 HERE = Path(__file__).parent
@@ -48,6 +50,19 @@ def create_app(settings: ProfileSettings | None = None, db: Database | None = No
     def clock() -> datetime:
         return app.state.clock()  # type: ignore[no-any-return]
 
+    book = ApprovalBook(
+        table=approval,
+        outbox=outbox,
+        audit_chain=audit_chain,
+        executors={ERASE: erasure_executor(db, privacy), REVEAL: grant_reveal},
+        ttls={
+            ERASE: timedelta(hours=settings.approval_ttl_hours),
+            REVEAL: timedelta(hours=settings.reveal_approval_ttl_hours),
+        },
+        enabled=frozenset(
+            ({ERASE} if settings.dual_control_erasure else set()) | ({REVEAL} if settings.reveal_daily_limit else set())
+        ),
+    )
     app = build_service_app(
         name="profile",
         title="Profile service",
@@ -59,7 +74,8 @@ def create_app(settings: ProfileSettings | None = None, db: Database | None = No
         fast_paths=[CustomerReadPath()],
         registry=registry,
         audit_chain=audit_chain,
-        jobs=build_jobs(settings, db, privacy, clock),
+        jobs=build_jobs(settings, db, privacy, clock, book),
+        approvals=book,
     )
     app.state.customer_by_id = customer_reader(app.state.db)
     app.state.privacy = privacy

@@ -3,10 +3,10 @@
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
-from services.common.config import DEV_HMAC_KEY, DEV_PII_KEY, BaseServiceSettings, JobSettings
+from services.common.config import DEV_HMAC_KEY, DEV_PII_KEY, ApprovalSettings, BaseServiceSettings, JobSettings
 
 
-class ProfileSettings(JobSettings, BaseServiceSettings):
+class ProfileSettings(ApprovalSettings, JobSettings, BaseServiceSettings):
     model_config = SettingsConfigDict(env_prefix="PROFILE_", extra="ignore", frozen=True)
 
     port: int = 8001
@@ -24,6 +24,13 @@ class ProfileSettings(JobSettings, BaseServiceSettings):
     # would; the anti-money-laundering law keeps identity records 10 years after the relationship ends
     retention_closed_customer_years: int = Field(default=10, ge=1)
     job_retention_sweep_schedule: str = "15 2 * * *"
+    # Dual control (docs/api-profile.md, Dual control): an erasure staff ask for waits for a second
+    # supervisor or admin (PROFILE_APPROVAL_TTL_HOURS, ApprovalSettings); past this many reveals a day
+    # (the bank's calendar, jobs_zone) a staff member's next reveal waits for one too, and its approval
+    # grants one reveal of that customer until PROFILE_REVEAL_APPROVAL_TTL_HOURS after the request.
+    dual_control_erasure: bool = True
+    reveal_daily_limit: int = Field(default=20, ge=0)  # 0: reveals are not under dual control
+    reveal_approval_ttl_hours: int = Field(default=8, ge=1, le=720)
 
     def secret_fields(self) -> list[str]:
         return ["jwt_secret", "pii_keys", "pii_hmac_key"]

@@ -5,6 +5,7 @@ is also answered in front of FastAPI by fast_read, through the same service read
 from services.profile.api import agreements, consent, customers, interactions, rights, risk, transactions
 
 routers = [
+    customers.approvals,  # before /v1/customers/{customer_id}
     customers.router,
     transactions.router,
     agreements.router,
