@@ -11,12 +11,14 @@ for each action (an executor run in the deciding transaction). Every step (reque
 rejected, expired) is an `approval.*` event on the service's feed and a record in its audit chain."""
 
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Gauge
+from prometheus_client import CollectorRegistry
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
 from sqlalchemy import JSON, Column, Index, MetaData, RowMapping, String, Table, exc, func, insert, select, text, update
 from sqlalchemy.orm import Session
 
@@ -103,9 +105,7 @@ class ApprovalBook:
         """Is `action` under dual control (a request decided earlier is still approved as it says)?"""
         return action in self.enabled
 
-    def step(
-        self, s: Session, row: Mapping[str, Any], type_: str, actor: Principal, now: datetime, **data: Any
-    ) -> None:
+    def step(self, s: Session, row: RowMapping, type_: str, actor: Principal, now: datetime, **data: Any) -> None:
         """A step on the feed and in the audit chain (ids and states only: never typed free text)."""
         body = {"approval_id": row["id"], "action": row["action"], **data}
         record_event(s, self.outbox, type=type_, subject_id=row["object_id"], data=body)
@@ -237,7 +237,7 @@ class ApprovalBook:
         if action is not None:
             stmt = stmt.where(table.c.action == action)
         with db.read() as s:
-            rows = s.execute(oldest_first(stmt, table.c.requested_at, table.c.id, cursor, limit)).all()
+            rows = list(s.execute(oldest_first(stmt, table.c.requested_at, table.c.id, cursor, limit)).all())
         page, next_cursor = page_of(rows, limit, time_id_key("requested_at"))
         return [r._mapping for r in page], next_cursor
 
@@ -317,31 +317,30 @@ def decide(
     return s.execute(select(table).where(table.c.id == approval_id)).mappings().one()
 
 
-def effective_status(row: Mapping[str, Any], now: datetime) -> str:
+def effective_status(row: RowMapping, now: datetime) -> str:
     """A pending request past its expiry reads as expired before anything marks it so."""
     return "expired" if row["status"] == "pending" and row["expires_at"] <= now else str(row["status"])
 
 
+class _PendingCollector(Collector):
+    def __init__(self, read: Callable[[], dict[tuple[str, str], int]]):
+        self.read = read
+
+    def collect(self) -> Iterable[Metric]:
+        family = GaugeMetricFamily(
+            "suite_approval_requests_pending",
+            "Pending dual-control requests by action and age (waiting, near_expiry, past_expiry)",
+            labels=["action", "age"],
+        )
+        try:
+            counts = self.read()
+        except Exception:  # noqa: BLE001 - a scrape must not fail because the database is away
+            counts = {}
+        for (action, age), n in sorted(counts.items()):
+            family.add_metric([action, age], n)
+        yield family
+
+
 def install_approval_metrics(registry: CollectorRegistry, read: Callable[[], dict[tuple[str, str], int]]) -> None:
-    """`suite_approval_requests_pending{action, age}` read at each scrape (the alert's series)."""
-
-    class _Collector:
-        def collect(self):  # type: ignore[no-untyped-def]
-            gauge = Gauge(
-                "suite_approval_requests_pending",
-                "Pending dual-control requests by action and age (waiting, near_expiry, past_expiry)",
-                ["action", "age"],
-                registry=None,
-            )
-            try:
-                counts = read()
-            except Exception:  # noqa: BLE001 - a scrape must not fail because the database is away
-                counts = {}
-            for (action, age), n in counts.items():
-                gauge.labels(action=action, age=age).set(n)
-            yield from gauge.collect()
-
-        def describe(self):  # type: ignore[no-untyped-def]
-            return []
-
-    registry.register(_Collector())  # type: ignore[arg-type]
+    """`suite_approval_requests_pending{action, age}`, read at each scrape (the alerts' series)."""
+    registry.register(_PendingCollector(read))

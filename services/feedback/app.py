@@ -65,15 +65,10 @@ def _consumers(settings: FeedbackSettings, db: Database) -> list[FeedConsumer]:
     ]
 
 
-def create_app(
-    settings: FeedbackSettings | None = None, db: Database | None = None, clock: Callable[[], datetime] | None = None
-) -> FastAPI:
-    """`clock`: the time source for deadlines and records (tests inject one)."""
-    settings = settings or FeedbackSettings()
-    db = db or Database(settings.database_url)
-    clock = clock or utcnow
-    consumers = _consumers(settings, db)
-    registry = CollectorRegistry(auto_describe=True)
+def build_complaints(
+    settings: FeedbackSettings, clock: Callable[[], datetime]
+) -> tuple[ComplaintContext, ApprovalBook]:
+    """The complaints' context and the dual control of the second extension (a setting)."""
     complaints = ComplaintContext(
         rules=rules_from(settings),
         vault=PersonalDataVault(settings.pii_keys, ""),
@@ -88,8 +83,19 @@ def create_app(
         ttls={EXTEND: timedelta(hours=settings.approval_ttl_hours)},
         enabled=frozenset({EXTEND} if settings.dual_control_second_extension else ()),
     )
-    if book.controls(EXTEND):
-        complaints = replace(complaints, approvals=book)
+    return (replace(complaints, approvals=book) if book.controls(EXTEND) else complaints), book
+
+
+def create_app(
+    settings: FeedbackSettings | None = None, db: Database | None = None, clock: Callable[[], datetime] | None = None
+) -> FastAPI:
+    """`clock`: the time source for deadlines and records (tests inject one)."""
+    settings = settings or FeedbackSettings()
+    db = db or Database(settings.database_url)
+    clock = clock or utcnow
+    consumers = _consumers(settings, db)
+    registry = CollectorRegistry(auto_describe=True)
+    complaints, book = build_complaints(settings, clock)
     app = build_service_app(
         name="feedback",
         title="Feedback service",

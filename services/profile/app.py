@@ -39,18 +39,9 @@ def build_privacy(settings: ProfileSettings) -> Privacy:
     )
 
 
-def create_app(settings: ProfileSettings | None = None, db: Database | None = None) -> FastAPI:
-    settings = settings or ProfileSettings()
-    db = db or Database(settings.database_url)
-    registry = CollectorRegistry(auto_describe=True)
-    ProfileMetrics(registry, feed_head=lambda: _feed_head(db))
-    privacy = build_privacy(settings)
-    app: FastAPI
-
-    def clock() -> datetime:
-        return app.state.clock()  # type: ignore[no-any-return]
-
-    book = ApprovalBook(
+def build_approvals(settings: ProfileSettings, db: Database, privacy: Privacy) -> ApprovalBook:
+    """Dual control in profile: erasure staff ask for, reveals beyond the daily count (settings)."""
+    return ApprovalBook(
         table=approval,
         outbox=outbox,
         audit_chain=audit_chain,
@@ -63,6 +54,20 @@ def create_app(settings: ProfileSettings | None = None, db: Database | None = No
             ({ERASE} if settings.dual_control_erasure else set()) | ({REVEAL} if settings.reveal_daily_limit else set())
         ),
     )
+
+
+def create_app(settings: ProfileSettings | None = None, db: Database | None = None) -> FastAPI:
+    settings = settings or ProfileSettings()
+    db = db or Database(settings.database_url)
+    registry = CollectorRegistry(auto_describe=True)
+    ProfileMetrics(registry, feed_head=lambda: _feed_head(db))
+    privacy = build_privacy(settings)
+    app: FastAPI
+
+    def clock() -> datetime:
+        return app.state.clock()  # type: ignore[no-any-return]
+
+    book = build_approvals(settings, db, privacy)
     app = build_service_app(
         name="profile",
         title="Profile service",

@@ -56,6 +56,18 @@ def build_consumers(
     }
 
 
+def build_approvals(settings: SegmentationSettings) -> ApprovalBook:
+    """Dual control in segmentation: retiring a product (a setting)."""
+    return ApprovalBook(
+        table=approval,
+        outbox=outbox,
+        audit_chain=audit_chain,
+        executors={products.RETIRE: products.retire_approved},
+        ttls={products.RETIRE: timedelta(hours=settings.approval_ttl_hours)},
+        enabled=frozenset({products.RETIRE} if settings.dual_control_product_retire else ()),
+    )
+
+
 def create_app(
     settings: SegmentationSettings | None = None,
     db: Database | None = None,
@@ -70,14 +82,7 @@ def create_app(
     ctx = context.Context(
         db=db, settings=settings, clock=clock, on_recompute=metrics.recompute_finished, on_step=metrics.recompute_step
     )
-    book = ApprovalBook(
-        table=approval,
-        outbox=outbox,
-        audit_chain=audit_chain,
-        executors={products.RETIRE: products.retire_approved},
-        ttls={products.RETIRE: timedelta(hours=settings.approval_ttl_hours)},
-        enabled=frozenset({products.RETIRE} if settings.dual_control_product_retire else ()),
-    )
+    book = build_approvals(settings)
     app = build_service_app(
         name="segmentation",
         title="Segmentation service",

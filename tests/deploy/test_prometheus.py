@@ -29,6 +29,8 @@ ALERTS = (
     "SegmentationRecomputeFailed",
     "LoyaltyLedgerCheckFailed",
     "SuiteAuditChainShrank",
+    "SuiteApprovalNearExpiry",
+    "SuiteApprovalPastExpiry",
 )
 
 
