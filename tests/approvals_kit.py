@@ -103,7 +103,10 @@ def race_approvals(app, db: Database, approval_id: str, checkers: int = 6) -> li
     def checker(n: int) -> None:
         try:
             app.state.approvals.approve(
-                db, approval_id=approval_id, checker=Principal(f"boss-{n}", "supervisor", "BR0001"), now=app.state.clock()
+                db,
+                approval_id=approval_id,
+                checker=Principal(f"boss-{n}", "supervisor", "BR0001"),
+                now=app.state.clock(),
             )
             outcomes.append("approved")
         except Exception as err:  # noqa: BLE001 - each loser's refusal is the point
