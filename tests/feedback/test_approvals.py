@@ -14,7 +14,7 @@ from tests.approvals_kit import (
     check_decisions,
     check_expiry,
     check_routes,
-    fresh_database,
+    fresh_database_fixture,
     race_approvals,
     steps_on_feed_and_chain,
 )
@@ -106,11 +106,7 @@ def test_without_dual_control_a_supervisor_extends_alone(client, auth):
     assert _ask(client, auth, c["id"], role="supervisor").status_code == 200
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def fresh_feedback_db(request, tmp_path):
-    db = fresh_database(request, tmp_path, "feedback", "feedback_sqlite_template", ALEMBIC_INI)
-    yield db
-    db.dispose()
+fresh_feedback_db = fresh_database_fixture("feedback", "feedback_sqlite_template", ALEMBIC_INI)
 
 
 def test_racing_approvals_extend_once(fresh_feedback_db, auth):

@@ -3,14 +3,12 @@ total, an adjustment is a pending request until a supervisor or admin other than
 (posted once, in the maker's name) or rejects it; one pending per account; requests expire; each step is
 on the feed and in the audit chain; every route's success, declared errors and roles."""
 
-import threading
 import uuid
 
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from services.common.audit_chain import verify
-from services.common.auth import Principal
 from services.loyalty.app import create_app
 from services.loyalty.models import ADJUSTMENTS, audit_chain
 from tests.approvals_kit import check_decisions, check_expiry, check_routes, race_approvals, steps_on_feed_and_chain
@@ -177,26 +175,7 @@ def test_racing_approvals_post_once(fresh_loyalty_db, auth):
     with TestClient(app, raise_server_exceptions=False) as client:
         cid = f.enrol(client, auth)
         pid = _adjust(client, auth, cid, 2000).json()["id"]
-        outcomes: list[str] = []
-
-        def checker(n: int) -> None:
-            try:
-                app.state.approvals.approve(
-                    fresh_loyalty_db,
-                    approval_id=pid,
-                    checker=Principal(f"boss-{n}", "supervisor", "BR0001"),
-                    now=app.state.clock(),
-                )
-                outcomes.append("approved")
-            except Exception as err:  # noqa: BLE001 - each loser's refusal is the point
-                outcomes.append(getattr(err, "code", type(err).__name__))
-
-        threads = [threading.Thread(target=checker, args=(n,)) for n in range(6)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-        assert sorted(outcomes) == ["approval_decided"] * 5 + ["approved"]
+        assert race_approvals(app, fresh_loyalty_db, pid) == ["approval_decided"] * 5 + ["approved"]
         assert f.balance(client, auth, cid) == 2000
 
 

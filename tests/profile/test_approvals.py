@@ -14,7 +14,7 @@ from tests.approvals_kit import (
     check_decisions,
     check_expiry,
     check_routes,
-    fresh_database,
+    fresh_database_fixture,
     race_approvals,
     steps_on_feed_and_chain,
 )
@@ -142,11 +142,7 @@ def test_without_a_limit_reveals_never_wait(profile_db, auth):
         assert {_reveal(client, auth, a).status_code for _ in range(3)} == {200}
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def fresh_profile_db(request, tmp_path):
-    db = fresh_database(request, tmp_path, "profile", "profile_sqlite_template", ALEMBIC_INI)
-    yield db
-    db.dispose()
+fresh_profile_db = fresh_database_fixture("profile", "profile_sqlite_template", ALEMBIC_INI)
 
 
 def test_racing_approvals_erase_once(fresh_profile_db, auth):

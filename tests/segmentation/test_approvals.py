@@ -2,7 +2,6 @@
 approves it (then retired, once, in the maker's name) or rejects it; one pending per product; requests
 expire; each step on the feed and in the audit chain; every route's declared errors and roles."""
 
-import pytest
 from fastapi.testclient import TestClient
 
 from services.segmentation.app import create_app
@@ -10,7 +9,7 @@ from tests.approvals_kit import (
     check_decisions,
     check_expiry,
     check_routes,
-    fresh_database,
+    fresh_database_fixture,
     race_approvals,
     steps_on_feed_and_chain,
 )
@@ -105,11 +104,7 @@ def test_without_dual_control_a_supervisor_retires_alone(seg_db, clock, auth):
         assert _ask(client, auth, p["id"]).status_code == 200
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def fresh_seg_db(request, tmp_path):
-    db = fresh_database(request, tmp_path, "segmentation", "seg_sqlite_template", ALEMBIC_INI)
-    yield db
-    db.dispose()
+fresh_seg_db = fresh_database_fixture("segmentation", "seg_sqlite_template", ALEMBIC_INI)
 
 
 def test_racing_approvals_retire_once(fresh_seg_db, auth):
