@@ -4,36 +4,12 @@ step, and each step on the feed and in the audit chain."""
 
 import threading
 import uuid
-from collections.abc import Iterator
-from pathlib import Path
-from typing import Any
 
-import pytest
 from sqlalchemy import select
 
 from services.common.audit_chain import verify
 from services.common.auth import Principal
 from services.common.db import Database
-from tests import dbkit
-
-
-def fresh_database_fixture(service: str, template: str, alembic_ini: Path) -> Any:
-    """A fixture: a migrated database with real commits across connections, on SQLite and PostgreSQL
-    (`template`: the name of the service's SQLite template fixture)."""
-
-    @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-    def fresh(request: Any, tmp_path: Path) -> Iterator[Database]:
-        if request.param == "sqlite":
-            url = dbkit.sqlite_url(dbkit.copy_sqlite(request.getfixturevalue(template), tmp_path / f"{service}.db"))
-        else:
-            dbkit.require_postgres()
-            url = dbkit.fresh_pg_database(f"test_{service}_fresh_{dbkit.worker_id()}")
-            dbkit.migrate(alembic_ini, url)
-        db = Database(url)
-        yield db
-        db.dispose()
-
-    return fresh
 
 
 def check_routes(client, auth, base: str, approval_id: str) -> None:

@@ -10,11 +10,11 @@ from sqlalchemy import select
 from services.feedback.app import create_app
 from services.feedback.models import approval
 from services.feedback.service.erasure import erase_customer
+from tests import dbkit
 from tests.approvals_kit import (
     check_decisions,
     check_expiry,
     check_routes,
-    fresh_database_fixture,
     race_approvals,
     steps_on_feed_and_chain,
 )
@@ -106,7 +106,7 @@ def test_without_dual_control_a_supervisor_extends_alone(client, auth):
     assert _ask(client, auth, c["id"], role="supervisor").status_code == 200
 
 
-fresh_feedback_db = fresh_database_fixture("feedback", "feedback_sqlite_template", ALEMBIC_INI)
+fresh_feedback_db = dbkit.fresh_database_fixture("feedback", "feedback_sqlite_template", ALEMBIC_INI)
 
 
 def test_racing_approvals_extend_once(fresh_feedback_db, auth):

@@ -10,11 +10,11 @@ import pytest
 from fastapi.testclient import TestClient
 
 from services.profile.app import create_app
+from tests import dbkit
 from tests.approvals_kit import (
     check_decisions,
     check_expiry,
     check_routes,
-    fresh_database_fixture,
     race_approvals,
     steps_on_feed_and_chain,
 )
@@ -142,7 +142,7 @@ def test_without_a_limit_reveals_never_wait(profile_db, auth):
         assert {_reveal(client, auth, a).status_code for _ in range(3)} == {200}
 
 
-fresh_profile_db = fresh_database_fixture("profile", "profile_sqlite_template", ALEMBIC_INI)
+fresh_profile_db = dbkit.fresh_database_fixture("profile", "profile_sqlite_template", ALEMBIC_INI)
 
 
 def test_racing_approvals_erase_once(fresh_profile_db, auth):

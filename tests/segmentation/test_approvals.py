@@ -5,11 +5,11 @@ expire; each step on the feed and in the audit chain; every route's declared err
 from fastapi.testclient import TestClient
 
 from services.segmentation.app import create_app
+from tests import dbkit
 from tests.approvals_kit import (
     check_decisions,
     check_expiry,
     check_routes,
-    fresh_database_fixture,
     race_approvals,
     steps_on_feed_and_chain,
 )
@@ -104,7 +104,7 @@ def test_without_dual_control_a_supervisor_retires_alone(seg_db, clock, auth):
         assert _ask(client, auth, p["id"]).status_code == 200
 
 
-fresh_seg_db = fresh_database_fixture("segmentation", "seg_sqlite_template", ALEMBIC_INI)
+fresh_seg_db = dbkit.fresh_database_fixture("segmentation", "seg_sqlite_template", ALEMBIC_INI)
 
 
 def test_racing_approvals_retire_once(fresh_seg_db, auth):
