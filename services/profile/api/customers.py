@@ -5,6 +5,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
+from starlette.convertors import StringConvertor, register_url_convertor
 
 from services.common.access import CustomerOrStaff, EveryoneCustomersRead, Staff, StaffOrSystemCustomersRead, Supervisor
 from services.common.approvals_api import approvals_router, present
@@ -34,6 +35,15 @@ from services.profile.schemas.customers import (
 from services.profile.service import customers, rectification, registration
 from services.profile.service.customers import CustomerFilter, Privacy
 
+
+class NotApprovals(StringConvertor):
+    """A path segment other than `approvals`, so the approvals queue's path never reaches a route that
+    takes a customer id with another method (any other value still reaches it, and is refused there)."""
+
+    regex = "(?!approvals$)[^/]+"
+
+
+register_url_convertor("not_approvals", NotApprovals())
 router = APIRouter(prefix="/v1/customers", tags=["customers"])
 # Dual control of erasure and of reveals beyond the daily count: the checkers' queue and decisions.
 approvals = approvals_router(
@@ -140,7 +150,7 @@ def customer_response(customer, privacy: Privacy) -> Response:
 
 
 @router.patch(
-    "/{customer_id}",
+    "/{customer_id:not_approvals}",  # PATCH /v1/customers/approvals is 405, not a customer id refused
     response_model=CustomerRead,
     summary="Update a customer (If-Match required); a customer corrects their own name and contact data",
     description="Staff change any field sent. A customer's own token may change `name`, `phone`, `email` and "
