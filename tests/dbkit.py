@@ -209,3 +209,22 @@ def stored_in_clear(db: Database, needle: str) -> list[str]:
         ).all()
         query = 'SELECT 1 FROM "{}" WHERE "{}"::text LIKE :v LIMIT 1'
         return [f"{t}.{c}" for t, c in columns if s.execute(text(query.format(t, c)), {"v": f"%{needle}%"}).first()]
+
+
+def fresh_database_fixture(service: str, template: str, alembic_ini: Path) -> Any:
+    """A fixture: a migrated database with real commits across connections, on SQLite and PostgreSQL
+    (`template`: the name of the service's SQLite template fixture)."""
+
+    @pytest.fixture(params=BACKENDS)
+    def fresh(request: Any, tmp_path: Path) -> Iterator[Database]:
+        if request.param == "sqlite":
+            url = sqlite_url(copy_sqlite(request.getfixturevalue(template), tmp_path / f"{service}.db"))
+        else:
+            require_postgres()
+            url = fresh_pg_database(f"test_{service}_fresh_{worker_id()}")
+            migrate(alembic_ini, url)
+        db = Database(url)
+        yield db
+        db.dispose()
+
+    return fresh

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, FastAPI
 from prometheus_client import CollectorRegistry
 from sqlalchemy import Table
 
+from services.common.approvals import ApprovalBook, install_approval_metrics
 from services.common.audit_chain import head as audit_head
 from services.common.audit_chain import install_audit_metrics
 from services.common.auth import TokenVerifier
@@ -60,6 +61,7 @@ def build_service_app(
     fast_paths: Sequence[FastPath] = (),
     registry: CollectorRegistry | None = None,
     audit_chain: Table | None = None,
+    approvals: ApprovalBook | None = None,
 ) -> FastAPI:
     """`background`: jobs started with the app and stopped before the database closes.
     `consumers`: feed consumers, each run in a thread like `background`, with its readiness check
@@ -70,7 +72,9 @@ def build_service_app(
     `fast_paths`: hand-written answers for the hottest GET routes (see services.common.fastpath).
     `registry`: the service's own metrics registry, holding its domain metrics already; the HTTP
     metrics are added to it (a new one when None).
-    `audit_chain`: the service's audit chain (services.common.audit_chain), whose head is exported."""
+    `audit_chain`: the service's audit chain (services.common.audit_chain), whose head is exported.
+    `approvals`: the service's dual-control book (services.common.approvals), `app.state.approvals`
+    for the kit's approvals routes, its pending requests by action and age exported."""
     configure_logging(name, settings.log_level)
     db = db or Database(settings.database_url)
     if consumers and not isinstance(settings, FeedConsumerSettings):
@@ -121,6 +125,11 @@ def build_service_app(
     install_connection_limits(app.state.metrics.registry, settings)
     if audit_chain is not None:
         install_audit_metrics(app.state.metrics.registry, lambda: audit_head(db, audit_chain))
+    if approvals is not None:
+        app.state.approvals = approvals
+        install_approval_metrics(
+            app.state.metrics.registry, lambda: approvals.pending_by_age(db, now=app.state.clock())
+        )
     app.state.jobs = jobs
     app.state.relays = relays
     app.state.event_workers = [*relays, *readers]

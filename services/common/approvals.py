@@ -4,20 +4,36 @@ rejects it. The maker never checks their own request; a checker acts in the make
 head office (admin). A second pending request for the same action and object is refused (409
 approval_pending: one partial unique index, so a race cannot get two). Requests expire after their
 time to live. The decision is a compare-and-set on the pending row in the transaction that executes
-the action, so however approvals race, the action runs exactly once."""
+the action, so however approvals race, the action runs exactly once.
+
+`ApprovalBook` is one service's approvals: its table, outbox and audit chain, and what approval does
+for each action (an executor run in the deciding transaction). Every step (requested, approved,
+rejected, expired) is an `approval.*` event on the service's feed and a record in its audit chain."""
 
 import uuid
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, MetaData, RowMapping, String, Table, insert, select, text, update
+from prometheus_client import CollectorRegistry
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+from sqlalchemy import JSON, Column, Index, MetaData, RowMapping, String, Table, exc, func, insert, select, text, update
 from sqlalchemy.orm import Session
 
+from services.common.audit_chain import append as append_audit
 from services.common.auth import Principal
-from services.common.db import UTCDateTime, rows_affected
+from services.common.db import Database, UTCDateTime, is_unique_violation, rows_affected
 from services.common.errors import Conflict, Forbidden, NotFound
+from services.common.jobs import Job, Schedule
+from services.common.outbox import record_event
+from services.common.pagination import oldest_first, page_of, time_id_key
 
 STATUSES = ("pending", "approved", "rejected", "expired")
+STEPS = ("approval.requested", "approval.approved", "approval.rejected", "approval.expired")
+# A pending request is "near expiry" in its last quarter of life (the alert's warning).
+NEAR_EXPIRY_SHARE = 0.25
 
 
 def approval_table(metadata: MetaData) -> Table:
@@ -60,41 +76,203 @@ def pending_conflict(action: str, object_id: str) -> Conflict:
     return Conflict(f"A {action} request for {object_id} is already waiting for approval", code="approval_pending")
 
 
-def request_approval(
-    s: Session,
-    table: Table,
-    *,
-    action: str,
-    object_id: str,
-    payload: dict[str, Any],
-    why: str,
-    maker: Principal,
-    now: datetime,
-    ttl: timedelta,
-) -> RowMapping:
-    """Stores the pending request in the caller's transaction. 409 approval_pending when one for the
-    same action and object is pending; one that expired meanwhile is marked expired first."""
-    same = (table.c.action == action) & (table.c.object_id == object_id) & (table.c.status == "pending")
-    s.execute(update(table).where(same, table.c.expires_at <= now).values(status="expired", decided_at=now))
-    if s.execute(select(table.c.id).where(same)).first() is not None:
-        raise pending_conflict(action, object_id)
-    approval_id = str(uuid.uuid4())
-    s.execute(
-        insert(table).values(
-            id=approval_id,
-            action=action,
-            object_id=object_id,
-            payload=payload,
-            why=why,
-            maker_sub=maker.sub,
-            maker_role=maker.role,
-            maker_branch=maker.branch,
-            status="pending",
-            requested_at=now,
-            expires_at=now + ttl,
+def maker_of(row: RowMapping) -> Principal:
+    """The maker as a principal: an approved action runs in the maker's name."""
+    return Principal(row["maker_sub"], row["maker_role"], row["maker_branch"])
+
+
+def iso(moment: datetime) -> str:
+    return moment.isoformat().replace("+00:00", "Z")
+
+
+# What approval does: run in the deciding transaction with the request and the checker; returns the
+# ids it produced (stored as the request's result and put on approval.approved), or None when the
+# approval is a grant the maker uses later (the result is then written when it is used).
+Executor = Callable[[Session, RowMapping, Principal, datetime], dict[str, Any] | None]
+
+
+@dataclass(frozen=True)
+class ApprovalBook:
+    table: Table
+    outbox: Table
+    audit_chain: Table
+    executors: Mapping[str, Executor]
+    ttls: Mapping[str, timedelta]  # per action: how long a request waits for a checker
+    enabled: frozenset[str] = frozenset()  # the actions under dual control now (settings)
+    commit: Callable[[Session], None] = field(default=lambda s: s.commit())
+
+    def controls(self, action: str) -> bool:
+        """Is `action` under dual control (a request decided earlier is still approved as it says)?"""
+        return action in self.enabled
+
+    def step(self, s: Session, row: RowMapping, type_: str, actor: Principal, now: datetime, **data: Any) -> None:
+        """A step on the feed and in the audit chain (ids and states only: never typed free text)."""
+        body = {"approval_id": row["id"], "action": row["action"], **data}
+        record_event(s, self.outbox, type=type_, subject_id=row["object_id"], data=body)
+        append_audit(
+            s,
+            self.audit_chain,
+            action=type_,
+            actor_sub=actor.sub,
+            actor_role=actor.role,
+            subject=row["object_id"],
+            at=now,
+            detail={**body, "maker_sub": row["maker_sub"]},
         )
-    )
-    return s.execute(select(table).where(table.c.id == approval_id)).mappings().one()
+
+    def request(
+        self,
+        s: Session,
+        *,
+        action: str,
+        object_id: str,
+        payload: dict[str, Any],
+        why: str,
+        maker: Principal,
+        now: datetime,
+        **event_data: Any,
+    ) -> RowMapping:
+        """Stores the pending request and its approval.requested step in the caller's transaction.
+        409 approval_pending when one for the same action and object is pending; one that expired
+        meanwhile is marked expired (with its step) first."""
+        table = self.table
+        same = (table.c.action == action) & (table.c.object_id == object_id) & (table.c.status == "pending")
+        self._expire(s, same & (table.c.expires_at <= now), now)
+        if s.execute(select(table.c.id).where(same)).first() is not None:
+            raise pending_conflict(action, object_id)
+        approval_id = str(uuid.uuid4())
+        s.execute(
+            insert(table).values(
+                id=approval_id,
+                action=action,
+                object_id=object_id,
+                payload=payload,
+                why=why,
+                maker_sub=maker.sub,
+                maker_role=maker.role,
+                maker_branch=maker.branch,
+                status="pending",
+                requested_at=now,
+                expires_at=now + self.ttls[action],
+            )
+        )
+        row = s.execute(select(table).where(table.c.id == approval_id)).mappings().one()
+        self.step(s, row, "approval.requested", maker, now, why=why, expires_at=iso(row["expires_at"]), **event_data)
+        return row
+
+    def request_alone(self, db: Database, *, action: str, object_id: str, **kw: Any) -> RowMapping:
+        """`request` in a transaction of its own; a racing request for the same object is 409 too."""
+        try:
+            with db.write() as s:
+                row = self.request(s, action=action, object_id=object_id, **kw)
+                s.commit()
+                return row
+        except exc.IntegrityError as err:
+            if not is_unique_violation(err):
+                raise
+            raise pending_conflict(action, object_id) from None
+
+    def approve(self, db: Database, *, approval_id: str, checker: Principal, now: datetime) -> RowMapping:
+        """Decides and executes in one transaction: exactly once however approvals race. A refusal the
+        executor raises (the object changed meanwhile) rolls back the decision: the request stays pending."""
+        table = self.table
+        with db.write() as s:
+            row = decide(s, table, approval_id, checker=checker, approve=True, now=now)
+            result = self.executors[row["action"]](s, row, checker, now)
+            if result is not None:
+                s.execute(update(table).where(table.c.id == approval_id).values(result=result))
+            self.step(s, row, "approval.approved", checker, now, **(result or {}))
+            row = s.execute(select(table).where(table.c.id == approval_id)).mappings().one()
+            after = s.info.pop("after_commit", [])
+            self.commit(s)
+        for finish in after:
+            finish()
+        return row
+
+    def reject(self, db: Database, *, approval_id: str, checker: Principal, reason: str, now: datetime) -> RowMapping:
+        with db.write() as s:
+            row = decide(s, self.table, approval_id, checker=checker, approve=False, now=now, note=reason)
+            self.step(s, row, "approval.rejected", checker, now)
+            s.commit()
+        return row
+
+    def expire_due(self, db: Database, *, now: datetime) -> int:
+        """Marks every pending request past its expiry expired, each with its step; the job's work."""
+        with db.write() as s:
+            count = self._expire(s, (self.table.c.status == "pending") & (self.table.c.expires_at <= now), now)
+            s.commit()
+        return count
+
+    def _expire(self, s: Session, where: Any, now: datetime) -> int:
+        table = self.table
+        lapsed = s.execute(select(table).where(where).with_for_update()).mappings().all()
+        for row in lapsed:
+            moved = s.execute(
+                update(table)
+                .where(table.c.id == row["id"], table.c.status == "pending")
+                .values(status="expired", decided_at=now)
+            )
+            if rows_affected(moved) == 1:
+                self.step(s, row, "approval.expired", EXPIRY, now, expires_at=iso(row["expires_at"]))
+        return len(lapsed)
+
+    def read(self, db: Database, *, approval_id: str) -> RowMapping | None:
+        with db.read() as s:
+            return s.execute(select(self.table).where(self.table.c.id == approval_id)).mappings().first()
+
+    def list(
+        self, db: Database, *, status: str | None, action: str | None, now: datetime, limit: int, cursor: str | None
+    ) -> tuple[list[RowMapping], str | None]:
+        """Oldest first (a queue to work through); `pending` leaves out requests past their expiry, which
+        `expired` includes."""
+        table = self.table
+        stmt = select(table)
+        lapsed = (table.c.status == "pending") & (table.c.expires_at <= now)
+        if status == "pending":
+            stmt = stmt.where(table.c.status == "pending", table.c.expires_at > now)
+        elif status == "expired":
+            stmt = stmt.where((table.c.status == "expired") | lapsed)
+        elif status is not None:
+            stmt = stmt.where(table.c.status == status)
+        if action is not None:
+            stmt = stmt.where(table.c.action == action)
+        with db.read() as s:
+            rows = list(s.execute(oldest_first(stmt, table.c.requested_at, table.c.id, cursor, limit)).all())
+        page, next_cursor = page_of(rows, limit, time_id_key("requested_at"))
+        return [r._mapping for r in page], next_cursor
+
+    def pending_by_age(self, db: Database, *, now: datetime) -> dict[tuple[str, str], int]:
+        """{(action, age): count} of pending requests; age is waiting, near_expiry (the last quarter of
+        the action's time to live) or past_expiry (not yet marked by the expiry job)."""
+        table = self.table
+        with db.read() as s:
+            rows = s.execute(
+                select(table.c.action, table.c.expires_at, func.count())
+                .where(table.c.status == "pending")
+                .group_by(table.c.action, table.c.expires_at)
+            ).all()
+        counts = {(action, age): 0 for action in self.executors for age in AGES}
+        for action, expires_at, n in rows:
+            ttl = self.ttls.get(action, timedelta(0))
+            age = AGES[2] if expires_at <= now else AGES[1] if expires_at - now <= ttl * NEAR_EXPIRY_SHARE else AGES[0]
+            counts[(action, age)] = counts.get((action, age), 0) + int(n)
+        return counts
+
+
+AGES = ("waiting", "near_expiry", "past_expiry")
+
+
+def expiry_job(book: "ApprovalBook", db: Database, schedule: Schedule, clock: Callable[[], datetime]) -> Job:
+    """The job that marks lapsed requests expired, each with its approval.expired step (reads treat a
+    lapsed request as expired at once; the job puts the expiry on the feed and the audit chain)."""
+
+    def run() -> str:
+        return f"{book.expire_due(db, now=clock())} approval requests expired"
+
+    return Job("approvals_expiry", schedule, run, timedelta(minutes=30))
+
+
+EXPIRY = Principal("approval-expiry", "system")
 
 
 def decide(
@@ -142,3 +320,27 @@ def decide(
 def effective_status(row: RowMapping, now: datetime) -> str:
     """A pending request past its expiry reads as expired before anything marks it so."""
     return "expired" if row["status"] == "pending" and row["expires_at"] <= now else str(row["status"])
+
+
+class _PendingCollector(Collector):
+    def __init__(self, read: Callable[[], dict[tuple[str, str], int]]):
+        self.read = read
+
+    def collect(self) -> Iterable[Metric]:
+        family = GaugeMetricFamily(
+            "suite_approval_requests_pending",
+            "Pending dual-control requests by action and age (waiting, near_expiry, past_expiry)",
+            labels=["action", "age"],
+        )
+        try:
+            counts = self.read()
+        except Exception:  # noqa: BLE001 - a scrape must not fail because the database is away
+            counts = {}
+        for (action, age), n in sorted(counts.items()):
+            family.add_metric([action, age], n)
+        yield family
+
+
+def install_approval_metrics(registry: CollectorRegistry, read: Callable[[], dict[tuple[str, str], int]]) -> None:
+    """`suite_approval_requests_pending{action, age}`, read at each scrape (the alerts' series)."""
+    registry.register(_PendingCollector(read))

@@ -247,3 +247,12 @@ class JobSettings(BaseSettings):
     jobs_in_process: bool = True  # false where Kubernetes CronJobs run them (both together are safe too)
     jobs_zone: str = "Asia/Shanghai"  # cron schedules are read in this zone
     jobs_tick_seconds: float = 15.0  # how often the in-process runner looks for a due window
+
+
+class ApprovalSettings(BaseSettings):
+    """The settings of a service with actions under dual control (services.common.approvals): how long
+    a request waits for a checker, and when the job that marks lapsed requests expired runs. Which
+    actions are under it are the service's own `dual_control_<action>` fields."""
+
+    approval_ttl_hours: int = Field(default=72, ge=1, le=720)
+    job_approvals_expiry_schedule: str = "*/15 * * * *"

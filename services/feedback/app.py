@@ -2,7 +2,8 @@
 profile and segmentation feed consumers."""
 
 from collections.abc import Callable
-from datetime import datetime
+from dataclasses import replace
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -10,6 +11,7 @@ from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
 
 from services.common.app import build_service_app
+from services.common.approvals import ApprovalBook
 from services.common.consumer import FeedConsumer, system_token_source
 from services.common.db import Database, utcnow
 from services.common.outbox import feed_router
@@ -18,7 +20,8 @@ from services.feedback.api import routers
 from services.feedback.config import FeedbackSettings
 from services.feedback.consumers import profile_handlers, segmentation_handlers
 from services.feedback.metrics import install_domain_metrics
-from services.feedback.models import audit_chain, consumer_cursor, outbox
+from services.feedback.models import approval, audit_chain, consumer_cursor, outbox
+from services.feedback.service.complaint_steps import EXTEND, extension_executor
 from services.feedback.service.complaints import ComplaintContext
 from services.feedback.service.deadlines import DeadlineRules
 from services.feedback.service.escalations import count_deadlines
@@ -38,16 +41,6 @@ def rules_from(settings: FeedbackSettings) -> DeadlineRules:
         review_request_days=settings.review_request_days,
         review_decision_days=settings.review_decision_days,
         holidays=settings.holiday_dates,
-    )
-
-
-def complaint_context(settings: FeedbackSettings, clock: Callable[[], datetime]) -> ComplaintContext:
-    return ComplaintContext(
-        rules=rules_from(settings),
-        vault=PersonalDataVault(settings.pii_keys, ""),
-        clock=clock,
-        handling_survey_id=settings.handling_survey_id,
-        reveal_roles=settings.reveal_role_set,
     )
 
 
@@ -73,6 +66,28 @@ def _consumers(settings: FeedbackSettings, db: Database) -> list[FeedConsumer]:
     ]
 
 
+def build_complaints(
+    settings: FeedbackSettings, clock: Callable[[], datetime]
+) -> tuple[ComplaintContext, ApprovalBook]:
+    """The complaints' context and the dual control of the second extension (a setting)."""
+    complaints = ComplaintContext(
+        rules=rules_from(settings),
+        vault=PersonalDataVault(settings.pii_keys, ""),
+        clock=clock,
+        handling_survey_id=settings.handling_survey_id,
+        reveal_roles=settings.reveal_role_set,
+    )
+    book = ApprovalBook(
+        table=approval,
+        outbox=outbox,
+        audit_chain=audit_chain,
+        executors={EXTEND: extension_executor(complaints)},
+        ttls={EXTEND: timedelta(hours=settings.approval_ttl_hours)},
+        enabled=frozenset({EXTEND} if settings.dual_control_second_extension else ()),
+    )
+    return (replace(complaints, approvals=book) if book.controls(EXTEND) else complaints), book
+
+
 def create_app(
     settings: FeedbackSettings | None = None, db: Database | None = None, clock: Callable[[], datetime] | None = None
 ) -> FastAPI:
@@ -82,7 +97,7 @@ def create_app(
     clock = clock or utcnow
     consumers = _consumers(settings, db)
     registry = CollectorRegistry(auto_describe=True)
-    complaints = complaint_context(settings, clock)
+    complaints, book = build_complaints(settings, clock)
     app = build_service_app(
         name="feedback",
         title="Feedback service",
@@ -92,9 +107,10 @@ def create_app(
         alembic_ini=HERE / "alembic.ini",
         db=db,
         consumers=consumers,
-        jobs=build_jobs(settings, db, complaints, clock),
+        jobs=build_jobs(settings, db, complaints, clock, book),
         registry=registry,
         audit_chain=audit_chain,
+        approvals=book,
     )
     app.state.complaints = complaints
     app.state.clock = clock  # the kit's Now (services.common.deps)

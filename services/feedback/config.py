@@ -6,6 +6,7 @@ from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from services.common.config import (
+    ApprovalSettings,
     BaseServiceSettings,
     EventTransportSettings,
     FeedConsumerSettings,
@@ -15,7 +16,12 @@ from services.common.config import (
 
 
 class FeedbackSettings(
-    PersonalDataSettings, JobSettings, FeedConsumerSettings, EventTransportSettings, BaseServiceSettings
+    ApprovalSettings,
+    PersonalDataSettings,
+    JobSettings,
+    FeedConsumerSettings,
+    EventTransportSettings,
+    BaseServiceSettings,
 ):
     model_config = SettingsConfigDict(env_prefix="FEEDBACK_", extra="ignore", frozen=True)
 
@@ -32,6 +38,10 @@ class FeedbackSettings(
     # (complaint.overdue); docs/operations.md
     job_overdue_sweep_schedule: str = "every 300s"
     job_retention_sweep_schedule: str = "45 2 * * *"  # redacts what is past retention (below)
+    # The second extension (to the maximum) waits for a supervisor or admin other than the staff member
+    # who asks (dual control; requests expire after FEEDBACK_APPROVAL_TTL_HOURS). Off: a supervisor
+    # extends alone, as before.
+    dual_control_second_extension: bool = True
     # Retention (docs/privacy.md): a finished complaint's complainant details and free text are
     # redacted this many years after its last step; free-text survey answers and follow-up notes
     # are cleared after theirs

@@ -22,6 +22,7 @@ from sqlalchemy import (
 )
 from sqlmodel import Field, SQLModel
 
+from services.common.approvals import approval_table
 from services.common.audit_chain import Mirror, audit_chain_table
 from services.common.branches import branch_table
 from services.common.consumer import consumer_cursor_table
@@ -287,6 +288,7 @@ consumer_cursor = consumer_cursor_table(metadata)
 job_run = job_run_table(metadata)
 personal_data_access = personal_data_access_table(metadata)
 audit_chain = audit_chain_table(metadata)
+approval = approval_table(metadata)  # dual control: the second complaint extension (services.common.approvals)
 
 # Every complaint step has its record in the audit chain; these columns never change once written (the
 # note and the step's data hold free text that an erasure redacts, so they stay out of the chain)

@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
 
 from services.common.app import build_service_app
+from services.common.approvals import ApprovalBook
 from services.common.consumer import system_token_source
 from services.common.db import Database, utcnow
 from services.common.outbox import feed_router
@@ -18,10 +19,14 @@ from services.loyalty.api import routers
 from services.loyalty.config import LoyaltySettings
 from services.loyalty.consumers import build_consumer
 from services.loyalty.metrics import LoyaltyMetrics
-from services.loyalty.models import audit_chain, outbox
+from services.loyalty.models import approval, audit_chain, outbox
+from services.loyalty.service import adjustments, rewards
+from services.loyalty.service.adjustments import ACTION as ADJUST
 from services.loyalty.service.classes import ClassCatalogue, segmentation_unavailable
 from services.loyalty.service.jobs import build_jobs
+from services.loyalty.service.ledger import commit
 from services.loyalty.service.policy import Policy
+from services.loyalty.service.rewards import RETIRE
 
 HERE = Path(__file__).parent
 log = logging.getLogger("loyalty.classes")
@@ -34,7 +39,6 @@ def build_policy(settings: LoyaltySettings, clock: Callable[[], datetime] = utcn
         expiry_months=settings.expiry_months,
         staff_adjust_limit=settings.staff_adjust_limit,
         adjust_daily_cap=settings.adjust_daily_cap,
-        approval_ttl=timedelta(hours=settings.approval_ttl_hours),
         tiers=tuple(settings.tiers),
         clock=clock,
         **kw,
@@ -81,6 +85,20 @@ class SegmentationCatalogue:
             raise segmentation_unavailable(why) from None
 
 
+def build_approvals(settings: LoyaltySettings, policy: Policy) -> ApprovalBook:
+    """Dual control in loyalty: adjustments beyond the limits (always), retiring a reward (a setting)."""
+    ttl = timedelta(hours=settings.approval_ttl_hours)
+    return ApprovalBook(
+        table=approval,
+        outbox=outbox,
+        audit_chain=audit_chain,
+        executors={ADJUST: adjustments.executor(policy), RETIRE: rewards.retirement_executor(policy)},
+        ttls={ADJUST: ttl, RETIRE: ttl},
+        enabled=frozenset({ADJUST} | ({RETIRE} if settings.dual_control_reward_retire else set())),
+        commit=lambda s: commit(s, policy),
+    )
+
+
 def create_app(
     settings: LoyaltySettings | None = None, db: Database | None = None, clock: Callable[[], datetime] = utcnow
 ) -> FastAPI:
@@ -95,6 +113,7 @@ def create_app(
     registry = CollectorRegistry(auto_describe=True)
     metrics = LoyaltyMetrics(registry)
     policy = build_policy(settings, clock, sink=metrics.record)
+    book = build_approvals(settings, policy)
     consumers = {
         feed: build_consumer(feed, db=db, policy=policy, settings=settings, url=url)
         for feed, url in feeds.items()
@@ -110,9 +129,10 @@ def create_app(
         alembic_ini=HERE / "alembic.ini",
         db=db,
         consumers=list(consumers.values()),
-        jobs=build_jobs(settings, db, policy, clock, metrics.ledger_mismatches.set),
+        jobs=build_jobs(settings, db, policy, clock, book, metrics.ledger_mismatches.set),
         registry=registry,
         audit_chain=audit_chain,
+        approvals=book,
     )
     app.state.policy = policy
     app.state.clock = clock  # the kit's Now (services.common.deps)

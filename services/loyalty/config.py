@@ -7,6 +7,7 @@ from pydantic import model_validator
 from pydantic_settings import SettingsConfigDict
 
 from services.common.config import (
+    ApprovalSettings,
     BaseServiceSettings,
     EventTransportSettings,
     FeedConsumerSettings,
@@ -16,7 +17,7 @@ from services.common.config import (
 )
 
 
-class LoyaltySettings(JobSettings, FeedConsumerSettings, EventTransportSettings, BaseServiceSettings):
+class LoyaltySettings(ApprovalSettings, JobSettings, FeedConsumerSettings, EventTransportSettings, BaseServiceSettings):
     model_config = SettingsConfigDict(env_prefix="LOYALTY_", extra="ignore", frozen=True)
 
     port: int = 8004
@@ -38,7 +39,9 @@ class LoyaltySettings(JobSettings, FeedConsumerSettings, EventTransportSettings,
     # admin other than the maker (docs/api-loyalty.md, Approvals); a request expires unanswered.
     staff_adjust_limit: int = 1000
     adjust_daily_cap: int = 5000
-    approval_ttl_hours: int = 72
+    # Retiring a reward (PATCH is_retired: true) waits for a second supervisor too; the requests of both
+    # wait LOYALTY_APPROVAL_TTL_HOURS (ApprovalSettings) before they expire.
+    dual_control_reward_retire: bool = True
     # Tiers by lifetime earned points, lowest first ("standard" below the first).
     tier_thresholds: str = "silver:10000,gold:50000,platinum:200000"
     # Scheduled jobs (services.common.jobs; cron in jobs_zone, or "every <N>s"): docs/operations.md

@@ -5,6 +5,7 @@ from pydantic_settings import SettingsConfigDict
 
 from services.common.config import (
     DEV_HMAC_KEY,
+    ApprovalSettings,
     BaseServiceSettings,
     EventTransportSettings,
     JobSettings,
@@ -12,7 +13,7 @@ from services.common.config import (
 )
 
 
-class ProfileSettings(PersonalDataSettings, JobSettings, EventTransportSettings, BaseServiceSettings):
+class ProfileSettings(ApprovalSettings, PersonalDataSettings, JobSettings, EventTransportSettings, BaseServiceSettings):
     model_config = SettingsConfigDict(env_prefix="PROFILE_", extra="ignore", frozen=True)
 
     port: int = 8001
@@ -31,6 +32,13 @@ class ProfileSettings(PersonalDataSettings, JobSettings, EventTransportSettings,
     # PostgreSQL: transaction_record's monthly partitions are created this many months ahead.
     job_month_partitions_schedule: str = "45 3 * * *"
     partition_months_ahead: int = Field(default=3, ge=1, le=24)
+    # Dual control (docs/api-profile.md, Dual control): an erasure staff ask for waits for a second
+    # supervisor or admin (PROFILE_APPROVAL_TTL_HOURS, ApprovalSettings); past this many reveals a day
+    # (the bank's calendar, jobs_zone) a staff member's next reveal waits for one too, and its approval
+    # grants one reveal of that customer until PROFILE_REVEAL_APPROVAL_TTL_HOURS after the request.
+    dual_control_erasure: bool = True
+    reveal_daily_limit: int = Field(default=20, ge=0)  # 0: reveals are not under dual control
+    reveal_approval_ttl_hours: int = Field(default=8, ge=1, le=720)
 
     def secret_fields(self) -> list[str]:
         return ["jwt_secret", "pii_keys", "pii_hmac_key"]

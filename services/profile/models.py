@@ -24,6 +24,7 @@ from sqlalchemy import (
 )
 from sqlmodel import Field, SQLModel
 
+from services.common.approvals import approval_table
 from services.common.audit_chain import Mirror, audit_chain_table
 from services.common.branches import branch_table
 from services.common.db import BigIntPK, UTCDateTime, service_registry, table_of, utcnow
@@ -392,6 +393,7 @@ branch = branch_table(metadata)
 idempotency = idempotency_table(metadata)
 job_run = job_run_table(metadata)
 audit_chain = audit_chain_table(metadata)
+approval = approval_table(metadata)  # dual control: erasure, reveals beyond the daily count
 
 # Each access-log row has its record in the audit chain; these columns never change once written
 # (the reason is free text, kept out of the chain)

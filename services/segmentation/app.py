@@ -2,7 +2,7 @@
 
 import threading
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
 
 from services.common.app import build_service_app
+from services.common.approvals import ApprovalBook
 from services.common.consumer import FeedConsumer, system_token_source
 from services.common.db import Database, utcnow
 from services.common.outbox import feed_router
@@ -17,8 +18,8 @@ from services.segmentation.api import routers
 from services.segmentation.config import SegmentationSettings
 from services.segmentation.consumers import FeatureHandlers
 from services.segmentation.metrics import SegmentationMetrics
-from services.segmentation.models import audit_chain, consumer_cursor, outbox
-from services.segmentation.service import context, recomputes
+from services.segmentation.models import approval, audit_chain, consumer_cursor, outbox
+from services.segmentation.service import context, products, recomputes
 from services.segmentation.service.jobs import build_jobs
 from services.segmentation.service.quarantine import OnQuarantine
 
@@ -55,6 +56,18 @@ def build_consumers(
     }
 
 
+def build_approvals(settings: SegmentationSettings) -> ApprovalBook:
+    """Dual control in segmentation: retiring a product (a setting)."""
+    return ApprovalBook(
+        table=approval,
+        outbox=outbox,
+        audit_chain=audit_chain,
+        executors={products.RETIRE: products.retire_approved},
+        ttls={products.RETIRE: timedelta(hours=settings.approval_ttl_hours)},
+        enabled=frozenset({products.RETIRE} if settings.dual_control_product_retire else ()),
+    )
+
+
 def create_app(
     settings: SegmentationSettings | None = None,
     db: Database | None = None,
@@ -69,6 +82,7 @@ def create_app(
     ctx = context.Context(
         db=db, settings=settings, clock=clock, on_recompute=metrics.recompute_finished, on_step=metrics.recompute_step
     )
+    book = build_approvals(settings)
     app = build_service_app(
         name="segmentation",
         title="Segmentation service",
@@ -79,9 +93,10 @@ def create_app(
         alembic_ini=HERE / "alembic.ini",
         db=db,
         consumers=list(consumers.values()),
-        jobs=build_jobs(ctx),
+        jobs=build_jobs(ctx, book),
         registry=registry,
         audit_chain=audit_chain,
+        approvals=book,
     )
     app.state.ctx = ctx
     app.state.clock = clock  # the kit's Now (services.common.deps)

@@ -3,10 +3,18 @@ schemes, per customer type where it matters, with the defaults the README docume
 
 from pydantic_settings import SettingsConfigDict
 
-from services.common.config import BaseServiceSettings, EventTransportSettings, FeedConsumerSettings, JobSettings
+from services.common.config import (
+    ApprovalSettings,
+    BaseServiceSettings,
+    EventTransportSettings,
+    FeedConsumerSettings,
+    JobSettings,
+)
 
 
-class SegmentationSettings(JobSettings, FeedConsumerSettings, EventTransportSettings, BaseServiceSettings):
+class SegmentationSettings(
+    ApprovalSettings, JobSettings, FeedConsumerSettings, EventTransportSettings, BaseServiceSettings
+):
     model_config = SettingsConfigDict(env_prefix="SEGMENTATION_", extra="ignore", frozen=True)
 
     port: int = 8002
@@ -28,6 +36,9 @@ class SegmentationSettings(JobSettings, FeedConsumerSettings, EventTransportSett
     recompute_inline: bool = False  # run recompute jobs in the request (tests); else a background thread
     # Scheduled job (services.common.jobs; cron in jobs_zone, or "every <N>s"): docs/operations.md
     job_daily_recompute_schedule: str = "30 1 * * *"
+    # Retiring a product waits for a second supervisor (dual control; requests expire after
+    # SEGMENTATION_APPROVAL_TTL_HOURS, ApprovalSettings).
+    dual_control_product_retire: bool = True
 
     def asset_thresholds(self, customer_type: str) -> tuple[int, int, int]:
         raw = getattr(self, f"asset_thresholds_{customer_type}")

@@ -20,6 +20,7 @@ from sqlalchemy import (
 )
 from sqlmodel import SQLModel
 
+from services.common.approvals import approval_table
 from services.common.audit_chain import audit_chain_table
 from services.common.branches import branch_table
 from services.common.consumer import consumer_cursor_table
@@ -248,5 +249,6 @@ branch = branch_table(metadata)
 consumer_cursor = consumer_cursor_table(metadata)
 job_run = job_run_table(metadata)
 audit_chain = audit_chain_table(metadata)
+approval = approval_table(metadata)  # dual control: retiring a product (services.common.approvals)
 idempotency = idempotency_table(metadata)
 personal_data_access = personal_data_access_table(metadata)

@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, Field, model_validator
 
+from services.common.approvals_api import ApprovalReadBase
 from services.common.pagination import Page
 from services.common.personal_data import AccessRecord
 from services.common.schema import RequestModel, ResponseModel
@@ -330,3 +331,21 @@ class SegmentationPersonalData(ResponseModel):
         description="the products recommended to the person now (segmentation keeps no record of past ones)"
     )
     access_log: list[AccessRecord]
+
+
+# --- approvals (dual control: retiring a product) ---------------------------------------------------
+
+
+class ProductRetirementPayload(ResponseModel):
+    product_id: uuid.UUID
+    version: int = Field(description="the product's version when asked; a later change makes approval 412")
+
+
+class ApprovalRead(ApprovalReadBase):
+    action: Literal["product.retire"]
+    object_id: str = Field(description="the product to retire")
+    payload: ProductRetirementPayload = Field(description="exactly what approval does")
+    why: Literal["retirement"] = Field(description="retiring a product is under dual control")
+
+
+ApprovalPage = Page[ApprovalRead]

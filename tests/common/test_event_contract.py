@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from services.common.approvals import STEPS
 from services.feedback.app import create_app as feedback_app
 from services.loyalty.app import create_app as loyalty_app
 from services.segmentation.app import create_app as segmentation_app
@@ -94,9 +95,15 @@ def _literals(service: str) -> set[str]:
     return found
 
 
+def _kit_steps(owner: str) -> set[str]:
+    """The approval.* steps the kit's dual control writes for a service that has an approvals table."""
+    models = (ROOT / "services" / owner / "models.py").read_text()
+    return set(STEPS) if "approval_table(metadata)" in models else set()
+
+
 @pytest.mark.parametrize("owner", OWNERS)
 def test_every_type_with_a_schema_is_written_by_its_owner(owner):
-    assert set(schemas(owner)) - _literals(owner) == set()
+    assert set(schemas(owner)) - _literals(owner) - _kit_steps(owner) == set()
 
 
 GOOD = {"complaint_id": "6f1c2b8e-2f4b-4c3e-9d1a-0b6c1e2d3f4a", "due_at": "2026-03-17T02:00:00Z"}

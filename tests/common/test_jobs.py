@@ -165,7 +165,11 @@ def test_cli_lists_and_runs_a_services_jobs(tmp_path):
 
     listed = cli("list")
     assert listed.returncode == 0, listed.stderr
-    assert [line.split("\t")[0] for line in listed.stdout.splitlines()] == ["points_expiry", "ledger_check"]
+    assert [line.split("\t")[0] for line in listed.stdout.splitlines()] == [
+        "points_expiry",
+        "ledger_check",
+        "approvals_expiry",
+    ]
     assert cli("run", "ledger_check").stdout.strip() == "ledger_check: window already taken"
     forced = cli("run", "ledger_check", "--force")
     assert forced.returncode == 0 and forced.stdout.strip() == "ledger_check: done"

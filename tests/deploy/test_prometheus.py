@@ -31,6 +31,8 @@ ALERTS = (
     "SegmentationRecomputeFailed",
     "LoyaltyLedgerCheckFailed",
     "SuiteAuditChainShrank",
+    "SuiteApprovalNearExpiry",
+    "SuiteApprovalPastExpiry",
 )
 
 

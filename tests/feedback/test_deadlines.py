@@ -89,23 +89,28 @@ def test_api_first_extension_to_30_needs_a_reason_and_is_shown(client, auth, clo
     assert e["deadline"]["extensions"][0]["reason"] == "案情复杂，需调取监控"
 
 
-def test_api_second_extension_to_60_needs_supervisor_and_notice(client, auth, clock):
+def test_api_second_extension_to_60_needs_a_second_person_and_notice(client, auth, clock):
     c = _open(client, auth)
     f.step(client, auth("staff"), c["id"], "extend", reason="复杂")
     second = {"action": "extend", "reason": "仍需核查"}
     r = client.post(f"/v1/complaints/{c['id']}/steps", json=second, headers=auth("staff"))
-    assert r.status_code == 403 and r.json()["code"] == "extension_approval_required"
-    r = client.post(f"/v1/complaints/{c['id']}/steps", json=second, headers=auth("supervisor"))
     assert r.status_code == 422 and r.json()["errors"][0]["loc"] == ["body", "notice_sent_at"]
-    ok = f.step(
-        client,
-        auth("supervisor", sub="sup-zhao"),
-        c["id"],
-        "extend",
-        reason="仍需核查",
-        notice_sent_at="2026-03-02T01:00:00Z",
+    asked = client.post(
+        f"/v1/complaints/{c['id']}/steps",
+        json={**second, "notice_sent_at": "2026-03-02T01:00:00Z"},
+        headers=auth("staff", sub="clerk-li"),
     )
+    assert asked.status_code == 202, asked.text
+    assert (asked.json()["action"], asked.json()["payload"]["to_days"]) == ("complaint.extend", 60)
+    still = client.get(f"/v1/complaints/{c['id']}", headers=auth("staff")).json()
+    assert still["deadline"]["limit_days"] == 30  # nothing applied yet
+    done = client.post(
+        f"/v1/complaints/approvals/{asked.json()['id']}/approve", headers=auth("supervisor", sub="sup-zhao")
+    )
+    assert done.status_code == 200, done.text
+    ok = client.get(f"/v1/complaints/{c['id']}", headers=auth("staff")).json()
     assert ok["deadline"]["due_at"] == "2026-05-01T02:00:00Z"
+    assert ok["steps"][-1]["actor_sub"] == "clerk-li"
     assert ok["deadline"]["extensions"][1]["approved_by"] == "sup-zhao"
     r = client.post(
         f"/v1/complaints/{c['id']}/steps",

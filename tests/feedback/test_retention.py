@@ -54,7 +54,7 @@ def test_the_sweep_redacts_what_is_past_its_retention(client, auth, feedback_app
     open_ = f.file(client, staff, f.complaint(description="未办结的投诉"))
 
     settings = feedback_settings(feedback_db.url, **SETTINGS)
-    runner = build_jobs(settings, feedback_db, feedback_app.state.complaints, clock)
+    runner = build_jobs(settings, feedback_db, feedback_app.state.complaints, clock, feedback_app.state.approvals)
     assert runner.tick() == []  # a new installation starts with the next window
     clock.advance(hours=1)
     assert "retention_sweep" in runner.tick()

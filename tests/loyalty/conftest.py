@@ -8,7 +8,6 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from services.common.db import Database
 from services.loyalty.app import create_app
 from services.loyalty.config import LoyaltySettings
 from tests import dbkit
@@ -43,20 +42,8 @@ class Clock(ManualClock):
 loyalty_sqlite_template, loyalty_pg_url, loyalty_db = dbkit.database_fixtures("loyalty", "loyalty", ALEMBIC_INI)
 
 
-@pytest.fixture(params=BACKENDS)
-def fresh_loyalty_db(request, tmp_path):
-    """A migrated database with real commits across connections (concurrency, crashes)."""
-    if request.param == "sqlite":
-        url = dbkit.sqlite_url(
-            dbkit.copy_sqlite(request.getfixturevalue("loyalty_sqlite_template"), tmp_path / "loyalty.db")
-        )
-    else:
-        dbkit.require_postgres()
-        url = dbkit.fresh_pg_database(f"test_loyalty_fresh_{dbkit.worker_id()}")
-        dbkit.migrate(ALEMBIC_INI, url)
-    db = Database(url)
-    yield db
-    db.dispose()
+# A migrated database with real commits across connections (concurrency, crashes).
+fresh_loyalty_db = dbkit.fresh_database_fixture("loyalty", "loyalty_sqlite_template", ALEMBIC_INI)
 
 
 @pytest.fixture

@@ -120,3 +120,16 @@ def consumer(app, feed: str = "profile", db=None) -> LoyaltyConsumer:
     return LoyaltyConsumer(
         feed=feed, policy=app.state.policy, db=db or app.state.db, client=None, feed_url="", token=lambda: ""
     )
+
+
+def retire_reward(client, auth, reward_id: str, version: int = 1) -> dict:
+    """Retires a reward under dual control: one supervisor asks, another approves."""
+    asked = client.patch(
+        f"/v1/loyalty/rewards/{reward_id}",
+        json={"is_retired": True},
+        headers={**auth("supervisor", sub="boss-maker"), "If-Match": f'"{version}"'},
+    )
+    assert asked.status_code == 202, asked.text
+    done = client.post(f"/v1/loyalty/approvals/{asked.json()['id']}/approve", headers=auth("supervisor", sub="boss-2"))
+    assert done.status_code == 200, done.text
+    return done.json()

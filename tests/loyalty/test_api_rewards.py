@@ -83,11 +83,7 @@ def test_list_rewards_shows_the_available_catalogue_by_code(client, auth, clock)
     f.reward(client, auth, code="b-later", active_from=(clock() + timedelta(days=5)).isoformat())
     f.reward(client, auth, code="a-now")
     retired = f.reward(client, auth, code="c-retired")
-    client.patch(
-        f"/v1/loyalty/rewards/{retired['id']}",
-        json={"is_retired": True},
-        headers={**auth("supervisor"), "If-Match": '"1"'},
-    )
+    f.retire_reward(client, auth, retired["id"])
     listed = client.get("/v1/loyalty/rewards", headers=auth("customer")).json()
     assert [r["code"] for r in listed["items"]] == ["a-now"]
     everything = client.get(

@@ -3,17 +3,15 @@ total, an adjustment is a pending request until a supervisor or admin other than
 (posted once, in the maker's name) or rejects it; one pending per account; requests expire; each step is
 on the feed and in the audit chain; every route's success, declared errors and roles."""
 
-import threading
 import uuid
 
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from services.common.audit_chain import verify
-from services.common.auth import Principal
 from services.loyalty.app import create_app
 from services.loyalty.models import ADJUSTMENTS, audit_chain
-from services.loyalty.service import adjustments
+from tests.approvals_kit import check_decisions, check_expiry, check_routes, race_approvals, steps_on_feed_and_chain
 from tests.loyalty import factories as f
 from tests.loyalty.conftest import Clock, loyalty_settings
 
@@ -177,24 +175,75 @@ def test_racing_approvals_post_once(fresh_loyalty_db, auth):
     with TestClient(app, raise_server_exceptions=False) as client:
         cid = f.enrol(client, auth)
         pid = _adjust(client, auth, cid, 2000).json()["id"]
-        outcomes: list[str] = []
-
-        def checker(n: int) -> None:
-            try:
-                adjustments.approve(
-                    fresh_loyalty_db,
-                    approval_id=pid,
-                    checker=Principal(f"boss-{n}", "supervisor", "BR0001"),
-                    policy=app.state.policy,
-                )
-                outcomes.append("approved")
-            except Exception as err:  # noqa: BLE001 - each loser's refusal is the point
-                outcomes.append(getattr(err, "code", type(err).__name__))
-
-        threads = [threading.Thread(target=checker, args=(n,)) for n in range(6)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-        assert sorted(outcomes) == ["approval_decided"] * 5 + ["approved"]
+        assert race_approvals(app, fresh_loyalty_db, pid) == ["approval_decided"] * 5 + ["approved"]
         assert f.balance(client, auth, cid) == 2000
+
+
+def _retire(client, auth, rid, sub="boss-maker", version=1, **fields):
+    return client.patch(
+        f"/v1/loyalty/rewards/{rid}",
+        json={"is_retired": True, **fields},
+        headers={**auth("supervisor", sub=sub), "If-Match": f'"{version}"'},
+    )
+
+
+def test_retiring_a_reward_waits_for_another_supervisor(client, auth, loyalty_app):
+    rid = f.reward(client, auth)["id"]
+    asked = _retire(client, auth, rid, stock=5)
+    assert asked.status_code == 202, asked.text
+    body = asked.json()
+    assert (body["action"], body["why"], body["payload"]["changes"]) == (
+        "reward.retire", "retirement", {"is_retired": True, "stock": 5}
+    )  # fmt: skip
+    assert client.get(f"/v1/loyalty/rewards/{rid}", headers=auth("staff")).json()["is_retired"] is False
+    assert _retire(client, auth, rid, sub="boss-other").json()["code"] == "approval_pending"
+    done = client.post(f"/v1/loyalty/approvals/{body['id']}/approve", headers=auth("admin", sub="root"))
+    assert done.status_code == 200 and done.json()["result"] == {"version": 2}
+    got = client.get(f"/v1/loyalty/rewards/{rid}", headers=auth("staff")).json()
+    assert (got["is_retired"], got["stock"], got["version"]) == (True, 5, 2)
+    steps, _chain = steps_on_feed_and_chain(client, auth, loyalty_app, body["id"])
+    assert steps == ["approval.requested", "approval.approved"]
+
+
+def test_other_reward_changes_and_a_stale_request(client, auth):
+    rid = f.reward(client, auth)["id"]
+    changed = client.patch(
+        f"/v1/loyalty/rewards/{rid}", json={"stock": 9}, headers={**auth("supervisor"), "If-Match": '"1"'}
+    )
+    assert changed.status_code == 200  # not a retirement: made at once
+    pid = _retire(client, auth, rid, version=2).json()["id"]
+    assert (
+        client.patch(
+            f"/v1/loyalty/rewards/{rid}", json={"stock": 8}, headers={**auth("supervisor"), "If-Match": '"2"'}
+        ).status_code
+        == 200
+    )
+    stale = client.post(f"/v1/loyalty/approvals/{pid}/approve", headers=auth("admin"))
+    assert stale.status_code == 412
+    assert client.get(f"/v1/loyalty/approvals/{pid}", headers=auth("staff")).json()["status"] == "pending"
+    assert _retire(client, auth, rid, version=1).status_code == 412  # checked when asked too
+
+
+def test_reward_retirement_decisions_roles_and_expiry(client, auth, loyalty_app, clock):
+    rid = f.reward(client, auth)["id"]
+    pid = _retire(client, auth, rid).json()["id"]
+    check_routes(client, auth, "/v1/loyalty/approvals", pid)
+    check_decisions(client, auth, "/v1/loyalty/approvals", pid, maker="boss-maker")
+    pid2 = _retire(client, auth, rid).json()["id"]
+    check_expiry(client, auth, loyalty_app, "/v1/loyalty/approvals", pid2, clock, hours=72)
+
+
+def test_without_dual_control_a_supervisor_retires_a_reward_alone(loyalty_db, auth, clock):
+    app = create_app(loyalty_settings(loyalty_db.url, dual_control_reward_retire=False), db=loyalty_db, clock=clock)
+    with TestClient(app, raise_server_exceptions=False) as client:
+        rid = f.reward(client, auth)["id"]
+        assert _retire(client, auth, rid).status_code == 200
+
+
+def test_racing_approvals_retire_a_reward_once(fresh_loyalty_db, auth):
+    app = create_app(loyalty_settings(fresh_loyalty_db.url), db=fresh_loyalty_db, clock=Clock())
+    with TestClient(app, raise_server_exceptions=False) as client:
+        rid = f.reward(client, auth)["id"]
+        pid = _retire(client, auth, rid).json()["id"]
+        assert race_approvals(app, fresh_loyalty_db, pid) == ["approval_decided"] * 5 + ["approved"]
+        assert client.get(f"/v1/loyalty/rewards/{rid}", headers=auth("staff")).json()["version"] == 2

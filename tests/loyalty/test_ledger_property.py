@@ -12,7 +12,7 @@ from sqlalchemy import select
 from services.common.auth import Principal
 from services.common.db import Database
 from services.common.errors import Conflict
-from services.loyalty.app import build_policy
+from services.loyalty.app import build_approvals, build_policy
 from services.loyalty.models import LedgerEntry, PointsAccount
 from services.loyalty.service import accounts, adjustments, expiry, rewards
 from services.loyalty.service.classes import ClassCatalogue
@@ -44,15 +44,17 @@ def test_balance_equals_ledger_and_lots_after_any_sequence(loyalty_sqlite_templa
     path = dbkit.copy_sqlite(loyalty_sqlite_template, tmp_path_factory.mktemp("prop") / "loyalty.db")
     db = Database(dbkit.sqlite_url(path))
     clock = Clock(START)
-    policy = build_policy(loyalty_settings(db.url), clock)
+    settings = loyalty_settings(db.url)
+    policy = build_policy(settings, clock)
+    book = build_approvals(settings, policy)
     try:
-        _run(db, policy, clock, ops)
+        _run(db, policy, book, clock, ops)
         _assert_invariant(db)
     finally:
         db.dispose()
 
 
-def _run(db, policy, clock, ops):
+def _run(db, policy, book, clock, ops):
     for cid in CUSTOMERS:
         accounts.enrol_customer(db, customer_id=cid, policy=policy)
         adjustments.adjust_points(
@@ -65,6 +67,7 @@ def _run(db, policy, clock, ops):
             present=None,
             present_pending=None,
             policy=policy,
+            book=book,
         )
     create_rule(
         db,
@@ -113,6 +116,7 @@ def _run(db, policy, clock, ops):
                     present=None,
                     present_pending=None,
                     policy=policy,
+                    book=book,
                 )
             elif kind == "earn":
                 txn = Transaction(f"t{n}", f"E{n}", "deposit", value, "counter", clock(), None)

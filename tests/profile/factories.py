@@ -122,3 +122,16 @@ def ingest(client, headers: dict, items: list[dict]) -> dict:
     resp = client.post("/v1/transactions:batch", json={"items": items}, headers=headers)
     assert resp.status_code == 200, resp.text
     return resp.json()
+
+
+def erase(client, auth, customer_id: str, body: dict, role: str = "supervisor", sub: str = "sup-1"):
+    """An erasure staff ask for, under dual control: asked by `role`, approved by an admin other than the
+    maker. (status, body): 201 and the erasure request once done, else the refusal's status and problem."""
+    asked = client.post(f"/v1/customers/{customer_id}/erasure-requests", json=body, headers=auth(role, sub=sub))
+    if asked.status_code != 202:
+        return asked.status_code, asked.json()
+    done = client.post(f"/v1/customers/approvals/{asked.json()['id']}/approve", headers=auth("admin", sub="checker-9"))
+    if done.status_code != 200:
+        return done.status_code, done.json()
+    listed = client.get(f"/v1/customers/{customer_id}/erasure-requests", headers=auth("admin")).json()["items"]
+    return 201, listed[-1]

@@ -145,8 +145,8 @@ def test_erasure_deletes_needs_and_holdings(client, auth, customer):
     client.put(f"/v1/customers/{cid}/holdings/H1", json=HOLDING, headers=auth("system"))
     erased = client.post(
         f"/v1/customers/{cid}/erasure-requests",
-        json={"reason": "PIPL art. 47 request at counter", "requested_via": "counter"},
-        headers=auth("supervisor"),
+        json={"reason": "PIPL art. 47 request in the app", "requested_via": "mobile"},
+        headers=auth("customer", sub=cid),  # the customer's own request is not under dual control
     )
     assert erased.status_code == 201, erased.text
     assert "customer_needs (deleted)" in erased.json()["erased_fields"]

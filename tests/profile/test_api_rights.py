@@ -154,13 +154,10 @@ def test_erasure_leaves_no_personal_value_in_any_row(client, auth, full_customer
         vault.lookup_hash(body["phone"], PHONE_FIELD),
     ]
     assert body["name"] in before and vault.lookup_hash(body["phone"], PHONE_FIELD) in before  # the scan can see them
-    resp = client.post(
-        f"/v1/customers/{c['id']}/erasure-requests",
-        json={"reason": "PIPL art. 47 request at counter", "requested_via": "counter"},
-        headers=auth("supervisor", sub="sup-7"),
+    status, req = f.erase(
+        client, auth, c["id"], {"reason": "PIPL art. 47 request at counter", "requested_via": "counter"}, sub="sup-7"
     )
-    assert resp.status_code == 201
-    req = resp.json()
+    assert status == 201
     assert req["requested_by_sub"] == "sup-7" and "customer.id_number" in req["erased_fields"]
     assert any("transaction_record" in r["records"] for r in req["retained"])
     after = _all_rows_text(profile_db)
@@ -206,11 +203,7 @@ def test_erasure_keeps_retained_records_and_emits_customer_erased(client, auth, 
 
 def test_erased_customer_can_register_again_with_the_same_identity(client, auth, full_customer):
     c, body = full_customer
-    client.post(
-        f"/v1/customers/{c['id']}/erasure-requests",
-        json={"reason": "request", "requested_via": "letter"},
-        headers=auth("admin"),
-    )
+    assert f.erase(client, auth, c["id"], {"reason": "request", "requested_via": "letter"}, role="admin")[0] == 201
     fresh = {**body, "phone": f.mobile()}
     assert client.post("/v1/customers", json=fresh, headers=auth("staff")).status_code == 201
 
@@ -219,7 +212,7 @@ def test_second_erasure_is_409_and_erased_customer_cannot_change(client, auth, f
     c, _ = full_customer
     url = f"/v1/customers/{c['id']}/erasure-requests"
     body = {"reason": "request", "requested_via": "counter"}
-    assert client.post(url, json=body, headers=auth("admin")).status_code == 201
+    assert f.erase(client, auth, c["id"], body, role="admin")[0] == 201
     again = client.post(url, json=body, headers=auth("admin"))
     assert again.status_code == 409 and again.json()["code"] == "customer_erased"
     log = client.post(
@@ -271,9 +264,7 @@ def test_erasure_scrubs_a_contact_persons_name_from_past_events(client, auth):
     feed = lambda: client.get("/v1/events", headers=auth("system")).json()["items"]  # noqa: E731
     assert "钱新人" in str(feed())
     body = {"reason": "request", "requested_via": "letter"}
-    assert (
-        client.post(f"/v1/customers/{org['id']}/erasure-requests", json=body, headers=auth("admin")).status_code == 201
-    )
+    assert f.erase(client, auth, org["id"], body, role="admin")[0] == 201
     events = feed()
     assert "钱新人" not in str(events) and "赵联系" not in str(events)
     assert [e["data"]["changed"] for e in events if e["type"] == "customer.updated"] == [["contact_name"]]

@@ -29,7 +29,7 @@ def test_the_sweep_erases_customers_closed_longer_than_the_retention(client, aut
     db, privacy = profile_app.state.db, profile_app.state.privacy
     settings = profile_settings(db.url, retention_closed_customer_years=10, job_retention_sweep_schedule="15 2 * * *")
     clock = ManualClock(datetime.now(UTC))
-    runner = build_jobs(settings, db, privacy, clock)
+    runner = build_jobs(settings, db, privacy, clock, profile_app.state.approvals)
     assert runner.tick() == []  # a new installation starts with the next window
     # the recent one was "closed" nine years later than the old one: move the old one's closure back
     with db.write() as s:
@@ -37,7 +37,7 @@ def test_the_sweep_erases_customers_closed_longer_than_the_retention(client, aut
         s.get(Customer, uuid.UUID(recent["id"])).closed_at = years_before(clock.now, 10) + timedelta(days=2)
         s.commit()
     clock.now += timedelta(days=1)
-    assert "retention_sweep" in runner.tick()  # with month_partitions, also daily
+    assert "retention_sweep" in runner.tick()  # with month_partitions and the approvals' expiry, also due
     assert runner.tick() == []  # once per window
 
     supervisor = auth("supervisor")
@@ -51,7 +51,7 @@ def test_the_sweep_erases_customers_closed_longer_than_the_retention(client, aut
     assert [e["subject_id"] for e in events if e["type"] == "customer.erased"] == [closed["id"]]
 
     clock.now += timedelta(days=5)  # the next windows find the other one past its period too
-    assert "retention_sweep" in runner.tick()  # with month_partitions, also daily
+    assert "retention_sweep" in runner.tick()  # with month_partitions and the approvals' expiry, also due
     assert client.get(f"/v1/customers/{recent['id']}", headers=supervisor).json()["name"].startswith("ERASED-")
     assert client.get(f"/v1/customers/{open_['id']}", headers=supervisor).json()["status"] == "active"
 

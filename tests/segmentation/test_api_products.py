@@ -28,8 +28,15 @@ def patch(client, auth, pid, body, version="1", role="supervisor"):
 
 
 def retire(client, auth, pid, version=None, role="supervisor"):
-    headers = auth(role) | ({"If-Match": f'"{version}"'} if version is not None else {})
-    return client.post(f"/v1/products/{pid}/retire", headers=headers)
+    """Retirement under dual control: asked by `role`, approved by an admin other than the maker; the
+    answer is the product as read after approval (or the refusal of the request)."""
+    headers = auth(role, sub="maker-1") | ({"If-Match": f'"{version}"'} if version is not None else {})
+    asked = client.post(f"/v1/products/{pid}/retire", headers=headers)
+    if asked.status_code != 202:
+        return asked
+    done = client.post(f"/v1/products/approvals/{asked.json()['id']}/approve", headers=auth("admin", sub="checker-1"))
+    assert done.status_code == 200, done.text
+    return client.get(f"/v1/products/{pid}", headers=auth("staff"))
 
 
 def codes(client, auth, cid) -> list[str]:

@@ -7,11 +7,13 @@ from fastapi import APIRouter, Body, Query
 from fastapi.responses import JSONResponse
 
 from services.common.access import CustomerOrStaff, Staff, Supervisor, SupervisorOrSystemJobsRun
+from services.common.approvals_api import approvals_router, present
 from services.common.deps import Cursor, Db, IdemKey, Limit, replay
 from services.common.errors import InvalidInput, problem_responses
 from services.common.idempotency import StoredResponse, idempotency_request
 from services.common.personal_data import Purpose
 from services.feedback.api.deps import ComplaintCtx, SurveyCtx, zoned
+from services.feedback.schemas.approvals import ApprovalPage, ApprovalRead
 from services.feedback.schemas.complaints import (
     CodeLists,
     ComplaintCreate,
@@ -26,6 +28,16 @@ from services.feedback.schemas.reports import ComplaintReport
 from services.feedback.service import complaint_steps, complaints, escalations, reports
 
 router = APIRouter(prefix="/v1/complaints", tags=["complaints"])
+# Dual control of the second extension: the checkers' queue and decisions.
+approvals = approvals_router(
+    "/v1/complaints/approvals",
+    ApprovalRead,
+    ApprovalPage,
+    noun="complaint",
+    approve_says="The extension is appended in the maker's name with the checker as `approved_by`; 409 "
+    "`complaint_overdue`, `complaint_transition_illegal` or `complaint_extension_exhausted` when the complaint no "
+    "longer allows it (the request stays pending).",
+)
 
 
 @router.get(
@@ -164,9 +176,16 @@ def read_complaint(
     response_model=ComplaintRead,
     summary="Take one step: acknowledge, assign, investigate, extend, pause, resume, add_facts, decide, "
     "close, withdraw, request_review, decide_review, note",
-    responses=problem_responses(401, 403, 404, 409, 422),
+    description="A second extension (to the maximum) is, under dual control (`FEEDBACK_DUAL_CONTROL_SECOND_EXTENSION`, "
+    "on by default), not applied: the answer is 202 with the pending approval request, applied when a supervisor or "
+    "admin other than the maker approves it (`POST /v1/complaints/approvals/{id}/approve`); 409 `approval_pending` "
+    "while one waits for the complaint.",
+    responses={**problem_responses(401, 403, 404, 409, 422), 202: {"model": ApprovalRead, "description": "pending"}},
 )
 def add_step(
     complaint_id: uuid.UUID, body: Annotated[StepCreate, Body()], principal: CustomerOrStaff, db: Db, ctx: ComplaintCtx
-) -> ComplaintRead:
-    return complaint_steps.add_step(db, complaint_id=complaint_id, step_in=body, actor=principal, ctx=ctx)
+):
+    result = complaint_steps.add_step(db, complaint_id=complaint_id, step_in=body, actor=principal, ctx=ctx)
+    if isinstance(result, ComplaintRead):
+        return result
+    return JSONResponse(present(ApprovalRead, result, ctx.clock()).model_dump(mode="json"), status_code=202)

@@ -5,12 +5,13 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import RowMapping, exc, select
 from sqlalchemy.orm import Session
 
 from services.common.access import STAFF, SUPERVISOR
+from services.common.approvals import Executor, maker_of, pending_conflict
 from services.common.auth import Principal
-from services.common.db import Database
+from services.common.db import Database, is_unique_violation
 from services.common.errors import Conflict, Forbidden, InvalidInput
 from services.common.outbox import record_event
 from services.feedback.models import Complaint, ComplaintStep, Survey, SurveyInvitation, outbox
@@ -32,12 +33,24 @@ from services.feedback.service.complaints import (
 from services.feedback.service.deadlines import Deadline, compute_deadline
 from services.feedback.service.free_text import NOTE_FIELD, seal_step_data
 
+EXTEND = "complaint.extend"
+
 
 def add_step(
     db: Database, *, complaint_id: uuid.UUID, step_in, actor: Principal, ctx: ComplaintContext
-) -> ComplaintRead:
+) -> ComplaintRead | RowMapping:
     """Applies one action through the state machine: 409 `complaint_transition_illegal` (with the
-    allowed actions) when the state does not allow it, 403 when the role may not take it."""
+    allowed actions) when the state does not allow it, 403 when the role may not take it. A second
+    extension under dual control is not applied: the pending approval request is returned."""
+    try:
+        return _add_step(db, complaint_id, step_in, actor, ctx)
+    except exc.IntegrityError as err:  # a racing request for the same complaint won the pending slot
+        if not is_unique_violation(err):
+            raise
+        raise pending_conflict(EXTEND, str(complaint_id)) from None
+
+
+def _add_step(db: Database, complaint_id: uuid.UUID, step_in, actor: Principal, ctx: ComplaintContext):
     now = ctx.clock()
     action = step_in.action
     with db.write() as s:
@@ -57,6 +70,15 @@ def add_step(
                 allowed_actions=allowed,
             )
         data, to_state = _step_data(c, step_in, actor, d, steps, ctx, now)
+        if action == "extend" and ctx.approvals is not None and "approved_by" in data:
+            payload = {"complaint_id": str(c.id), "note": getattr(step_in, "note", None), **data}
+            del payload["approved_by"]
+            row = ctx.approvals.request(
+                s, action=EXTEND, object_id=str(c.id), payload=payload, why="second_extension", maker=actor, now=now,
+                to_days=data["to_days"],
+            )  # fmt: skip
+            s.commit()
+            return row
         step = append_step(
             s,
             c,
@@ -154,7 +176,7 @@ def _extension(step_in, actor: Principal, d: Deadline, ctx: ComplaintContext, no
         )
     if d.limit_days < rules.extended_days:
         return {"to_days": rules.extended_days, "reason": step_in.reason}
-    if not SUPERVISOR.admits(actor.role):
+    if ctx.approvals is None and not SUPERVISOR.admits(actor.role):
         raise Forbidden("A second extension needs a supervisor's approval", code="extension_approval_required")
     if step_in.notice_sent_at is None:
         raise InvalidInput(
@@ -172,6 +194,35 @@ def _extension(step_in, actor: Principal, d: Deadline, ctx: ComplaintContext, no
         "approved_by": actor.sub,
         "notice_sent_at": iso_time(step_in.notice_sent_at),
     }
+
+
+def extension_executor(ctx: ComplaintContext) -> Executor:
+    def extend_approved(s: Session, row: RowMapping, checker: Principal, now: datetime) -> dict[str, Any]:
+        """Appends the second extension in the maker's name, approved by the checker, if the complaint
+        still allows it (409 otherwise: the request stays pending, and a checker rejects it)."""
+        p, maker = row["payload"], maker_of(row)
+        c = load_visible(s, uuid.UUID(p["complaint_id"]), checker, lock=True)
+        steps = load_steps(s, c.id)
+        d = compute_deadline(c.received_at, step_views(steps), ctx.rules, now)
+        if "extend" not in allowed_actions(c.state, d.is_paused):
+            raise Conflict(
+                f"The complaint is {c.state}; it can no longer be extended", code="complaint_transition_illegal"
+            )
+        if d.overdue:
+            raise Conflict("The deadline has already passed; it can no longer be extended", code="complaint_overdue")
+        if d.limit_days != ctx.rules.extended_days:
+            raise Conflict("The complaint's time limit changed since the request", code="complaint_extension_exhausted")
+        data = {
+            "to_days": p["to_days"],
+            "reason": p["reason"],
+            "approved_by": checker.sub,
+            "notice_sent_at": p["notice_sent_at"],
+            "approval_id": row["id"],
+        }
+        append_step(s, c, action="extend", to_state=c.state, actor=maker, at=now, note=p.get("note"), data=data)
+        return {"to_days": p["to_days"]}
+
+    return extend_approved
 
 
 def _events(s: Session, c: Complaint, action: str, data: dict, now: datetime, ctx: ComplaintContext) -> None:

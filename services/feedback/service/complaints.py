@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from sqlmodel import col
 
 from services.common.access import CUSTOMER_OR_STAFF, SUPERVISOR, AccessRule
+from services.common.approvals import ApprovalBook
 from services.common.audit_chain import append as append_audit
 from services.common.auth import Principal
 from services.common.db import Database
@@ -83,6 +84,8 @@ class ComplaintContext:
     clock: Callable[[], datetime]
     handling_survey_id: str = ""
     reveal_roles: frozenset[str] = frozenset({"supervisor", "admin"})  # who may read free text in full
+    # The second extension under dual control (services.common.approvals); None: a supervisor alone.
+    approvals: ApprovalBook | None = None
 
 
 def complaint_not_found(complaint_id: Any) -> NotFound:

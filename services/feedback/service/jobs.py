@@ -5,6 +5,7 @@ sweep (services.feedback.service.retention)."""
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
+from services.common.approvals import ApprovalBook, expiry_job
 from services.common.auth import Principal
 from services.common.db import Database
 from services.common.jobs import Job, JobRunner, Schedule, holder_name
@@ -18,7 +19,7 @@ SWEEPER = Principal(sub="feedback-overdue-sweep", role="system")
 
 
 def build_jobs(
-    settings: FeedbackSettings, db: Database, ctx: ComplaintContext, clock: Callable[[], datetime]
+    settings: FeedbackSettings, db: Database, ctx: ComplaintContext, clock: Callable[[], datetime], book: ApprovalBook
 ) -> JobRunner:
     def sweep() -> str:
         return f"{sweep_overdue(db, actor=SWEEPER, ctx=ctx).newly_flagged} complaints newly overdue"
@@ -31,5 +32,6 @@ def build_jobs(
     jobs = [
         Job("overdue_sweep", Schedule(settings.job_overdue_sweep_schedule, zone), sweep, timedelta(minutes=30)),
         Job("retention_sweep", Schedule(settings.job_retention_sweep_schedule, zone), retention, timedelta(hours=1)),
+        expiry_job(book, db, Schedule(settings.job_approvals_expiry_schedule, zone), clock),
     ]
     return JobRunner(db, job_run, jobs, clock, holder_name())

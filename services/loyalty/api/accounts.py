@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query, Response
 from fastapi.responses import JSONResponse
 
 from services.common.access import EveryoneLoyaltyRead, Staff
+from services.common.approvals_api import Book
 from services.common.auth import ensure_own_customer
 from services.common.deps import Cursor, Db, IdemKey, Limit, replay
 from services.common.errors import InvalidInput, problem_responses
@@ -121,6 +122,7 @@ def adjust(
     principal: Staff,
     db: Db,
     policy: Pol,
+    book: Book,
     idempotency_key: IdemKey = None,
 ):
     idem = idempotency_request(
@@ -134,14 +136,15 @@ def adjust(
         actor=principal,
         idem=idem,
         present=entry_body,
-        present_pending=lambda row: present_approval(row, policy).model_dump(mode="json"),
+        present_pending=lambda row: present_approval(row, policy.now()).model_dump(mode="json"),
         policy=policy,
+        book=book,
     )
     if isinstance(result, StoredResponse):
         return replay(result)
     if isinstance(result, LedgerEntry):
         return present_entry(result)
-    return JSONResponse(present_approval(result, policy).model_dump(mode="json"), status_code=202)
+    return JSONResponse(present_approval(result, policy.now()).model_dump(mode="json"), status_code=202)
 
 
 @router.get(

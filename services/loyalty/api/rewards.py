@@ -4,14 +4,19 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Response
+from fastapi.responses import JSONResponse
 
 from services.common.access import CustomerOrStaff, EveryoneLoyaltyRead, StaffOrSystemVouchersUse, Supervisor
+from services.common.approvals_api import Book
 from services.common.auth import ensure_own_customer
 from services.common.deps import Cursor, Db, IdemKey, IfMatch, Limit, replay
 from services.common.errors import problem_responses
 from services.common.etag import etag_for, expected_version
 from services.common.idempotency import StoredResponse, idempotency_request
+from services.loyalty.api.approvals import present_approval
 from services.loyalty.api.deps import Classes, Pol, segments_checked
+from services.loyalty.models import Reward
+from services.loyalty.schemas.approvals import ApprovalRead
 from services.loyalty.schemas.rewards import (
     RedemptionCreate,
     RedemptionRead,
@@ -80,20 +85,28 @@ def read_reward(reward_id: RewardId, _p: EveryoneLoyaltyRead, db: Db, response: 
 @router.patch(
     "/rewards/{reward_id}",
     response_model=RewardRead,
-    summary="Change a reward (If-Match required; supervisor)",
-    description=SEGMENTS_CHECKED,
-    responses=problem_responses(401, 403, 404, 412, 422, 428, 503),
+    summary="Change a reward (If-Match required; supervisor); retiring one waits for a second supervisor",
+    description=SEGMENTS_CHECKED
+    + " A change that retires an active reward (`is_retired: true`) is, under dual control "
+    "(`LOYALTY_DUAL_CONTROL_REWARD_RETIRE`, on by default), not made: the answer is 202 with the pending approval "
+    "request holding the whole change, made when a supervisor or admin other than the maker approves it "
+    "(`POST /v1/loyalty/approvals/{id}/approve`). 409 `approval_pending` while one waits for the reward.",
+    responses={
+        **problem_responses(401, 403, 404, 409, 412, 422, 428, 503),
+        202: {"model": ApprovalRead, "description": "pending"},
+    },
 )
 def update_reward(
     reward_id: RewardId,
     body: RewardUpdate,
-    _p: Supervisor,
+    principal: Supervisor,
     db: Db,
     policy: Pol,
     classes: Classes,
+    book: Book,
     response: Response,
     if_match: IfMatch = None,
-) -> RewardRead:
+):
     changes = body.model_dump(exclude_unset=True)
     reward = rewards.update_reward(
         db,
@@ -102,7 +115,11 @@ def update_reward(
         expected_version=expected_version(if_match),
         policy=policy,
         classes=classes,
+        actor=principal,
+        book=book if book.controls(rewards.RETIRE) else None,
     )
+    if not isinstance(reward, Reward):
+        return JSONResponse(present_approval(reward, policy.now()).model_dump(mode="json"), status_code=202)
     response.headers["ETag"] = etag_for(reward.version)
     return RewardRead.model_validate(reward)
 

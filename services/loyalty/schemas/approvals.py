@@ -1,15 +1,13 @@
-"""Approval requests of dual control (maker-checker): what was asked, by whom, and how it was decided."""
+"""Approval requests of dual control (maker-checker) in loyalty: points adjustments and the retirement
+of a reward; the fields every service shares are the kit's (services.common.approvals_api)."""
 
 import uuid
-from datetime import datetime
-from typing import Annotated, Literal
+from typing import Any, Literal
 
-from pydantic import AfterValidator, Field
+from pydantic import Field
 
-from services.common.schema import RequestModel, ResponseModel
-from services.common.text import single_line
-
-ApprovalStatus = Literal["pending", "approved", "rejected", "expired"]
+from services.common.approvals_api import ApprovalReadBase
+from services.common.schema import ResponseModel
 
 
 class AdjustmentPayload(ResponseModel):
@@ -18,31 +16,23 @@ class AdjustmentPayload(ResponseModel):
     reason: str | None = Field(description="cleared when the customer is erased")
 
 
-class ApprovalRead(ResponseModel):
-    id: uuid.UUID
-    action: Literal["points.adjust"]
-    object_id: str = Field(description="the customer whose account the adjustment is for")
-    payload: AdjustmentPayload = Field(description="exactly what approval does")
-    why: Literal["over_limit", "over_daily_cap"] = Field(
-        description="over_limit: beyond the per-adjustment limit; over_daily_cap: beyond the maker's daily total"
+class RewardRetirementPayload(ResponseModel):
+    reward_id: uuid.UUID
+    version: int = Field(description="the reward's version the maker saw (If-Match); a later change makes approval 412")
+    changes: dict[str, Any] = Field(description="the PATCH body, made as one change on approval")
+
+
+class ApprovalRead(ApprovalReadBase):
+    action: Literal["points.adjust", "reward.retire"]
+    object_id: str = Field(description="points.adjust: the customer whose account it is for; reward.retire: the reward")
+    payload: AdjustmentPayload | RewardRetirementPayload = Field(description="exactly what approval does")
+    why: Literal["over_limit", "over_daily_cap", "retirement"] = Field(
+        description="over_limit: beyond the per-adjustment limit; over_daily_cap: beyond the maker's daily total; "
+        "retirement: retiring a reward is under dual control"
     )
-    status: ApprovalStatus
-    maker_sub: str
-    maker_role: str
-    maker_branch: str | None
-    requested_at: datetime
-    expires_at: datetime
-    decided_at: datetime | None
-    checker_sub: str | None
-    checker_role: str | None
-    note: str | None = Field(description="the checker's reason for a rejection")
-    entry_id: int | None = Field(description="the ledger entry an approval posted")
+    entry_id: int | None = Field(default=None, description="the ledger entry an approved adjustment posted")
 
 
 class ApprovalPage(ResponseModel):
     items: list[ApprovalRead]
     next_cursor: str | None
-
-
-class Rejection(RequestModel):
-    reason: Annotated[str, Field(min_length=5, max_length=500), AfterValidator(single_line)]

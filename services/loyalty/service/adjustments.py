@@ -13,14 +13,12 @@ from typing import Any
 from sqlalchemy import RowMapping, exc, func, select
 from sqlalchemy.orm import Session
 
-from services.common.approvals import decide, pending_conflict, request_approval
+from services.common.approvals import ApprovalBook, Executor, pending_conflict
 from services.common.audit_chain import append as append_audit
 from services.common.auth import Principal
 from services.common.db import Database, is_unique_violation
 from services.common.idempotency import IdempotencyRequest, StoredResponse, find_stored, store_response
-from services.common.outbox import record_event
-from services.common.pagination import oldest_first, page_of, time_id_key
-from services.loyalty.models import ADJUSTMENTS, LedgerEntry, approval, audit_chain, idempotency, outbox
+from services.loyalty.models import ADJUSTMENTS, LedgerEntry, audit_chain, idempotency
 from services.loyalty.service.ledger import Posting, commit, credit, debit, lock_account, require_active
 from services.loyalty.service.policy import Policy
 
@@ -38,6 +36,7 @@ def adjust_points(
     present,
     present_pending,
     policy: Policy,
+    book: ApprovalBook,
 ) -> LedgerEntry | RowMapping | StoredResponse:
     """The posted entry (201), or the pending approval request (202) when dual control applies. A debit
     the balance cannot cover is 409 points_insufficient (when posted, also when approved later).
@@ -57,18 +56,16 @@ def adjust_points(
                 commit(s, policy)
                 return entry
             payload = {"customer_id": str(customer_id), "points": points, "reason": reason}
-            row = request_approval(
+            row = book.request(
                 s,
-                approval,
                 action=ACTION,
                 object_id=str(customer_id),
                 payload=payload,
                 why=why,
                 maker=actor,
                 now=now,
-                ttl=policy.approval_ttl,
+                points=points,
             )
-            _step(s, row, "approval.requested", actor, now, points=points, why=why, expires_at=_iso(row["expires_at"]))
             if idem:
                 store_response(s, idempotency, idem, 202, present_pending(row))
             s.commit()
@@ -125,75 +122,13 @@ def _post(
     return entry
 
 
-def _step(s: Session, row: RowMapping, type_: str, actor: Principal, now: datetime, **data: Any) -> None:
-    """The step on the feed and in the audit chain (never the typed reason: it is free text)."""
-    body = {"approval_id": row["id"], "action": row["action"], **data}
-    record_event(s, outbox, type=type_, subject_id=row["object_id"], data=body)
-    append_audit(
-        s,
-        audit_chain,
-        action=type_,
-        actor_sub=actor.sub,
-        actor_role=actor.role,
-        subject=row["object_id"],
-        at=now,
-        detail={**body, "maker_sub": row["maker_sub"]},
-    )
-
-
-def _iso(moment: datetime) -> str:
-    return moment.isoformat().replace("+00:00", "Z")
-
-
-def approve(db: Database, *, approval_id: str, checker: Principal, policy: Policy) -> tuple[RowMapping, LedgerEntry]:
-    """Posts the adjustment the request holds, in its maker's name, exactly once."""
-    now = policy.now()
-    with db.write() as s:
-        row = decide(s, approval, approval_id, checker=checker, approve=True, now=now)
+def executor(policy: Policy) -> Executor:
+    def post_approved(s: Session, row: RowMapping, _checker: Principal, _now: datetime) -> dict[str, Any]:
+        """Posts the adjustment the request holds, in its maker's name (409 points_insufficient when the
+        balance no longer covers a debit: the request stays pending)."""
         p = row["payload"]
-        entry = _post(
-            s,
-            uuid.UUID(p["customer_id"]),
-            p["points"],
-            p["reason"],
-            row["maker_sub"],
-            row["maker_role"],
-            policy,
-            approval_id=row["id"],
-        )
-        s.execute(approval.update().where(approval.c.id == approval_id).values(result={"entry_id": entry.id}))
-        _step(s, row, "approval.approved", checker, now, entry_id=entry.id)
-        row = s.execute(select(approval).where(approval.c.id == approval_id)).mappings().one()
-        commit(s, policy)
-    return row, entry
+        customer_id = uuid.UUID(p["customer_id"])
+        entry = _post(s, customer_id, p["points"], p["reason"], row["maker_sub"], row["maker_role"], policy, row["id"])
+        return {"entry_id": entry.id}
 
-
-def reject(db: Database, *, approval_id: str, checker: Principal, reason: str, policy: Policy) -> RowMapping:
-    now = policy.now()
-    with db.write() as s:
-        row = decide(s, approval, approval_id, checker=checker, approve=False, now=now, note=reason)
-        _step(s, row, "approval.rejected", checker, now)
-        s.commit()
-    return row
-
-
-def read_approval(db: Database, *, approval_id: str) -> RowMapping | None:
-    with db.read() as s:
-        return s.execute(select(approval).where(approval.c.id == approval_id)).mappings().first()
-
-
-def list_approvals(db: Database, *, status: str | None, now: datetime, limit: int, cursor: str | None):
-    """Oldest first (a queue to work through); `pending` leaves out requests past their expiry, which
-    `expired` includes."""
-    stmt = select(approval)
-    lapsed = (approval.c.status == "pending") & (approval.c.expires_at <= now)
-    if status == "pending":
-        stmt = stmt.where(approval.c.status == "pending", approval.c.expires_at > now)
-    elif status == "expired":
-        stmt = stmt.where((approval.c.status == "expired") | lapsed)
-    elif status is not None:
-        stmt = stmt.where(approval.c.status == status)
-    with db.read() as s:
-        rows = s.execute(oldest_first(stmt, approval.c.requested_at, approval.c.id, cursor, limit)).all()
-    page, next_cursor = page_of(rows, limit, time_id_key("requested_at"))
-    return [r._mapping for r in page], next_cursor
+    return post_approved

@@ -1,8 +1,10 @@
-"""Loyalty's scheduled jobs: points expiry and the ledger check (services.common.jobs)."""
+"""Loyalty's scheduled jobs: points expiry, the ledger check and the expiry of approval requests
+(services.common.jobs)."""
 
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
+from services.common.approvals import ApprovalBook, expiry_job
 from services.common.db import Database
 from services.common.jobs import Job, JobRunner, Schedule, holder_name
 from services.loyalty.config import LoyaltySettings
@@ -17,6 +19,7 @@ def build_jobs(
     db: Database,
     policy: Policy,
     clock: Callable[[], datetime],
+    book: ApprovalBook,
     on_ledger_check: Callable[[int], None] = lambda mismatched: None,
 ) -> JobRunner:
     """`on_ledger_check(mismatched accounts)`: where the check's finding goes (the app's gauge)."""
@@ -34,5 +37,6 @@ def build_jobs(
     jobs = [
         Job("points_expiry", Schedule(settings.job_points_expiry_schedule, zone), expire, timedelta(hours=2)),
         Job("ledger_check", Schedule(settings.job_ledger_check_schedule, zone), check, timedelta(hours=1)),
+        expiry_job(book, db, Schedule(settings.job_approvals_expiry_schedule, zone), clock),
     ]
     return JobRunner(db, job_run, jobs, clock, holder_name())

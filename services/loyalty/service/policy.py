@@ -2,7 +2,7 @@
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta, tzinfo
+from datetime import UTC, datetime, tzinfo
 from zoneinfo import ZoneInfo
 
 from services.common.db import utcnow
@@ -21,7 +21,6 @@ class Policy:
     expiry_months: int = 12
     staff_adjust_limit: int = 1000
     adjust_daily_cap: int = 5000
-    approval_ttl: timedelta = timedelta(hours=72)
     tiers: tuple[tuple[str, int], ...] = (("silver", 10_000), ("gold", 50_000), ("platinum", 200_000))
     clock: Callable[[], datetime] = utcnow
     sink: Sink = field(default=_discard)

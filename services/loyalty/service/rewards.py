@@ -8,10 +8,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import exc, func, select, update
+from sqlalchemy import RowMapping, exc, func, select, update
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
+from services.common.approvals import ApprovalBook, Executor, pending_conflict
 from services.common.auth import Principal
 from services.common.db import Database, is_unique_violation, rows_affected
 from services.common.errors import Conflict, InvalidInput, NotFound
@@ -56,6 +57,10 @@ def create_reward(db: Database, *, fields: dict[str, Any], policy: Policy, class
         return reward
 
 
+RETIRE = "reward.retire"
+TIMES = frozenset({"active_until"})
+
+
 def update_reward(
     db: Database,
     *,
@@ -64,31 +69,69 @@ def update_reward(
     expected_version: int,
     policy: Policy,
     classes: ClassCatalogue,
-) -> Reward:
+    actor: Principal,
+    book: ApprovalBook | None = None,
+) -> Reward | RowMapping:
     """Only the fields given change; 412 when stale; null only where a value may be absent; 422 for an
-    eligible segment that is no class."""
+    eligible segment that is no class. With `book` (retirement under dual control), a change that
+    retires an active reward is not made: it is stored as a pending approval request (returned), and
+    made when a supervisor other than the maker approves it; 409 approval_pending while one waits."""
     nulls = [k for k, v in changes.items() if v is None and k not in NULLABLE]
     if nulls:
         raise InvalidInput([{"loc": ["body", k], "msg": "may not be null", "type": "null_not_allowed"} for k in nulls])
     classes.check("eligible_segments", changes.get("eligible_segments"))
-    with db.write() as s:
-        reward = s.get(Reward, reward_id, with_for_update=True)
-        if reward is None:
-            raise reward_not_found(reward_id)
-        check_version(reward.version, expected_version)
-        until = changes.get("active_until", reward.active_until)
-        if until is not None and until <= reward.active_from:
-            raise InvalidInput(
-                [{"loc": ["body", "active_until"], "msg": "must be after active_from", "type": "window"}]
-            )
-        changed = {k: v for k, v in changes.items() if getattr(reward, k) != v}
-        if changed:
-            for k, v in changed.items():
-                setattr(reward, k, v)
-            reward.version += 1
-            reward.updated_at = policy.now()
-        commit(s, policy)
-        return reward
+    try:
+        with db.write() as s:
+            reward = _checked(s, reward_id, changes, expected_version)
+            if book is not None and changes.get("is_retired") is True and not reward.is_retired:
+                plain = {k: v.isoformat() if isinstance(v, datetime) else v for k, v in changes.items()}
+                payload = {"reward_id": str(reward_id), "version": expected_version, "changes": plain}
+                row = book.request(
+                    s, action=RETIRE, object_id=str(reward_id), payload=payload, why="retirement", maker=actor,
+                    now=policy.now(),
+                )  # fmt: skip
+                s.commit()
+                return row
+            _apply(reward, changes, policy)
+            commit(s, policy)
+            return reward
+    except exc.IntegrityError as err:  # a racing request for the same reward won the pending slot
+        if not is_unique_violation(err):
+            raise
+        raise pending_conflict(RETIRE, str(reward_id)) from None
+
+
+def _checked(s: Session, reward_id: uuid.UUID, changes: dict[str, Any], expected_version: int) -> Reward:
+    reward = s.get(Reward, reward_id, with_for_update=True)
+    if reward is None:
+        raise reward_not_found(reward_id)
+    check_version(reward.version, expected_version)
+    until = changes.get("active_until", reward.active_until)
+    if until is not None and until <= reward.active_from:
+        raise InvalidInput([{"loc": ["body", "active_until"], "msg": "must be after active_from", "type": "window"}])
+    return reward
+
+
+def _apply(reward: Reward, changes: dict[str, Any], policy: Policy) -> None:
+    changed = {k: v for k, v in changes.items() if getattr(reward, k) != v}
+    if changed:
+        for k, v in changed.items():
+            setattr(reward, k, v)
+        reward.version += 1
+        reward.updated_at = policy.now()
+
+
+def retirement_executor(policy: Policy) -> Executor:
+    def retire_approved(s: Session, row: RowMapping, _checker: Principal, _now: datetime) -> dict[str, Any]:
+        """Makes the change the request holds (412 when the reward changed since: the request stays
+        pending, and a checker rejects it)."""
+        p = row["payload"]
+        changes = {k: datetime.fromisoformat(v) if k in TIMES and v else v for k, v in p["changes"].items()}
+        reward = _checked(s, uuid.UUID(p["reward_id"]), changes, p["version"])
+        _apply(reward, changes, policy)
+        return {"version": reward.version}
+
+    return retire_approved
 
 
 def read_reward(db: Database, *, reward_id: uuid.UUID) -> Reward:

@@ -15,6 +15,7 @@ from services.profile.api import (
 )
 
 routers = [
+    customers.approvals,  # before /v1/customers/{customer_id}
     customers.batch_router,
     customers.router,
     transactions.router,

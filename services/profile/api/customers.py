@@ -4,7 +4,9 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
+from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
+from starlette.convertors import StringConvertor, register_url_convertor
 
 from services.common.access import (
     CustomerOrStaff,
@@ -14,6 +16,7 @@ from services.common.access import (
     Supervisor,
     SystemOrAdminCustomersWrite,
 )
+from services.common.approvals_api import approvals_router, present
 from services.common.auth import ensure_own_customer
 from services.common.branch_scope import Reach
 from services.common.deps import Cursor, Db, IdemKey, IfMatch, Limit, Now, replay
@@ -22,7 +25,8 @@ from services.common.etag import etag_for, expected_version
 from services.common.idempotency import StoredResponse, idempotency_request
 from services.common.personal_data import Purpose
 from services.common.responses import model_response
-from services.profile.api.deps import Priv
+from services.profile.api.deps import Priv, RevealGate
+from services.profile.schemas.approvals import ApprovalPage, ApprovalRead
 from services.profile.schemas.customers import (
     AuditEntryRead,
     AuditPage,
@@ -43,9 +47,28 @@ from services.profile.schemas.customers import (
 from services.profile.service import bulk_registration, customers, rectification, registration
 from services.profile.service.customers import CustomerFilter, Privacy
 
+
+class NotApprovals(StringConvertor):
+    """A path segment other than `approvals`, so the approvals queue's path never reaches a route that
+    takes a customer id with another method (any other value still reaches it, and is refused there)."""
+
+    regex = "(?!approvals$)[^/]+"
+
+
+register_url_convertor("not_approvals", NotApprovals())
 router = APIRouter(prefix="/v1/customers", tags=["customers"])
 # The collection's custom method (/v1/customers:batch) is no sub-path of the prefix.
 batch_router = APIRouter(tags=["customers"])
+# Dual control of erasure and of reveals beyond the daily count: the checkers' queue and decisions.
+approvals = approvals_router(
+    "/v1/customers/approvals",
+    ApprovalRead,
+    ApprovalPage,
+    noun="customer",
+    approve_says="customer.erase: the erasure runs in the maker's name (409 `customer_erased` when done meanwhile: "
+    "the request stays pending). customer.reveal: the maker's next reveal of the customer is answered, once, until "
+    "the request's expiry (its `result` says when it was used).",
+)
 
 
 CustomerId = Annotated[uuid.UUID, "customer id"]
@@ -159,7 +182,7 @@ def customer_response(customer, privacy: Privacy) -> Response:
 
 
 @router.patch(
-    "/{customer_id}",
+    "/{customer_id:not_approvals}",  # PATCH /v1/customers/approvals is 405, not a customer id refused
     response_model=CustomerRead,
     summary="Update a customer (If-Match required); a customer corrects their own name and contact data",
     description="Staff change any field sent. A customer's own token may change `name`, `phone`, `email` and "
@@ -252,16 +275,26 @@ def close_customer(
     "/{customer_id}/personal-data",
     response_model=PersonalDataRead,
     summary="Full identity number, phone and email (permitted roles; every read is logged)",
-    responses=problem_responses(401, 403, 404, 422),
+    description="Past `PROFILE_REVEAL_DAILY_LIMIT` reveals today (20; 0 turns it off), the caller's next reveal is "
+    "202 with a pending approval request; once a supervisor or admin other than the caller approves it "
+    "(`POST /v1/customers/approvals/{id}/approve`), the caller's next reveal of this customer is answered, once, "
+    "until the request's expiry. 409 `approval_pending` while a request for the customer waits.",
+    responses={**problem_responses(401, 403, 404, 409, 422), 202: {"model": ApprovalRead, "description": "pending"}},
 )
 def read_personal_data(
     customer_id: CustomerId,
     principal: Staff,
     db: Db,
     privacy: Priv,
+    gate: RevealGate,
     reason: Annotated[str, Query(min_length=5, max_length=200, description="why you need the full values")],
 ):
-    return customers.reveal_personal_data(db, customer_id=customer_id, actor=principal, reason=reason, privacy=privacy)
+    result = customers.reveal_personal_data(
+        db, customer_id=customer_id, actor=principal, reason=reason, privacy=privacy, gate=gate
+    )
+    if isinstance(result, PersonalDataRead):
+        return result
+    return JSONResponse(present(ApprovalRead, result, result["requested_at"]).model_dump(mode="json"), status_code=202)
 
 
 @router.get(

@@ -3,7 +3,7 @@ idempotency of creates under a customer) shared by its routers; the kit's aliase
 (services.common.access, services.common.deps) cover the rest."""
 
 import uuid
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from pydantic import BaseModel
@@ -11,6 +11,7 @@ from pydantic import BaseModel
 from services.common.auth import Principal
 from services.common.idempotency import IdempotencyRequest, idempotency_request
 from services.profile.service.customers import Privacy
+from services.profile.service.dual_control import reveal_gate
 
 
 async def _privacy(request: Request) -> Privacy:
@@ -19,6 +20,20 @@ async def _privacy(request: Request) -> Privacy:
 
 
 Priv = Annotated[Privacy, Depends(_privacy)]
+
+
+async def _reveal_gate(request: Request) -> Any:
+    """Dual control of reveals beyond the daily count, at this request's time."""
+    settings = request.app.state.settings
+    return reveal_gate(
+        request.app.state.approvals,
+        daily_limit=settings.reveal_daily_limit,
+        zone=settings.jobs_zone,
+        now=request.app.state.clock(),
+    )
+
+
+RevealGate = Annotated[Any, Depends(_reveal_gate)]
 CustomerId = Annotated[uuid.UUID, "customer id"]
 
 

@@ -318,16 +318,26 @@ def _id_query_hashes(filters: CustomerFilter, vault: PersonalDataVault) -> list[
 
 
 def reveal_personal_data(
-    db: Database, *, customer_id: uuid.UUID, actor: Principal, reason: str, privacy: Privacy
-) -> PersonalDataRead:
+    db: Database,
+    *,
+    customer_id: uuid.UUID,
+    actor: Principal,
+    reason: str,
+    privacy: Privacy,
+    gate: Callable[[Session, uuid.UUID, Principal, str], Any] | None = None,
+) -> Any:
     """Full identity number, phone and email for a permitted role; the read is audited in the same
-    transaction, so no value leaves without its record."""
+    transaction, so no value leaves without its record. `gate` (dual control beyond a daily count) may
+    answer instead with a pending approval request, stored in this transaction."""
     if actor.role not in privacy.reveal_roles:
         raise Forbidden("This role may not read full personal data", code="reveal_forbidden")
     with db.write() as s:
         c = s.get(Customer, customer_id)
         if c is None:
             raise customer_not_found(customer_id)
+        if gate is not None and (pending := gate(s, c.id, actor, reason)) is not None:
+            s.commit()
+            return pending
         v = privacy.vault
         result = PersonalDataRead(
             customer_id=c.id,

@@ -181,65 +181,89 @@ def erase_customer(
     privacy: Privacy,
     now: datetime,
 ) -> ErasureRequestRead:
-    """Pseudonymises the customer in one transaction: personal values replaced, contact points
-    deleted, free text in the interaction log blanked, stored responses and event payloads that
-    held names scrubbed; retained records stay under the customer id. The customer ends closed.
-    409 customer_erased when done before. Records customer.erased."""
+    """Pseudonymises the customer in one transaction (`erase_in`), then scrubs the database files."""
     with db.write() as s:
-        c = s.get(Customer, customer_id, with_for_update=True)
-        if c is None:
-            raise customer_not_found(customer_id)
-        if c.erased_at is not None:
-            raise Conflict("The customer's personal data was already erased", code="customer_erased")
-        v = privacy.vault
-        c.name = f"ERASED-{c.customer_no}"
-        c.id_number_enc, c.id_number_hash = v.encrypt("", ID_FIELD), _unguessable()
-        c.phone_enc, c.phone_hash = v.encrypt("", PHONE_FIELD), _unguessable()
-        c.email_enc = c.contact_name = c.id_check_override_reason = c.id_country = None
-        c.status, c.closed_at = "closed", c.closed_at or now
-        c.erased_at = c.updated_at = now
-        c.version += 1
-        s.execute(delete(ContactPoint).where(ContactPoint.customer_id == customer_id))
-        s.execute(delete(CustomerNeeds).where(CustomerNeeds.customer_id == customer_id))  # type: ignore[arg-type]
-        s.execute(delete(Holding).where(Holding.customer_id == customer_id))  # type: ignore[arg-type]
-        # A replay of the migrated item must not match (nor register the person again): external_id_conflict.
-        s.execute(
-            update(CustomerImport)
-            .where(col(CustomerImport.customer_id) == customer_id)
-            .values(fingerprint=_unguessable())
-        )
-        s.execute(
-            update(Interaction).where(Interaction.customer_id == customer_id).values(topic=ERASED, summary=ERASED)
-        )
-        response = idempotency.c.response
-        s.execute(
-            delete(idempotency).where(
-                (response["id"].as_string() == str(customer_id))
-                | (response["customer_id"].as_string() == str(customer_id))
-            )
-        )
-        _scrub_events(s, str(customer_id))
-        req = ErasureRequest(
+        req = erase_in(
+            s,
             customer_id=customer_id,
-            requested_by_sub=actor.sub,
-            requested_by_role=actor.role,
-            requested_via=requested_via,
             reason=reason,
-            erased_fields=ERASED_FIELDS,
-            retained=RETAINED,
-            requested_at=now,
-            completed_at=now,
+            requested_via=requested_via,
+            actor=actor,
+            privacy=privacy,
+            now=now,
         )
-        s.add(req)
-        audit_change(
-            s, customer_id, actor, action="personal_data.erased", reason=reason, fields="see erasure request", at=now
-        )
-        s.flush()
-        data = {"customer_no": c.customer_no, "erased_at": now.isoformat().replace("+00:00", "Z")}
-        record_events(s, [("customer.erased", str(customer_id), data)], now)
         s.commit()
     db.scrub_files()  # the old values leave the database files as well as the tables
     return ErasureRequestRead.model_validate(req)
+
+
+def erasable(s: Session, customer_id: uuid.UUID, lock: bool = False) -> Customer:
+    """404 customer_not_found, 409 customer_erased when done before."""
+    c = s.get(Customer, customer_id, with_for_update=lock)
+    if c is None:
+        raise customer_not_found(customer_id)
+    if c.erased_at is not None:
+        raise Conflict("The customer's personal data was already erased", code="customer_erased")
+    return c
+
+
+def erase_in(
+    s: Session,
+    *,
+    customer_id: uuid.UUID,
+    reason: str,
+    requested_via: str,
+    actor: Principal,
+    privacy: Privacy,
+    now: datetime,
+) -> ErasureRequest:
+    """Pseudonymises the customer in the caller's transaction: personal values replaced, contact points
+    deleted, free text in the interaction log blanked, stored responses and event payloads that
+    held names scrubbed; retained records stay under the customer id. The customer ends closed.
+    409 customer_erased when done before. Records customer.erased."""
+    c = erasable(s, customer_id, lock=True)
+    v = privacy.vault
+    c.name = f"ERASED-{c.customer_no}"
+    c.id_number_enc, c.id_number_hash = v.encrypt("", ID_FIELD), _unguessable()
+    c.phone_enc, c.phone_hash = v.encrypt("", PHONE_FIELD), _unguessable()
+    c.email_enc = c.contact_name = c.id_check_override_reason = c.id_country = None
+    c.status, c.closed_at = "closed", c.closed_at or now
+    c.erased_at = c.updated_at = now
+    c.version += 1
+    s.execute(delete(ContactPoint).where(ContactPoint.customer_id == customer_id))
+    s.execute(delete(CustomerNeeds).where(CustomerNeeds.customer_id == customer_id))  # type: ignore[arg-type]
+    s.execute(delete(Holding).where(Holding.customer_id == customer_id))  # type: ignore[arg-type]
+    # A replay of the migrated item must not match (nor register the person again): external_id_conflict.
+    s.execute(
+        update(CustomerImport).where(col(CustomerImport.customer_id) == customer_id).values(fingerprint=_unguessable())
+    )
+    s.execute(update(Interaction).where(Interaction.customer_id == customer_id).values(topic=ERASED, summary=ERASED))
+    response = idempotency.c.response
+    s.execute(
+        delete(idempotency).where(
+            (response["id"].as_string() == str(customer_id)) | (response["customer_id"].as_string() == str(customer_id))
+        )
+    )
+    _scrub_events(s, str(customer_id))
+    req = ErasureRequest(
+        customer_id=customer_id,
+        requested_by_sub=actor.sub,
+        requested_by_role=actor.role,
+        requested_via=requested_via,
+        reason=reason,
+        erased_fields=ERASED_FIELDS,
+        retained=RETAINED,
+        requested_at=now,
+        completed_at=now,
+    )
+    s.add(req)
+    audit_change(
+        s, customer_id, actor, action="personal_data.erased", reason=reason, fields="see erasure request", at=now
+    )
+    s.flush()
+    data = {"customer_no": c.customer_no, "erased_at": now.isoformat().replace("+00:00", "Z")}
+    record_events(s, [("customer.erased", str(customer_id), data)], now)
+    return req
 
 
 def _scrub_events(s: Session, subject_id: str) -> None:

@@ -1,19 +1,20 @@
 """`python -m services.profile.tools.jobs list | run <job> [--force]`: profile's scheduled job
-(retention_sweep) from a shell or a Kubernetes CronJob (services.common.jobs_cli)."""
+(retention_sweep, approvals_expiry) from a shell or a Kubernetes CronJob (services.common.jobs_cli)."""
 
 import sys
 
 from services.common.db import Database, utcnow
 from services.common.jobs import JobRunner
 from services.common.jobs_cli import main
-from services.profile.app import build_privacy
+from services.profile.app import build_approvals, build_privacy
 from services.profile.config import ProfileSettings
 from services.profile.service.jobs import build_jobs
 
 
 def runner() -> JobRunner:
     settings = ProfileSettings()
-    return build_jobs(settings, Database(settings.database_url), build_privacy(settings), utcnow)
+    db, privacy = Database(settings.database_url), build_privacy(settings)
+    return build_jobs(settings, db, privacy, utcnow, build_approvals(settings, db, privacy))
 
 
 if __name__ == "__main__":

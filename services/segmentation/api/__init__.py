@@ -17,6 +17,7 @@ routers = [
     analysis.router,
     segments.router,
     memberships.router,
+    products.approvals,
     products.router,
     recommendations.router,
     personal_data.router,

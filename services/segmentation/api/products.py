@@ -3,14 +3,19 @@
 import uuid
 
 from fastapi import APIRouter, Response
+from fastapi.responses import JSONResponse
+from sqlalchemy import RowMapping
 
 from services.common.access import CustomerOrStaff, Supervisor
+from services.common.approvals_api import Book, approvals_router, present
 from services.common.deps import Cursor, IdemKey, IfMatch, Limit, replay
 from services.common.errors import problem_responses
 from services.common.etag import etag_for, expected_version
 from services.common.idempotency import StoredResponse, idempotency_request
 from services.segmentation.api.deps import Ctx
 from services.segmentation.schemas import (
+    ApprovalPage,
+    ApprovalRead,
     Category,
     ProductCreate,
     ProductPage,
@@ -20,6 +25,15 @@ from services.segmentation.schemas import (
 from services.segmentation.service import products as products_service
 
 router = APIRouter(prefix="/v1/products", tags=["products"])
+# Dual control of retirement: the checkers' queue and decisions (included before the products' routes).
+approvals = approvals_router(
+    "/v1/products/approvals",
+    ApprovalRead,
+    ApprovalPage,
+    noun="product",
+    approve_says="The product is retired in the maker's name; 412 when it changed since the request, 409 "
+    "`product_retired` when retired meanwhile (the request stays pending).",
+)
 
 
 # --- products and recommendations ---------------------------------------------------------------
@@ -110,17 +124,27 @@ def update_product(
     "/{product_id:uuid}/retire",
     response_model=ProductRead,
     summary="Retire a product: never recommended again, still readable (If-Match optional)",
-    responses=problem_responses(401, 403, 404, 409, 412, 422),
+    description="Under dual control (`SEGMENTATION_DUAL_CONTROL_PRODUCT_RETIRE`, on by default) the answer is 202 "
+    "with a pending approval request; the product is retired when a supervisor or admin other than the maker "
+    "approves it (`POST /v1/products/approvals/{id}/approve`). 409 `approval_pending` while one waits.",
+    responses={
+        **problem_responses(401, 403, 404, 409, 412, 422),
+        202: {"model": ApprovalRead, "description": "pending"},
+    },
 )
 def retire_product(
-    product_id: uuid.UUID, principal: Supervisor, ctx: Ctx, response: Response, if_match: IfMatch = None
-) -> ProductRead:
+    product_id: uuid.UUID, principal: Supervisor, ctx: Ctx, book: Book, response: Response, if_match: IfMatch = None
+):
+    now = ctx.clock()
     row = products_service.retire_product(
         ctx.db,
         product_id=str(product_id),
         expected_version=expected_version(if_match, required=False),
         actor=principal,
-        now=ctx.clock(),
+        now=now,
+        book=book if book.controls(products_service.RETIRE) else None,
     )
+    if isinstance(row, RowMapping):
+        return JSONResponse(present(ApprovalRead, row, now).model_dump(mode="json"), status_code=202)
     response.headers["ETag"] = etag_for(row.version)
     return ProductRead.model_validate(row)

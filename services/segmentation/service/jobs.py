@@ -3,6 +3,7 @@ once per window across replicas by services.common.jobs."""
 
 from datetime import timedelta
 
+from services.common.approvals import ApprovalBook, expiry_job
 from services.common.jobs import Job, JobRunner, Schedule, holder_name
 from services.segmentation.models import job_run
 from services.segmentation.service import recomputes
@@ -11,7 +12,7 @@ from services.segmentation.service.context import Context
 SCHEDULER = "segmentation-scheduler"
 
 
-def build_jobs(ctx: Context) -> JobRunner:
+def build_jobs(ctx: Context, book: ApprovalBook) -> JobRunner:
     def recompute() -> str:
         job, created = recomputes.start_recompute(ctx, actor=SCHEDULER, windows=recomputes.WINDOWS_MOVED)
         if not created:
@@ -23,5 +24,10 @@ def build_jobs(ctx: Context) -> JobRunner:
         return f"recompute {job.id}: {done.changed} class changes"
 
     schedule = Schedule(ctx.settings.job_daily_recompute_schedule, ctx.settings.jobs_zone)
-    jobs = [Job("daily_recompute", schedule, recompute, timedelta(hours=3))]
+    jobs = [
+        Job("daily_recompute", schedule, recompute, timedelta(hours=3)),
+        expiry_job(
+            book, ctx.db, Schedule(ctx.settings.job_approvals_expiry_schedule, ctx.settings.jobs_zone), ctx.clock
+        ),
+    ]
     return JobRunner(ctx.db, job_run, jobs, ctx.clock, holder_name())

@@ -7,9 +7,10 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, exc, insert, select, update
+from sqlalchemy import Row, RowMapping, exc, insert, select, update
 from sqlalchemy.orm import Session
 
+from services.common.approvals import ApprovalBook, maker_of
 from services.common.audit_chain import append as append_audit
 from services.common.auth import Principal
 from services.common.db import Database, is_unique_violation, rows_affected
@@ -161,14 +162,44 @@ def update_product(
     return require_product(db, product_id=product_id)
 
 
+RETIRE = "product.retire"
+
+
 def retire_product(
-    db: Database, *, product_id: str, expected_version: int | None, actor: Principal, now: datetime
-) -> Row:
+    db: Database,
+    *,
+    product_id: str,
+    expected_version: int | None,
+    actor: Principal,
+    now: datetime,
+    book: ApprovalBook | None = None,
+) -> Row | RowMapping:
     """Takes a product out of recommendations for good; it stays readable. 409 product_retired when
-    it is retired already, 412 when `expected_version` is stale."""
+    it is retired already, 412 when `expected_version` is stale. With `book` (dual control), the
+    retirement is stored as a pending approval request (returned), done when another supervisor
+    approves it; 409 approval_pending while one waits."""
+    if book is not None:
+        with db.read() as s:
+            current = _current_for_change(s, product_id, expected_version)
+        payload = {"product_id": product_id, "version": current.version}
+        return book.request_alone(
+            db, action=RETIRE, object_id=product_id, payload=payload, why="retirement", maker=actor, now=now
+        )
     with db.write() as s:
-        current = _current_for_change(s, product_id, expected_version)
-        _write_version(s, current, is_active=False, retired_at=now, updated_at=now)
-        _audit(s, actor, "product.retired", product_id, current.version + 1, ["is_active"], now)
+        _retire(s, product_id, expected_version, actor, now)
         s.commit()
     return require_product(db, product_id=product_id)
+
+
+def _retire(s: Session, product_id: str, expected_version: int | None, actor: Principal, now: datetime) -> int:
+    current = _current_for_change(s, product_id, expected_version)
+    _write_version(s, current, is_active=False, retired_at=now, updated_at=now)
+    _audit(s, actor, "product.retired", product_id, current.version + 1, ["is_active"], now)
+    return int(current.version) + 1
+
+
+def retire_approved(s: Session, row: RowMapping, _checker: Principal, now: datetime) -> dict[str, Any]:
+    """Retires the product in the maker's name (412 when it changed since the request, 409 when it was
+    retired meanwhile: the request stays pending, and a checker rejects it)."""
+    p = row["payload"]
+    return {"version": _retire(s, p["product_id"], p["version"], maker_of(row), now)}

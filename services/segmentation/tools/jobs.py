@@ -1,11 +1,12 @@
 """`python -m services.segmentation.tools.jobs list | run <job> [--force]`: segmentation's scheduled job
-(daily_recompute) from a shell or a Kubernetes CronJob (services.common.jobs_cli)."""
+(daily_recompute, approvals_expiry) from a shell or a Kubernetes CronJob (services.common.jobs_cli)."""
 
 import sys
 
 from services.common.db import Database, utcnow
 from services.common.jobs import JobRunner
 from services.common.jobs_cli import main
+from services.segmentation.app import build_approvals
 from services.segmentation.config import SegmentationSettings
 from services.segmentation.service.context import Context
 from services.segmentation.service.jobs import build_jobs
@@ -13,7 +14,8 @@ from services.segmentation.service.jobs import build_jobs
 
 def runner() -> JobRunner:
     settings = SegmentationSettings()
-    return build_jobs(Context(db=Database(settings.database_url), settings=settings, clock=utcnow))
+    ctx = Context(db=Database(settings.database_url), settings=settings, clock=utcnow)
+    return build_jobs(ctx, build_approvals(settings))
 
 
 if __name__ == "__main__":
