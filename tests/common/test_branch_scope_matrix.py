@@ -68,9 +68,10 @@ def profile(tmp_path_factory) -> Iterator[tuple[TestClient, str]]:
 
 
 def _call(client: TestClient, method: str, template: str, customer_id: str, headers: dict) -> object:
-    path = template.replace("{customer_id}", customer_id)
+    names_it = re.search(r"\{customer_id(:[^}]*)?\}", template) is not None  # a convertor may follow the name
+    path = re.sub(r"\{customer_id(:[^}]*)?\}", customer_id, template)
     path = re.sub(r"\{[^}]+\}", PLACEHOLDER_ID, path)
-    params = {} if "{customer_id}" in template else {PARAMETER: customer_id}
+    params = {} if names_it else {PARAMETER: customer_id}
     return client.request(method, path, params=params, headers=headers, json={} if method != "GET" else None)
 
 

@@ -186,8 +186,8 @@ def test_export_names_the_migration_and_erasure_ends_its_replay(client, auth):
     assert [i["external_id"] for i in doc["migration_imports"]] == [body["external_id"]]
     erased = client.post(
         f"/v1/customers/{cid}/erasure-requests",
-        json={"reason": "customer asked at the counter", "requested_via": "counter"},
-        headers=auth("supervisor"),
+        json={"reason": "customer asked in the app", "requested_via": "mobile"},
+        headers=auth("customer", sub=cid),  # the customer's own request: not under dual control
     )
     assert erased.status_code == 201, erased.text
     replay = _batch(client, auth("system"), [body])
