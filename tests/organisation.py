@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import create_engine, delete, insert, select
 
+from services.common.branches import tree_changed
 from services.profile.models import branch, outbox
 
 OUTLETS_IN_SCOPE = ("BJ0001", "BJ0002", "GZ0001", "GZ0009", "HB0001", "HB0007", "SH0001", "SH0101", "TJ0001")
@@ -40,5 +41,6 @@ def seed_organisation(url: str) -> None:
             if rows:
                 conn.execute(insert(branch), rows)
             conn.execute(delete(outbox).where(outbox.c.type == "branch.created"))
+        tree_changed()
     finally:
         engine.dispose()

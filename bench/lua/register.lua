@@ -66,7 +66,7 @@ function request()
   local body = string.format(
     '{"type":"individual","name":"Bench Registrant %d","resident_id":"%s","phone":"138%08d",'
       .. '"email":"r%d@example.cn","region_type":"rural","province":"Jiangsu","city":"Nanjing",'
-      .. '"branch_code":"JS0001"}',
+      .. '"branch_code":"BJ0001"}',
     seq, resident_id(seq), seq % 100000000, seq)
   return wrk.format("POST", "/v1/customers", headers, body)
 end

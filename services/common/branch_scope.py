@@ -8,7 +8,7 @@ that names a `customer_id` (path or query) before the handler runs, and list han
 
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated, Any
 
 from fastapi import Depends
@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from starlette.requests import Request
 
 from services.common.auth import Principal, current_principal
-from services.common.branches import ancestor_codes, subtree_codes
+from services.common.branches import TreeCache
 from services.common.db import Database
 from services.common.errors import NotFound
 
@@ -41,6 +41,11 @@ class BranchScope:
     branches: Table
     customer_branch: Callable[[Session, uuid.UUID], str | None]
     not_found: Callable[[Any], NotFound] = customer_not_found
+    # The tree in memory (services.common.branches.TreeCache): a check costs the customer's lookup only.
+    tree: TreeCache = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "tree", TreeCache(self.branches))
 
     def within(self, branch: str | None, customer_id: uuid.UUID) -> bool:
         """Is the customer's branch `branch` or below it?"""
@@ -48,13 +53,13 @@ class BranchScope:
             return False
         with self.db.read() as s:
             code = self.customer_branch(s, customer_id)
-            return code is not None and (code == branch or branch in ancestor_codes(s, self.branches, code))
+            return code is not None and self.tree.get(s, branch, code).within(branch, code)
 
     def subtree(self, branch: str | None) -> set[str]:
         if not branch:
             return set()
         with self.db.read() as s:
-            return subtree_codes(s, self.branches, branch)
+            return self.tree.get(s, branch).subtree(branch)
 
 
 def names_customer(route: APIRoute) -> bool:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from services.common.branches import ancestor_codes, subtree_codes
+from services.common.branches import TreeCache, ancestor_codes, subtree_codes
 from services.common.consumer import FeedConsumer
 from services.common.db import Database
 from services.common.outbox import Event
@@ -95,5 +95,48 @@ def test_each_service_copies_the_tree_from_profiles_feed(tmp_path, service, buil
             assert subtree_codes(s, table, "PA01") == {"PA01"}
             assert subtree_codes(s, table, "NOPE") == set()
             assert ancestor_codes(s, table, "OA01") == ["CA01", "PB01", "HQ0001"]
+            # the in-memory tree that reach checks use answers the same as the queries
+            tree = TreeCache(table).get(s)
+            for code in ("HQ0001", "PA01", "PB01", "CA01", "OA01", "NOPE"):
+                assert tree.subtree(code) == subtree_codes(s, table, code)
+            assert tree.within("PB01", "OA01") and tree.within("OA01", "OA01")
+            assert not tree.within("PA01", "OA01") and not tree.within("OA01", "CA01")
+    finally:
+        db.dispose()
+
+
+def test_a_cached_tree_is_reloaded_after_a_write_in_this_process_or_for_a_code_it_lacks(tmp_path):
+    url = dbkit.sqlite_url(tmp_path / "feedback.db")
+    dbkit.migrate(ROOT / "services" / "feedback" / "alembic.ini", url)
+    db = Database(url)
+    try:
+        consumer, table = _feedback(db)
+        consumer.apply([_event(1, "branch.created", "HQ0001", "总行", "head_office", None, 1)])
+        cache = TreeCache(table)
+        with db.read() as s:
+            first = cache.get(s)
+        assert cache.cached() is first and first.subtree("HQ0001") == {"HQ0001"}
+        # a code the snapshot lacks makes it reload once
+        with db.write() as s:
+            s.execute(
+                table.insert().values(
+                    code="PA01",
+                    name="甲",
+                    level="province",
+                    parent_code="HQ0001",
+                    status="open",
+                    version=1,
+                    updated_at=AT,
+                )
+            )
+            s.commit()
+        assert cache.cached() is first  # written behind the process's back: still cached (for at most the TTL)
+        with db.read() as s:
+            assert cache.get(s, "PA01").subtree("HQ0001") == {"HQ0001", "PA01"}
+        # a branch event applied in this process marks every cached tree stale at once
+        consumer.apply([_event(2, "branch.created", "CA01", "甲市", "city", "PA01", 1)])
+        assert cache.cached() is None
+        with db.read() as s:
+            assert cache.get(s).within("HQ0001", "CA01")
     finally:
         db.dispose()

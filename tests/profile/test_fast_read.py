@@ -67,6 +67,31 @@ def test_fast_path_answers_without_the_route(client, profile_app, auth, monkeypa
     assert client.get(f"/v1/customers/{c['id']}", headers=auth("admin")).status_code == 500
 
 
+def test_fast_path_answers_staff_within_their_branch_once_the_tree_is_cached(client, profile_app, auth, monkeypatch):
+    c = f.register(client, auth("staff"))
+    url = f"/v1/customers/{c['id']}"
+    # the first branch-bound read goes to the route, which loads the tree into the process's cache
+    fast, slow = _both(client, profile_app, url, auth("staff"))
+    assert fast.status_code == 200
+    _same(fast, slow)
+    assert profile_app.state.branch_scope.tree.cached() is not None
+    for branch in ("BR0001", "TP0001", "HQ0001"):  # the customer's city, its province, the head office
+        fast, slow = _both(client, profile_app, url, auth("supervisor", branch=branch))
+        _same(fast, slow)
+        assert fast.status_code == 200
+    outside = auth("staff", branch="CT0002")
+    fast, slow = _both(client, profile_app, url, outside)
+    _same(fast, slow)
+    assert fast.status_code == 404
+
+    def broken(*_args):
+        raise RuntimeError("the route was reached")
+
+    monkeypatch.setattr("services.profile.api.customers.customer_response", broken)
+    assert client.get(url, headers=auth("staff")).status_code == 200  # answered in front of the route
+    assert client.get(url, headers=outside).status_code == 404  # the route answers an out-of-branch caller
+
+
 @pytest.mark.parametrize(
     "case",
     [

@@ -26,11 +26,19 @@ class CustomerReadPath(FastPath):
         if scope.get("query_string"):
             return None  # a stated purpose (or anything else) is the route's: it writes the access log
         principal = bearer_principal(scope)
-        if principal is None or not _RULE.permits(principal) or is_branch_bound(principal):
-            return None  # the route answers (a branch-bound caller's reach is checked there)
+        if principal is None or not _RULE.permits(principal):
+            return None
         customer_id = match.group(1)
         if principal.is_customer and principal.sub != customer_id:
             return None
         state = scope["app"].state
         customer = await state.customer_by_id(uuid.UUID(customer_id))
-        return None if customer is None else customer_response(customer, state.privacy)
+        if customer is None:
+            return None
+        if is_branch_bound(principal):
+            # Answered here only when the cached tree shows the customer in the caller's subtree; a
+            # stale tree or a customer out of reach goes to the route, which reloads and answers 404.
+            tree = state.branch_scope.tree.cached()
+            if tree is None or not principal.branch or not tree.within(principal.branch, customer.branch_code):
+                return None
+        return customer_response(customer, state.privacy)

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import Row, exc, func, select, update
 from sqlalchemy.orm import Session
 
-from services.common.branches import ancestor_codes, branch_state, level_rank, subtree_codes
+from services.common.branches import ancestor_codes, branch_state, level_rank, subtree_codes, tree_changed
 from services.common.db import Database, is_unique_violation, utcnow
 from services.common.errors import Conflict, InvalidInput, NotFound
 from services.common.etag import check_version
@@ -118,6 +118,7 @@ def create_branch(db: Database, *, branch_in: BranchCreate) -> Row:
             row = require_branch(s, branch_in.code)
             record_event(s, outbox, type="branch.created", subject_id=row.code, data=branch_state(row))
             s.commit()
+            tree_changed()
         except exc.IntegrityError as err:
             s.rollback()
             if is_unique_violation(err):
@@ -157,6 +158,7 @@ def update_branch(db: Database, *, code: str, changes: BranchUpdate, expected_ve
             s, outbox, type="branch.changed", subject_id=code, data=branch_state(row) | {"changed": sorted(new)}
         )
         s.commit()
+        tree_changed()
         return row
 
 
