@@ -26,7 +26,7 @@ from services.loyalty.service.adjustments import ACTION as ADJUST
 from services.loyalty.service.branch_scope import customer_branch
 from services.loyalty.service.classes import ClassCatalogue, segmentation_unavailable
 from services.loyalty.service.jobs import build_jobs
-from services.loyalty.service.ledger import account_not_found, commit
+from services.loyalty.service.ledger import commit
 from services.loyalty.service.policy import Policy
 from services.loyalty.service.rewards import RETIRE
 
@@ -140,8 +140,5 @@ def create_app(
     app.state.clock = clock  # the kit's Now (services.common.deps)
     app.state.classes = ClassCatalogue(SegmentationCatalogue(settings) if settings.segmentation_url else None)
     app.state.loyalty_metrics = metrics
-    # a customer out of a staff member's reach looks like one without an account, as to another customer
-    app.state.branch_scope = BranchScope(
-        app.state.db, branch, customer_branch=customer_branch, not_found=account_not_found
-    )
+    app.state.branch_scope = BranchScope(app.state.db, branch, customer_branch=customer_branch)
     return app

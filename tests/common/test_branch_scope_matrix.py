@@ -1,11 +1,10 @@
 """Branch scope by construction: a generated matrix calls every route that names a customer
 (`customer_id` in its path or query) of every app that scopes its customers (profile, segmentation,
 feedback, loyalty), and the gateway's overview, with a staff token of a branch outside the
-customer's, and expects the app's 404 for an absent customer (customer_not_found; loyalty's
-account_not_found); the same call from the customer's own branch is not refused for scope, so the
-404 is the scope's. A per-customer route that no branch-bound role may call is bank-wide by role. A
-route added later is in the matrix without a line here; an app that names customers without a
-branch scope fails it. Lists are filtered, totals with them (tests/*/test_branch_lists.py)."""
+customer's, and expects 404 customer_not_found; the same call from the customer's own branch is not
+refused for scope, so the 404 is the scope's. A per-customer route that no branch-bound role may
+call is bank-wide by role. A route added later is in the matrix without a line here. Lists are
+filtered, totals with them (tests/*/test_branch_scope.py)."""
 
 import re
 import uuid

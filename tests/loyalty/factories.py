@@ -136,3 +136,16 @@ def retire_reward(client, auth, reward_id: str, version: int = 1) -> dict:
     done = client.post(f"/v1/loyalty/approvals/{asked.json()['id']}/approve", headers=auth("supervisor", sub="boss-2"))
     assert done.status_code == 200, done.text
     return done.json()
+
+
+def registered(branch_code: str) -> dict:
+    """The data of profile's customer.registered for a customer of `branch_code`."""
+    return {
+        "customer_no": "C0000000001",
+        "type": "individual",
+        "region_type": "urban",
+        "province": "北京市",
+        "city": "北京市",
+        "branch_code": branch_code,
+        "status": "active",
+    }
