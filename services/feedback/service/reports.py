@@ -59,7 +59,7 @@ def complaint_report(
         band_counts = _open_by_age(s, now, period[0])
         days = _days_to_decision(s, period)
         flags = [d for _, _, d in open_with_deadlines(s, ctx, reach)]
-        scores = scores_from(_handling_satisfaction(s, in_reach(SurveyResponse.branch_code, reach)), small_sample)
+        scores = scores_from(_handling_satisfaction(s, period[0]), small_sample)
         top = _top_causes_by_branch(s, period)
     return ComplaintReport(
         period_from=start,
@@ -132,12 +132,13 @@ def _days_to_decision(s: Session, period: list[Any]) -> list[float]:
 
 def _handling_satisfaction(s: Session, scope: Any) -> Row[Any]:
     """Scores of the survey responses that answer an invitation sent after a complaint closed (of the
-    respondents' branches in `scope`)."""
+    complaints `scope` keeps: those filed at the caller's branches)."""
     return s.execute(
         select(*score_columns())
         .where(scope)
         .select_from(
-            table_of(SurveyResponse).join(
+            table_of(SurveyResponse)
+            .join(
                 table_of(SurveyInvitation),
                 and_(
                     SurveyInvitation.survey_id == SurveyResponse.survey_id,
@@ -145,6 +146,7 @@ def _handling_satisfaction(s: Session, scope: Any) -> Row[Any]:
                     col(SurveyInvitation.complaint_id).is_not(None),
                 ),
             )
+            .join(C, C.c.id == SurveyInvitation.complaint_id)
         )
     ).one()
 
