@@ -17,7 +17,7 @@ from sqlalchemy.engine import make_url
 
 from services.common.db import Database
 from tests.event_contract import check_outbox
-from tests.organisation import seed_organisation
+from tests.organisation import COPIES, seed_organisation
 
 PG_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
@@ -31,11 +31,13 @@ def alembic_config(alembic_ini: Path, url: str) -> Config:
 
 
 def migrate(alembic_ini: Path, url: str, revision: str = "head") -> None:
-    """Upgrades to `revision`; a profile database taken to head also gets the tests' organisation
-    (tests/organisation.py), which every customer a test registers belongs to."""
+    """Upgrades to `revision`; a database taken to head also gets the tests' organisation
+    (tests/organisation.py): profile's tree, which every customer a test registers belongs to, and
+    the other services' copies of it."""
     command.upgrade(alembic_config(alembic_ini, url), revision)
-    if revision == "head" and alembic_ini.parent.name == "profile":
-        seed_organisation(url)
+    service = alembic_ini.parent.name
+    if revision == "head" and (service == "profile" or service in COPIES):
+        seed_organisation(url, service)
 
 
 def sqlite_url(path: Path) -> str:

@@ -14,7 +14,7 @@ from typing import Annotated, Any
 from fastapi import Depends
 from fastapi.concurrency import run_in_threadpool
 from fastapi.routing import APIRoute
-from sqlalchemy import Table
+from sqlalchemy import ColumnElement, Table, false, true
 from sqlalchemy.orm import Session
 from starlette.requests import Request
 
@@ -103,3 +103,23 @@ async def check_customer_reach(request: Request, principal: Principal) -> None:
         raise scope.not_found(customer_id)
     if is_branch_bound(principal) and not await run_in_threadpool(scope.within, principal.branch, customer_id):
         raise scope.not_found(customer_id)
+
+
+def ensure_customer_in_reach(request: Request, principal: Principal, customer_id: uuid.UUID) -> None:
+    """For a customer a request names in its body (an enrolment, a redemption, a registration): 404
+    when it is out of a staff member's branch subtree, as the access dependency does for one named in
+    the path or query. Called from a (sync) handler, so it runs in the handler's worker thread."""
+    scope: BranchScope | None = getattr(request.app.state, "branch_scope", None)
+    if scope is None or not is_branch_bound(principal):
+        return
+    if not scope.within(principal.branch, customer_id):
+        raise scope.not_found(customer_id)
+
+
+def in_reach(column: Any, reach: set[str] | None) -> ColumnElement[bool]:
+    """The SQL condition that keeps a list, a count or an analysis to `reach` (a `Reach` value): every
+    row for None, else rows whose branch `column` is in the subtree; none for an empty subtree, and
+    none without a branch (such rows are the head office's)."""
+    if reach is None:
+        return true()
+    return column.in_(sorted(reach)) if reach else false()

@@ -12,6 +12,7 @@ from prometheus_client import CollectorRegistry
 
 from services.common.app import build_service_app
 from services.common.approvals import ApprovalBook
+from services.common.branch_scope import BranchScope
 from services.common.consumer import system_token_source
 from services.common.db import Database, utcnow
 from services.common.outbox import feed_router
@@ -19,9 +20,10 @@ from services.loyalty.api import routers
 from services.loyalty.config import LoyaltySettings
 from services.loyalty.consumers import build_consumer
 from services.loyalty.metrics import LoyaltyMetrics
-from services.loyalty.models import approval, audit_chain, outbox
+from services.loyalty.models import approval, audit_chain, branch, outbox
 from services.loyalty.service import adjustments, rewards
 from services.loyalty.service.adjustments import ACTION as ADJUST
+from services.loyalty.service.branch_scope import customer_branch
 from services.loyalty.service.classes import ClassCatalogue, segmentation_unavailable
 from services.loyalty.service.jobs import build_jobs
 from services.loyalty.service.ledger import commit
@@ -138,4 +140,5 @@ def create_app(
     app.state.clock = clock  # the kit's Now (services.common.deps)
     app.state.classes = ClassCatalogue(SegmentationCatalogue(settings) if settings.segmentation_url else None)
     app.state.loyalty_metrics = metrics
+    app.state.branch_scope = BranchScope(app.state.db, branch, customer_branch=customer_branch)
     return app

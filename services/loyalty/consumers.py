@@ -22,6 +22,7 @@ from services.loyalty.config import LoyaltySettings
 from services.loyalty.models import Activity, CustomerSegment, branch, consumer_cursor
 from services.loyalty.service.accounts import ensure_account, freeze_account
 from services.loyalty.service.activities import awards_for_trigger
+from services.loyalty.service.branch_scope import customer_handlers
 from services.loyalty.service.earning import (
     Transaction,
     claw_back,
@@ -163,7 +164,7 @@ class LoyaltyConsumer(FeedConsumer):
         self.batch: list[tuple[uuid.UUID, Transaction]] = []  # the batch's earning transactions
         handlers = {etype: self._wrap(fn) for etype, fn in FEEDS[feed].items()}
         if feed == "profile":  # the organisation tree's events name a branch, not a customer
-            handlers |= branch_handlers(branch)
+            handlers |= branch_handlers(branch) | customer_handlers()
         super().__init__(name=f"loyalty-{feed}", feed=feed, handlers=handlers, cursor_table=consumer_cursor, **kw)
 
     def _wrap(self, fn: Callable[[Session, Event, Policy], None]) -> Handler:

@@ -284,6 +284,18 @@ class Activity(Base, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_column=_time())
 
 
+class CustomerBranch(Base, table=True):
+    """Each customer's branch, copied from profile's customer.registered and customer.updated: what
+    branch scope checks a staff member's reach against (services.loyalty.service.branch_scope). Kept
+    after an erasure: a branch code is no personal data, and the retained ledger stays scoped."""
+
+    __tablename__ = "customer_branch"
+
+    customer_id: uuid.UUID = Field(sa_column=Column(Uuid, primary_key=True))
+    branch_code: str = Field(sa_column=Column(String(16), nullable=False, index=True))
+    updated_at: datetime = Field(default_factory=utcnow, sa_column=_time())
+
+
 outbox = outbox_table(metadata)
 # A copy of profile's organisation tree, kept from its feed (services.common.branches).
 branch = branch_table(metadata)

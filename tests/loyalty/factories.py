@@ -6,12 +6,15 @@ from datetime import datetime
 
 from services.common.outbox import Event
 from services.loyalty.consumers import LoyaltyConsumer
+from tests.organisation import HOME_OUTLET, place_customer
 
 _pos = itertools.count(1)
 
 
-def enrol(client, auth, customer_id: str | None = None) -> str:
+def enrol(client, auth, customer_id: str | None = None, branch_code: str = HOME_OUTLET) -> str:
+    """An account for a customer loyalty knows at `branch_code` (within the default staff token's reach)."""
     customer_id = customer_id or str(uuid.uuid4())
+    place_customer("loyalty", client.app.state.db, customer_id, branch_code)
     resp = client.post("/v1/loyalty/accounts", json={"customer_id": customer_id}, headers=auth("staff"))
     assert resp.status_code == 201, resp.text
     return customer_id
@@ -133,3 +136,16 @@ def retire_reward(client, auth, reward_id: str, version: int = 1) -> dict:
     done = client.post(f"/v1/loyalty/approvals/{asked.json()['id']}/approve", headers=auth("supervisor", sub="boss-2"))
     assert done.status_code == 200, done.text
     return done.json()
+
+
+def registered(branch_code: str) -> dict:
+    """The data of profile's customer.registered for a customer of `branch_code`."""
+    return {
+        "customer_no": "C0000000001",
+        "type": "individual",
+        "region_type": "urban",
+        "province": "北京市",
+        "city": "北京市",
+        "branch_code": branch_code,
+        "status": "active",
+    }

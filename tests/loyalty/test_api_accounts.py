@@ -6,10 +6,12 @@ import pytest
 
 from tests.loyalty import factories as f
 from tests.loyalty.conftest import SQLITE_ONLY
+from tests.organisation import place_customer
 
 
 def test_enrol_as_staff_creates_an_empty_active_account(client, auth):
     cid = str(uuid.uuid4())
+    place_customer("loyalty", client.app.state.db, cid)  # as profile's customer.registered would
     resp = client.post("/v1/loyalty/accounts", json={"customer_id": cid}, headers=auth("staff"))
     assert resp.status_code == 201
     assert resp.headers["location"] == f"/v1/loyalty/accounts/{cid}"
@@ -67,7 +69,7 @@ def test_read_own_account_as_customer_succeeds_and_other_is_404(client, auth):
     mine, other = f.enrol(client, auth), f.enrol(client, auth)
     assert client.get(f"/v1/loyalty/accounts/{mine}", headers=auth("customer", sub=mine)).status_code == 200
     resp = client.get(f"/v1/loyalty/accounts/{other}", headers=auth("customer", sub=mine))
-    assert resp.status_code == 404 and resp.json()["code"] == "account_not_found"
+    assert resp.status_code == 404 and resp.json()["code"] == "customer_not_found"  # the kit's branch scope
 
 
 def test_read_unknown_account_is_404_and_malformed_is_422(client, auth):

@@ -37,24 +37,32 @@ EXTEND = "complaint.extend"
 
 
 def add_step(
-    db: Database, *, complaint_id: uuid.UUID, step_in, actor: Principal, ctx: ComplaintContext
+    db: Database,
+    *,
+    complaint_id: uuid.UUID,
+    step_in,
+    actor: Principal,
+    ctx: ComplaintContext,
+    reach: set[str] | None = None,
 ) -> ComplaintRead | RowMapping:
     """Applies one action through the state machine: 409 `complaint_transition_illegal` (with the
     allowed actions) when the state does not allow it, 403 when the role may not take it. A second
     extension under dual control is not applied: the pending approval request is returned."""
     try:
-        return _add_step(db, complaint_id, step_in, actor, ctx)
+        return _add_step(db, complaint_id, step_in, actor, ctx, reach)
     except exc.IntegrityError as err:  # a racing request for the same complaint won the pending slot
         if not is_unique_violation(err):
             raise
         raise pending_conflict(EXTEND, str(complaint_id)) from None
 
 
-def _add_step(db: Database, complaint_id: uuid.UUID, step_in, actor: Principal, ctx: ComplaintContext):
+def _add_step(
+    db: Database, complaint_id: uuid.UUID, step_in, actor: Principal, ctx: ComplaintContext, reach: set[str] | None
+):
     now = ctx.clock()
     action = step_in.action
     with db.write() as s:
-        c = load_visible(s, complaint_id, actor, lock=True)
+        c = load_visible(s, complaint_id, actor, lock=True, reach=reach)
         steps = load_steps(s, c.id)
         d = compute_deadline(c.received_at, step_views(steps), ctx.rules, now)
         allowed = allowed_actions(c.state, d.is_paused)

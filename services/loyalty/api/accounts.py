@@ -5,12 +5,13 @@ import re
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
 
 from services.common.access import EveryoneLoyaltyRead, Staff
 from services.common.approvals_api import Book
 from services.common.auth import ensure_own_customer
+from services.common.branch_scope import ensure_customer_in_reach
 from services.common.deps import Cursor, Db, IdemKey, Limit, replay
 from services.common.errors import InvalidInput, problem_responses
 from services.common.idempotency import StoredResponse, idempotency_request
@@ -44,7 +45,10 @@ WITHIN = re.compile(r"^([1-9]\d{0,2})d$")
     summary="Enrol a customer (staff)",
     responses=problem_responses(401, 403, 409, 422),
 )
-def enrol(body: AccountCreate, _p: Staff, db: Db, policy: Pol, response: Response) -> AccountRead:
+def enrol(
+    body: AccountCreate, principal: Staff, db: Db, policy: Pol, request: Request, response: Response
+) -> AccountRead:
+    ensure_customer_in_reach(request, principal, body.customer_id)
     account = accounts.enrol_customer(db, customer_id=body.customer_id, policy=policy)
     response.headers["Location"] = f"/v1/loyalty/accounts/{account.customer_id}"
     return present_account(account, policy)
