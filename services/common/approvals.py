@@ -1,10 +1,11 @@
 """Dual control (maker-checker). An action under it is not done when asked: it is stored as a pending
 approval request holding exactly what would be done, and a checker of the required role approves or
-rejects it. The maker never checks their own request; a checker acts in the maker's branch, or is
-head office (admin). A second pending request for the same action and object is refused (409
-approval_pending: one partial unique index, so a race cannot get two). Requests expire after their
-time to live. The decision is a compare-and-set on the pending row in the transaction that executes
-the action, so however approvals race, the action runs exactly once.
+rejects it. The maker never checks their own request; a checker acts in the maker's branch or a
+branch above it in the organisation tree (the service's copy of it), or is head office (admin). A
+second pending request for the same action and object is refused (409 approval_pending: one partial
+unique index, so a race cannot get two). Requests expire after their time to live. The decision is a
+compare-and-set on the pending row in the transaction that executes the action, so however approvals
+race, the action runs exactly once.
 
 `ApprovalBook` is one service's approvals: its table, outbox and audit chain, and what approval does
 for each action (an executor run in the deciding transaction). Every step (requested, approved,
@@ -24,6 +25,7 @@ from sqlalchemy.orm import Session
 
 from services.common.audit_chain import append as append_audit
 from services.common.auth import Principal
+from services.common.branches import ancestor_codes
 from services.common.db import Database, UTCDateTime, is_unique_violation, rows_affected
 from services.common.errors import Conflict, Forbidden, NotFound
 from services.common.jobs import Job, Schedule
@@ -99,6 +101,7 @@ class ApprovalBook:
     executors: Mapping[str, Executor]
     ttls: Mapping[str, timedelta]  # per action: how long a request waits for a checker
     enabled: frozenset[str] = frozenset()  # the actions under dual control now (settings)
+    branches: Table | None = None  # the service's copy of the organisation tree (a checker's reach)
     commit: Callable[[Session], None] = field(default=lambda s: s.commit())
 
     def controls(self, action: str) -> bool:
@@ -177,7 +180,7 @@ class ApprovalBook:
         executor raises (the object changed meanwhile) rolls back the decision: the request stays pending."""
         table = self.table
         with db.write() as s:
-            row = decide(s, table, approval_id, checker=checker, approve=True, now=now)
+            row = decide(s, table, approval_id, checker=checker, approve=True, now=now, branches=self.branches)
             result = self.executors[row["action"]](s, row, checker, now)
             if result is not None:
                 s.execute(update(table).where(table.c.id == approval_id).values(result=result))
@@ -191,7 +194,9 @@ class ApprovalBook:
 
     def reject(self, db: Database, *, approval_id: str, checker: Principal, reason: str, now: datetime) -> RowMapping:
         with db.write() as s:
-            row = decide(s, self.table, approval_id, checker=checker, approve=False, now=now, note=reason)
+            row = decide(
+                s, self.table, approval_id, checker=checker, approve=False, now=now, note=reason, branches=self.branches
+            )
             self.step(s, row, "approval.rejected", checker, now)
             s.commit()
         return row
@@ -284,10 +289,12 @@ def decide(
     approve: bool,
     now: datetime,
     note: str | None = None,
+    branches: Table | None = None,
 ) -> RowMapping:
     """Moves a pending request to approved or rejected in the caller's transaction and returns it; the
     caller then executes an approved action in the same transaction. 404, 403 maker_cannot_decide or
-    checker_out_of_branch, 409 approval_decided or approval_expired."""
+    checker_out_of_branch (a checker outside the maker's branch and the branches above it, in the tree
+    `branches`), 409 approval_decided or approval_expired."""
     row = s.execute(select(table).where(table.c.id == approval_id).with_for_update()).mappings().first()
     if row is None:
         raise approval_not_found(approval_id)
@@ -297,9 +304,10 @@ def decide(
         raise Conflict("The request expired before it was decided", code="approval_expired")
     if checker.sub == row["maker_sub"]:
         raise Forbidden("The maker of a request cannot decide it", code="maker_cannot_decide")
-    if checker.role != "admin" and row["maker_branch"] and checker.branch != row["maker_branch"]:
+    if not may_check(s, branches, checker, row["maker_branch"]):
         raise Forbidden(
-            "A checker decides requests of their own branch (head office: any)", code="checker_out_of_branch"
+            "A checker decides requests of their own branch or a branch below it (head office: any)",
+            code="checker_out_of_branch",
         )
     moved = s.execute(
         update(table)
@@ -315,6 +323,15 @@ def decide(
     if rows_affected(moved) != 1:  # another checker decided it meanwhile
         raise Conflict("The request was decided already", code="approval_decided")
     return s.execute(select(table).where(table.c.id == approval_id)).mappings().one()
+
+
+def may_check(s: Session, branches: Table | None, checker: Principal, maker_branch: str | None) -> bool:
+    """Head office (admin) checks any request, a request of no branch anyone may; otherwise the checker's
+    branch is the maker's or one of its ancestors (a parent branch oversees its outlets, never the
+    reverse, nor a sibling)."""
+    if checker.role == "admin" or not maker_branch or checker.branch == maker_branch:
+        return True
+    return branches is not None and checker.branch in ancestor_codes(s, branches, maker_branch)
 
 
 def effective_status(row: RowMapping, now: datetime) -> str:

@@ -113,8 +113,8 @@ def approvals_router(
         "/{approval_id}/approve",
         response_model=read_model,
         summary="Approve: the action is done in the maker's name, exactly once",
-        description="403 `maker_cannot_decide` for the maker, `checker_out_of_branch` for a supervisor of another "
-        f"branch; 409 `approval_decided`, `approval_expired`. {approve_says}",
+        description="403 `maker_cannot_decide` for the maker, `checker_out_of_branch` for a supervisor outside "
+        f"the maker's branch and those above it; 409 `approval_decided`, `approval_expired`. {approve_says}",
         responses=problem_responses(401, 403, 404, 409, 422),
         name=f"approve_{part}request" if part else "approve",
     )

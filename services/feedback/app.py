@@ -20,7 +20,7 @@ from services.feedback.api import routers
 from services.feedback.config import FeedbackSettings
 from services.feedback.consumers import profile_handlers, segmentation_handlers
 from services.feedback.metrics import install_domain_metrics
-from services.feedback.models import approval, audit_chain, consumer_cursor, outbox
+from services.feedback.models import approval, audit_chain, branch, consumer_cursor, outbox
 from services.feedback.service.complaint_steps import EXTEND, extension_executor
 from services.feedback.service.complaints import ComplaintContext
 from services.feedback.service.deadlines import DeadlineRules
@@ -81,6 +81,7 @@ def build_complaints(
         table=approval,
         outbox=outbox,
         audit_chain=audit_chain,
+        branches=branch,
         executors={EXTEND: extension_executor(complaints)},
         ttls={EXTEND: timedelta(hours=settings.approval_ttl_hours)},
         enabled=frozenset({EXTEND} if settings.dual_control_second_extension else ()),

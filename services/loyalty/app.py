@@ -19,7 +19,7 @@ from services.loyalty.api import routers
 from services.loyalty.config import LoyaltySettings
 from services.loyalty.consumers import build_consumer
 from services.loyalty.metrics import LoyaltyMetrics
-from services.loyalty.models import approval, audit_chain, outbox
+from services.loyalty.models import approval, audit_chain, branch, outbox
 from services.loyalty.service import adjustments, rewards
 from services.loyalty.service.adjustments import ACTION as ADJUST
 from services.loyalty.service.classes import ClassCatalogue, segmentation_unavailable
@@ -92,6 +92,7 @@ def build_approvals(settings: LoyaltySettings, policy: Policy) -> ApprovalBook:
         table=approval,
         outbox=outbox,
         audit_chain=audit_chain,
+        branches=branch,
         executors={ADJUST: adjustments.executor(policy), RETIRE: rewards.retirement_executor(policy)},
         ttls={ADJUST: ttl, RETIRE: ttl},
         enabled=frozenset({ADJUST} | ({RETIRE} if settings.dual_control_reward_retire else set())),

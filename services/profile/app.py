@@ -46,6 +46,7 @@ def build_approvals(settings: ProfileSettings, db: Database, privacy: Privacy) -
         table=approval,
         outbox=outbox,
         audit_chain=audit_chain,
+        branches=branch,
         executors={ERASE: erasure_executor(db, privacy), REVEAL: grant_reveal},
         ttls={
             ERASE: timedelta(hours=settings.approval_ttl_hours),

@@ -18,7 +18,7 @@ from services.segmentation.api import routers
 from services.segmentation.config import SegmentationSettings
 from services.segmentation.consumers import FeatureHandlers
 from services.segmentation.metrics import SegmentationMetrics
-from services.segmentation.models import approval, audit_chain, consumer_cursor, outbox
+from services.segmentation.models import approval, audit_chain, branch, consumer_cursor, outbox
 from services.segmentation.service import context, products, recomputes
 from services.segmentation.service.jobs import build_jobs
 from services.segmentation.service.quarantine import OnQuarantine
@@ -62,6 +62,7 @@ def build_approvals(settings: SegmentationSettings) -> ApprovalBook:
         table=approval,
         outbox=outbox,
         audit_chain=audit_chain,
+        branches=branch,
         executors={products.RETIRE: products.retire_approved},
         ttls={products.RETIRE: timedelta(hours=settings.approval_ttl_hours)},
         enabled=frozenset({products.RETIRE} if settings.dual_control_product_retire else ()),
