@@ -5,6 +5,8 @@ the values inside masked, and in full in the person's own export."""
 
 import pytest
 
+from services.common.audit_chain import verify
+from services.profile.models import ACCESS_LOG, audit_chain
 from tests.dbkit import stored_in_clear
 from tests.profile import factories as f
 
@@ -62,3 +64,5 @@ def test_an_erasure_reason_is_sealed_and_shown_masked(client, auth, profile_app)
     listed = client.get(f"/v1/customers/{cid}/erasure-requests", headers=auth("supervisor")).json()["items"]
     assert [r["reason"] for r in listed] == [MASKED]  # the erasure's own record keeps it, sealed
     assert stored_in_clear(profile_app.state.db, MARK) == []
+    with profile_app.state.db.read() as s:  # sealing and erasing touch no record of the chain
+        assert verify(s, audit_chain, [ACCESS_LOG]).intact
