@@ -83,6 +83,8 @@ def build_complaints(
         table=approval,
         outbox=outbox,
         audit_chain=audit_chain,
+        branches=branch,
+        vault=complaints.vault,
         executors={EXTEND: extension_executor(complaints)},
         ttls={EXTEND: timedelta(hours=settings.approval_ttl_hours)},
         enabled=frozenset({EXTEND} if settings.dual_control_second_extension else ()),

@@ -16,6 +16,7 @@ from services.common.branch_scope import BranchScope
 from services.common.consumer import system_token_source
 from services.common.db import Database, utcnow
 from services.common.outbox import feed_router
+from services.common.pii import PersonalDataVault
 from services.loyalty.api import routers
 from services.loyalty.config import LoyaltySettings
 from services.loyalty.consumers import build_consumer
@@ -43,6 +44,7 @@ def build_policy(settings: LoyaltySettings, clock: Callable[[], datetime] = utcn
         adjust_daily_cap=settings.adjust_daily_cap,
         tiers=tuple(settings.tiers),
         clock=clock,
+        vault=PersonalDataVault(settings.pii_keys, ""),
         **kw,
     )
 
@@ -94,6 +96,8 @@ def build_approvals(settings: LoyaltySettings, policy: Policy) -> ApprovalBook:
         table=approval,
         outbox=outbox,
         audit_chain=audit_chain,
+        branches=branch,
+        vault=policy.vault,
         executors={ADJUST: adjustments.executor(policy), RETIRE: rewards.retirement_executor(policy)},
         ttls={ADJUST: ttl, RETIRE: ttl},
         enabled=frozenset({ADJUST} | ({RETIRE} if settings.dual_control_reward_retire else set())),

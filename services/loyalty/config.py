@@ -12,15 +12,23 @@ from services.common.config import (
     EventTransportSettings,
     FeedConsumerSettings,
     JobSettings,
+    PersonalDataSettings,
     peer_url,
     with_derived,
 )
 
 
-class LoyaltySettings(ApprovalSettings, JobSettings, FeedConsumerSettings, EventTransportSettings, BaseServiceSettings):
+class LoyaltySettings(
+    PersonalDataSettings,
+    ApprovalSettings,
+    JobSettings,
+    FeedConsumerSettings,
+    EventTransportSettings,
+    BaseServiceSettings,
+):
     model_config = SettingsConfigDict(env_prefix="LOYALTY_", extra="ignore", frozen=True)
 
-    port: int = 8004
+    port: int = 8004  # pii_keys: PersonalDataSettings (the reasons typed on the ledger and in approvals)
     database_url: str = "sqlite:///data/loyalty.db"
     # Feeds this service consumes; empty disables that consumer (tests drive consumers directly).
     profile_feed_url: str = ""  # unset: profile's feed at its port (FeedConsumerSettings)
@@ -61,3 +69,6 @@ class LoyaltySettings(ApprovalSettings, JobSettings, FeedConsumerSettings, Event
     def tiers(self) -> list[tuple[str, int]]:
         pairs = [p.split(":") for p in self.tier_thresholds.split(",") if p.strip()]
         return sorted(((name.strip(), int(points)) for name, points in pairs), key=lambda t: t[1])
+
+    def secret_fields(self) -> list[str]:
+        return ["jwt_secret", "pii_keys"]

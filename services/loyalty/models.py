@@ -7,7 +7,19 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Boolean, CheckConstraint, Column, ForeignKey, Index, Integer, String, Uuid
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    Uuid,
+)
 from sqlmodel import Field, SQLModel
 
 from services.common.approvals import approval_table
@@ -94,7 +106,7 @@ class LedgerEntry(Base, table=True):
     dedupe_key: str | None = Field(default=None, sa_column=Column(String(200), unique=True))
     rule_id: uuid.UUID | None = Field(default=None, sa_column=Column(Uuid))
     rule_version: int | None = Field(default=None, sa_column=Column(Integer))
-    reason: str | None = Field(default=None, sa_column=Column(String(500)))
+    reason: str | None = Field(default=None, sa_column=Column(Text))  # sealed (service/ledger.py)
     actor_sub: str | None = Field(default=None, sa_column=Column(String(100)))
     occurred_at: datetime = Field(sa_column=_time())
     created_at: datetime = Field(default_factory=utcnow, sa_column=_time())

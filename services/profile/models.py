@@ -78,7 +78,7 @@ class Customer(Base, table=True):
     # Keyed hash of the type and the number's identity part (service/customers.py: id_lookup_hash).
     id_number_hash: str = Field(sa_column=Column(String(64), nullable=False, unique=True))
     id_country: str | None = Field(default=None, sa_column=Column(String(3)))  # a passport's issuing state
-    id_check_override_reason: str | None = Field(default=None, sa_column=Column(String(500)))
+    id_check_override_reason: str | None = Field(default=None, sa_column=Column(Text))  # sealed
     phone_enc: str = Field(sa_column=Column(String(200), nullable=False))
     phone_hash: str = Field(sa_column=Column(String(64), nullable=False, index=True))
     email_enc: str | None = Field(default=None, sa_column=Column(String(500)))
@@ -105,7 +105,7 @@ class AuditEntry(Base, table=True):
     action: str = Field(sa_column=Column(String(40), nullable=False))
     actor_sub: str = Field(sa_column=Column(String(100), nullable=False))
     actor_role: str = Field(sa_column=Column(String(16), nullable=False))
-    reason: str = Field(sa_column=Column(String(500), nullable=False))
+    reason: str = Field(sa_column=Column(Text, nullable=False))  # sealed (service/reasons.py)
     fields: str = Field(sa_column=Column(String(200), nullable=False))
     request_id: str | None = Field(default=None, sa_column=Column(String(128)))
     at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
@@ -189,7 +189,7 @@ class DoNotContactRecord(Base, table=True):
     id: int | None = Field(default=None, sa_column=Column(BigIntPK, primary_key=True, autoincrement=True))
     customer_id: uuid.UUID = Field(sa_column=_customer_fk())
     do_not_contact: bool = Field(sa_column=Column(Boolean, nullable=False))
-    reason: str = Field(sa_column=Column(String(500), nullable=False))
+    reason: str = Field(sa_column=Column(Text, nullable=False))  # sealed (service/reasons.py)
     actor_sub: str = Field(sa_column=Column(String(100), nullable=False))
     recorded_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
 
@@ -229,7 +229,7 @@ class Agreement(Base, table=True):
     expires_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
     status: str = Field(default="active", sa_column=Column(String(16), nullable=False))
     revoked_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
-    revoke_reason: str | None = Field(default=None, sa_column=Column(String(500)))
+    revoke_reason: str | None = Field(default=None, sa_column=Column(Text))  # sealed
     superseded_by: uuid.UUID | None = Field(default=None, sa_column=Column(Uuid()))
     actor_sub: str = Field(sa_column=Column(String(100), nullable=False))
 
@@ -378,7 +378,7 @@ class ErasureRequest(Base, table=True):
     requested_by_sub: str = Field(sa_column=Column(String(100), nullable=False))
     requested_by_role: str = Field(sa_column=Column(String(16), nullable=False))
     requested_via: str = Field(sa_column=Column(String(16), nullable=False))
-    reason: str = Field(sa_column=Column(String(500), nullable=False))
+    reason: str = Field(sa_column=Column(Text, nullable=False))  # sealed (service/reasons.py)
     erased_fields: list = Field(sa_column=Column(JSON, nullable=False))
     retained: list = Field(sa_column=Column(JSON, nullable=False))
     requested_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))

@@ -15,6 +15,7 @@ from services.common.branch_scope import BranchScope
 from services.common.consumer import FeedConsumer, system_token_source
 from services.common.db import Database, utcnow
 from services.common.outbox import feed_router
+from services.common.pii import PersonalDataVault
 from services.segmentation.api import routers
 from services.segmentation.config import SegmentationSettings
 from services.segmentation.consumers import FeatureHandlers
@@ -64,6 +65,8 @@ def build_approvals(settings: SegmentationSettings) -> ApprovalBook:
         table=approval,
         outbox=outbox,
         audit_chain=audit_chain,
+        branches=branch,
+        vault=PersonalDataVault(settings.pii_keys, ""),
         executors={products.RETIRE: products.retire_approved},
         ttls={products.RETIRE: timedelta(hours=settings.approval_ttl_hours)},
         enabled=frozenset({products.RETIRE} if settings.dual_control_product_retire else ()),

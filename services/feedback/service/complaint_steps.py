@@ -5,11 +5,11 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import RowMapping, exc, select
+from sqlalchemy import exc, select
 from sqlalchemy.orm import Session
 
 from services.common.access import STAFF, SUPERVISOR
-from services.common.approvals import Executor, maker_of, pending_conflict
+from services.common.approvals import Approval, Executor, maker_of, pending_conflict
 from services.common.auth import Principal
 from services.common.db import Database, is_unique_violation
 from services.common.errors import Conflict, Forbidden, InvalidInput
@@ -44,7 +44,7 @@ def add_step(
     actor: Principal,
     ctx: ComplaintContext,
     reach: set[str] | None = None,
-) -> ComplaintRead | RowMapping:
+) -> ComplaintRead | Approval:
     """Applies one action through the state machine: 409 `complaint_transition_illegal` (with the
     allowed actions) when the state does not allow it, 403 when the role may not take it. A second
     extension under dual control is not applied: the pending approval request is returned."""
@@ -205,7 +205,7 @@ def _extension(step_in, actor: Principal, d: Deadline, ctx: ComplaintContext, no
 
 
 def extension_executor(ctx: ComplaintContext) -> Executor:
-    def extend_approved(s: Session, row: RowMapping, checker: Principal, now: datetime) -> dict[str, Any]:
+    def extend_approved(s: Session, row: Approval, checker: Principal, now: datetime) -> dict[str, Any]:
         """Appends the second extension in the maker's name, approved by the checker, if the complaint
         still allows it (409 otherwise: the request stays pending, and a checker rejects it)."""
         p, maker = row["payload"], maker_of(row)

@@ -72,11 +72,16 @@ def read_account(customer_id: CustomerId, principal: EveryoneLoyaltyRead, db: Db
     responses=problem_responses(401, 403, 404, 422),
 )
 def read_statement(
-    customer_id: CustomerId, principal: EveryoneLoyaltyRead, db: Db, limit: Limit = 50, cursor: Cursor = None
+    customer_id: CustomerId,
+    principal: EveryoneLoyaltyRead,
+    db: Db,
+    policy: Pol,
+    limit: Limit = 50,
+    cursor: Cursor = None,
 ) -> StatementPage:
     ensure_own_customer(principal, customer_id, account_not_found(customer_id))
     rows, next_cursor = accounts.statement(db, customer_id=customer_id, limit=limit, cursor=cursor)
-    return StatementPage(items=[present_entry(e) for e in rows], next_cursor=next_cursor)
+    return StatementPage(items=[present_entry(e, policy) for e in rows], next_cursor=next_cursor)
 
 
 @router.get(
@@ -139,7 +144,7 @@ def adjust(
         reason=body.reason,
         actor=principal,
         idem=idem,
-        present=entry_body,
+        present=entry_body(policy),
         present_pending=lambda row: present_approval(row, policy.now()).model_dump(mode="json"),
         policy=policy,
         book=book,
@@ -147,7 +152,7 @@ def adjust(
     if isinstance(result, StoredResponse):
         return replay(result)
     if isinstance(result, LedgerEntry):
-        return present_entry(result)
+        return present_entry(result, policy)
     return JSONResponse(present_approval(result, policy.now()).model_dump(mode="json"), status_code=202)
 
 

@@ -3,16 +3,14 @@ or rejection by a supervisor or admin other than the maker (the kit's approvals 
 
 from datetime import datetime
 
-from sqlalchemy import RowMapping
-
-from services.common.approvals import effective_status
+from services.common.approvals import Approval, effective_status, masked
 from services.common.approvals_api import approvals_router
 from services.loyalty.schemas.approvals import ApprovalPage, ApprovalRead
 
 
-def present_approval(row: RowMapping, now: datetime) -> ApprovalRead:
+def present_approval(row: Approval, now: datetime) -> ApprovalRead:
     return ApprovalRead.model_validate(
-        {**row, "status": effective_status(row, now), "entry_id": (row["result"] or {}).get("entry_id")}
+        {**masked(row), "status": effective_status(row, now), "entry_id": (row["result"] or {}).get("entry_id")}
     )
 
 

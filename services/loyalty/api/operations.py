@@ -72,10 +72,10 @@ def award_activity(
         instance=body.instance,
         actor=principal,
         idem=idem,
-        present=entry_body,
+        present=entry_body(policy),
         policy=policy,
     )
-    return replay(result) if isinstance(result, StoredResponse) else present_entry(result)
+    return replay(result) if isinstance(result, StoredResponse) else present_entry(result, policy)
 
 
 @router.post(

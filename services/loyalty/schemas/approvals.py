@@ -13,7 +13,9 @@ from services.common.schema import ResponseModel
 class AdjustmentPayload(ResponseModel):
     customer_id: uuid.UUID
     points: int
-    reason: str | None = Field(description="cleared when the customer is erased")
+    reason: str | None = Field(
+        description="as typed, with ID numbers, phones, cards and emails inside masked; [erased] once the customer is"
+    )
 
 
 class RewardRetirementPayload(ResponseModel):

@@ -7,9 +7,10 @@ update. docs/privacy.md."""
 
 import uuid
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, update
 from sqlalchemy.orm import Session
 
+from services.common.approvals import redact as redact_approvals
 from services.loyalty.models import CustomerSegment, LedgerEntry, approval
 
 
@@ -21,6 +22,4 @@ def erase_customer(s: Session, customer_id: uuid.UUID) -> None:
         .values(reason=None)
     )
     s.execute(delete(CustomerSegment).where(CustomerSegment.customer_id == customer_id))
-    held = s.execute(select(approval.c.id, approval.c.payload).where(approval.c.object_id == str(customer_id))).all()
-    for approval_id, payload in held:
-        s.execute(update(approval).where(approval.c.id == approval_id).values(payload={**payload, "reason": None}))
+    redact_approvals(s, approval, [str(customer_id)])

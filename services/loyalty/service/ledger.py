@@ -16,6 +16,9 @@ from services.common.outbox import record_event, serialise_outbox_writes
 from services.loyalty.models import LedgerEntry, PointsAccount, PointsAllocation, PointsLot, outbox
 from services.loyalty.service.policy import Effect, Policy
 
+# The field name bound into a ledger reason's ciphertext (frozen in the migration that sealed old rows).
+REASON_FIELD = "points_ledger_entry.reason"
+
 
 def account_not_found(customer_id) -> NotFound:
     return NotFound(f"No points account for customer {customer_id}", code="account_not_found")
@@ -91,8 +94,10 @@ class Posting:
 
 
 def _append(
-    s: Session, account: PointsAccount, kind: str, points: int, posting: Posting, at: datetime, now: datetime
+    s: Session, account: PointsAccount, kind: str, points: int, posting: Posting, at: datetime, policy: Policy
 ) -> LedgerEntry:
+    """The entry, its typed reason sealed (free text is personal data: docs/privacy.md)."""
+    now = policy.now()
     account.balance += points
     account.updated_at = now
     entry = LedgerEntry(
@@ -105,7 +110,7 @@ def _append(
         dedupe_key=posting.dedupe_key,
         rule_id=posting.rule_id,
         rule_version=posting.rule_version,
-        reason=posting.reason,
+        reason=policy.vault.seal(posting.reason, REASON_FIELD),
         actor_sub=posting.actor_sub,
         occurred_at=at,
         created_at=now,
@@ -129,7 +134,7 @@ def credit(
     Records points.earned."""
     now = policy.now()
     at = at or now
-    entry = _append(s, account, kind, points, posting, at, now)
+    entry = _append(s, account, kind, points, posting, at, policy)
     s.add(
         PointsLot(
             id=entry.id,
@@ -170,7 +175,7 @@ def expire_due(s: Session, account: PointsAccount, policy: Policy) -> int:
     total = sum(lot.remaining for lot in lots)
     if total == 0:
         return 0
-    entry = _append(s, account, "expire", -total, Posting(source="expiry"), now, now)
+    entry = _append(s, account, "expire", -total, Posting(source="expiry"), now, policy)
     for lot in lots:
         s.add(PointsAllocation(entry_id=entry.id, lot_id=lot.id, points=lot.remaining))
         lot.remaining = 0
@@ -207,7 +212,7 @@ def debit(
             balance=account.balance,
         )
     now = policy.now()
-    entry = _append(s, account, kind, -points, posting, now, now)
+    entry = _append(s, account, kind, -points, posting, now, policy)
     lots = list(
         s.execute(
             select(PointsLot)
@@ -249,7 +254,7 @@ def restore(
     allocations = list(s.execute(select(PointsAllocation).where(PointsAllocation.entry_id == debit_entry_id)).scalars())
     points = sum(a.points for a in allocations)
     now = policy.now()
-    entry = _append(s, account, "reverse", points, posting, now, now)
+    entry = _append(s, account, "reverse", points, posting, now, policy)
     for a in allocations:
         lot = s.get(PointsLot, a.lot_id)
         assert lot is not None  # an allocation's lot is never deleted

@@ -8,11 +8,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import RowMapping, exc, func, select, update
+from sqlalchemy import exc, func, select, update
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
-from services.common.approvals import ApprovalBook, Executor, pending_conflict
+from services.common.approvals import Approval, ApprovalBook, Executor, pending_conflict
 from services.common.auth import Principal
 from services.common.db import Database, is_unique_violation, rows_affected, utcnow
 from services.common.errors import Conflict, InvalidInput, NotFound
@@ -72,7 +72,7 @@ def update_reward(
     classes: ClassCatalogue,
     actor: Principal,
     book: ApprovalBook | None = None,
-) -> Reward | RowMapping:
+) -> Reward | Approval:
     """Only the fields given change; 412 when stale; null only where a value may be absent; 422 for an
     eligible segment that is no class. With `book` (retirement under dual control), a change that
     retires an active reward is not made: it is stored as a pending approval request (returned), and
@@ -123,7 +123,7 @@ def _apply(reward: Reward, changes: dict[str, Any], policy: Policy) -> None:
 
 
 def retirement_executor(policy: Policy) -> Executor:
-    def retire_approved(s: Session, row: RowMapping, _checker: Principal, _now: datetime) -> dict[str, Any]:
+    def retire_approved(s: Session, row: Approval, _checker: Principal, _now: datetime) -> dict[str, Any]:
         """Makes the change the request holds (412 when the reward changed since: the request stays
         pending, and a checker rejects it)."""
         p = row["payload"]

@@ -34,6 +34,7 @@ from services.profile.service.guards import require_active_customer, require_cus
 from services.profile.service.idempotent import remember, stored_answer
 from services.profile.service.identity import normalise_email
 from services.profile.service.phones import normalise_phone, phone_kinds
+from services.profile.service.reasons import DO_NOT_CONTACT_REASON
 
 CONTACT_FIELD = "contact_point.value"
 CHANNELS = ("sms", "phone_call", "email", "app_push")
@@ -205,7 +206,7 @@ def set_do_not_contact(
             DoNotContactRecord(
                 customer_id=customer_id,
                 do_not_contact=do_not_contact,
-                reason=reason,
+                reason=privacy.vault.seal(reason, DO_NOT_CONTACT_REASON),
                 actor_sub=actor.sub,
                 recorded_at=now,
             )
