@@ -2,6 +2,7 @@
 databases per service per xdist worker, migrated once. PostgreSQL tests fail in CI when the server
 is missing and skip elsewhere."""
 
+import json
 import os
 import shutil
 from collections.abc import Callable, Iterator
@@ -230,3 +231,30 @@ def fresh_database_fixture(service: str, template: str, alembic_ini: Path) -> An
         db.dispose()
 
     return fresh
+
+
+def partition_rows(conn: Any, table: str) -> dict[str, int]:
+    """{partition: rows} of a table partitioned on PostgreSQL (empty when it is not)."""
+    names = conn.execute(
+        text(
+            "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+            "JOIN pg_class p ON p.oid = i.inhparent WHERE p.relname = :t"
+        ),
+        {"t": table},
+    ).scalars()
+    return {n: conn.execute(text(f'SELECT count(*) FROM "{n}"')).scalar_one() for n in names}  # noqa: S608
+
+
+def _scanned(plan: dict[str, Any]) -> set[str]:
+    found = {plan["Relation Name"]} if "Relation Name" in plan else set()
+    for child in plan.get("Plans", []):
+        found |= _scanned(child)
+    return found
+
+
+def scanned_relations(conn: Any, stmt: Any) -> tuple[set[str], dict[str, Any]]:
+    """Every relation PostgreSQL's plan for `stmt` reads, and the plan (for the failure message)."""
+    compiled = stmt.compile(dialect=conn.dialect)
+    explain = conn.exec_driver_sql(f"EXPLAIN (FORMAT JSON) {compiled}", compiled.params).scalar_one()
+    plan = (explain if isinstance(explain, list) else json.loads(explain))[0]["Plan"]
+    return _scanned(plan), plan

@@ -3,7 +3,7 @@
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from pydantic import model_validator
+from pydantic import Field, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from services.common.config import (
@@ -55,6 +55,9 @@ class LoyaltySettings(
     # Scheduled jobs (services.common.jobs; cron in jobs_zone, or "every <N>s"): docs/operations.md
     job_points_expiry_schedule: str = "10 0 * * *"  # after midnight: points of an ended month expire
     job_ledger_check_schedule: str = "40 3 * * *"
+    # PostgreSQL: points_ledger_entry's monthly partitions are created this many months ahead.
+    job_month_partitions_schedule: str = "50 3 * * *"
+    partition_months_ahead: int = Field(default=3, ge=1, le=24)
 
     @model_validator(mode="before")
     @classmethod

@@ -30,6 +30,7 @@ from services.common.db import BigIntPK, UTCDateTime, service_registry, table_of
 from services.common.idempotency import idempotency_table
 from services.common.jobs import job_run_table
 from services.common.outbox import outbox_table
+from services.common.partitions import monthly_partitions
 from services.common.personal_data import personal_data_access_table
 
 
@@ -82,8 +83,22 @@ class PointsAccount(Base, table=True):
     updated_at: datetime = Field(default_factory=utcnow, sa_column=_time())
 
 
+class LedgerEntryKey(Base, table=True):
+    """Every ledger entry's id and dedupe key, once: the identity and the uniqueness the ledger, which is
+    partitioned by month of occurred_at on PostgreSQL, cannot keep itself (a partitioned table's keys
+    must hold the partition key). Written first, in the entry's transaction; what names an entry by id
+    (lots, allocations, redemptions, registrations) refers to this table."""
+
+    __tablename__ = "points_ledger_entry_key"
+
+    id: int | None = Field(default=None, sa_column=Column(BigIntPK, primary_key=True, autoincrement=True))
+    # Makes an effect happen at most once (a transaction's earning, an activity instance...).
+    dedupe_key: str | None = Field(default=None, sa_column=Column(String(200), unique=True))
+
+
 class LedgerEntry(Base, table=True):
-    """Append-only: rows are inserted, never updated or deleted. `points` is signed."""
+    """Append-only: rows are inserted, never updated or deleted. `points` is signed. The id is its
+    LedgerEntryKey's."""
 
     __tablename__ = "points_ledger_entry"
     __table_args__ = (
@@ -93,22 +108,22 @@ class LedgerEntry(Base, table=True):
         Index("ix_points_ledger_entry_customer_id_id", "customer_id", "id"),
         Index("ix_points_ledger_entry_customer_id_rule_id_occurred_at", "customer_id", "rule_id", "occurred_at"),
         Index("ix_points_ledger_entry_customer_id_source_ref", "customer_id", "source_ref"),
+        monthly_partitions("occurred_at"),
     )
 
-    id: int | None = Field(default=None, sa_column=Column(BigIntPK, primary_key=True, autoincrement=True))
+    id: int = Field(sa_column=Column(BigIntPK, primary_key=True, autoincrement=False))
     customer_id: uuid.UUID = Field(sa_column=Column(Uuid, ForeignKey("points_account.customer_id"), nullable=False))
     kind: str = Field(sa_column=Column(String(8), nullable=False))
     points: int = Field(sa_column=_points())
     balance_after: int = Field(sa_column=_points())
     source: str = Field(sa_column=Column(String(20), nullable=False))
     source_ref: str | None = Field(default=None, sa_column=Column(String(100)))
-    # Makes an effect happen at most once (a transaction's earning, an activity instance...).
-    dedupe_key: str | None = Field(default=None, sa_column=Column(String(200), unique=True))
+    dedupe_key: str | None = Field(default=None, sa_column=Column(String(200)))  # unique in LedgerEntryKey
     rule_id: uuid.UUID | None = Field(default=None, sa_column=Column(Uuid))
     rule_version: int | None = Field(default=None, sa_column=Column(Integer))
     reason: str | None = Field(default=None, sa_column=Column(Text))  # sealed (service/ledger.py)
     actor_sub: str | None = Field(default=None, sa_column=Column(String(100)))
-    occurred_at: datetime = Field(sa_column=_time())
+    occurred_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False, primary_key=True))
     created_at: datetime = Field(default_factory=utcnow, sa_column=_time())
 
 
@@ -123,7 +138,7 @@ class PointsLot(Base, table=True):
     )
 
     id: int = Field(
-        sa_column=Column(BigIntPK, ForeignKey("points_ledger_entry.id"), primary_key=True, autoincrement=False)
+        sa_column=Column(BigIntPK, ForeignKey("points_ledger_entry_key.id"), primary_key=True, autoincrement=False)
     )
     customer_id: uuid.UUID = Field(sa_column=Column(Uuid, nullable=False))
     points: int = Field(sa_column=_points())
@@ -137,7 +152,9 @@ class PointsAllocation(Base, table=True):
     __tablename__ = "points_allocation"
 
     id: int | None = Field(default=None, sa_column=Column(BigIntPK, primary_key=True, autoincrement=True))
-    entry_id: int = Field(sa_column=Column(BigIntPK, ForeignKey("points_ledger_entry.id"), nullable=False, index=True))
+    entry_id: int = Field(
+        sa_column=Column(BigIntPK, ForeignKey("points_ledger_entry_key.id"), nullable=False, index=True)
+    )
     lot_id: int = Field(sa_column=Column(BigIntPK, ForeignKey("points_lot.id"), nullable=False, index=True))
     points: int = Field(sa_column=_points())
 
@@ -229,7 +246,7 @@ class Redemption(Base, table=True):
     quantity: int = Field(sa_column=Column(Integer, nullable=False))
     points: int = Field(sa_column=_points())
     status: str = Field(default="completed", sa_column=Column(String(10), nullable=False))
-    entry_id: int = Field(sa_column=Column(BigIntPK, ForeignKey("points_ledger_entry.id"), nullable=False))
+    entry_id: int = Field(sa_column=Column(BigIntPK, ForeignKey("points_ledger_entry_key.id"), nullable=False))
     voucher_code: str | None = Field(default=None, sa_column=Column(String(20), unique=True))
     voucher_valid_until: datetime | None = Field(default=None, sa_column=_time(nullable=True))
     voucher_used_at: datetime | None = Field(default=None, sa_column=_time(nullable=True))
@@ -277,7 +294,9 @@ class EventRegistration(Base, table=True):
     queue_no: int = Field(default=0, sa_column=Column(Integer, nullable=False))
     queued_at: datetime = Field(default_factory=utcnow, sa_column=_time())
     checked_in_at: datetime | None = Field(default=None, sa_column=_time(nullable=True))
-    charge_entry_id: int | None = Field(default=None, sa_column=Column(BigIntPK, ForeignKey("points_ledger_entry.id")))
+    charge_entry_id: int | None = Field(
+        default=None, sa_column=Column(BigIntPK, ForeignKey("points_ledger_entry_key.id"))
+    )
     updated_at: datetime = Field(default_factory=utcnow, sa_column=_time())
 
 

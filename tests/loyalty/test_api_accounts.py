@@ -102,6 +102,22 @@ def test_statement_is_newest_first_with_running_balance_and_pages(client, auth):
     assert rest["next_cursor"] is None
 
 
+def test_statement_window_bounds_occurred_at_and_refuses_a_number(client, auth):
+    cid = f.enrol(client, auth)
+    client.post(
+        f"/v1/loyalty/accounts/{cid}/adjustments",
+        json={"points": 100, "reason": "correction"},
+        headers=auth("supervisor"),
+    )
+    url, staff = f"/v1/loyalty/accounts/{cid}/statement", auth("staff")
+    at = client.get(url, headers=staff).json()["items"][0]["occurred_at"]
+    inside = client.get(url, params={"from": at, "to": "2999-01-01T00:00:00Z"}, headers=staff).json()
+    assert [e["points"] for e in inside["items"]] == [100]
+    assert client.get(url, params={"to": at}, headers=staff).json()["items"] == []  # the end is exclusive
+    resp = client.get(url, params={"to": "0.5"}, headers=staff)
+    assert resp.status_code == 422 and resp.json()["errors"][0]["loc"] == ["query", "to"]
+
+
 def test_statement_errors(client, auth):
     cid = f.enrol(client, auth)
     assert client.get(f"/v1/loyalty/accounts/{uuid.uuid4()}/statement", headers=auth("staff")).status_code == 404

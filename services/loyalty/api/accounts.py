@@ -12,7 +12,7 @@ from services.common.access import EveryoneLoyaltyRead, Staff
 from services.common.approvals_api import Book
 from services.common.auth import ensure_own_customer
 from services.common.branch_scope import ensure_customer_in_reach
-from services.common.deps import Cursor, Db, IdemKey, Limit, replay
+from services.common.deps import Cursor, Db, From, IdemKey, Limit, To, replay
 from services.common.errors import InvalidInput, problem_responses
 from services.common.idempotency import StoredResponse, idempotency_request
 from services.loyalty.api.approvals import present_approval
@@ -68,7 +68,7 @@ def read_account(customer_id: CustomerId, principal: EveryoneLoyaltyRead, db: Db
 @router.get(
     "/{customer_id}/statement",
     response_model=StatementPage,
-    summary="Ledger entries, newest first, each with the balance after it",
+    summary="Ledger entries, newest first, each with the balance after it; ?from=&to= bound occurred_at",
     responses=problem_responses(401, 403, 404, 422),
 )
 def read_statement(
@@ -76,11 +76,14 @@ def read_statement(
     principal: EveryoneLoyaltyRead,
     db: Db,
     policy: Pol,
+    occurred_from: From = None,
+    occurred_to: To = None,
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> StatementPage:
     ensure_own_customer(principal, customer_id, account_not_found(customer_id))
-    rows, next_cursor = accounts.statement(db, customer_id=customer_id, limit=limit, cursor=cursor)
+    window = accounts.Window(occurred_from, occurred_to)
+    rows, next_cursor = accounts.statement(db, customer_id=customer_id, window=window, limit=limit, cursor=cursor)
     return StatementPage(items=[present_entry(e, policy) for e in rows], next_cursor=next_cursor)
 
 

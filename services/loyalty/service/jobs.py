@@ -1,5 +1,5 @@
-"""Loyalty's scheduled jobs: points expiry, the ledger check and the expiry of approval requests
-(services.common.jobs)."""
+"""Loyalty's scheduled jobs: points expiry, the ledger check, the expiry of approval requests and the
+ledger's monthly partitions created ahead on PostgreSQL (services.common.jobs)."""
 
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -7,8 +7,9 @@ from datetime import datetime, timedelta
 from services.common.approvals import ApprovalBook, expiry_job
 from services.common.db import Database
 from services.common.jobs import Job, JobRunner, Schedule, holder_name
+from services.common.partitions import month_partitions_job
 from services.loyalty.config import LoyaltySettings
-from services.loyalty.models import job_run
+from services.loyalty.models import job_run, metadata
 from services.loyalty.service.accounts import check_balances
 from services.loyalty.service.expiry import run_expiry
 from services.loyalty.service.policy import Policy
@@ -38,5 +39,8 @@ def build_jobs(
         Job("points_expiry", Schedule(settings.job_points_expiry_schedule, zone), expire, timedelta(hours=2)),
         Job("ledger_check", Schedule(settings.job_ledger_check_schedule, zone), check, timedelta(hours=1)),
         expiry_job(book, db, Schedule(settings.job_approvals_expiry_schedule, zone), clock),
+        month_partitions_job(
+            db, metadata, Schedule(settings.job_month_partitions_schedule, zone), clock, settings.partition_months_ahead
+        ),
     ]
     return JobRunner(db, job_run, jobs, clock, holder_name())

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from services.common.db import utcnow
 from services.common.errors import Conflict, NotFound
 from services.common.outbox import record_event, serialise_outbox_writes
-from services.loyalty.models import LedgerEntry, PointsAccount, PointsAllocation, PointsLot, outbox
+from services.loyalty.models import LedgerEntry, LedgerEntryKey, PointsAccount, PointsAllocation, PointsLot, outbox
 from services.loyalty.service.policy import Effect, Policy
 
 # The field name bound into a ledger reason's ciphertext (frozen in the migration that sealed old rows).
@@ -49,7 +49,7 @@ def commit(s: Session, policy: Policy) -> None:
 
 
 def dedupe_exists(s: Session, key: str) -> bool:
-    return s.execute(select(LedgerEntry.id).where(LedgerEntry.dedupe_key == key)).first() is not None
+    return s.execute(select(LedgerEntryKey.id).where(LedgerEntryKey.dedupe_key == key)).first() is not None
 
 
 def defer_outbox(s: Session) -> None:
@@ -100,7 +100,12 @@ def _append(
     now = policy.now()
     account.balance += points
     account.updated_at = now
+    # The key first: it numbers the entry and refuses a second use of the dedupe key.
+    key = LedgerEntryKey(dedupe_key=posting.dedupe_key)
+    s.add(key)
+    s.flush()
     entry = LedgerEntry(
+        id=key.id,
         customer_id=account.customer_id,
         kind=kind,
         points=points,

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from services.common.approvals import ApprovalBook, expiry_job
 from services.common.db import Database
 from services.common.jobs import Job, JobRunner, Schedule, holder_name
-from services.common.partitions import ensure_partitions_ahead
+from services.common.partitions import month_partitions_job
 from services.profile.config import ProfileSettings
 from services.profile.models import job_run, metadata
 from services.profile.service.customers import Privacy
@@ -21,18 +21,11 @@ def build_jobs(
         now, years = clock(), settings.retention_closed_customer_years
         return f"{sweep_retention(db, privacy=privacy, now=now, years=years)} closed customers erased"
 
-    def month_partitions() -> str:
-        created = ensure_partitions_ahead(db, metadata, clock(), settings.partition_months_ahead)
-        return f"{len(created)} partitions created" + (f": {', '.join(created)}" if created else "")
-
     zone = settings.jobs_zone
     jobs = [
         Job("retention_sweep", Schedule(settings.job_retention_sweep_schedule, zone), retention, timedelta(hours=2)),
-        Job(
-            "month_partitions",
-            Schedule(settings.job_month_partitions_schedule, zone),
-            month_partitions,
-            timedelta(hours=1),
+        month_partitions_job(
+            db, metadata, Schedule(settings.job_month_partitions_schedule, zone), clock, settings.partition_months_ahead
         ),
         expiry_job(book, db, Schedule(settings.job_approvals_expiry_schedule, zone), clock),
     ]

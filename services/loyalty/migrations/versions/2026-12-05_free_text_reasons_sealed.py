@@ -4,7 +4,7 @@ columns. Rows written before are encrypted here; the downgrade decrypts them bef
 back. The ledger is append-only; this and an erasure are its only rewrites.
 
 Revision ID: 5bd47b4a21f2
-Revises: 0861e9ee03a8
+Revises: ceb8fd8c9c5a
 Create Date: 2026-12-05 23:34:05.523594
 """
 
@@ -25,7 +25,7 @@ from services.common.sealing_migration import (
 from services.loyalty.config import LoyaltySettings
 
 revision: str = "5bd47b4a21f2"
-down_revision: str | None = "0861e9ee03a8"
+down_revision: str | None = "ceb8fd8c9c5a"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
