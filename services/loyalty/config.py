@@ -47,6 +47,11 @@ class LoyaltySettings(ApprovalSettings, JobSettings, FeedConsumerSettings, Event
     # Scheduled jobs (services.common.jobs; cron in jobs_zone, or "every <N>s"): docs/operations.md
     job_points_expiry_schedule: str = "10 0 * * *"  # after midnight: points of an ended month expire
     job_ledger_check_schedule: str = "40 3 * * *"
+    # Care reminders (docs/api-loyalty.md, Inbox and care): points expiring within the days become a care
+    # task and a notification; registrations for an event starting within the hours get a reminder.
+    job_care_reminders_schedule: str = "30 6 * * *"
+    care_points_expiring_days: int = 30
+    care_event_reminder_hours: int = 48
 
     @model_validator(mode="before")
     @classmethod

@@ -1,4 +1,4 @@
-"""Loyalty's scheduled jobs: points expiry, the ledger check and the expiry of approval requests
+"""Loyalty's scheduled jobs: points expiry, the ledger check, the care reminders and the expiry of approval requests
 (services.common.jobs)."""
 
 from collections.abc import Callable
@@ -12,6 +12,7 @@ from services.loyalty.models import job_run
 from services.loyalty.service.accounts import check_balances
 from services.loyalty.service.expiry import run_expiry
 from services.loyalty.service.policy import Policy
+from services.loyalty.service.reminders import run_reminders
 
 
 def build_jobs(
@@ -33,10 +34,21 @@ def build_jobs(
         on_ledger_check(len(mismatches))
         return f"{checked} accounts checked, {len(mismatches)} mismatched"
 
+    def care_reminders() -> str:
+        done = run_reminders(
+            db,
+            now=clock(),
+            points_days=settings.care_points_expiring_days,
+            event_hours=settings.care_event_reminder_hours,
+            zone=settings.zone,
+        )
+        return f"{done.points_expiring} points-expiring reminders, {done.event_reminders} event reminders"
+
     zone = settings.jobs_zone
     jobs = [
         Job("points_expiry", Schedule(settings.job_points_expiry_schedule, zone), expire, timedelta(hours=2)),
         Job("ledger_check", Schedule(settings.job_ledger_check_schedule, zone), check, timedelta(hours=1)),
+        Job("care_reminders", Schedule(settings.job_care_reminders_schedule, zone), care_reminders, timedelta(hours=2)),
         expiry_job(book, db, Schedule(settings.job_approvals_expiry_schedule, zone), clock),
     ]
     return JobRunner(db, job_run, jobs, clock, holder_name())
