@@ -25,19 +25,23 @@ from services.feedback.service.complaints import (
 from services.feedback.service.deadlines import Deadline, compute_deadline
 
 
-def open_with_deadlines(s: Session, ctx: ComplaintContext) -> list[tuple[Complaint, list[ComplaintStep], Deadline]]:
-    rows = list(
-        s.execute(select(Complaint).where(col(Complaint.state).in_(OPEN)).order_by(Complaint.received_at)).scalars()
-    )
+def open_with_deadlines(
+    s: Session, ctx: ComplaintContext, handler_sub: str | None = None
+) -> list[tuple[Complaint, list[ComplaintStep], Deadline]]:
+    stmt = select(Complaint).where(col(Complaint.state).in_(OPEN))
+    if handler_sub is not None:
+        stmt = stmt.where(Complaint.handler_sub == handler_sub)
+    rows = list(s.execute(stmt.order_by(Complaint.received_at)).scalars())
     steps = steps_by_complaint(s, [c.id for c in rows])
     now = ctx.clock()
     return [(c, steps[c.id], compute_deadline(c.received_at, step_views(steps[c.id]), ctx.rules, now)) for c in rows]
 
 
-def escalations(db: Database, *, ctx: ComplaintContext) -> Escalations:
-    """Open complaints past 80% of their time without a decision (at risk), and those overdue."""
+def escalations(db: Database, *, ctx: ComplaintContext, handler_sub: str | None = None) -> Escalations:
+    """Open complaints past 80% of their time without a decision (at risk), and those overdue; with
+    `handler_sub`, only those assigned to that handler (a staff member's work queue)."""
     with db.read() as s:
-        rows = open_with_deadlines(s, ctx)
+        rows = open_with_deadlines(s, ctx, handler_sub)
     return Escalations(
         at_risk=[summarise(c, d) for c, _, d in rows if d.at_risk],
         overdue=[summarise(c, d) for c, _, d in rows if d.overdue],
