@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
 
 from services.common.access import Staff
+from services.common.auth import Principal, current_principal
 from services.common.branch_scope import is_branch_bound
 from services.common.branches import subtree_codes
 from services.common.deps import Cursor, Db, Limit, Now
@@ -19,7 +20,7 @@ from services.loyalty.service import care
 router = APIRouter(prefix="/v1/loyalty/care-tasks", tags=["care"])
 
 
-async def _care_reach(request: Request, principal: Staff) -> set[str] | None:
+async def _care_reach(request: Request, principal: Annotated[Principal, Depends(current_principal)]) -> set[str] | None:
     """The branch codes of the caller's subtree in loyalty's copy of the tree (None: every branch)."""
     if not is_branch_bound(principal):
         return None
