@@ -11,7 +11,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from services.common.auth import Principal
-from services.common.db import Database, rows_affected, upsert_insert
+from services.common.db import Database, upsert_insert
 from services.common.errors import Conflict, NotFound
 from services.common.pagination import oldest_first, page_of, time_id_key
 from services.loyalty.models import CARE_KINDS, CareCustomer, CareTask
@@ -39,7 +39,8 @@ def task_not_found(task_id: uuid.UUID) -> NotFound:
 
 
 def _care_customer(s: Session, customer_id: uuid.UUID, now: datetime, **values: Any) -> None:
-    stmt = upsert_insert(s)(CareCustomer).values(customer_id=customer_id, updated_at=now, **values)
+    first = {"has_app_push": False, **values}  # a customer first seen: no push until consent says so
+    stmt = upsert_insert(s)(CareCustomer).values(customer_id=customer_id, updated_at=now, **first)
     s.execute(stmt.on_conflict_do_update(index_elements=["customer_id"], set_={**values, "updated_at": now}))
 
 
@@ -101,8 +102,9 @@ def remind(
             created_at=now,
         )
         .on_conflict_do_nothing(index_elements=["occasion_key"])
+        .returning(CareTask.id)  # type: ignore[arg-type]
     )
-    added = rows_affected(s.execute(stmt)) == 1
+    added = s.execute(stmt).first() is not None
     if kind in CUSTOMER_MESSAGES:
         title, body = CUSTOMER_MESSAGES[kind]
         values = {"due_on": due_at.astimezone(zone).date().isoformat(), **(facts or {})}

@@ -52,8 +52,9 @@ def notify(
             created_at=now,
         )
         .on_conflict_do_nothing(index_elements=["dedupe_key"])
+        .returning(Notification.id)  # type: ignore[arg-type]
     )
-    return rows_affected(s.execute(stmt)) == 1
+    return s.execute(stmt).first() is not None  # (a rowcount is not reliable for an upsert on psycopg)
 
 
 def notify_campaign(
