@@ -28,7 +28,11 @@ def test_staff_assign_then_reassign_and_each_change_is_on_the_feed(client, auth,
     assert client.get(url, headers=auth("staff")).json()["code"] == "manager_not_assigned"
     first = client.put(url, json=ASSIGN, headers=auth("staff", sub="clerk-1"))
     assert first.status_code == 201, first.text
-    assert (first.json()["manager_id"], first.json()["assigned_by"], first.json()["version"]) == ("rm-001", "clerk-1", 1)
+    assert (first.json()["manager_id"], first.json()["assigned_by"], first.json()["version"]) == (
+        "rm-001",
+        "clerk-1",
+        1,
+    )
     same = client.put(url, json=ASSIGN, headers=auth("staff"))
     assert same.status_code == 200 and same.json()["version"] == 1  # nothing changed, nothing recorded
     moved = client.put(url, json={"manager_id": "rm-002", "manager_branch_code": "BR0001"}, headers=auth("supervisor"))
