@@ -5,7 +5,6 @@ task and a notification, the manager's work queue shows the task, and the custom
 in its inbox with its own token."""
 
 import subprocess
-import time
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -15,7 +14,8 @@ from sqlalchemy import create_engine, update
 from services.common.config import DEV_JWT_SECRET
 from services.profile.models import RiskAssessment
 from services.profile.service.questionnaires import INDIVIDUAL
-from tests.e2e.conftest import BIN, ROOT, Process, base_env, migrate_service
+from tests.e2e.conftest import BIN, ROOT, Process, base_env, migrate_service, running
+from tests.e2e.test_feedback_e2e import _until
 from tests.e2e.test_gateway_profile import REGISTRATION
 from tests.profile.test_api_risk import answers_scoring
 
@@ -66,25 +66,8 @@ def care_suite(tmp_path):
         ),
         tmp_path / "gateway.log",
     )
-    procs = [profile, feedback, loyalty, gateway]
-    try:
-        for p in procs:
-            p.spawn()
-        for p in procs:
-            p.wait_live()
+    with running(profile, feedback, loyalty, gateway):
         yield gateway, urls["profile"]
-    finally:
-        for p in reversed(procs):
-            p.stop()
-
-
-def _eventually(fetch, seconds: float = 20.0):
-    deadline = time.monotonic() + seconds
-    while True:
-        found = fetch()
-        if found or time.monotonic() > deadline:
-            return found
-        time.sleep(0.2)
 
 
 def test_a_risk_assessment_expiring_in_20_days_reaches_the_managers_queue_and_the_inbox(care_suite, auth):
@@ -130,7 +113,7 @@ def test_a_risk_assessment_expiring_in_20_days_reaches_the_managers_queue_and_th
             assert answer.status_code == 200, answer.text
             return [i for i in answer.json()["items"] if i["kind"] == "care_task"], answer.json()
 
-        tasks = _eventually(lambda: queue_items()[0])
+        tasks = _until(lambda: queue_items()[0])
         [task] = tasks
         assert (task["summary"], task["customer_id"], task["service"]) == ("risk_expiry", cid, "loyalty")
         due = datetime.fromisoformat(task["due_at"])
@@ -139,7 +122,7 @@ def test_a_risk_assessment_expiring_in_20_days_reaches_the_managers_queue_and_th
         assert http.get("/api/v1/work-queue", headers=auth("staff", sub="someone-else")).json()["items"] == []
 
         me = auth("customer", sub=cid)
-        inbox = _eventually(lambda: http.get("/api/v1/loyalty/notifications", headers=me).json()["items"])
+        inbox = _until(lambda: http.get("/api/v1/loyalty/notifications", headers=me).json()["items"])
         assert [(n["kind"], n["is_read"]) for n in inbox] == [("risk_expiry", False)]
         assert expires_at.astimezone().date().isoformat()[:4] in inbox[0]["body"]
         read = http.post(f"/api/v1/loyalty/notifications/{inbox[0]['id']}/read", headers=me)

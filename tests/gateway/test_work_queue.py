@@ -62,3 +62,11 @@ def test_only_staff_supervisors_and_admins_have_a_queue(suite_gateway, auth):
         r = gw.get(PATH, headers=auth(role))
         assert r.status_code == 403 and r.json()["code"] in ("role_forbidden", "insufficient_scope"), role
     assert gw.get(PATH).status_code == 401
+
+
+def test_the_queue_is_in_the_gateways_openapi(suite_gateway, auth):
+    doc = suite_gateway().get("/api/openapi.json").json()
+    operation = doc["paths"]["/api/v1/work-queue"]["get"]
+    assert set(operation["responses"]) >= {"200", "401", "403", "429"}
+    schema = operation["responses"]["200"]["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[-1]
+    assert set(doc["components"]["schemas"][schema]["properties"]) == {"items", "partial", "generated_at"}
