@@ -12,6 +12,7 @@ from prometheus_client import CollectorRegistry
 
 from services.common.app import build_service_app
 from services.common.approvals import ApprovalBook
+from services.common.branch_scope import BranchScope
 from services.common.consumer import system_token_source
 from services.common.db import Database, utcnow
 from services.common.outbox import feed_router
@@ -19,7 +20,7 @@ from services.loyalty.api import routers
 from services.loyalty.config import LoyaltySettings
 from services.loyalty.consumers import build_consumer
 from services.loyalty.metrics import LoyaltyMetrics
-from services.loyalty.models import approval, audit_chain, outbox
+from services.loyalty.models import approval, audit_chain, branch, outbox
 from services.loyalty.service import adjustments, rewards
 from services.loyalty.service.adjustments import ACTION as ADJUST
 from services.loyalty.service.classes import ClassCatalogue, segmentation_unavailable
@@ -138,4 +139,7 @@ def create_app(
     app.state.clock = clock  # the kit's Now (services.common.deps)
     app.state.classes = ClassCatalogue(SegmentationCatalogue(settings) if settings.segmentation_url else None)
     app.state.loyalty_metrics = metrics
+    # Care-task lists are scoped by the caller's subtree of loyalty's copy of the tree (Reach); routes that
+    # name a customer are not checked by branch here yet (loyalty knows no branch for most customers).
+    app.state.branch_tree = BranchScope(db, branch, customer_branch=lambda _s, _cid: None)
     return app

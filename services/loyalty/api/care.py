@@ -4,36 +4,17 @@ subtree (`mine`: only those of the customers they manage); the gateway's work qu
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query, Request
-from fastapi.concurrency import run_in_threadpool
+from fastapi import APIRouter, Path, Query
 
 from services.common.access import Staff
-from services.common.auth import Principal, current_principal
-from services.common.branch_scope import is_branch_bound
-from services.common.branches import subtree_codes
+from services.common.branch_scope import Reach
 from services.common.deps import Cursor, Db, Limit, Now
 from services.common.errors import problem_responses
-from services.loyalty.models import CareTask, branch
+from services.loyalty.models import CareTask
 from services.loyalty.schemas.care import CareTaskClose, CareTaskPage, CareTaskRead, TaskStatus
 from services.loyalty.service import care
 
 router = APIRouter(prefix="/v1/loyalty/care-tasks", tags=["care"])
-
-
-async def _care_reach(request: Request, principal: Annotated[Principal, Depends(current_principal)]) -> set[str] | None:
-    """The branch codes of the caller's subtree in loyalty's copy of the tree (None: every branch)."""
-    if not is_branch_bound(principal):
-        return None
-    db = request.app.state.db
-
-    def subtree() -> set[str]:
-        with db.read() as s:
-            return subtree_codes(s, branch, principal.branch) if principal.branch else set()
-
-    return await run_in_threadpool(subtree)
-
-
-CareReach = Annotated[set[str] | None, Depends(_care_reach)]
 
 
 def present_task(t: CareTask) -> CareTaskRead:
@@ -48,7 +29,7 @@ def present_task(t: CareTask) -> CareTaskRead:
 )
 def list_tasks(
     principal: Staff,
-    reach: CareReach,
+    reach: Reach,
     db: Db,
     mine: Annotated[bool, Query(description="only the tasks of the customers the caller manages")] = False,
     status: TaskStatus | None = "open",
@@ -75,7 +56,7 @@ def list_tasks(
     responses=problem_responses(401, 403, 404, 409, 422),
 )
 def close_task(
-    task_id: Annotated[uuid.UUID, Path()], body: CareTaskClose, principal: Staff, reach: CareReach, db: Db, now: Now
+    task_id: Annotated[uuid.UUID, Path()], body: CareTaskClose, principal: Staff, reach: Reach, db: Db, now: Now
 ) -> CareTaskRead:
     task = care.close_task(
         db, task_id=task_id, outcome=body.outcome, note=body.note, actor=principal, reach=reach, now=now
