@@ -73,12 +73,18 @@ def care_suite(tmp_path):
 def test_a_risk_assessment_expiring_in_20_days_reaches_the_managers_queue_and_the_inbox(care_suite, auth):
     gateway, profile_db = care_suite
     with httpx.Client(base_url=gateway.url, timeout=10) as http:
-        registered = http.post("/api/v1/customers", json=REGISTRATION, headers=auth("staff"))
+        # A new outlet opened through the API reaches loyalty's copy of the tree on profile's feed (the
+        # suite's seeded test tree is written without feed events).
+        outlet = {"code": "CR0001", "name": "关怀营业所", "level": "outlet", "parent_code": "BR0001"}
+        assert http.post("/api/v1/branches", json=outlet, headers=auth("admin", branch=None)).status_code == 201
+        registered = http.post(
+            "/api/v1/customers", json={**REGISTRATION, "branch_code": "CR0001"}, headers=auth("staff")
+        )
         assert registered.status_code == 201, registered.text
         cid = registered.json()["id"]
         assigned = http.put(
             f"/api/v1/customers/{cid}/manager",
-            json={"manager_id": "rm-e2e", "manager_branch_code": "BJ0001"},
+            json={"manager_id": "rm-e2e", "manager_branch_code": "CR0001"},
             headers=auth("supervisor"),
         )
         assert assigned.status_code == 201, assigned.text
@@ -106,23 +112,26 @@ def test_a_risk_assessment_expiring_in_20_days_reaches_the_managers_queue_and_th
         )
         assert run.returncode == 0, run.stdout + run.stderr
 
-        manager = auth("staff", sub="rm-e2e")
+        manager = auth("staff", sub="rm-e2e", branch="CR0001")
 
         def queue_items():
             answer = http.get("/api/v1/work-queue", headers=manager)
             assert answer.status_code == 200, answer.text
             return [i for i in answer.json()["items"] if i["kind"] == "care_task"], answer.json()
 
-        tasks = _until(lambda: queue_items()[0])
+        tasks = _until(lambda: queue_items()[0], 90)
         [task] = tasks
         assert (task["summary"], task["customer_id"], task["service"]) == ("risk_expiry", cid, "loyalty")
         due = datetime.fromisoformat(task["due_at"])
         assert timedelta(days=19) < due - datetime.now(UTC) < timedelta(days=21)
         assert queue_items()[1]["partial"] == []  # every source answered
-        assert http.get("/api/v1/work-queue", headers=auth("staff", sub="someone-else")).json()["items"] == []
+        assert (
+            http.get("/api/v1/work-queue", headers=auth("staff", sub="someone-else", branch="CR0001")).json()["items"]
+            == []
+        )
 
         me = auth("customer", sub=cid)
-        inbox = _until(lambda: http.get("/api/v1/loyalty/notifications", headers=me).json()["items"])
+        inbox = _until(lambda: http.get("/api/v1/loyalty/notifications", headers=me).json()["items"], 90)
         assert [(n["kind"], n["is_read"]) for n in inbox] == [("risk_expiry", False)]
         assert expires_at.astimezone().date().isoformat()[:4] in inbox[0]["body"]
         read = http.post(f"/api/v1/loyalty/notifications/{inbox[0]['id']}/read", headers=me)
