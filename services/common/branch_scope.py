@@ -74,7 +74,10 @@ def is_branch_bound(principal: Principal) -> bool:
 
 
 async def _reach(request: Request, principal: Annotated[Principal, Depends(current_principal)]) -> set[str] | None:
-    scope: BranchScope | None = getattr(request.app.state, "branch_scope", None)
+    # An app whose routes naming a customer are not (yet) checked by branch may still scope its lists:
+    # `app.state.branch_tree` is a BranchScope used for `Reach` only.
+    state = request.app.state
+    scope: BranchScope | None = getattr(state, "branch_scope", None) or getattr(state, "branch_tree", None)
     if scope is None or not is_branch_bound(principal):
         return None
     return await run_in_threadpool(scope.subtree, principal.branch)

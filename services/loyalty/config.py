@@ -58,6 +58,11 @@ class LoyaltySettings(
     # PostgreSQL: points_ledger_entry's monthly partitions are created this many months ahead.
     job_month_partitions_schedule: str = "50 3 * * *"
     partition_months_ahead: int = Field(default=3, ge=1, le=24)
+    # Care reminders (docs/api-loyalty.md, Inbox and care): points expiring within the days become a care
+    # task and a notification; registrations for an event starting within the hours get a reminder.
+    job_care_reminders_schedule: str = "30 6 * * *"
+    care_points_expiring_days: int = 30
+    care_event_reminder_hours: int = 48
 
     @model_validator(mode="before")
     @classmethod

@@ -1,5 +1,6 @@
 """Event-feed handlers: profile (enrolment by agreement, freezing, earning and claw-back from
-transactions), segmentation (segments for multipliers and eligibility) and feedback (survey bonuses).
+transactions), segmentation (segments for multipliers and eligibility) and feedback (survey bonuses);
+care and the inbox (services.loyalty.service.inbox_feed) read profile's and feedback's too.
 Each handler runs inside the consumer's batch transaction, so an event and the cursor move together."""
 
 import logging
@@ -20,6 +21,7 @@ from services.common.db import Database, upsert_insert
 from services.common.outbox import Event
 from services.loyalty.config import LoyaltySettings
 from services.loyalty.models import Activity, CustomerSegment, branch, consumer_cursor
+from services.loyalty.service import inbox_feed
 from services.loyalty.service.accounts import ensure_account, freeze_account
 from services.loyalty.service.activities import awards_for_trigger
 from services.loyalty.service.branch_scope import customer_handlers
@@ -148,9 +150,10 @@ FEEDS: dict[str, dict[str, Callable[[Session, Event, Policy], None]]] = {
         "agreement.signed": _on_agreement,
         "customer.closed": _on_closed("customer_closed"),
         "customer.erased": _on_closed("customer_erased"),
+        **inbox_feed.PROFILE,
     },
     "segmentation": {"segment.changed": _on_segment},
-    "feedback": {"survey.responded": _on_survey},
+    "feedback": {"survey.responded": _on_survey, **inbox_feed.FEEDBACK},
 }
 Feed = Literal["profile", "segmentation", "feedback"]
 

@@ -327,6 +327,87 @@ class CustomerBranch(Base, table=True):
     updated_at: datetime = Field(default_factory=utcnow, sa_column=_time())
 
 
+NOTIFICATION_KINDS = (
+    "complaint_status",
+    "survey_invitation",
+    "points_expiring",
+    "event_reminder",
+    "campaign",
+    "birthday",
+    "deposit_maturity",
+    "risk_expiry",
+    "agreement_renewal",
+)
+PUSH_STATES = ("none", "pending", "sent")
+CARE_KINDS = ("birthday", "deposit_maturity", "risk_expiry", "agreement_renewal", "points_expiring", "dormant")
+TASK_STATUSES = ("open", "completed", "dismissed")
+
+
+class CareCustomer(Base, table=True):
+    """What care needs to know of a customer, from profile's feed: the branch, the relationship manager,
+    and whether an app push may reach them now (`app_push` among consent.changed's contactable channels)."""
+
+    __tablename__ = "care_customer"
+
+    customer_id: uuid.UUID = Field(sa_column=Column(Uuid, primary_key=True))
+    branch_code: str | None = Field(default=None, sa_column=Column(String(16)))
+    manager_id: str | None = Field(default=None, sa_column=Column(String(100), index=True))
+    manager_branch_code: str | None = Field(default=None, sa_column=Column(String(16)))
+    has_app_push: bool = Field(default=False, sa_column=Column(Boolean, nullable=False))
+    updated_at: datetime = Field(default_factory=utcnow, sa_column=_time())
+
+
+class Notification(Base, table=True):
+    """A message in a customer's inbox; `dedupe_key` names its occasion, so none is made twice.
+    `push_state` is pending when the customer could be pushed to as it was made (none otherwise)."""
+
+    __tablename__ = "notification"
+    __table_args__ = (
+        CheckConstraint(_in("kind", NOTIFICATION_KINDS), name="kind"),
+        CheckConstraint(_in("push_state", PUSH_STATES), name="push_state"),
+        Index("ix_notification_customer_id_id", "customer_id", "id"),
+        Index("ix_notification_push_state_id", "push_state", "id"),
+    )
+
+    id: int | None = Field(default=None, sa_column=Column(BigIntPK, primary_key=True, autoincrement=True))
+    customer_id: uuid.UUID = Field(sa_column=Column(Uuid, nullable=False))
+    dedupe_key: str = Field(sa_column=Column(String(200), nullable=False, unique=True))
+    kind: str = Field(sa_column=Column(String(24), nullable=False))
+    title: str = Field(sa_column=Column(String(100), nullable=False))
+    body: str = Field(sa_column=Column(String(500), nullable=False))
+    data: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    push_state: str = Field(default="none", sa_column=Column(String(8), nullable=False))
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_time())
+    read_at: datetime | None = Field(default=None, sa_column=_time(nullable=True))
+
+
+class CareTask(Base, table=True):
+    """A reminder for the customer's relationship manager; `occasion_key` makes one per occasion.
+    Open tasks follow the customer to a new manager."""
+
+    __tablename__ = "care_task"
+    __table_args__ = (
+        CheckConstraint(_in("kind", CARE_KINDS), name="kind"),
+        CheckConstraint(_in("status", TASK_STATUSES), name="status"),
+        Index("ix_care_task_manager_id_status_due_at", "manager_id", "status", "due_at"),
+        Index("ix_care_task_branch_code_status_due_at", "branch_code", "status", "due_at"),
+    )
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, sa_column=Column(Uuid, primary_key=True))
+    occasion_key: str = Field(sa_column=Column(String(160), nullable=False, unique=True))
+    customer_id: uuid.UUID = Field(sa_column=Column(Uuid, nullable=False, index=True))
+    kind: str = Field(sa_column=Column(String(24), nullable=False))
+    reference: str | None = Field(default=None, sa_column=Column(String(64)))
+    manager_id: str | None = Field(default=None, sa_column=Column(String(100)))
+    branch_code: str | None = Field(default=None, sa_column=Column(String(16)))
+    due_at: datetime = Field(sa_column=_time())
+    status: str = Field(default="open", sa_column=Column(String(10), nullable=False))
+    note: str | None = Field(default=None, sa_column=Column(String(500)))
+    closed_by: str | None = Field(default=None, sa_column=Column(String(100)))
+    closed_at: datetime | None = Field(default=None, sa_column=_time(nullable=True))
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_time())
+
+
 outbox = outbox_table(metadata)
 # A copy of profile's organisation tree, kept from its feed (services.common.branches).
 branch = branch_table(metadata)

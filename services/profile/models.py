@@ -93,6 +93,9 @@ class Customer(Base, table=True):
     closed_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
     version: int = Field(default=1, sa_column=Column(Integer, nullable=False))
     erased_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+    # Month and day of birth as MMDD, from a resident ID at registration (null for other documents and for
+    # customers registered before it was kept): the birthday reminder reads it, never the encrypted number.
+    birth_md: int | None = Field(default=None, sa_column=Column(Integer, index=True))
 
 
 class AuditEntry(Base, table=True):
@@ -353,6 +356,34 @@ class Holding(Base, table=True):
     status: str = Field(sa_column=Column(String(8), nullable=False))
     closed_on: date | None = Field(default=None, sa_column=Column(Date))
     updated_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class RelationshipManager(Base, table=True):
+    """The staff member who cares for a customer (their token's `sub`) and the branch they work at, which
+    lies on the line from the head office down to the customer's branch. One per customer; reassigning
+    replaces it (the feed keeps the history as customer.manager_assigned events)."""
+
+    __tablename__ = "relationship_manager"
+
+    customer_id: uuid.UUID = Field(sa_column=Column(Uuid(), ForeignKey("customer.id"), primary_key=True))
+    manager_id: str = Field(sa_column=Column(String(100), nullable=False, index=True))
+    manager_branch_code: str = Field(sa_column=Column(String(16), nullable=False))
+    assigned_by: str = Field(sa_column=Column(String(100), nullable=False))
+    assigned_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    version: int = Field(default=1, sa_column=Column(Integer, nullable=False))
+
+
+class CareReminder(Base, table=True):
+    """A care occasion already put on the feed (care.reminder_due): the key names the occasion (a
+    birthday in a year, an assessment's expiry, a holding's maturity date...), so none is told twice."""
+
+    __tablename__ = "care_reminder"
+
+    occasion_key: str = Field(sa_column=Column(String(160), primary_key=True))
+    customer_id: uuid.UUID = Field(sa_column=Column(Uuid(), nullable=False, index=True))
+    kind: str = Field(sa_column=Column(String(24), nullable=False))
+    due_on: date = Field(sa_column=Column(Date, nullable=False))
+    recorded_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
 
 
 class CustomerImport(Base, table=True):

@@ -1,7 +1,7 @@
 """Complaints: file, list, read, every handling step, escalations, the overdue sweep, reports, code lists."""
 
 import uuid
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Body, Query
 from fastapi.responses import JSONResponse
@@ -118,10 +118,18 @@ def list_complaints(
     "/escalations",
     response_model=Escalations,
     summary="Open complaints at 80% of their time without a decision, and overdue ones",
-    responses=problem_responses(401, 403),
+    responses=problem_responses(401, 403, 422),
 )
-def read_escalations(_p: Staff, db: Db, ctx: ComplaintCtx, reach: Reach) -> Escalations:
-    return escalations.escalations(db, ctx=ctx, reach=reach)
+def read_escalations(
+    principal: Staff,
+    db: Db,
+    ctx: ComplaintCtx,
+    reach: Reach,
+    handler: Annotated[
+        Literal["me"] | None, Query(description="me: only the complaints assigned to the caller (its work queue)")
+    ] = None,
+) -> Escalations:
+    return escalations.escalations(db, ctx=ctx, reach=reach, handler_sub=principal.sub if handler == "me" else None)
 
 
 @router.post(

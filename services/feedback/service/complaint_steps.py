@@ -262,11 +262,28 @@ def _events(s: Session, c: Complaint, action: str, data: dict, now: datetime, ct
 
 
 def _invite(s: Session, c: Complaint, survey_id: str, now: datetime) -> None:
-    """Asks the customer's satisfaction with the handling through the configured survey."""
+    """Asks the customer's satisfaction with the handling through the configured survey
+    (FEEDBACK_HANDLING_SURVEY_ID, published); records survey.invited, which loyalty's inbox shows."""
     try:
         sid = uuid.UUID(survey_id)
     except ValueError:
         return
     if s.execute(select(Survey.id).where(Survey.id == sid, Survey.state == "published").limit(1)).first() is None:
         return
-    s.add(SurveyInvitation(survey_id=sid, customer_id=c.customer_id, complaint_id=c.id, created_at=now))
+    invitation = SurveyInvitation(survey_id=sid, customer_id=c.customer_id, complaint_id=c.id, created_at=now)
+    s.add(invitation)
+    s.flush()
+    record_event(
+        s,
+        outbox,
+        type="survey.invited",
+        subject_id=str(c.customer_id),
+        occurred_at=now,
+        data={
+            "invitation_id": invitation.id,
+            "survey_id": str(sid),
+            "reason": "complaint_closed",
+            "complaint_id": str(c.id),
+            "invited_at": iso_time(now),
+        },
+    )

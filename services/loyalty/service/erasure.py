@@ -2,8 +2,8 @@
 its ledger kept for accounting (points are a liability of the bank; balances must still reconcile),
 under the customer id, which is a pseudonym once profile has erased the person. What staff typed about
 the person goes: the reason on adjustments and other manual entries, also in approval requests. The
-local copy of the customer's classes is deleted. The ledger is otherwise append-only; this is its one
-update. docs/privacy.md."""
+local copy of the customer's classes is deleted, and so are their inbox, care tasks and care record.
+The ledger is otherwise append-only; this is its one update. docs/privacy.md."""
 
 import uuid
 
@@ -11,7 +11,7 @@ from sqlalchemy import delete, update
 from sqlalchemy.orm import Session
 
 from services.common.approvals import redact as redact_approvals
-from services.loyalty.models import CustomerSegment, LedgerEntry, approval
+from services.loyalty.models import CareCustomer, CareTask, CustomerSegment, LedgerEntry, Notification, approval
 
 
 def erase_customer(s: Session, customer_id: uuid.UUID) -> None:
@@ -23,3 +23,7 @@ def erase_customer(s: Session, customer_id: uuid.UUID) -> None:
     )
     s.execute(delete(CustomerSegment).where(CustomerSegment.customer_id == customer_id))
     redact_approvals(s, approval, [str(customer_id)])
+    # The inbox and the care of the person go with them (their texts name what the person holds and does).
+    s.execute(delete(Notification).where(Notification.customer_id == customer_id))
+    s.execute(delete(CareTask).where(CareTask.customer_id == customer_id))
+    s.execute(delete(CareCustomer).where(CareCustomer.customer_id == customer_id))

@@ -200,9 +200,17 @@ def new_customer(
         province=customer_in.province,
         city=customer_in.city,
         branch_code=customer_in.branch_code,
+        birth_md=birth_month_day(identity),
         created_at=now,
         updated_at=now,
     )
+
+
+def birth_month_day(identity: Identity) -> int | None:
+    """MMDD of a resident ID's birth date (positions 11-14, checked when the number was validated)."""
+    if identity.type != "resident_id" or len(identity.number) != 18:
+        return None
+    return int(identity.number[10:14])
 
 
 def _replay_or_refuse(s: Session, idem: IdempotencyRequest | None, id_hash: str) -> StoredResponse | None:

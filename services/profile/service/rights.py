@@ -70,6 +70,7 @@ ERASED_FIELDS = [
     "customer.email",
     "customer.contact_name",
     "customer.id_check_override_reason",
+    "customer.birth_md (month and day of birth, for birthday reminders)",
     "contact_point (all)",
     "interaction.topic",
     "interaction.summary",
@@ -241,7 +242,7 @@ def erase_in(
     c.name = f"ERASED-{c.customer_no}"
     c.id_number_enc, c.id_number_hash = v.encrypt("", ID_FIELD), _unguessable()
     c.phone_enc, c.phone_hash = v.encrypt("", PHONE_FIELD), _unguessable()
-    c.email_enc = c.contact_name = c.id_check_override_reason = c.id_country = None
+    c.email_enc = c.contact_name = c.id_check_override_reason = c.id_country = c.birth_md = None
     c.status, c.closed_at = "closed", c.closed_at or now
     c.erased_at = c.updated_at = now
     c.version += 1
