@@ -1,10 +1,12 @@
 """Event-feed handlers: profile (enrolment by agreement, freezing, earning and claw-back from
-transactions), segmentation (segments for multipliers and eligibility) and feedback (survey bonuses).
-Each handler runs inside the consumer's batch transaction, so an event and the cursor move together."""
+transactions, the copy of who may be reached, conversions from holdings), segmentation (segments for
+multipliers, eligibility and campaign audiences) and feedback (survey bonuses). Each handler runs
+inside the consumer's batch transaction, so an event and the cursor move together."""
 
 import logging
 import uuid
 from collections.abc import Callable
+from datetime import date
 from typing import Literal
 
 import httpx
@@ -20,6 +22,7 @@ from services.common.db import Database, upsert_insert
 from services.common.outbox import Event
 from services.loyalty.config import LoyaltySettings
 from services.loyalty.models import Activity, CustomerSegment, branch, consumer_cursor
+from services.loyalty.service import reach
 from services.loyalty.service.accounts import ensure_account, freeze_account
 from services.loyalty.service.activities import awards_for_trigger
 from services.loyalty.service.earning import (
@@ -31,6 +34,7 @@ from services.loyalty.service.earning import (
 )
 from services.loyalty.service.erasure import erase_customer
 from services.loyalty.service.ledger import defer_outbox, flush_outbox
+from services.loyalty.service.outreach import credit_conversion
 from services.loyalty.service.policy import Effect, Policy
 
 log = logging.getLogger("loyalty.consumers")
@@ -109,10 +113,36 @@ def _on_agreement(s: Session, event: Event, policy: Policy) -> None:
 def _on_closed(reason: str):
     def handle(s: Session, event: Event, policy: Policy) -> None:
         freeze_account(s, _customer(event), reason=reason, policy=policy)
+        reach.on_closed(s, _customer(event), event.occurred_at)
         if reason == "customer_erased":  # followers drop what they hold about the person
             erase_customer(s, _customer(event))
 
     return handle
+
+
+class HoldingChanged(BaseModel):
+    product_code: str
+    status: str
+    opened_on: date
+
+
+def _on_registered(s: Session, event: Event, _policy: Policy) -> None:
+    reach.on_registered(s, _customer(event), event.data, event.occurred_at)
+
+
+def _on_updated(s: Session, event: Event, _policy: Policy) -> None:
+    reach.on_updated(s, _customer(event), event.data, event.occurred_at)
+
+
+def _on_consent(s: Session, event: Event, _policy: Policy) -> None:
+    reach.on_consent(s, _customer(event), event.data, event.occurred_at)
+
+
+def _on_holding(s: Session, event: Event, policy: Policy) -> None:
+    """A product now held may convert the outreach of a campaign promoting it (docs/api-loyalty.md)."""
+    h = HoldingChanged.model_validate(event.data)
+    if h.status == "held":
+        credit_conversion(s, _customer(event), h.product_code, h.opened_on, policy.zone, event.occurred_at)
 
 
 def _on_segment(s: Session, event: Event, _policy: Policy) -> None:
@@ -147,6 +177,10 @@ FEEDS: dict[str, dict[str, Callable[[Session, Event, Policy], None]]] = {
         "agreement.signed": _on_agreement,
         "customer.closed": _on_closed("customer_closed"),
         "customer.erased": _on_closed("customer_erased"),
+        "customer.registered": _on_registered,
+        "customer.updated": _on_updated,
+        "consent.changed": _on_consent,
+        "holding.changed": _on_holding,
     },
     "segmentation": {"segment.changed": _on_segment},
     "feedback": {"survey.responded": _on_survey},

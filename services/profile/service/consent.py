@@ -220,12 +220,15 @@ def _record_consent_event(
     s: Session, customer_id: uuid.UUID, privacy: Privacy, now: datetime, *, channel: str | None, status: str | None
 ) -> None:
     reach = _contactability(s, customer_id, privacy)
+    kinds = _reachable_kinds(s, customer_id, privacy)
     data = {
         "channel": channel,
         "purpose": "marketing",
         "status": status,
         "do_not_contact": reach.do_not_contact,
         "contactable_channels": reach.contactable_channels,
+        # Channels with a contact point whatever the consent: service messages need no marketing consent.
+        "reachable_channels": [ch for ch in CHANNELS if NEEDS[ch] & kinds],
     }
     record_events(s, [("consent.changed", str(customer_id), data)], now)
 
