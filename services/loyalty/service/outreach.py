@@ -66,7 +66,11 @@ def record_changes(s: Session, events: list[dict[str, Any]]) -> None:
 def advance(s: Session, row: Outreach, state: str, now: datetime, reason: str | None = None) -> bool:
     """Moves `row` to `state` when that is forward (a repeat or a step back changes nothing: receipts
     may come twice or late); returns whether it moved, and records outreach.changed if so."""
-    if RANK[state] <= RANK[row.state] or row.state == "failed" or (state == "failed" and row.state != "sent"):
+    if row.state == "failed":
+        return False
+    if state == "failed" and row.state not in ("queued", "sent"):
+        return False  # a late failure report never undoes a delivery
+    if state != "failed" and RANK[state] <= RANK[row.state]:
         return False
     row.state = state
     setattr(row, STAMP[state], now)

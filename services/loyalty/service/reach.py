@@ -20,7 +20,8 @@ def channels(names: list[str] | None) -> str:
 
 def upsert_reach(s: Session, customer_id: uuid.UUID, at: datetime, **values: Any) -> None:
     """Creates the customer's row or changes the given columns of it."""
-    stmt = upsert_insert(s)(CustomerReach).values(customer_id=customer_id, changed_at=at, **values)
+    fresh = {"is_active": True, "do_not_contact": False, "marketing_channels": "", "reachable_channels": ""}
+    stmt = upsert_insert(s)(CustomerReach).values(customer_id=customer_id, changed_at=at, **(fresh | values))
     s.execute(stmt.on_conflict_do_update(index_elements=["customer_id"], set_={"changed_at": at, **values}))
 
 
