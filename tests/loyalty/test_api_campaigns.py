@@ -88,7 +88,9 @@ def test_staff_see_their_subtrees_campaigns_only(client, auth, tree):
     theirs = f.campaign(client, auth, sub="clerk-9")
     other = client.post(
         "/v1/loyalty/campaigns",
-        json={**{k: mine[k] for k in ("name", "audience", "channel", "purpose", "template", "send_from", "send_until")}},
+        json={
+            **{k: mine[k] for k in ("name", "audience", "channel", "purpose", "template", "send_from", "send_until")}
+        },
         headers=auth("staff", branch="BR0002"),
     )
     assert other.status_code == 201
@@ -256,10 +258,15 @@ def test_customer_reads_own_outreach_and_reports_receipts(client, auth, tree, lo
     answered = client.post(url, json={"state": "responded"}, headers=auth("staff"))
     assert answered.status_code == 200 and answered.json()["state"] == "responded"
     assert client.post(url, json={"state": "converted"}, headers=auth("staff")).status_code == 422
-    assert client.post("/v1/loyalty/outreach/999999/receipts", json={"state": "opened"}, headers=auth("staff")).status_code == 404
+    assert (
+        client.post("/v1/loyalty/outreach/999999/receipts", json={"state": "opened"}, headers=auth("staff")).status_code
+        == 404
+    )
     assert client.post(url, json={"state": "opened"}, headers=auth("system")).status_code == 403
     assert client.post(url, json={"state": "opened"}).status_code == 401
-    changed = [e for e in client.get("/v1/events", headers=auth("system")).json()["items"] if e["type"] == "outreach.changed"]
+    changed = [
+        e for e in client.get("/v1/events", headers=auth("system")).json()["items"] if e["type"] == "outreach.changed"
+    ]
     assert [e["data"]["state"] for e in changed] == ["delivered", "opened", "responded"]
 
 
@@ -294,7 +301,9 @@ def test_an_undelivered_sms_fails_the_record(client, auth, tree, loyalty_app, lo
         row.state, row.provider_ref = "sent", "ref-1"
         s.commit()
     system = auth("system", scope="deliveries:report")
-    resp = client.post("/v1/loyalty/delivery-receipts/sms", json={"reference": "ref-1", "status": "undelivered"}, headers=system)
+    resp = client.post(
+        "/v1/loyalty/delivery-receipts/sms", json={"reference": "ref-1", "status": "undelivered"}, headers=system
+    )
     assert resp.status_code == 204
     state = client.get("/v1/loyalty/outreach", params={"customer_id": cid}, headers=auth("staff")).json()["items"][0]
     assert (state["state"], state["failure_reason"]) == ("failed", "sms_undelivered")
