@@ -10,9 +10,10 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, case, func, select, update
 from sqlmodel import col
 
 from services.common.db import Database
@@ -226,7 +227,7 @@ class DeliveryWorker:
         released = {"claim_token": None, "claimed_at": None, "updated_at": now}
         with self.db.write() as s:
             for params, values in (
-                (sent, {"state": "sent", "sent_at": now, "provider_ref": bindparam("b_ref")}),
+                (sent, sent_values(t, now)),
                 (failed, {"state": "failed", "failed_at": now, "failure_reason": bindparam("b_reason")}),
                 (retry, {"next_attempt_at": bindparam("b_at"), "failure_reason": bindparam("b_reason")}),
             ):
@@ -234,6 +235,16 @@ class DeliveryWorker:
                     s.execute(mine.values(**released, **values), params)
             record_changes(s, events)
             s.commit()
+
+
+def sent_values(t: Any, now: datetime) -> dict[str, Any]:
+    """Sent, unless a receipt moved the record further while it was being sent (the app may acknowledge
+    a push before the sender hears the broker's PUBACK): a state never moves back."""
+    return {
+        "state": case((t.c.state == "queued", "sent"), else_=t.c.state),
+        "sent_at": func.coalesce(t.c.sent_at, now),
+        "provider_ref": bindparam("b_ref"),
+    }
 
 
 class DeliveryThread:
