@@ -69,7 +69,9 @@ def is_branch_bound(principal: Principal) -> bool:
 
 
 async def _reach(request: Request, principal: Annotated[Principal, Depends(current_principal)]) -> set[str] | None:
-    scope: BranchScope | None = getattr(request.app.state, "branch_scope", None)
+    # `branch_tree`: an app that scopes its own records by branch but not its customers (loyalty's campaigns)
+    state = request.app.state
+    scope: BranchScope | None = getattr(state, "branch_scope", None) or getattr(state, "branch_tree", None)
     if scope is None or not is_branch_bound(principal):
         return None
     return await run_in_threadpool(scope.subtree, principal.branch)

@@ -12,6 +12,7 @@ from prometheus_client import CollectorRegistry
 
 from services.common.app import build_service_app
 from services.common.approvals import ApprovalBook
+from services.common.branch_scope import BranchScope
 from services.common.consumer import system_token_source
 from services.common.db import Database, utcnow
 from services.common.outbox import feed_router
@@ -19,7 +20,7 @@ from services.loyalty.api import routers
 from services.loyalty.config import LoyaltySettings
 from services.loyalty.consumers import build_consumer
 from services.loyalty.metrics import LoyaltyMetrics, install_outreach_metrics
-from services.loyalty.models import approval, audit_chain, outbox
+from services.loyalty.models import approval, audit_chain, branch, outbox
 from services.loyalty.service import adjustments, rewards
 from services.loyalty.service.adjustments import ACTION as ADJUST
 from services.loyalty.service.campaigns import LAUNCH, launch_executor
@@ -205,5 +206,7 @@ def create_app(
     app.state.classes = ClassCatalogue(SegmentationCatalogue(settings) if settings.segmentation_url else None)
     app.state.loyalty_metrics = metrics
     app.state.delivery = delivery
+    # Campaigns and outreach are scoped by the campaign's branch (the kit's Reach), customers are not here
+    app.state.branch_tree = BranchScope(db, branch, lambda _s, _customer_id: None)
     install_outreach_metrics(registry, lambda: counts_by_state(db))
     return app

@@ -9,10 +9,11 @@ from fastapi import APIRouter, Path, Query, Response
 from services.common.access import CustomerOrStaff, Staff, SystemOrAdminDeliveriesReport
 from services.common.approvals_api import Book
 from services.common.auth import ensure_own_customer
+from services.common.branch_scope import Reach
 from services.common.deps import Cursor, Db, Limit, Now
 from services.common.errors import NotFound, problem_responses
 from services.loyalty.api.approvals import present_approval
-from services.loyalty.api.deps import CampaignReach, Classes, Settings
+from services.loyalty.api.deps import Classes, Settings
 from services.loyalty.schemas.approvals import ApprovalRead
 from services.loyalty.schemas.campaigns import (
     CampaignCreate,
@@ -67,7 +68,7 @@ def create_campaign(
 def list_campaigns(
     _p: Staff,
     db: Db,
-    reach: CampaignReach,
+    reach: Reach,
     status: CampaignStatus | None = None,
     limit: Limit = 50,
     cursor: Cursor = None,
@@ -83,7 +84,7 @@ def list_campaigns(
     description=SCOPED,
     responses=problem_responses(401, 403, 404, 422),
 )
-def read_campaign(campaign_id: CampaignId, _p: Staff, db: Db, reach: CampaignReach) -> CampaignRead:
+def read_campaign(campaign_id: CampaignId, _p: Staff, db: Db, reach: Reach) -> CampaignRead:
     return CampaignRead.model_validate(campaigns.read_campaign(db, campaign_id=campaign_id, reach=reach))
 
 
@@ -97,7 +98,7 @@ def read_campaign(campaign_id: CampaignId, _p: Staff, db: Db, reach: CampaignRea
     "Nothing is written.",
     responses=problem_responses(401, 403, 404, 422),
 )
-def dry_run(campaign_id: CampaignId, _p: Staff, db: Db, reach: CampaignReach, now: Now, settings: Settings) -> DryRun:
+def dry_run(campaign_id: CampaignId, _p: Staff, db: Db, reach: Reach, now: Now, settings: Settings) -> DryRun:
     counts = campaigns.dry_run(
         db,
         campaign_id=campaign_id,
@@ -121,7 +122,7 @@ def dry_run(campaign_id: CampaignId, _p: Staff, db: Db, reach: CampaignReach, no
     responses=problem_responses(401, 403, 404, 409, 422),
 )
 def launch_campaign(
-    campaign_id: CampaignId, principal: Staff, db: Db, reach: CampaignReach, now: Now, book: Book
+    campaign_id: CampaignId, principal: Staff, db: Db, reach: Reach, now: Now, book: Book
 ) -> ApprovalRead:
     row = campaigns.request_launch(db, book, campaign_id=campaign_id, reach=reach, actor=principal, now=now)
     return present_approval(row, now)
@@ -138,7 +139,7 @@ def list_campaign_outreach(
     campaign_id: CampaignId,
     _p: Staff,
     db: Db,
-    reach: CampaignReach,
+    reach: Reach,
     state: OutreachState | None = None,
     limit: Limit = 50,
     cursor: Cursor = None,
@@ -160,7 +161,7 @@ def list_campaign_outreach(
 def list_customer_outreach(
     principal: CustomerOrStaff,
     db: Db,
-    reach: CampaignReach,
+    reach: Reach,
     customer_id: Annotated[uuid.UUID, Query()],
     limit: Limit = 50,
     cursor: Cursor = None,
@@ -180,7 +181,7 @@ def list_customer_outreach(
     responses=problem_responses(401, 403, 404, 422),
 )
 def record_receipt(
-    outreach_id: OutreachId, body: Receipt, principal: CustomerOrStaff, db: Db, reach: CampaignReach, now: Now
+    outreach_id: OutreachId, body: Receipt, principal: CustomerOrStaff, db: Db, reach: Reach, now: Now
 ) -> OutreachRead:
     row = outreach.record_receipt(db, outreach_id=outreach_id, state=body.state, actor=principal, reach=reach, now=now)
     return OutreachRead.model_validate(row)

@@ -1,15 +1,10 @@
 """Loyalty's own dependencies (the points policy, segmentation's class catalogue) and the presenters its
 routers share; the kit's aliases (services.common.access, services.common.deps) cover the rest."""
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import Depends, Request
-from fastapi.concurrency import run_in_threadpool
 
-from services.common.auth import Principal, current_principal
-from services.common.branch_scope import is_branch_bound
-from services.common.branches import subtree_codes
-from services.common.db import Database
 from services.common.money import fen_to_str
 from services.loyalty.config import LoyaltySettings
 from services.loyalty.models import (
@@ -19,7 +14,6 @@ from services.loyalty.models import (
     EventRegistration,
     LedgerEntry,
     PointsAccount,
-    branch,
 )
 from services.loyalty.schemas.accounts import AccountRead, EntryRead
 from services.loyalty.schemas.events import CustomerEventRead, CustomerRegistration, RegistrationRead
@@ -114,24 +108,6 @@ def present_rule(rule: EarningRule, versions: list[EarningRuleVersion]) -> RuleR
         updated_at=rule.updated_at,
         versions=[_present_version(v) for v in versions],
     )
-
-
-def _subtree(db: Database, principal: Principal) -> set[str] | None:
-    if not is_branch_bound(principal):
-        return None
-    if not principal.branch:
-        return set()
-    with db.read() as s:
-        return subtree_codes(s, branch, principal.branch)
-
-
-async def _campaign_reach(request: Request, principal: Annotated[Principal, Depends(current_principal)]) -> Any:
-    """Loyalty scopes campaigns, not customers, by branch (its customers carry no branch here): the
-    branch codes whose campaigns and outreach the caller sees; None for every branch."""
-    return await run_in_threadpool(_subtree, request.app.state.db, principal)
-
-
-CampaignReach = Annotated[set[str] | None, Depends(_campaign_reach)]
 
 
 def campaign_settings(request: Request) -> LoyaltySettings:
