@@ -62,9 +62,10 @@ def test_an_approved_campaign_reaches_the_consenting_customers_app_over_mqtt(who
             return {s["filter"]: s["left"] for s in ok(gw.post(dry_run, headers=maker), 200)["steps"]}
 
         until(lambda: funnel()["audience"] == 2 and funnel()["consent"] == 1, "both in the class, one consenting")
-        with subscribed(f"suite/customers/{consenting}/inbox") as app, subscribed(
-            f"suite/customers/{silent}/inbox"
-        ) as silent_app:
+        with (
+            subscribed(f"suite/customers/{consenting}/inbox") as app,
+            subscribed(f"suite/customers/{silent}/inbox") as silent_app,
+        ):
             asked = ok(gw.post(f"/api/v1/loyalty/campaigns/{campaign['id']}/launch", headers=maker), 202)
             approved = ok(gw.post(f"/api/v1/loyalty/approvals/{asked['id']}/approve", headers=checker), 200)
             assert approved["queued"] == 1

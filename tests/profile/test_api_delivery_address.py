@@ -36,8 +36,10 @@ def test_no_address_is_404(client, auth):
     assert unknown.status_code == 404 and unknown.json()["code"] == "customer_not_found"
 
 
-@pytest.mark.parametrize(("role", "kw", "status"), [("staff", {}, 403), ("customer", {}, 403),
-                                                    ("system", {"scope": "customers:read"}, 403), ("admin", {}, 200)])  # fmt: skip
+@pytest.mark.parametrize(
+    ("role", "kw", "status"),
+    [("staff", {}, 403), ("customer", {}, 403), ("system", {"scope": "customers:read"}, 403), ("admin", {}, 200)],
+)
 def test_only_a_sending_service_asks(client, auth, role, kw, status):
     c = f.register(client, auth("staff"), f.individual(phone="13800138000"))
     resp = client.get(f"/v1/customers/{c['id']}/delivery-address", params={"channel": "sms"}, headers=auth(role, **kw))
