@@ -13,7 +13,7 @@ from datetime import datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import bindparam, case, func, select, update
+from sqlalchemy import String, bindparam, case, cast, func, literal, select, update
 from sqlmodel import col
 
 from services.common.db import Database
@@ -210,11 +210,13 @@ class DeliveryWorker:
         """Writes each claimed record's outcome (only while the claim is still this pass's), one statement
         per kind of outcome."""
         now = self.clock()
-        sent, failed, retry, events = [], [], [], []
+        keyed, sent, failed, retry, events = [], [], [], [], []
         for row, outcome in zip(rows, outcomes, strict=True):
             tally.add(row.channel, outcome)
             if outcome.result == "sent":
-                sent.append({"b_id": row.id, "b_ref": outcome.provider_ref})
+                (keyed if outcome.provider_ref == f"outreach-{row.id}" else sent).append(
+                    {"b_id": row.id, "b_ref": outcome.provider_ref}
+                )
                 events.append(changed_event(row, "sent", now))
             elif outcome.result == "failed" or row.attempts >= self.rules.max_attempts:
                 failed.append({"b_id": row.id, "b_reason": outcome.reason})
@@ -233,6 +235,10 @@ class DeliveryWorker:
             ):
                 if params:
                     s.execute(mine.values(**released, **values), params)
+            if keyed:  # the usual case, in one statement: the provider's reference is the message's own key
+                ids = [p["b_id"] for p in keyed]
+                values = sent_values(t, now) | {"provider_ref": literal("outreach-") + cast(t.c.id, String)}
+                s.execute(update(t).where(t.c.id.in_(ids), t.c.claim_token == token).values(**released, **values))
             record_changes(s, events)
             s.commit()
 
