@@ -27,7 +27,7 @@ def _steps(resp) -> dict[str, int]:
 
 
 def test_create_reads_back_with_defaults_and_location(client, auth, tree):
-    c = f.campaign(client, auth, quiet_start=None, quiet_end=None, product_code="wm-2026")
+    c = f.campaign(client, auth, quiet_start=None, quiet_end=None, product_code="WM-2026")
     assert (c["status"], c["branch_code"], c["created_by"]) == ("draft", "BR0001", "clerk-1")
     assert (c["quiet_start"], c["quiet_end"], c["attribution_days"]) == ("21:00", "08:00", 30)
     got = client.get(f"/v1/loyalty/campaigns/{c['id']}", headers=auth("staff"))
@@ -316,7 +316,7 @@ def test_buying_the_promoted_product_converts_the_outreach(client, auth, tree, l
         r.state, r.sent_at = "delivered", clock()
         from services.loyalty.models import Campaign
 
-        s.get(Campaign, uuid.UUID(row["campaign_id"])).product_code = "wm-2026"
+        s.get(Campaign, uuid.UUID(row["campaign_id"])).product_code = "WM-2026"
         s.commit()
 
     def holding(code: str, opened_on: str) -> None:
@@ -325,9 +325,9 @@ def test_buying_the_promoted_product_converts_the_outreach(client, auth, tree, l
         f.consumer(loyalty_app).apply([f.event("holding.changed", cid, data)])
 
     holding("other-product", "2026-03-11")
-    holding("wm-2026", "2026-03-01")  # bought before the message
+    holding("WM-2026", "2026-03-01")  # bought before the message
     got = client.get("/v1/loyalty/outreach", params={"customer_id": cid}, headers=auth("staff")).json()["items"][0]
     assert got["state"] == "delivered"
-    holding("wm-2026", "2026-03-12")
+    holding("WM-2026", "2026-03-12")
     got = client.get("/v1/loyalty/outreach", params={"customer_id": cid}, headers=auth("staff")).json()["items"][0]
     assert got["state"] == "converted" and got["converted_at"] is not None

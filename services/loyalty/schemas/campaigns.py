@@ -8,7 +8,7 @@ from pydantic import AfterValidator, Field
 
 from services.common.schema import RequestModel, ResponseModel
 from services.common.text import single_line
-from services.loyalty.schemas.fields import Code, Instant, Segment, Text
+from services.loyalty.schemas.fields import Instant, Segment, Text
 
 CampaignChannel = Literal["sms", "app_push", "email", "phone_task"]
 Purpose = Literal["marketing", "service"]
@@ -33,7 +33,9 @@ class CampaignCreate(RequestModel):
     channel: CampaignChannel
     purpose: Purpose
     template: Template
-    product_code: Code | None = Field(default=None, description="the promoted product: its purchase is a conversion")
+    product_code: Annotated[str, Field(pattern=r"^[A-Z0-9][A-Z0-9_-]{1,31}$")] | None = Field(
+        default=None, description="the promoted product (segmentation's catalogue code): its purchase is a conversion"
+    )
     attribution_days: Annotated[int, Field(strict=True, ge=1, le=365)] | None = Field(
         default=None, description="days after sending within which a purchase counts; default LOYALTY_ATTRIBUTION_DAYS"
     )

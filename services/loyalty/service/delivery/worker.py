@@ -210,7 +210,11 @@ class DeliveryWorker:
         """Writes each claimed record's outcome (only while the claim is still this pass's), one statement
         per kind of outcome."""
         now = self.clock()
-        keyed, sent, failed, retry, events = [], [], [], [], []
+        keyed: list[dict[str, Any]] = []
+        sent: list[dict[str, Any]] = []
+        failed: list[dict[str, Any]] = []
+        retry: list[dict[str, Any]] = []
+        events: list[dict[str, Any]] = []
         for row, outcome in zip(rows, outcomes, strict=True):
             tally.add(row.channel, outcome)
             if outcome.result == "sent":
