@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 
 import paho.mqtt.client as mqtt
 import psycopg
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from bench.loyalty_bench import _fresh_pg, _migrate
 from services.common.auth import Principal
@@ -92,6 +92,7 @@ def bench_launch(db: Database) -> tuple[float, dict[str, int]]:
     seconds = time.perf_counter() - started
     with db.write() as s:  # its million messages are not the push run's
         s.get(Campaign, campaign_id).status = "cancelled"
+        s.execute(text("TRUNCATE outreach"))
         s.commit()
     return seconds, counts
 

@@ -151,6 +151,8 @@ def test_a_closed_window_fails_what_is_still_queued(client, auth, loyalty_app, l
     clock.advance(minutes=31)
     _worker(loyalty_app, clock, Recording("app_push")).run_once()
     assert _states(loyalty_db)[cid] == ("failed", 0, "window_closed")
+    [campaign] = client.get("/v1/loyalty/campaigns", headers=auth("staff")).json()["items"]
+    assert campaign["status"] == "finished"
 
 
 def test_app_push_reaches_the_customers_own_topic_over_mqtt(client, auth, loyalty_app, loyalty_db, clock):

@@ -12,7 +12,7 @@ from services.loyalty.schemas.fields import Instant, Segment, Text
 
 CampaignChannel = Literal["sms", "app_push", "email", "phone_task"]
 Purpose = Literal["marketing", "service"]
-CampaignStatus = Literal["draft", "launched", "cancelled"]
+CampaignStatus = Literal["draft", "launched", "finished", "cancelled"]
 OutreachState = Literal["queued", "sent", "delivered", "failed", "opened", "responded", "converted"]
 Clock = Annotated[str, Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$", description='local time "HH:MM"')]
 Template = Annotated[

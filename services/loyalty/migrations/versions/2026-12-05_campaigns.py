@@ -44,7 +44,7 @@ def upgrade() -> None:
         sa.Column("created_at", services.common.db.UTCDateTime(timezone=True), nullable=False),
         sa.CheckConstraint("channel IN ('sms', 'app_push', 'email', 'phone_task')", name=op.f("ck_campaign_channel")),
         sa.CheckConstraint("purpose IN ('marketing', 'service')", name=op.f("ck_campaign_purpose")),
-        sa.CheckConstraint("status IN ('draft', 'launched', 'cancelled')", name=op.f("ck_campaign_status")),
+        sa.CheckConstraint("status IN ('draft', 'launched', 'finished', 'cancelled')", name=op.f("ck_campaign_status")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_campaign")),
     )
     with op.batch_alter_table("campaign", schema=None) as batch_op:
@@ -94,6 +94,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_outreach")),
     )
     with op.batch_alter_table("outreach", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_outreach_claimed_at"), ["claimed_at"], unique=False)
         batch_op.create_index(
             "ix_outreach_customer_id_purpose_queued_at", ["customer_id", "purpose", "queued_at"], unique=False
         )
@@ -119,6 +120,7 @@ def downgrade() -> None:
         batch_op.drop_index("ix_outreach_state_channel_next_attempt_at")
         batch_op.drop_index(batch_op.f("ix_outreach_provider_ref"))
         batch_op.drop_index("ix_outreach_customer_id_purpose_queued_at")
+        batch_op.drop_index(batch_op.f("ix_outreach_claimed_at"))
 
     op.drop_table("outreach")
     with op.batch_alter_table("customer_reach", schema=None) as batch_op:

@@ -106,6 +106,7 @@ class DeliveryWorker:
                     .where(
                         Outreach.state == "queued",
                         col(Outreach.claim_token).is_(None),
+                        Campaign.status == "launched",
                         Campaign.send_until <= now,
                     )
                     .with_for_update(skip_locked=True)
@@ -118,6 +119,12 @@ class DeliveryWorker:
                     row.claim_token = None
                     events.append(changed_event(row, "failed", now, reason))
                     tally.add(row.channel, Outcome("failed", reason))
+            # a campaign whose window has closed is finished: later passes no longer look at it
+            s.execute(
+                update(Campaign)
+                .where(Campaign.status == "launched", Campaign.send_until <= now)  # type: ignore[arg-type]
+                .values(status="finished")
+            )
             record_changes(s, events)
             s.commit()
 
@@ -148,7 +155,7 @@ class DeliveryWorker:
                         Outreach.next_attempt_at <= now,
                         col(Outreach.campaign_id).in_(open_ids),
                     )
-                    .order_by(Outreach.id)  # type: ignore[arg-type]
+                    .order_by(Outreach.next_attempt_at)  # type: ignore[arg-type]  # the index's order: LIMIT stops early
                     .limit(self.rules.batch)
                     .with_for_update(skip_locked=True)
                 ).scalars()
