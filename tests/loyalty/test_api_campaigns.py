@@ -83,6 +83,13 @@ def test_campaign_routes_are_for_staff(client, auth, method, path, role, status)
     assert resp.status_code == status, resp.text
 
 
+def test_staff_without_a_branch_cannot_speak_for_the_whole_bank(client, auth):
+    body = {"name": "x", "audience": "customer_type:individual", "channel": "sms", "purpose": "service",
+            "template": "您好", "send_from": "2026-03-10T00:00:00Z", "send_until": "2026-03-20T00:00:00Z"}  # fmt: skip
+    resp = client.post("/v1/loyalty/campaigns", json=body, headers=auth("staff", branch=None))
+    assert resp.status_code == 403 and resp.json()["code"] == "branch_required"
+
+
 def test_staff_see_their_subtrees_campaigns_only(client, auth, tree):
     mine = f.campaign(client, auth)
     theirs = f.campaign(client, auth, sub="clerk-9")

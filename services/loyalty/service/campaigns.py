@@ -15,7 +15,7 @@ from services.common.approvals import ApprovalBook, Executor
 from services.common.auth import Principal
 from services.common.branches import subtree_codes
 from services.common.db import Database
-from services.common.errors import Conflict, InvalidInput, NotFound
+from services.common.errors import Conflict, Forbidden, InvalidInput, NotFound
 from services.common.outbox import record_event
 from services.common.pagination import newest_first, page_of, time_id_key
 from services.loyalty.models import Campaign, CustomerReach, CustomerSegment, Outreach, branch, outbox
@@ -73,7 +73,10 @@ def _checked_window(fields: dict[str, Any]) -> None:
 def create_campaign(
     db: Database, *, fields: dict[str, Any], classes: ClassCatalogue, actor: Principal, now: datetime
 ) -> Campaign:
-    """422 for an unknown template variable, an audience that is no class, a window that ends first."""
+    """422 for an unknown template variable, an audience that is no class, a window that ends first; 403
+    branch_required for staff whose token names no branch (only the head office's admin speaks for the bank)."""
+    if actor.role != "admin" and not actor.branch:
+        raise Forbidden("A campaign belongs to your branch, and your token names none", code="branch_required")
     errors = template_errors(fields["template"])
     if errors:
         raise InvalidInput(errors)
