@@ -144,6 +144,8 @@ StaffOrSystemVouchersUse = Annotated[Principal, Depends(dependency(STAFF_OR_SYST
 SupervisorOrSystemJobsRun = Annotated[Principal, Depends(dependency(SUPERVISOR_OR_SYSTEM.needing("jobs:run")))]
 SystemOrAdminEventsRead = Annotated[Principal, Depends(dependency(SYSTEM_OR_ADMIN.needing("events:read")))]
 SystemOrAdminCustomersWrite = Annotated[Principal, Depends(dependency(SYSTEM_OR_ADMIN.needing("customers:write")))]
+SystemOrAdminDeliveriesReport = Annotated[Principal, Depends(dependency(SYSTEM_OR_ADMIN.needing("deliveries:report")))]
+SystemOrAdminContactsDeliver = Annotated[Principal, Depends(dependency(SYSTEM_OR_ADMIN.needing("contacts:deliver")))]
 SystemOrAdminTransactionsWrite = Annotated[
     Principal, Depends(dependency(SYSTEM_OR_ADMIN.needing("transactions:write")))
 ]

@@ -63,11 +63,44 @@ class LoyaltySettings(
     job_care_reminders_schedule: str = "30 6 * * *"
     care_points_expiring_days: int = 30
     care_event_reminder_hours: int = 48
+    # Campaigns (docs/api-loyalty.md, Campaigns): at most this many marketing contacts per customer in
+    # the rolling window, across all campaigns (service messages are exempt); quiet hours a campaign takes
+    # when it names none (local "HH:MM", start == end: none); how long a conversion is credited after sending.
+    marketing_cap: int = Field(default=2, ge=0)
+    marketing_cap_days: int = Field(default=7, ge=1)
+    quiet_hours_start: str = "21:00"
+    quiet_hours_end: str = "08:00"
+    attribution_days: int = Field(default=30, ge=1, le=365)
+    # Delivery (docs/operations.md, Delivery): the worker in each loyalty process, every interval.
+    delivery_in_process: bool = True
+    delivery_interval_seconds: float = Field(default=1.0, gt=0)
+    delivery_batch: int = Field(default=500, ge=1, le=10000)
+    delivery_max_attempts: int = Field(default=5, ge=1)
+    delivery_backoff_seconds: float = Field(default=30.0, ge=0)  # doubled per attempt
+    delivery_claim_seconds: float = Field(default=120.0, gt=0)  # a claim older than this: its sender died
+    # App push: MQTT broker, per-customer topic `<prefix>/customers/<id>/inbox`, QoS 1.
+    mqtt_host: str = "127.0.0.1"
+    mqtt_port: int = 1883
+    mqtt_username: str = ""
+    mqtt_password: str = ""
+    mqtt_topic_prefix: str = "suite"
+    # Email over SMTP (empty host: the channel is not configured and its outreach waits).
+    smtp_host: str = ""
+    smtp_port: int = 25
+    smtp_sender: str = "noreply@psbc.example.cn"
+    smtp_timeout_seconds: float = 10.0
+    # SMS through the bank's HTTP SMS gateway (empty URL: not configured); its delivery reports come
+    # back to POST /v1/loyalty/delivery-receipts/sms with this shared token.
+    sms_gateway_url: str = ""
+    sms_gateway_token: str = ""
+    sms_timeout_seconds: float = 5.0
+    # Where SMS and email addresses come from: profile's delivery-address endpoint (a system token).
+    profile_url: str = ""
 
     @model_validator(mode="before")
     @classmethod
     def _derive_segmentation_url(cls, values: Any) -> Any:
-        return with_derived(values, {"segmentation_url": peer_url("segmentation")})
+        return with_derived(values, {"segmentation_url": peer_url("segmentation"), "profile_url": peer_url("profile")})
 
     @property
     def zone(self) -> ZoneInfo:

@@ -1,7 +1,7 @@
 """Loyalty tables: points accounts, the append-only ledger with its expiry lots and allocations,
 earning rules and their versions, segments from the segmentation feed, rewards, redemptions,
-customer events, activity bonuses, and the kit's outbox, idempotency, consumer-cursor and
-personal-data access tables."""
+customer events, activity bonuses, campaigns and their outreach with the copy of who may be reached,
+and the kit's outbox, idempotency, consumer-cursor and personal-data access tables."""
 
 import uuid
 from datetime import datetime
@@ -47,6 +47,10 @@ REDEMPTION_STATUSES = ("completed", "cancelled")
 EVENT_CATEGORIES = ("appreciation", "lecture", "health_talk", "other")
 EVENT_STATUSES = ("scheduled", "cancelled")
 REGISTRATION_STATUSES = ("registered", "waitlisted", "cancelled", "attended")
+CAMPAIGN_CHANNELS = ("sms", "app_push", "email", "phone_task")
+CAMPAIGN_PURPOSES = ("marketing", "service")
+CAMPAIGN_STATUSES = ("draft", "launched", "finished", "cancelled")
+OUTREACH_STATES = ("queued", "sent", "delivered", "failed", "opened", "responded", "converted")
 ACTIVITY_TRIGGERS = ("manual", "mobile_first_login", "survey_responded", "event_attended")
 
 
@@ -163,6 +167,7 @@ class CustomerSegment(Base, table=True):
     """The customer's current class per segment scheme, from segment.changed."""
 
     __tablename__ = "customer_segment"
+    __table_args__ = (Index("ix_customer_segment_scheme_class_name", "scheme", "class_name"),)
 
     customer_id: uuid.UUID = Field(sa_column=Column(Uuid, primary_key=True))
     scheme: str = Field(sa_column=Column(String(100), primary_key=True))
@@ -406,6 +411,89 @@ class CareTask(Base, table=True):
     closed_by: str | None = Field(default=None, sa_column=Column(String(100)))
     closed_at: datetime | None = Field(default=None, sa_column=_time(nullable=True))
     created_at: datetime = Field(default_factory=utcnow, sa_column=_time())
+
+
+class Campaign(Base, table=True):
+    """A message to an audience (a segment class) over one channel; launched once, when a supervisor
+    approves it. `funnel` holds the counts left after each filter at launch."""
+
+    __tablename__ = "campaign"
+    __table_args__ = (
+        CheckConstraint(_in("channel", CAMPAIGN_CHANNELS), name="channel"),
+        CheckConstraint(_in("purpose", CAMPAIGN_PURPOSES), name="purpose"),
+        CheckConstraint(_in("status", CAMPAIGN_STATUSES), name="status"),
+        Index("ix_campaign_branch_code_created_at", "branch_code", "created_at"),
+    )
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, sa_column=Column(Uuid, primary_key=True))
+    name: str = Field(sa_column=Column(String(100), nullable=False))
+    audience: str = Field(sa_column=Column(String(140), nullable=False))  # "scheme:class" of the class catalogue
+    channel: str = Field(sa_column=Column(String(12), nullable=False))
+    purpose: str = Field(sa_column=Column(String(10), nullable=False))
+    template: str = Field(sa_column=Column(String(500), nullable=False))
+    product_code: str | None = Field(default=None, sa_column=Column(String(40)))
+    attribution_days: int = Field(sa_column=Column(Integer, nullable=False))
+    send_from: datetime = Field(sa_column=_time())
+    send_until: datetime = Field(sa_column=_time())
+    quiet_start: str = Field(sa_column=Column(String(5), nullable=False))  # local HH:MM; start == end: none
+    quiet_end: str = Field(sa_column=Column(String(5), nullable=False))
+    branch_code: str | None = Field(default=None, sa_column=Column(String(32)))  # None: the whole bank
+    status: str = Field(default="draft", sa_column=Column(String(10), nullable=False))
+    funnel: dict[str, int] | None = Field(default=None, sa_column=Column(JSON))
+    created_by: str = Field(sa_column=Column(String(100), nullable=False))
+    launched_by: str | None = Field(default=None, sa_column=Column(String(100)))
+    launched_at: datetime | None = Field(default=None, sa_column=_time(nullable=True))
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_time())
+
+
+class Outreach(Base, table=True):
+    """One per customer and campaign. State moves forward only (queued, sent, delivered, opened,
+    responded, converted; or failed); a sender claims a row (claim_token) before sending it."""
+
+    __tablename__ = "outreach"
+    __table_args__ = (
+        CheckConstraint(_in("state", OUTREACH_STATES), name="state"),
+        Index("uq_outreach_campaign_id_customer_id", "campaign_id", "customer_id", unique=True),
+        Index("ix_outreach_state_channel_next_attempt_at", "state", "channel", "next_attempt_at"),
+        Index("ix_outreach_customer_id_purpose_queued_at", "customer_id", "purpose", "queued_at"),
+    )
+
+    id: int | None = Field(default=None, sa_column=Column(BigIntPK, primary_key=True, autoincrement=True))
+    campaign_id: uuid.UUID = Field(sa_column=Column(Uuid, ForeignKey("campaign.id"), nullable=False))
+    customer_id: uuid.UUID = Field(sa_column=Column(Uuid, nullable=False))
+    channel: str = Field(sa_column=Column(String(12), nullable=False))
+    purpose: str = Field(sa_column=Column(String(10), nullable=False))
+    state: str = Field(default="queued", sa_column=Column(String(10), nullable=False))
+    attempts: int = Field(default=0, sa_column=Column(Integer, nullable=False))
+    next_attempt_at: datetime = Field(sa_column=_time())
+    claim_token: str | None = Field(default=None, sa_column=Column(String(36)))
+    claimed_at: datetime | None = Field(default=None, sa_column=_time(nullable=True, index=True))
+    provider_ref: str | None = Field(default=None, sa_column=Column(String(100), index=True))
+    failure_reason: str | None = Field(default=None, sa_column=Column(String(40)))
+    queued_at: datetime = Field(sa_column=_time())
+    sent_at: datetime | None = Field(default=None, sa_column=_time(nullable=True))
+    delivered_at: datetime | None = Field(default=None, sa_column=_time(nullable=True))
+    opened_at: datetime | None = Field(default=None, sa_column=_time(nullable=True))
+    responded_at: datetime | None = Field(default=None, sa_column=_time(nullable=True))
+    converted_at: datetime | None = Field(default=None, sa_column=_time(nullable=True))
+    failed_at: datetime | None = Field(default=None, sa_column=_time(nullable=True))
+    updated_at: datetime = Field(sa_column=_time())
+
+
+class CustomerReach(Base, table=True):
+    """Profile's word on reaching a customer (customer.registered/updated, consent.changed): the branch,
+    the do-not-contact flag, and per channel whether marketing may use it (consent, a contact point,
+    no flag) and whether it reaches the customer at all (a contact point)."""
+
+    __tablename__ = "customer_reach"
+
+    customer_id: uuid.UUID = Field(sa_column=Column(Uuid, primary_key=True))
+    branch_code: str | None = Field(default=None, sa_column=Column(String(32), index=True))
+    is_active: bool = Field(default=True, sa_column=Column(Boolean, nullable=False))
+    do_not_contact: bool = Field(default=False, sa_column=Column(Boolean, nullable=False))
+    marketing_channels: str = Field(default="", sa_column=Column(String(60), nullable=False))  # ",sms,email,"
+    reachable_channels: str = Field(default="", sa_column=Column(String(60), nullable=False))
+    changed_at: datetime = Field(sa_column=_time())
 
 
 outbox = outbox_table(metadata)

@@ -1,7 +1,18 @@
 """Loyalty routes, one module per aggregate; handlers parse, authorise, call one service function and
 return a schema. `routers` is what create_app includes."""
 
-from services.loyalty.api import accounts, approvals, care, events, inbox, operations, personal_data, rewards, rules
+from services.loyalty.api import (
+    accounts,
+    approvals,
+    campaigns,
+    care,
+    events,
+    inbox,
+    operations,
+    personal_data,
+    rewards,
+    rules,
+)
 
 routers = [
     accounts.router,
@@ -13,4 +24,5 @@ routers = [
     personal_data.router,
     inbox.router,
     care.router,
+    campaigns.router,
 ]

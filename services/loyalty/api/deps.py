@@ -8,6 +8,7 @@ from fastapi import Depends, Request
 
 from services.common.money import fen_to_str
 from services.common.pii import open_text
+from services.loyalty.config import LoyaltySettings
 from services.loyalty.models import (
     CustomerEvent,
     EarningRule,
@@ -114,3 +115,11 @@ def present_rule(rule: EarningRule, versions: list[EarningRuleVersion]) -> RuleR
         updated_at=rule.updated_at,
         versions=[_present_version(v) for v in versions],
     )
+
+
+def campaign_settings(request: Request) -> LoyaltySettings:
+    settings: LoyaltySettings = request.app.state.settings
+    return settings
+
+
+Settings = Annotated[LoyaltySettings, Depends(campaign_settings)]
