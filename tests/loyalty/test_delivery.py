@@ -12,12 +12,13 @@ import pytest
 from aiosmtpd.controller import Controller
 from sqlalchemy import select
 
-from services.loyalty.models import Outreach
+from services.loyalty.models import Notification, Outreach
 from services.loyalty.service.delivery.channel import Message, Outcome
 from services.loyalty.service.delivery.email import EmailSender
 from services.loyalty.service.delivery.push import PushPublisher, topic
 from services.loyalty.service.delivery.sms import SmsSender
 from services.loyalty.service.delivery.worker import DeliveryRules, DeliveryWorker
+from services.loyalty.service.notifications import notify
 from tests.loyalty import factories as f
 from tests.mqttkit import MQTT_HOST, MQTT_PORT, require_mosquitto, subscribed, unique_prefix
 from tests.natskit import free_port
@@ -267,3 +268,59 @@ def test_outreach_metrics_count_by_channel_and_state(client, auth, loyalty_app, 
     _launch(client, auth, loyalty_app, n=2)
     text = client.get("/metrics").text
     assert 'loyalty_outreach_records{channel="app_push",state="queued"} 2.0' in text
+
+
+def test_a_pushed_campaign_message_lands_in_the_customers_inbox_already_pushed(
+    client, auth, loyalty_app, loyalty_db, clock
+):
+    require_mosquitto()
+    prefix = unique_prefix()
+    [cid] = _launch(client, auth, loyalty_app)
+    publisher = PushPublisher(MQTT_HOST, MQTT_PORT, prefix)
+    try:
+        with subscribed(f"{prefix}/customers/+/inbox") as inbox:
+            _worker(loyalty_app, clock, publisher).run_once()
+            inbox.wait_for(1)
+            # the pushed campaign message is not pushed a second time as an inbox notification
+            _worker(loyalty_app, clock, publisher).run_once()
+    finally:
+        publisher.close()
+    items = client.get("/v1/loyalty/notifications", headers=auth("customer", sub=cid)).json()["items"]
+    assert [(n["kind"], n["body"][:5]) for n in items] == [("campaign", "尊敬的客户")]
+    with loyalty_db.read() as s:
+        assert s.execute(select(Notification.push_state)).scalars().all() == ["sent"]
+
+
+def test_pending_inbox_notifications_are_pushed_and_marked(loyalty_app, loyalty_db, clock):
+    require_mosquitto()
+    prefix = unique_prefix()
+    cid = uuid.uuid4()
+    with loyalty_db.write() as s:
+        notify(s, customer_id=cid, key="t:1", kind="points_expiring", title="积分即将到期", body="100 积分",
+               now=clock(), push_state="pending")  # fmt: skip
+        notify(s, customer_id=cid, key="t:2", kind="event_reminder", title="活动提醒", body="明天", now=clock())
+        s.commit()
+    publisher = PushPublisher(MQTT_HOST, MQTT_PORT, prefix)
+    try:
+        with subscribed(f"{prefix}/customers/+/inbox") as inbox:
+            _worker(loyalty_app, clock, publisher).run_once()
+            [(got_topic, payload)] = inbox.wait_for(1)
+    finally:
+        publisher.close()
+    assert got_topic == topic(prefix, cid)
+    assert (payload["kind"], payload["title"]) == ("points_expiring", "积分即将到期")
+    assert payload["message_id"] == f"notification-{payload['notification_id']}"
+    with loyalty_db.read() as s:
+        states = dict(s.execute(select(Notification.dedupe_key, Notification.push_state)).all())
+    assert states == {"t:1": "sent", "t:2": "none"}  # t:2: no app channel with consent, never pushed
+
+
+def test_pending_inbox_notifications_stay_pending_while_the_broker_is_away(loyalty_app, loyalty_db, clock):
+    with loyalty_db.write() as s:
+        notify(s, customer_id=uuid.uuid4(), key="t:3", kind="points_expiring", title="t", body="b",
+               now=clock(), push_state="pending")  # fmt: skip
+        s.commit()
+    publisher = PushPublisher("127.0.0.1", free_port(), "x")
+    _worker(loyalty_app, clock, publisher).run_once()
+    with loyalty_db.read() as s:
+        assert s.execute(select(Notification.push_state)).scalars().all() == ["pending"]

@@ -36,9 +36,10 @@ def notify(
     body: str,
     now: datetime,
     data: dict[str, Any] | None = None,
+    push_state: str | None = None,
 ) -> bool:
     """Adds the notification in the caller's transaction unless its occasion (`key`) has one already;
-    returns whether it was added."""
+    returns whether it was added. `push_state` "sent" for a message the app push has already carried."""
     stmt = (
         upsert_insert(s)(Notification)
         .values(
@@ -48,7 +49,7 @@ def notify(
             title=title[:100],
             body=body[:500],
             data=data or {},
-            push_state="pending" if can_push(s, customer_id) else "none",
+            push_state=push_state or ("pending" if can_push(s, customer_id) else "none"),
             created_at=now,
         )
         .on_conflict_do_nothing(index_elements=["dedupe_key"])
@@ -108,6 +109,32 @@ def mark_read(db: Database, *, customer_id: uuid.UUID, notification_id: int, now
         s.commit()
         s.refresh(row)
         return row
+
+
+def pending_pushes(db: Database, *, limit: int) -> list[Notification]:
+    """The oldest notifications waiting for the app push."""
+    with db.read() as s:
+        rows = list(
+            s.execute(
+                select(Notification).where(Notification.push_state == "pending").order_by(Notification.id).limit(limit)  # type: ignore[arg-type]
+            ).scalars()
+        )
+        for row in rows:
+            s.expunge(row)
+        return rows
+
+
+def push_payload(n: Notification) -> dict[str, Any]:
+    """What the app receives for an inbox notification: its id (the app de-duplicates by it) and text."""
+    return {
+        "message_id": f"notification-{n.id}",
+        "notification_id": n.id,
+        "kind": n.kind,
+        "title": n.title,
+        "body": n.body,
+        "data": n.data,
+        "created_at": n.created_at.isoformat(),
+    }
 
 
 def mark_pushed(db: Database, *, notification_ids: list[int]) -> int:

@@ -64,6 +64,11 @@ class PushPublisher:
         if outcome is not None:
             raise PushFailed(outcome)
 
+    def publish(self, items: list[tuple[str, dict[str, Any]]]) -> list[str | None]:
+        """Publishes every (customer id, payload) and waits for the PUBACKs: None per acknowledged item,
+        else why not; PushFailed when the broker cannot be reached."""
+        return self._publish(items)
+
     def _publish(self, items: list[tuple[str, dict[str, Any]]]) -> list[str | None]:
         """Publishes every item, then waits for each PUBACK: None per acknowledged item, else why not."""
         client = self._connected()

@@ -20,6 +20,7 @@ from services.common.db import Database
 from services.loyalty.models import Campaign, Outreach, PointsAccount
 from services.loyalty.service.campaigns import render
 from services.loyalty.service.delivery.channel import Message, Outcome, Sender
+from services.loyalty.service.notifications import mark_pushed, notify, pending_pushes, push_payload
 from services.loyalty.service.outreach import changed_event, record_changes
 
 log = logging.getLogger("loyalty.delivery")
@@ -72,6 +73,7 @@ class DeliveryWorker:
         """One pass: lapsed claims and closed windows first, then each channel's batch."""
         tally = Tally()
         now = self.clock()
+        self._push_inbox(tally)
         with self.db.read() as s:  # an idle suite (no launched campaign) costs one read per pass
             if s.execute(select(Campaign.id).where(Campaign.status == "launched").limit(1)).first() is None:
                 return tally
@@ -88,6 +90,27 @@ class DeliveryWorker:
                 )
         self.on_tally(tally)
         return tally
+
+    def _push_inbox(self, tally: Tally) -> None:
+        """Pushes inbox notifications made while the customer could be pushed to (push_state pending)
+        through the app push channel, and marks those the broker acknowledged. At least once: a crash
+        between the PUBACK and the mark pushes it again, and the app de-duplicates by its message_id."""
+        publisher = next((p for p in self.senders if p.channel == "app_push" and hasattr(p, "publish")), None)
+        if publisher is None:
+            return
+        try:
+            pending = pending_pushes(self.db, limit=self.rules.batch)
+            if not pending:
+                return
+            reasons = publisher.publish([(str(n.customer_id), push_payload(n)) for n in pending])  # type: ignore[attr-defined]
+        except Exception as err:  # noqa: BLE001 - the broker may be away: the notifications stay pending
+            log.warning("inbox push failed", extra={"fields": {"error": type(err).__name__}})
+            return
+        pushed = [n.id for n, reason in zip(pending, reasons, strict=True) if reason is None and n.id is not None]
+        for reason in reasons:
+            tally.add("app_push", Outcome("sent") if reason is None else Outcome("retry", reason))
+        if pushed:
+            mark_pushed(self.db, notification_ids=pushed)
 
     def _settle(self, now: datetime, tally: Tally) -> None:
         lapsed_before = now - timedelta(seconds=self.rules.claim_seconds)
@@ -214,11 +237,20 @@ class DeliveryWorker:
         except Exception as err:  # noqa: BLE001 - the whole batch is retried after its back-off
             log.warning("sender failed", extra={"fields": {"channel": sender.channel, "error": type(err).__name__}})
             outcomes = [Outcome("retry", "sender_error") for _ in messages]
-        self.mark(token, rows, outcomes, tally)
+        self.mark(token, rows, outcomes, tally, messages if sender.channel == "app_push" else None, campaigns)
 
-    def mark(self, token: str, rows: list[Outreach], outcomes: list[Outcome], tally: Tally) -> None:
+    def mark(
+        self,
+        token: str,
+        rows: list[Outreach],
+        outcomes: list[Outcome],
+        tally: Tally,
+        pushed: list[Message] | None = None,
+        campaigns: dict[uuid.UUID, Campaign] | None = None,
+    ) -> None:
         """Writes each claimed record's outcome (only while the claim is still this pass's), one statement
-        per kind of outcome."""
+        per kind of outcome; a campaign message the app push carried (`pushed`) also goes into the
+        customer's inbox, in the same transaction, already pushed."""
         now = self.clock()
         keyed: list[dict[str, Any]] = []
         sent: list[dict[str, Any]] = []
@@ -253,6 +285,20 @@ class DeliveryWorker:
                 ids = [p["b_id"] for p in keyed]
                 values = sent_values(t, now) | {"provider_ref": literal("outreach-") + cast(t.c.id, String)}
                 s.execute(update(t).where(t.c.id.in_(ids), t.c.claim_token == token).values(**released, **values))
+            for message, outcome in zip(pushed or [], outcomes, strict=False):
+                if outcome.result == "sent":
+                    campaign = (campaigns or {}).get(message.campaign_id)
+                    notify(
+                        s,
+                        customer_id=message.customer_id,
+                        key=f"campaign:{message.campaign_id}:{message.customer_id}",
+                        kind="campaign",
+                        title=campaign.name if campaign else "",
+                        body=message.body,
+                        now=now,
+                        data={"campaign_id": str(message.campaign_id), "outreach_id": message.outreach_id},
+                        push_state="sent",
+                    )
             record_changes(s, events)
             s.commit()
 
