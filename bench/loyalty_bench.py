@@ -8,7 +8,6 @@ aim is missed."""
 
 import argparse
 import asyncio
-import contextlib
 import os
 import random
 import socket
@@ -92,9 +91,8 @@ def _fund(db: Database, policy, n: int, points: int) -> list[uuid.UUID]:
     return ids
 
 
-def transaction_events(customers: list[uuid.UUID], n: int, start: int = 1) -> list[Event]:
-    """n transaction.recorded deposits of random customers, at positions from `start`."""
-    rng = random.Random(7 + start)
+def _events(customers: list[uuid.UUID], n: int) -> list[Event]:
+    rng = random.Random(7)
     return [
         Event(
             position=p,
@@ -114,7 +112,7 @@ def transaction_events(customers: list[uuid.UUID], n: int, start: int = 1) -> li
                 "reverses_external_id": None,
             },
         )
-        for p in range(start, start + n)
+        for p in range(1, n + 1)
     ]
 
 
@@ -124,7 +122,7 @@ def bench_earning(url: str, events: int, batch: int) -> float:
     customers = _fund(db, policy, 2000, 0)
     _deposit_rule(db, policy)
     consumer = LoyaltyConsumer(feed="profile", policy=policy, db=db, client=None, feed_url="", token=lambda: "")
-    feed = transaction_events(customers, events)
+    feed = _events(customers, events)
     started = time.perf_counter()
     for i in range(0, len(feed), batch):
         consumer.apply(feed[i : i + batch])
@@ -132,33 +130,6 @@ def bench_earning(url: str, events: int, batch: int) -> float:
     assert consumer.position() == events and check_balances(db)[1] == []
     db.dispose()
     return events / elapsed
-
-
-async def publish(nats_url: str, transport: Transport, feed: list[Event]) -> None:
-    """Publishes `feed` to profile's stream of `transport` (created when absent) as the relay would."""
-    nc = await nats.connect(nats_url, connect_timeout=3, max_reconnect_attempts=0)
-    try:
-        js = nc.jetstream()
-        await ensure_stream(js, transport, "profile")
-        acks = []
-        for event in feed:
-            subject, body, headers = event_message(transport, "profile", event)
-            acks.append(await js.publish_async(subject, body, headers=headers))
-        await asyncio.gather(*acks)
-    finally:
-        await nc.close()
-
-
-async def drop_streams(nats_url: str, transport: Transport) -> None:
-    """Deletes profile's stream of `transport` and its lease bucket (each when present)."""
-    nc = await nats.connect(nats_url, connect_timeout=3, max_reconnect_attempts=0)
-    try:
-        js = nc.jetstream()
-        for name in (transport.stream("profile"), f"KV_{transport.lease_bucket}"):
-            with contextlib.suppress(Exception):  # absent already
-                await js.delete_stream(name)
-    finally:
-        await nc.close()
 
 
 def bench_earning_jetstream(url: str, events: int, batch: int, nats_url: str) -> float | None:
@@ -170,10 +141,32 @@ def bench_earning_jetstream(url: str, events: int, batch: int, nats_url: str) ->
     policy = build_policy(LoyaltySettings(database_url=url), lambda: START + timedelta(days=1))
     customers = _fund(db, policy, 2000, 0)
     _deposit_rule(db, policy)
-    feed = transaction_events(customers, events)
+    feed = _events(customers, events)
+
+    async def publish() -> None:
+        nc = await nats.connect(nats_url, connect_timeout=3, max_reconnect_attempts=0)
+        try:
+            js = nc.jetstream()
+            await ensure_stream(js, transport, "profile")
+            acks = []
+            for event in feed:
+                subject, body, headers = event_message(transport, "profile", event)
+                acks.append(await js.publish_async(subject, body, headers=headers))
+            await asyncio.gather(*acks)
+        finally:
+            await nc.close()
+
+    async def drop() -> None:
+        nc = await nats.connect(nats_url)
+        try:
+            js = nc.jetstream()
+            for name in (transport.stream("profile"), f"KV_{transport.lease_bucket}"):
+                await js.delete_stream(name)
+        finally:
+            await nc.close()
 
     try:
-        asyncio.run(publish(nats_url, transport, feed))
+        asyncio.run(publish())
     except Exception:  # noqa: BLE001 - no broker here: the figure is left out
         db.dispose()
         return None
@@ -195,7 +188,7 @@ def bench_earning_jetstream(url: str, events: int, batch: int, nats_url: str) ->
         time.sleep(0.01)
     elapsed = time.perf_counter() - started
     runner.stop()
-    asyncio.run(drop_streams(nats_url, transport))
+    asyncio.run(drop())
     assert check_balances(db)[1] == []
     db.dispose()
     return events / elapsed

@@ -8,7 +8,6 @@ from services.profile.api import (
     consent,
     customers,
     interactions,
-    managers,
     needs,
     rights,
     risk,
@@ -25,7 +24,6 @@ routers = [
     risk.router,
     interactions.router,
     needs.router,
-    managers.router,
     rights.router,
     branches.router,
 ]

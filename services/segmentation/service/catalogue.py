@@ -9,7 +9,6 @@ from typing import Any
 from sqlalchemy import Row, and_, func, literal, select, union_all
 from sqlalchemy.orm import aliased
 
-from services.common.branch_scope import in_reach
 from services.common.db import Database, UTCDateTime
 from services.common.errors import InvalidInput
 from services.common.money import fen_to_str
@@ -149,9 +148,8 @@ def recommend(
 # --- analysis -----------------------------------------------------------------------------------
 
 
-def class_summary(db: Database, reach: set[str] | None = None) -> list[tuple[str, str, int, str]]:
-    """(scheme, class, customers, total AUM) for every class of every scheme, zeros included, over the
-    customers of the branches in `reach` (None: every branch)."""
+def class_summary(db: Database) -> list[tuple[str, str, int, str]]:
+    """(scheme, class, customers, total AUM) for every class of every scheme, zeros included."""
     parts = [
         select(
             literal(s).label("scheme"),
@@ -159,7 +157,7 @@ def class_summary(db: Database, reach: set[str] | None = None) -> list[tuple[str
             func.count().label("n"),
             func.coalesce(func.sum(cf.c.aum_fen), 0).label("aum"),
         )
-        .where(cf.c[f"class_{s}"].is_not(None), in_reach(cf.c.branch_code, reach))
+        .where(cf.c[f"class_{s}"].is_not(None))
         .group_by(cf.c[f"class_{s}"])
         for s in SCHEMES
     ]
@@ -172,11 +170,11 @@ def class_summary(db: Database, reach: set[str] | None = None) -> list[tuple[str
     ]
 
 
-def cross_tab(db: Database, reach: set[str] | None = None) -> list[tuple[str, str, int, str]]:
-    """(region, asset size, customers, total AUM), every cell, over the branches in `reach`."""
+def cross_tab(db: Database) -> list[tuple[str, str, int, str]]:
+    """(region, asset size, customers, total AUM), every cell."""
     stmt = (
         select(cf.c.class_region, cf.c.class_asset_size, func.count(), func.coalesce(func.sum(cf.c.aum_fen), 0))
-        .where(cf.c.class_region.is_not(None), in_reach(cf.c.branch_code, reach))
+        .where(cf.c.class_region.is_not(None))
         .group_by(cf.c.class_region, cf.c.class_asset_size)
     )
     with db.read() as s:
@@ -227,11 +225,10 @@ def migration_matrix(db: Database, *, scheme: str, from_date: date, to_date: dat
         return [(r[0], r[1], r[2]) for r in s.execute(stmt)]
 
 
-def dormant_by_branch(db: Database, reach: set[str] | None = None) -> list[tuple[str | None, int, str]]:
-    """(branch, dormant customers, their AUM) per branch in `reach` (None: every branch)."""
+def dormant_by_branch(db: Database) -> list[tuple[str | None, int, str]]:
     stmt = (
         select(cf.c.branch_code, func.count(), func.coalesce(func.sum(cf.c.aum_fen), 0))
-        .where(and_(cf.c.class_behaviour == "dormant"), in_reach(cf.c.branch_code, reach))
+        .where(and_(cf.c.class_behaviour == "dormant"))
         .group_by(cf.c.branch_code)
         .order_by(func.count().desc(), cf.c.branch_code)
     )
