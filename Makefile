@@ -70,6 +70,7 @@ bench: $(STAMP) ## load tests from a separate process; prints figures and ratios
 	$(BIN)/python -m bench.gateway_bench
 	$(BIN)/python -m bench.feedback_bench
 	$(BIN)/python -m bench.loyalty_bench
+	$(BIN)/python -m bench.campaign_bench
 	$(BIN)/python -m bench.segmentation_bench
 	$(BIN)/python -m bench.idle_bench
 	$(BIN)/python -m bench.memory_bench

@@ -8,6 +8,7 @@ aim is missed."""
 
 import argparse
 import asyncio
+import contextlib
 import os
 import random
 import socket
@@ -91,8 +92,9 @@ def _fund(db: Database, policy, n: int, points: int) -> list[uuid.UUID]:
     return ids
 
 
-def _events(customers: list[uuid.UUID], n: int) -> list[Event]:
-    rng = random.Random(7)
+def transaction_events(customers: list[uuid.UUID], n: int, start: int = 1) -> list[Event]:
+    """n transaction.recorded deposits of random customers, at positions from `start`."""
+    rng = random.Random(7 + start)
     return [
         Event(
             position=p,
@@ -112,7 +114,7 @@ def _events(customers: list[uuid.UUID], n: int) -> list[Event]:
                 "reverses_external_id": None,
             },
         )
-        for p in range(1, n + 1)
+        for p in range(start, start + n)
     ]
 
 
@@ -122,7 +124,7 @@ def bench_earning(url: str, events: int, batch: int) -> float:
     customers = _fund(db, policy, 2000, 0)
     _deposit_rule(db, policy)
     consumer = LoyaltyConsumer(feed="profile", policy=policy, db=db, client=None, feed_url="", token=lambda: "")
-    feed = _events(customers, events)
+    feed = transaction_events(customers, events)
     started = time.perf_counter()
     for i in range(0, len(feed), batch):
         consumer.apply(feed[i : i + batch])
@@ -130,6 +132,33 @@ def bench_earning(url: str, events: int, batch: int) -> float:
     assert consumer.position() == events and check_balances(db)[1] == []
     db.dispose()
     return events / elapsed
+
+
+async def publish(nats_url: str, transport: Transport, feed: list[Event]) -> None:
+    """Publishes `feed` to profile's stream of `transport` (created when absent) as the relay would."""
+    nc = await nats.connect(nats_url, connect_timeout=3, max_reconnect_attempts=0)
+    try:
+        js = nc.jetstream()
+        await ensure_stream(js, transport, "profile")
+        acks = []
+        for event in feed:
+            subject, body, headers = event_message(transport, "profile", event)
+            acks.append(await js.publish_async(subject, body, headers=headers))
+        await asyncio.gather(*acks)
+    finally:
+        await nc.close()
+
+
+async def drop_streams(nats_url: str, transport: Transport) -> None:
+    """Deletes profile's stream of `transport` and its lease bucket (each when present)."""
+    nc = await nats.connect(nats_url, connect_timeout=3, max_reconnect_attempts=0)
+    try:
+        js = nc.jetstream()
+        for name in (transport.stream("profile"), f"KV_{transport.lease_bucket}"):
+            with contextlib.suppress(Exception):  # absent already
+                await js.delete_stream(name)
+    finally:
+        await nc.close()
 
 
 def bench_earning_jetstream(url: str, events: int, batch: int, nats_url: str) -> float | None:
@@ -141,32 +170,10 @@ def bench_earning_jetstream(url: str, events: int, batch: int, nats_url: str) ->
     policy = build_policy(LoyaltySettings(database_url=url), lambda: START + timedelta(days=1))
     customers = _fund(db, policy, 2000, 0)
     _deposit_rule(db, policy)
-    feed = _events(customers, events)
-
-    async def publish() -> None:
-        nc = await nats.connect(nats_url, connect_timeout=3, max_reconnect_attempts=0)
-        try:
-            js = nc.jetstream()
-            await ensure_stream(js, transport, "profile")
-            acks = []
-            for event in feed:
-                subject, body, headers = event_message(transport, "profile", event)
-                acks.append(await js.publish_async(subject, body, headers=headers))
-            await asyncio.gather(*acks)
-        finally:
-            await nc.close()
-
-    async def drop() -> None:
-        nc = await nats.connect(nats_url)
-        try:
-            js = nc.jetstream()
-            for name in (transport.stream("profile"), f"KV_{transport.lease_bucket}"):
-                await js.delete_stream(name)
-        finally:
-            await nc.close()
+    feed = transaction_events(customers, events)
 
     try:
-        asyncio.run(publish())
+        asyncio.run(publish(nats_url, transport, feed))
     except Exception:  # noqa: BLE001 - no broker here: the figure is left out
         db.dispose()
         return None
@@ -188,7 +195,7 @@ def bench_earning_jetstream(url: str, events: int, batch: int, nats_url: str) ->
         time.sleep(0.01)
     elapsed = time.perf_counter() - started
     runner.stop()
-    asyncio.run(drop())
+    asyncio.run(drop_streams(nats_url, transport))
     assert check_balances(db)[1] == []
     db.dispose()
     return events / elapsed

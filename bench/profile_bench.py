@@ -73,7 +73,7 @@ def _batches(customer_id: str, count: int, size: int = 1000):
         ]
 
 
-def _register_in_bulk(client: httpx.Client, token: str, calls: int) -> float:
+def register_in_bulk(client: httpx.Client, token: str, calls: int) -> float:
     """Customers/s over `calls` calls of 1,000 to POST /v1/customers:batch (identities never used before)."""
     base = 2_000_000 + (os.getpid() % 100) * 50_000  # seed_body stays valid below 10,000,000
     batches = [
@@ -125,7 +125,7 @@ def measure(name: str, db_url: str, args, pinning: Pinning, tracked: Tracked, tm
                 if resp.status_code != 200 or resp.json()["recorded_count"] != len(batch):
                     raise ServerError(f"batch: HTTP {resp.status_code} {resp.text[:300]}")
             took = time.perf_counter() - started
-            registrations = _register_in_bulk(client, system, args.customer_batches) if args.customer_batches else 0.0
+            registrations = register_in_bulk(client, system, args.customer_batches) if args.customer_batches else 0.0
         txns = args.batches * 1000
         rate = txns / took
         print(

@@ -11,7 +11,7 @@ from prometheus_client import CollectorRegistry
 from starlette.middleware.errors import ServerErrorMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from gateway import export, health, openapi, overview, proxy
+from gateway import export, health, openapi, overview, proxy, work_queue
 from gateway.config import SERVICES, GatewaySettings
 from gateway.metrics import UpstreamMetrics
 from gateway.protection import EdgeMiddleware
@@ -34,7 +34,9 @@ DESCRIPTION = """One entry point to the Postal Savings Customer Management Suite
 service; 429 `rate_limited` carries `Retry-After`. Rate limits apply per token subject and route class:
 reads (GET), writes, bulk ingest (`...:batch`). `GET /api/v1/customers/{customer_id}/overview` gathers
 one customer from every service; `GET /api/v1/customers/{customer_id}/personal-data-export` is a copy of
-everything every service holds about the person (the customer or a supervisor; JSON or HTML). This
+everything every service holds about the person (the customer or a supervisor; JSON or HTML);
+`GET /api/v1/work-queue` is a staff member's care tasks, complaints at risk, follow-ups and call-backs due
+in one list, soonest due first. This
 document merges every live service's own (refreshed every GATEWAY_OPENAPI_CACHE_SECONDS);
 `info.x-services` says which were merged.
 
@@ -70,7 +72,7 @@ class GatewayApp(FastAPI):
 
 
 def _own_path(path: str) -> bool:
-    return overview.is_own_path(path) or export.is_own_path(path)
+    return overview.is_own_path(path) or export.is_own_path(path) or work_queue.is_own_path(path)
 
 
 def _proxy_stack(app: FastAPI, edge: list[EdgeLayer]) -> ASGIApp:
@@ -164,5 +166,6 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     app.include_router(openapi.router)
     app.include_router(overview.router)
     app.include_router(export.router)
+    app.include_router(work_queue.router)
     app.router.routes.append(proxy.proxy_route)
     return app

@@ -72,6 +72,12 @@ class UpstreamMetrics:
             ["part", "reason"],
             registry=registry,
         )
+        self.work_queue_partial = Counter(
+            "gateway_work_queue_partial_total",
+            "Staff work-queue sources left out, by source and reason",
+            ["part", "reason"],
+            registry=registry,
+        )
         self.exports = Counter(
             "gateway_personal_data_exports_total",
             "Personal-data exports by outcome: complete, partial (a part missing), failed (profile's missing)",

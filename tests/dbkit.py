@@ -2,6 +2,7 @@
 databases per service per xdist worker, migrated once. PostgreSQL tests fail in CI when the server
 is missing and skip elsewhere."""
 
+import json
 import os
 import shutil
 from collections.abc import Callable, Iterator
@@ -17,7 +18,7 @@ from sqlalchemy.engine import make_url
 
 from services.common.db import Database
 from tests.event_contract import check_outbox
-from tests.organisation import seed_organisation
+from tests.organisation import COPIES, seed_organisation
 
 PG_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
@@ -31,11 +32,13 @@ def alembic_config(alembic_ini: Path, url: str) -> Config:
 
 
 def migrate(alembic_ini: Path, url: str, revision: str = "head") -> None:
-    """Upgrades to `revision`; a profile database taken to head also gets the tests' organisation
-    (tests/organisation.py), which every customer a test registers belongs to."""
+    """Upgrades to `revision`; a database taken to head also gets the tests' organisation
+    (tests/organisation.py): profile's tree, which every customer a test registers belongs to, and
+    the other services' copies of it."""
     command.upgrade(alembic_config(alembic_ini, url), revision)
-    if revision == "head" and alembic_ini.parent.name == "profile":
-        seed_organisation(url)
+    service = alembic_ini.parent.name
+    if revision == "head" and (service == "profile" or service in COPIES):
+        seed_organisation(url, service)
 
 
 def sqlite_url(path: Path) -> str:
@@ -228,3 +231,30 @@ def fresh_database_fixture(service: str, template: str, alembic_ini: Path) -> An
         db.dispose()
 
     return fresh
+
+
+def partition_rows(conn: Any, table: str) -> dict[str, int]:
+    """{partition: rows} of a table partitioned on PostgreSQL (empty when it is not)."""
+    names = conn.execute(
+        text(
+            "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+            "JOIN pg_class p ON p.oid = i.inhparent WHERE p.relname = :t"
+        ),
+        {"t": table},
+    ).scalars()
+    return {n: conn.execute(text(f'SELECT count(*) FROM "{n}"')).scalar_one() for n in names}  # noqa: S608
+
+
+def _scanned(plan: dict[str, Any]) -> set[str]:
+    found = {plan["Relation Name"]} if "Relation Name" in plan else set()
+    for child in plan.get("Plans", []):
+        found |= _scanned(child)
+    return found
+
+
+def scanned_relations(conn: Any, stmt: Any) -> tuple[set[str], dict[str, Any]]:
+    """Every relation PostgreSQL's plan for `stmt` reads, and the plan (for the failure message)."""
+    compiled = stmt.compile(dialect=conn.dialect)
+    explain = conn.exec_driver_sql(f"EXPLAIN (FORMAT JSON) {compiled}", compiled.params).scalar_one()
+    plan = (explain if isinstance(explain, list) else json.loads(explain))[0]["Plan"]
+    return _scanned(plan), plan

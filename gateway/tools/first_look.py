@@ -5,8 +5,9 @@ gateway's public API, so that points accrue and recommendations appear from the 
 
 What it loads, each part only when its catalogue is empty (so a bank's own catalogue is never touched and
 running it again adds nothing): loyalty earning rules (deposits, bill payments, wealth purchases), rewards
-(a gift and a fee-discount voucher), a financial-knowledge lecture at the first customer's branch;
-segmentation products for each needs profile; feedback's published branch-service survey. It acts as an
+(a gift and a fee-discount voucher), a financial-knowledge lecture at the first customer's branch, a draft
+campaign promoting a wealth product (never launched here); segmentation products for each needs profile;
+feedback's published branch-service survey. It acts as an
 admin token of this suite (SUITE_JWT_* settings) and writes like any client would, validation included."""
 
 import argparse
@@ -105,6 +106,20 @@ def starter(now: datetime, branch_code: str) -> dict[str, list[dict[str, Any]]]:
             }
         ],
         "/v1/products": PRODUCTS,
+        # A draft only: launching needs a supervisor's approval, and a first look sends nobody anything.
+        "/v1/loyalty/campaigns": [
+            {
+                "name": "稳健理财新客推介",
+                "audience": "asset_size:mid_high",
+                "channel": "app_push",
+                "purpose": "marketing",
+                "template": "尊敬的客户，您当前积分{points_balance}分，"
+                "稳健理财产品{product_code}限时推介，截至{send_until_date}。",
+                "product_code": "FL-WM-R2",
+                "send_from": start,
+                "send_until": (now + timedelta(days=30)).isoformat().replace("+00:00", "Z"),
+            }
+        ],
         "/v1/surveys": [
             {
                 "title": "网点服务满意度调查",

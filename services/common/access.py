@@ -60,6 +60,7 @@ def _rule(name: str, *roles: str) -> AccessRule:
 
 
 EVERYONE = _rule("everyone", *ROLES)
+CUSTOMER = _rule("customer", "customer")
 CUSTOMER_OR_STAFF = _rule("customer_or_staff", "customer", *STAFF_ROLES)
 CUSTOMER_OR_SUPERVISOR = _rule("customer_or_supervisor", "customer", "supervisor", "admin")
 STAFF = _rule("staff", *STAFF_ROLES)
@@ -70,6 +71,7 @@ SYSTEM_OR_ADMIN = _rule("system_or_admin", "system", "admin")
 ADMIN = _rule("admin", "admin")
 CATALOGUE: tuple[AccessRule, ...] = (
     EVERYONE,
+    CUSTOMER,
     CUSTOMER_OR_STAFF,
     CUSTOMER_OR_SUPERVISOR,
     STAFF,
@@ -125,6 +127,7 @@ def dependency(rule: AccessRule) -> Callable[..., Awaitable[Principal]]:
 
 # The aliases handlers annotate their caller with; the only ones any service uses. A role set that
 # admits the system role has an alias per scope its routes need, named by both.
+CustomerOnly = Annotated[Principal, Depends(dependency(CUSTOMER))]  # a customer's own things (its inbox)
 CustomerOrStaff = Annotated[Principal, Depends(dependency(CUSTOMER_OR_STAFF))]
 CustomerOrSupervisor = Annotated[Principal, Depends(dependency(CUSTOMER_OR_SUPERVISOR))]
 Staff = Annotated[Principal, Depends(dependency(STAFF))]
@@ -141,6 +144,8 @@ StaffOrSystemVouchersUse = Annotated[Principal, Depends(dependency(STAFF_OR_SYST
 SupervisorOrSystemJobsRun = Annotated[Principal, Depends(dependency(SUPERVISOR_OR_SYSTEM.needing("jobs:run")))]
 SystemOrAdminEventsRead = Annotated[Principal, Depends(dependency(SYSTEM_OR_ADMIN.needing("events:read")))]
 SystemOrAdminCustomersWrite = Annotated[Principal, Depends(dependency(SYSTEM_OR_ADMIN.needing("customers:write")))]
+SystemOrAdminDeliveriesReport = Annotated[Principal, Depends(dependency(SYSTEM_OR_ADMIN.needing("deliveries:report")))]
+SystemOrAdminContactsDeliver = Annotated[Principal, Depends(dependency(SYSTEM_OR_ADMIN.needing("contacts:deliver")))]
 SystemOrAdminTransactionsWrite = Annotated[
     Principal, Depends(dependency(SYSTEM_OR_ADMIN.needing("transactions:write")))
 ]

@@ -9,10 +9,9 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import AfterValidator, BaseModel, Field
-from sqlalchemy import RowMapping
 
 from services.common.access import Staff, Supervisor
-from services.common.approvals import ApprovalBook, approval_not_found, effective_status
+from services.common.approvals import Approval, ApprovalBook, approval_not_found, effective_status, masked
 from services.common.deps import Cursor, Db, Limit, Now
 from services.common.errors import problem_responses
 from services.common.schema import RequestModel, ResponseModel
@@ -46,8 +45,10 @@ class Rejection(RequestModel):
     reason: Annotated[str, Field(min_length=5, max_length=500), AfterValidator(single_line)]
 
 
-def present(read_model: type[ApprovalReadBase], row: RowMapping, now: datetime) -> Any:
-    return read_model.model_validate({**row, "status": effective_status(row, now)})
+def present(read_model: type[ApprovalReadBase], row: Approval, now: datetime) -> Any:
+    """The request as a response shows it: its typed free text masked (no role reads it in full here;
+    the object's own reveal, where it has one, is the way to full personal data)."""
+    return read_model.model_validate({**masked(row), "status": effective_status(row, now)})
 
 
 def _book(request: Request) -> ApprovalBook:
@@ -65,7 +66,7 @@ def approvals_router(
     *,
     approve_says: str,
     noun: str = "",
-    present_row: Callable[[RowMapping, datetime], Any] | None = None,
+    present_row: Callable[[Approval, datetime], Any] | None = None,
 ) -> APIRouter:
     """`approve_says`: what approval does and the 409s an executor may add (the route's description);
     `noun` names the operations apart across the suite (`list_<noun>_approvals`, `approve_<noun>_request`)."""
@@ -113,8 +114,8 @@ def approvals_router(
         "/{approval_id}/approve",
         response_model=read_model,
         summary="Approve: the action is done in the maker's name, exactly once",
-        description="403 `maker_cannot_decide` for the maker, `checker_out_of_branch` for a supervisor of another "
-        f"branch; 409 `approval_decided`, `approval_expired`. {approve_says}",
+        description="403 `maker_cannot_decide` for the maker, `checker_out_of_branch` for a supervisor outside "
+        f"the maker's branch and those above it; 409 `approval_decided`, `approval_expired`. {approve_says}",
         responses=problem_responses(401, 403, 404, 409, 422),
         name=f"approve_{part}request" if part else "approve",
     )

@@ -30,10 +30,13 @@ SCOPES: tuple[str, ...] = (
     "points:award",
     "vouchers:use",
     "jobs:run",
+    "deliveries:report",
+    "contacts:deliver",
 )
-# What the suite's services ask of each other: their feed consumers read feeds, and loyalty reads
-# segmentation's class catalogue. A token signed with a service's own consumer key gets no more.
-SERVICE_SCOPES = frozenset({"events:read", "segments:read"})
+# What the suite's services ask of each other: their feed consumers read feeds, loyalty reads
+# segmentation's class catalogue and, to send an SMS or an email, a customer's address from profile.
+# A token signed with a service's own consumer key gets no more.
+SERVICE_SCOPES = frozenset({"events:read", "segments:read", "contacts:deliver"})
 _BINDING_CODES = {"aud": "token_audience", "iss": "token_issuer"}
 
 

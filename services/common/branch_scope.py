@@ -14,7 +14,7 @@ from typing import Annotated, Any
 from fastapi import Depends
 from fastapi.concurrency import run_in_threadpool
 from fastapi.routing import APIRoute
-from sqlalchemy import Table
+from sqlalchemy import ColumnElement, Table, false, true
 from sqlalchemy.orm import Session
 from starlette.requests import Request
 
@@ -74,7 +74,10 @@ def is_branch_bound(principal: Principal) -> bool:
 
 
 async def _reach(request: Request, principal: Annotated[Principal, Depends(current_principal)]) -> set[str] | None:
-    scope: BranchScope | None = getattr(request.app.state, "branch_scope", None)
+    # An app whose routes naming a customer are not (yet) checked by branch may still scope its lists:
+    # `app.state.branch_tree` is a BranchScope used for `Reach` only.
+    state = request.app.state
+    scope: BranchScope | None = getattr(state, "branch_scope", None) or getattr(state, "branch_tree", None)
     if scope is None or not is_branch_bound(principal):
         return None
     return await run_in_threadpool(scope.subtree, principal.branch)
@@ -103,3 +106,23 @@ async def check_customer_reach(request: Request, principal: Principal) -> None:
         raise scope.not_found(customer_id)
     if is_branch_bound(principal) and not await run_in_threadpool(scope.within, principal.branch, customer_id):
         raise scope.not_found(customer_id)
+
+
+def ensure_customer_in_reach(request: Request, principal: Principal, customer_id: uuid.UUID) -> None:
+    """For a customer a request names in its body (an enrolment, a redemption, a registration): 404
+    when it is out of a staff member's branch subtree, as the access dependency does for one named in
+    the path or query. Called from a (sync) handler, so it runs in the handler's worker thread."""
+    scope: BranchScope | None = getattr(request.app.state, "branch_scope", None)
+    if scope is None or not is_branch_bound(principal):
+        return
+    if not scope.within(principal.branch, customer_id):
+        raise scope.not_found(customer_id)
+
+
+def in_reach(column: Any, reach: set[str] | None) -> ColumnElement[bool]:
+    """The SQL condition that keeps a list, a count or an analysis to `reach` (a `Reach` value): every
+    row for None, else rows whose branch `column` is in the subtree; none for an empty subtree, and
+    none without a branch (such rows are the head office's)."""
+    if reach is None:
+        return true()
+    return column.in_(sorted(reach)) if reach else false()

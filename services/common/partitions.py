@@ -5,11 +5,13 @@ the rest; SQLite keeps one plain table. Creating the months ahead is a scheduled
 rows already sit in the default partition is moved out of it first, so creating never fails."""
 
 import re
-from datetime import UTC, datetime
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Connection, MetaData, Table, text
 
 from services.common.db import Database
+from services.common.jobs import Job, Schedule
 
 INFO_KEY = "partition_by_month"
 MONTHS_AHEAD = 3  # partitions exist this many months past the current one
@@ -126,3 +128,16 @@ def ensure_partitions_ahead(
             created += ensure_month_partitions(conn, table, column, first, last)
         s.commit()
     return created
+
+
+def month_partitions_job(
+    db: Database, metadata: MetaData, schedule: Schedule, clock: Callable[[], datetime], months_ahead: int
+) -> Job:
+    """The scheduled job `month_partitions` of a service with partitioned tables: ensure_partitions_ahead
+    over its metadata, reporting what it created."""
+
+    def run() -> str:
+        created = ensure_partitions_ahead(db, metadata, clock(), months_ahead)
+        return f"{len(created)} partitions created" + (f": {', '.join(created)}" if created else "")
+
+    return Job("month_partitions", schedule, run, timedelta(hours=1))

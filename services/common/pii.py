@@ -166,3 +166,10 @@ class PersonalDataVault:
             return stored
         body: dict[str, Any] = json.loads(self.decrypt(stored["sealed"], field))
         return body
+
+
+def open_text(vault: PersonalDataVault, stored: str | None, field: str, *, full: bool) -> str | None:
+    """Stored free text as a response shows it: in full for a reveal (or the person's own export),
+    otherwise with the values inside it masked."""
+    text = vault.unseal(stored, field)
+    return text if full else mask_text(text)

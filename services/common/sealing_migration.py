@@ -36,3 +36,24 @@ def convert_columns(conn: Connection, columns: Sequence[TextColumn], apply: Conv
             new = apply(value, field)
             if new != value:
                 conn.execute(sa.update(table).where(table.c[key] == row_id).values({column: new}))
+
+
+# The approval requests' free text (services.common.approvals): the payload keys that hold typed text and
+# the rejection note, with the field names bound into their ciphertexts, frozen here for the migrations.
+APPROVAL_PAYLOAD_KEYS = ("reason", "note")
+APPROVAL_NOTE: TextColumn = ("approval_request", "id", "note", "approval_request.note")
+
+
+def convert_approvals(conn: Connection, apply: Convert) -> None:
+    """`apply` on the rejection note and on each free-text value of every approval request's payload."""
+    convert_columns(conn, [APPROVAL_NOTE], apply)
+    table = sa.table("approval_request", sa.column("id"), sa.column("payload", sa.JSON()))
+    for row_id, payload in conn.execute(sa.select(table.c.id, table.c.payload)).all():
+        if not isinstance(payload, dict):
+            continue
+        new = {
+            k: apply(v, f"approval_request.payload.{k}") if k in APPROVAL_PAYLOAD_KEYS and isinstance(v, str) else v
+            for k, v in payload.items()
+        }
+        if new != payload:
+            conn.execute(sa.update(table).where(table.c.id == row_id).values(payload=new))

@@ -12,6 +12,7 @@ from prometheus_client import CollectorRegistry
 
 from services.common.app import build_service_app
 from services.common.approvals import ApprovalBook
+from services.common.branch_scope import BranchScope
 from services.common.consumer import FeedConsumer, system_token_source
 from services.common.db import Database, utcnow
 from services.common.outbox import feed_router
@@ -20,7 +21,8 @@ from services.feedback.api import routers
 from services.feedback.config import FeedbackSettings
 from services.feedback.consumers import profile_handlers, segmentation_handlers
 from services.feedback.metrics import install_domain_metrics
-from services.feedback.models import approval, audit_chain, consumer_cursor, outbox
+from services.feedback.models import approval, audit_chain, branch, consumer_cursor, outbox
+from services.feedback.service.branch_scope import customer_branch
 from services.feedback.service.complaint_steps import EXTEND, extension_executor
 from services.feedback.service.complaints import ComplaintContext
 from services.feedback.service.deadlines import DeadlineRules
@@ -81,6 +83,8 @@ def build_complaints(
         table=approval,
         outbox=outbox,
         audit_chain=audit_chain,
+        branches=branch,
+        vault=complaints.vault,
         executors={EXTEND: extension_executor(complaints)},
         ttls={EXTEND: timedelta(hours=settings.approval_ttl_hours)},
         enabled=frozenset({EXTEND} if settings.dual_control_second_extension else ()),
@@ -124,4 +128,5 @@ def create_app(
     install_domain_metrics(
         registry, lambda: count_deadlines(db, ctx=complaints), lambda: count_active(db, today=clock().date())
     )
+    app.state.branch_scope = BranchScope(app.state.db, branch, customer_branch=customer_branch)
     return app

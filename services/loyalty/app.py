@@ -12,19 +12,30 @@ from prometheus_client import CollectorRegistry
 
 from services.common.app import build_service_app
 from services.common.approvals import ApprovalBook
+from services.common.branch_scope import BranchScope
 from services.common.consumer import system_token_source
 from services.common.db import Database, utcnow
 from services.common.outbox import feed_router
+from services.common.pii import PersonalDataVault
 from services.loyalty.api import routers
 from services.loyalty.config import LoyaltySettings
 from services.loyalty.consumers import build_consumer
-from services.loyalty.metrics import LoyaltyMetrics
-from services.loyalty.models import approval, audit_chain, outbox
+from services.loyalty.metrics import LoyaltyMetrics, install_outreach_metrics
+from services.loyalty.models import approval, audit_chain, branch, outbox
 from services.loyalty.service import adjustments, rewards
 from services.loyalty.service.adjustments import ACTION as ADJUST
+from services.loyalty.service.branch_scope import customer_branch
+from services.loyalty.service.campaigns import LAUNCH, launch_executor
 from services.loyalty.service.classes import ClassCatalogue, segmentation_unavailable
+from services.loyalty.service.delivery.addresses import ProfileAddresses
+from services.loyalty.service.delivery.channel import PhoneTasks, Sender
+from services.loyalty.service.delivery.email import EmailSender
+from services.loyalty.service.delivery.push import PushPublisher
+from services.loyalty.service.delivery.sms import SmsSender
+from services.loyalty.service.delivery.worker import DeliveryRules, DeliveryThread, DeliveryWorker
 from services.loyalty.service.jobs import build_jobs
 from services.loyalty.service.ledger import commit
+from services.loyalty.service.outreach import counts_by_state
 from services.loyalty.service.policy import Policy
 from services.loyalty.service.rewards import RETIRE
 
@@ -41,6 +52,7 @@ def build_policy(settings: LoyaltySettings, clock: Callable[[], datetime] = utcn
         adjust_daily_cap=settings.adjust_daily_cap,
         tiers=tuple(settings.tiers),
         clock=clock,
+        vault=PersonalDataVault(settings.pii_keys, ""),
         **kw,
     )
 
@@ -86,17 +98,74 @@ class SegmentationCatalogue:
 
 
 def build_approvals(settings: LoyaltySettings, policy: Policy) -> ApprovalBook:
-    """Dual control in loyalty: adjustments beyond the limits (always), retiring a reward (a setting)."""
+    """Dual control in loyalty: adjustments beyond the limits (always), retiring a reward (a setting),
+    launching a campaign (always)."""
     ttl = timedelta(hours=settings.approval_ttl_hours)
     return ApprovalBook(
         table=approval,
         outbox=outbox,
         audit_chain=audit_chain,
-        executors={ADJUST: adjustments.executor(policy), RETIRE: rewards.retirement_executor(policy)},
-        ttls={ADJUST: ttl, RETIRE: ttl},
-        enabled=frozenset({ADJUST} | ({RETIRE} if settings.dual_control_reward_retire else set())),
+        branches=branch,
+        vault=policy.vault,
+        executors={
+            ADJUST: adjustments.executor(policy),
+            RETIRE: rewards.retirement_executor(policy),
+            LAUNCH: launch_executor(settings.marketing_cap, settings.marketing_cap_days),
+        },
+        ttls={ADJUST: ttl, RETIRE: ttl, LAUNCH: ttl},
+        enabled=frozenset({ADJUST, LAUNCH} | ({RETIRE} if settings.dual_control_reward_retire else set())),
         commit=lambda s: commit(s, policy),
     )
+
+
+def build_senders(settings: LoyaltySettings) -> list[Sender]:
+    """A sender per configured channel (app push and phone tasks always; email and SMS when their
+    server is named); a channel without one keeps its outreach queued until it has."""
+    senders: list[Sender] = [
+        PushPublisher(
+            settings.mqtt_host,
+            settings.mqtt_port,
+            settings.mqtt_topic_prefix,
+            settings.mqtt_username,
+            settings.mqtt_password,
+        ),
+        PhoneTasks(),
+    ]
+    if settings.smtp_host or settings.sms_gateway_url:
+        addresses = ProfileAddresses(
+            settings.profile_url,
+            system_token_source(settings, "loyalty-consumer", scope="contacts:deliver"),
+            settings.sms_timeout_seconds,
+        )
+        if settings.smtp_host:
+            senders.append(
+                EmailSender(
+                    settings.smtp_host,
+                    settings.smtp_port,
+                    settings.smtp_sender,
+                    addresses,
+                    settings.smtp_timeout_seconds,
+                )
+            )
+        if settings.sms_gateway_url:
+            senders.append(
+                SmsSender(settings.sms_gateway_url, settings.sms_gateway_token, addresses, settings.sms_timeout_seconds)
+            )
+    return senders
+
+
+def build_delivery(
+    settings: LoyaltySettings, db: Database, policy: Policy, clock: Callable[[], datetime], metrics: LoyaltyMetrics
+) -> DeliveryWorker:
+    rules = DeliveryRules(
+        zone=settings.zone,
+        batch=settings.delivery_batch,
+        max_attempts=settings.delivery_max_attempts,
+        backoff_seconds=settings.delivery_backoff_seconds,
+        claim_seconds=settings.delivery_claim_seconds,
+        tier_for=policy.tier_for,
+    )
+    return DeliveryWorker(db, build_senders(settings), rules, clock, metrics.record_delivery)
 
 
 def create_app(
@@ -114,6 +183,8 @@ def create_app(
     metrics = LoyaltyMetrics(registry)
     policy = build_policy(settings, clock, sink=metrics.record)
     book = build_approvals(settings, policy)
+    delivery = build_delivery(settings, db, policy, clock, metrics)
+    background = [DeliveryThread(delivery, settings.delivery_interval_seconds)] if settings.delivery_in_process else []
     consumers = {
         feed: build_consumer(feed, db=db, policy=policy, settings=settings, url=url)
         for feed, url in feeds.items()
@@ -129,6 +200,7 @@ def create_app(
         alembic_ini=HERE / "alembic.ini",
         db=db,
         consumers=list(consumers.values()),
+        background=background,
         jobs=build_jobs(settings, db, policy, clock, book, metrics.ledger_mismatches.set),
         registry=registry,
         audit_chain=audit_chain,
@@ -138,4 +210,7 @@ def create_app(
     app.state.clock = clock  # the kit's Now (services.common.deps)
     app.state.classes = ClassCatalogue(SegmentationCatalogue(settings) if settings.segmentation_url else None)
     app.state.loyalty_metrics = metrics
+    app.state.branch_scope = BranchScope(app.state.db, branch, customer_branch=customer_branch)
+    app.state.delivery = delivery
+    install_outreach_metrics(registry, lambda: counts_by_state(db))
     return app

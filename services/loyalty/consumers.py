@@ -1,10 +1,15 @@
 """Event-feed handlers: profile (enrolment by agreement, freezing, earning and claw-back from
-transactions), segmentation (segments for multipliers and eligibility) and feedback (survey bonuses).
-Each handler runs inside the consumer's batch transaction, so an event and the cursor move together."""
+transactions, the copy of who may be reached, conversions from holdings), segmentation (segments for
+multipliers, eligibility and campaign audiences) and feedback (survey bonuses); care and the inbox
+(services.loyalty.service.inbox_feed) read profile's and feedback's too, and the customer's branch
+copy (services.loyalty.service.branch_scope) profile's. Where several parts follow one event type,
+each runs in turn. Each handler runs inside the consumer's batch transaction, so an event and the
+cursor move together."""
 
 import logging
 import uuid
 from collections.abc import Callable
+from datetime import date
 from typing import Literal
 
 import httpx
@@ -20,8 +25,10 @@ from services.common.db import Database, upsert_insert
 from services.common.outbox import Event
 from services.loyalty.config import LoyaltySettings
 from services.loyalty.models import Activity, CustomerSegment, branch, consumer_cursor
+from services.loyalty.service import inbox_feed, reach
 from services.loyalty.service.accounts import ensure_account, freeze_account
 from services.loyalty.service.activities import awards_for_trigger
+from services.loyalty.service.branch_scope import customer_handlers
 from services.loyalty.service.earning import (
     Transaction,
     claw_back,
@@ -31,6 +38,7 @@ from services.loyalty.service.earning import (
 )
 from services.loyalty.service.erasure import erase_customer
 from services.loyalty.service.ledger import defer_outbox, flush_outbox
+from services.loyalty.service.outreach import credit_conversion
 from services.loyalty.service.policy import Effect, Policy
 
 log = logging.getLogger("loyalty.consumers")
@@ -109,10 +117,36 @@ def _on_agreement(s: Session, event: Event, policy: Policy) -> None:
 def _on_closed(reason: str):
     def handle(s: Session, event: Event, policy: Policy) -> None:
         freeze_account(s, _customer(event), reason=reason, policy=policy)
+        reach.on_closed(s, _customer(event), event.occurred_at)
         if reason == "customer_erased":  # followers drop what they hold about the person
             erase_customer(s, _customer(event))
 
     return handle
+
+
+class HoldingChanged(BaseModel):
+    product_code: str
+    status: str
+    opened_on: date
+
+
+def _on_registered(s: Session, event: Event, _policy: Policy) -> None:
+    reach.on_registered(s, _customer(event), event.data, event.occurred_at)
+
+
+def _on_updated(s: Session, event: Event, _policy: Policy) -> None:
+    reach.on_updated(s, _customer(event), event.data, event.occurred_at)
+
+
+def _on_consent(s: Session, event: Event, _policy: Policy) -> None:
+    reach.on_consent(s, _customer(event), event.data, event.occurred_at)
+
+
+def _on_holding(s: Session, event: Event, policy: Policy) -> None:
+    """A product now held may convert the outreach of a campaign promoting it (docs/api-loyalty.md)."""
+    h = HoldingChanged.model_validate(event.data)
+    if h.status == "held":
+        credit_conversion(s, _customer(event), h.product_code, h.opened_on, policy.zone, event.occurred_at)
 
 
 def _on_segment(s: Session, event: Event, _policy: Policy) -> None:
@@ -141,17 +175,44 @@ def _on_survey(s: Session, event: Event, policy: Policy) -> None:
     )
 
 
+def _in_turn(*fns: Callable[[Session, Event, Policy], None]) -> Callable[[Session, Event, Policy], None]:
+    def handle(s: Session, event: Event, policy: Policy) -> None:
+        for fn in fns:
+            fn(s, event, policy)
+
+    return handle
+
+
 FEEDS: dict[str, dict[str, Callable[[Session, Event, Policy], None]]] = {
     "profile": {
         "transaction.recorded": _on_transaction,
         "agreement.signed": _on_agreement,
         "customer.closed": _on_closed("customer_closed"),
         "customer.erased": _on_closed("customer_erased"),
+        "customer.registered": _on_registered,
+        "customer.updated": _on_updated,
+        "consent.changed": _on_consent,
+        "holding.changed": _on_holding,
     },
     "segmentation": {"segment.changed": _on_segment},
     "feedback": {"survey.responded": _on_survey},
 }
+# Care and the inbox follow some of the same events (each part in turn, in this order).
+for _feed, _more in (("profile", inbox_feed.PROFILE), ("feedback", inbox_feed.FEEDBACK)):
+    for _type, _fn in _more.items():
+        if _type in FEEDS[_feed] and FEEDS[_feed][_type] is not _fn:
+            FEEDS[_feed][_type] = _in_turn(FEEDS[_feed][_type], _fn)
+        else:
+            FEEDS[_feed][_type] = _fn
 Feed = Literal["profile", "segmentation", "feedback"]
+
+
+def _then(first: Handler, second: Handler) -> Handler:
+    def handle(s: Session, event: Event) -> None:
+        first(s, event)
+        second(s, event)
+
+    return handle
 
 
 class LoyaltyConsumer(FeedConsumer):
@@ -164,6 +225,8 @@ class LoyaltyConsumer(FeedConsumer):
         handlers = {etype: self._wrap(fn) for etype, fn in FEEDS[feed].items()}
         if feed == "profile":  # the organisation tree's events name a branch, not a customer
             handlers |= branch_handlers(branch)
+            for etype, copy_branch in customer_handlers().items():  # the customer's branch, besides the rest
+                handlers[etype] = _then(handlers[etype], copy_branch) if etype in handlers else copy_branch
         super().__init__(name=f"loyalty-{feed}", feed=feed, handlers=handlers, cursor_table=consumer_cursor, **kw)
 
     def _wrap(self, fn: Callable[[Session, Event, Policy], None]) -> Handler:

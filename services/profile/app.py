@@ -46,6 +46,8 @@ def build_approvals(settings: ProfileSettings, db: Database, privacy: Privacy) -
         table=approval,
         outbox=outbox,
         audit_chain=audit_chain,
+        branches=branch,
+        vault=privacy.vault,
         executors={ERASE: erasure_executor(db, privacy), REVEAL: grant_reveal},
         ttls={
             ERASE: timedelta(hours=settings.approval_ttl_hours),

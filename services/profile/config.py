@@ -32,6 +32,14 @@ class ProfileSettings(ApprovalSettings, PersonalDataSettings, JobSettings, Event
     # PostgreSQL: transaction_record's monthly partitions are created this many months ahead.
     job_month_partitions_schedule: str = "45 3 * * *"
     partition_months_ahead: int = Field(default=3, ge=1, le=24)
+    # Care reminders (docs/api-profile.md, Relationship managers and care): the daily job puts each
+    # occasion on the feed once, this many days ahead; a customer whose latest assets reach the
+    # valuable mark (fen) and who made no transaction for the dormant days is a valuable one going dormant.
+    job_care_reminders_schedule: str = "20 6 * * *"
+    care_expiry_days: int = Field(default=30, ge=1, le=366)
+    care_birthday_days: int = Field(default=7, ge=0, le=60)
+    care_dormant_days: int = Field(default=90, ge=1)
+    care_valuable_aum_fen: int = Field(default=50_000_000, ge=0)
     # Dual control (docs/api-profile.md, Dual control): an erasure staff ask for waits for a second
     # supervisor or admin (PROFILE_APPROVAL_TTL_HOURS, ApprovalSettings); past this many reveals a day
     # (the bank's calendar, jobs_zone) a staff member's next reveal waits for one too, and its approval

@@ -78,7 +78,7 @@ class Customer(Base, table=True):
     # Keyed hash of the type and the number's identity part (service/customers.py: id_lookup_hash).
     id_number_hash: str = Field(sa_column=Column(String(64), nullable=False, unique=True))
     id_country: str | None = Field(default=None, sa_column=Column(String(3)))  # a passport's issuing state
-    id_check_override_reason: str | None = Field(default=None, sa_column=Column(String(500)))
+    id_check_override_reason: str | None = Field(default=None, sa_column=Column(Text))  # sealed
     phone_enc: str = Field(sa_column=Column(String(200), nullable=False))
     phone_hash: str = Field(sa_column=Column(String(64), nullable=False, index=True))
     email_enc: str | None = Field(default=None, sa_column=Column(String(500)))
@@ -93,6 +93,9 @@ class Customer(Base, table=True):
     closed_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
     version: int = Field(default=1, sa_column=Column(Integer, nullable=False))
     erased_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+    # Month and day of birth as MMDD, from a resident ID at registration (null for other documents and for
+    # customers registered before it was kept): the birthday reminder reads it, never the encrypted number.
+    birth_md: int | None = Field(default=None, sa_column=Column(Integer, index=True))
 
 
 class AuditEntry(Base, table=True):
@@ -105,7 +108,7 @@ class AuditEntry(Base, table=True):
     action: str = Field(sa_column=Column(String(40), nullable=False))
     actor_sub: str = Field(sa_column=Column(String(100), nullable=False))
     actor_role: str = Field(sa_column=Column(String(16), nullable=False))
-    reason: str = Field(sa_column=Column(String(500), nullable=False))
+    reason: str = Field(sa_column=Column(Text, nullable=False))  # sealed (service/reasons.py)
     fields: str = Field(sa_column=Column(String(200), nullable=False))
     request_id: str | None = Field(default=None, sa_column=Column(String(128)))
     at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
@@ -189,7 +192,7 @@ class DoNotContactRecord(Base, table=True):
     id: int | None = Field(default=None, sa_column=Column(BigIntPK, primary_key=True, autoincrement=True))
     customer_id: uuid.UUID = Field(sa_column=_customer_fk())
     do_not_contact: bool = Field(sa_column=Column(Boolean, nullable=False))
-    reason: str = Field(sa_column=Column(String(500), nullable=False))
+    reason: str = Field(sa_column=Column(Text, nullable=False))  # sealed (service/reasons.py)
     actor_sub: str = Field(sa_column=Column(String(100), nullable=False))
     recorded_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
 
@@ -229,7 +232,7 @@ class Agreement(Base, table=True):
     expires_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
     status: str = Field(default="active", sa_column=Column(String(16), nullable=False))
     revoked_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
-    revoke_reason: str | None = Field(default=None, sa_column=Column(String(500)))
+    revoke_reason: str | None = Field(default=None, sa_column=Column(Text))  # sealed
     superseded_by: uuid.UUID | None = Field(default=None, sa_column=Column(Uuid()))
     actor_sub: str = Field(sa_column=Column(String(100), nullable=False))
 
@@ -355,6 +358,34 @@ class Holding(Base, table=True):
     updated_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
 
 
+class RelationshipManager(Base, table=True):
+    """The staff member who cares for a customer (their token's `sub`) and the branch they work at, which
+    lies on the line from the head office down to the customer's branch. One per customer; reassigning
+    replaces it (the feed keeps the history as customer.manager_assigned events)."""
+
+    __tablename__ = "relationship_manager"
+
+    customer_id: uuid.UUID = Field(sa_column=Column(Uuid(), ForeignKey("customer.id"), primary_key=True))
+    manager_id: str = Field(sa_column=Column(String(100), nullable=False, index=True))
+    manager_branch_code: str = Field(sa_column=Column(String(16), nullable=False))
+    assigned_by: str = Field(sa_column=Column(String(100), nullable=False))
+    assigned_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    version: int = Field(default=1, sa_column=Column(Integer, nullable=False))
+
+
+class CareReminder(Base, table=True):
+    """A care occasion already put on the feed (care.reminder_due): the key names the occasion (a
+    birthday in a year, an assessment's expiry, a holding's maturity date...), so none is told twice."""
+
+    __tablename__ = "care_reminder"
+
+    occasion_key: str = Field(sa_column=Column(String(160), primary_key=True))
+    customer_id: uuid.UUID = Field(sa_column=Column(Uuid(), nullable=False, index=True))
+    kind: str = Field(sa_column=Column(String(24), nullable=False))
+    due_on: date = Field(sa_column=Column(Date, nullable=False))
+    recorded_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
 class CustomerImport(Base, table=True):
     """A customer registered by the migration batch, under the source system's id: a replay of the
     same item (the same keyed fingerprint) is a duplicate, another item under the id a conflict."""
@@ -378,7 +409,7 @@ class ErasureRequest(Base, table=True):
     requested_by_sub: str = Field(sa_column=Column(String(100), nullable=False))
     requested_by_role: str = Field(sa_column=Column(String(16), nullable=False))
     requested_via: str = Field(sa_column=Column(String(16), nullable=False))
-    reason: str = Field(sa_column=Column(String(500), nullable=False))
+    reason: str = Field(sa_column=Column(Text, nullable=False))  # sealed (service/reasons.py)
     erased_fields: list = Field(sa_column=Column(JSON, nullable=False))
     retained: list = Field(sa_column=Column(JSON, nullable=False))
     requested_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))

@@ -11,15 +11,18 @@ from prometheus_client import CollectorRegistry
 
 from services.common.app import build_service_app
 from services.common.approvals import ApprovalBook
+from services.common.branch_scope import BranchScope
 from services.common.consumer import FeedConsumer, system_token_source
 from services.common.db import Database, utcnow
 from services.common.outbox import feed_router
+from services.common.pii import PersonalDataVault
 from services.segmentation.api import routers
 from services.segmentation.config import SegmentationSettings
 from services.segmentation.consumers import FeatureHandlers
 from services.segmentation.metrics import SegmentationMetrics
-from services.segmentation.models import approval, audit_chain, consumer_cursor, outbox
+from services.segmentation.models import approval, audit_chain, branch, consumer_cursor, outbox
 from services.segmentation.service import context, products, recomputes
+from services.segmentation.service.branch_scope import customer_branch
 from services.segmentation.service.jobs import build_jobs
 from services.segmentation.service.quarantine import OnQuarantine
 
@@ -62,6 +65,8 @@ def build_approvals(settings: SegmentationSettings) -> ApprovalBook:
         table=approval,
         outbox=outbox,
         audit_chain=audit_chain,
+        branches=branch,
+        vault=PersonalDataVault(settings.pii_keys, ""),
         executors={products.RETIRE: products.retire_approved},
         ttls={products.RETIRE: timedelta(hours=settings.approval_ttl_hours)},
         enabled=frozenset({products.RETIRE} if settings.dual_control_product_retire else ()),
@@ -114,4 +119,5 @@ def create_app(
         ).start()
 
     app.state.job_runner = run_job
+    app.state.branch_scope = BranchScope(app.state.db, branch, customer_branch=customer_branch)
     return app

@@ -9,15 +9,21 @@ from services.common.config import (
     EventTransportSettings,
     FeedConsumerSettings,
     JobSettings,
+    PersonalDataSettings,
 )
 
 
 class SegmentationSettings(
-    ApprovalSettings, JobSettings, FeedConsumerSettings, EventTransportSettings, BaseServiceSettings
+    PersonalDataSettings,
+    ApprovalSettings,
+    JobSettings,
+    FeedConsumerSettings,
+    EventTransportSettings,
+    BaseServiceSettings,
 ):
     model_config = SettingsConfigDict(env_prefix="SEGMENTATION_", extra="ignore", frozen=True)
 
-    port: int = 8002
+    port: int = 8002  # pii_keys: PersonalDataSettings (the reasons typed in approval requests)
     database_url: str = "sqlite:///data/segmentation.db"
     profile_feed_url: str = ""  # unset: profile's feed at its port (FeedConsumerSettings)
     loyalty_feed_url: str = ""  # unset: loyalty's feed at its port (FeedConsumerSettings)
@@ -47,3 +53,6 @@ class SegmentationSettings(
 
     def active_min_txn_90(self, customer_type: str) -> int:
         return getattr(self, f"active_min_txn_90_{customer_type}")
+
+    def secret_fields(self) -> list[str]:
+        return ["jwt_secret", "pii_keys"]

@@ -1,11 +1,14 @@
 """Branch scope by construction: a generated matrix calls every route that names a customer
-(`customer_id` in its path or query) of every app that scopes its customers, and the gateway's
-overview, with a staff token of a branch outside the customer's, and expects 404 customer_not_found;
-the same call from the customer's own branch is not refused for scope, so the 404 is the scope's.
-Lists are filtered, totals with them. A route added later is in the matrix without a line here."""
+(`customer_id` in its path or query) of every app that scopes its customers (profile, segmentation,
+feedback, loyalty), and the gateway's overview, with a staff token of a branch outside the
+customer's, and expects 404 customer_not_found; the same call from the customer's own branch is not
+refused for scope, so the 404 is the scope's. A per-customer route that no branch-bound role may
+call is bank-wide by role. A route added later is in the matrix without a line here. Lists are
+filtered, totals with them (tests/*/test_branch_scope.py)."""
 
 import re
-from collections.abc import Iterator
+import uuid
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -16,24 +19,43 @@ from fastapi.testclient import TestClient
 from gateway.app import create_app as gateway_app
 from services.common.branch_scope import BRANCH_ROLES, PARAMETER, names_customer
 from services.common.db import Database
+from services.feedback.app import create_app as feedback_app
+from services.loyalty.app import create_app as loyalty_app
 from services.profile.app import create_app as profile_app
 from services.profile.config import ProfileSettings
+from services.segmentation.app import create_app as segmentation_app
 from tests import dbkit
+from tests.feedback.conftest import feedback_settings
 from tests.gateway.conftest import ServedApp, gateway_settings
+from tests.loyalty.conftest import loyalty_settings
+from tests.organisation import place_customer
 from tests.profile import factories as f
+from tests.segmentation.conftest import segmentation_settings
 
 ROOT = Path(__file__).parents[2]
 PLACEHOLDER_ID = "3f1c2a9e-5b7d-4c1e-9a2b-6d8e0f4a7c31"
 IN_BRANCH, OUT_OF_BRANCH = "BR0001", "CT0002"  # the tests' organisation (tests/organisation.py)
-# The apps whose customers are scoped to branches (app.state.branch_scope), and where the customer lives.
-SCOPED_APPS = {"profile": profile_app}
+CUSTOMER_BRANCH = "BJ0002"  # an outlet below IN_BRANCH
 
 
-def _profile(tmp: Path) -> FastAPI:
-    url = dbkit.sqlite_url(tmp / "profile.db")
-    dbkit.migrate(ROOT / "services" / "profile" / "alembic.ini", url)
-    settings = ProfileSettings(environment="test", log_level="WARNING", database_url=url, jobs_in_process=False)
-    return profile_app(settings, db=Database(url))
+def _profile_settings(url: str) -> ProfileSettings:
+    return ProfileSettings(environment="test", log_level="WARNING", database_url=url, jobs_in_process=False)
+
+
+# The apps whose customers are scoped to branches (app.state.branch_scope): how each is made.
+SCOPED_APPS: dict[str, tuple[Callable[..., FastAPI], Callable[[str], object]]] = {
+    "profile": (profile_app, _profile_settings),
+    "segmentation": (segmentation_app, segmentation_settings),
+    "feedback": (feedback_app, feedback_settings),
+    "loyalty": (loyalty_app, loyalty_settings),
+}
+
+
+def _app(service: str, tmp: Path) -> FastAPI:
+    url = dbkit.sqlite_url(tmp / f"{service}.db")
+    dbkit.migrate(ROOT / "services" / service / "alembic.ini", url)
+    make, settings = SCOPED_APPS[service]
+    return make(settings(url), db=Database(url))
 
 
 def _customer_routes(app: FastAPI) -> list[tuple[str, str, str]]:
@@ -57,14 +79,44 @@ def _customer_routes(app: FastAPI) -> list[tuple[str, str, str]]:
     return found
 
 
-_TEMPLATE_ROUTES = _customer_routes(profile_app(ProfileSettings(environment="test", database_url="sqlite://")))
+_TEMPLATE_ROUTES = [
+    (service, *route)
+    for service, (make, settings) in SCOPED_APPS.items()
+    for route in _customer_routes(make(settings("sqlite://")))
+]
 
 
 @pytest.fixture(scope="module")
-def profile(tmp_path_factory) -> Iterator[tuple[TestClient, str]]:
-    app = _profile(tmp_path_factory.mktemp("scope"))
-    with TestClient(app, raise_server_exceptions=False) as client:
-        yield client, app
+def apps(tmp_path_factory) -> Iterator[dict[str, tuple[TestClient, FastAPI]]]:
+    """One client per scoped app, each on its own migrated database with the tests' organisation."""
+    tmp = tmp_path_factory.mktemp("scope")
+    built = {service: _app(service, tmp) for service in SCOPED_APPS}
+    clients = {service: TestClient(app, raise_server_exceptions=False) for service, app in built.items()}
+    for client in clients.values():
+        client.__enter__()
+    try:
+        yield {service: (clients[service], built[service]) for service in SCOPED_APPS}
+    finally:
+        for client in clients.values():
+            client.__exit__(None, None, None)
+
+
+@pytest.fixture
+def profile(apps) -> tuple[TestClient, FastAPI]:
+    return apps["profile"]
+
+
+def _customer_in(service: str, client: TestClient, auth, branch_code: str = CUSTOMER_BRANCH) -> str:
+    """A customer of `branch_code` as `service` knows it: registered in profile, placed in another
+    service's copy as profile's feed would place it."""
+    if service == "profile":
+        return str(f.register(client, auth("admin"), f.individual(branch_code=branch_code))["id"])
+    customer_id = str(uuid.uuid4())
+    place_customer(service, client.app.state.db, customer_id, branch_code)
+    if service == "loyalty":  # with an account, so that a call in reach finds one
+        enrolled = client.post("/v1/loyalty/accounts", json={"customer_id": customer_id}, headers=auth("admin"))
+        assert enrolled.status_code == 201, enrolled.text
+    return customer_id
 
 
 def _call(client: TestClient, method: str, template: str, customer_id: str, headers: dict) -> object:
@@ -75,23 +127,35 @@ def _call(client: TestClient, method: str, template: str, customer_id: str, head
     return client.request(method, path, params=params, headers=headers, json={} if method != "GET" else None)
 
 
-def test_the_matrix_covers_the_per_customer_routes():
-    paths = {p for _, p, _ in _TEMPLATE_ROUTES}
-    assert "/v1/customers/{customer_id}" in paths and "/v1/transactions" in paths
-    assert len(_TEMPLATE_ROUTES) > 25
+def test_the_matrix_covers_the_per_customer_routes_of_every_service():
+    paths = {(s, p) for s, _, p, _ in _TEMPLATE_ROUTES}
+    assert ("profile", "/v1/customers/{customer_id}") in paths and ("profile", "/v1/transactions") in paths
+    assert ("segmentation", "/v1/memberships") in paths and ("segmentation", "/v1/recommendations") in paths
+    assert ("feedback", "/v1/complaints") in paths and ("feedback", "/v1/surveys/responses") in paths
+    assert ("loyalty", "/v1/loyalty/accounts/{customer_id}/adjustments") in paths
+    assert {s for s, *_ in _TEMPLATE_ROUTES} == set(SCOPED_APPS)
+    assert len(_TEMPLATE_ROUTES) > 40
+
+
+def test_every_app_that_names_customers_scopes_them_by_branch(apps):
+    for service, (_client, app) in apps.items():
+        assert app.state.branch_scope is not None, service
 
 
 @pytest.mark.parametrize(
-    ("method", "template", "role"), _TEMPLATE_ROUTES, ids=[f"{m} {p}" for m, p, _ in _TEMPLATE_ROUTES]
+    ("service", "method", "template", "role"),
+    _TEMPLATE_ROUTES,
+    ids=[f"{s} {m} {p}" for s, m, p, _ in _TEMPLATE_ROUTES],
 )
-def test_out_of_branch_staff_get_404_on_every_per_customer_route(profile, auth, method, template, role):
-    client, _app = profile
-    customer = f.register(client, auth("staff", branch=IN_BRANCH), f.individual(branch_code="BJ0002"))
-    outside = _call(client, method, template, customer["id"], auth(role, branch=OUT_OF_BRANCH))
+def test_out_of_branch_staff_get_404_on_every_per_customer_route(apps, auth, service, method, template, role):
+    client, app = apps[service]
+    customer_id = _customer_in(service, client, auth)
+    absent = app.state.branch_scope.not_found(customer_id).code
+    outside = _call(client, method, template, customer_id, auth(role, branch=OUT_OF_BRANCH))
     assert outside.status_code == 404, outside.text
-    assert outside.json()["code"] == "customer_not_found"
-    inside = _call(client, method, template, customer["id"], auth(role, branch=IN_BRANCH))
-    assert inside.status_code != 404 or inside.json()["code"] != "customer_not_found", inside.text
+    assert outside.json()["code"] == absent
+    inside = _call(client, method, template, customer_id, auth(role, branch=IN_BRANCH))
+    assert inside.status_code != 404 or inside.json()["code"] != absent, inside.text
 
 
 @pytest.mark.parametrize("role", sorted(BRANCH_ROLES))

@@ -168,6 +168,7 @@ def test_cli_lists_and_runs_a_services_jobs(tmp_path):
     assert [line.split("\t")[0] for line in listed.stdout.splitlines()] == [
         "points_expiry",
         "ledger_check",
+        "care_reminders",
         "approvals_expiry",
     ]
     assert cli("run", "ledger_check").stdout.strip() == "ledger_check: window already taken"

@@ -1,6 +1,8 @@
 """Erasure reaches every service and every file (PIPL art. 47): a customer registered in profile, known
-to loyalty (an account with an adjustment whose reason names them), feedback (a complaint describing
-them, a step note, a free-text survey answer) and segmentation, is erased through the gateway. After
+to loyalty (an account with an adjustment whose reason names them, an adjustment's approval request
+and its rejection), feedback (a complaint describing them, a step note, a free-text survey answer) and
+segmentation, with reasons typed in profile (a do-not-contact flag, an agreement's revocation, a
+reveal's reason on the access log, the erasure request's own), is erased through the gateway. After
 the feeds drain, none of the person's values (name, phone, ID number, what was typed about them) is in
 any SQLite file of any service (the database, its WAL and shared memory) or, on PostgreSQL, in any text
 column of any table. The records that are kept (the complaint, the ledger) are still there."""
@@ -52,6 +54,21 @@ def _leaks(suite: WholeSuite) -> list[str]:
     return found
 
 
+def _typed_reasons(gw: httpx.Client, cid: str, staff: dict, supervisor: dict) -> None:
+    """The person's values typed into every other reason the suite keeps (each sealed at rest)."""
+    big = {"points": 5000, "reason": f"补录{NAME}的积分，{TYPED}"}
+    pending = ok(gw.post(f"/api/v1/loyalty/accounts/{cid}/adjustments", json=big, headers=staff), 202)
+    rejection = {"reason": f"凭证不符，{TYPED}"}
+    ok(gw.post(f"/api/v1/loyalty/approvals/{pending['id']}/reject", json=rejection, headers=supervisor), 200)
+    flag = {"do_not_contact": True, "reason": TYPED}
+    ok(gw.put(f"/api/v1/customers/{cid}/do-not-contact", json=flag, headers=staff), 200)
+    signed = {"agreement_type": "e_banking", "version": "2026.1", "channel": "counter"}
+    agreement = ok(gw.post(f"/api/v1/customers/{cid}/agreements", json=signed, headers=staff), 201)
+    revoke = f"/api/v1/customers/{cid}/agreements/{agreement['id']}/revoke"
+    ok(gw.post(revoke, json={"reason": TYPED}, headers=staff), 200)
+    ok(gw.get(f"/api/v1/customers/{cid}/personal-data", params={"reason": TYPED}, headers=supervisor), 200)
+
+
 def test_an_erased_customer_leaves_no_value_in_any_service(whole_suite, auth):  # noqa: F811 (the fixture)
     suite = whole_suite
     http = {name: httpx.Client(base_url=p.url, timeout=30) for name, p in suite.procs.items()}
@@ -61,6 +78,7 @@ def test_an_erased_customer_leaves_no_value_in_any_service(whole_suite, auth):  
         me = auth("customer", sub=cid)
         adjustment = {"points": 50, "reason": f"补录{NAME}的积分"}
         ok(gw.post(f"/api/v1/loyalty/accounts/{cid}/adjustments", json=adjustment, headers=staff), 201)
+        _typed_reasons(gw, cid, staff, supervisor)
 
         survey = ok(gw.post("/api/v1/surveys", json=SURVEY, headers=staff), 201)
         ok(gw.post(f"/api/v1/surveys/{survey['id']}/publish", headers=staff), 200)
@@ -81,7 +99,7 @@ def test_an_erased_customer_leaves_no_value_in_any_service(whole_suite, auth):  
         drain(suite, http, auth("system"))
         assert _leaks(suite), "the values were never stored"
 
-        erasure = {"reason": "客户依法申请删除个人信息", "requested_via": "counter"}
+        erasure = {"reason": f"客户依法申请删除个人信息，{TYPED}", "requested_via": "counter"}
         ok(gw.post(f"/api/v1/customers/{cid}/erasure-requests", json=erasure, headers=me), 201)
         drain(suite, http, auth("system"))
 

@@ -36,6 +36,7 @@ def test_starter_catalogue_makes_points_accrue_and_recommendations_appear(whole_
     staff, admin = auth("staff", branch="BJ0001"), auth("admin")
     out = first_look(gw_url)
     assert "/v1/loyalty/rules: 3 created" in out and "/v1/surveys: 1 created" in out, out
+    assert "/v1/loyalty/campaigns: 1 created" in out, out
     with httpx.Client(base_url=gw_url, timeout=10) as gw:
         assert {r["code"] for r in ok(gw.get("/api/v1/loyalty/rules", headers=admin), 200)["items"]} == {
             r["code"] for r in RULES
@@ -44,11 +45,13 @@ def test_starter_catalogue_makes_points_accrue_and_recommendations_appear(whole_
         assert len(ok(gw.get("/api/v1/products", params={"limit": 100}, headers=admin), 200)["items"]) == len(PRODUCTS)
         [lecture] = ok(gw.get("/api/v1/loyalty/customer-events", headers=admin), 200)["items"]
         assert lecture["category"] == "lecture" and lecture["status"] == "scheduled"
+        [campaign] = ok(gw.get("/api/v1/loyalty/campaigns", headers=admin), 200)["items"]
+        assert (campaign["status"], campaign["product_code"]) == ("draft", "FL-WM-R2")  # never launched here
         [survey] = ok(gw.get("/api/v1/surveys", headers=auth("customer")), 200)["items"]
         assert survey["state"] == "published"
 
         again = first_look(gw_url)
-        assert "created" not in again and again.count("left as it is") == 5, again
+        assert "created" not in again and again.count("left as it is") == 6, again
         assert len(ok(gw.get("/api/v1/loyalty/rules", headers=admin), 200)["items"]) == len(RULES)
 
         cid = enrolled_customer(gw, staff, name="王小明", id_number="11010519491231002X", phone="13800138000")

@@ -10,6 +10,7 @@ import pytest
 from services.common.config import DEV_JWT_SECRET
 from tests.e2e.conftest import Process, base_env, migrate_service
 from tests.e2e.test_gateway_profile import REGISTRATION
+from tests.e2e.whole_suite import until
 
 pytestmark = pytest.mark.e2e
 
@@ -74,8 +75,12 @@ def test_transaction_ingested_in_profile_earns_points_in_loyalty(loyalty_suite, 
         customer = http.post("/api/v1/customers", json=REGISTRATION, headers=auth("staff"))
         assert customer.status_code == 201, customer.text
         cid = customer.json()["id"]
-        assert (
-            http.post("/api/v1/loyalty/accounts", json={"customer_id": cid}, headers=auth("staff")).status_code == 201
+        until(  # loyalty learns the customer's branch from profile's feed; until then it is out of staff's reach
+            lambda: (
+                http.post("/api/v1/loyalty/accounts", json={"customer_id": cid}, headers=auth("staff")).status_code
+                == 201
+            ),
+            "loyalty enrols the customer once it knows its branch",
         )
         rule = http.post(
             "/api/v1/loyalty/rules",

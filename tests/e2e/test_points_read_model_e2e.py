@@ -10,6 +10,7 @@ import pytest
 from services.common.config import DEV_JWT_SECRET
 from tests.e2e.conftest import Process, base_env, migrate_service
 from tests.e2e.test_gateway_profile import REGISTRATION
+from tests.e2e.whole_suite import until
 
 pytestmark = pytest.mark.e2e
 
@@ -81,7 +82,12 @@ def test_segmentation_points_equal_loyalty_balance_after_every_movement(points_s
         httpx.Client(base_url=segmentation_proc.url, timeout=10) as seg,
     ):
         cid = prof.post("/v1/customers", json=REGISTRATION, headers=auth("staff")).json()["id"]
-        assert loy.post("/v1/loyalty/accounts", json={"customer_id": cid}, headers=auth("staff")).status_code == 201
+        until(  # loyalty learns the customer's branch from profile's feed; until then it is out of staff's reach
+            lambda: (
+                loy.post("/v1/loyalty/accounts", json={"customer_id": cid}, headers=auth("staff")).status_code == 201
+            ),
+            "loyalty enrols the customer once it knows its branch",
+        )
 
         def balance() -> int:
             return loy.get(f"/v1/loyalty/accounts/{cid}", headers=auth("staff")).json()["balance"]

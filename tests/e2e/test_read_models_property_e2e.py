@@ -326,6 +326,7 @@ class Driver:
         assert resp.status_code == 201, resp.text
         cid = resp.json()["id"]
         self.customers.append(cid)
+        self.wait_until_loyalty_knows(cid)
         if enrol == "agreement":
             return self.do_sign_loyalty(index, customer=customer)
         if enrol == "staff":
@@ -334,6 +335,18 @@ class Driver:
             )
             return self.expect(resp, 201)
         return "201"
+
+    def wait_until_loyalty_knows(self, cid: str) -> None:
+        """Loyalty learns a customer's branch from profile's feed, and until then the customer is out of
+        every staff member's reach (404 customer_not_found): wait for it, so later steps do not depend on
+        timing."""
+        deadline = time.monotonic() + ENROL_DEADLINE
+        while time.monotonic() < deadline:
+            resp = self.http["loyalty"].get(f"/v1/loyalty/accounts/{cid}", headers=self.auth("staff"))
+            if resp.status_code != 404 or resp.json()["code"] != "customer_not_found":
+                return
+            time.sleep(0.05)
+        raise UnexpectedAnswer(f"loyalty did not learn {cid}'s branch within {ENROL_DEADLINE} s")
 
     def do_sign_loyalty(self, index: int, *, customer: int) -> str:
         """Signs the loyalty_programme agreement and waits until loyalty has the account (loyalty enrols

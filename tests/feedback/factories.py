@@ -7,6 +7,7 @@ from typing import Any
 from fastapi.testclient import TestClient
 
 from services.common.outbox import Event
+from tests.organisation import HOME_OUTLET, place_customer
 
 
 def complaint(**overrides) -> dict[str, Any]:
@@ -126,3 +127,11 @@ def event(type_: str, subject: str, **data) -> Event:
         subject_id=subject,
         data=data,
     )
+
+
+def known_customer(client: TestClient, branch_code: str = HOME_OUTLET) -> str:
+    """A customer feedback knows (as profile's feed would tell it) at `branch_code`, by default within
+    the default staff token's reach: its follow-ups and responses are that branch's."""
+    customer_id = str(uuid.uuid4())
+    place_customer("feedback", client.app.state.db, customer_id, branch_code)
+    return customer_id

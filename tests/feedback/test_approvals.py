@@ -95,7 +95,7 @@ def test_erasure_clears_the_text_a_request_holds(client, auth, feedback_app):
         s.commit()
     with db.read() as s:
         payload = s.execute(select(approval.c.payload).where(approval.c.id == pid)).scalar_one()
-    assert (payload["reason"], payload["note"], payload["to_days"]) == ("[erased]", None, 60)
+    assert (payload["reason"], payload["note"], payload["to_days"]) == ("[erased]", "[erased]", 60)
 
 
 @pytest.mark.parametrize("settings_overrides", [{"dual_control_second_extension": False}])

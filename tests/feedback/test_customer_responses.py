@@ -6,9 +6,11 @@ import uuid
 import pytest
 
 from tests.feedback import factories as f
+from tests.organisation import place_customer
 
 
 def _two_responses(client, auth, clock, customer_id: str) -> list[dict]:
+    place_customer("feedback", client.app.state.db, customer_id)  # in the staff token's branch
     first = f.answer(
         client, auth("staff"), f.published_survey(client, auth("staff"))["id"], customer_id=customer_id, nps=3
     )
@@ -74,5 +76,6 @@ def test_customer_responses_without_token_is_401(client):
     ],
 )
 def test_customer_responses_bad_query_is_422(client, auth, params, field):
+    place_customer("feedback", client.app.state.db, str(uuid.UUID(int=1)))
     resp = client.get("/v1/surveys/responses", params=params, headers=auth("staff"))
     assert resp.status_code == 422 and resp.json()["errors"][0]["loc"] == ["query", field]

@@ -42,7 +42,7 @@ def test_free_text_is_in_no_database_file_or_column_before_any_erasure(client, a
     staff = auth("staff")
     decided = _filed_with_text(client, staff)
     survey = f.published_survey(client, staff)
-    answered = f.answer(client, auth("customer"), survey["id"], nps=2, comment=TYPED)
+    answered = f.answer(client, auth("customer", sub=f.known_customer(client)), survey["id"], nps=2, comment=TYPED)
     _assert_masked(answered["answers"]["comment"])
     done = client.post(
         f"/v1/follow-ups/{answered['follow_up_id']}/outcome",

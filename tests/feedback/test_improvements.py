@@ -53,13 +53,14 @@ def test_open_read_and_list_with_every_link_kind(client, auth):
     assert [link["kind"] for link in a["links"]] == ["complaint_cause", "survey_driver", "survey_term"]
     r = client.get(f"{BASE}/{a['id']}", headers=auth("supervisor"))
     assert r.status_code == 200 and r.json() == a and r.headers["ETag"] == '"1"'
-    opened(client, staff, action(branch_code=None, owner="staff-li"))
+    opened(client, auth("admin"), action(branch_code=None, owner="staff-li"))  # bank-wide: the head office's
     page = client.get(BASE, params={"branch_code": "BJ0001"}, headers=auth("admin")).json()
     assert [x["id"] for x in page["items"]] == [a["id"]]
-    mine = client.get(BASE, params={"owner": "staff-li"}, headers=staff).json()["items"]
+    mine = client.get(BASE, params={"owner": "staff-li"}, headers=auth("admin")).json()["items"]
     assert len(mine) == 1 and mine[0]["branch_code"] is None
-    first = client.get(BASE, params={"limit": 1}, headers=staff).json()
-    second = client.get(BASE, params={"limit": 1, "cursor": first["next_cursor"]}, headers=staff).json()
+    admin = auth("admin")
+    first = client.get(BASE, params={"limit": 1}, headers=admin).json()
+    second = client.get(BASE, params={"limit": 1, "cursor": first["next_cursor"]}, headers=admin).json()
     assert len(first["items"]) == len(second["items"]) == 1 and second["next_cursor"] is None
     assert first["items"][0]["id"] != second["items"][0]["id"]
 
@@ -127,16 +128,23 @@ def test_overdue_in_lists_and_the_report(client, auth, clock):
     staff = auth("staff")
     late = opened(client, staff, action(due_on="2026-03-03"))
     kept = opened(client, staff, action(due_on="2026-06-30", branch_code="SH0001"))
-    bank_wide = opened(client, staff, action(due_on="2026-03-03", branch_code=None))
+    bank_wide = opened(client, auth("admin"), action(due_on="2026-03-03", branch_code=None))
     finished = opened(client, staff, action(due_on="2026-03-03"))
     change(client, staff, finished["id"], '"1"', status="cancelled", outcome="并入另一项措施")
     clock.advance(days=5)
     assert client.get(f"{BASE}/{late['id']}", headers=staff).json()["overdue"] is True
-    overdue = client.get(BASE, params={"overdue": "true"}, headers=staff).json()["items"]
+    overdue = client.get(BASE, params={"overdue": "true"}, headers=auth("admin")).json()["items"]
     assert {x["id"] for x in overdue} == {late["id"], bank_wide["id"]}
+    # staff of BR0001 see their subtree's actions only (the bank-wide one is the head office's)
+    overdue = client.get(BASE, params={"overdue": "true"}, headers=staff).json()["items"]
+    assert {x["id"] for x in overdue} == {late["id"]}
     on_time = client.get(BASE, params={"overdue": "false", "status": "open"}, headers=staff).json()["items"]
     assert [x["id"] for x in on_time] == [kept["id"]]
-    rep = client.get(f"{BASE}/report", headers=auth("supervisor")).json()
+    mine = client.get(f"{BASE}/report", headers=auth("supervisor")).json()
+    assert (mine["by_status"]["open"], mine["overdue"]) == (2, 1)
+    assert [b["branch_code"] for b in mine["by_branch"]] == ["BJ0001", "SH0001"]
+    assert {x["id"] for x in mine["overdue_actions"]} == {late["id"]}
+    rep = client.get(f"{BASE}/report", headers=auth("admin")).json()
     assert rep["by_status"] == {"open": 3, "in_progress": 0, "done": 0, "cancelled": 1}
     assert rep["overdue"] == 2
     assert [(b["branch_code"], b["open"], b["overdue"]) for b in rep["by_branch"]] == [
@@ -178,11 +186,11 @@ def test_effect_takes_nps_of_the_linked_survey(client, auth, clock):
     for score in (2, 3, 10):
         f.answer(client, staff, s["id"], customer_id=str(uuid.uuid4()), nps=score)
     clock.advance(days=1)
-    a = opened(client, staff, action(s["id"], branch_code=None))
+    a = opened(client, auth("admin"), action(s["id"], branch_code=None))
     for score in (9, 10, 6):
         f.answer(client, staff, s["id"], customer_id=str(uuid.uuid4()), nps=score)
     clock.advance(days=1)
-    e = client.get(f"{BASE}/{a['id']}/effect", headers=staff).json()
+    e = client.get(f"{BASE}/{a['id']}/effect", headers=auth("admin")).json()
     (row,) = e["nps"]
     assert row["survey_id"] == s["id"]
     assert (row["before"]["value"], row["before"]["n"], row["before"]["small_sample"]) == (-33.3, 3, True)
@@ -233,3 +241,24 @@ def test_customers_and_systems_may_not(client, auth, role):
 def test_a_token_is_required(client):
     assert client.get(BASE).status_code == 401
     assert client.post(BASE, json=action()).status_code == 401
+
+
+def test_actions_outside_the_callers_branch_subtree_are_404_and_left_out(client, auth):
+    a = opened(client, auth("staff"), action())
+    outside = auth("supervisor", branch="CT0002")
+    for r in (
+        client.get(f"{BASE}/{a['id']}", headers=outside),
+        client.get(f"{BASE}/{a['id']}/effect", headers=outside),
+        client.patch(f"{BASE}/{a['id']}", json={"plan": "x"}, headers={**outside, "If-Match": '"1"'}),
+    ):
+        assert r.status_code == 404 and r.json()["code"] == "improvement_action_not_found"
+    assert client.get(BASE, headers=outside).json()["items"] == []
+    rep = client.get(f"{BASE}/report", headers=outside).json()
+    assert (sum(rep["by_status"].values()), rep["by_branch"], rep["overdue_actions"]) == (0, [], [])
+    assert client.get(f"{BASE}/{a['id']}", headers=auth("staff", branch="TP0001")).status_code == 200  # above
+    for body, headers in (
+        (action(branch_code="BR0002"), auth("staff")),  # another branch's
+        (action(branch_code=None), auth("supervisor")),  # bank-wide: the head office's
+    ):
+        r = client.post(BASE, json=body, headers=headers)
+        assert r.status_code == 422 and r.json()["errors"][0]["type"] == "out_of_reach", r.text

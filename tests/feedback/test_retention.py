@@ -42,7 +42,8 @@ def test_the_sweep_redacts_what_is_past_its_retention(client, auth, feedback_app
     staff = auth("staff")
     old = _finished(client, staff, "旧投诉：客户身份证110105198001010011")
     survey = f.published_survey(client, staff)
-    answered = f.answer(client, auth("customer"), survey["id"], nps=2, comment="经理电话13700001111")
+    customer = auth("customer", sub=f.known_customer(client))
+    answered = f.answer(client, customer, survey["id"], nps=2, comment="经理电话13700001111")
     done = client.post(
         f"/v1/follow-ups/{answered['follow_up_id']}/outcome",
         json={"outcome": "reached_resolved", "note": "回访王五"},

@@ -294,7 +294,7 @@ def test_non_detractor_answer_opens_no_follow_up(client, auth, answers):
 
 def test_follow_up_outcome_is_recorded_once(client, auth):
     s = f.published_survey(client, auth("staff"))
-    r = f.answer(client, auth("customer"), s["id"], nps=2)
+    r = f.answer(client, auth("customer", sub=f.known_customer(client)), s["id"], nps=2)
     url = f"/v1/follow-ups/{r['follow_up_id']}/outcome"
     done = client.post(
         url, json={"outcome": "reached_resolved", "note": "已回访"}, headers=auth("staff", sub="staff-q")
@@ -326,7 +326,7 @@ def test_follow_ups_as_other_roles_are_forbidden(client, auth, role):
 def test_follow_ups_page(client, auth, clock):
     s = f.published_survey(client, auth("staff"))
     for _ in range(3):
-        f.answer(client, auth("customer"), s["id"], nps=1)
+        f.answer(client, auth("customer", sub=f.known_customer(client)), s["id"], nps=1)
         clock.advance(minutes=1)
     p1 = client.get("/v1/follow-ups", params={"limit": 2}, headers=auth("staff")).json()
     p2 = client.get("/v1/follow-ups", params={"limit": 2, "cursor": p1["next_cursor"]}, headers=auth("staff")).json()

@@ -27,6 +27,23 @@ COMPLAINTS = [
     {"id": "c-0", "state": "closed", "due_at": "2026-10-01T00:00:00Z"},
 ]
 SURVEY = {"id": "r-9", "nps": 9, "csat": 5, "ces": None, "responded_at": "2026-11-20T09:00:00Z"}
+# The work queue's sources, shaped like loyalty's CareTaskRead, feedback's Escalations and FollowUpRead.
+CARE_TASKS = [
+    {"id": "t-1", "customer_id": "cu-1", "kind": "risk_expiry", "due_at": "2026-12-20T01:00:00Z", "status": "open"},
+]
+ESCALATIONS = {
+    "at_risk": [
+        {"id": "c-7", "customer_id": "cu-2", "cause": "fees", "due_at": "2026-12-08T16:00:00Z", "at_risk": True},
+        {"id": "c-8", "customer_id": "cu-3", "cause": "delay", "due_at": "2026-11-30T16:00:00Z", "at_risk": True},
+    ],
+    "overdue": [
+        {"id": "c-8", "customer_id": "cu-3", "cause": "delay", "due_at": "2026-11-30T16:00:00Z", "overdue": True},
+    ],
+}
+FOLLOW_UPS = [
+    {"id": "f-1", "customer_id": "cu-4", "reason": "nps_detractor", "due_at": "2026-01-02T00:00:00Z"},
+    {"id": "f-2", "customer_id": "cu-5", "reason": "nps_detractor", "due_at": "2099-01-02T00:00:00Z"},
+]
 # Each service's part of a personal-data export; the name tests that the HTML document escapes values.
 EXPORTED_NAME = '<script>alert("x")</script>王小明 & Co'
 PRODUCED_AT = "2026-12-05T10:00:00Z"
@@ -132,6 +149,10 @@ class StandIn:
         async def expiring(customer_id: str, within: str) -> dict:
             return {"customer_id": customer_id, **EXPIRING}
 
+        @self.app.get("/v1/loyalty/care-tasks", tags=["care"])
+        async def care_tasks(mine: bool, status: str, limit: int) -> dict:
+            return {"items": CARE_TASKS, "next_cursor": None}
+
     def _feedback_routes(self) -> None:
         @self.app.get("/v1/complaints", tags=["complaints"])
         async def list_complaints(customer_id: str, limit: int) -> dict:
@@ -140,6 +161,14 @@ class StandIn:
         @self.app.get("/v1/surveys/responses", tags=["surveys"])
         async def list_responses(customer_id: str, limit: int) -> dict:
             return {"items": [{"customer_id": customer_id, **SURVEY}], "next_cursor": None}
+
+        @self.app.get("/v1/complaints/escalations", tags=["complaints"])
+        async def escalations(handler: str) -> dict:
+            return ESCALATIONS
+
+        @self.app.get("/v1/follow-ups", tags=["follow-ups"])
+        async def follow_ups(status: str, limit: int, branch_code: str | None = None) -> dict:
+            return {"items": FOLLOW_UPS, "next_cursor": None}
 
         # Same schema name as segmentation's, other fields: the merged document must keep both.
         summary_model = type("Summary", (BaseModel,), {"__annotations__": {"opened": int, "overdue": int}})

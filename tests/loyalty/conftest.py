@@ -28,7 +28,7 @@ def loyalty_settings(url: str, **overrides) -> LoyaltySettings:
         profile_feed_url="",
         segmentation_feed_url="",
         feedback_feed_url="",
-        **overrides,
+        **{"delivery_in_process": False, **overrides},
     )
 
 

@@ -6,12 +6,15 @@ from datetime import datetime
 
 from services.common.outbox import Event
 from services.loyalty.consumers import LoyaltyConsumer
+from tests.organisation import HOME_OUTLET, place_customer
 
 _pos = itertools.count(1)
 
 
-def enrol(client, auth, customer_id: str | None = None) -> str:
+def enrol(client, auth, customer_id: str | None = None, branch_code: str = HOME_OUTLET) -> str:
+    """An account for a customer loyalty knows at `branch_code` (within the default staff token's reach)."""
     customer_id = customer_id or str(uuid.uuid4())
+    place_customer("loyalty", client.app.state.db, customer_id, branch_code)
     resp = client.post("/v1/loyalty/accounts", json={"customer_id": customer_id}, headers=auth("staff"))
     assert resp.status_code == 201, resp.text
     return customer_id
@@ -129,6 +132,125 @@ def retire_reward(client, auth, reward_id: str, version: int = 1) -> dict:
         json={"is_retired": True},
         headers={**auth("supervisor", sub="boss-maker"), "If-Match": f'"{version}"'},
     )
+    assert asked.status_code == 202, asked.text
+    done = client.post(f"/v1/loyalty/approvals/{asked.json()['id']}/approve", headers=auth("supervisor", sub="boss-2"))
+    assert done.status_code == 200, done.text
+    return done.json()
+
+
+def registered(branch_code: str) -> dict:
+    """The data of profile's customer.registered for a customer of `branch_code`."""
+    return {
+        "customer_no": "C0000000001",
+        "type": "individual",
+        "region_type": "urban",
+        "province": "北京市",
+        "city": "北京市",
+        "branch_code": branch_code,
+        "status": "active",
+    }
+
+
+def branches(app) -> None:
+    """Loyalty's copy of the tree: the head office, BR0001 (the default staff token's) with the outlet
+    BJ0001 below it, and BR0002 beside it."""
+    tree = [
+        ("HQ0001", "head_office", None),
+        ("BR0001", "city", "HQ0001"),
+        ("BJ0001", "outlet", "BR0001"),
+        ("BR0002", "city", "HQ0001"),
+    ]
+    consumer(app).apply(
+        [
+            event(
+                "branch.created",
+                code,
+                {"code": code, "name": code, "level": level, "parent_code": parent, "status": "open", "version": 1},
+            )
+            for code, level, parent in tree
+        ]
+    )
+
+
+def reachable(
+    app,
+    *,
+    branch: str = "BJ0001",
+    segment: str = "customer_type:individual",
+    marketing: tuple[str, ...] = ("app_push",),
+    reachable: tuple[str, ...] | None = None,
+    do_not_contact: bool = False,
+    consent: bool = True,
+) -> str:
+    """A customer as profile's and segmentation's feeds describe one: registered at `branch`, in the
+    `segment` class, and (with `consent`) a consent.changed naming the channels marketing may use and
+    those a contact point reaches. Returns the customer id."""
+    cid = str(uuid.uuid4())
+    scheme, _, cls = segment.rpartition(":")
+    events = [
+        event(
+            "customer.registered",
+            cid,
+            {
+                "customer_no": "C1",
+                "type": "individual",
+                "region_type": "urban",
+                "province": "北京",
+                "city": "北京",
+                "branch_code": branch,
+                "status": "active",
+            },
+        ),  # fmt: skip
+    ]
+    if consent:
+        events.append(
+            event(
+                "consent.changed",
+                cid,
+                {
+                    "channel": None,
+                    "purpose": "marketing",
+                    "status": None,
+                    "do_not_contact": do_not_contact,
+                    "contactable_channels": list(marketing),
+                    "reachable_channels": list(reachable if reachable is not None else marketing),
+                },
+            )
+        )
+    consumer(app).apply(events)
+    consumer(app, "segmentation").apply(
+        [
+            event(
+                "segment.changed",
+                cid,
+                {"scheme": scheme, "from_class": None, "to_class": cls, "changed_at": "2026-03-10T02:00:00Z"},
+            )
+        ]  # fmt: skip
+    )
+    return cid
+
+
+def campaign(client, auth, role: str = "staff", sub: str = "clerk-1", **overrides) -> dict:
+    body = {
+        "name": "春季理财推介",
+        "audience": "customer_type:individual",
+        "channel": "app_push",
+        "purpose": "marketing",
+        "template": "尊敬的客户，您的积分余额为{points_balance}，活动截至{send_until_date}。",
+        "send_from": "2026-03-10T00:00:00Z",
+        "send_until": "2026-03-20T00:00:00Z",
+        "quiet_start": "00:00",
+        "quiet_end": "00:00",
+    }
+    body.update(overrides)
+    resp = client.post("/v1/loyalty/campaigns", json=body, headers=auth(role, sub=sub))
+    assert resp.status_code == 201, resp.text
+    return resp.json()
+
+
+def launched(client, auth, campaign_id: str) -> dict:
+    """Asks for the launch as the maker and approves it as another supervisor; the approval's answer."""
+    asked = client.post(f"/v1/loyalty/campaigns/{campaign_id}/launch", headers=auth("staff", sub="clerk-1"))
     assert asked.status_code == 202, asked.text
     done = client.post(f"/v1/loyalty/approvals/{asked.json()['id']}/approve", headers=auth("supervisor", sub="boss-2"))
     assert done.status_code == 200, done.text

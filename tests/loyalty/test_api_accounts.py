@@ -6,10 +6,12 @@ import pytest
 
 from tests.loyalty import factories as f
 from tests.loyalty.conftest import SQLITE_ONLY
+from tests.organisation import place_customer
 
 
 def test_enrol_as_staff_creates_an_empty_active_account(client, auth):
     cid = str(uuid.uuid4())
+    place_customer("loyalty", client.app.state.db, cid)  # as profile's customer.registered would
     resp = client.post("/v1/loyalty/accounts", json={"customer_id": cid}, headers=auth("staff"))
     assert resp.status_code == 201
     assert resp.headers["location"] == f"/v1/loyalty/accounts/{cid}"
@@ -67,7 +69,7 @@ def test_read_own_account_as_customer_succeeds_and_other_is_404(client, auth):
     mine, other = f.enrol(client, auth), f.enrol(client, auth)
     assert client.get(f"/v1/loyalty/accounts/{mine}", headers=auth("customer", sub=mine)).status_code == 200
     resp = client.get(f"/v1/loyalty/accounts/{other}", headers=auth("customer", sub=mine))
-    assert resp.status_code == 404 and resp.json()["code"] == "account_not_found"
+    assert resp.status_code == 404 and resp.json()["code"] == "customer_not_found"  # the kit's branch scope
 
 
 def test_read_unknown_account_is_404_and_malformed_is_422(client, auth):
@@ -98,6 +100,22 @@ def test_statement_is_newest_first_with_running_balance_and_pages(client, auth):
     ).json()
     assert [(e["kind"], e["points"], e["balance_after"]) for e in rest["items"]] == [("adjust", 100, 100)]
     assert rest["next_cursor"] is None
+
+
+def test_statement_window_bounds_occurred_at_and_refuses_a_number(client, auth):
+    cid = f.enrol(client, auth)
+    client.post(
+        f"/v1/loyalty/accounts/{cid}/adjustments",
+        json={"points": 100, "reason": "correction"},
+        headers=auth("supervisor"),
+    )
+    url, staff = f"/v1/loyalty/accounts/{cid}/statement", auth("staff")
+    at = client.get(url, headers=staff).json()["items"][0]["occurred_at"]
+    inside = client.get(url, params={"from": at, "to": "2999-01-01T00:00:00Z"}, headers=staff).json()
+    assert [e["points"] for e in inside["items"]] == [100]
+    assert client.get(url, params={"to": at}, headers=staff).json()["items"] == []  # the end is exclusive
+    resp = client.get(url, params={"to": "0.5"}, headers=staff)
+    assert resp.status_code == 422 and resp.json()["errors"][0]["loc"] == ["query", "to"]
 
 
 def test_statement_errors(client, auth):

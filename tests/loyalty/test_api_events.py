@@ -8,6 +8,7 @@ import pytest
 
 from tests.loyalty import factories as f
 from tests.loyalty.conftest import SQLITE_ONLY
+from tests.organisation import place_customer
 
 DAY = datetime(2026, 3, 20, 6, 0, tzinfo=UTC)  # 14:00 in Beijing
 
@@ -30,6 +31,7 @@ def _event(client, auth, **overrides) -> dict:
 
 
 def _register(client, auth, event_id, cid, role="staff"):
+    place_customer("loyalty", client.app.state.db, cid)  # in the staff token's branch
     headers = auth("customer", sub=cid) if role == "customer" else auth(role)
     return client.post(
         f"/v1/loyalty/customer-events/{event_id}/registrations", json={"customer_id": cid}, headers=headers

@@ -4,23 +4,27 @@ total, an adjustment is a pending request until a supervisor or admin other than
 on the feed and in the audit chain; every route's success, declared errors and roles."""
 
 import uuid
+from datetime import UTC, datetime
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from services.common.audit_chain import verify
+from services.common.branches import apply_branch_event
 from services.loyalty.app import create_app
-from services.loyalty.models import ADJUSTMENTS, audit_chain
+from services.loyalty.models import ADJUSTMENTS, audit_chain, branch
 from tests.approvals_kit import check_decisions, check_expiry, check_routes, race_approvals, steps_on_feed_and_chain
 from tests.loyalty import factories as f
 from tests.loyalty.conftest import Clock, loyalty_settings
+from tests.organisation import TREE
 
 
-def _adjust(client, auth, cid, points, role="staff", sub="clerk-1", **headers):
+def _adjust(client, auth, cid, points, role="staff", sub="clerk-1", branch="BR0001", **headers):
     return client.post(
         f"/v1/loyalty/accounts/{cid}/adjustments",
         json={"points": points, "reason": "客户投诉补偿积分"},
-        headers=auth(role, sub=sub) | headers,
+        headers=auth(role, sub=sub, branch=branch) | headers,
     )
 
 
@@ -127,6 +131,53 @@ def test_a_checker_of_another_branch_cannot_decide(client, auth):
     assert same.status_code == 200
     pid2 = _adjust(client, auth, f.enrol(client, auth), 2000).json()["id"]
     assert client.post(f"/v1/loyalty/approvals/{pid2}/approve", headers=auth("admin", branch="HQ")).status_code == 200
+
+
+def _copy_tree(db) -> None:
+    """Loyalty's copy of the organisation tree, as profile's feed would leave it (tests.organisation)."""
+    with db.write() as s:
+        for code, name, level, parent in (("HQ0001", "总行", "head_office", None), *TREE):
+            state = {"code": code, "name": name, "level": level, "parent_code": parent, "status": "open", "version": 1}
+            apply_branch_event(s, branch, state, datetime.now(UTC))
+        s.commit()
+
+
+@pytest.mark.parametrize(
+    ("maker_branch", "checker", "outcome"),
+    [
+        ("BJ0001", ("supervisor", "BJ0001"), 200),  # the maker's own outlet
+        ("BJ0001", ("supervisor", "BR0001"), 200),  # its city branch
+        ("BJ0001", ("supervisor", "TP0001"), 200),  # its province branch
+        ("BJ0001", ("supervisor", "HQ0001"), 200),  # a supervisor at head office: the root is an ancestor
+        ("BJ0001", ("supervisor", "BJ0002"), 403),  # a sibling outlet
+        ("BJ0001", ("supervisor", "TP0002"), 403),  # another province
+        ("BR0001", ("supervisor", "BJ0001"), 403),  # an outlet below the maker's city branch
+        ("BJ0001", ("admin", "OT0001"), 200),  # head-office role: any request
+    ],
+)
+def test_a_checker_in_the_makers_branch_or_above_decides(client, auth, loyalty_app, maker_branch, checker, outcome):
+    _copy_tree(loyalty_app.state.db)
+    pid = _adjust(client, auth, f.enrol(client, auth), 2000, branch=maker_branch).json()["id"]
+    role, code = checker
+    approve = client.post(f"/v1/loyalty/approvals/{pid}/approve", headers=auth(role, sub="boss-9", branch=code))
+    assert approve.status_code == outcome, approve.text
+    if outcome == 403:
+        assert approve.json()["code"] == "checker_out_of_branch"
+        rejected = client.post(
+            f"/v1/loyalty/approvals/{pid}/reject",
+            json={"reason": "不在本行辖内审批"},
+            headers=auth(role, sub="boss-9", branch=code),
+        )
+        assert rejected.status_code == 403 and rejected.json()["code"] == "checker_out_of_branch"
+
+
+def test_the_maker_never_decides_even_from_above(client, auth, loyalty_app):
+    _copy_tree(loyalty_app.state.db)
+    cid = f.enrol(client, auth)
+    pid = _adjust(client, auth, cid, 2000, role="supervisor", sub="boss-1").json()["id"]
+    for role in ("supervisor", "admin"):
+        own = client.post(f"/v1/loyalty/approvals/{pid}/approve", headers=auth(role, sub="boss-1", branch="TP0001"))
+        assert own.status_code == 403 and own.json()["code"] == "maker_cannot_decide"
 
 
 def test_an_approval_that_the_balance_no_longer_covers_stays_pending(client, auth):

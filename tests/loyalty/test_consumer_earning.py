@@ -16,6 +16,8 @@ def test_loyalty_agreement_enrols_and_other_agreements_do_not(client, auth, loya
     joined, other = str(uuid.uuid4()), str(uuid.uuid4())
     f.consumer(loyalty_app).apply(
         [
+            f.event("customer.registered", joined, f.registered("BJ0001")),
+            f.event("customer.registered", other, f.registered("BJ0001")),
             f.event("agreement.signed", joined, {"agreement_type": "loyalty_programme", "agreement_id": "a1"}),
             f.event("agreement.signed", other, {"agreement_type": "e_banking", "agreement_id": "a2"}),
             f.event("agreement.signed", joined, {"agreement_type": "loyalty_programme", "agreement_id": "a3"}),

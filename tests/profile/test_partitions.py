@@ -51,16 +51,8 @@ def _customer(conn, cid: uuid.UUID, n: int = 1) -> None:
     )
 
 
-def _partitions(conn, table: str = "transaction_record") -> dict[str, int]:
-    """{partition: rows} of `table`."""
-    names = conn.execute(
-        text(
-            "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
-            "JOIN pg_class p ON p.oid = i.inhparent WHERE p.relname = :t"
-        ),
-        {"t": table},
-    ).scalars()
-    return {n: conn.execute(text(f'SELECT count(*) FROM "{n}"')).scalar_one() for n in names}  # noqa: S608
+def _partitions(conn) -> dict[str, int]:
+    return dbkit.partition_rows(conn, "transaction_record")
 
 
 def _month(offset: int) -> str:
@@ -133,14 +125,6 @@ def test_external_id_stays_unique_across_partitions(pg):
     assert ingest_transactions(pg, items=[item], now=NOW).duplicate_count == 1
 
 
-def _scanned(plan: dict) -> set[str]:
-    """Every relation a plan node reads."""
-    found = {plan["Relation Name"]} if "Relation Name" in plan else set()
-    for child in plan.get("Plans", []):
-        found |= _scanned(child)
-    return found
-
-
 @pytest.mark.postgres
 def test_month_bounded_list_scans_only_that_months_partition(pg):
     cid = uuid.uuid4()
@@ -152,14 +136,10 @@ def test_month_bounded_list_scans_only_that_months_partition(pg):
     last_month = add_months(THIS_MONTH, -1)
     bounded = TransactionFilter(cid, occurred_from=last_month, occurred_to=THIS_MONTH)
     with pg.engine.connect() as conn:
-        compiled = transactions_query(bounded, 50, None).compile(dialect=conn.dialect)
-        explain = conn.exec_driver_sql(f"EXPLAIN (FORMAT JSON) {compiled}", compiled.params).scalar_one()
-        plan = (explain if isinstance(explain, list) else json.loads(explain))[0]["Plan"]
-        unbounded = transactions_query(TransactionFilter(cid), 50, None).compile(dialect=conn.dialect)
-        wide = conn.exec_driver_sql(f"EXPLAIN (FORMAT JSON) {unbounded}", unbounded.params).scalar_one()
-        wide_plan = (wide if isinstance(wide, list) else json.loads(wide))[0]["Plan"]
-    assert _scanned(plan) == {_month(-1)}, json.dumps(plan, indent=1)
-    assert {_month(0), _month(-1), _month(-2), "transaction_record_default"} <= _scanned(wide_plan)
+        scanned, plan = dbkit.scanned_relations(conn, transactions_query(bounded, 50, None))
+        wide, _ = dbkit.scanned_relations(conn, transactions_query(TransactionFilter(cid), 50, None))
+    assert scanned == {_month(-1)}, json.dumps(plan, indent=1)
+    assert {_month(0), _month(-1), _month(-2), "transaction_record_default"} <= wide
 
 
 def test_job_does_nothing_on_sqlite(tmp_path):

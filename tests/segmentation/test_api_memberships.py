@@ -65,8 +65,8 @@ def test_customers_may_not_read_memberships(client, auth, path):
 def _population(feed):
     a = feed.register(region="urban", branch="BR0001", at=NOW - timedelta(days=900))
     feed.assets(a, 600_000_000)
-    b = feed.register(region="rural", branch="BR0002", at=NOW - timedelta(days=900))
-    c = feed.register(region="rural", branch="BR0002", at=NOW - timedelta(days=900))
+    b = feed.register(region="rural", branch="BJ0002", at=NOW - timedelta(days=900))
+    c = feed.register(region="rural", branch="BJ0002", at=NOW - timedelta(days=900))
     feed.assets(c, 100)
     return a, b, c
 
@@ -88,7 +88,7 @@ def test_cross_tab_and_dormant_by_branch(client, auth, feed):
     got = {(c["region"], c["asset_size"]): c["customers"] for c in cells}
     assert got[("urban", "major")] == 1 and got[("rural", "ordinary")] == 2 and len(cells) == 12
     branches = client.get("/v1/segments/analysis/dormant-by-branch", headers=auth("staff")).json()["items"]
-    assert [(b["branch_code"], b["customers"]) for b in branches] == [("BR0002", 2), ("BR0001", 1)]
+    assert [(b["branch_code"], b["customers"]) for b in branches] == [("BJ0002", 2), ("BR0001", 1)]
 
 
 def test_migration_matrix_between_two_dates(client, auth, feed, clock):

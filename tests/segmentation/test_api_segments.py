@@ -12,7 +12,7 @@ MISSING = "00000000-0000-4000-8000-0000000000aa"
 
 @pytest.fixture
 def people(feed):
-    """Three customers: rich urban C4 with sms consent, middling rural, poor enterprise in branch BR0002."""
+    """Three customers: rich urban C4 with sms consent, middling rural, poor enterprise in branch BJ0002."""
     rich = feed.register(region="urban", at=NOW - timedelta(days=500))
     feed.assets(rich, 600_000_000)
     feed.risk(rich, "C4")
@@ -22,7 +22,7 @@ def people(feed):
     mid = feed.register(region="rural", at=NOW - timedelta(days=10))
     feed.assets(mid, 60_000_000)
     feed.consent(mid, ["email"])
-    poor = feed.register(type="enterprise", region="peri_urban", branch="BR0002", at=NOW - timedelta(days=1000))
+    poor = feed.register(type="enterprise", region="peri_urban", branch="BJ0002", at=NOW - timedelta(days=1000))
     return {"rich": rich, "mid": mid, "poor": poor}
 
 
@@ -33,7 +33,7 @@ def preview(client, auth, rule):
 OPERATOR_CASES = [
     ({"field": "type", "op": "eq", "value": "enterprise"}, {"poor"}),
     ({"field": "region_type", "op": "ne", "value": "urban"}, {"mid", "poor"}),
-    ({"field": "branch_code", "op": "in", "value": ["BR0002", "XX01"]}, {"poor"}),
+    ({"field": "branch_code", "op": "in", "value": ["BJ0002", "XX01"]}, {"poor"}),
     ({"field": "aum", "op": "gt", "value": "600000.00"}, {"rich"}),
     ({"field": "aum", "op": "gte", "value": "600000.00"}, {"rich", "mid"}),
     ({"field": "aum", "op": "lt", "value": "600000.00"}, {"poor"}),

@@ -6,6 +6,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query
 
 from services.common.access import Staff
+from services.common.branch_scope import Reach
 from services.common.deps import Db
 from services.common.errors import problem_responses
 from services.feedback.api.deps import From, SurveyCtx, To, analysis_period
@@ -22,10 +23,12 @@ router = APIRouter(prefix="/v1/surveys", tags=["surveys"])
     responses=problem_responses(401, 403, 404, 422),
 )
 def analyse(
-    survey_id: uuid.UUID, _p: Staff, db: Db, ctx: SurveyCtx, start: From = None, end: To = None
+    survey_id: uuid.UUID, _p: Staff, db: Db, ctx: SurveyCtx, reach: Reach, start: From = None, end: To = None
 ) -> SurveyAnalysis:
     start, end = analysis_period(start, end)
-    return analysis.analyse_survey(db, survey_id=survey_id, start=start, end=end, small_sample=ctx.small_sample)
+    return analysis.analyse_survey(
+        db, survey_id=survey_id, start=start, end=end, small_sample=ctx.small_sample, reach=reach
+    )
 
 
 @router.get(
@@ -39,6 +42,7 @@ def breakdown(
     _p: Staff,
     db: Db,
     ctx: SurveyCtx,
+    reach: Reach,
     by: Literal["branch", "region_type", "customer_type", "segment_class", "channel", "month", "all"],
     scheme: Annotated[
         str | None,
@@ -49,7 +53,14 @@ def breakdown(
 ) -> Breakdown:
     start, end = analysis_period(start, end)
     return analysis.breakdown(
-        db, survey_id=survey_id, by=by, scheme=scheme, start=start, end=end, small_sample=ctx.small_sample
+        db,
+        survey_id=survey_id,
+        by=by,
+        scheme=scheme,
+        start=start,
+        end=end,
+        small_sample=ctx.small_sample,
+        reach=reach,
     )
 
 
@@ -59,9 +70,9 @@ def breakdown(
     summary="Mean NPS and detractor share per answer of each closed question",
     responses=problem_responses(401, 403, 404, 422),
 )
-def read_drivers(survey_id: uuid.UUID, _p: Staff, db: Db, start: From = None, end: To = None) -> Drivers:
+def read_drivers(survey_id: uuid.UUID, _p: Staff, db: Db, reach: Reach, start: From = None, end: To = None) -> Drivers:
     start, end = analysis_period(start, end)
-    return analysis.drivers(db, survey_id=survey_id, start=start, end=end)
+    return analysis.drivers(db, survey_id=survey_id, start=start, end=end, reach=reach)
 
 
 @router.get(
@@ -77,9 +88,10 @@ def read_terms(
     _p: Staff,
     db: Db,
     ctx: SurveyCtx,
+    reach: Reach,
     start: From = None,
     end: To = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 20,
 ) -> Terms:
     start, end = analysis_period(start, end)
-    return analysis.top_terms(db, survey_id=survey_id, start=start, end=end, limit=limit, vault=ctx.vault)
+    return analysis.top_terms(db, survey_id=survey_id, start=start, end=end, limit=limit, vault=ctx.vault, reach=reach)

@@ -1,13 +1,14 @@
 """Complaints: file, list, read, every handling step, escalations, the overdue sweep, reports, code lists."""
 
 import uuid
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Body, Query
 from fastapi.responses import JSONResponse
 
 from services.common.access import CustomerOrStaff, Staff, Supervisor, SupervisorOrSystemJobsRun
 from services.common.approvals_api import approvals_router, present
+from services.common.branch_scope import Reach
 from services.common.deps import Cursor, Db, IdemKey, Limit, replay
 from services.common.errors import InvalidInput, problem_responses
 from services.common.idempotency import StoredResponse, idempotency_request
@@ -59,12 +60,13 @@ def file_complaint(
     principal: CustomerOrStaff,
     db: Db,
     ctx: ComplaintCtx,
+    reach: Reach,
     idempotency_key: IdemKey = None,
 ):
     idem = idempotency_request(
         idempotency_key, caller=principal.sub, operation="file_complaint", body=body.model_dump(mode="json")
     )
-    result = complaints.file_complaint(db, complaint_in=body, actor=principal, ctx=ctx, idem=idem)
+    result = complaints.file_complaint(db, complaint_in=body, actor=principal, ctx=ctx, idem=idem, reach=reach)
     if isinstance(result, StoredResponse):
         return replay(result)
     return JSONResponse(
@@ -82,6 +84,7 @@ def list_complaints(
     principal: CustomerOrStaff,
     db: Db,
     ctx: ComplaintCtx,
+    reach: Reach,
     state: ComplaintState | None = None,
     branch_code: Annotated[str | None, Query(pattern=r"^[A-Z0-9]{4,16}$")] = None,
     customer_id: uuid.UUID | None = None,
@@ -106,6 +109,7 @@ def list_complaints(
         codes={"channel": channel, "business_type": business_type, "cause": cause},
         received_from=start,
         received_to=end,
+        reach=reach,
     )
     return ComplaintPage(items=items, next_cursor=next_cursor)
 
@@ -114,10 +118,18 @@ def list_complaints(
     "/escalations",
     response_model=Escalations,
     summary="Open complaints at 80% of their time without a decision, and overdue ones",
-    responses=problem_responses(401, 403),
+    responses=problem_responses(401, 403, 422),
 )
-def read_escalations(_p: Staff, db: Db, ctx: ComplaintCtx) -> Escalations:
-    return escalations.escalations(db, ctx=ctx)
+def read_escalations(
+    principal: Staff,
+    db: Db,
+    ctx: ComplaintCtx,
+    reach: Reach,
+    handler: Annotated[
+        Literal["me"] | None, Query(description="me: only the complaints assigned to the caller (its work queue)")
+    ] = None,
+) -> Escalations:
+    return escalations.escalations(db, ctx=ctx, reach=reach, handler_sub=principal.sub if handler == "me" else None)
 
 
 @router.post(
@@ -141,11 +153,12 @@ def read_report(
     db: Db,
     ctx: ComplaintCtx,
     surveys: SurveyCtx,
+    reach: Reach,
     start: Annotated[Instant | None, Query(alias="from", description="received at or after (RFC 3339)")] = None,
     end: Annotated[Instant | None, Query(alias="to", description="received before (RFC 3339)")] = None,
 ) -> ComplaintReport:
     start, end = zoned(start, end)
-    return reports.complaint_report(db, ctx=ctx, start=start, end=end, small_sample=surveys.small_sample)
+    return reports.complaint_report(db, ctx=ctx, start=start, end=end, small_sample=surveys.small_sample, reach=reach)
 
 
 @router.get(
@@ -159,6 +172,7 @@ def read_complaint(
     principal: CustomerOrStaff,
     db: Db,
     ctx: ComplaintCtx,
+    reach: Reach,
     reveal: Annotated[
         bool, Query(description="the free text in full (reveal roles; written to the access log)")
     ] = False,
@@ -167,7 +181,12 @@ def read_complaint(
     if reveal and purpose is None:
         raise InvalidInput([{"loc": ["query", "purpose"], "msg": "required with reveal=true", "type": "missing"}])
     return complaints.get_complaint(
-        db, complaint_id=complaint_id, actor=principal, ctx=ctx, reveal_purpose=purpose if reveal else None
+        db,
+        complaint_id=complaint_id,
+        actor=principal,
+        ctx=ctx,
+        reveal_purpose=purpose if reveal else None,
+        reach=reach,
     )
 
 
@@ -183,9 +202,16 @@ def read_complaint(
     responses={**problem_responses(401, 403, 404, 409, 422), 202: {"model": ApprovalRead, "description": "pending"}},
 )
 def add_step(
-    complaint_id: uuid.UUID, body: Annotated[StepCreate, Body()], principal: CustomerOrStaff, db: Db, ctx: ComplaintCtx
+    complaint_id: uuid.UUID,
+    body: Annotated[StepCreate, Body()],
+    principal: CustomerOrStaff,
+    db: Db,
+    ctx: ComplaintCtx,
+    reach: Reach,
 ):
-    result = complaint_steps.add_step(db, complaint_id=complaint_id, step_in=body, actor=principal, ctx=ctx)
+    result = complaint_steps.add_step(
+        db, complaint_id=complaint_id, step_in=body, actor=principal, ctx=ctx, reach=reach
+    )
     if isinstance(result, ComplaintRead):
         return result
     return JSONResponse(present(ApprovalRead, result, ctx.clock()).model_dump(mode="json"), status_code=202)

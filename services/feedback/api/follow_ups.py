@@ -6,6 +6,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query
 
 from services.common.access import Staff
+from services.common.branch_scope import Reach
 from services.common.deps import Cursor, Db, Limit
 from services.common.errors import problem_responses
 from services.feedback.api.deps import SurveyCtx
@@ -25,13 +26,14 @@ def list_follow_ups(
     _p: Staff,
     db: Db,
     ctx: SurveyCtx,
+    reach: Reach,
     branch_code: Annotated[str | None, Query(pattern=r"^[A-Z0-9]{4,16}$")] = None,
     status: Literal["open", "done"] | None = None,
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> FollowUpPage:
     items, next_cursor = follow_ups.list_follow_ups(
-        db, branch_code=branch_code, status=status, limit=limit, cursor=cursor, vault=ctx.vault
+        db, branch_code=branch_code, status=status, limit=limit, cursor=cursor, vault=ctx.vault, reach=reach
     )
     return FollowUpPage(items=items, next_cursor=next_cursor)
 
@@ -43,6 +45,8 @@ def list_follow_ups(
     responses=problem_responses(401, 403, 404, 409, 422),
 )
 def record_outcome(
-    follow_up_id: uuid.UUID, body: FollowUpOutcome, principal: Staff, db: Db, ctx: SurveyCtx
+    follow_up_id: uuid.UUID, body: FollowUpOutcome, principal: Staff, db: Db, ctx: SurveyCtx, reach: Reach
 ) -> FollowUpRead:
-    return follow_ups.record_follow_up(db, follow_up_id=follow_up_id, outcome_in=body, actor=principal, ctx=ctx)
+    return follow_ups.record_follow_up(
+        db, follow_up_id=follow_up_id, outcome_in=body, actor=principal, ctx=ctx, reach=reach
+    )

@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response
 
 from services.common.access import Staff
+from services.common.branch_scope import Reach
 from services.common.deps import Cursor, Db, IfMatch, Limit, Now
 from services.common.errors import problem_responses
 from services.common.etag import etag_for, expected_version
@@ -34,9 +35,9 @@ router = APIRouter(prefix="/v1/improvement-actions", tags=["improvement actions"
     responses=problem_responses(401, 403, 422),
 )
 def open_improvement_action(
-    body: ImprovementCreate, principal: Staff, db: Db, now: Now, response: Response
+    body: ImprovementCreate, principal: Staff, db: Db, now: Now, response: Response, reach: Reach
 ) -> ImprovementRead:
-    action = improvements.open_action(db, body=body, actor=principal, now=now)
+    action = improvements.open_action(db, body=body, actor=principal, now=now, reach=reach)
     response.headers["ETag"] = etag_for(1)
     response.headers["Location"] = f"/v1/improvement-actions/{action.id}"
     return action
@@ -52,6 +53,7 @@ def list_improvement_actions(
     _p: Staff,
     db: Db,
     now: Now,
+    reach: Reach,
     status: ImprovementStatus | None = None,
     branch_code: Annotated[BranchCode | None, Query()] = None,
     owner: Annotated[Sub | None, Query()] = None,
@@ -68,6 +70,7 @@ def list_improvement_actions(
         today=now.date(),
         limit=limit,
         cursor=cursor,
+        reach=reach,
     )
     return ImprovementPage(items=items, next_cursor=next_cursor)
 
@@ -78,8 +81,8 @@ def list_improvement_actions(
     summary="Actions by status, open and overdue by branch, the longest overdue",
     responses=problem_responses(401, 403),
 )
-def read_improvement_report(_p: Staff, db: Db, now: Now) -> ImprovementReport:
-    return improvement_effect.report(db, now=now)
+def read_improvement_report(_p: Staff, db: Db, now: Now, reach: Reach) -> ImprovementReport:
+    return improvement_effect.report(db, now=now, reach=reach)
 
 
 @router.get(
@@ -88,8 +91,10 @@ def read_improvement_report(_p: Staff, db: Db, now: Now) -> ImprovementReport:
     summary="One improvement action",
     responses=problem_responses(401, 403, 404, 422),
 )
-def read_improvement_action(action_id: uuid.UUID, _p: Staff, db: Db, now: Now, response: Response) -> ImprovementRead:
-    action, revision = improvements.get_action(db, action_id=action_id, today=now.date())
+def read_improvement_action(
+    action_id: uuid.UUID, _p: Staff, db: Db, now: Now, response: Response, reach: Reach
+) -> ImprovementRead:
+    action, revision = improvements.get_action(db, action_id=action_id, today=now.date(), reach=reach)
     response.headers["ETag"] = etag_for(revision)
     return action
 
@@ -107,10 +112,11 @@ def change_improvement_action(
     db: Db,
     now: Now,
     response: Response,
+    reach: Reach,
     if_match: IfMatch = None,
 ) -> ImprovementRead:
     action, revision = improvements.change_action(
-        db, action_id=action_id, body=body, expected_revision=expected_version(if_match), now=now
+        db, action_id=action_id, body=body, expected_revision=expected_version(if_match), now=now, reach=reach
     )
     response.headers["ETag"] = etag_for(revision)
     return action
@@ -128,8 +134,9 @@ def read_improvement_effect(
     db: Db,
     now: Now,
     ctx: SurveyCtx,
+    reach: Reach,
     window_days: Annotated[int, Query(ge=7, le=366, description="the length of each window")] = 90,
 ) -> ImprovementEffect:
     return improvement_effect.effect(
-        db, action_id=action_id, window_days=window_days, now=now, small_sample=ctx.small_sample
+        db, action_id=action_id, window_days=window_days, now=now, small_sample=ctx.small_sample, reach=reach
     )

@@ -33,11 +33,13 @@ def create_survey(body: SurveyCreate, principal: Staff, db: Db, ctx: SurveyCtx, 
 @router.get(
     "",
     response_model=SurveyPage,
-    summary="Surveys, latest version each (customers: published)",
+    summary="Surveys, latest version each (a customer: those offered to it, published and open)",
     responses=problem_responses(401, 403, 422),
 )
-def list_surveys(principal: CustomerOrStaff, db: Db, limit: Limit = 50, cursor: Cursor = None) -> SurveyPage:
-    items, next_cursor = surveys.list_surveys(db, actor=principal, limit=limit, cursor=cursor)
+def list_surveys(
+    principal: CustomerOrStaff, db: Db, ctx: SurveyCtx, limit: Limit = 50, cursor: Cursor = None
+) -> SurveyPage:
+    items, next_cursor = surveys.list_surveys(db, actor=principal, limit=limit, cursor=cursor, now=ctx.clock())
     return SurveyPage(items=items, next_cursor=next_cursor)
 
 
@@ -51,10 +53,11 @@ def read_survey(
     survey_id: uuid.UUID,
     principal: CustomerOrStaff,
     db: Db,
+    ctx: SurveyCtx,
     response: Response,
     version: Annotated[int | None, Query(ge=1, le=100000)] = None,
 ) -> SurveyRead:
-    survey = surveys.get_survey(db, survey_id=survey_id, actor=principal, version=version)
+    survey = surveys.get_survey(db, survey_id=survey_id, actor=principal, version=version, now=ctx.clock())
     response.headers["ETag"] = etag_for(survey.revision)
     return survey
 

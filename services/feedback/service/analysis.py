@@ -10,6 +10,7 @@ from sqlalchemy import FromClause, String, and_, case, cast, func, literal, sele
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
+from services.common.branch_scope import in_reach
 from services.common.db import Database, table_of
 from services.common.errors import InvalidInput
 from services.common.pii import PersonalDataVault
@@ -67,8 +68,10 @@ def scores_from(row: Any, small: int) -> dict[str, Any]:
     }
 
 
-def _period(survey_id: uuid.UUID, start: datetime | None, end: datetime | None) -> list:
-    where = [R.c.survey_id == survey_id]
+def _period(survey_id: uuid.UUID, start: datetime | None, end: datetime | None, reach: set[str] | None) -> list:
+    """The responses to the survey in [start, end), of the respondents' branches in `reach` (None: every
+    branch; a response carries its respondent's branch)."""
+    where = [R.c.survey_id == survey_id, in_reach(R.c.branch_code, reach)]
     if start is not None:
         where.append(R.c.responded_at >= start)
     if end is not None:
@@ -76,8 +79,12 @@ def _period(survey_id: uuid.UUID, start: datetime | None, end: datetime | None) 
     return where
 
 
-def _answer_period(survey_id: uuid.UUID, start: datetime | None, end: datetime | None) -> list:
+def _answer_period(survey_id: uuid.UUID, start: datetime | None, end: datetime | None, reach: set[str] | None) -> list:
     where = [A.c.survey_id == survey_id]
+    if reach is not None:
+        where.append(
+            A.c.response_id.in_(select(R.c.id).where(R.c.survey_id == survey_id, in_reach(R.c.branch_code, reach)))
+        )
     if start is not None:
         where.append(A.c.responded_at >= start)
     if end is not None:
@@ -92,9 +99,9 @@ def _latest_survey(s: Session, survey_id: uuid.UUID) -> Survey:
     return sv
 
 
-def _audience_size(s: Session, sv: Survey) -> int:
+def _audience_size(s: Session, sv: Survey, reach: set[str] | None) -> int:
     ref = table_of(CustomerRef)
-    stmt = select(func.count()).select_from(ref).where(ref.c.status == "active")
+    stmt = select(func.count()).select_from(ref).where(ref.c.status == "active", in_reach(ref.c.branch_code, reach))
     if sv.audience_kind == "branch":
         stmt = stmt.where(ref.c.branch_code == sv.audience_value)
     elif sv.audience_kind == "segment":
@@ -106,18 +113,25 @@ def _audience_size(s: Session, sv: Survey) -> int:
 
 
 def analyse_survey(
-    db: Database, *, survey_id: uuid.UUID, start: datetime | None, end: datetime | None, small_sample: int
+    db: Database,
+    *,
+    survey_id: uuid.UUID,
+    start: datetime | None,
+    end: datetime | None,
+    small_sample: int,
+    reach: set[str] | None = None,
 ) -> SurveyAnalysis:
-    where = _period(survey_id, start, end)
+    """Every score, count and the response rate over the respondents of the branches in `reach`."""
+    where = _period(survey_id, start, end, reach)
     with db.read() as s:
         sv = _latest_survey(s, survey_id)
         totals = s.execute(select(*score_columns()).where(*where)).one()
-        audience = _audience_size(s, sv)
+        audience = _audience_size(s, sv, reach)
         # One scan of the answers alone (they carry survey id and time); free-text answers fall into one
         # group per question with neither a value nor a choice.
         dist = s.execute(
             select(A.c.question_id, A.c.value_int, A.c.choice, func.count().label("n"))
-            .where(*_answer_period(survey_id, start, end))
+            .where(*_answer_period(survey_id, start, end, reach))
             .group_by(A.c.question_id, A.c.value_int, A.c.choice)
         ).all()
         multiple = [q["id"] for q in sv.questions if q["type"] == "multiple_choice"]
@@ -125,7 +139,7 @@ def analyse_survey(
             dict(
                 s.execute(
                     select(A.c.question_id, func.count(func.distinct(A.c.response_id)))
-                    .where(*_answer_period(survey_id, start, end), A.c.question_id.in_(multiple))
+                    .where(*_answer_period(survey_id, start, end, reach), A.c.question_id.in_(multiple))
                     .group_by(A.c.question_id)
                 ).all()
             )
@@ -207,6 +221,7 @@ def breakdown(
     start: datetime | None,
     end: datetime | None,
     small_sample: int,
+    reach: set[str] | None = None,
 ) -> Breakdown:
     """Scores per branch, region type, customer type, segment class (of `scheme`), channel or month
     (the trend), each one GROUP BY; `all`: every dimension (segment class only with a scheme)."""
@@ -214,7 +229,7 @@ def breakdown(
         raise InvalidInput(
             [{"loc": ["query", "scheme"], "msg": "required to break down by segment class", "type": "missing"}]
         )
-    where = _period(survey_id, start, end)
+    where = _period(survey_id, start, end, reach)
     with db.read() as s:
         _latest_survey(s, survey_id)
         # `all` runs one GROUP BY per dimension: measured faster on PostgreSQL than one GROUPING SETS
@@ -226,10 +241,17 @@ def breakdown(
     return Breakdown(survey_id=survey_id, by=by, rows=rows)
 
 
-def drivers(db: Database, *, survey_id: uuid.UUID, start: datetime | None, end: datetime | None) -> Drivers:
+def drivers(
+    db: Database,
+    *,
+    survey_id: uuid.UUID,
+    start: datetime | None,
+    end: datetime | None,
+    reach: set[str] | None = None,
+) -> Drivers:
     """For each answer of each closed question, the mean NPS of the customers who gave it and the
     share of detractors among them."""
-    where = _period(survey_id, start, end)
+    where = _period(survey_id, start, end, reach)
     with db.read() as s:
         sv = _latest_survey(s, survey_id)
         closed = [q["id"] for q in sv.questions if q["type"] not in ("nps", "free_text")]
@@ -271,12 +293,13 @@ def top_terms(
     limit: int,
     vault: PersonalDataVault,
     max_documents: int = 20000,
+    reach: set[str] | None = None,
 ) -> Terms:
     """The most frequent terms in the free-text answers of the period (the newest `max_documents`),
     decrypted here with the values inside masked (so no phone or ID number becomes a term), segmented
     with jieba in a short-lived process (service/terms.py); stop words, punctuation and single
     characters are left out."""
-    where = _period(survey_id, start, end)
+    where = _period(survey_id, start, end, reach)
     with db.read() as s:
         _latest_survey(s, survey_id)
         texts = (

@@ -5,11 +5,11 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import RowMapping, exc, select
+from sqlalchemy import exc, select
 from sqlalchemy.orm import Session
 
 from services.common.access import STAFF, SUPERVISOR
-from services.common.approvals import Executor, maker_of, pending_conflict
+from services.common.approvals import Approval, Executor, maker_of, pending_conflict
 from services.common.auth import Principal
 from services.common.db import Database, is_unique_violation
 from services.common.errors import Conflict, Forbidden, InvalidInput
@@ -37,24 +37,32 @@ EXTEND = "complaint.extend"
 
 
 def add_step(
-    db: Database, *, complaint_id: uuid.UUID, step_in, actor: Principal, ctx: ComplaintContext
-) -> ComplaintRead | RowMapping:
+    db: Database,
+    *,
+    complaint_id: uuid.UUID,
+    step_in,
+    actor: Principal,
+    ctx: ComplaintContext,
+    reach: set[str] | None = None,
+) -> ComplaintRead | Approval:
     """Applies one action through the state machine: 409 `complaint_transition_illegal` (with the
     allowed actions) when the state does not allow it, 403 when the role may not take it. A second
     extension under dual control is not applied: the pending approval request is returned."""
     try:
-        return _add_step(db, complaint_id, step_in, actor, ctx)
+        return _add_step(db, complaint_id, step_in, actor, ctx, reach)
     except exc.IntegrityError as err:  # a racing request for the same complaint won the pending slot
         if not is_unique_violation(err):
             raise
         raise pending_conflict(EXTEND, str(complaint_id)) from None
 
 
-def _add_step(db: Database, complaint_id: uuid.UUID, step_in, actor: Principal, ctx: ComplaintContext):
+def _add_step(
+    db: Database, complaint_id: uuid.UUID, step_in, actor: Principal, ctx: ComplaintContext, reach: set[str] | None
+):
     now = ctx.clock()
     action = step_in.action
     with db.write() as s:
-        c = load_visible(s, complaint_id, actor, lock=True)
+        c = load_visible(s, complaint_id, actor, lock=True, reach=reach)
         steps = load_steps(s, c.id)
         d = compute_deadline(c.received_at, step_views(steps), ctx.rules, now)
         allowed = allowed_actions(c.state, d.is_paused)
@@ -197,7 +205,7 @@ def _extension(step_in, actor: Principal, d: Deadline, ctx: ComplaintContext, no
 
 
 def extension_executor(ctx: ComplaintContext) -> Executor:
-    def extend_approved(s: Session, row: RowMapping, checker: Principal, now: datetime) -> dict[str, Any]:
+    def extend_approved(s: Session, row: Approval, checker: Principal, now: datetime) -> dict[str, Any]:
         """Appends the second extension in the maker's name, approved by the checker, if the complaint
         still allows it (409 otherwise: the request stays pending, and a checker rejects it)."""
         p, maker = row["payload"], maker_of(row)
@@ -254,11 +262,28 @@ def _events(s: Session, c: Complaint, action: str, data: dict, now: datetime, ct
 
 
 def _invite(s: Session, c: Complaint, survey_id: str, now: datetime) -> None:
-    """Asks the customer's satisfaction with the handling through the configured survey."""
+    """Asks the customer's satisfaction with the handling through the configured survey
+    (FEEDBACK_HANDLING_SURVEY_ID, published); records survey.invited, which loyalty's inbox shows."""
     try:
         sid = uuid.UUID(survey_id)
     except ValueError:
         return
     if s.execute(select(Survey.id).where(Survey.id == sid, Survey.state == "published").limit(1)).first() is None:
         return
-    s.add(SurveyInvitation(survey_id=sid, customer_id=c.customer_id, complaint_id=c.id, created_at=now))
+    invitation = SurveyInvitation(survey_id=sid, customer_id=c.customer_id, complaint_id=c.id, created_at=now)
+    s.add(invitation)
+    s.flush()
+    record_event(
+        s,
+        outbox,
+        type="survey.invited",
+        subject_id=str(c.customer_id),
+        occurred_at=now,
+        data={
+            "invitation_id": invitation.id,
+            "survey_id": str(sid),
+            "reason": "complaint_closed",
+            "complaint_id": str(c.id),
+            "invited_at": iso_time(now),
+        },
+    )

@@ -17,6 +17,8 @@ from services.common.access import CUSTOMER_OR_STAFF, SUPERVISOR, AccessRule
 from services.common.approvals import ApprovalBook
 from services.common.audit_chain import append as append_audit
 from services.common.auth import Principal
+from services.common.branch_scope import in_reach
+from services.common.branches import check_in_reach
 from services.common.db import Database
 from services.common.errors import Forbidden, InvalidInput, NotFound
 from services.common.idempotency import IdempotencyRequest, StoredResponse, find_stored, store_response
@@ -258,8 +260,11 @@ def file_complaint(
     actor: Principal,
     ctx: ComplaintContext,
     idem: IdempotencyRequest | None,
+    reach: set[str] | None = None,
 ) -> ComplaintRead | StoredResponse:
-    """Records the complaint and its `received` step and emits complaint.opened (with the first due date)."""
+    """Records the complaint and its `received` step and emits complaint.opened (with the first due date).
+    Staff file only at a branch within their `reach` (422 out_of_reach)."""
+    check_in_reach(complaint_in.branch_code, reach)
     now = ctx.clock()
     received_at = _received_at(complaint_in, actor, now)
     with db.write() as s:
@@ -372,12 +377,18 @@ def iso_time(dt: datetime) -> str:
     return dt.isoformat().replace("+00:00", "Z")
 
 
-def load_visible(s: Session, complaint_id: uuid.UUID, actor: Principal, *, lock: bool = False) -> Complaint:
+def load_visible(
+    s: Session, complaint_id: uuid.UUID, actor: Principal, *, lock: bool = False, reach: set[str] | None = None
+) -> Complaint:
+    """The complaint, 404 for a customer's other than its own and for one filed at a branch out of
+    `reach` (the caller's subtree; None: every branch)."""
     stmt = select(Complaint).where(Complaint.id == complaint_id)
     if lock and s.get_bind().dialect.name == "postgresql":
         stmt = stmt.with_for_update()
     c = s.execute(stmt).scalar()
     if c is None or (actor.is_customer and c.customer_id != actor.sub):
+        raise complaint_not_found(complaint_id)
+    if reach is not None and c.branch_code not in reach:
         raise complaint_not_found(complaint_id)
     return c
 
@@ -390,17 +401,18 @@ def get_complaint(
     ctx: ComplaintContext,
     reveal_purpose: str | None = None,
     now: datetime | None = None,
+    reach: set[str] | None = None,
 ) -> ComplaintRead:
     """The complaint with its free text masked; with `reveal_purpose`, in full for a reveal role (403
     reveal_forbidden otherwise), the read written to the access log in the same transaction."""
     if reveal_purpose is None:
         with db.read() as s:
-            c = load_visible(s, complaint_id, actor)
+            c = load_visible(s, complaint_id, actor, reach=reach)
             return present_complaint(c, load_steps(s, c.id), ctx)
     if actor.role not in ctx.reveal_roles:
         raise Forbidden("This role may not read free text in full", code="reveal_forbidden")
     with db.write() as s:
-        c = load_visible(s, complaint_id, actor)
+        c = load_visible(s, complaint_id, actor, reach=reach)
         result = present_complaint(c, load_steps(s, c.id), ctx, full=True)
         record_reveal(
             s, personal_data_access, what=f"complaint:{c.id}", customer_id=c.customer_id, purpose=reveal_purpose,
@@ -423,11 +435,12 @@ def list_complaints(
     codes: dict[str, str | None] | None = None,
     received_from: datetime | None = None,
     received_to: datetime | None = None,
+    reach: set[str] | None = None,
 ) -> tuple[list[ComplaintSummary], str | None]:
     """Newest first; a customer sees only its own. Filters are on the plain columns (the free text is
     encrypted): state, branch, customer, the channel, business type and cause codes, and the
-    received time in [received_from, received_to)."""
-    stmt = select(Complaint)
+    received time in [received_from, received_to); and to the branches in `reach` (None: every one)."""
+    stmt = select(Complaint).where(in_reach(Complaint.branch_code, reach))
     if actor.is_customer:
         customer_id = actor.sub
     codes = codes or {}

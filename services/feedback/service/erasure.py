@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import Select, delete, select, update
 from sqlalchemy.orm import Session
 
+from services.common.approvals import redact as redact_approvals
 from services.common.db import table_of
 from services.common.pii import ERASED
 from services.feedback.models import (
@@ -52,13 +53,5 @@ def redact_complaints(s: Session, complaints: Select[tuple[Any]]) -> None:
     steps = s.execute(select(STEP.c.id, STEP.c.data).where(STEP.c.complaint_id.in_(complaints))).all()
     for step_id, data in steps:
         s.execute(update(STEP).where(STEP.c.id == step_id).values(note=None, data=redact_step_data(data)))
-    _redact_approvals(s, complaints)
-
-
-def _redact_approvals(s: Session, complaints: Select[tuple[Any]]) -> None:
-    """An extension waiting for (or past) approval holds the reason and note typed: they go too."""
-    ids = [str(i) for i in s.execute(complaints).scalars()]
-    held = s.execute(select(approval.c.id, approval.c.payload).where(approval.c.object_id.in_(ids))).all()
-    for approval_id, payload in held:
-        kept = {**payload, "reason": ERASED if payload.get("reason") else None, "note": None}
-        s.execute(update(approval).where(approval.c.id == approval_id).values(payload=kept))
+    # An extension waiting for (or past) approval holds the reason and note typed: they go too.
+    redact_approvals(s, approval, [str(i) for i in s.execute(complaints).scalars()])

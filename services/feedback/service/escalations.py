@@ -6,6 +6,7 @@ from sqlalchemy.orm import Session
 from sqlmodel import col
 
 from services.common.auth import Principal
+from services.common.branch_scope import in_reach
 from services.common.db import Database
 from services.common.outbox import record_event
 from services.feedback.models import Complaint, ComplaintStep, outbox
@@ -25,19 +26,27 @@ from services.feedback.service.complaints import (
 from services.feedback.service.deadlines import Deadline, compute_deadline
 
 
-def open_with_deadlines(s: Session, ctx: ComplaintContext) -> list[tuple[Complaint, list[ComplaintStep], Deadline]]:
-    rows = list(
-        s.execute(select(Complaint).where(col(Complaint.state).in_(OPEN)).order_by(Complaint.received_at)).scalars()
-    )
+def open_with_deadlines(
+    s: Session, ctx: ComplaintContext, reach: set[str] | None = None, handler_sub: str | None = None
+) -> list[tuple[Complaint, list[ComplaintStep], Deadline]]:
+    """Open complaints with their deadlines, of the branches in `reach` (None: every branch); with
+    `handler_sub`, only those assigned to that handler."""
+    stmt = select(Complaint).where(col(Complaint.state).in_(OPEN), in_reach(Complaint.branch_code, reach))
+    if handler_sub is not None:
+        stmt = stmt.where(Complaint.handler_sub == handler_sub)
+    rows = list(s.execute(stmt.order_by(Complaint.received_at)).scalars())
     steps = steps_by_complaint(s, [c.id for c in rows])
     now = ctx.clock()
     return [(c, steps[c.id], compute_deadline(c.received_at, step_views(steps[c.id]), ctx.rules, now)) for c in rows]
 
 
-def escalations(db: Database, *, ctx: ComplaintContext) -> Escalations:
-    """Open complaints past 80% of their time without a decision (at risk), and those overdue."""
+def escalations(
+    db: Database, *, ctx: ComplaintContext, reach: set[str] | None = None, handler_sub: str | None = None
+) -> Escalations:
+    """Open complaints past 80% of their time without a decision (at risk), and those overdue, of the
+    branches in `reach`; with `handler_sub`, only those assigned to that handler (a work queue)."""
     with db.read() as s:
-        rows = open_with_deadlines(s, ctx)
+        rows = open_with_deadlines(s, ctx, reach, handler_sub)
     return Escalations(
         at_risk=[summarise(c, d) for c, _, d in rows if d.at_risk],
         overdue=[summarise(c, d) for c, _, d in rows if d.overdue],

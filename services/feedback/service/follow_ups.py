@@ -6,6 +6,7 @@ from typing import Any
 from sqlalchemy import select
 
 from services.common.auth import Principal
+from services.common.branch_scope import in_reach
 from services.common.db import Database
 from services.common.errors import Conflict, NotFound
 from services.common.pagination import oldest_first, page_of, time_id_key
@@ -36,9 +37,11 @@ def list_follow_ups(
     limit: int,
     cursor: str | None,
     vault: PersonalDataVault,
+    reach: set[str] | None = None,
 ) -> tuple[list[FollowUpRead], str | None]:
-    """By due time, soonest first."""
-    stmt = select(FollowUp)
+    """By due time, soonest first; of the branches in `reach` (None: every branch; a task without a
+    branch is the head office's)."""
+    stmt = select(FollowUp).where(in_reach(FollowUp.branch_code, reach))
     if branch_code is not None:
         stmt = stmt.where(FollowUp.branch_code == branch_code)
     if status is not None:
@@ -50,11 +53,18 @@ def list_follow_ups(
 
 
 def record_follow_up(
-    db: Database, *, follow_up_id: uuid.UUID, outcome_in: FollowUpOutcome, actor: Principal, ctx: SurveyContext
+    db: Database,
+    *,
+    follow_up_id: uuid.UUID,
+    outcome_in: FollowUpOutcome,
+    actor: Principal,
+    ctx: SurveyContext,
+    reach: set[str] | None = None,
 ) -> FollowUpRead:
+    """404 for a task of a branch out of `reach`, as for one that does not exist."""
     with db.write() as s:
         fu = s.get(FollowUp, follow_up_id)
-        if fu is None:
+        if fu is None or (reach is not None and fu.branch_code not in reach):
             raise follow_up_not_found(follow_up_id)
         if fu.status == "done":
             raise Conflict("The follow-up's outcome is already recorded", code="follow_up_done")

@@ -5,7 +5,7 @@ as it is, so erasure and retention find what they already redacted."""
 
 from typing import Any
 
-from services.common.pii import ERASED, PersonalDataVault, mask_text
+from services.common.pii import ERASED, PersonalDataVault, open_text
 
 DESCRIPTION_FIELD = "complaint.description"
 NOTE_FIELD = "complaint_step.note"
@@ -19,13 +19,6 @@ REMEDY_TEXT_KEY = "description"
 
 def _step_field(key: str) -> str:
     return f"complaint_step.data.{key}"
-
-
-def open_text(vault: PersonalDataVault, stored: str | None, field: str, *, full: bool) -> str | None:
-    """The stored text as a response shows it: in full for a reveal (or the person's own export),
-    otherwise with the values inside it masked."""
-    text = vault.unseal(stored, field)
-    return text if full else mask_text(text)
 
 
 def _map_step_text(data: dict[str, Any], apply: Any) -> dict[str, Any]:

@@ -11,6 +11,7 @@ from datetime import date, datetime, timedelta
 
 from sqlalchemy import case, func, select
 
+from services.common.branch_scope import in_reach
 from services.common.db import Database, table_of
 from services.feedback.models import Complaint, ImprovementAction, SurveyResponse
 from services.feedback.schemas.analysis import Score
@@ -23,7 +24,7 @@ from services.feedback.schemas.improvements import (
     Window,
 )
 from services.feedback.service.analysis import score_columns, scores_from
-from services.feedback.service.improvements import ACTIVE, improvement_not_found, overdue_filter, present
+from services.feedback.service.improvements import ACTIVE, overdue_filter, present, require_action
 
 C = table_of(Complaint)
 R = table_of(SurveyResponse)
@@ -39,13 +40,17 @@ def _per_30(count: int, w: Window) -> float | None:
 
 
 def effect(
-    db: Database, *, action_id: uuid.UUID, window_days: int, now: datetime, small_sample: int
+    db: Database,
+    *,
+    action_id: uuid.UUID,
+    window_days: int,
+    now: datetime,
+    small_sample: int,
+    reach: set[str] | None = None,
 ) -> ImprovementEffect:
     span = timedelta(days=window_days)
     with db.read() as s:
-        a = s.get(ImprovementAction, action_id)
-        if a is None:
-            raise improvement_not_found(action_id)
+        a = require_action(s, action_id, reach)
         pivot = a.finished_at or a.opened_at
         before = _window(a.opened_at - span, a.opened_at)
         after = _window(pivot, max(pivot, min(pivot + span, now)))
@@ -87,15 +92,17 @@ def effect(
     )
 
 
-def report(db: Database, *, now: datetime) -> ImprovementReport:
-    """Counts by status, open and overdue counts by branch, and the longest overdue actions."""
+def report(db: Database, *, now: datetime, reach: set[str] | None = None) -> ImprovementReport:
+    """Counts by status, open and overdue counts by branch, and the longest overdue actions, of the
+    caller's branch subtree (`reach`; None: the whole bank)."""
     today: date = now.date()
-    late = overdue_filter(today)
+    mine = in_reach(ImprovementAction.branch_code, reach)
+    late = overdue_filter(today) & mine
     with db.read() as s:
         by_status = {
             str(status): int(n)
             for status, n in s.execute(
-                select(ImprovementAction.status, func.count()).group_by(ImprovementAction.status)  # type: ignore[arg-type]
+                select(ImprovementAction.status, func.count()).where(mine).group_by(ImprovementAction.status)  # type: ignore[arg-type]
             )
         }
         branches = s.execute(
@@ -104,7 +111,7 @@ def report(db: Database, *, now: datetime) -> ImprovementReport:
                 func.count(),
                 func.coalesce(func.sum(case((late, 1), else_=0)), 0),
             )
-            .where(ImprovementAction.status.in_(ACTIVE))  # type: ignore[attr-defined]
+            .where(ImprovementAction.status.in_(ACTIVE), mine)  # type: ignore[attr-defined]
             .group_by(ImprovementAction.branch_code)
         ).all()
         overdue = list(

@@ -11,6 +11,8 @@ from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import col
 
 from services.common.auth import Principal
+from services.common.branch_scope import in_reach
+from services.common.branches import check_in_reach
 from services.common.db import Database
 from services.common.errors import Conflict, InvalidInput, NotFound
 from services.common.etag import check_version
@@ -79,8 +81,39 @@ def _event(s: Session, a: ImprovementAction, type_: str, now: datetime, changed:
     record_event(s, outbox, type=type_, subject_id=str(a.id), occurred_at=now, data={**data, "at": iso_time(now)})
 
 
-def open_action(db: Database, *, body: ImprovementCreate, actor: Principal, now: datetime) -> ImprovementRead:
-    """422 when the due date has passed or a link names nothing known."""
+def in_scope(a: ImprovementAction | None, reach: set[str] | None) -> bool:
+    """Is the action within the caller's reach (None: every branch)? A bank-wide action (no branch) is
+    the head office's."""
+    return a is not None and (reach is None or (a.branch_code is not None and a.branch_code in reach))
+
+
+def require_action(
+    s: Session, action_id: uuid.UUID, reach: set[str] | None, *, lock: bool = False
+) -> ImprovementAction:
+    """The action, 404 when unknown or outside the caller's branch subtree (never 403)."""
+    a = s.get(ImprovementAction, action_id, with_for_update=lock)
+    if a is None or not in_scope(a, reach):
+        raise improvement_not_found(action_id)
+    return a
+
+
+def open_action(
+    db: Database, *, body: ImprovementCreate, actor: Principal, now: datetime, reach: set[str] | None = None
+) -> ImprovementRead:
+    """422 when the due date has passed, a link names nothing known, or the branch is outside the
+    caller's subtree (staff and supervisors open actions for a branch of their own subtree)."""
+    if reach is not None and body.branch_code is None:
+        raise InvalidInput(
+            [
+                {
+                    "loc": ["body", "branch_code"],
+                    "msg": "a bank-wide action is the head office's: name a branch of your subtree",
+                    "type": "out_of_reach",
+                }
+            ]
+        )
+    if reach is not None and body.branch_code is not None:
+        check_in_reach(body.branch_code, reach)
     if body.due_on < now.date():
         raise InvalidInput([{"loc": ["body", "due_on"], "msg": "must not be in the past", "type": "date_past"}])
     with db.write() as s:
@@ -103,12 +136,12 @@ def open_action(db: Database, *, body: ImprovementCreate, actor: Principal, now:
         return present(a, now.date())
 
 
-def get_action(db: Database, *, action_id: uuid.UUID, today: date) -> tuple[ImprovementRead, int]:
+def get_action(
+    db: Database, *, action_id: uuid.UUID, today: date, reach: set[str] | None = None
+) -> tuple[ImprovementRead, int]:
     """The action and its revision (the ETag)."""
     with db.read() as s:
-        a = s.get(ImprovementAction, action_id)
-        if a is None:
-            raise improvement_not_found(action_id)
+        a = require_action(s, action_id, reach)
         return present(a, today), a.revision
 
 
@@ -122,9 +155,10 @@ def list_actions(
     today: date,
     limit: int,
     cursor: str | None,
+    reach: set[str] | None = None,
 ) -> tuple[list[ImprovementRead], str | None]:
-    """Newest first."""
-    where: list[ColumnElement[bool]] = []
+    """Newest first, of the caller's branch subtree."""
+    where: list[ColumnElement[bool]] = [in_reach(ImprovementAction.branch_code, reach)]
     if status is not None:
         where.append(ImprovementAction.status == status)  # type: ignore[arg-type]
     if branch_code is not None:
@@ -166,14 +200,13 @@ def change_action(
     body: ImprovementChange,
     expected_revision: int | None,
     now: datetime,
+    reach: set[str] | None = None,
 ) -> tuple[ImprovementRead, int]:
     """Applies the fields sent; 409 improvement_action_final for a done or cancelled action,
     improvement_status_move for a move MOVES does not allow; 422 when done or cancelled lacks an outcome."""
     sent = body.model_dump(exclude_unset=True)
     with db.write() as s:
-        a = s.get(ImprovementAction, action_id, with_for_update=True)
-        if a is None:
-            raise improvement_not_found(action_id)
+        a = require_action(s, action_id, reach, lock=True)
         check_version(a.revision, expected_revision)
         if a.status not in MOVES:
             raise Conflict(f"The action is {a.status}; it no longer changes", code="improvement_action_final")

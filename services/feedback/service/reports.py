@@ -10,6 +10,7 @@ from sqlalchemy import Row, and_, case, func, select
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
+from services.common.branch_scope import in_reach
 from services.common.db import Database, table_of
 from services.feedback.models import Complaint, ComplaintStep, SurveyInvitation, SurveyResponse
 from services.feedback.schemas.reports import (
@@ -37,10 +38,17 @@ def _month(dialect: str, column):
 
 
 def complaint_report(
-    db: Database, *, ctx: ComplaintContext, start: datetime | None, end: datetime | None, small_sample: int
+    db: Database,
+    *,
+    ctx: ComplaintContext,
+    start: datetime | None,
+    end: datetime | None,
+    small_sample: int,
+    reach: set[str] | None = None,
 ) -> ComplaintReport:
+    """Every count and score over the complaints of the branches in `reach` (None: every branch)."""
     now = ctx.clock()
-    period = []
+    period = [in_reach(C.c.branch_code, reach)]
     if start is not None:
         period.append(C.c.received_at >= start)
     if end is not None:
@@ -48,10 +56,10 @@ def complaint_report(
     with db.read() as s:
         counts = _counts_by_month(s, period)
         received = s.execute(select(func.count()).select_from(C).where(*period)).scalar_one()
-        band_counts = _open_by_age(s, now)
+        band_counts = _open_by_age(s, now, period[0])
         days = _days_to_decision(s, period)
-        flags = [d for _, _, d in open_with_deadlines(s, ctx)]
-        scores = scores_from(_handling_satisfaction(s), small_sample)
+        flags = [d for _, _, d in open_with_deadlines(s, ctx, reach)]
+        scores = scores_from(_handling_satisfaction(s, period[0]), small_sample)
         top = _top_causes_by_branch(s, period)
     return ComplaintReport(
         period_from=start,
@@ -88,7 +96,7 @@ def _counts_by_month(s: Session, period: list[Any]) -> dict[str, list[CountRow]]
     return counts
 
 
-def _open_by_age(s: Session, now: datetime) -> Row[Any]:
+def _open_by_age(s: Session, now: datetime, scope: Any) -> Row[Any]:
     """Open complaints in each age band (days since received)."""
     bands = [
         func.coalesce(
@@ -108,7 +116,7 @@ def _open_by_age(s: Session, now: datetime) -> Row[Any]:
         )
         for lo, hi in AGE_BANDS
     ]
-    return s.execute(select(*bands).where(C.c.state.in_(OPEN))).one()
+    return s.execute(select(*bands).where(C.c.state.in_(OPEN), scope)).one()
 
 
 def _days_to_decision(s: Session, period: list[Any]) -> list[float]:
@@ -122,11 +130,15 @@ def _days_to_decision(s: Session, period: list[Any]) -> list[float]:
     return [(decided - received).total_seconds() / 86400 for received, decided in decisions]
 
 
-def _handling_satisfaction(s: Session) -> Row[Any]:
-    """Scores of the survey responses that answer an invitation sent after a complaint closed."""
+def _handling_satisfaction(s: Session, scope: Any) -> Row[Any]:
+    """Scores of the survey responses that answer an invitation sent after a complaint closed (of the
+    complaints `scope` keeps: those filed at the caller's branches)."""
     return s.execute(
-        select(*score_columns()).select_from(
-            table_of(SurveyResponse).join(
+        select(*score_columns())
+        .where(scope)
+        .select_from(
+            table_of(SurveyResponse)
+            .join(
                 table_of(SurveyInvitation),
                 and_(
                     SurveyInvitation.survey_id == SurveyResponse.survey_id,
@@ -134,6 +146,7 @@ def _handling_satisfaction(s: Session) -> Row[Any]:
                     col(SurveyInvitation.complaint_id).is_not(None),
                 ),
             )
+            .join(C, C.c.id == SurveyInvitation.complaint_id)
         )
     ).one()
 

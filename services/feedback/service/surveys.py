@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from sqlmodel import col
 
 from services.common.auth import Principal
-from services.common.db import Database
+from services.common.db import Database, utcnow
 from services.common.errors import Conflict, InvalidInput, NotFound
 from services.common.etag import check_version
 from services.common.pagination import decode_cursor, page_of
@@ -24,6 +24,7 @@ from services.feedback.schemas.surveys import (
     SurveyCreate,
     SurveyRead,
 )
+from services.feedback.service.offered import offered_to
 
 
 @dataclass(frozen=True)
@@ -106,24 +107,31 @@ def latest_version(
     return s.execute(stmt).scalar()
 
 
-def get_survey(db: Database, *, survey_id: uuid.UUID, actor: Principal, version: int | None = None) -> SurveyRead:
-    """The latest version (a customer sees only published versions), or the one asked for."""
+def get_survey(
+    db: Database, *, survey_id: uuid.UUID, actor: Principal, version: int | None = None, now: datetime | None = None
+) -> SurveyRead:
+    """The latest version, or the one asked for; a customer reads only a survey offered to it
+    (services.feedback.service.offered), in its latest published version."""
     with db.read() as s:
-        if version is not None:
-            sv = s.get(Survey, (survey_id, version))
-            if sv is not None and actor.is_customer and sv.state != "published":
+        if actor.is_customer:
+            stmt = select(Survey).where(Survey.id == survey_id, offered_to(s, actor.sub, now or utcnow()))
+            sv = s.execute(stmt.order_by(col(Survey.version).desc()).limit(1)).scalar()
+            if sv is not None and version is not None and sv.version != version:
                 sv = None
+        elif version is not None:
+            sv = s.get(Survey, (survey_id, version))
         else:
-            sv = latest_version(s, survey_id, published_only=actor.is_customer)
+            sv = latest_version(s, survey_id)
     if sv is None:
         raise survey_not_found(survey_id)
     return present_survey(sv)
 
 
 def list_surveys(
-    db: Database, *, actor: Principal, limit: int, cursor: str | None
+    db: Database, *, actor: Principal, limit: int, cursor: str | None, now: datetime | None = None
 ) -> tuple[list[SurveyRead], str | None]:
-    """The latest version of each survey (published ones for customers), by id."""
+    """The latest version of each survey, by id; for a customer, the latest published version of each
+    survey offered to it (services.feedback.service.offered)."""
     after = decode_cursor(cursor, (str,))
     inner = select(Survey.id, func.max(Survey.version).label("v"))
     if actor.is_customer:
@@ -136,6 +144,8 @@ def list_surveys(
         except ValueError:
             decode_cursor("!", (str,))
     with db.read() as s:
+        if actor.is_customer:
+            stmt = stmt.where(offered_to(s, actor.sub, now or utcnow()))
         rows = list(s.execute(stmt.limit(limit + 1)).scalars())
     page, next_cursor = page_of(rows, limit, key=lambda sv: [str(sv.id)])
     return [present_survey(sv) for sv in page], next_cursor

@@ -1,7 +1,18 @@
 """Loyalty routes, one module per aggregate; handlers parse, authorise, call one service function and
 return a schema. `routers` is what create_app includes."""
 
-from services.loyalty.api import accounts, approvals, events, operations, personal_data, rewards, rules
+from services.loyalty.api import (
+    accounts,
+    approvals,
+    campaigns,
+    care,
+    events,
+    inbox,
+    operations,
+    personal_data,
+    rewards,
+    rules,
+)
 
 routers = [
     accounts.router,
@@ -11,4 +22,7 @@ routers = [
     events.router,
     operations.router,
     personal_data.router,
+    inbox.router,
+    care.router,
+    campaigns.router,
 ]

@@ -5,13 +5,14 @@ import re
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
 
 from services.common.access import EveryoneLoyaltyRead, Staff
 from services.common.approvals_api import Book
 from services.common.auth import ensure_own_customer
-from services.common.deps import Cursor, Db, IdemKey, Limit, replay
+from services.common.branch_scope import ensure_customer_in_reach
+from services.common.deps import Cursor, Db, From, IdemKey, Limit, To, replay
 from services.common.errors import InvalidInput, problem_responses
 from services.common.idempotency import StoredResponse, idempotency_request
 from services.loyalty.api.approvals import present_approval
@@ -44,7 +45,10 @@ WITHIN = re.compile(r"^([1-9]\d{0,2})d$")
     summary="Enrol a customer (staff)",
     responses=problem_responses(401, 403, 409, 422),
 )
-def enrol(body: AccountCreate, _p: Staff, db: Db, policy: Pol, response: Response) -> AccountRead:
+def enrol(
+    body: AccountCreate, principal: Staff, db: Db, policy: Pol, request: Request, response: Response
+) -> AccountRead:
+    ensure_customer_in_reach(request, principal, body.customer_id)
     account = accounts.enrol_customer(db, customer_id=body.customer_id, policy=policy)
     response.headers["Location"] = f"/v1/loyalty/accounts/{account.customer_id}"
     return present_account(account, policy)
@@ -64,15 +68,23 @@ def read_account(customer_id: CustomerId, principal: EveryoneLoyaltyRead, db: Db
 @router.get(
     "/{customer_id}/statement",
     response_model=StatementPage,
-    summary="Ledger entries, newest first, each with the balance after it",
+    summary="Ledger entries, newest first, each with the balance after it; ?from=&to= bound occurred_at",
     responses=problem_responses(401, 403, 404, 422),
 )
 def read_statement(
-    customer_id: CustomerId, principal: EveryoneLoyaltyRead, db: Db, limit: Limit = 50, cursor: Cursor = None
+    customer_id: CustomerId,
+    principal: EveryoneLoyaltyRead,
+    db: Db,
+    policy: Pol,
+    occurred_from: From = None,
+    occurred_to: To = None,
+    limit: Limit = 50,
+    cursor: Cursor = None,
 ) -> StatementPage:
     ensure_own_customer(principal, customer_id, account_not_found(customer_id))
-    rows, next_cursor = accounts.statement(db, customer_id=customer_id, limit=limit, cursor=cursor)
-    return StatementPage(items=[present_entry(e) for e in rows], next_cursor=next_cursor)
+    window = accounts.Window(occurred_from, occurred_to)
+    rows, next_cursor = accounts.statement(db, customer_id=customer_id, window=window, limit=limit, cursor=cursor)
+    return StatementPage(items=[present_entry(e, policy) for e in rows], next_cursor=next_cursor)
 
 
 @router.get(
@@ -135,7 +147,7 @@ def adjust(
         reason=body.reason,
         actor=principal,
         idem=idem,
-        present=entry_body,
+        present=entry_body(policy),
         present_pending=lambda row: present_approval(row, policy.now()).model_dump(mode="json"),
         policy=policy,
         book=book,
@@ -143,7 +155,7 @@ def adjust(
     if isinstance(result, StoredResponse):
         return replay(result)
     if isinstance(result, LedgerEntry):
-        return present_entry(result)
+        return present_entry(result, policy)
     return JSONResponse(present_approval(result, policy.now()).model_dump(mode="json"), status_code=202)
 
 

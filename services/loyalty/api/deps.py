@@ -1,11 +1,14 @@
 """Loyalty's own dependencies (the points policy, segmentation's class catalogue) and the presenters its
 routers share; the kit's aliases (services.common.access, services.common.deps) cover the rest."""
 
+from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import Depends, Request
 
 from services.common.money import fen_to_str
+from services.common.pii import open_text
+from services.loyalty.config import LoyaltySettings
 from services.loyalty.models import (
     CustomerEvent,
     EarningRule,
@@ -18,6 +21,7 @@ from services.loyalty.schemas.accounts import AccountRead, EntryRead
 from services.loyalty.schemas.events import CustomerEventRead, CustomerRegistration, RegistrationRead
 from services.loyalty.schemas.rules import MultiplierRead, RuleRead, RuleVersionRead, factor_str
 from services.loyalty.service.classes import ClassCatalogue
+from services.loyalty.service.ledger import REASON_FIELD
 from services.loyalty.service.policy import Policy
 
 
@@ -62,8 +66,11 @@ def present_account(account: PointsAccount, policy: Policy) -> AccountRead:
     )
 
 
-def present_entry(entry: LedgerEntry) -> EntryRead:
-    return EntryRead.model_validate(entry)
+def present_entry(entry: LedgerEntry, policy: Policy, *, full: bool = False) -> EntryRead:
+    """The entry as a response shows it: its typed reason unsealed, masked unless `full` (the person's
+    own export)."""
+    read = EntryRead.model_validate(entry)
+    return read.model_copy(update={"reason": open_text(policy.vault, entry.reason, REASON_FIELD, full=full)})
 
 
 def present_registration(registration: EventRegistration, event: CustomerEvent) -> CustomerRegistration:
@@ -72,8 +79,9 @@ def present_registration(registration: EventRegistration, event: CustomerEvent) 
     )
 
 
-def entry_body(entry: LedgerEntry) -> dict:
-    return present_entry(entry).model_dump(mode="json")
+def entry_body(policy: Policy) -> Callable[[LedgerEntry], dict]:
+    """What an Idempotency-Key replay answers for an entry (as the first answer showed it)."""
+    return lambda entry: present_entry(entry, policy).model_dump(mode="json")
 
 
 def _present_version(v: EarningRuleVersion) -> RuleVersionRead:
@@ -107,3 +115,11 @@ def present_rule(rule: EarningRule, versions: list[EarningRuleVersion]) -> RuleR
         updated_at=rule.updated_at,
         versions=[_present_version(v) for v in versions],
     )
+
+
+def campaign_settings(request: Request) -> LoyaltySettings:
+    settings: LoyaltySettings = request.app.state.settings
+    return settings
+
+
+Settings = Annotated[LoyaltySettings, Depends(campaign_settings)]

@@ -8,6 +8,7 @@ from services.common.access import (
     Supervisor,
     SupervisorOrSystemJobsRun,
 )
+from services.common.branch_scope import ensure_customer_in_reach
 from services.common.deps import Db, IdemKey, replay
 from services.common.errors import problem_responses
 from services.common.idempotency import StoredResponse, idempotency_request
@@ -53,8 +54,14 @@ def list_activities(_p: StaffOrSystemLoyaltyRead, db: Db) -> ActivityList:
     responses=problem_responses(401, 403, 404, 409, 422),
 )
 def award_activity(
-    body: ActivityAwardCreate, principal: StaffOrSystemPointsAward, db: Db, policy: Pol, idempotency_key: IdemKey = None
+    body: ActivityAwardCreate,
+    principal: StaffOrSystemPointsAward,
+    db: Db,
+    policy: Pol,
+    request: Request,
+    idempotency_key: IdemKey = None,
 ):
+    ensure_customer_in_reach(request, principal, body.customer_id)
     idem = idempotency_request(
         idempotency_key, caller=principal.sub, operation="award_activity", body=body.model_dump(mode="json")
     )
@@ -65,10 +72,10 @@ def award_activity(
         instance=body.instance,
         actor=principal,
         idem=idem,
-        present=entry_body,
+        present=entry_body(policy),
         policy=policy,
     )
-    return replay(result) if isinstance(result, StoredResponse) else present_entry(result)
+    return replay(result) if isinstance(result, StoredResponse) else present_entry(result, policy)
 
 
 @router.post(

@@ -16,7 +16,7 @@ def _export(state: Any, customer_id: uuid.UUID, actor: Principal, now: datetime)
     held = svc.export_customer(state.db, customer_id=customer_id, actor=actor, now=now)
     return LoyaltyPersonalData(
         account=present_account(held.account, state.policy) if held.account else None,
-        ledger=[present_entry(e) for e in held.entries],
+        ledger=[present_entry(e, state.policy, full=True) for e in held.entries],
         redemptions=[RedemptionRead.model_validate(r) for r in held.redemptions],
         vouchers=[
             VoucherRead(

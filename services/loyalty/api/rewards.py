@@ -3,12 +3,13 @@
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Response
+from fastapi import APIRouter, Path, Request, Response
 from fastapi.responses import JSONResponse
 
 from services.common.access import CustomerOrStaff, EveryoneLoyaltyRead, StaffOrSystemVouchersUse, Supervisor
 from services.common.approvals_api import Book
 from services.common.auth import ensure_own_customer
+from services.common.branch_scope import ensure_customer_in_reach
 from services.common.deps import Cursor, Db, IdemKey, IfMatch, Limit, replay
 from services.common.errors import problem_responses
 from services.common.etag import etag_for, expected_version
@@ -58,14 +59,19 @@ def create_reward(
 @router.get(
     "/rewards",
     response_model=RewardPage,
-    summary="The catalogue by code (available_only: redeemable now)",
+    summary="The catalogue by code (available_only: redeemable now; a customer: always)",
     responses=problem_responses(401, 403, 422),
 )
 def list_rewards(
-    _p: EveryoneLoyaltyRead, db: Db, policy: Pol, available_only: bool = True, limit: Limit = 50, cursor: Cursor = None
+    principal: EveryoneLoyaltyRead,
+    db: Db,
+    policy: Pol,
+    available_only: bool = True,
+    limit: Limit = 50,
+    cursor: Cursor = None,
 ) -> RewardPage:
     rows, next_cursor = rewards.list_rewards(
-        db, available_only=available_only, limit=limit, cursor=cursor, policy=policy
+        db, available_only=available_only, limit=limit, cursor=cursor, policy=policy, principal=principal
     )
     return RewardPage(items=[RewardRead.model_validate(r) for r in rows], next_cursor=next_cursor)
 
@@ -76,8 +82,10 @@ def list_rewards(
     summary="A reward",
     responses=problem_responses(401, 403, 404, 422),
 )
-def read_reward(reward_id: RewardId, _p: EveryoneLoyaltyRead, db: Db, response: Response) -> RewardRead:
-    reward = rewards.read_reward(db, reward_id=reward_id)
+def read_reward(
+    reward_id: RewardId, principal: EveryoneLoyaltyRead, db: Db, policy: Pol, response: Response
+) -> RewardRead:
+    reward = rewards.read_reward(db, reward_id=reward_id, principal=principal, now=policy.now())
     response.headers["ETag"] = etag_for(reward.version)
     return RewardRead.model_validate(reward)
 
@@ -140,10 +148,12 @@ def redeem(
     principal: CustomerOrStaff,
     db: Db,
     policy: Pol,
+    request: Request,
     response: Response,
     idempotency_key: IdemKey = None,
 ):
     ensure_own_customer(principal, body.customer_id, account_not_found(body.customer_id))
+    ensure_customer_in_reach(request, principal, body.customer_id)
     idem = idempotency_request(
         idempotency_key, caller=principal.sub, operation="redeem", body=body.model_dump(mode="json")
     )

@@ -39,7 +39,7 @@ class EntryRead(ResponseModel):
     source_ref: str | None
     rule_id: uuid.UUID | None
     rule_version: int | None
-    reason: str | None
+    reason: str | None = Field(description="the typed reason, values inside masked (in full in the person's export)")
     occurred_at: datetime
     created_at: datetime
 

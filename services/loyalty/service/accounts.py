@@ -4,8 +4,9 @@ and the check that every stored balance agrees with its ledger and its lots."""
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from services.common.db import Database
@@ -71,13 +72,29 @@ def segments_of(s: Session, customer_id: uuid.UUID) -> set[str]:
     return {f"{scheme}:{cls}" for scheme, cls in rows}
 
 
+@dataclass(frozen=True)
+class Window:
+    """occurred_at from (inclusive) to (exclusive), either open; on PostgreSQL the ledger's monthly
+    partitions outside it are not read."""
+
+    start: datetime | None = None
+    end: datetime | None = None
+
+
+def statement_query(customer_id: uuid.UUID, window: Window, cursor: str | None, limit: int) -> Select[Any]:
+    query = select(LedgerEntry).where(LedgerEntry.customer_id == customer_id)
+    if window.start is not None:
+        query = query.where(LedgerEntry.occurred_at >= window.start)
+    if window.end is not None:
+        query = query.where(LedgerEntry.occurred_at < window.end)
+    return newest_id_first(query, LedgerEntry.id, cursor, limit)
+
+
 def statement(
-    db: Database, *, customer_id: uuid.UUID, limit: int, cursor: str | None
+    db: Database, *, customer_id: uuid.UUID, limit: int, cursor: str | None, window: Window = Window()
 ) -> tuple[list[LedgerEntry], str | None]:
     """Entries newest first, each with the balance right after it."""
-    stmt = newest_id_first(
-        select(LedgerEntry).where(LedgerEntry.customer_id == customer_id), LedgerEntry.id, cursor, limit
-    )
+    stmt = statement_query(customer_id, window, cursor, limit)
     with db.read() as s:
         if s.get(PointsAccount, customer_id) is None:
             raise account_not_found(customer_id)

@@ -10,10 +10,10 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import RowMapping, exc, func, select
+from sqlalchemy import exc, func, select
 from sqlalchemy.orm import Session
 
-from services.common.approvals import ApprovalBook, Executor, pending_conflict
+from services.common.approvals import Approval, ApprovalBook, Executor, pending_conflict
 from services.common.audit_chain import append as append_audit
 from services.common.auth import Principal
 from services.common.db import Database, is_unique_violation
@@ -37,7 +37,7 @@ def adjust_points(
     present_pending,
     policy: Policy,
     book: ApprovalBook,
-) -> LedgerEntry | RowMapping | StoredResponse:
+) -> LedgerEntry | Approval | StoredResponse:
     """The posted entry (201), or the pending approval request (202) when dual control applies. A debit
     the balance cannot cover is 409 points_insufficient (when posted, also when approved later).
     `present` / `present_pending` turn the result into the stored body for Idempotency-Key replays."""
@@ -123,7 +123,7 @@ def _post(
 
 
 def executor(policy: Policy) -> Executor:
-    def post_approved(s: Session, row: RowMapping, _checker: Principal, _now: datetime) -> dict[str, Any]:
+    def post_approved(s: Session, row: Approval, _checker: Principal, _now: datetime) -> dict[str, Any]:
         """Posts the adjustment the request holds, in its maker's name (409 points_insufficient when the
         balance no longer covers a debit: the request stays pending)."""
         p = row["payload"]

@@ -12,7 +12,7 @@ from sqlmodel import col
 
 from services.loyalty.models import EarningRuleVersion, LedgerEntry, PointsAccount
 from services.loyalty.service.accounts import segments_of
-from services.loyalty.service.ledger import Posting, credit, debit, expire_due
+from services.loyalty.service.ledger import Posting, credit, debit, dedupe_exists, expire_due
 from services.loyalty.service.policy import Policy
 
 # A ceiling no real transaction reaches; it keeps a freak amount or stacked multipliers in range.
@@ -202,7 +202,7 @@ def claw_back(s: Session, customer_id: uuid.UUID, txn: Transaction, policy: Poli
     taken = 0
     for original in earned:
         key = f"rev:{original.id}"
-        if s.execute(select(LedgerEntry.id).where(LedgerEntry.dedupe_key == key)).first():
+        if dedupe_exists(s, key):
             continue
         expire_due(s, account, policy)
         amount = min(original.points, account.balance)

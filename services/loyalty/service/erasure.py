@@ -2,15 +2,16 @@
 its ledger kept for accounting (points are a liability of the bank; balances must still reconcile),
 under the customer id, which is a pseudonym once profile has erased the person. What staff typed about
 the person goes: the reason on adjustments and other manual entries, also in approval requests. The
-local copy of the customer's classes is deleted. The ledger is otherwise append-only; this is its one
-update. docs/privacy.md."""
+local copy of the customer's classes is deleted, and so are their inbox, care tasks and care record.
+The ledger is otherwise append-only; this is its one update. docs/privacy.md."""
 
 import uuid
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, update
 from sqlalchemy.orm import Session
 
-from services.loyalty.models import CustomerSegment, LedgerEntry, approval
+from services.common.approvals import redact as redact_approvals
+from services.loyalty.models import CareCustomer, CareTask, CustomerSegment, LedgerEntry, Notification, approval
 
 
 def erase_customer(s: Session, customer_id: uuid.UUID) -> None:
@@ -21,6 +22,8 @@ def erase_customer(s: Session, customer_id: uuid.UUID) -> None:
         .values(reason=None)
     )
     s.execute(delete(CustomerSegment).where(CustomerSegment.customer_id == customer_id))
-    held = s.execute(select(approval.c.id, approval.c.payload).where(approval.c.object_id == str(customer_id))).all()
-    for approval_id, payload in held:
-        s.execute(update(approval).where(approval.c.id == approval_id).values(payload={**payload, "reason": None}))
+    redact_approvals(s, approval, [str(customer_id)])
+    # The inbox and the care of the person go with them (their texts name what the person holds and does).
+    s.execute(delete(Notification).where(Notification.customer_id == customer_id))
+    s.execute(delete(CareTask).where(CareTask.customer_id == customer_id))
+    s.execute(delete(CareCustomer).where(CareCustomer.customer_id == customer_id))

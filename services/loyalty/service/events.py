@@ -10,7 +10,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
-from services.common.db import Database
+from services.common.auth import Principal
+from services.common.db import Database, utcnow
 from services.common.errors import Conflict, NotFound
 from services.common.pagination import oldest_first, page_of, time_id_key
 from services.loyalty.models import CustomerEvent, EventRegistration, PointsAccount
@@ -27,6 +28,7 @@ from services.loyalty.service.ledger import (
     require_active,
     restore,
 )
+from services.loyalty.service.offers import events_seen_by, visible
 from services.loyalty.service.policy import Policy
 
 SEATED = ("registered", "attended")
@@ -50,9 +52,15 @@ def create_event(db: Database, *, fields: dict[str, Any], policy: Policy, classe
         return event
 
 
-def read_event(db: Database, *, event_id: uuid.UUID) -> tuple[CustomerEvent, int]:
+def read_event(
+    db: Database, *, event_id: uuid.UUID, principal: Principal | None = None, now: datetime | None = None
+) -> tuple[CustomerEvent, int]:
+    """The event with its seats taken; 404 when `principal` may not see it (services.loyalty.service.offers)."""
     with db.read() as s:
         event = s.get(CustomerEvent, event_id)
+        seen = principal is None or event is None
+        if not seen and not visible(s, events_seen_by(s, principal, now or utcnow()), CustomerEvent, event_id):
+            event = None
         if event is None:
             raise event_not_found(event_id)
         return event, _seated(s, event_id)
@@ -81,9 +89,16 @@ def _seated(s: Session, event_id: uuid.UUID) -> int:
 
 
 def list_events(
-    db: Database, *, branch_code: str | None, starts_after: datetime | None, limit: int, cursor: str | None
+    db: Database,
+    *,
+    branch_code: str | None,
+    starts_after: datetime | None,
+    limit: int,
+    cursor: str | None,
+    principal: Principal | None = None,
+    now: datetime | None = None,
 ) -> tuple[list[CustomerEvent], str | None]:
-    """By start time, then id."""
+    """By start time, then id; those `principal` may see (services.loyalty.service.offers)."""
     stmt = select(CustomerEvent)
     if branch_code:
         stmt = stmt.where(CustomerEvent.branch_code == branch_code)
@@ -91,6 +106,8 @@ def list_events(
         stmt = stmt.where(CustomerEvent.starts_at >= starts_after)
     stmt = oldest_first(stmt, CustomerEvent.starts_at, CustomerEvent.id, cursor, limit)
     with db.read() as s:
+        if principal is not None:
+            stmt = stmt.where(events_seen_by(s, principal, now or utcnow()))
         rows = list(s.execute(stmt).scalars())
     return page_of(rows, limit, key=time_id_key("starts_at"))
 

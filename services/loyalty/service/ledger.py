@@ -13,8 +13,11 @@ from sqlalchemy.orm import Session
 from services.common.db import utcnow
 from services.common.errors import Conflict, NotFound
 from services.common.outbox import record_event, serialise_outbox_writes
-from services.loyalty.models import LedgerEntry, PointsAccount, PointsAllocation, PointsLot, outbox
+from services.loyalty.models import LedgerEntry, LedgerEntryKey, PointsAccount, PointsAllocation, PointsLot, outbox
 from services.loyalty.service.policy import Effect, Policy
+
+# The field name bound into a ledger reason's ciphertext (frozen in the migration that sealed old rows).
+REASON_FIELD = "points_ledger_entry.reason"
 
 
 def account_not_found(customer_id) -> NotFound:
@@ -46,7 +49,7 @@ def commit(s: Session, policy: Policy) -> None:
 
 
 def dedupe_exists(s: Session, key: str) -> bool:
-    return s.execute(select(LedgerEntry.id).where(LedgerEntry.dedupe_key == key)).first() is not None
+    return s.execute(select(LedgerEntryKey.id).where(LedgerEntryKey.dedupe_key == key)).first() is not None
 
 
 def defer_outbox(s: Session) -> None:
@@ -91,11 +94,18 @@ class Posting:
 
 
 def _append(
-    s: Session, account: PointsAccount, kind: str, points: int, posting: Posting, at: datetime, now: datetime
+    s: Session, account: PointsAccount, kind: str, points: int, posting: Posting, at: datetime, policy: Policy
 ) -> LedgerEntry:
+    """The entry, its typed reason sealed (free text is personal data: docs/privacy.md)."""
+    now = policy.now()
     account.balance += points
     account.updated_at = now
+    # The key first: it numbers the entry and refuses a second use of the dedupe key.
+    key = LedgerEntryKey(dedupe_key=posting.dedupe_key)
+    s.add(key)
+    s.flush()
     entry = LedgerEntry(
+        id=key.id,
         customer_id=account.customer_id,
         kind=kind,
         points=points,
@@ -105,7 +115,7 @@ def _append(
         dedupe_key=posting.dedupe_key,
         rule_id=posting.rule_id,
         rule_version=posting.rule_version,
-        reason=posting.reason,
+        reason=policy.vault.seal(posting.reason, REASON_FIELD),
         actor_sub=posting.actor_sub,
         occurred_at=at,
         created_at=now,
@@ -129,7 +139,7 @@ def credit(
     Records points.earned."""
     now = policy.now()
     at = at or now
-    entry = _append(s, account, kind, points, posting, at, now)
+    entry = _append(s, account, kind, points, posting, at, policy)
     s.add(
         PointsLot(
             id=entry.id,
@@ -170,7 +180,7 @@ def expire_due(s: Session, account: PointsAccount, policy: Policy) -> int:
     total = sum(lot.remaining for lot in lots)
     if total == 0:
         return 0
-    entry = _append(s, account, "expire", -total, Posting(source="expiry"), now, now)
+    entry = _append(s, account, "expire", -total, Posting(source="expiry"), now, policy)
     for lot in lots:
         s.add(PointsAllocation(entry_id=entry.id, lot_id=lot.id, points=lot.remaining))
         lot.remaining = 0
@@ -207,7 +217,7 @@ def debit(
             balance=account.balance,
         )
     now = policy.now()
-    entry = _append(s, account, kind, -points, posting, now, now)
+    entry = _append(s, account, kind, -points, posting, now, policy)
     lots = list(
         s.execute(
             select(PointsLot)
@@ -249,7 +259,7 @@ def restore(
     allocations = list(s.execute(select(PointsAllocation).where(PointsAllocation.entry_id == debit_entry_id)).scalars())
     points = sum(a.points for a in allocations)
     now = policy.now()
-    entry = _append(s, account, "reverse", points, posting, now, now)
+    entry = _append(s, account, "reverse", points, posting, now, policy)
     for a in allocations:
         lot = s.get(PointsLot, a.lot_id)
         assert lot is not None  # an allocation's lot is never deleted

@@ -5,7 +5,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
 from zoneinfo import ZoneInfo
 
+from services.common.config import DEV_PII_KEY
 from services.common.db import utcnow
+from services.common.pii import PersonalDataVault
 
 Effect = tuple[str, str, int]  # (metric, label, amount), published only after the commit
 Sink = Callable[[Effect], None]
@@ -24,6 +26,8 @@ class Policy:
     tiers: tuple[tuple[str, int], ...] = (("silver", 10_000), ("gold", 50_000), ("platinum", 200_000))
     clock: Callable[[], datetime] = utcnow
     sink: Sink = field(default=_discard)
+    # Seals the reasons typed on the ledger (and in approval requests); the development key by default.
+    vault: PersonalDataVault = field(default_factory=lambda: PersonalDataVault(DEV_PII_KEY, ""))
 
     def now(self) -> datetime:
         return self.clock()

@@ -8,13 +8,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import RowMapping, exc, func, select, update
+from sqlalchemy import exc, func, select, update
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
-from services.common.approvals import ApprovalBook, Executor, pending_conflict
+from services.common.approvals import Approval, ApprovalBook, Executor, pending_conflict
 from services.common.auth import Principal
-from services.common.db import Database, is_unique_violation, rows_affected
+from services.common.db import Database, is_unique_violation, rows_affected, utcnow
 from services.common.errors import Conflict, InvalidInput, NotFound
 from services.common.etag import check_version
 from services.common.idempotency import IdempotencyRequest, StoredResponse, find_stored, store_response
@@ -24,6 +24,7 @@ from services.loyalty.models import PointsAccount, Redemption, Reward, idempoten
 from services.loyalty.service.accounts import segments_of
 from services.loyalty.service.classes import ClassCatalogue
 from services.loyalty.service.ledger import Posting, add_effect, commit, debit, lock_account, require_active, restore
+from services.loyalty.service.offers import available, rewards_seen_by, visible
 from services.loyalty.service.policy import Policy
 
 NULLABLE = frozenset({"stock", "active_until", "per_customer_limit"})
@@ -71,7 +72,7 @@ def update_reward(
     classes: ClassCatalogue,
     actor: Principal,
     book: ApprovalBook | None = None,
-) -> Reward | RowMapping:
+) -> Reward | Approval:
     """Only the fields given change; 412 when stale; null only where a value may be absent; 422 for an
     eligible segment that is no class. With `book` (retirement under dual control), a change that
     retires an active reward is not made: it is stored as a pending approval request (returned), and
@@ -122,7 +123,7 @@ def _apply(reward: Reward, changes: dict[str, Any], policy: Policy) -> None:
 
 
 def retirement_executor(policy: Policy) -> Executor:
-    def retire_approved(s: Session, row: RowMapping, _checker: Principal, _now: datetime) -> dict[str, Any]:
+    def retire_approved(s: Session, row: Approval, _checker: Principal, _now: datetime) -> dict[str, Any]:
         """Makes the change the request holds (412 when the reward changed since: the request stays
         pending, and a checker rejects it)."""
         p = row["payload"]
@@ -134,28 +135,40 @@ def retirement_executor(policy: Policy) -> Executor:
     return retire_approved
 
 
-def read_reward(db: Database, *, reward_id: uuid.UUID) -> Reward:
+def read_reward(
+    db: Database, *, reward_id: uuid.UUID, principal: Principal | None = None, now: datetime | None = None
+) -> Reward:
+    """The reward; 404 for a customer when it is not offered now (services.loyalty.service.offers)."""
     with db.read() as s:
         reward = s.get(Reward, reward_id)
+        customer = reward is not None and principal is not None and principal.is_customer
+        if customer and not visible(s, rewards_seen_by(principal, now or utcnow()), Reward, reward_id):
+            reward = None
     if reward is None:
         raise reward_not_found(reward_id)
     return reward
 
 
 def list_rewards(
-    db: Database, *, available_only: bool, limit: int, cursor: str | None, policy: Policy
+    db: Database,
+    *,
+    available_only: bool,
+    limit: int,
+    cursor: str | None,
+    policy: Policy,
+    principal: Principal | None = None,
 ) -> tuple[list[Reward], str | None]:
+    """By code; those redeemable now with `available_only`, and always for a customer
+    (services.loyalty.service.offers)."""
     after = decode_cursor(cursor)
     stmt = select(Reward).order_by(Reward.code).limit(limit + 1)
     if after is not None:
         stmt = stmt.where(Reward.code > after[0])
+    now = policy.now()
     if available_only:
-        now = policy.now()
-        stmt = stmt.where(
-            col(Reward.is_retired).is_(False),
-            Reward.active_from <= now,
-            col(Reward.active_until).is_(None) | (col(Reward.active_until) > now),
-        )
+        stmt = stmt.where(available(now))
+    if principal is not None:
+        stmt = stmt.where(rewards_seen_by(principal, now))
     with db.read() as s:
         rows = list(s.execute(stmt).scalars())
     return page_of(rows, limit, key=lambda r: [r.code])

@@ -1,5 +1,6 @@
 """`python -m services.loyalty.tools.jobs list | run <job> [--force]`: loyalty's scheduled jobs
-(points_expiry, ledger_check, approvals_expiry) from a shell or a Kubernetes CronJob (services.common.jobs_cli)."""
+(points_expiry, ledger_check, care_reminders, approvals_expiry)
+from a shell or a Kubernetes CronJob (services.common.jobs_cli)."""
 
 import sys
 

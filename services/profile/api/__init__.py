@@ -8,6 +8,7 @@ from services.profile.api import (
     consent,
     customers,
     interactions,
+    managers,
     needs,
     rights,
     risk,
@@ -24,6 +25,7 @@ routers = [
     risk.router,
     interactions.router,
     needs.router,
+    managers.router,
     rights.router,
     branches.router,
 ]

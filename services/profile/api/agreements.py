@@ -10,7 +10,7 @@ from services.common.auth import ensure_own_customer
 from services.common.deps import Cursor, Db, IdemKey, Limit, Now, replay
 from services.common.errors import problem_responses
 from services.common.idempotency import StoredResponse
-from services.profile.api.deps import CustomerId, idempotency_for
+from services.profile.api.deps import CustomerId, Priv, idempotency_for
 from services.profile.schemas.agreements import AgreementPage, AgreementRead, AgreementRevoke, AgreementSign
 from services.profile.service import agreements as svc
 from services.profile.service.customers import customer_not_found
@@ -31,13 +31,16 @@ def sign_agreement(
     body: AgreementSign,
     principal: CustomerOrStaff,
     db: Db,
+    privacy: Priv,
     now: Now,
     response: Response,
     idempotency_key: IdemKey = None,
 ):
     ensure_own_customer(principal, customer_id, customer_not_found(customer_id))
     idem = idempotency_for(idempotency_key, principal, "sign_agreement", customer_id, body)
-    a = svc.sign_agreement(db, customer_id=customer_id, sign_in=body, actor=principal, now=now, idem=idem)
+    a = svc.sign_agreement(
+        db, customer_id=customer_id, sign_in=body, actor=principal, now=now, vault=privacy.vault, idem=idem
+    )
     if isinstance(a, StoredResponse):
         return replay(a)
     response.headers["Location"] = f"/v1/customers/{customer_id}/agreements/{a.id}"
@@ -54,6 +57,7 @@ def list_agreements(
     customer_id: CustomerId,
     principal: EveryoneCustomersRead,
     db: Db,
+    privacy: Priv,
     now: Now,
     status: Literal["active", "all"] = "active",
     limit: Limit = 50,
@@ -61,7 +65,13 @@ def list_agreements(
 ) -> AgreementPage:
     ensure_own_customer(principal, customer_id, customer_not_found(customer_id))
     items, next_cursor = svc.list_agreements(
-        db, customer_id=customer_id, active_only=status == "active", now=now, limit=limit, cursor=cursor
+        db,
+        customer_id=customer_id,
+        active_only=status == "active",
+        now=now,
+        limit=limit,
+        cursor=cursor,
+        vault=privacy.vault,
     )
     return AgreementPage(items=items, next_cursor=next_cursor)
 
@@ -78,7 +88,10 @@ def revoke_agreement(
     body: AgreementRevoke,
     principal: CustomerOrStaff,
     db: Db,
+    privacy: Priv,
     now: Now,
 ) -> AgreementRead:
     ensure_own_customer(principal, customer_id, customer_not_found(customer_id))
-    return svc.revoke_agreement(db, customer_id=customer_id, agreement_id=agreement_id, reason=body.reason, now=now)
+    return svc.revoke_agreement(
+        db, customer_id=customer_id, agreement_id=agreement_id, reason=body.reason, now=now, vault=privacy.vault
+    )

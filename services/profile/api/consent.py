@@ -1,14 +1,14 @@
 """Routes for contact points, marketing consent, the do-not-contact flag and contactability."""
 
 import uuid
-from typing import Annotated
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Query, Response
 
-from services.common.access import CustomerOrStaff, EveryoneCustomersRead
+from services.common.access import CustomerOrStaff, EveryoneCustomersRead, SystemOrAdminContactsDeliver
 from services.common.auth import ensure_own_customer
 from services.common.deps import Cursor, Db, IdemKey, Limit, Now, replay
-from services.common.errors import problem_responses
+from services.common.errors import NotFound, problem_responses
 from services.common.idempotency import StoredResponse
 from services.profile.api.deps import CustomerId, Priv, idempotency_for
 from services.profile.schemas.consent import (
@@ -20,6 +20,7 @@ from services.profile.schemas.consent import (
     ContactCreate,
     ContactList,
     ContactRead,
+    DeliveryAddress,
     DoNotContactChange,
     Purpose,
 )
@@ -167,3 +168,28 @@ def read_contactability(
 ) -> Contactability:
     _own(principal, customer_id)
     return svc.contactability(db, customer_id=customer_id, privacy=privacy)
+
+
+@router.get(
+    "/delivery-address",
+    response_model=DeliveryAddress,
+    summary="The number or address a message goes to now (a sending service's system token, contacts:deliver)",
+    description="For loyalty's delivery worker: the preferred mobile (sms) or email contact point, else the newest, "
+    "else the customer's own phone or email, unmasked. Every answer is on the customer's access log. 404 "
+    "`contact_not_found` when the customer has none; `customer_not_found` when unknown or not active.",
+    responses=problem_responses(401, 403, 404, 422),
+)
+def read_delivery_address(
+    customer_id: CustomerId,
+    principal: SystemOrAdminContactsDeliver,
+    db: Db,
+    privacy: Priv,
+    now: Now,
+    channel: Annotated[Literal["sms", "email"], Query()],
+) -> DeliveryAddress:
+    address = svc.delivery_address(
+        db, customer_id=customer_id, channel=channel, actor=principal, privacy=privacy, now=now
+    )
+    if address is None:
+        raise NotFound(f"The customer has no {channel} contact", code="contact_not_found")
+    return DeliveryAddress(customer_id=customer_id, channel=channel, address=address)

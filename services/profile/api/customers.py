@@ -46,6 +46,7 @@ from services.profile.schemas.customers import (
 )
 from services.profile.service import bulk_registration, customers, rectification, registration
 from services.profile.service.customers import CustomerFilter, Privacy
+from services.profile.service.reasons import ACCESS_REASON, with_reason
 
 
 class NotApprovals(StringConvertor):
@@ -172,7 +173,9 @@ async def read_customer(
     if customer is None:
         raise customers.customer_not_found(customer_id)
     if purpose is not None and not principal.is_customer:
-        await run_in_threadpool(customers.record_view, db, customer_id=customer_id, actor=principal, purpose=purpose)
+        await run_in_threadpool(
+            customers.record_view, db, customer_id=customer_id, actor=principal, purpose=purpose, vault=privacy.vault
+        )
     return customer_response(customer, privacy)
 
 
@@ -210,7 +213,7 @@ def update_customer(
         changes=body,
         expected_version=expected_version(if_match),
         privacy=privacy,
-        on_change=rectification.rectification_log(principal),
+        on_change=rectification.rectification_log(principal, privacy.vault),
         reach=reach,
     )
     response.headers["ETag"] = etag_for(customer.version)
@@ -304,10 +307,11 @@ def read_personal_data(
     responses=problem_responses(401, 403, 404, 422),
 )
 def read_access_log(
-    customer_id: CustomerId, _p: Supervisor, db: Db, limit: Limit = 50, cursor: Cursor = None
+    customer_id: CustomerId, _p: Supervisor, db: Db, privacy: Priv, limit: Limit = 50, cursor: Cursor = None
 ) -> AuditPage:
     rows, next_cursor = customers.list_audit_entries(db, customer_id=customer_id, limit=limit, cursor=cursor)
-    return AuditPage(items=[AuditEntryRead.model_validate(r) for r in rows], next_cursor=next_cursor)
+    items = [with_reason(AuditEntryRead.model_validate(r), privacy.vault, ACCESS_REASON) for r in rows]
+    return AuditPage(items=items, next_cursor=next_cursor)
 
 
 @batch_router.post(

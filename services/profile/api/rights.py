@@ -84,5 +84,5 @@ def request_erasure(
     summary="Who asked for erasure, when, what was erased and what is retained",
     responses=problem_responses(401, 403, 404, 422),
 )
-def list_erasure_requests(customer_id: CustomerId, _p: Supervisor, db: Db) -> ErasureRequestList:
-    return ErasureRequestList(items=svc.list_erasure_requests(db, customer_id=customer_id))
+def list_erasure_requests(customer_id: CustomerId, _p: Supervisor, db: Db, privacy: Priv) -> ErasureRequestList:
+    return ErasureRequestList(items=svc.list_erasure_requests(db, customer_id=customer_id, vault=privacy.vault))

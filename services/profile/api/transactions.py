@@ -5,11 +5,10 @@ from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
-from pydantic import AwareDatetime
 
 from services.common.access import EveryoneTransactionsRead, SystemOrAdminTransactionsWrite
 from services.common.auth import ensure_own_customer
-from services.common.deps import Cursor, Db, Limit, Now
+from services.common.deps import Cursor, Db, From, Limit, Now, To
 from services.common.errors import problem_responses
 from services.common.money import str_to_fen
 from services.common.responses import model_response
@@ -32,8 +31,6 @@ from services.profile.service import transactions as svc
 from services.profile.service.customers import customer_not_found
 
 router = APIRouter(tags=["transactions"])
-From = Annotated[AwareDatetime | None, Query(alias="from", description="inclusive, RFC 3339")]
-To = Annotated[AwareDatetime | None, Query(alias="to", description="exclusive, RFC 3339")]
 
 
 @router.post(

@@ -45,6 +45,12 @@ class ContactList(ResponseModel):
     items: list[ContactRead]
 
 
+class DeliveryAddress(ResponseModel):
+    customer_id: uuid.UUID
+    channel: Literal["sms", "email"]
+    address: str = Field(description="unmasked: the number or address a service message goes to now")
+
+
 class ConsentChange(RequestModel):
     channel: ConsentChannel
     status: ConsentStatus

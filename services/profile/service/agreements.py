@@ -12,12 +12,14 @@ from services.common.db import Database
 from services.common.errors import Conflict, InvalidInput, NotFound
 from services.common.idempotency import IdempotencyRequest, StoredResponse
 from services.common.pagination import newest_first, page_of, time_id_key
+from services.common.pii import PersonalDataVault
 from services.profile.models import Agreement
 from services.profile.schemas.agreements import AgreementRead, AgreementSign
 from services.profile.service.customers import audit_change
 from services.profile.service.events import record_events
 from services.profile.service.guards import require_active_customer, require_customer_row
 from services.profile.service.idempotent import remember, stored_answer
+from services.profile.service.reasons import REVOKE_REASON, with_reason
 
 CLOCK_SKEW = timedelta(minutes=5)
 
@@ -32,8 +34,9 @@ def state_of(a: Agreement, now: datetime) -> str:
     return a.status
 
 
-def present_agreement(a: Agreement, now: datetime) -> AgreementRead:
-    return AgreementRead(
+def present_agreement(a: Agreement, now: datetime, vault: PersonalDataVault, *, full: bool = False) -> AgreementRead:
+    """The agreement as a response shows it: a revocation's typed reason masked unless `full` (the export)."""
+    read = AgreementRead(
         id=a.id,
         customer_id=a.customer_id,
         agreement_type=a.agreement_type,
@@ -46,6 +49,7 @@ def present_agreement(a: Agreement, now: datetime) -> AgreementRead:
         revoke_reason=a.revoke_reason,
         superseded_by=a.superseded_by,
     )
+    return with_reason(read, vault, REVOKE_REASON, key="revoke_reason", full=full)
 
 
 def sign_agreement(
@@ -55,6 +59,7 @@ def sign_agreement(
     sign_in: AgreementSign,
     actor: Principal,
     now: datetime,
+    vault: PersonalDataVault,
     idem: IdempotencyRequest | None = None,
 ) -> AgreementRead | StoredResponse:
     """Supersedes the customer's active agreement of the same type; records agreement.signed."""
@@ -99,7 +104,9 @@ def sign_agreement(
         s.flush()
         if backdated:
             reason = sign_in.signed_at_reason or ""
-            audit_change(s, customer_id, actor, action="agreement.backdated", reason=reason, fields="signed_at")
+            audit_change(
+                s, customer_id, actor, action="agreement.backdated", reason=reason, fields="signed_at", vault=vault
+            )
         data = {
             "agreement_id": str(new.id),
             "agreement_type": new.agreement_type,
@@ -108,14 +115,20 @@ def sign_agreement(
             "signed_at": _z(new.signed_at),
             "expires_at": _z(new.expires_at),
         }
-        view = remember(s, idem, 201, present_agreement(new, now))
+        view = remember(s, idem, 201, present_agreement(new, now, vault))
         record_events(s, [("agreement.signed", str(customer_id), data)], now)
         s.commit()
         return view
 
 
 def revoke_agreement(
-    db: Database, *, customer_id: uuid.UUID, agreement_id: uuid.UUID, reason: str, now: datetime
+    db: Database,
+    *,
+    customer_id: uuid.UUID,
+    agreement_id: uuid.UUID,
+    reason: str,
+    now: datetime,
+    vault: PersonalDataVault,
 ) -> AgreementRead:
     """409 agreement_not_active unless active and unexpired; records agreement.revoked."""
     with db.write() as s:
@@ -125,15 +138,22 @@ def revoke_agreement(
             raise NotFound(f"No agreement {agreement_id} for this customer", code="agreement_not_found")
         if state_of(a, now) != "active":
             raise Conflict(f"The agreement is {state_of(a, now)}", code="agreement_not_active")
-        a.status, a.revoked_at, a.revoke_reason = "revoked", now, reason
+        a.status, a.revoked_at, a.revoke_reason = "revoked", now, vault.seal(reason, REVOKE_REASON)
         data = {"agreement_id": str(a.id), "agreement_type": a.agreement_type, "revoked_at": _z(now)}
         record_events(s, [("agreement.revoked", str(customer_id), data)], now)
         s.commit()
-        return present_agreement(a, now)
+        return present_agreement(a, now, vault)
 
 
 def list_agreements(
-    db: Database, *, customer_id: uuid.UUID, active_only: bool, now: datetime, limit: int, cursor: str | None
+    db: Database,
+    *,
+    customer_id: uuid.UUID,
+    active_only: bool,
+    now: datetime,
+    limit: int,
+    cursor: str | None,
+    vault: PersonalDataVault,
 ) -> tuple[list[AgreementRead], str | None]:
     """Newest signing first; `active_only` leaves out revoked, superseded and expired ones."""
     stmt = select(Agreement).where(Agreement.customer_id == customer_id)
@@ -144,5 +164,5 @@ def list_agreements(
     stmt = newest_first(stmt, Agreement.signed_at, Agreement.id, cursor, limit)
     with db.read() as s:
         require_customer_row(s, customer_id)
-        rows = [present_agreement(a, now) for a in s.execute(stmt).scalars()]
+        rows = [present_agreement(a, now, vault) for a in s.execute(stmt).scalars()]
     return page_of(rows, limit, key=time_id_key("signed_at"))

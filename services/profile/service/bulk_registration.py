@@ -158,7 +158,15 @@ def _register(s: Session, fresh: list[_Item], batch: _Batch, actor: Principal, p
     for g, c in zip(fresh, customers, strict=True):
         if g.identity.override:
             reason = g.identity.override
-            audit_change(s, c.id, actor, action="identity_check.overridden", reason=reason, fields="credit_code")
+            audit_change(
+                s,
+                c.id,
+                actor,
+                action="identity_check.overridden",
+                reason=reason,
+                fields="credit_code",
+                vault=privacy.vault,
+            )
         batch.registered.append(_result(g.index, g.item.external_id, c.id, c.customer_no))
     record_events(s, [("customer.registered", str(c.id), registered_event_data(c)) for c in customers], now)
 

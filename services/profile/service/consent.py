@@ -28,12 +28,13 @@ from services.profile.schemas.consent import (
     ContactRead,
 )
 from services.profile.schemas.fields import single_line
-from services.profile.service.customers import PHONE_FIELD, Privacy
+from services.profile.service.customers import EMAIL_FIELD, PHONE_FIELD, Privacy, audit_change
 from services.profile.service.events import record_events
 from services.profile.service.guards import require_active_customer, require_customer_row
 from services.profile.service.idempotent import remember, stored_answer
 from services.profile.service.identity import normalise_email
 from services.profile.service.phones import normalise_phone, phone_kinds
+from services.profile.service.reasons import DO_NOT_CONTACT_REASON
 
 CONTACT_FIELD = "contact_point.value"
 CHANNELS = ("sms", "phone_call", "email", "app_push")
@@ -205,7 +206,7 @@ def set_do_not_contact(
             DoNotContactRecord(
                 customer_id=customer_id,
                 do_not_contact=do_not_contact,
-                reason=reason,
+                reason=privacy.vault.seal(reason, DO_NOT_CONTACT_REASON),
                 actor_sub=actor.sub,
                 recorded_at=now,
             )
@@ -220,12 +221,15 @@ def _record_consent_event(
     s: Session, customer_id: uuid.UUID, privacy: Privacy, now: datetime, *, channel: str | None, status: str | None
 ) -> None:
     reach = _contactability(s, customer_id, privacy)
+    kinds = _reachable_kinds(s, customer_id, privacy)
     data = {
         "channel": channel,
         "purpose": "marketing",
         "status": status,
         "do_not_contact": reach.do_not_contact,
         "contactable_channels": reach.contactable_channels,
+        # Channels with a contact point whatever the consent: service messages need no marketing consent.
+        "reachable_channels": [ch for ch in CHANNELS if NEEDS[ch] & kinds],
     }
     record_events(s, [("consent.changed", str(customer_id), data)], now)
 
@@ -334,3 +338,44 @@ def contactability(db: Database, *, customer_id: uuid.UUID, privacy: Privacy) ->
     do-not-contact flag overrides every consent."""
     with db.read() as s:
         return _contactability(s, customer_id, privacy)
+
+
+def delivery_address(
+    db: Database, *, customer_id: uuid.UUID, channel: str, actor: Principal, privacy: Privacy, now: datetime
+) -> str | None:
+    """The number (sms) or address (email) a service message goes to: the preferred contact point of
+    that kind, else the newest, else the customer's own phone or email; None when there is none. Each
+    answer is on the customer's access log (a system caller, sending a message). 404 when the customer
+    is unknown or not active."""
+    kinds = ("mobile",) if channel == "sms" else ("email",)
+    with db.write() as s:
+        require_active_customer(s, customer_id)
+        c = s.execute(select(Customer.phone_enc, Customer.email_enc).where(Customer.id == customer_id)).one()
+        points = list(
+            s.execute(
+                select(ContactPoint)
+                .where(ContactPoint.customer_id == customer_id, col(ContactPoint.kind).in_(kinds))
+                .order_by(col(ContactPoint.is_preferred).desc(), col(ContactPoint.created_at).desc())
+            ).scalars()
+        )
+        if points:
+            value: str | None = privacy.vault.decrypt(points[0].value_enc, CONTACT_FIELD)
+        elif channel == "sms":
+            phone = privacy.vault.decrypt(c.phone_enc, PHONE_FIELD)
+            value = phone if phone and "mobile" in phone_kinds(phone) else None
+        else:
+            value = privacy.vault.decrypt(c.email_enc, EMAIL_FIELD) if c.email_enc else None
+        if value is None:
+            return None
+        audit_change(
+            s,
+            customer_id,
+            actor,
+            action="contact.delivered_to",
+            reason=f"{channel} message",
+            fields=channel,
+            vault=privacy.vault,
+            at=now,
+        )
+        s.commit()
+        return value

@@ -28,6 +28,7 @@ from services.profile.service.branches import check_customer_branch
 from services.profile.service.documents import DOCUMENT_TYPES, identity_key, normalise_country, validate_document_number
 from services.profile.service.identity import normalise_credit_code
 from services.profile.service.phones import normalise_phone
+from services.profile.service.reasons import ACCESS_REASON
 
 ID_FIELD, PHONE_FIELD, EMAIL_FIELD = "customer.id_number", "customer.phone", "customer.email"
 # Types whose keyed hash is of the number alone, as it was before other documents existed.
@@ -130,15 +131,17 @@ def audit_change(
     action: str,
     reason: str,
     fields: str,
+    vault: PersonalDataVault,
     at: datetime | None = None,
 ) -> None:
-    """One access-log row and its record in the audit chain, in the caller's transaction."""
+    """One access-log row (its reason sealed) and its record in the audit chain, in the caller's
+    transaction."""
     entry = AuditEntry(
         customer_id=customer_id,
         action=action,
         actor_sub=actor.sub,
         actor_role=actor.role,
-        reason=reason,
+        reason=vault.seal(reason, ACCESS_REASON) or "",
         fields=fields,
         request_id=current_request_id(),
         at=at or utcnow(),
@@ -347,7 +350,15 @@ def reveal_personal_data(
             phone=v.decrypt(c.phone_enc, PHONE_FIELD),
             email=v.decrypt(c.email_enc, EMAIL_FIELD) if c.email_enc else None,
         )
-        audit_change(s, c.id, actor, action="personal_data.read", reason=reason, fields="id_number,phone,email")
+        audit_change(
+            s,
+            c.id,
+            actor,
+            action="personal_data.read",
+            reason=reason,
+            fields="id_number,phone,email",
+            vault=privacy.vault,
+        )
         s.commit()
         return result
 
@@ -355,11 +366,15 @@ def reveal_personal_data(
 VIEWED = "personal_data.viewed"
 
 
-def record_view(db: Database, *, customer_id: uuid.UUID, actor: Principal, purpose: str) -> None:
+def record_view(
+    db: Database, *, customer_id: uuid.UUID, actor: Principal, purpose: str, vault: PersonalDataVault
+) -> None:
     """One access-log row for a staff read of the customer's (masked) record that states its purpose:
     the gateway's overview, one row per overview."""
     with db.write() as s:
-        audit_change(s, customer_id, actor, action=VIEWED, reason=f"purpose: {purpose}", fields="customer (masked)")
+        audit_change(
+            s, customer_id, actor, action=VIEWED, reason=f"purpose: {purpose}", fields="customer (masked)", vault=vault
+        )
         s.commit()
 
 

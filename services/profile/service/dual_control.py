@@ -18,10 +18,10 @@ from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import RowMapping, exc, func, select, update
+from sqlalchemy import exc, func, select, update
 from sqlalchemy.orm import Session
 
-from services.common.approvals import ApprovalBook, iso, maker_of, pending_conflict
+from services.common.approvals import Approval, ApprovalBook, iso, maker_of, pending_conflict
 from services.common.auth import Principal
 from services.common.db import Database, is_unique_violation, rows_affected
 from services.profile.models import AuditEntry
@@ -35,7 +35,7 @@ REVEALED = "personal_data.read"
 
 def request_erasure(
     db: Database, book: ApprovalBook, *, customer_id: uuid.UUID, reason: str, requested_via: str, maker: Principal, now
-) -> RowMapping:
+) -> Approval:
     """The pending request (404 and 409 customer_erased checked now, and again on approval)."""
     with db.read() as s:
         erasable(s, customer_id)
@@ -46,7 +46,7 @@ def request_erasure(
 
 
 def erasure_executor(db: Database, privacy: Privacy) -> Callable[..., dict[str, Any]]:
-    def erase_approved(s: Session, row: RowMapping, _checker: Principal, now: datetime) -> dict[str, Any]:
+    def erase_approved(s: Session, row: Approval, _checker: Principal, now: datetime) -> dict[str, Any]:
         p = row["payload"]
         req = erase_in(
             s,
@@ -63,18 +63,18 @@ def erasure_executor(db: Database, privacy: Privacy) -> Callable[..., dict[str, 
     return erase_approved
 
 
-def grant_reveal(_s: Session, _row: RowMapping, _checker: Principal, _now: datetime) -> None:
+def grant_reveal(_s: Session, _row: Approval, _checker: Principal, _now: datetime) -> None:
     """Approval of a reveal does nothing yet: the maker's next reveal of the customer uses it."""
     return None
 
 
 def reveal_gate(
     book: ApprovalBook, *, daily_limit: int, zone: str, now: datetime
-) -> Callable[[Session, uuid.UUID, Principal, str], RowMapping | None]:
+) -> Callable[[Session, uuid.UUID, Principal, str], Approval | None]:
     """What a reveal asks first, in its own transaction: None to go ahead (within the day's count, or an
     approved grant used), or the pending request it stored instead (409 approval_pending when one waits)."""
 
-    def gate(s: Session, customer_id: uuid.UUID, actor: Principal, reason: str) -> RowMapping | None:
+    def gate(s: Session, customer_id: uuid.UUID, actor: Principal, reason: str) -> Approval | None:
         if not book.controls(REVEAL) or _reveals_today(s, actor, now, zone) < daily_limit:
             return None
         if _use_grant(s, book, customer_id, actor, now):

@@ -13,6 +13,7 @@ from services.common.auth import Principal
 from services.common.db import Database, utcnow
 from services.common.errors import Conflict, InvalidInput
 from services.common.outbox import record_event
+from services.common.pii import PersonalDataVault
 from services.profile.models import Customer, outbox
 from services.profile.schemas.customers import CustomerUpdate, IdentityCorrection
 from services.profile.service.customers import (
@@ -41,14 +42,16 @@ def check_self_service(changes: CustomerUpdate) -> None:
         )
 
 
-def rectification_log(actor: Principal) -> Callable[[Session, Customer, list[str]], None]:
+def rectification_log(actor: Principal, v: PersonalDataVault) -> Callable[[Session, Customer, list[str]], None]:
     """For update_customer: one access-log record naming the personal fields a change touched."""
 
     def log(s: Session, c: Customer, changed: list[str]) -> None:
         personal = [f for f in changed if f in PERSONAL_FIELDS]
         if personal:
             reason = SELF_REASON if actor.is_customer else "staff update"
-            audit_change(s, c.id, actor, action="personal_data.rectified", reason=reason, fields=",".join(personal))
+            audit_change(
+                s, c.id, actor, action="personal_data.rectified", reason=reason, fields=",".join(personal), vault=v
+            )
 
     return log
 
@@ -87,7 +90,9 @@ def correct_identity(
         c.id_number_enc, c.id_number_hash = v.encrypt(doc.number, ID_FIELD), id_hash
         c.version += 1
         c.updated_at = utcnow()
-        audit_change(s, c.id, actor, action="identity.corrected", reason=correction.reason, fields="id_document")
+        audit_change(
+            s, c.id, actor, action="identity.corrected", reason=correction.reason, fields="id_document", vault=v
+        )
         record_event(
             s,
             outbox,

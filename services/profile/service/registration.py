@@ -30,6 +30,7 @@ from services.profile.service.customers import (
 )
 from services.profile.service.documents import identity_key
 from services.profile.service.identity import credit_code_check_passes
+from services.profile.service.reasons import OVERRIDE_REASON
 
 
 def _luhn_digit(digits: str) -> str:
@@ -141,7 +142,13 @@ def register_customer(
             s.flush()
             if identity.override:
                 audit_change(
-                    s, c.id, actor, action="identity_check.overridden", reason=identity.override, fields="credit_code"
+                    s,
+                    c.id,
+                    actor,
+                    action="identity_check.overridden",
+                    reason=identity.override,
+                    fields="credit_code",
+                    vault=v,
                 )
             view = present_customer(c, privacy)
             if idem:
@@ -184,7 +191,7 @@ def new_customer(
         id_number_enc=vault.encrypt(identity.number, ID_FIELD),
         id_number_hash=id_hash,
         id_country=identity.country,
-        id_check_override_reason=identity.override,
+        id_check_override_reason=vault.seal(identity.override, OVERRIDE_REASON),
         phone_enc=vault.encrypt(customer_in.phone, PHONE_FIELD),
         phone_hash=vault.lookup_hash(customer_in.phone, PHONE_FIELD),
         email_enc=vault.encrypt(customer_in.email, EMAIL_FIELD) if customer_in.email else None,
@@ -193,9 +200,17 @@ def new_customer(
         province=customer_in.province,
         city=customer_in.city,
         branch_code=customer_in.branch_code,
+        birth_md=birth_month_day(identity),
         created_at=now,
         updated_at=now,
     )
+
+
+def birth_month_day(identity: Identity) -> int | None:
+    """MMDD of a resident ID's birth date (positions 11-14, checked when the number was validated)."""
+    if identity.type != "resident_id" or len(identity.number) != 18:
+        return None
+    return int(identity.number[10:14])
 
 
 def _replay_or_refuse(s: Session, idem: IdempotencyRequest | None, id_hash: str) -> StoredResponse | None:

@@ -10,10 +10,11 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
+from services.common.approvals import redact as redact_approvals
 from services.common.auth import Principal
 from services.common.db import Database
 from services.common.errors import Conflict, Forbidden
-from services.common.pii import ERASED
+from services.common.pii import ERASED, PersonalDataVault
 from services.profile.models import (
     Agreement,
     AssetSnapshot,
@@ -29,6 +30,7 @@ from services.profile.models import (
     Interaction,
     RiskAssessment,
     TransactionRecord,
+    approval,
     idempotency,
     outbox,
 )
@@ -55,6 +57,7 @@ from services.profile.service.customers import (
 )
 from services.profile.service.events import record_events
 from services.profile.service.interactions import present_interaction
+from services.profile.service.reasons import ACCESS_REASON, DO_NOT_CONTACT_REASON, ERASURE_REASON, with_reason
 from services.profile.service.risk import present_assessment
 from services.profile.service.transactions import present_snapshot, present_transaction
 
@@ -67,6 +70,7 @@ ERASED_FIELDS = [
     "customer.email",
     "customer.contact_name",
     "customer.id_check_override_reason",
+    "customer.birth_md (month and day of birth, for birthday reminders)",
     "contact_point (all)",
     "interaction.topic",
     "interaction.summary",
@@ -99,7 +103,14 @@ def export_customer(
         if c is None:
             raise customer_not_found(customer_id)
         audit_change(
-            s, customer_id, actor, action="personal_data.exported", reason="data copy requested", fields="all", at=now
+            s,
+            customer_id,
+            actor,
+            action="personal_data.exported",
+            reason="data copy requested",
+            fields="all",
+            at=now,
+            vault=privacy.vault,
         )
         s.flush()
         doc = _document(s, c, privacy, now)
@@ -137,14 +148,16 @@ def _document(s: Session, c: Customer, privacy: Privacy, now: datetime) -> Custo
         ],
         consents=[ConsentRecordRead.model_validate(r) for r in _by_customer(s, ConsentRecord, cid, ConsentRecord.id)],
         do_not_contact=[
-            ExportedDoNotContact.model_validate(r)
+            with_reason(ExportedDoNotContact.model_validate(r), v, DO_NOT_CONTACT_REASON, full=True)
             for r in _by_customer(s, DoNotContactRecord, cid, DoNotContactRecord.id)
         ],
         risk_assessments=[
             present_assessment(a, "expired" if a.expires_at <= now else "current" if a.id == newest else "superseded")
             for a in assessments
         ],
-        agreements=[present_agreement(a, now) for a in _by_customer(s, Agreement, cid, Agreement.signed_at)],
+        agreements=[
+            present_agreement(a, now, v, full=True) for a in _by_customer(s, Agreement, cid, Agreement.signed_at)
+        ],
         interactions=[
             present_interaction(i, v, full=True) for i in _by_customer(s, Interaction, cid, Interaction.occurred_at)
         ],
@@ -158,9 +171,12 @@ def _document(s: Session, c: Customer, privacy: Privacy, now: datetime) -> Custo
         migration_imports=[
             ExportedImport.model_validate(i) for i in _by_customer(s, CustomerImport, cid, CustomerImport.imported_at)
         ],
-        access_log=[AuditEntryRead.model_validate(e) for e in _by_customer(s, AuditEntry, cid, AuditEntry.id)],
+        access_log=[
+            with_reason(AuditEntryRead.model_validate(e), v, ACCESS_REASON, full=True)
+            for e in _by_customer(s, AuditEntry, cid, AuditEntry.id)
+        ],
         erasure_requests=[
-            ErasureRequestRead.model_validate(e)
+            with_reason(ErasureRequestRead.model_validate(e), v, ERASURE_REASON, full=True)
             for e in _by_customer(s, ErasureRequest, cid, ErasureRequest.requested_at)
         ],
     )
@@ -194,7 +210,7 @@ def erase_customer(
         )
         s.commit()
     db.scrub_files()  # the old values leave the database files as well as the tables
-    return ErasureRequestRead.model_validate(req)
+    return with_reason(ErasureRequestRead.model_validate(req), privacy.vault, ERASURE_REASON)
 
 
 def erasable(s: Session, customer_id: uuid.UUID, lock: bool = False) -> Customer:
@@ -226,7 +242,7 @@ def erase_in(
     c.name = f"ERASED-{c.customer_no}"
     c.id_number_enc, c.id_number_hash = v.encrypt("", ID_FIELD), _unguessable()
     c.phone_enc, c.phone_hash = v.encrypt("", PHONE_FIELD), _unguessable()
-    c.email_enc = c.contact_name = c.id_check_override_reason = c.id_country = None
+    c.email_enc = c.contact_name = c.id_check_override_reason = c.id_country = c.birth_md = None
     c.status, c.closed_at = "closed", c.closed_at or now
     c.erased_at = c.updated_at = now
     c.version += 1
@@ -245,12 +261,13 @@ def erase_in(
         )
     )
     _scrub_events(s, str(customer_id))
+    redact_approvals(s, approval, [str(customer_id)])  # reasons typed in reveal and erasure requests
     req = ErasureRequest(
         customer_id=customer_id,
         requested_by_sub=actor.sub,
         requested_by_role=actor.role,
         requested_via=requested_via,
-        reason=reason,
+        reason=v.seal(reason, ERASURE_REASON) or "",
         erased_fields=ERASED_FIELDS,
         retained=RETAINED,
         requested_at=now,
@@ -258,7 +275,14 @@ def erase_in(
     )
     s.add(req)
     audit_change(
-        s, customer_id, actor, action="personal_data.erased", reason=reason, fields="see erasure request", at=now
+        s,
+        customer_id,
+        actor,
+        action="personal_data.erased",
+        reason=reason,
+        fields="see erasure request",
+        at=now,
+        vault=v,
     )
     s.flush()
     data = {"customer_no": c.customer_no, "erased_at": now.isoformat().replace("+00:00", "Z")}
@@ -279,9 +303,11 @@ def _scrub_events(s: Session, subject_id: str) -> None:
             s.execute(update(outbox).where(outbox.c.position == position).values(data=cleaned))
 
 
-def list_erasure_requests(db: Database, *, customer_id: uuid.UUID) -> list[ErasureRequestRead]:
+def list_erasure_requests(
+    db: Database, *, customer_id: uuid.UUID, vault: PersonalDataVault
+) -> list[ErasureRequestRead]:
     with db.read() as s:
         if s.get(Customer, customer_id) is None:
             raise customer_not_found(customer_id)
         rows = _by_customer(s, ErasureRequest, customer_id, ErasureRequest.requested_at)
-        return [ErasureRequestRead.model_validate(r) for r in rows]
+        return [with_reason(ErasureRequestRead.model_validate(r), vault, ERASURE_REASON) for r in rows]

@@ -1,5 +1,6 @@
 """`python -m services.profile.tools.jobs list | run <job> [--force]`: profile's scheduled job
-(retention_sweep, approvals_expiry) from a shell or a Kubernetes CronJob (services.common.jobs_cli)."""
+(retention_sweep, month_partitions, care_reminders, approvals_expiry)
+from a shell or a Kubernetes CronJob (services.common.jobs_cli)."""
 
 import sys
 

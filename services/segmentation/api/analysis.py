@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter
 
 from services.common.access import StaffOrSystemSegmentsRead
+from services.common.branch_scope import Reach
 from services.common.deps import Cursor, Limit
 from services.common.errors import problem_responses
 from services.common.personal_data import PurposeQuery
@@ -58,8 +59,8 @@ def class_catalogue(_p: StaffOrSystemSegmentsRead, ctx: Ctx) -> ClassCatalogue:
     summary="Customers and total AUM per class",
     responses=problem_responses(401, 403, 422),
 )
-def class_summary(_p: StaffOrSystemSegmentsRead, ctx: Ctx) -> ClassSummary:
-    rows = catalogue.class_summary(ctx.db)
+def class_summary(_p: StaffOrSystemSegmentsRead, ctx: Ctx, reach: Reach) -> ClassSummary:
+    rows = catalogue.class_summary(ctx.db, reach)
     return ClassSummary(
         items=[ClassCount(**{"scheme": s, "class": c, "customers": n, "total_aum": a}) for s, c, n, a in rows]
     )
@@ -71,8 +72,8 @@ def class_summary(_p: StaffOrSystemSegmentsRead, ctx: Ctx) -> ClassSummary:
     summary="Region x asset size: customers and AUM",
     responses=problem_responses(401, 403, 422),
 )
-def cross_tab(_p: StaffOrSystemSegmentsRead, ctx: Ctx) -> CrossTab:
-    rows = catalogue.cross_tab(ctx.db)
+def cross_tab(_p: StaffOrSystemSegmentsRead, ctx: Ctx, reach: Reach) -> CrossTab:
+    rows = catalogue.cross_tab(ctx.db, reach)
     return CrossTab(items=[CrossTabCell(region=r, asset_size=a, customers=n, total_aum=t) for r, a, n, t in rows])
 
 
@@ -96,8 +97,8 @@ def migrations(
     summary="Dormant customers per branch",
     responses=problem_responses(401, 403, 422),
 )
-def dormant_by_branch(_p: StaffOrSystemSegmentsRead, ctx: Ctx) -> DormantByBranch:
-    rows = catalogue.dormant_by_branch(ctx.db)
+def dormant_by_branch(_p: StaffOrSystemSegmentsRead, ctx: Ctx, reach: Reach) -> DormantByBranch:
+    rows = catalogue.dormant_by_branch(ctx.db, reach)
     return DormantByBranch(items=[BranchDormant(branch_code=b, customers=n, total_aum=a) for b, n, a in rows])
 
 
@@ -113,8 +114,9 @@ def class_members(
     principal: StaffOrSystemSegmentsRead,
     ctx: Ctx,
     purpose: PurposeQuery,
+    reach: Reach,
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> MemberPage:
-    page = segments.list_class_members(ctx.db, scheme=scheme, class_=class_, limit=limit, cursor=cursor)
+    page = segments.list_class_members(ctx.db, scheme=scheme, class_=class_, limit=limit, cursor=cursor, reach=reach)
     return logged_member_page(ctx, page, what=f"class:{scheme}:{class_}:members", purpose=purpose, actor=principal)

@@ -1,10 +1,10 @@
 """The product catalogue: create, list, read, update, retire."""
 
 import uuid
+from collections.abc import Mapping
 
 from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
-from sqlalchemy import RowMapping
 
 from services.common.access import CustomerOrStaff, Supervisor
 from services.common.approvals_api import Book, approvals_router, present
@@ -144,7 +144,7 @@ def retire_product(
         now=now,
         book=book if book.controls(products_service.RETIRE) else None,
     )
-    if isinstance(row, RowMapping):
+    if isinstance(row, Mapping):  # a pending request (a product is a Row)
         return JSONResponse(present(ApprovalRead, row, now).model_dump(mode="json"), status_code=202)
     response.headers["ETag"] = etag_for(row.version)
     return ProductRead.model_validate(row)

@@ -5,6 +5,7 @@ import uuid
 from fastapi import APIRouter, Response
 
 from services.common.access import Staff, StaffOrSystemSegmentsRead
+from services.common.branch_scope import Reach
 from services.common.deps import Cursor, IdemKey, IfMatch, Limit, replay
 from services.common.errors import problem_responses
 from services.common.etag import etag_for, expected_version
@@ -37,8 +38,8 @@ router = APIRouter(prefix="/v1/segments", tags=["segments"])
     summary="Count and sample of a rule, nothing saved",
     responses=problem_responses(401, 403, 422),
 )
-def preview_segment(body: RulePreview, _p: Staff, ctx: Ctx) -> PreviewRead:
-    count, sample = segments.preview_segment(ctx, rule=body.rule)
+def preview_segment(body: RulePreview, _p: Staff, ctx: Ctx, reach: Reach) -> PreviewRead:
+    count, sample = segments.preview_segment(ctx, rule=body.rule, reach=reach)
     return PreviewRead(count=count, sample=sample)
 
 
@@ -135,10 +136,11 @@ def segment_members(
     principal: StaffOrSystemSegmentsRead,
     ctx: Ctx,
     purpose: PurposeQuery,
+    reach: Reach,
     limit: Limit = 50,
     cursor: Cursor = None,
 ):
-    page = segments.list_segment_members(ctx.db, segment_id=str(segment_id), limit=limit, cursor=cursor)
+    page = segments.list_segment_members(ctx.db, segment_id=str(segment_id), limit=limit, cursor=cursor, reach=reach)
     return logged_member_page(ctx, page, what=f"segment:{segment_id}:members", purpose=purpose, actor=principal)
 
 
@@ -153,9 +155,12 @@ def segment_targets(
     principal: Staff,
     ctx: Ctx,
     purpose: PurposeQuery,
+    reach: Reach,
     channel: Channel | None = None,
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> MemberPage:
-    page = segments.list_targets(ctx.db, segment_id=str(segment_id), channel=channel, limit=limit, cursor=cursor)
+    page = segments.list_targets(
+        ctx.db, segment_id=str(segment_id), channel=channel, limit=limit, cursor=cursor, reach=reach
+    )
     return logged_member_page(ctx, page, what=f"segment:{segment_id}:targets", purpose=purpose, actor=principal)

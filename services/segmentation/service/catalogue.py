@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import Row, and_, func, literal, select, union_all
 from sqlalchemy.orm import aliased
 
+from services.common.branch_scope import in_reach
 from services.common.db import Database, UTCDateTime
 from services.common.errors import InvalidInput
 from services.common.money import fen_to_str
@@ -148,8 +149,9 @@ def recommend(
 # --- analysis -----------------------------------------------------------------------------------
 
 
-def class_summary(db: Database) -> list[tuple[str, str, int, str]]:
-    """(scheme, class, customers, total AUM) for every class of every scheme, zeros included."""
+def class_summary(db: Database, reach: set[str] | None = None) -> list[tuple[str, str, int, str]]:
+    """(scheme, class, customers, total AUM) for every class of every scheme, zeros included, over the
+    customers of the branches in `reach` (None: every branch)."""
     parts = [
         select(
             literal(s).label("scheme"),
@@ -157,7 +159,7 @@ def class_summary(db: Database) -> list[tuple[str, str, int, str]]:
             func.count().label("n"),
             func.coalesce(func.sum(cf.c.aum_fen), 0).label("aum"),
         )
-        .where(cf.c[f"class_{s}"].is_not(None))
+        .where(cf.c[f"class_{s}"].is_not(None), in_reach(cf.c.branch_code, reach))
         .group_by(cf.c[f"class_{s}"])
         for s in SCHEMES
     ]
@@ -170,11 +172,11 @@ def class_summary(db: Database) -> list[tuple[str, str, int, str]]:
     ]
 
 
-def cross_tab(db: Database) -> list[tuple[str, str, int, str]]:
-    """(region, asset size, customers, total AUM), every cell."""
+def cross_tab(db: Database, reach: set[str] | None = None) -> list[tuple[str, str, int, str]]:
+    """(region, asset size, customers, total AUM), every cell, over the branches in `reach`."""
     stmt = (
         select(cf.c.class_region, cf.c.class_asset_size, func.count(), func.coalesce(func.sum(cf.c.aum_fen), 0))
-        .where(cf.c.class_region.is_not(None))
+        .where(cf.c.class_region.is_not(None), in_reach(cf.c.branch_code, reach))
         .group_by(cf.c.class_region, cf.c.class_asset_size)
     )
     with db.read() as s:
@@ -225,10 +227,11 @@ def migration_matrix(db: Database, *, scheme: str, from_date: date, to_date: dat
         return [(r[0], r[1], r[2]) for r in s.execute(stmt)]
 
 
-def dormant_by_branch(db: Database) -> list[tuple[str | None, int, str]]:
+def dormant_by_branch(db: Database, reach: set[str] | None = None) -> list[tuple[str | None, int, str]]:
+    """(branch, dormant customers, their AUM) per branch in `reach` (None: every branch)."""
     stmt = (
         select(cf.c.branch_code, func.count(), func.coalesce(func.sum(cf.c.aum_fen), 0))
-        .where(and_(cf.c.class_behaviour == "dormant"))
+        .where(and_(cf.c.class_behaviour == "dormant"), in_reach(cf.c.branch_code, reach))
         .group_by(cf.c.branch_code)
         .order_by(func.count().desc(), cf.c.branch_code)
     )

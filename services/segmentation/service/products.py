@@ -7,10 +7,10 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, RowMapping, exc, insert, select, update
+from sqlalchemy import Row, exc, insert, select, update
 from sqlalchemy.orm import Session
 
-from services.common.approvals import ApprovalBook, maker_of
+from services.common.approvals import Approval, ApprovalBook, maker_of
 from services.common.audit_chain import append as append_audit
 from services.common.auth import Principal
 from services.common.db import Database, is_unique_violation, rows_affected
@@ -173,7 +173,7 @@ def retire_product(
     actor: Principal,
     now: datetime,
     book: ApprovalBook | None = None,
-) -> Row | RowMapping:
+) -> Row | Approval:
     """Takes a product out of recommendations for good; it stays readable. 409 product_retired when
     it is retired already, 412 when `expected_version` is stale. With `book` (dual control), the
     retirement is stored as a pending approval request (returned), done when another supervisor
@@ -198,7 +198,7 @@ def _retire(s: Session, product_id: str, expected_version: int | None, actor: Pr
     return int(current.version) + 1
 
 
-def retire_approved(s: Session, row: RowMapping, _checker: Principal, now: datetime) -> dict[str, Any]:
+def retire_approved(s: Session, row: Approval, _checker: Principal, now: datetime) -> dict[str, Any]:
     """Retires the product in the maker's name (412 when it changed since the request, 409 when it was
     retired meanwhile: the request stays pending, and a checker rejects it)."""
     p = row["payload"]

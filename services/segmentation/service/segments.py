@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import Row, exc, func, insert, literal, select, update
 
+from services.common.branch_scope import in_reach
 from services.common.db import Database, is_unique_violation, rows_affected
 from services.common.errors import Conflict, InvalidInput, PreconditionFailed
 from services.common.etag import check_version
@@ -24,10 +25,11 @@ from services.segmentation.service.rules import compile_rule
 from services.segmentation.service.segment_refresh import refresh_rule_segment
 
 
-def preview_segment(ctx: Context, *, rule: Any) -> tuple[int, list[str]]:
-    """How many customers a rule selects now, and a sample of their ids (nothing is saved)."""
+def preview_segment(ctx: Context, *, rule: Any, reach: set[str] | None = None) -> tuple[int, list[str]]:
+    """How many customers a rule selects now, and a sample of their ids (nothing is saved), among the
+    customers of the branches in `reach` (None: every branch)."""
     expr = compile_rule(rule, now=ctx.clock())
-    where = (cf.c.type.is_not(None), expr)
+    where = (cf.c.type.is_not(None), expr, in_reach(cf.c.branch_code, reach))
     with ctx.db.read() as s:
         count = s.execute(select(func.count()).select_from(cf).where(*where)).scalar_one()
         sample = s.execute(select(cf.c.customer_id).where(*where).order_by(cf.c.customer_id).limit(SAMPLE_SIZE))
@@ -202,12 +204,17 @@ def _in_segment(segment_id: str):
     return cf.c.customer_id.in_(select(sm.customer_id).where(sm.segment_id == segment_id))
 
 
-def list_segment_members(db: Database, *, segment_id: str, limit: int, cursor: str | None):
+def list_segment_members(
+    db: Database, *, segment_id: str, limit: int, cursor: str | None, reach: set[str] | None = None
+):
+    """The segment's members of the branches in `reach` (None: every branch)."""
     require_segment(db, segment_id=segment_id)
-    return _members_page(db, [_in_segment(segment_id)], limit, cursor)
+    return _members_page(db, [_in_segment(segment_id), in_reach(cf.c.branch_code, reach)], limit, cursor)
 
 
-def list_class_members(db: Database, *, scheme: str, class_: str, limit: int, cursor: str | None):
+def list_class_members(
+    db: Database, *, scheme: str, class_: str, limit: int, cursor: str | None, reach: set[str] | None = None
+):
     if class_ not in CLASSES[scheme]:
         raise InvalidInput(
             [
@@ -218,14 +225,27 @@ def list_class_members(db: Database, *, scheme: str, class_: str, limit: int, cu
                 }
             ]
         )
-    return _members_page(db, [cf.c[f"class_{scheme}"] == class_], limit, cursor)
+    return _members_page(db, [cf.c[f"class_{scheme}"] == class_, in_reach(cf.c.branch_code, reach)], limit, cursor)
 
 
-def list_targets(db: Database, *, segment_id: str, channel: str | None, limit: int, cursor: str | None):
+def list_targets(
+    db: Database,
+    *,
+    segment_id: str,
+    channel: str | None,
+    limit: int,
+    cursor: str | None,
+    reach: set[str] | None = None,
+):
     """Members who may be contacted for marketing now (consent from the profile feed), optionally on
-    one channel."""
+    one channel, of the branches in `reach` (None: every branch)."""
     require_segment(db, segment_id=segment_id)
-    where = [_in_segment(segment_id), cf.c.is_marketing_contactable.is_(True), cf.c.status == "active"]
+    where = [
+        _in_segment(segment_id),
+        cf.c.is_marketing_contactable.is_(True),
+        cf.c.status == "active",
+        in_reach(cf.c.branch_code, reach),
+    ]
     if channel is not None:
         where.append((literal(",") + cf.c.contactable_channels + literal(",")).contains(f",{channel},"))
     return _members_page(db, where, limit, cursor)
