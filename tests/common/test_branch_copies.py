@@ -109,7 +109,7 @@ def test_each_service_copies_the_tree_from_profiles_feed(tmp_path, service, buil
 
 def test_a_cached_tree_is_reloaded_after_a_write_in_this_process_or_for_a_code_it_lacks(tmp_path):
     url = dbkit.sqlite_url(tmp_path / "feedback.db")
-    dbkit.migrate(ROOT / "services" / "feedback" / "alembic.ini", url)
+    command.upgrade(dbkit.alembic_config(ROOT / "services" / "feedback" / "alembic.ini", url), "head")  # no tree
     db = Database(url)
     try:
         consumer, table = _feedback(db)

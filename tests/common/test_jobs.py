@@ -170,6 +170,7 @@ def test_cli_lists_and_runs_a_services_jobs(tmp_path):
         "ledger_check",
         "care_reminders",
         "approvals_expiry",
+        "month_partitions",
     ]
     assert cli("run", "ledger_check").stdout.strip() == "ledger_check: window already taken"
     forced = cli("run", "ledger_check", "--force")

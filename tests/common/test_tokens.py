@@ -145,7 +145,8 @@ def test_a_consumer_key_grants_no_more_than_the_services_need_of_each_other():
     greedy = mint_token(
         svc, sub="loyalty-consumer", role="system", scope=SCOPES, algorithm="RS256", kid="loyalty-consumer"
     )
-    assert verifier.verify(greedy).scopes == {"events:read", "segments:read"}
+    # the feeds it follows, the segments it targets, and the delivery address its delivery worker reads
+    assert verifier.verify(greedy).scopes == {"events:read", "segments:read", "contacts:deliver"}
 
 
 @pytest.fixture(scope="module")

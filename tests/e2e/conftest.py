@@ -16,7 +16,7 @@ import pytest
 
 from services.common.config import DEV_JWT_SECRET
 from tests.dbkit import fresh_pg_database, require_postgres, worker_id
-from tests.organisation import seed_organisation
+from tests.organisation import COPIES, seed_organisation
 
 ROOT = Path(__file__).parents[2]
 BIN = Path(sys.executable).parent  # .venv/bin under `make test`
@@ -144,8 +144,8 @@ def migrate_service(service: str, database_url: str) -> None:
         capture_output=True,
         timeout=120,
     )
-    if service == "profile":
-        seed_organisation(database_url)
+    if service == "profile" or service in COPIES:  # the tests' tree, and each other service's copy of it
+        seed_organisation(database_url, service)
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

@@ -249,7 +249,7 @@ def test_customer_reads_own_outreach_and_reports_receipts(client, auth, tree, lo
     staff = client.get("/v1/loyalty/outreach", params={"customer_id": cid}, headers=auth("staff"))
     assert [o["id"] for o in staff.json()["items"]] == [row["id"]]
     far = client.get("/v1/loyalty/outreach", params={"customer_id": cid}, headers=auth("staff", branch="BR0002"))
-    assert far.json()["items"] == []
+    assert far.status_code == 404 and far.json()["code"] == "customer_not_found"  # out of that branch's reach
 
     url = f"/v1/loyalty/outreach/{row['id']}/receipts"
     assert client.post(url, json={"state": "delivered"}, headers=auth("customer")).status_code == 404

@@ -41,7 +41,9 @@ def _register(client, auth, event_id, cid, role="staff"):
 def test_schedule_event_and_read_it(client, auth):
     event = _event(client, auth, target_segments=["asset_size:major"])
     assert event["seats_taken"] == 0 and event["status"] == "scheduled"
-    read = client.get(f"/v1/loyalty/customer-events/{event['id']}", headers=auth("customer"))
+    cid = str(uuid.uuid4())
+    place_customer("loyalty", client.app.state.db, cid)  # a customer of the event's branch
+    read = client.get(f"/v1/loyalty/customer-events/{event['id']}", headers=auth("customer", sub=cid))
     assert read.status_code == 200 and read.json() == event
     assert client.get(f"/v1/loyalty/customer-events/{uuid.uuid4()}", headers=auth("staff")).status_code == 404
 
@@ -210,8 +212,10 @@ def test_list_events_for_a_branch_by_start(client, auth):
     )
     first = _event(client, auth)
     _event(client, auth, branch_code="SH0001")
+    cid = str(uuid.uuid4())
+    place_customer("loyalty", client.app.state.db, cid)  # a customer of BJ0001
     page = client.get(
-        "/v1/loyalty/customer-events", params={"branch_code": "BJ0001", "limit": 1}, headers=auth("customer")
+        "/v1/loyalty/customer-events", params={"branch_code": "BJ0001", "limit": 1}, headers=auth("customer", sub=cid)
     ).json()
     assert [e["id"] for e in page["items"]] == [first["id"]]
     rest = client.get(

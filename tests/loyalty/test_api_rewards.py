@@ -7,6 +7,7 @@ import pytest
 
 from tests.loyalty import factories as f
 from tests.loyalty.conftest import SQLITE_ONLY
+from tests.organisation import place_customer
 
 
 def test_create_reward_as_supervisor_and_read_it(client, auth):
@@ -167,7 +168,12 @@ def test_redeem_unknown_reward_or_account_is_404_and_frozen_is_409(client, auth,
     reward = f.reward(client, auth)
     resp = f.redeem(client, auth("staff"), cid, str(uuid.uuid4()))
     assert resp.status_code == 404 and resp.json()["code"] == "reward_not_found"
-    resp = f.redeem(client, auth("staff"), str(uuid.uuid4()), reward["id"])
+    stranger = str(uuid.uuid4())
+    resp = f.redeem(client, auth("staff"), stranger, reward["id"])
+    # a customer loyalty has not heard of from profile is in no branch, so out of every staff member's reach
+    assert resp.status_code == 404 and resp.json()["code"] == "customer_not_found"
+    place_customer("loyalty", client.app.state.db, stranger)
+    resp = f.redeem(client, auth("staff"), stranger, reward["id"])
     assert resp.status_code == 404 and resp.json()["code"] == "account_not_found"
     f.consumer(loyalty_app).apply([f.event("customer.closed", cid, {"customer_no": "1", "reason": None})])
     resp = f.redeem(client, auth("staff"), cid, reward["id"])

@@ -14,12 +14,15 @@ from services.loyalty.service.accounts import check_balances, ensure_account
 from services.loyalty.service.ledger import Posting, commit, credit
 from tests.loyalty import factories as f
 from tests.loyalty.conftest import loyalty_settings
+from tests.organisation import place_customer
 
 SUPERVISOR = Principal(sub="sup", role="supervisor")
 
 
 def _accounts(app, n: int, points: int) -> list[str]:
     ids = [uuid.uuid4() for _ in range(n)]
+    for cid in ids:  # in the staff token's branch, as profile's feed would tell loyalty
+        place_customer("loyalty", app.state.db, str(cid))
     with app.state.db.write() as s:
         for cid in ids:
             account = ensure_account(s, cid, via="staff", policy=app.state.policy)

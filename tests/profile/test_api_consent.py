@@ -194,6 +194,7 @@ def test_consent_changed_events_carry_usable_channels(client, auth, customer):
             "status": None,
             "do_not_contact": False,
             "contactable_channels": [],
+            "reachable_channels": ["sms", "phone_call"],  # service messages need a contact point only
         },
         {
             "channel": "sms",
@@ -201,6 +202,7 @@ def test_consent_changed_events_carry_usable_channels(client, auth, customer):
             "status": "granted",
             "do_not_contact": False,
             "contactable_channels": ["sms"],
+            "reachable_channels": ["sms", "phone_call"],
         },
         {
             "channel": None,
@@ -208,6 +210,7 @@ def test_consent_changed_events_carry_usable_channels(client, auth, customer):
             "status": None,
             "do_not_contact": True,
             "contactable_channels": [],
+            "reachable_channels": ["sms", "phone_call"],  # service messages need a contact point only
         },
     ]
     assert "13912345678" not in str(events)

@@ -64,6 +64,11 @@ def full_customer(client, auth):
     assert client.put(f"/v1/customers/{cid}/needs", json=needs, headers=auth("staff")).status_code == 201
     holding = {"product_code": "DEP3Y", "category": "deposit", "opened_on": "2025-06-01"}
     assert client.put(f"/v1/customers/{cid}/holdings/CT-1", json=holding, headers=auth("system")).status_code == 201
+    manager = {"manager_id": "rm-001", "manager_branch_code": "BR0001"}
+    assert client.put(f"/v1/customers/{cid}/manager", json=manager, headers=auth("supervisor")).status_code in (
+        200,
+        201,
+    )
     client.get(f"/v1/customers/{cid}/personal-data", params={"reason": "verification"}, headers=auth("supervisor"))
     return c, body
 
@@ -87,12 +92,14 @@ def test_export_holds_everything_about_the_customer(client, auth, full_customer)
         "transactions": 2,
         "asset_snapshots": 1,
         "holdings": 1,
+        "care_reminders": 0,
         "migration_imports": 0,
         "access_log": 2,  # the supervisor's read, and this export (logged before it was assembled)
         "erasure_requests": 0,
     }
     assert [e["action"] for e in doc["access_log"]] == ["personal_data.read", "personal_data.exported"]
     assert doc["needs"]["purpose"] == "retirement"
+    assert doc["relationship_manager"]["manager_id"] == "rm-001"
 
 
 def test_export_covers_every_table_that_names_the_customer():
@@ -109,6 +116,8 @@ def test_export_covers_every_table_that_names_the_customer():
         "asset_snapshot",
         "customer_needs",
         "holding",
+        "relationship_manager",
+        "care_reminder",
         "customer_import",
         "audit_entry",
         "erasure_request",

@@ -1,7 +1,7 @@
 """Personal-data rights: the export document and erasure requests."""
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from typing import Literal
 
 from services.common.schema import RequestModel, ResponseModel
@@ -10,6 +10,7 @@ from services.profile.schemas.consent import ConsentRecordRead, ContactKind
 from services.profile.schemas.customers import AuditEntryRead, CustomerType, IdType, RegionType, Status
 from services.profile.schemas.fields import Reason
 from services.profile.schemas.interactions import InteractionRead
+from services.profile.schemas.managers import ManagerRead
 from services.profile.schemas.needs import HoldingRead, NeedsRead
 from services.profile.schemas.risk import RiskAssessmentRead
 from services.profile.schemas.transactions import AssetSnapshotRead, TransactionRead
@@ -65,6 +66,15 @@ class ExportedImport(ResponseModel):
     imported_at: datetime
 
 
+class ExportedCareReminder(ResponseModel):
+    """A care occasion already put on the feed (a birthday, an assessment's expiry, a maturity...)."""
+
+    occasion_key: str
+    kind: str
+    due_on: date
+    recorded_at: datetime
+
+
 class ErasureRequestCreate(RequestModel):
     reason: Reason
     requested_via: RequestedVia
@@ -107,6 +117,8 @@ class CustomerExport(ResponseModel):
     asset_snapshots: list[AssetSnapshotRead]
     needs: NeedsRead | None
     holdings: list[HoldingRead]
+    relationship_manager: ManagerRead | None
+    care_reminders: list[ExportedCareReminder]
     migration_imports: list[ExportedImport]
     access_log: list[AuditEntryRead]
     erasure_requests: list[ErasureRequestRead]

@@ -19,6 +19,7 @@ from services.profile.models import (
     Agreement,
     AssetSnapshot,
     AuditEntry,
+    CareReminder,
     ConsentRecord,
     ContactPoint,
     Customer,
@@ -28,6 +29,7 @@ from services.profile.models import (
     ErasureRequest,
     Holding,
     Interaction,
+    RelationshipManager,
     RiskAssessment,
     TransactionRecord,
     approval,
@@ -36,10 +38,12 @@ from services.profile.models import (
 )
 from services.profile.schemas.consent import ConsentRecordRead
 from services.profile.schemas.customers import AuditEntryRead
+from services.profile.schemas.managers import ManagerRead
 from services.profile.schemas.needs import HoldingRead, NeedsRead
 from services.profile.schemas.rights import (
     CustomerExport,
     ErasureRequestRead,
+    ExportedCareReminder,
     ExportedContact,
     ExportedCustomer,
     ExportedDoNotContact,
@@ -76,6 +80,8 @@ ERASED_FIELDS = [
     "interaction.summary",
     "customer_needs (deleted)",
     "holding (deleted: core banking keeps the contracts)",
+    "relationship_manager (deleted: the customer is closed)",
+    "care_reminder (deleted: a birthday's date is personal)",
     "idempotency_record (stored answers about the customer)",
     "outbox_event.data (names in customer.updated)",
     "customer_import.fingerprint (a keyed hash of the migrated item)",
@@ -168,6 +174,11 @@ def _document(s: Session, c: Customer, privacy: Privacy, now: datetime) -> Custo
         asset_snapshots=[present_snapshot(a) for a in _by_customer(s, AssetSnapshot, cid, AssetSnapshot.as_of_date)],
         needs=NeedsRead.model_validate(n) if (n := s.get(CustomerNeeds, cid)) else None,
         holdings=[HoldingRead.model_validate(h) for h in _by_customer(s, Holding, cid, Holding.opened_on)],
+        relationship_manager=ManagerRead.model_validate(m) if (m := s.get(RelationshipManager, cid)) else None,
+        care_reminders=[
+            ExportedCareReminder.model_validate(r)
+            for r in _by_customer(s, CareReminder, cid, CareReminder.due_on, CareReminder.occasion_key)
+        ],
         migration_imports=[
             ExportedImport.model_validate(i) for i in _by_customer(s, CustomerImport, cid, CustomerImport.imported_at)
         ],
@@ -249,6 +260,8 @@ def erase_in(
     s.execute(delete(ContactPoint).where(ContactPoint.customer_id == customer_id))
     s.execute(delete(CustomerNeeds).where(CustomerNeeds.customer_id == customer_id))  # type: ignore[arg-type]
     s.execute(delete(Holding).where(Holding.customer_id == customer_id))  # type: ignore[arg-type]
+    s.execute(delete(RelationshipManager).where(col(RelationshipManager.customer_id) == customer_id))
+    s.execute(delete(CareReminder).where(col(CareReminder.customer_id) == customer_id))
     # A replay of the migrated item must not match (nor register the person again): external_id_conflict.
     s.execute(
         update(CustomerImport).where(col(CustomerImport.customer_id) == customer_id).values(fingerprint=_unguessable())
