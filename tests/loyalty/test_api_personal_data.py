@@ -4,6 +4,7 @@ redemptions, vouchers, event registrations), each export on the access log, and 
 import uuid
 from datetime import UTC, datetime, timedelta
 
+from tests.loyalty import care_kit as k
 from tests.loyalty import factories as f
 from tests.loyalty.conftest import SQLITE_ONLY
 from tests.personal_data import assert_refusals
@@ -34,8 +35,10 @@ def _held(client, auth) -> str:
     return cid
 
 
-def test_export_own_data_every_kind_and_access_logged(client, auth):
+def test_export_own_data_every_kind_and_access_logged(client, auth, loyalty_app):
     cid = _held(client, auth)
+    f.consumer(loyalty_app, "feedback").apply([k.invited(cid, 1)])  # a survey invitation in the inbox
+    f.consumer(loyalty_app).apply([k.reminder(cid, "birthday", "2026-03-15")])  # a care task about the person
     resp = client.get(_path(cid), headers=auth("customer", sub=cid))
     assert resp.status_code == 200, resp.text
     assert resp.headers["cache-control"] == "no-store"
@@ -49,6 +52,9 @@ def test_export_own_data_every_kind_and_access_logged(client, auth):
     assert len(data["redemptions"]) == 1 and data["redemptions"][0]["voucher_code"]
     assert [v["voucher_code"] for v in data["vouchers"]] == [data["redemptions"][0]["voucher_code"]]
     assert [(r["status"], r["event"]["title"]) for r in data["event_registrations"]] == [("registered", "理财讲座")]
+    assert [n["kind"] for n in data["notifications"]] == ["survey_invitation", "birthday"]
+    assert [(t["kind"], t["customer_id"]) for t in data["care_tasks"]] == [("birthday", cid)]
+    assert data["outreach"] == []  # campaign contacts: tests/loyalty/test_api_campaigns.py
     assert [(a["action"], a["actor_sub"], a["actor_role"]) for a in data["access_log"]] == [
         ("personal_data.exported", cid, "customer")
     ]

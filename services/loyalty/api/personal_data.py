@@ -6,7 +6,10 @@ from typing import Any
 
 from services.common.auth import Principal
 from services.common.personal_data import personal_data_router
+from services.loyalty.api.care import present_task
 from services.loyalty.api.deps import present_account, present_entry, present_registration
+from services.loyalty.api.inbox import present_notification
+from services.loyalty.schemas.campaigns import OutreachRead
 from services.loyalty.schemas.personal_data import LoyaltyPersonalData, VoucherRead
 from services.loyalty.schemas.rewards import RedemptionRead
 from services.loyalty.service import personal_data as svc
@@ -30,6 +33,9 @@ def _export(state: Any, customer_id: uuid.UUID, actor: Principal, now: datetime)
             if r.voucher_code
         ],
         event_registrations=[present_registration(r, e) for r, e in held.registrations],
+        notifications=[present_notification(n) for n in held.notifications],
+        care_tasks=[present_task(t) for t in held.care_tasks],
+        outreach=[OutreachRead.model_validate(o) for o in held.outreach],
         access_log=held.access,
     )
 

@@ -3,9 +3,13 @@
 import uuid
 from datetime import datetime
 
+from pydantic import Field
+
 from services.common.personal_data import AccessRecord
 from services.common.schema import ResponseModel
 from services.loyalty.schemas.accounts import AccountRead, EntryRead
+from services.loyalty.schemas.campaigns import OutreachRead
+from services.loyalty.schemas.care import CareTaskRead, NotificationRead
 from services.loyalty.schemas.events import CustomerRegistration
 from services.loyalty.schemas.rewards import RedemptionRead
 
@@ -26,4 +30,7 @@ class LoyaltyPersonalData(ResponseModel):
     redemptions: list[RedemptionRead]
     vouchers: list[VoucherRead]
     event_registrations: list[CustomerRegistration]
+    notifications: list[NotificationRead] = Field(description="the customer's inbox")
+    care_tasks: list[CareTaskRead] = Field(description="care occasions the relationship manager is to act on")
+    outreach: list[OutreachRead] = Field(description="every campaign contact: channel, purpose, state and times")
     access_log: list[AccessRecord]
