@@ -1,11 +1,15 @@
 """Branch scope in loyalty: a customer's branch is copied from profile's customer events; staff and
 supervisors reach only their subtree's customers (404 beyond it, the body-named customer of an
 enrolment or a registration included) and schedule events only there; a customer sees only the
-customer events of its branch's line that are open, and the rewards redeemable now. On both databases."""
+customer events of its branch's line that are open, and the rewards redeemable now; a supervisor's
+ledger check covers only the subtree's accounts. On both databases."""
 
 import uuid
 from datetime import UTC, datetime, timedelta
 
+from sqlalchemy import update
+
+from services.loyalty.models import PointsAccount
 from tests.loyalty import factories as f
 from tests.organisation import place_customer
 
@@ -118,3 +122,30 @@ def test_a_customer_sees_only_the_rewards_redeemable_now(client, auth, clock):
     staff = {r["id"] for r in client.get("/v1/loyalty/rewards", params=params, headers=auth("staff")).json()["items"]}
     assert {active["id"], later["id"], ended["id"]} <= staff
     assert client.get(f"/v1/loyalty/rewards/{later['id']}", headers=auth("staff")).status_code == 200
+
+
+def _tamper(client, customer_id: str) -> None:
+    with client.app.state.db.write() as s:
+        s.execute(update(PointsAccount).where(PointsAccount.customer_id == uuid.UUID(customer_id)).values(balance=999))
+        s.commit()
+
+
+def test_a_supervisors_ledger_check_covers_only_the_subtree(client, auth):
+    ours, theirs = f.funded(client, auth, 100), str(uuid.uuid4())
+    place_customer("loyalty", client.app.state.db, theirs, "OT0001")
+    assert client.post("/v1/loyalty/accounts", json={"customer_id": theirs}, headers=auth("admin")).status_code == 201
+    for customer in (ours, theirs):
+        _tamper(client, customer)
+
+    def check(headers) -> tuple[int, set[str]]:
+        resp = client.post("/v1/loyalty/ledger-checks", headers=headers)
+        assert resp.status_code == 200, resp.text
+        return resp.json()["accounts_checked"], {m["customer_id"] for m in resp.json()["mismatches"]}
+
+    assert check(auth("supervisor")) == (1, {ours})
+    assert check(auth("supervisor", branch="CT0002")) == (1, {theirs})
+    assert check(auth("supervisor", branch=None)) == (0, set())
+    assert "loyalty_ledger_mismatched_accounts 0.0" in client.get("/metrics").text  # a subtree's check sets no gauge
+    for bank_wide in (auth("admin"), auth("system")):
+        assert check(bank_wide) == (2, {ours, theirs})
+    assert "loyalty_ledger_mismatched_accounts 2.0" in client.get("/metrics").text
