@@ -1,7 +1,8 @@
 """Branch scope in loyalty: a customer's branch is copied from profile's customer events; staff and
 supervisors reach only their subtree's customers (404 beyond it, the body-named customer of an
 enrolment or a registration included) and schedule events only there; a customer sees only the
-customer events of its branch's line that are open, and the rewards redeemable now; a supervisor's
+customer events of its branch's line that are open and for everyone or a segment class it is in, and
+the rewards redeemable now; a supervisor's
 ledger check covers only the subtree's accounts. On both databases."""
 
 import uuid
@@ -16,8 +17,9 @@ from tests.organisation import place_customer
 DAY = datetime(2026, 3, 20, 6, 0, tzinfo=UTC)  # after the tests' clock (tests/loyalty/conftest.py)
 
 
-def _event(client, auth, branch_code: str, starts_at: datetime = DAY) -> dict:
+def _event(client, auth, branch_code: str, starts_at: datetime = DAY, **extra) -> dict:
     body = {
+        **extra,
         "title": f"lecture at {branch_code}",
         "category": "lecture",
         "branch_code": branch_code,
@@ -149,3 +151,41 @@ def test_a_supervisors_ledger_check_covers_only_the_subtree(client, auth):
     for bank_wide in (auth("admin"), auth("system")):
         assert check(bank_wide) == (2, {ours, theirs})
     assert "loyalty_ledger_mismatched_accounts 2.0" in client.get("/metrics").text
+
+
+def _in_class(loyalty_app, customer: str, scheme: str, cls: str) -> None:
+    changed = {"scheme": scheme, "from_class": None, "to_class": cls, "changed_at": "2026-03-01T00:00:00Z"}
+    f.consumer(loyalty_app, "segmentation").apply([f.event("segment.changed", customer, changed)])
+
+
+def test_a_customer_sees_only_the_events_for_everyone_or_its_segments(client, auth, loyalty_app):
+    for_all = _event(client, auth, "BJ0001")
+    for_mine = _event(client, auth, "BJ0001", target_segments=["asset_size:mid_high", "region:rural"])
+    for_others = _event(client, auth, "HQ0001", target_segments=["asset_size:major", "behaviour:dormant"])
+    customer = f.enrol(client, auth)  # of BJ0001
+    _in_class(loyalty_app, customer, "asset_size", "mid_high")
+    _in_class(loyalty_app, customer, "behaviour", "active")
+    me = auth("customer", sub=customer)
+
+    def listed(headers, **params) -> list[str]:
+        resp = client.get("/v1/loyalty/customer-events", params=params, headers=headers)
+        assert resp.status_code == 200, resp.text
+        return [e["id"] for e in resp.json()["items"]]
+
+    assert set(listed(me)) == {for_all["id"], for_mine["id"]}
+    first = client.get("/v1/loyalty/customer-events", params={"limit": 1}, headers=me).json()
+    rest = listed(me, limit=5, cursor=first["next_cursor"])
+    assert len(first["items"]) == 1 and {first["items"][0]["id"], *rest} == {for_all["id"], for_mine["id"]}
+    hidden = client.get(f"/v1/loyalty/customer-events/{for_others['id']}", headers=me)
+    assert (hidden.status_code, hidden.json()["code"]) == (404, "event_not_found")
+    assert client.get(f"/v1/loyalty/customer-events/{for_mine['id']}", headers=me).status_code == 200
+    registrations = f"/v1/loyalty/customer-events/{for_others['id']}/registrations"
+    refused = client.post(registrations, json={"customer_id": customer}, headers=me)
+    assert (refused.status_code, refused.json()["code"]) == (404, "event_not_found")  # as on read
+    by_staff = client.post(registrations, json={"customer_id": customer}, headers=auth("staff"))
+    assert (by_staff.status_code, by_staff.json()["code"]) == (409, "event_not_eligible")
+    for everyone in (auth("staff"), auth("admin")):
+        assert {for_all["id"], for_mine["id"], for_others["id"]} <= set(listed(everyone))
+    _in_class(loyalty_app, customer, "asset_size", "major")  # moved up: the other event is its now
+    assert set(listed(me)) == {for_all["id"], for_others["id"]}
+    assert client.post(registrations, json={"customer_id": customer}, headers=me).status_code == 201
