@@ -3,8 +3,10 @@
 feedback, loyalty), and the gateway's overview, with a staff token of a branch outside the
 customer's, and expects 404 customer_not_found; the same call from the customer's own branch is not
 refused for scope, so the 404 is the scope's. A per-customer route that no branch-bound role may
-call is bank-wide by role. A route added later is in the matrix without a line here. Lists are
-filtered, totals with them (tests/*/test_branch_scope.py)."""
+call is bank-wide by role. A route added later is in the matrix without a line here. A route that
+names a customer in its request body (`customer_id` in the body model) needs a body to be called:
+each one is listed below with its body (or with why it is scoped otherwise), and a test fails for
+one that is not. Lists are filtered, totals with them (tests/*/test_branch_scope.py)."""
 
 import re
 import uuid
@@ -58,32 +60,65 @@ def _app(service: str, tmp: Path) -> FastAPI:
     return make(settings(url), db=Database(url))
 
 
+def _branch_role(route: APIRoute) -> str | None:
+    """The branch-bound role the route's rule admits (staff, else supervisor), if any."""
+    from services.common.access import route_rules
+
+    rules = route_rules(route)
+    if len(rules) != 1:
+        return None
+    return next((r for r in ("staff", "supervisor") if r in rules[0].roles), None)
+
+
+def _names_customer_in_body(route: APIRoute) -> bool:
+    body = route.body_field
+    return body is not None and PARAMETER in getattr(body.field_info.annotation, "model_fields", {})
+
+
 def _customer_routes(app: FastAPI) -> list[tuple[str, str, str]]:
     """(method, path template, role) for every route naming a customer, with the branch-bound role its
     rule admits (staff, else supervisor); a route no branch-bound role may call is bank-wide by role."""
-    from services.common.access import route_rules
+    return _routes(app, names_customer)
 
+
+def _routes(app: FastAPI, naming: Callable[[APIRoute], bool]) -> list[tuple[str, str, str]]:
     found = []
     for ctx in iter_route_contexts(app.routes):
         route = ctx.original_route
-        if not isinstance(route, APIRoute):
+        if not isinstance(route, APIRoute) or not naming(route):
             continue
-        path = ctx.path or route.path
-        rules = route_rules(route)
-        if not names_customer(route) or len(rules) != 1:
-            continue
-        role = next((r for r in ("staff", "supervisor") if r in rules[0].roles), None)
+        role = _branch_role(route)
         if role is None:
             continue
-        found.extend((method, path, role) for method in sorted(route.methods - {"HEAD"}))
+        found.extend((method, ctx.path or route.path, role) for method in sorted(route.methods - {"HEAD"}))
     return found
 
 
-_TEMPLATE_ROUTES = [
-    (service, *route)
-    for service, (make, settings) in SCOPED_APPS.items()
-    for route in _customer_routes(make(settings("sqlite://")))
+_TEMPLATE_APPS = {service: make(settings("sqlite://")) for service, (make, settings) in SCOPED_APPS.items()}
+_TEMPLATE_ROUTES = [(service, *route) for service, app in _TEMPLATE_APPS.items() for route in _customer_routes(app)]
+_BODY_ROUTES = [
+    (service, *route) for service, app in _TEMPLATE_APPS.items() for route in _routes(app, _names_customer_in_body)
 ]
+
+# The body that names the customer, for every route naming one in its request body (another id in the
+# path or the body is a placeholder: the customer's reach is checked before anything is looked up).
+BODIES: dict[tuple[str, str, str], Callable[[str], dict]] = {
+    ("feedback", "POST", "/v1/surveys/{survey_id}/responses"): lambda c: {"customer_id": c, "answers": {"nps": 9}},
+    ("loyalty", "POST", "/v1/loyalty/accounts"): lambda c: {"customer_id": c},
+    ("loyalty", "POST", "/v1/loyalty/redemptions"): lambda c: {"customer_id": c, "reward_id": PLACEHOLDER_ID},
+    ("loyalty", "POST", "/v1/loyalty/customer-events/{event_id}/registrations"): lambda c: {"customer_id": c},
+    ("loyalty", "POST", "/v1/loyalty/activity-awards"): lambda c: {
+        "customer_id": c,
+        "activity_code": "login",
+        "instance": "scope-matrix",
+    },
+}
+# Routes naming a customer in their body that are scoped by something else, and by what.
+SCOPED_OTHERWISE = {
+    # Filed where the customer complains, whichever branch the customer belongs to: out of the
+    # subtree is 422 out_of_reach on branch_code (tests/feedback/test_branch_scope.py).
+    ("feedback", "POST", "/v1/complaints"): "the branch it is filed at",
+}
 
 
 @pytest.fixture(scope="module")
@@ -137,6 +172,12 @@ def test_the_matrix_covers_the_per_customer_routes_of_every_service():
     assert len(_TEMPLATE_ROUTES) > 40
 
 
+def test_every_route_naming_a_customer_in_its_body_is_in_the_matrix():
+    named = {(s, m, p) for s, m, p, _ in _BODY_ROUTES}
+    assert named == set(BODIES) | set(SCOPED_OTHERWISE)
+    assert not set(BODIES) & set(SCOPED_OTHERWISE)
+
+
 def test_every_app_that_names_customers_scopes_them_by_branch(apps):
     for service, (_client, app) in apps.items():
         assert app.state.branch_scope is not None, service
@@ -155,6 +196,25 @@ def test_out_of_branch_staff_get_404_on_every_per_customer_route(apps, auth, ser
     assert outside.status_code == 404, outside.text
     assert outside.json()["code"] == absent
     inside = _call(client, method, template, customer_id, auth(role, branch=IN_BRANCH))
+    assert inside.status_code != 404 or inside.json()["code"] != absent, inside.text
+
+
+_BODY_CALLS = [r for r in _BODY_ROUTES if tuple(r[:3]) in BODIES]
+
+
+@pytest.mark.parametrize(
+    ("service", "method", "template", "role"), _BODY_CALLS, ids=[f"{s} {m} {p}" for s, m, p, _ in _BODY_CALLS]
+)
+def test_out_of_branch_staff_get_404_for_a_customer_named_in_the_body(apps, auth, service, method, template, role):
+    client, app = apps[service]
+    customer_id = _customer_in(service, client, auth)
+    absent = app.state.branch_scope.not_found(customer_id).code
+    path = re.sub(r"\{[^}]+\}", PLACEHOLDER_ID, template)
+    body = BODIES[(service, method, template)](customer_id)
+    outside = client.request(method, path, json=body, headers=auth(role, branch=OUT_OF_BRANCH))
+    assert outside.status_code == 404, outside.text
+    assert outside.json()["code"] == absent
+    inside = client.request(method, path, json=body, headers=auth(role, branch=IN_BRANCH))
     assert inside.status_code != 404 or inside.json()["code"] != absent, inside.text
 
 

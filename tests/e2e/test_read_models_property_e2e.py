@@ -558,7 +558,7 @@ def compare(driver: Driver) -> list[str]:
     """Every disagreement between a read model and its source, one line each."""
     http, staff = driver.http, driver.auth("staff")
     problems = []
-    resp = http["loyalty"].post("/v1/loyalty/ledger-checks", headers=driver.auth("supervisor"))
+    resp = http["loyalty"].post("/v1/loyalty/ledger-checks", headers=driver.auth("admin"))  # bank-wide
     assert resp.status_code == 200, resp.text
     if resp.json()["mismatches"]:
         problems.append(f"loyalty's ledger check: {resp.json()['mismatches']}")

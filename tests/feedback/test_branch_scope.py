@@ -1,6 +1,7 @@
 """Branch scope in feedback: staff and supervisors see and act only on the complaints filed at, and
-the follow-ups of, their branch's subtree (404 for one outside it, lists and report totals filtered);
-a customer sees only the surveys offered to it. On both databases."""
+the follow-ups of, their branch's subtree (404 for one outside it, lists and report totals filtered),
+and record survey responses only for their subtree's customers; a customer sees only the surveys
+offered to it. On both databases."""
 
 import uuid
 
@@ -109,3 +110,21 @@ def test_a_customer_sees_only_the_surveys_offered_to_it(client, auth, clock):
     assert for_all["id"] in seen and for_mine["id"] not in seen
     staff = {s["id"] for s in client.get("/v1/surveys", params={"limit": 200}, headers=auth("staff")).json()["items"]}
     assert {for_theirs["id"], closed["id"], draft["id"]} <= staff
+
+
+def test_staff_record_responses_only_for_their_subtrees_customers(client, auth):
+    inside, outside, unknown = str(uuid.uuid4()), str(uuid.uuid4()), str(uuid.uuid4())
+    place_customer("feedback", client.app.state.db, inside, INSIDE)
+    place_customer("feedback", client.app.state.db, outside, OUTSIDE)
+    survey = f.published_survey(client, auth("admin"))
+    for who in (auth("staff"), auth("supervisor")):
+        refused = f.answer(client, who, survey["id"], expect=404, customer_id=outside, nps=9)
+        assert refused["code"] == "customer_not_found"
+    assert f.answer(client, auth("staff"), survey["id"], expect=404, customer_id=unknown, nps=9)["code"] == (
+        "customer_not_found"
+    )  # not yet on profile's feed: out of every staff member's reach
+    assert f.answer(client, auth("staff"), survey["id"], customer_id=inside, nps=9)["customer_id"] == inside
+    assert f.answer(client, auth("staff", branch="CT0002"), survey["id"], customer_id=outside, nps=9)["nps"] == 9
+    assert f.answer(client, auth("admin"), survey["id"], customer_id=unknown, nps=9)["customer_id"] == unknown
+    answered = client.get("/v1/surveys/responses", params={"customer_id": outside}, headers=auth("admin")).json()
+    assert len(answered["items"]) == 1  # the refused answers left nothing behind

@@ -25,9 +25,8 @@ def _two_responses(client, auth, clock, customer_id: str) -> list[dict]:
 def test_customer_responses_newest_first_for_staff_roles(client, auth, clock, role):
     cid = str(uuid.uuid4())
     first, second = _two_responses(client, auth, clock, cid)
-    f.answer(
-        client, auth("staff"), f.published_survey(client, auth("staff"))["id"], customer_id=str(uuid.uuid4()), nps=5
-    )  # someone else's
+    someone_else = f.known_customer(client)
+    f.answer(client, auth("staff"), f.published_survey(client, auth("staff"))["id"], customer_id=someone_else, nps=5)
     resp = client.get("/v1/surveys/responses", params={"customer_id": cid}, headers=auth(role))
     assert resp.status_code == 200, resp.text
     items = resp.json()["items"]

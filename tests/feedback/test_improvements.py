@@ -184,11 +184,11 @@ def test_effect_takes_nps_of_the_linked_survey(client, auth, clock):
     staff = auth("staff")
     s = f.published_survey(client, staff)
     for score in (2, 3, 10):
-        f.answer(client, staff, s["id"], customer_id=str(uuid.uuid4()), nps=score)
+        f.answer(client, staff, s["id"], customer_id=f.known_customer(client), nps=score)
     clock.advance(days=1)
     a = opened(client, auth("admin"), action(s["id"], branch_code=None))
     for score in (9, 10, 6):
-        f.answer(client, staff, s["id"], customer_id=str(uuid.uuid4()), nps=score)
+        f.answer(client, staff, s["id"], customer_id=f.known_customer(client), nps=score)
     clock.advance(days=1)
     e = client.get(f"{BASE}/{a['id']}/effect", headers=auth("admin")).json()
     (row,) = e["nps"]

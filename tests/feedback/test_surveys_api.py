@@ -145,7 +145,7 @@ def test_customer_answers_for_itself_and_event_is_emitted(client, auth):
 
 def test_staff_enters_a_response_for_a_customer(client, auth):
     s = f.published_survey(client, auth("staff"))
-    cid = str(uuid.uuid4())
+    cid = f.known_customer(client)
     r = f.answer(client, auth("staff", sub="staff-li"), s["id"], customer_id=cid, nps=10)
     assert r["customer_id"] == cid and r["entered_by"] == "staff-li"
     missing = client.post(f"/v1/surveys/{s['id']}/responses", json={"answers": {"nps": 10}}, headers=auth("staff"))

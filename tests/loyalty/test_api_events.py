@@ -38,11 +38,13 @@ def _register(client, auth, event_id, cid, role="staff"):
     )
 
 
-def test_schedule_event_and_read_it(client, auth):
+def test_schedule_event_and_read_it(client, auth, loyalty_app):
     event = _event(client, auth, target_segments=["asset_size:major"])
     assert event["seats_taken"] == 0 and event["status"] == "scheduled"
     cid = str(uuid.uuid4())
     place_customer("loyalty", client.app.state.db, cid)  # a customer of the event's branch
+    changed = {"scheme": "asset_size", "from_class": None, "to_class": "major", "changed_at": "2026-03-01T00:00:00Z"}
+    f.consumer(loyalty_app, "segmentation").apply([f.event("segment.changed", cid, changed)])  # and of its segment
     read = client.get(f"/v1/loyalty/customer-events/{event['id']}", headers=auth("customer", sub=cid))
     assert read.status_code == 200 and read.json() == event
     assert client.get(f"/v1/loyalty/customer-events/{uuid.uuid4()}", headers=auth("staff")).status_code == 404

@@ -1,19 +1,25 @@
 """Branch scope in loyalty: a customer's branch is copied from profile's customer events; staff and
 supervisors reach only their subtree's customers (404 beyond it, the body-named customer of an
 enrolment or a registration included) and schedule events only there; a customer sees only the
-customer events of its branch's line that are open, and the rewards redeemable now. On both databases."""
+customer events of its branch's line that are open and for everyone or a segment class it is in, and
+the rewards redeemable now; a supervisor's
+ledger check covers only the subtree's accounts. On both databases."""
 
 import uuid
 from datetime import UTC, datetime, timedelta
 
+from sqlalchemy import update
+
+from services.loyalty.models import PointsAccount
 from tests.loyalty import factories as f
 from tests.organisation import place_customer
 
 DAY = datetime(2026, 3, 20, 6, 0, tzinfo=UTC)  # after the tests' clock (tests/loyalty/conftest.py)
 
 
-def _event(client, auth, branch_code: str, starts_at: datetime = DAY) -> dict:
+def _event(client, auth, branch_code: str, starts_at: datetime = DAY, **extra) -> dict:
     body = {
+        **extra,
         "title": f"lecture at {branch_code}",
         "category": "lecture",
         "branch_code": branch_code,
@@ -118,3 +124,68 @@ def test_a_customer_sees_only_the_rewards_redeemable_now(client, auth, clock):
     staff = {r["id"] for r in client.get("/v1/loyalty/rewards", params=params, headers=auth("staff")).json()["items"]}
     assert {active["id"], later["id"], ended["id"]} <= staff
     assert client.get(f"/v1/loyalty/rewards/{later['id']}", headers=auth("staff")).status_code == 200
+
+
+def _tamper(client, customer_id: str) -> None:
+    with client.app.state.db.write() as s:
+        s.execute(update(PointsAccount).where(PointsAccount.customer_id == uuid.UUID(customer_id)).values(balance=999))
+        s.commit()
+
+
+def test_a_supervisors_ledger_check_covers_only_the_subtree(client, auth):
+    ours, theirs = f.funded(client, auth, 100), str(uuid.uuid4())
+    place_customer("loyalty", client.app.state.db, theirs, "OT0001")
+    assert client.post("/v1/loyalty/accounts", json={"customer_id": theirs}, headers=auth("admin")).status_code == 201
+    for customer in (ours, theirs):
+        _tamper(client, customer)
+
+    def check(headers) -> tuple[int, set[str]]:
+        resp = client.post("/v1/loyalty/ledger-checks", headers=headers)
+        assert resp.status_code == 200, resp.text
+        return resp.json()["accounts_checked"], {m["customer_id"] for m in resp.json()["mismatches"]}
+
+    assert check(auth("supervisor")) == (1, {ours})
+    assert check(auth("supervisor", branch="CT0002")) == (1, {theirs})
+    assert check(auth("supervisor", branch=None)) == (0, set())
+    assert "loyalty_ledger_mismatched_accounts 0.0" in client.get("/metrics").text  # a subtree's check sets no gauge
+    for bank_wide in (auth("admin"), auth("system")):
+        assert check(bank_wide) == (2, {ours, theirs})
+    assert "loyalty_ledger_mismatched_accounts 2.0" in client.get("/metrics").text
+
+
+def _in_class(loyalty_app, customer: str, scheme: str, cls: str) -> None:
+    changed = {"scheme": scheme, "from_class": None, "to_class": cls, "changed_at": "2026-03-01T00:00:00Z"}
+    f.consumer(loyalty_app, "segmentation").apply([f.event("segment.changed", customer, changed)])
+
+
+def test_a_customer_sees_only_the_events_for_everyone_or_its_segments(client, auth, loyalty_app):
+    for_all = _event(client, auth, "BJ0001")
+    for_mine = _event(client, auth, "BJ0001", target_segments=["asset_size:mid_high", "region:rural"])
+    for_others = _event(client, auth, "HQ0001", target_segments=["asset_size:major", "behaviour:dormant"])
+    customer = f.enrol(client, auth)  # of BJ0001
+    _in_class(loyalty_app, customer, "asset_size", "mid_high")
+    _in_class(loyalty_app, customer, "behaviour", "active")
+    me = auth("customer", sub=customer)
+
+    def listed(headers, **params) -> list[str]:
+        resp = client.get("/v1/loyalty/customer-events", params=params, headers=headers)
+        assert resp.status_code == 200, resp.text
+        return [e["id"] for e in resp.json()["items"]]
+
+    assert set(listed(me)) == {for_all["id"], for_mine["id"]}
+    first = client.get("/v1/loyalty/customer-events", params={"limit": 1}, headers=me).json()
+    rest = listed(me, limit=5, cursor=first["next_cursor"])
+    assert len(first["items"]) == 1 and {first["items"][0]["id"], *rest} == {for_all["id"], for_mine["id"]}
+    hidden = client.get(f"/v1/loyalty/customer-events/{for_others['id']}", headers=me)
+    assert (hidden.status_code, hidden.json()["code"]) == (404, "event_not_found")
+    assert client.get(f"/v1/loyalty/customer-events/{for_mine['id']}", headers=me).status_code == 200
+    registrations = f"/v1/loyalty/customer-events/{for_others['id']}/registrations"
+    refused = client.post(registrations, json={"customer_id": customer}, headers=me)
+    assert (refused.status_code, refused.json()["code"]) == (404, "event_not_found")  # as on read
+    by_staff = client.post(registrations, json={"customer_id": customer}, headers=auth("staff"))
+    assert (by_staff.status_code, by_staff.json()["code"]) == (409, "event_not_eligible")
+    for everyone in (auth("staff"), auth("admin")):
+        assert {for_all["id"], for_mine["id"], for_others["id"]} <= set(listed(everyone))
+    _in_class(loyalty_app, customer, "asset_size", "major")  # moved up: the other event is its now
+    assert set(listed(me)) == {for_all["id"], for_others["id"]}
+    assert client.post(registrations, json={"customer_id": customer}, headers=me).status_code == 201

@@ -1,6 +1,6 @@
 """Branch scope in segmentation: a customer's branch is its feature row's, from profile's feed; staff
 and supervisors get 404 for a customer outside their subtree, and segment members, targets,
-previews, class members and the class analyses count only their subtree's customers. On both
+previews, class members, the class analyses and the migration matrix count only their subtree's customers. On both
 databases."""
 
 from datetime import timedelta
@@ -59,3 +59,26 @@ def test_class_analyses_count_only_the_subtree(client, auth, feed):
     assert {b["branch_code"] for b in dormant} <= {INSIDE}
     nobody = auth("staff", branch=None)
     assert major(nobody) == 0
+
+
+def test_migration_matrix_counts_only_the_subtree(client, auth, feed, clock):
+    inside = feed.register(branch=INSIDE)
+    outside = feed.register(branch=OUTSIDE)
+    other = feed.register(branch=OUTSIDE)
+    clock.advance(days=2)
+    for customer in (inside, outside, other):
+        feed.assets(customer, 600_000_000)
+    start, end = NOW.date().isoformat(), (NOW.date() + timedelta(days=2)).isoformat()
+    url = f"/v1/segments/analysis/migrations?scheme=asset_size&from_date={start}&to_date={end}"
+
+    def cells(headers) -> list[tuple[str, str, int]]:
+        resp = client.get(url, headers=headers)
+        assert resp.status_code == 200, resp.text
+        return [(c["from_class"], c["to_class"], c["customers"]) for c in resp.json()["items"]]
+
+    assert cells(auth("staff")) == [("ordinary", "major", 1)]
+    assert cells(auth("supervisor")) == [("ordinary", "major", 1)]
+    assert cells(auth("staff", branch="CT0002")) == [("ordinary", "major", 2)]
+    assert cells(auth("admin")) == [("ordinary", "major", 3)]
+    assert cells(auth("system")) == [("ordinary", "major", 3)]
+    assert cells(auth("staff", branch=None)) == []

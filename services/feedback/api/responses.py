@@ -2,11 +2,12 @@
 
 import uuid
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from services.common.access import CustomerOrStaff
 from services.common.auth import ensure_own_customer
+from services.common.branch_scope import ensure_customer_in_reach
 from services.common.deps import Cursor, Db, Limit
 from services.common.errors import NotFound, problem_responses
 from services.feedback.api.deps import SurveyCtx
@@ -36,8 +37,14 @@ def list_customer_responses(
     status_code=201,
     response_model=ResponseRead,
     summary="Answer a survey (a customer for itself, staff for a customer); 200 when replacing",
+    description="Staff and supervisors record responses only for customers of their branch's subtree "
+    "(another is 404 `customer_not_found`).",
     responses={**problem_responses(401, 403, 404, 409, 422), 200: {"model": ResponseRead}},
 )
-def respond(survey_id: uuid.UUID, body: ResponseCreate, principal: CustomerOrStaff, db: Db, ctx: SurveyCtx):
+def respond(
+    survey_id: uuid.UUID, body: ResponseCreate, principal: CustomerOrStaff, db: Db, ctx: SurveyCtx, request: Request
+):
+    if body.customer_id is not None:
+        ensure_customer_in_reach(request, principal, body.customer_id)
     result, created = responses.respond(db, survey_id=survey_id, response_in=body, actor=principal, ctx=ctx)
     return JSONResponse(result.model_dump(mode="json"), status_code=201 if created else 200)

@@ -8,7 +8,7 @@ from services.common.access import (
     Supervisor,
     SupervisorOrSystemJobsRun,
 )
-from services.common.branch_scope import ensure_customer_in_reach
+from services.common.branch_scope import Reach, ensure_customer_in_reach
 from services.common.deps import Db, IdemKey, replay
 from services.common.errors import problem_responses
 from services.common.idempotency import StoredResponse, idempotency_request
@@ -94,9 +94,12 @@ def run_expiry(_p: SupervisorOrSystemJobsRun, db: Db, policy: Pol) -> ExpiryRunR
     "/ledger-checks",
     response_model=LedgerCheckRead,
     summary="Compare every stored balance with its ledger and lots (sets loyalty_ledger_mismatched_accounts)",
+    description="A supervisor checks the accounts of the customers of their branch's subtree only; admin and "
+    "system check every account, and only a bank-wide check sets the gauge.",
     responses=problem_responses(401, 403, 422),
 )
-def check_ledger(_p: SupervisorOrSystemJobsRun, db: Db, request: Request) -> LedgerCheckRead:
-    checked, mismatches = accounts.check_balances(db)
-    request.app.state.loyalty_metrics.ledger_mismatches.set(len(mismatches))
+def check_ledger(_p: SupervisorOrSystemJobsRun, db: Db, request: Request, reach: Reach) -> LedgerCheckRead:
+    checked, mismatches = accounts.check_balances(db, reach)
+    if reach is None:  # a subtree's count would hide (or clear) the rest of the bank's mismatches
+        request.app.state.loyalty_metrics.ledger_mismatches.set(len(mismatches))
     return LedgerCheckRead(accounts_checked=checked, mismatches=[MismatchRead.model_validate(m) for m in mismatches])

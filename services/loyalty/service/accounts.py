@@ -4,6 +4,7 @@ and the check that every stored balance agrees with its ledger and its lots."""
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 from sqlalchemy import Select, func, select
@@ -18,6 +19,7 @@ from services.loyalty.models import (
     PointsAccount,
     PointsLot,
 )
+from services.loyalty.service.branch_scope import customer_in_reach
 from services.loyalty.service.ledger import (
     account_not_found,
     commit,
@@ -134,21 +136,29 @@ class Mismatch:
     lots: int
 
 
-def check_balances(db: Database) -> tuple[int, list[Mismatch]]:
-    """Every account's stored balance against the sum of its ledger and of its lots' remaining points.
-    Returns (accounts checked, mismatches)."""
+def check_balances(db: Database, reach: set[str] | None = None) -> tuple[int, list[Mismatch]]:
+    """Every account's stored balance against the sum of its ledger and of its lots' remaining points,
+    for the customers of the branches in `reach` (None: every account). Returns (accounts checked,
+    mismatches)."""
+    kept = partial(customer_in_reach, reach=reach)
     with db.read() as s:
         ledger: dict[uuid.UUID, int] = dict(
             s.execute(
-                select(LedgerEntry.customer_id, func.sum(LedgerEntry.points)).group_by(LedgerEntry.customer_id)
+                select(LedgerEntry.customer_id, func.sum(LedgerEntry.points))
+                .where(kept(LedgerEntry.customer_id))
+                .group_by(LedgerEntry.customer_id)
             ).all()
         )
         lots: dict[uuid.UUID, int] = dict(
             s.execute(
-                select(PointsLot.customer_id, func.sum(PointsLot.remaining)).group_by(PointsLot.customer_id)
+                select(PointsLot.customer_id, func.sum(PointsLot.remaining))
+                .where(kept(PointsLot.customer_id))
+                .group_by(PointsLot.customer_id)
             ).all()
         )
-        accounts = s.execute(select(PointsAccount.customer_id, PointsAccount.balance)).all()
+        accounts = s.execute(
+            select(PointsAccount.customer_id, PointsAccount.balance).where(kept(PointsAccount.customer_id))
+        ).all()
     bad = [
         Mismatch(cid, bal, int(ledger.get(cid) or 0), int(lots.get(cid) or 0))
         for cid, bal in accounts

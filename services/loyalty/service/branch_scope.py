@@ -6,9 +6,10 @@ admin and of system callers."""
 import uuid
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select, true
 from sqlalchemy.orm import Session
 
+from services.common.branch_scope import in_reach
 from services.common.db import upsert_insert
 from services.common.outbox import Event
 from services.loyalty.models import CustomerBranch
@@ -19,6 +20,14 @@ CUSTOMER_EVENTS = ("customer.registered", "customer.updated")
 def customer_branch(s: Session, customer_id: uuid.UUID) -> str | None:
     """The customer's branch code as loyalty knows it (None: not known)."""
     return s.execute(select(CustomerBranch.branch_code).where(CustomerBranch.customer_id == customer_id)).scalar()
+
+
+def customer_in_reach(column: Any, reach: set[str] | None) -> ColumnElement[bool]:
+    """The SQL condition that keeps rows whose customer (`column`) belongs to a branch in `reach` (a
+    `Reach` value; None: every row, a customer without a known branch included)."""
+    if reach is None:
+        return true()
+    return column.in_(select(CustomerBranch.customer_id).where(in_reach(CustomerBranch.branch_code, reach)))
 
 
 def place_customer(s: Session, customer_id: uuid.UUID, branch_code: str, at: Any) -> None:

@@ -81,12 +81,14 @@ def cross_tab(_p: StaffOrSystemSegmentsRead, ctx: Ctx, reach: Reach) -> CrossTab
     "/analysis/migrations",
     response_model=MigrationMatrix,
     summary="How many customers moved from class A (end of from_date) to B (end of to_date)",
+    description="Staff and supervisors count only the customers of their branch's subtree (by the branch "
+    "a customer is at now).",
     responses=problem_responses(401, 403, 422),
 )
 def migrations(
-    _p: StaffOrSystemSegmentsRead, ctx: Ctx, scheme: Scheme, from_date: date, to_date: date
+    _p: StaffOrSystemSegmentsRead, ctx: Ctx, reach: Reach, scheme: Scheme, from_date: date, to_date: date
 ) -> MigrationMatrix:
-    rows = catalogue.migration_matrix(ctx.db, scheme=scheme, from_date=from_date, to_date=to_date)
+    rows = catalogue.migration_matrix(ctx.db, scheme=scheme, from_date=from_date, to_date=to_date, reach=reach)
     cells = [MigrationCell(from_class=a, to_class=b, customers=n) for a, b, n in rows]
     return MigrationMatrix(scheme=scheme, from_date=from_date, to_date=to_date, items=cells)
 

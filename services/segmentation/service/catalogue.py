@@ -209,17 +209,23 @@ def _end_of(day: date) -> datetime:
     return datetime.combine(day + timedelta(days=1), time(0), tzinfo=UTC)
 
 
-def migration_matrix(db: Database, *, scheme: str, from_date: date, to_date: date) -> list[tuple[Any, Any, int]]:
+def migration_matrix(
+    db: Database, *, scheme: str, from_date: date, to_date: date, reach: set[str] | None = None
+) -> list[tuple[Any, Any, int]]:
     """(class at the end of from_date, class at the end of to_date, customers), for customers whose
-    class differs; null means not yet classified (or not a member)."""
+    class differs; null means not yet classified (or not a member). Only customers whose branch now
+    (their feature row's) is in `reach` count (None: every branch)."""
     if to_date < from_date:
         raise InvalidInput([{"loc": ["query", "to_date"], "msg": "must not be before from_date", "type": "range"}])
     before, after = _class_at(scheme, _end_of(from_date)), _class_at(scheme, _end_of(to_date))
     a, b = aliased(before), aliased(after)
+    joined = b.outerjoin(a, a.c.customer_id == b.c.customer_id)
+    if reach is not None:
+        joined = joined.join(cf, cf.c.customer_id == b.c.customer_id)
     stmt = (
         select(a.c.to_class, b.c.to_class, func.count())
-        .select_from(b.outerjoin(a, a.c.customer_id == b.c.customer_id))
-        .where(a.c.to_class.is_distinct_from(b.c.to_class))
+        .select_from(joined)
+        .where(a.c.to_class.is_distinct_from(b.c.to_class), in_reach(cf.c.branch_code, reach))
         .group_by(a.c.to_class, b.c.to_class)
         .order_by(func.count().desc())
     )
