@@ -33,12 +33,12 @@ def check_routes(client, auth, base: str, approval_id: str) -> None:
 
 
 def check_decisions(client, auth, base: str, approval_id: str, maker: str) -> None:
-    """The maker cannot decide; another branch's supervisor cannot; a rejection needs a reason, then
-    the request is decided (409 both ways)."""
+    """The maker cannot decide; for another branch's supervisor the request is not there (404, as out of
+    reach everywhere); a rejection needs a reason, then the request is decided (409 both ways)."""
     own = client.post(f"{base}/{approval_id}/approve", headers=auth("supervisor", sub=maker))
     assert own.status_code == 403 and own.json()["code"] == "maker_cannot_decide"
     other = client.post(f"{base}/{approval_id}/approve", headers=auth("supervisor", sub="boss-x", branch="BR0999"))
-    assert other.status_code == 403 and other.json()["code"] == "checker_out_of_branch"
+    assert other.status_code == 404 and other.json()["code"] == "approval_not_found"
     url = f"{base}/{approval_id}/reject"
     missing = client.post(url, json={}, headers=auth("supervisor", sub="boss-2"))
     assert missing.status_code == 422 and missing.json()["errors"][0]["loc"] == ["body", "reason"]

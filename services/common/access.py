@@ -142,6 +142,7 @@ StaffOrSystemLoyaltyRead = Annotated[Principal, Depends(dependency(STAFF_OR_SYST
 StaffOrSystemPointsAward = Annotated[Principal, Depends(dependency(STAFF_OR_SYSTEM.needing("points:award")))]
 StaffOrSystemVouchersUse = Annotated[Principal, Depends(dependency(STAFF_OR_SYSTEM.needing("vouchers:use")))]
 SupervisorOrSystemJobsRun = Annotated[Principal, Depends(dependency(SUPERVISOR_OR_SYSTEM.needing("jobs:run")))]
+SystemOrAdminJobsRun = Annotated[Principal, Depends(dependency(SYSTEM_OR_ADMIN.needing("jobs:run")))]
 SystemOrAdminEventsRead = Annotated[Principal, Depends(dependency(SYSTEM_OR_ADMIN.needing("events:read")))]
 SystemOrAdminCustomersWrite = Annotated[Principal, Depends(dependency(SYSTEM_OR_ADMIN.needing("customers:write")))]
 SystemOrAdminDeliveriesReport = Annotated[Principal, Depends(dependency(SYSTEM_OR_ADMIN.needing("deliveries:report")))]

@@ -44,7 +44,8 @@ from sqlalchemy.orm import Session
 
 from services.common.audit_chain import append as append_audit
 from services.common.auth import Principal
-from services.common.branches import ancestor_codes
+from services.common.branch_scope import is_branch_bound
+from services.common.branches import ancestor_codes, subtree_codes
 from services.common.db import Database, UTCDateTime, is_unique_violation, rows_affected
 from services.common.errors import Conflict, Forbidden, NotFound
 from services.common.jobs import Job, Schedule
@@ -288,16 +289,28 @@ class ApprovalBook:
                 self.step(s, row, "approval.expired", EXPIRY, now, expires_at=iso(row["expires_at"]))
         return len(lapsed)
 
-    def read(self, db: Database, *, approval_id: str) -> Approval | None:
+    def read(self, db: Database, *, approval_id: str, reader: Principal) -> Approval | None:
+        """None also for a request out of `reader`'s reach (may_check)."""
         with db.read() as s:
             row = s.execute(select(self.table).where(self.table.c.id == approval_id)).mappings().first()
-        return None if row is None else self.opened(row)
+            if row is None or not may_check(s, self.branches, reader, row["maker_branch"]):
+                return None
+        return self.opened(row)
 
     def list(
-        self, db: Database, *, status: str | None, action: str | None, now: datetime, limit: int, cursor: str | None
+        self,
+        db: Database,
+        *,
+        status: str | None,
+        action: str | None,
+        now: datetime,
+        limit: int,
+        cursor: str | None,
+        reader: Principal,
     ) -> tuple[list[Approval], str | None]:
         """Oldest first (a queue to work through); `pending` leaves out requests past their expiry, which
-        `expired` includes."""
+        `expired` includes. Staff and supervisors see the requests made in their branch's subtree (and
+        those of no branch); head office every one."""
         table = self.table
         stmt = select(table)
         lapsed = (table.c.status == "pending") & (table.c.expires_at <= now)
@@ -310,9 +323,18 @@ class ApprovalBook:
         if action is not None:
             stmt = stmt.where(table.c.action == action)
         with db.read() as s:
+            if is_branch_bound(reader):
+                stmt = stmt.where(
+                    table.c.maker_branch.is_(None) | table.c.maker_branch.in_(sorted(self._reach(s, reader)))
+                )
             rows = list(s.execute(oldest_first(stmt, table.c.requested_at, table.c.id, cursor, limit)).all())
         page, next_cursor = page_of(rows, limit, time_id_key("requested_at"))
         return [self.opened(r._mapping) for r in page], next_cursor
+
+    def _reach(self, s: Session, reader: Principal) -> set[str]:
+        if not reader.branch:
+            return set()
+        return subtree_codes(s, self.branches, reader.branch) if self.branches is not None else {reader.branch}
 
     def pending_by_age(self, db: Database, *, now: datetime) -> dict[tuple[str, str], int]:
         """{(action, age): count} of pending requests; age is waiting, near_expiry (the last quarter of
@@ -360,11 +382,11 @@ def decide(
     branches: Table | None = None,
 ) -> RowMapping:
     """Moves a pending request to approved or rejected in the caller's transaction and returns it; the
-    caller then executes an approved action in the same transaction. 404, 403 maker_cannot_decide or
-    checker_out_of_branch (a checker outside the maker's branch and the branches above it, in the tree
-    `branches`), 409 approval_decided or approval_expired."""
+    caller then executes an approved action in the same transaction. 404 also for a checker outside the
+    maker's branch and the branches above it (in the tree `branches`): out of reach, the request is not
+    there for them; 403 maker_cannot_decide, 409 approval_decided or approval_expired."""
     row = s.execute(select(table).where(table.c.id == approval_id).with_for_update()).mappings().first()
-    if row is None:
+    if row is None or not may_check(s, branches, checker, row["maker_branch"]):
         raise approval_not_found(approval_id)
     if row["status"] != "pending":
         raise Conflict(f"The request was {row['status']} already", code="approval_decided")
@@ -372,11 +394,6 @@ def decide(
         raise Conflict("The request expired before it was decided", code="approval_expired")
     if checker.sub == row["maker_sub"]:
         raise Forbidden("The maker of a request cannot decide it", code="maker_cannot_decide")
-    if not may_check(s, branches, checker, row["maker_branch"]):
-        raise Forbidden(
-            "A checker decides requests of their own branch or a branch below it (head office: any)",
-            code="checker_out_of_branch",
-        )
     moved = s.execute(
         update(table)
         .where(table.c.id == approval_id, table.c.status == "pending")
@@ -394,11 +411,14 @@ def decide(
 
 
 def may_check(s: Session, branches: Table | None, checker: Principal, maker_branch: str | None) -> bool:
-    """Head office (admin) checks any request, a request of no branch anyone may; otherwise the checker's
-    branch is the maker's or one of its ancestors (a parent branch oversees its outlets, never the
-    reverse, nor a sibling)."""
-    if checker.role == "admin" or not maker_branch or checker.branch == maker_branch:
+    """Whether a request is in `checker`'s reach (to read, list or decide): head office (admin) and
+    system reach any request, and a request of no branch anyone may; otherwise the checker's branch is
+    the maker's or one of its ancestors (a parent branch oversees its outlets, never the reverse, nor a
+    sibling)."""
+    if not is_branch_bound(checker) or not maker_branch or checker.branch == maker_branch:
         return True
+    if not checker.branch:
+        return False
     return branches is not None and checker.branch in ancestor_codes(s, branches, maker_branch)
 
 

@@ -83,7 +83,7 @@ def approvals_router(
         name=f"list_{part}approvals",
     )
     def list_approvals(
-        _p: Supervisor,
+        principal: Supervisor,
         db: Db,
         book: Book,
         now: Now,
@@ -93,7 +93,13 @@ def approvals_router(
         cursor: Cursor = None,
     ) -> Any:
         rows, next_cursor = book.list(
-            db, status=None if status == "all" else status, action=action, now=now, limit=limit, cursor=cursor
+            db,
+            status=None if status == "all" else status,
+            action=action,
+            now=now,
+            limit=limit,
+            cursor=cursor,
+            reader=principal,
         )
         return page_model.model_validate({"items": [show(r, now) for r in rows], "next_cursor": next_cursor})
 
@@ -104,8 +110,8 @@ def approvals_router(
         responses=problem_responses(401, 403, 404, 422),
         name=f"read_{part}approval",
     )
-    def read_approval(approval_id: uuid.UUID, _p: Staff, db: Db, book: Book, now: Now) -> Any:
-        row = book.read(db, approval_id=str(approval_id))
+    def read_approval(approval_id: uuid.UUID, principal: Staff, db: Db, book: Book, now: Now) -> Any:
+        row = book.read(db, approval_id=str(approval_id), reader=principal)
         if row is None:
             raise approval_not_found(approval_id)
         return show(row, now)
@@ -114,8 +120,8 @@ def approvals_router(
         "/{approval_id}/approve",
         response_model=read_model,
         summary="Approve: the action is done in the maker's name, exactly once",
-        description="403 `maker_cannot_decide` for the maker, `checker_out_of_branch` for a supervisor outside "
-        f"the maker's branch and those above it; 409 `approval_decided`, `approval_expired`. {approve_says}",
+        description="403 `maker_cannot_decide` for the maker; 404 also for a supervisor outside the maker's branch "
+        f"and those above it; 409 `approval_decided`, `approval_expired`. {approve_says}",
         responses=problem_responses(401, 403, 404, 409, 422),
         name=f"approve_{part}request" if part else "approve",
     )

@@ -440,7 +440,7 @@ class Driver:
         return self.expect(resp, 200, "redemption_cancelled")
 
     def do_expire(self, index: int) -> str:
-        resp = self.http["loyalty"].post("/v1/loyalty/expiry-runs", headers=self.auth("supervisor"))
+        resp = self.http["loyalty"].post("/v1/loyalty/expiry-runs", headers=self.auth("admin"))
         outcome = self.expect(resp, 200)
         return f"{outcome} expired {resp.json()['points']} in {resp.json()['accounts']}"
 

@@ -126,7 +126,12 @@ def test_a_checker_of_another_branch_cannot_decide(client, auth):
     )
     pid = resp.json()["id"]
     other = client.post(f"/v1/loyalty/approvals/{pid}/approve", headers=auth("supervisor", branch="BR0002"))
-    assert other.status_code == 403 and other.json()["code"] == "checker_out_of_branch"
+    assert other.status_code == 404 and other.json()["code"] == "approval_not_found"  # out of reach
+    seen = client.get("/v1/loyalty/approvals", headers=auth("supervisor", branch="BR0002")).json()["items"]
+    assert pid not in [a["id"] for a in seen]  # nor in that branch's queue
+    assert client.get(f"/v1/loyalty/approvals/{pid}", headers=auth("supervisor", branch="BR0002")).status_code == 404
+    mine = client.get("/v1/loyalty/approvals", headers=auth("supervisor", branch="BR0001")).json()["items"]
+    assert pid in [a["id"] for a in mine]
     same = client.post(f"/v1/loyalty/approvals/{pid}/approve", headers=auth("supervisor", branch="BR0001"))
     assert same.status_code == 200
     pid2 = _adjust(client, auth, f.enrol(client, auth), 2000).json()["id"]
@@ -149,9 +154,9 @@ def _copy_tree(db) -> None:
         ("BJ0001", ("supervisor", "BR0001"), 200),  # its city branch
         ("BJ0001", ("supervisor", "TP0001"), 200),  # its province branch
         ("BJ0001", ("supervisor", "HQ0001"), 200),  # a supervisor at head office: the root is an ancestor
-        ("BJ0001", ("supervisor", "BJ0002"), 403),  # a sibling outlet
-        ("BJ0001", ("supervisor", "TP0002"), 403),  # another province
-        ("BR0001", ("supervisor", "BJ0001"), 403),  # an outlet below the maker's city branch
+        ("BJ0001", ("supervisor", "BJ0002"), 404),  # a sibling outlet: out of reach, not there for it
+        ("BJ0001", ("supervisor", "TP0002"), 404),  # another province
+        ("BR0001", ("supervisor", "BJ0001"), 404),  # an outlet below the maker's city branch
         ("BJ0001", ("admin", "OT0001"), 200),  # head-office role: any request
     ],
 )
@@ -161,14 +166,18 @@ def test_a_checker_in_the_makers_branch_or_above_decides(client, auth, loyalty_a
     role, code = checker
     approve = client.post(f"/v1/loyalty/approvals/{pid}/approve", headers=auth(role, sub="boss-9", branch=code))
     assert approve.status_code == outcome, approve.text
-    if outcome == 403:
-        assert approve.json()["code"] == "checker_out_of_branch"
+    listed = client.get(
+        "/v1/loyalty/approvals", params={"status": "all"}, headers=auth(role, sub="boss-9", branch=code)
+    ).json()["items"]
+    assert (pid in [a["id"] for a in listed]) is (outcome == 200)  # the queue shows what may be decided
+    if outcome == 404:
+        assert approve.json()["code"] == "approval_not_found"
         rejected = client.post(
             f"/v1/loyalty/approvals/{pid}/reject",
             json={"reason": "不在本行辖内审批"},
             headers=auth(role, sub="boss-9", branch=code),
         )
-        assert rejected.status_code == 403 and rejected.json()["code"] == "checker_out_of_branch"
+        assert rejected.status_code == 404 and rejected.json()["code"] == "approval_not_found"
 
 
 def test_the_maker_never_decides_even_from_above(client, auth, loyalty_app):

@@ -38,7 +38,7 @@ def test_redemption_consumes_oldest_points_first_and_expiry_takes_the_rest(clien
     clock.set(datetime(2027, 2, 1, 0, tzinfo=UTC))  # 08:00 on 1 February in Beijing: the first lot is due
     run = client.post("/v1/loyalty/expiry-runs", headers=auth("system")).json()
     assert (run["accounts"], run["points"]) == (1, 40)
-    assert client.post("/v1/loyalty/expiry-runs", headers=auth("supervisor")).json()["points"] == 0  # twice: safe
+    assert client.post("/v1/loyalty/expiry-runs", headers=auth("admin")).json()["points"] == 0  # twice: safe
     top = client.get(f"/v1/loyalty/accounts/{cid}/statement", headers=auth("staff")).json()["items"][0]
     assert (top["kind"], top["points"], top["balance_after"]) == ("expire", -40, 100)
     assert _expiring(client, auth, cid, "30d").json()["total"] == 0
@@ -73,6 +73,8 @@ def test_expiring_errors_and_roles(client, auth):
 @pytest.mark.parametrize("path", ["/v1/loyalty/expiry-runs", "/v1/loyalty/ledger-checks"])
 def test_jobs_refuse_staff_and_customers(client, auth, path):
     assert client.post(path, headers=auth("staff")).status_code == 403
+    if path.endswith("expiry-runs"):  # bank-wide: not a branch supervisor's to run
+        assert client.post(path, headers=auth("supervisor")).status_code == 403
     assert client.post(path, headers=auth("customer")).status_code == 403
     assert client.post(path).status_code == 401
 

@@ -7,6 +7,7 @@ from services.common.access import (
     StaffOrSystemPointsAward,
     Supervisor,
     SupervisorOrSystemJobsRun,
+    SystemOrAdminJobsRun,
 )
 from services.common.branch_scope import Reach, ensure_customer_in_reach
 from services.common.deps import Db, IdemKey, replay
@@ -82,9 +83,11 @@ def award_activity(
     "/expiry-runs",
     response_model=ExpiryRunRead,
     summary="Expire every point past its expiry (idempotent)",
+    description="Bank-wide, as the scheduled job: head office (admin) and system only, since a branch's "
+    "supervisor acts only within their subtree.",
     responses=problem_responses(401, 403, 422),
 )
-def run_expiry(_p: SupervisorOrSystemJobsRun, db: Db, policy: Pol) -> ExpiryRunRead:
+def run_expiry(_p: SystemOrAdminJobsRun, db: Db, policy: Pol) -> ExpiryRunRead:
     as_of = policy.now()
     result = expiry.run_expiry(db, policy=policy)
     return ExpiryRunRead(as_of=as_of, accounts=result.accounts, points=result.points)
