@@ -20,7 +20,7 @@ from services.common.db import Database
 from services.loyalty.models import Campaign, Outreach, PointsAccount
 from services.loyalty.service.campaigns import render
 from services.loyalty.service.delivery.channel import Message, Outcome, Sender
-from services.loyalty.service.notifications import mark_pushed, notify, pending_pushes, push_payload
+from services.loyalty.service.notifications import mark_pushed, notify_pushed, pending_pushes, push_payload
 from services.loyalty.service.outreach import changed_event, record_changes
 
 log = logging.getLogger("loyalty.delivery")
@@ -285,22 +285,28 @@ class DeliveryWorker:
                 ids = [p["b_id"] for p in keyed]
                 values = sent_values(t, now) | {"provider_ref": literal("outreach-") + cast(t.c.id, String)}
                 s.execute(update(t).where(t.c.id.in_(ids), t.c.claim_token == token).values(**released, **values))
-            for message, outcome in zip(pushed or [], outcomes, strict=False):
-                if outcome.result == "sent":
-                    campaign = (campaigns or {}).get(message.campaign_id)
-                    notify(
-                        s,
-                        customer_id=message.customer_id,
-                        key=f"campaign:{message.campaign_id}:{message.customer_id}",
-                        kind="campaign",
-                        title=campaign.name if campaign else "",
-                        body=message.body,
-                        now=now,
-                        data={"campaign_id": str(message.campaign_id), "outreach_id": message.outreach_id},
-                        push_state="sent",
-                    )
+            notify_pushed(s, items=inbox_items(pushed or [], outcomes, campaigns or {}), now=now)
             record_changes(s, events)
             s.commit()
+
+
+def inbox_items(pushed: list[Message], outcomes: list[Outcome], campaigns: dict[uuid.UUID, Campaign]) -> list[dict]:
+    """The inbox notification of each campaign message the app push carried (its outcome sent)."""
+    items = []
+    for message, outcome in zip(pushed, outcomes, strict=False):
+        if outcome.result == "sent":
+            campaign = campaigns.get(message.campaign_id)
+            items.append(
+                {
+                    "customer_id": message.customer_id,
+                    "key": f"campaign:{message.campaign_id}:{message.customer_id}",
+                    "kind": "campaign",
+                    "title": campaign.name if campaign else "",
+                    "body": message.body,
+                    "data": {"campaign_id": str(message.campaign_id), "outreach_id": message.outreach_id},
+                }
+            )
+    return items
 
 
 def sent_values(t: Any, now: datetime) -> dict[str, Any]:
