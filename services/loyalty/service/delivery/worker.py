@@ -13,7 +13,7 @@ from datetime import datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import String, bindparam, case, cast, func, literal, select, update
+from sqlalchemy import Row, String, bindparam, case, cast, func, literal, select, update
 from sqlmodel import col
 
 from services.common.db import Database
@@ -165,38 +165,36 @@ class DeliveryWorker:
         sendable = {c.id: c for c in rows if not in_quiet_hours(c, now, self.rules.zone)}
         return list(sendable), sendable
 
-    def _claim(self, channel: str, open_ids: list[uuid.UUID], now: datetime) -> tuple[str, list[Outreach]]:
+    def _claim(self, channel: str, open_ids: list[uuid.UUID], now: datetime) -> tuple[str, list[Row[Any]]]:
+        """Claims up to a batch of due records in one statement (rows another claim holds are skipped), and
+        returns the columns sending needs (id, campaign_id, customer_id, channel, purpose, attempts)."""
         token = str(uuid.uuid4())
+        due = (
+            select(Outreach.id)
+            .where(
+                Outreach.state == "queued",
+                Outreach.channel == channel,
+                col(Outreach.claim_token).is_(None),
+                Outreach.next_attempt_at <= now,
+                col(Outreach.campaign_id).in_(open_ids),
+            )
+            .order_by(Outreach.next_attempt_at)  # type: ignore[arg-type]  # the index's order: LIMIT stops early
+            .limit(self.rules.batch)
+            .with_for_update(skip_locked=True)
+        )
+        t = Outreach.__table__  # type: ignore[attr-defined]
+        claim = (
+            update(t)
+            .where(t.c.id.in_(due.scalar_subquery()))
+            .values(claim_token=token, claimed_at=now, attempts=t.c.attempts + 1)
+            .returning(t.c.id, t.c.campaign_id, t.c.customer_id, t.c.channel, t.c.purpose, t.c.attempts)
+        )
         with self.db.write() as s:
-            ids = list(
-                s.execute(
-                    select(Outreach.id)
-                    .where(
-                        Outreach.state == "queued",
-                        Outreach.channel == channel,
-                        col(Outreach.claim_token).is_(None),
-                        Outreach.next_attempt_at <= now,
-                        col(Outreach.campaign_id).in_(open_ids),
-                    )
-                    .order_by(Outreach.next_attempt_at)  # type: ignore[arg-type]  # the index's order: LIMIT stops early
-                    .limit(self.rules.batch)
-                    .with_for_update(skip_locked=True)
-                ).scalars()
-            )
-            if not ids:
-                return token, []
-            s.execute(
-                update(Outreach)
-                .where(col(Outreach.id).in_(ids))
-                .values(claim_token=token, claimed_at=now, attempts=Outreach.attempts + 1)
-            )
-            rows = list(s.execute(select(Outreach).where(col(Outreach.id).in_(ids))).scalars())
-            for row in rows:
-                s.expunge(row)
+            rows = list(s.execute(claim).all())
             s.commit()  # the claim is durable before anything is sent
         return token, rows
 
-    def _messages(self, rows: list[Outreach], campaigns: dict[uuid.UUID, Campaign]) -> list[Message]:
+    def _messages(self, rows: Sequence[Any], campaigns: dict[uuid.UUID, Campaign]) -> list[Message]:
         with self.db.read() as s:
             accounts = {
                 a.customer_id: a
@@ -242,7 +240,7 @@ class DeliveryWorker:
     def mark(
         self,
         token: str,
-        rows: list[Outreach],
+        rows: Sequence[Any],
         outcomes: list[Outcome],
         tally: Tally,
         pushed: list[Message] | None = None,
