@@ -291,6 +291,17 @@ def test_a_pushed_campaign_message_lands_in_the_customers_inbox_already_pushed(
         assert s.execute(select(Notification.push_state)).scalars().all() == ["sent"]
 
 
+@pytest.mark.parametrize(
+    ("queued", "script", "full"),
+    [(3, (), [True, False]), (1, (), [False]), (3, (Outcome("retry", "down"),), [False])],
+    ids=["a-full-batch-sent", "a-part-batch", "a-full-batch-not-sent"],
+)
+def test_a_pass_says_full_only_when_it_sent_a_full_batch(client, auth, loyalty_app, clock, queued, script, full):
+    _launch(client, auth, loyalty_app, channel="sms", n=queued)
+    worker = _worker(loyalty_app, clock, Recording("sms", *script), batch=2)
+    assert [worker.run_once().full for _ in full] == full
+
+
 def test_a_pushed_batch_skips_an_inbox_occasion_that_exists_and_adds_the_rest(
     loyalty_app, loyalty_db, clock, client, auth
 ):

@@ -42,6 +42,7 @@ class Tally:
 
     outcomes: dict[tuple[str, str], int] = field(default_factory=dict)
     failures: dict[tuple[str, str], int] = field(default_factory=dict)
+    full: bool = False  # a channel filled its batch and sent: more is likely waiting
 
     def add(self, channel: str, outcome: Outcome) -> None:
         self.outcomes[(channel, outcome.result)] = self.outcomes.get((channel, outcome.result), 0) + 1
@@ -236,6 +237,8 @@ class DeliveryWorker:
             log.warning("sender failed", extra={"fields": {"channel": sender.channel, "error": type(err).__name__}})
             outcomes = [Outcome("retry", "sender_error") for _ in messages]
         self.mark(token, rows, outcomes, tally, messages if sender.channel == "app_push" else None, campaigns)
+        # a full batch that went out: go on at once (a failing channel keeps to the interval instead)
+        tally.full = tally.full or (len(rows) >= self.rules.batch and any(o.result == "sent" for o in outcomes))
 
     def mark(
         self,
@@ -318,7 +321,8 @@ def sent_values(t: Any, now: datetime) -> dict[str, Any]:
 
 
 class DeliveryThread:
-    """Runs DeliveryWorker.run_once every `interval` seconds in a daemon thread for the app's lifetime."""
+    """Runs DeliveryWorker.run_once every `interval` seconds in a daemon thread for the app's lifetime, and
+    at once again after a pass that filled a batch (a large campaign drains at the worker's own pace)."""
 
     def __init__(self, worker: DeliveryWorker, interval: float):
         self.worker, self.interval = worker, interval
@@ -326,10 +330,12 @@ class DeliveryThread:
         self._thread: threading.Thread | None = None
 
     def _loop(self) -> None:
-        while not self._stop.wait(self.interval):
+        full = False
+        while not self._stop.wait(0 if full else self.interval):
             try:
-                self.worker.run_once()
+                full = self.worker.run_once().full
             except Exception as err:  # noqa: BLE001 - the database may be away for a moment; try again
+                full = False
                 log.warning("delivery pass failed", extra={"fields": {"error": type(err).__name__}})
 
     def start(self) -> None:
