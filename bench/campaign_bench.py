@@ -190,7 +190,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--customers", type=int, default=int(os.environ.get("BENCH_CAMPAIGN_CUSTOMERS", 1_000_000)))
     p.add_argument("--pushed", type=int, default=int(os.environ.get("BENCH_PUSH_MESSAGES", 20_000)))
     p.add_argument("--batch", type=int, default=2000, help="messages the worker claims per pass")
-    p.add_argument("--database", default=os.environ.get("BENCH_CAMPAIGN_DATABASE", "bench_campaign"))
+    p.add_argument(
+        "--database",
+        default=os.environ.get("BENCH_CAMPAIGN_DATABASE", "bench_campaign"),
+        help="the PostgreSQL database the bench drops and makes afresh",
+    )
     p.add_argument("--mqtt-host", default=os.environ.get("BENCH_MQTT_HOST", "127.0.0.1"))
     p.add_argument("--mqtt-port", type=int, default=int(os.environ.get("BENCH_MQTT_PORT", 1883)))
     args = p.parse_args(argv)
