@@ -7,12 +7,13 @@ messages/s), every message counted by a subscriber on the customers' topics. The
 
 import argparse
 import io
+import multiprocessing
 import os
 import sys
-import threading
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import paho.mqtt.client as mqtt
@@ -97,28 +98,53 @@ def bench_launch(db: Database) -> tuple[float, dict[str, int]]:
     return seconds, counts
 
 
-class _Counter:
-    def __init__(self, host: str, port: int, prefix: str):
-        self.count, self.ids = 0, set()
-        self.lock = threading.Lock()
-        ready = threading.Event()
-        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"bench-sub-{uuid.uuid4().hex[:8]}")
-        self.client.on_connect = lambda c, *_a, **_k: c.subscribe(f"{prefix}/customers/+/inbox", qos=1)
-        self.client.on_subscribe = lambda *_a, **_k: ready.set()
-        self.client.on_message = self._on
-        self.client.connect(host, port)
-        self.client.loop_start()
-        if not ready.wait(10):
-            raise RuntimeError("the subscriber was not acknowledged")
+def _subscribe(host: str, port: int, prefix: str, count: Any, ready: Any, stop: Any) -> None:
+    """The subscriber's process: counts every message on the customers' topics (QoS 1) into `count`."""
+    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"bench-sub-{uuid.uuid4().hex[:8]}")
+    client.on_connect = lambda c, *_a, **_k: c.subscribe(f"$share/bench/{prefix}/customers/+/inbox", qos=1)
+    client.on_subscribe = lambda *_a, **_k: ready.set()
 
-    def _on(self, _c, _u, msg) -> None:
-        with self.lock:
-            self.count += 1
-            self.ids.add(msg.topic)
+    def on_message(*_a: Any) -> None:
+        with count.get_lock():
+            count.value += 1
+
+    client.on_message = on_message
+    client.connect(host, port)
+    client.loop_start()
+    stop.wait()
+    client.disconnect()
+    client.loop_stop()
+
+
+class _Counter:
+    """Subscribers in processes of their own, as apps are, sharing the customers' topics (an MQTT shared
+    subscription): one subscriber in the worker's process competes with the publisher for the interpreter,
+    falls behind, and the broker drops what overflows its queue for that subscriber."""
+
+    def __init__(self, host: str, port: int, prefix: str, processes: int = 2):
+        ctx = multiprocessing.get_context("spawn")
+        self._count, self._stop = ctx.Value("q", 0), ctx.Event()
+        readies = [ctx.Event() for _ in range(processes)]
+        self._processes = [
+            ctx.Process(target=_subscribe, args=(host, port, prefix, self._count, ready, self._stop), daemon=True)
+            for ready in readies
+        ]
+        for process in self._processes:
+            process.start()
+        if not all(ready.wait(20) for ready in readies):
+            self.stop()
+            raise RuntimeError("a subscriber was not acknowledged")
+
+    @property
+    def count(self) -> int:
+        return int(self._count.value)
 
     def stop(self) -> None:
-        self.client.disconnect()
-        self.client.loop_stop()
+        self._stop.set()
+        for process in self._processes:
+            process.join(10)
+            if process.is_alive():
+                process.kill()
 
 
 def bench_push(db: Database, host: str, port: int, batch: int) -> tuple[float, int, int]:
@@ -164,11 +190,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--customers", type=int, default=int(os.environ.get("BENCH_CAMPAIGN_CUSTOMERS", 1_000_000)))
     p.add_argument("--pushed", type=int, default=int(os.environ.get("BENCH_PUSH_MESSAGES", 20_000)))
     p.add_argument("--batch", type=int, default=2000, help="messages the worker claims per pass")
+    p.add_argument(
+        "--database",
+        default=os.environ.get("BENCH_CAMPAIGN_DATABASE", "bench_campaign"),
+        help="the PostgreSQL database the bench drops and makes afresh",
+    )
     p.add_argument("--mqtt-host", default=os.environ.get("BENCH_MQTT_HOST", "127.0.0.1"))
     p.add_argument("--mqtt-port", type=int, default=int(os.environ.get("BENCH_MQTT_PORT", 1883)))
     args = p.parse_args(argv)
     print(f"campaign benchmark, {os.cpu_count()} CPUs, python {sys.version.split()[0]}")
-    url = _fresh_pg()
+    url = _fresh_pg(args.database)
     if url is None:
         return 0
     _migrate(url)

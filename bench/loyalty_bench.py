@@ -64,7 +64,8 @@ def _migrate(url: str) -> None:
     command.upgrade(cfg, "head")
 
 
-def _fresh_pg() -> str | None:
+def _fresh_pg(name: str = "bench_loyalty") -> str | None:
+    """A fresh PostgreSQL database `name` (dropped first), or None when PostgreSQL is not reachable."""
     try:
         admin = create_engine(
             PG_URL.replace("postgresql://", "postgresql+psycopg://", 1),
@@ -72,13 +73,13 @@ def _fresh_pg() -> str | None:
             connect_args={"connect_timeout": 3},
         )
         with admin.connect() as conn:
-            conn.execute(text('DROP DATABASE IF EXISTS "bench_loyalty" WITH (FORCE)'))
-            conn.execute(text('CREATE DATABASE "bench_loyalty"'))
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
         admin.dispose()
     except Exception as err:  # noqa: BLE001 - PostgreSQL is optional here
         print(f"  PostgreSQL not reachable ({type(err).__name__}); its figure is skipped")
         return None
-    return make_url(PG_URL).set(database="bench_loyalty").render_as_string(hide_password=False)
+    return make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
 
 
 def _fund(db: Database, policy, n: int, points: int) -> list[uuid.UUID]:

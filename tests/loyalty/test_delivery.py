@@ -291,6 +291,37 @@ def test_a_pushed_campaign_message_lands_in_the_customers_inbox_already_pushed(
         assert s.execute(select(Notification.push_state)).scalars().all() == ["sent"]
 
 
+@pytest.mark.parametrize(
+    ("queued", "script", "full"),
+    [(3, (), [True, False]), (1, (), [False]), (3, (Outcome("retry", "down"),), [False])],
+    ids=["a-full-batch-sent", "a-part-batch", "a-full-batch-not-sent"],
+)
+def test_a_pass_says_full_only_when_it_sent_a_full_batch(client, auth, loyalty_app, clock, queued, script, full):
+    _launch(client, auth, loyalty_app, channel="sms", n=queued)
+    worker = _worker(loyalty_app, clock, Recording("sms", *script), batch=2)
+    assert [worker.run_once().full for _ in full] == full
+
+
+def test_a_pushed_batch_skips_an_inbox_occasion_that_exists_and_adds_the_rest(
+    loyalty_app, loyalty_db, clock, client, auth
+):
+    people = _launch(client, auth, loyalty_app, n=3)
+    with loyalty_db.read() as s:
+        [campaign_id] = set(s.execute(select(Outreach.campaign_id)).scalars())
+    earlier = uuid.UUID(people[0])
+    with loyalty_db.write() as s:
+        notify(s, customer_id=earlier, key=f"campaign:{campaign_id}:{earlier}", kind="campaign", title="t",
+               body="earlier", now=clock(), push_state="pending")  # fmt: skip
+        s.commit()
+    _worker(loyalty_app, clock, Recording("app_push")).run_once()
+    with loyalty_db.read() as s:
+        assert s.execute(select(Outreach.state)).scalars().all() == ["sent"] * 3
+        inbox = {n.customer_id: (n.body[:5], n.push_state) for n in s.execute(select(Notification)).scalars()}
+    assert inbox.pop(earlier) == ("earli", "pending")
+    assert sorted(inbox) == sorted(uuid.UUID(p) for p in people[1:])
+    assert set(inbox.values()) == {("尊敬的客户", "sent")}
+
+
 def test_pending_inbox_notifications_are_pushed_and_marked(loyalty_app, loyalty_db, clock):
     require_mosquitto()
     prefix = unique_prefix()

@@ -7,7 +7,7 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, case, false, func, insert, literal, not_, select, true
+from sqlalchemy import and_, case, false, func, insert, literal, not_, select, text, true
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
@@ -32,6 +32,9 @@ VARIABLES = {
 }
 # A campaign's channel as profile names it in contactability (a phone task is a call by the manager).
 PROFILE_CHANNEL = {"sms": "sms", "app_push": "app_push", "email": "email", "phone_task": "phone_call"}
+# The launch's own transaction may sort and hash its audience in memory (PostgreSQL's SET LOCAL): a
+# million customers take about 120 MB; a larger audience spills to disk, still in order.
+LAUNCH_WORK_MEM = "256MB"
 FILTERS = ("audience", "do_not_contact", "consent", "contactability", "frequency_cap")
 
 
@@ -230,7 +233,11 @@ def launch(s: Session, campaign: Campaign, *, actor: Principal, now: datetime, c
         literal(now, Outreach.__table__.c.queued_at.type),  # type: ignore[attr-defined]
         literal(now, Outreach.__table__.c.updated_at.type),  # type: ignore[attr-defined]
     )
-    s.execute(insert(Outreach).from_select(columns, values))
+    if s.get_bind().dialect.name == "postgresql":
+        s.execute(text(f"SET LOCAL work_mem = '{LAUNCH_WORK_MEM}'"))  # noqa: S608 - a constant
+    # in the customers' order, the two indexes that lead with the customer grow page by page rather than
+    # at random pages across the table (a million random inserts thrash the buffer cache)
+    s.execute(insert(Outreach).from_select(columns, values.order_by(CustomerSegment.customer_id)))
     campaign.status, campaign.funnel = "launched", counts
     campaign.launched_by, campaign.launched_at = actor.sub, now
     record_event(

@@ -58,6 +58,29 @@ def notify(
     return s.execute(stmt).first() is not None  # (a rowcount is not reliable for an upsert on psycopg)
 
 
+def notify_pushed(s: Session, *, items: list[dict[str, Any]], now: datetime) -> None:
+    """Adds, in the caller's transaction and one statement, notifications the app push has already carried
+    (push_state sent); each item has customer_id, key, kind, title, body and data. An occasion (`key`) that
+    has one already is skipped."""
+    if not items:
+        return
+    rows = [
+        {
+            "customer_id": i["customer_id"],
+            "dedupe_key": i["key"],
+            "kind": i["kind"],
+            "title": i["title"][:100],
+            "body": i["body"][:500],
+            "data": i["data"],
+            "push_state": "sent",
+            "created_at": now,
+        }
+        for i in items
+    ]
+    table = Notification.__table__  # type: ignore[attr-defined]
+    s.execute(upsert_insert(s)(table).on_conflict_do_nothing(index_elements=["dedupe_key"]), rows)
+
+
 def notify_campaign(
     db: Database, *, customer_id: uuid.UUID, campaign_id: str, title: str, body: str, now: datetime
 ) -> bool:

@@ -13,14 +13,14 @@ from datetime import datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import String, bindparam, case, cast, func, literal, select, update
+from sqlalchemy import Row, String, bindparam, case, cast, func, literal, select, update
 from sqlmodel import col
 
 from services.common.db import Database
 from services.loyalty.models import Campaign, Outreach, PointsAccount
 from services.loyalty.service.campaigns import render
 from services.loyalty.service.delivery.channel import Message, Outcome, Sender
-from services.loyalty.service.notifications import mark_pushed, notify, pending_pushes, push_payload
+from services.loyalty.service.notifications import mark_pushed, notify_pushed, pending_pushes, push_payload
 from services.loyalty.service.outreach import changed_event, record_changes
 
 log = logging.getLogger("loyalty.delivery")
@@ -42,6 +42,7 @@ class Tally:
 
     outcomes: dict[tuple[str, str], int] = field(default_factory=dict)
     failures: dict[tuple[str, str], int] = field(default_factory=dict)
+    full: bool = False  # a channel filled its batch and sent: more is likely waiting
 
     def add(self, channel: str, outcome: Outcome) -> None:
         self.outcomes[(channel, outcome.result)] = self.outcomes.get((channel, outcome.result), 0) + 1
@@ -165,38 +166,36 @@ class DeliveryWorker:
         sendable = {c.id: c for c in rows if not in_quiet_hours(c, now, self.rules.zone)}
         return list(sendable), sendable
 
-    def _claim(self, channel: str, open_ids: list[uuid.UUID], now: datetime) -> tuple[str, list[Outreach]]:
+    def _claim(self, channel: str, open_ids: list[uuid.UUID], now: datetime) -> tuple[str, list[Row[Any]]]:
+        """Claims up to a batch of due records in one statement (rows another claim holds are skipped), and
+        returns the columns sending needs (id, campaign_id, customer_id, channel, purpose, attempts)."""
         token = str(uuid.uuid4())
+        due = (
+            select(Outreach.id)
+            .where(
+                Outreach.state == "queued",
+                Outreach.channel == channel,
+                col(Outreach.claim_token).is_(None),
+                Outreach.next_attempt_at <= now,
+                col(Outreach.campaign_id).in_(open_ids),
+            )
+            .order_by(Outreach.next_attempt_at)  # type: ignore[arg-type]  # the index's order: LIMIT stops early
+            .limit(self.rules.batch)
+            .with_for_update(skip_locked=True)
+        )
+        t = Outreach.__table__  # type: ignore[attr-defined]
+        claim = (
+            update(t)
+            .where(t.c.id.in_(due.scalar_subquery()))
+            .values(claim_token=token, claimed_at=now, attempts=t.c.attempts + 1)
+            .returning(t.c.id, t.c.campaign_id, t.c.customer_id, t.c.channel, t.c.purpose, t.c.attempts)
+        )
         with self.db.write() as s:
-            ids = list(
-                s.execute(
-                    select(Outreach.id)
-                    .where(
-                        Outreach.state == "queued",
-                        Outreach.channel == channel,
-                        col(Outreach.claim_token).is_(None),
-                        Outreach.next_attempt_at <= now,
-                        col(Outreach.campaign_id).in_(open_ids),
-                    )
-                    .order_by(Outreach.next_attempt_at)  # type: ignore[arg-type]  # the index's order: LIMIT stops early
-                    .limit(self.rules.batch)
-                    .with_for_update(skip_locked=True)
-                ).scalars()
-            )
-            if not ids:
-                return token, []
-            s.execute(
-                update(Outreach)
-                .where(col(Outreach.id).in_(ids))
-                .values(claim_token=token, claimed_at=now, attempts=Outreach.attempts + 1)
-            )
-            rows = list(s.execute(select(Outreach).where(col(Outreach.id).in_(ids))).scalars())
-            for row in rows:
-                s.expunge(row)
+            rows = list(s.execute(claim).all())
             s.commit()  # the claim is durable before anything is sent
         return token, rows
 
-    def _messages(self, rows: list[Outreach], campaigns: dict[uuid.UUID, Campaign]) -> list[Message]:
+    def _messages(self, rows: Sequence[Any], campaigns: dict[uuid.UUID, Campaign]) -> list[Message]:
         with self.db.read() as s:
             accounts = {
                 a.customer_id: a
@@ -238,11 +237,13 @@ class DeliveryWorker:
             log.warning("sender failed", extra={"fields": {"channel": sender.channel, "error": type(err).__name__}})
             outcomes = [Outcome("retry", "sender_error") for _ in messages]
         self.mark(token, rows, outcomes, tally, messages if sender.channel == "app_push" else None, campaigns)
+        # a full batch that went out: go on at once (a failing channel keeps to the interval instead)
+        tally.full = tally.full or (len(rows) >= self.rules.batch and any(o.result == "sent" for o in outcomes))
 
     def mark(
         self,
         token: str,
-        rows: list[Outreach],
+        rows: Sequence[Any],
         outcomes: list[Outcome],
         tally: Tally,
         pushed: list[Message] | None = None,
@@ -285,22 +286,28 @@ class DeliveryWorker:
                 ids = [p["b_id"] for p in keyed]
                 values = sent_values(t, now) | {"provider_ref": literal("outreach-") + cast(t.c.id, String)}
                 s.execute(update(t).where(t.c.id.in_(ids), t.c.claim_token == token).values(**released, **values))
-            for message, outcome in zip(pushed or [], outcomes, strict=False):
-                if outcome.result == "sent":
-                    campaign = (campaigns or {}).get(message.campaign_id)
-                    notify(
-                        s,
-                        customer_id=message.customer_id,
-                        key=f"campaign:{message.campaign_id}:{message.customer_id}",
-                        kind="campaign",
-                        title=campaign.name if campaign else "",
-                        body=message.body,
-                        now=now,
-                        data={"campaign_id": str(message.campaign_id), "outreach_id": message.outreach_id},
-                        push_state="sent",
-                    )
+            notify_pushed(s, items=inbox_items(pushed or [], outcomes, campaigns or {}), now=now)
             record_changes(s, events)
             s.commit()
+
+
+def inbox_items(pushed: list[Message], outcomes: list[Outcome], campaigns: dict[uuid.UUID, Campaign]) -> list[dict]:
+    """The inbox notification of each campaign message the app push carried (its outcome sent)."""
+    items = []
+    for message, outcome in zip(pushed, outcomes, strict=False):
+        if outcome.result == "sent":
+            campaign = campaigns.get(message.campaign_id)
+            items.append(
+                {
+                    "customer_id": message.customer_id,
+                    "key": f"campaign:{message.campaign_id}:{message.customer_id}",
+                    "kind": "campaign",
+                    "title": campaign.name if campaign else "",
+                    "body": message.body,
+                    "data": {"campaign_id": str(message.campaign_id), "outreach_id": message.outreach_id},
+                }
+            )
+    return items
 
 
 def sent_values(t: Any, now: datetime) -> dict[str, Any]:
@@ -314,7 +321,8 @@ def sent_values(t: Any, now: datetime) -> dict[str, Any]:
 
 
 class DeliveryThread:
-    """Runs DeliveryWorker.run_once every `interval` seconds in a daemon thread for the app's lifetime."""
+    """Runs DeliveryWorker.run_once every `interval` seconds in a daemon thread for the app's lifetime, and
+    at once again after a pass that filled a batch (a large campaign drains at the worker's own pace)."""
 
     def __init__(self, worker: DeliveryWorker, interval: float):
         self.worker, self.interval = worker, interval
@@ -322,10 +330,12 @@ class DeliveryThread:
         self._thread: threading.Thread | None = None
 
     def _loop(self) -> None:
-        while not self._stop.wait(self.interval):
+        full = False
+        while not self._stop.wait(0 if full else self.interval):
             try:
-                self.worker.run_once()
+                full = self.worker.run_once().full
             except Exception as err:  # noqa: BLE001 - the database may be away for a moment; try again
+                full = False
                 log.warning("delivery pass failed", extra={"fields": {"error": type(err).__name__}})
 
     def start(self) -> None:
