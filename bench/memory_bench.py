@@ -46,7 +46,9 @@ SURVEY = {
 
 
 def token(role: str, sub: str | None = None) -> dict[str, str]:
-    branch = "BJ0001" if role in ("staff", "supervisor") else None
+    # staff and supervisors of the head office: their subtree is the whole demo tree, so the load reaches
+    # every demo customer (an outlet's staff would see the few customers of that outlet)
+    branch = "HQ0001" if role in ("staff", "supervisor") else None
     return {
         "authorization": f"Bearer {mint_token(DEV_JWT_SECRET, sub=sub or f'{role}-bench', role=role, branch=branch)}"
     }
