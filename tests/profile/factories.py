@@ -9,16 +9,23 @@ from services.profile.service.identity import credit_code_check_char, resident_i
 
 _seq = itertools.count(1)
 _rng = random.Random()
+# Numbers a process makes never repeat (random ones collided now and then: 1,000 in one batch test), and
+# another process starts elsewhere in the space.
+_start = _rng.randrange(20000 * 1000)
+_phones = itertools.count(_rng.randrange(10**8))
+DAYS = 20000  # birth dates from 1960-01-01 on
 
 
 def _born() -> date:
-    return date(1960, 1, 1) + timedelta(days=_rng.randrange(20000))
+    return date(1960, 1, 1) + timedelta(days=_rng.randrange(DAYS))
 
 
 def resident_id(born: date | None = None, area: str = "110105") -> str:
-    """A valid GB 11643 number; `area` may be any six digits (tests of the area rule pass bad ones)."""
-    n = next(_seq)
-    first17 = f"{area}{born or _born():%Y%m%d}{(n * 7 + _rng.randrange(1000)) % 1000:03d}"
+    """A valid GB 11643 number, a new one at each call of this process (for a given `born` up to 1,000
+    of them); `area` may be any six digits (tests of the area rule pass bad ones)."""
+    n = _start + next(_seq)
+    day = born or date(1960, 1, 1) + timedelta(days=(n // 1000) % DAYS)
+    first17 = f"{area}{day:%Y%m%d}{n % 1000:03d}"
     return first17 + resident_id_check_char(first17)
 
 
@@ -61,7 +68,7 @@ def bad_credit_code() -> str:
 
 
 def mobile() -> str:
-    return f"139{_rng.randrange(10**8):08d}"
+    return f"139{next(_phones) % 10**8:08d}"
 
 
 def individual(**overrides) -> dict:
