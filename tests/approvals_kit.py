@@ -39,6 +39,10 @@ def check_decisions(client, auth, base: str, approval_id: str, maker: str) -> No
     assert own.status_code == 403 and own.json()["code"] == "maker_cannot_decide"
     other = client.post(f"{base}/{approval_id}/approve", headers=auth("supervisor", sub="boss-x", branch="BR0999"))
     assert other.status_code == 404 and other.json()["code"] == "approval_not_found"
+    far = auth("supervisor", sub="boss-x", branch="BR0999")  # nor does it read or list it
+    assert client.get(f"{base}/{approval_id}", headers=far).status_code == 404
+    listed = client.get(base, params={"status": "all"}, headers=far).json()["items"]
+    assert approval_id not in [a["id"] for a in listed]
     url = f"{base}/{approval_id}/reject"
     missing = client.post(url, json={}, headers=auth("supervisor", sub="boss-2"))
     assert missing.status_code == 422 and missing.json()["errors"][0]["loc"] == ["body", "reason"]
