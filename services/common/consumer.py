@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from services.common.auth import mint_for, mint_token
 from services.common.config import BaseServiceSettings
-from services.common.db import BigIntPK, Database, UTCDateTime, upsert_insert, utcnow
+from services.common.db import BigIntPK, Database, UTCDateTime, update_rows, upsert_insert, utcnow
 from services.common.outbox import Event
 
 log = logging.getLogger("consumer")
@@ -65,6 +65,19 @@ class Batch(list[Event]):
         self.malformed = list(malformed)
         self.head_position = head_position
         self.cursor = cursor  # the cursor row it moves: the consumer's own unless named (a partition's)
+        self.parts: list[Batch] | None = None
+
+
+def together(parts: list[Batch]) -> Batch:
+    """Batches of several cursors (a broker's partitions) as one, that apply() applies in one
+    transaction, each part after its own cursor and moving it; iterating gives every part's events."""
+    batch = Batch(
+        [e for p in parts for e in p],
+        [m for p in parts for m in p.malformed],
+        max((p.head_position for p in parts), default=0),
+    )
+    batch.parts = parts
+    return batch
 
 
 def parse_page(body: Any) -> Batch:
@@ -173,33 +186,69 @@ class FeedConsumer:
     def apply(self, events: list[Event]) -> int:
         """Applies the events after the stored cursor and, when `events` is a Batch, sets aside its
         malformed items after it; moves the cursor past both, in one transaction. Returns how many
-        items the cursor moved past."""
-        malformed = getattr(events, "malformed", [])
-        cursor = getattr(events, "cursor", None) or self.name
+        items the cursor moved past. A Batch made by together() does this for each of its parts, with
+        each part's cursor (locked in name order), in one transaction."""
+        parts: list[list[Event]] = getattr(events, "parts", None) or [events]
+        applied, fresh_all, aside_all, position = 0, [], [], None
         with self.db.write() as s:
-            current = self._lock_cursor(s, cursor)
-            fresh = [e for e in events if e.position > current]
-            aside = [m for m in malformed if m.position > current]
-            last = None
-            # feed order: a hook sees a set-aside item before a later event about the same subject (an erasure)
-            for item in heapq.merge(fresh, aside, key=attrgetter("position")):
-                if isinstance(item, MalformedItem):
-                    if self.set_aside is not None:
-                        self.set_aside(s, self.name, item.item, item.error)
-                elif (handler := self.handlers.get(item.type)) is not None:
-                    handler(s, item)
-                last = item.position
-            if last is not None:
+            parts = sorted(parts, key=lambda p: getattr(p, "cursor", None) or self.name)
+            cursors = self._lock_cursors(s, [getattr(p, "cursor", None) or self.name for p in parts])
+            moved: dict[str, int] = {}
+            for part in parts:
+                cursor = getattr(part, "cursor", None) or self.name
+                current = cursors[cursor]
+                fresh = [e for e in part if e.position > current]
+                aside = [m for m in getattr(part, "malformed", []) if m.position > current]
+                last = None
+                # feed order: a hook sees a set-aside item before a later event about the same subject (an erasure)
+                for item in heapq.merge(fresh, aside, key=attrgetter("position")):
+                    if isinstance(item, MalformedItem):
+                        if self.set_aside is not None:
+                            self.set_aside(s, self.name, item.item, item.error)
+                    elif (handler := self.handlers.get(item.type)) is not None:
+                        handler(s, item)
+                    last = item.position
+                if last is not None:
+                    moved[cursor] = last
+                if cursor == self.name:
+                    position = last if last is not None else current
+                applied += len(fresh) + len(aside)
+                fresh_all += fresh
+                aside_all += aside
+            now = utcnow()
+            if len(moved) == 1:
+                [(cursor, last)] = moved.items()
                 s.execute(
-                    update(self.table).where(self.table.c.consumer == cursor).values(position=last, updated_at=utcnow())
+                    update(self.table).where(self.table.c.consumer == cursor).values(position=last, updated_at=now)
                 )
+            elif moved:
+                rows = [{"consumer": c, "position": p, "updated_at": now} for c, p in moved.items()]
+                update_rows(s, self.table, "consumer", rows)
             s.commit()
-        if cursor == self.name:
-            self._position = last if last is not None else current
-        self._report(aside)
-        if any(e.type == ERASURE_EVENT for e in fresh):
+        if position is not None:
+            self._position = position
+        self._report(aside_all)
+        if any(e.type == ERASURE_EVENT for e in fresh_all):
             self.db.scrub_files()  # the erased values leave the files too, not only the tables
-        return len(fresh) + len(aside)
+        return applied
+
+    def _lock_cursors(self, s: Session, cursors: list[str]) -> dict[str, int]:
+        """The positions of these cursor rows, locked (in name order, on PostgreSQL) in one query; a
+        row not there yet is made as _lock_cursor makes it."""
+        if len(cursors) == 1:
+            return {cursors[0]: self._lock_cursor(s, cursors[0])}
+        stmt = (
+            select(self.table.c.consumer, self.table.c.position)
+            .where(self.table.c.consumer.in_(cursors))
+            .order_by(self.table.c.consumer)
+        )
+        if s.get_bind().dialect.name == "postgresql":
+            stmt = stmt.with_for_update()
+        found = {c: int(p) for c, p in s.execute(stmt).all()}
+        for cursor in cursors:
+            if cursor not in found:
+                found[cursor] = self._lock_cursor(s, cursor)
+        return found
 
     def _lock_cursor(self, s: Session, cursor: str) -> int:
         stmt = select(self.table.c.position).where(self.table.c.consumer == cursor)

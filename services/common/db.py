@@ -22,13 +22,18 @@ from sqlalchemy import (
     Result,
     Row,
     Table,
+    any_,
     bindparam,
     create_engine,
     event,
     exc,
+    insert,
     make_url,
     select,
+    text,
+    update,
 )
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Dialect
@@ -227,6 +232,82 @@ class Database:
             close()
         if not isinstance(self._bind, Connection):
             self.engine.dispose()
+
+
+def _pg_arrays(
+    s: Session, table: Table, names: list[str], rows: list[dict[str, Any]]
+) -> tuple[list[str], dict[str, Any]]:
+    """Each column's values as one array parameter, through the column type's own bind processing, and
+    the SQL that casts it to an array of the column's type."""
+    dialect = s.get_bind().dialect
+    casts, params = [], {}
+    for i, name in enumerate(names):
+        column_type = table.c[name].type
+        process = column_type.dialect_impl(dialect).bind_processor(dialect)
+        values = [row[name] for row in rows]
+        params[f"a{i}"] = [process(v) for v in values] if process else values
+        casts.append(f"CAST(:a{i} AS {column_type.compile(dialect=dialect)}[])")
+    return casts, params
+
+
+def insert_rows(s: Session, table: Table, rows: list[dict[str, Any]]) -> None:
+    """Inserts `rows` (dicts with the same keys), in their order. On PostgreSQL one INSERT ... SELECT
+    from unnest() of an array per column: one statement for any count, where executemany costs a
+    statement (and the client a round of work) per row. Elsewhere executemany (SQLite's loops in C)."""
+    if not rows:
+        return
+    if s.get_bind().dialect.name != "postgresql":
+        s.execute(insert(table), rows)
+        return
+    names = list(rows[0])
+    casts, params = _pg_arrays(s, table, names, rows)
+    columns = ", ".join(f'"{n}"' for n in names)
+    s.execute(
+        text(
+            f'INSERT INTO "{table.name}" ({columns}) SELECT {columns} FROM unnest({", ".join(casts)}) '  # noqa: S608 - names from the table
+            f"WITH ORDINALITY AS u({columns}, n) ORDER BY n"
+        ),
+        params,
+    )
+
+
+def update_rows(s: Session, table: Table, key: str, rows: list[dict[str, Any]]) -> None:
+    """For each of `rows` (dicts with the same keys), sets the other keys' columns of the row whose
+    `key` column has the row's `key` value. On PostgreSQL one UPDATE ... FROM unnest(); elsewhere
+    executemany."""
+    if not rows:
+        return
+    names = list(rows[0])
+    others = [n for n in names if n != key]
+    if s.get_bind().dialect.name != "postgresql":
+        stmt = (
+            update(table).where(table.c[key] == bindparam(f"k_{key}")).values({n: bindparam(f"k_{n}") for n in others})
+        )
+        s.execute(stmt, [{f"k_{n}": row[n] for n in names} for row in rows])
+        return
+    casts, params = _pg_arrays(s, table, names, rows)
+    columns = ", ".join(f'"{n}"' for n in names)
+    sets = ", ".join(f'"{n}" = u."{n}"' for n in others)
+    s.execute(
+        text(
+            f'UPDATE "{table.name}" AS t SET {sets} FROM unnest({", ".join(casts)}) AS u({columns}) '  # noqa: S608 - names from the table
+            f'WHERE t."{key}" = u."{key}"'
+        ),
+        params,
+    )
+
+
+def chunk_size(s: Session) -> int:
+    """Values to pass to one in_values(): many on PostgreSQL (one array parameter), 500 elsewhere."""
+    return 10_000 if s.get_bind().dialect.name == "postgresql" else 500
+
+
+def in_values(s: Session, column: Any, values: list[Any]) -> Any:
+    """`column IN values`; on PostgreSQL `column = ANY(array)`, one parameter whatever the count, so
+    the statement's text (and its parse and plan) is the same for every count."""
+    if s.get_bind().dialect.name != "postgresql":
+        return column.in_(values)
+    return column == any_(bindparam(None, values, type_=ARRAY(column.type)))
 
 
 class PreparedRow:

@@ -10,6 +10,7 @@ import logging
 import uuid
 from collections.abc import Callable
 from datetime import date
+from functools import lru_cache
 from typing import Literal
 
 import httpx
@@ -33,11 +34,12 @@ from services.loyalty.service.earning import (
     Transaction,
     claw_back,
     earn_for_transaction,
+    hold_accounts,
     preload_earned,
     prelock_accounts,
 )
 from services.loyalty.service.erasure import erase_customer
-from services.loyalty.service.ledger import defer_outbox, flush_outbox
+from services.loyalty.service.ledger import defer_credits, flush_outbox, orm_takes, release_accounts
 from services.loyalty.service.outreach import credit_conversion
 from services.loyalty.service.policy import Effect, Policy
 
@@ -70,8 +72,13 @@ class SurveyResponded(BaseModel):
 
 
 def _customer(event: Event) -> uuid.UUID | None:
+    return _customer_id(event.subject_id)
+
+
+@lru_cache(maxsize=65_536)  # a batch names the same customers again and again
+def _customer_id(subject_id: str) -> uuid.UUID | None:
     try:
-        return uuid.UUID(event.subject_id)
+        return uuid.UUID(subject_id)
     except ValueError:
         return None
 
@@ -88,6 +95,11 @@ def _transaction(t: TransactionRecorded) -> Transaction:
     )
 
 
+def _read_transaction(event: Event) -> tuple[TransactionRecorded, Transaction]:
+    t = TransactionRecorded.model_validate(event.data)
+    return t, _transaction(t)
+
+
 def _has_activities(s: Session, trigger: str) -> bool:
     """Whether any active activity is bound to the trigger; asked once per unit of work (a consumer batch)."""
     known = s.info.setdefault("has_activities", {})
@@ -98,14 +110,15 @@ def _has_activities(s: Session, trigger: str) -> bool:
 
 
 def _on_transaction(s: Session, event: Event, policy: Policy) -> None:
-    t = TransactionRecorded.model_validate(event.data)
-    txn = _transaction(t)
+    # read once per batch by LoyaltyConsumer._earning, which keeps it by the event object's id
+    t, txn = s.info.get("transactions", {}).get(id(event)) or _read_transaction(event)
     customer_id = _customer(event)
     if t.kind == "reversal":
         claw_back(s, customer_id, txn, policy)
         return
     earn_for_transaction(s, customer_id, txn, policy)
     if t.channel == "mobile" and t.customer_initiated and _has_activities(s, "mobile_first_login"):
+        orm_takes(s, customer_id)
         awards_for_trigger(s, customer_id, "mobile_first_login", "first", policy)
 
 
@@ -222,6 +235,8 @@ class LoyaltyConsumer(FeedConsumer):
         self.policy = policy
         self.pending: list[Effect] = []
         self.batch: list[tuple[uuid.UUID, Transaction]] = []  # the batch's earning transactions
+        # the batch's transaction.recorded payloads, by id() of the event
+        self.transactions: dict[int, tuple[TransactionRecorded, Transaction]] = {}
         handlers = {etype: self._wrap(fn) for etype, fn in FEEDS[feed].items()}
         if feed == "profile":  # the organisation tree's events name a branch, not a customer
             handlers |= branch_handlers(branch)
@@ -240,10 +255,15 @@ class LoyaltyConsumer(FeedConsumer):
             if self.batch and not s.info.get("preloaded"):
                 # the accounts and cap totals of the batch's transactions in a few queries, not some per event
                 s.info["preloaded"] = True
-                defer_outbox(s)
+                s.info["transactions"] = self.transactions
+                defer_credits(s)  # the batch's earnings written together, as they commit
                 sa_event.listen(s, "before_commit", flush_outbox)  # the batch's events, with its cursor move
-                prelock_accounts(s, {customer_id for customer_id, _ in self.batch})
+                hold_accounts(s, {customer_id for customer_id, _ in self.batch})
                 preload_earned(s, self.batch, self.policy)
+            if event.type != "transaction.recorded":
+                # whatever else reads or writes accounts and the ledger sees every earning before it,
+                # and the accounts the batch held without the ORM go to the ORM, in one query
+                prelock_accounts(s, release_accounts(s))
             try:
                 fn(s, event, self.policy)
             except ValidationError:
@@ -256,21 +276,21 @@ class LoyaltyConsumer(FeedConsumer):
 
         return handle
 
-    @staticmethod
-    def _earning(events: list[Event]) -> list[tuple[uuid.UUID, Transaction]]:
+    def _earning(self, events: list[Event]) -> list[tuple[uuid.UUID, Transaction]]:
         batch = []
         for event in events:
             if event.type == "transaction.recorded" and (customer_id := _customer(event)) is not None:
                 try:
-                    txn = _transaction(TransactionRecorded.model_validate(event.data))
+                    t, txn = self.transactions[id(event)] = _read_transaction(event)
                 except ValidationError:
                     continue
-                if txn.kind != "reversal":
+                if t.kind != "reversal":
                     batch.append((customer_id, txn))
         return batch
 
     def apply(self, events: list[Event]) -> int:
         self.pending = []
+        self.transactions = {}
         self.batch = self._earning(events)
         try:
             applied = super().apply(events)
@@ -279,6 +299,7 @@ class LoyaltyConsumer(FeedConsumer):
             raise
         finally:
             self.batch = []
+            self.transactions = {}
         for effect in self.pending:
             self.policy.sink(effect)
         self.pending = []

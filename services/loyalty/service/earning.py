@@ -3,36 +3,63 @@ its kind and channel, with the rule's multipliers, minimum amount and daily and 
 customer; claw-back of what a reversed transaction earned."""
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
-from sqlmodel import col
 
+from services.common.db import chunk_size, in_values
 from services.loyalty.models import EarningRuleVersion, LedgerEntry, PointsAccount
 from services.loyalty.service.accounts import segments_of
-from services.loyalty.service.ledger import Posting, credit, debit, dedupe_exists, expire_due
+from services.loyalty.service.ledger import (
+    AccountRow,
+    Posting,
+    account_rows,
+    debit,
+    dedupe_exists,
+    expire_due,
+    flush_credits,
+    orm_takes,
+    post_credit,
+)
 from services.loyalty.service.policy import Policy
 
 # A ceiling no real transaction reaches; it keeps a freak amount or stacked multipliers in range.
 MAX_POINTS_PER_TRANSACTION = 1_000_000_000
 
 
-def _rules_in_force(s: Session, kind: str, channel: str, at: datetime) -> list[EarningRuleVersion]:
+@dataclass(frozen=True, slots=True)
+class RuleVersion:
+    """An earning-rule version as scoring reads it: plain values, loaded once per unit of work."""
+
+    rule_id: uuid.UUID
+    version: int
+    channel: str | None
+    points_per_100_cny: int
+    min_amount_fen: int
+    daily_cap: int | None
+    monthly_cap: int | None
+    multipliers: list[dict[str, Any]]
+    valid_from: datetime
+    valid_until: datetime | None
+
+
+RULE_VERSION_COLUMNS = tuple(getattr(EarningRuleVersion, f.name) for f in fields(RuleVersion))
+
+
+def _rules_in_force(s: Session, kind: str, channel: str, at: datetime) -> list[RuleVersion]:
     cache = s.info.setdefault("rule_versions", {})
-    if kind not in cache:  # one load per unit of work (a consumer batch)
-        cache[kind] = list(s.execute(select(EarningRuleVersion).where(EarningRuleVersion.kind == kind)).scalars())
-    return [
-        v
-        for v in cache[kind]
-        if (v.channel is None or v.channel == channel)
-        and v.valid_from <= at
-        and (v.valid_until is None or at < v.valid_until)
-    ]
+    if (kind, channel) not in cache:  # one load per unit of work (a consumer batch)
+        if kind not in cache:
+            stmt = select(*RULE_VERSION_COLUMNS).where(EarningRuleVersion.kind == kind)
+            cache[kind] = [RuleVersion(*row) for row in s.execute(stmt)]
+        cache[kind, channel] = [v for v in cache[kind] if v.channel is None or v.channel == channel]
+    return [v for v in cache[kind, channel] if v.valid_from <= at and (v.valid_until is None or at < v.valid_until)]
 
 
-def raw_points(amount_fen: int, version: EarningRuleVersion, channel: str, segments: set[str] | None) -> int:
+def raw_points(amount_fen: int, version: RuleVersion, channel: str, segments: set[str] | None) -> int:
     """amount in fen x points per 100 CNY x every applicable multiplier, rounded down; integers only."""
     numerator, denominator = amount_fen * version.points_per_100_cny, 10_000
     for m in version.multipliers:
@@ -49,6 +76,7 @@ def _earned_between(s: Session, customer_id: uuid.UUID, rule_id: uuid.UUID, boun
     and kept current by _note_earned, the only writer of rule-scored earn entries."""
     totals = s.info.setdefault("earned_between", {}).setdefault((customer_id, rule_id), {})
     if bounds not in totals:
+        flush_credits(s)
         totals[bounds] = int(
             s.execute(
                 select(func.coalesce(func.sum(LedgerEntry.points), 0)).where(
@@ -82,13 +110,13 @@ def preload_earned(s: Session, batch: list[tuple[uuid.UUID, "Transaction"]], pol
     cache = s.info.setdefault("earned_between", {})
     for (rule_id, window), customers in wanted.items():
         todo = sorted(c for c in customers if window not in cache.get((c, rule_id), {}))
-        for i in range(0, len(todo), 500):
-            chunk = todo[i : i + 500]
+        for i in range(0, len(todo), chunk_size(s)):
+            chunk = todo[i : i + chunk_size(s)]
             found: dict[uuid.UUID, int] = dict(
                 s.execute(
                     select(LedgerEntry.customer_id, func.sum(LedgerEntry.points))
                     .where(
-                        col(LedgerEntry.customer_id).in_(chunk),
+                        in_values(s, LedgerEntry.customer_id, chunk),
                         LedgerEntry.rule_id == rule_id,
                         LedgerEntry.kind == "earn",
                         LedgerEntry.occurred_at >= window[0],
@@ -104,32 +132,65 @@ def preload_earned(s: Session, batch: list[tuple[uuid.UUID, "Transaction"]], pol
 def locked_account(s: Session, customer_id: uuid.UUID) -> PointsAccount | None:
     """The account row locked for this unit of work (FOR UPDATE on PostgreSQL): queried once, then held
     by the session (the identity map alone holds weakly). prelock_accounts locks a batch's accounts at once."""
+    orm_takes(s, customer_id)
     held = s.info.setdefault("locked_accounts", {})
     account = held.get(customer_id)
     if account is None:
-        account = s.get(PointsAccount, customer_id, with_for_update=True)
+        account = s.get(PointsAccount, customer_id, with_for_update=True, populate_existing=True)
         if account is not None:
             held[customer_id] = account
     return account
 
 
-def prelock_accounts(s: Session, customer_ids: set[uuid.UUID]) -> None:
-    """Loads and locks (in key order, on PostgreSQL) the accounts of these customers, one query per 500."""
+def prelock_accounts(s: Session, customer_ids: set[uuid.UUID] | list[uuid.UUID]) -> None:
+    """Loads and locks (in key order, on PostgreSQL) the accounts of these customers, one query per chunk_size."""
     held = s.info.setdefault("locked_accounts", {})
-    wanted = sorted(customer_ids - held.keys())
-    for i in range(0, len(wanted), 500):
+    wanted = sorted(set(customer_ids) - held.keys())
+    for i in range(0, len(wanted), chunk_size(s)):
         stmt = (
             select(PointsAccount)
-            .where(col(PointsAccount.customer_id).in_(wanted[i : i + 500]))
+            .where(in_values(s, PointsAccount.customer_id, wanted[i : i + chunk_size(s)]))
             .order_by(PointsAccount.customer_id)
             .with_for_update()
+            .execution_options(populate_existing=True)
         )
         held.update((a.customer_id, a) for a in s.execute(stmt).scalars())
 
 
-def _capped(
-    s: Session, customer_id: uuid.UUID, v: EarningRuleVersion, points: int, at: datetime, policy: Policy
-) -> int:
+def hold_accounts(s: Session, customer_ids: set[uuid.UUID]) -> None:
+    """prelock_accounts for a batch's earnings, without the ORM: the accounts of these customers that the
+    unit of work's ORM does not hold already are loaded and locked (in key order) as AccountRows, one
+    query per chunk_size, and those not found are noted, so that scoring asks for neither again."""
+    held = s.info.setdefault("locked_accounts", {})
+    in_orm = {a.customer_id for a in s.identity_map.values() if isinstance(a, PointsAccount)}
+    rows = account_rows(s)
+    absent = s.info.setdefault("accounts_absent", set())
+    wanted = sorted(customer_ids - held.keys() - in_orm - rows.keys() - absent)
+    columns = (PointsAccount.customer_id, PointsAccount.status, PointsAccount.balance, PointsAccount.lifetime_earned)
+    for i in range(0, len(wanted), chunk_size(s)):
+        chunk = wanted[i : i + chunk_size(s)]
+        stmt = (
+            select(*columns)
+            .where(in_values(s, PointsAccount.customer_id, chunk))
+            .order_by(PointsAccount.customer_id)
+            .with_for_update()
+        )
+        for customer_id, status, balance, lifetime_earned in s.execute(stmt):
+            rows[customer_id] = AccountRow(customer_id, status, balance, lifetime_earned)
+        absent.update(c for c in chunk if c not in rows)
+
+
+def earning_account(s: Session, customer_id: uuid.UUID) -> PointsAccount | AccountRow | None:
+    """The account a transaction earns on: the batch's AccountRow, else the ORM's locked row."""
+    row = s.info.get("account_rows", {}).get(customer_id)
+    if row is not None:
+        return row
+    if customer_id in s.info.get("accounts_absent", ()):
+        return None
+    return locked_account(s, customer_id)
+
+
+def _capped(s: Session, customer_id: uuid.UUID, v: RuleVersion, points: int, at: datetime, policy: Policy) -> int:
     if v.daily_cap is not None:
         points = min(points, v.daily_cap - _earned_between(s, customer_id, v.rule_id, policy.day_bounds(at)))
     if v.monthly_cap is not None:
@@ -151,7 +212,7 @@ class Transaction:
 def earn_for_transaction(s: Session, customer_id: uuid.UUID, txn: Transaction, policy: Policy) -> int:
     """Points for one transaction, once per rule (dedupe key per transaction and rule); nothing for
     an unenrolled or frozen customer. Returns the points credited. The caller commits."""
-    account = locked_account(s, customer_id)
+    account = earning_account(s, customer_id)
     if account is None or account.status != "active":
         return 0
     versions = _rules_in_force(s, txn.kind, txn.channel, txn.occurred_at)
@@ -174,7 +235,7 @@ def earn_for_transaction(s: Session, customer_id: uuid.UUID, txn: Transaction, p
             rule_version=v.version,
             dedupe_key=f"txn:{txn.transaction_id}:{v.rule_id}",
         )
-        credit(s, account, kind="earn", points=points, posting=posting, policy=policy, at=txn.occurred_at)
+        post_credit(s, account, kind="earn", points=points, posting=posting, policy=policy, at=txn.occurred_at)
         _note_earned(s, customer_id, v.rule_id, txn.occurred_at, points)
         total += points
     return total
@@ -187,6 +248,7 @@ def claw_back(s: Session, customer_id: uuid.UUID, txn: Transaction, policy: Poli
     account = locked_account(s, customer_id)
     if account is None or not txn.reverses_external_id:
         return 0
+    flush_credits(s)
     earned = list(
         s.execute(
             select(LedgerEntry)

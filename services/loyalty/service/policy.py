@@ -3,6 +3,7 @@
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from services.common.config import DEV_PII_KEY
@@ -11,6 +12,21 @@ from services.common.pii import PersonalDataVault
 
 Effect = tuple[str, str, int]  # (metric, label, amount), published only after the commit
 Sink = Callable[[Effect], None]
+
+
+@lru_cache(maxsize=4096)  # scoring asks for the same few days once per transaction and cap
+def _day_bounds(zone: tzinfo, year: int, month: int, day: int) -> tuple[datetime, datetime]:
+    start = datetime(year, month, day, tzinfo=zone)
+    end = datetime.fromordinal(start.toordinal() + 1).replace(tzinfo=zone)
+    return start.astimezone(UTC), end.astimezone(UTC)
+
+
+@lru_cache(maxsize=1024)
+def _month_bounds(zone: tzinfo, year: int, month: int) -> tuple[datetime, datetime]:
+    start = datetime(year, month, 1, tzinfo=zone)
+    year, month0 = divmod(year * 12 + month, 12)
+    end = datetime(year, month0 + 1, 1, tzinfo=zone)
+    return start.astimezone(UTC), end.astimezone(UTC)
 
 
 def _discard(_effect: Effect) -> None:
@@ -41,16 +57,11 @@ class Policy:
 
     def day_bounds(self, at: datetime) -> tuple[datetime, datetime]:
         local = at.astimezone(self.zone)
-        start = datetime(local.year, local.month, local.day, tzinfo=self.zone)
-        end = datetime.fromordinal(start.toordinal() + 1).replace(tzinfo=self.zone)
-        return start.astimezone(UTC), end.astimezone(UTC)
+        return _day_bounds(self.zone, local.year, local.month, local.day)
 
     def month_bounds(self, at: datetime) -> tuple[datetime, datetime]:
         local = at.astimezone(self.zone)
-        start = datetime(local.year, local.month, 1, tzinfo=self.zone)
-        year, month0 = divmod(local.year * 12 + local.month, 12)
-        end = datetime(year, month0 + 1, 1, tzinfo=self.zone)
-        return start.astimezone(UTC), end.astimezone(UTC)
+        return _month_bounds(self.zone, local.year, local.month)
 
     def tier_for(self, lifetime_earned: int) -> str:
         tier = "standard"
