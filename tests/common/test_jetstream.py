@@ -11,6 +11,7 @@ import time
 import uuid
 import zlib
 from collections import defaultdict
+from datetime import UTC, datetime
 from pathlib import Path
 
 import nats
@@ -19,9 +20,11 @@ from pydantic import ValidationError
 from sqlalchemy import MetaData, select
 
 from services.common.config import EventTransportSettings
+from services.common.consumer import Batch, FeedConsumer, PollHealth
 from services.common.db import Database
-from services.common.jetstream import HEADER_MSG_ID, HEADER_POSITION, HEADER_SUBJECT_ID, partition_of
-from services.common.outbox import outbox_table, record_event
+from services.common.jetstream import HEADER_MSG_ID, HEADER_POSITION, HEADER_SUBJECT_ID, Transport, partition_of
+from services.common.jetstream_consumer import JetStreamRunner, _by_partition, _Queued
+from services.common.outbox import Event, outbox_table, record_event
 from services.common.relay import FAULT_EXIT_CODE, OutboxRelay, RelayCollector
 from tests import natskit
 from tests.common.jetstream_replica import CRASH_EXIT_CODE, EVENT_TYPE, OWNER, tables
@@ -352,3 +355,145 @@ def test_partition_of_is_crc32_of_the_subject_modulo_the_count():
     subject = "c0ffee00-0000-4000-8000-000000000000"
     assert partition_of(subject, 8) == zlib.crc32(subject.encode()) % 8
     assert {partition_of(str(uuid.uuid4()), 8) for _ in range(200)} == set(range(8))
+
+
+def test_a_partition_whose_batch_fails_holds_back_no_other_and_loses_nothing(owner_db, reader_db, transport):
+    """The runner applies every partition's queued batches in one transaction; when that fails, each
+    partition's again on its own: the others commit, the failing one restarts from its first
+    unacknowledged message, and nothing it had queued behind the failed batch is applied before it."""
+    people = customers(40)
+    poisoned = people[0]
+    stuck = partition_of(poisoned, transport.partitions)
+    record(owner_db, people, 400)
+    relay = start_relay(owner_db, transport)
+    _, cursor, table = tables()
+    poison = {"on": True}
+
+    def handle(s, e):
+        if poison["on"] and e.subject_id == poisoned:
+            raise RuntimeError("a handler that fails until fixed")
+        s.execute(
+            table.insert().values(event_id=e.event_id, subject_id=e.subject_id, position=e.position, replica="solo")
+        )
+
+    consumer = FeedConsumer(
+        name="reader",
+        db=reader_db,
+        cursor_table=cursor,
+        handlers={EVENT_TYPE: handle},
+        client=None,
+        feed_url="",
+        token=str,
+        batch_size=20,
+        feed=OWNER,
+    )
+    runner = JetStreamRunner(consumer, transport, fetch_wait_seconds=0.2, replica="solo")
+    others = 400 - sum(1 for p in people * 10 if partition_of(p, transport.partitions) == stuck)
+    try:
+        wait_until(lambda: relay.mark == 400, what="the relay")
+        runner.start()
+        wait_until(
+            lambda: (
+                sum(partition_of(r["subject_id"], transport.partitions) != stuck for r in applied(reader_db)) >= others
+            ),
+            what="every other partition",
+        )
+        rows = applied(reader_db)
+        first = next(i for i, p in enumerate(people * 10) if p == poisoned) + 1  # its first event's position
+        assert all(r["position"] < first for r in rows if partition_of(r["subject_id"], transport.partitions) == stuck)
+        assert consumer.health.failures["apply"] > 0
+        poison["on"] = False
+        wait_until(lambda: len(applied(reader_db)) >= 400, what="the stuck partition, once fixed")
+    finally:
+        runner.stop()
+        relay.stop()
+    assert_once_in_order(reader_db, owner_db)
+
+
+def test_a_partitions_batches_merged_for_one_transaction_leave_out_late_duplicates():
+    def batch(*positions):
+        b = Batch(
+            [
+                Event(
+                    position=p,
+                    event_id=f"e{p}",
+                    type=EVENT_TYPE,
+                    occurred_at=datetime.now(UTC),
+                    subject_id="s",
+                    data={},
+                )
+                for p in positions
+            ]
+        )
+        b.cursor = "reader.p1"
+        return b
+
+    queued = [
+        _Queued(1, 0, batch(3, 4, 5), "last-a", None),
+        _Queued(2, 0, batch(7), "last-b", None),
+        _Queued(1, 0, batch(4, 5, 6), "last-c", None),  # 4 and 5 again: a relay's late duplicates
+    ]
+    parts = _by_partition(queued)  # type: ignore[arg-type]
+    assert [e.position for e in parts[1][0]] == [3, 4, 5, 6] and parts[1][1] == "last-c"
+    assert parts[1][0].cursor == "reader.p1" and [e.position for e in parts[2][0]] == [7]
+
+
+def test_what_a_partition_queued_behind_a_failed_batch_is_never_applied():
+    """Had the batch fetched after a failed one been applied, its partition's cursor would move past the
+    failed batch's events: the applier voids it at once, and the partition fetches both again."""
+    applied_positions = []
+    acks = []
+
+    class Consumer:
+        name, feed, batch_size, feed_url = "reader", OWNER, 20, ""
+        health = PollHealth()
+
+        def apply(self, events):
+            if any(e.event_id == "poison" for e in events):
+                raise RuntimeError("a handler that fails")
+            applied_positions.append([e.position for e in events])
+            return len(events)
+
+    class Last:
+        async def ack(self):
+            acks.append(self)
+
+    def batch(k, *positions, poison=False):
+        events = [
+            Event(
+                position=p,
+                event_id="poison" if poison else f"e{p}",
+                type=EVENT_TYPE,
+                occurred_at=datetime.now(UTC),
+                subject_id="s",
+                data={},
+            )
+            for p in positions
+        ]
+        b = Batch(events)
+        b.cursor = f"reader.p{k}"
+        return b
+
+    runner = JetStreamRunner(Consumer(), Transport(url="nats://127.0.0.1:1"), replica="solo")  # type: ignore[arg-type]
+
+    async def scenario():
+        runner._ready = asyncio.Queue()
+        applier = asyncio.create_task(runner._applier())
+        loop = asyncio.get_running_loop()
+        failed = _Queued(1, runner._epoch[1], batch(1, 1, 2, poison=True), Last(), loop.create_future())
+        runner._ready.put_nowait(failed)
+        with pytest.raises(RuntimeError):
+            await failed.done
+        behind = _Queued(1, 0, batch(1, 3, 4), Last(), loop.create_future())  # fetched before the failure
+        other = _Queued(2, runner._epoch[2], batch(2, 10), Last(), loop.create_future())
+        runner._ready.put_nowait(behind)
+        runner._ready.put_nowait(other)
+        await other.done
+        assert not behind.done.done()
+        applier.cancel()
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        runner._apply.shutdown()
+    assert applied_positions == [[10]] and len(acks) == 1

@@ -246,3 +246,67 @@ def test_points_earned_is_recorded_on_the_feed_and_counted_in_metrics(client, au
     assert (earned["data"]["source"], earned["data"]["source_ref"]) == ("transaction", "EXT-M")
     metrics = client.get("/metrics").text
     assert 'loyalty_points_issued_total{source="transaction"} 10.0' in metrics
+
+
+def test_a_batch_mixing_earnings_with_other_events_applies_them_in_feed_order(client, auth, loyalty_app):
+    """A batch's earnings are written together (keys, entries, lots, balances, at its end or before any
+    other handler); a reversal, a freeze or an adjustment in the same batch still sees every earning
+    before it, and the ledger, the lots, the balances and the feed come out as if each event had been
+    applied on its own, entries numbered in feed order."""
+    a, b = f.enrol(client, auth), f.enrol(client, auth)
+    f.rule(client, auth, points_per_100_cny=10)
+    applied = f.consumer(loyalty_app).apply(
+        [
+            f.txn(a, 100_000, external_id="A1"),  # a: 100
+            f.txn(b, 50_000, external_id="B1"),  # b: 50
+            f.txn(a, 100_000, kind="reversal", external_id="A1R", reverses="A1"),  # a: 0
+            f.txn(a, 20_000, external_id="A2"),  # a: 20
+            f.event("customer.closed", b, {"customer_no": "100000000016", "reason": "moved"}),
+            f.txn(b, 100_000, external_id="B2"),  # b is frozen: nothing
+            f.txn(a, 30_000, external_id="A3"),  # a: 50
+        ]
+    )
+    assert applied == 7
+    entries = list(reversed(_statement(client, auth, a)))
+    assert [(e["kind"], e["points"], e["balance_after"], e["source_ref"]) for e in entries] == [
+        ("earn", 100, 100, "A1"),
+        ("reverse", -100, 0, "A1R"),
+        ("earn", 20, 20, "A2"),
+        ("earn", 30, 50, "A3"),
+    ]
+    assert [e["id"] for e in entries] == sorted(e["id"] for e in entries)
+    body = client.get(f"/v1/loyalty/accounts/{b}", headers=auth("staff")).json()
+    assert (body["status"], body["balance"]) == ("frozen", 50)
+    assert [e["source_ref"] for e in _statement(client, auth, b)] == ["B1"]
+    check = client.post("/v1/loyalty/ledger-checks", headers=auth("supervisor")).json()
+    assert check["mismatches"] == []
+    feed = client.get("/v1/events", headers=auth("system")).json()["items"]
+    moves = [(e["type"], e["data"]["entry_id"], e["data"]["balance"]) for e in feed if e["subject_id"] == a]
+    assert moves == [
+        ("points.earned", entries[0]["id"], 100),
+        ("points.debited", entries[1]["id"], 0),
+        ("points.earned", entries[2]["id"], 20),
+        ("points.earned", entries[3]["id"], 50),
+    ]
+    assert len({e["event_id"] for e in feed}) == len(feed)
+
+
+def test_a_batch_that_fails_leaves_no_earning_behind(client, auth, loyalty_app, monkeypatch):
+    """Earnings written at the batch's end roll back with it: nothing of a failed batch stays, and the
+    batch applied again earns once."""
+    cid = f.enrol(client, auth)
+    f.rule(client, auth, points_per_100_cny=10)
+    c = f.consumer(loyalty_app)
+    events = [f.txn(cid, 10_000), f.txn(cid, 20_000)]
+    from services.loyalty.service import ledger
+
+    def broken(_s):
+        raise RuntimeError("the database went away")
+
+    with monkeypatch.context() as m:
+        m.setattr(ledger, "serialise_outbox_writes", lambda *_: broken(None))
+        with pytest.raises(RuntimeError):
+            c.apply(events)
+    assert f.balance(client, auth, cid) == 0 and _statement(client, auth, cid) == []
+    assert c.apply(events) == 2
+    assert f.balance(client, auth, cid) == 30
