@@ -251,24 +251,23 @@ def _pg_arrays(
 
 
 def insert_rows(s: Session, table: Table, rows: list[dict[str, Any]]) -> None:
-    """Inserts `rows` (dicts with the same keys), in their order. On PostgreSQL one INSERT ... SELECT
-    from unnest() of an array per column: one statement for any count, where executemany costs a
-    statement (and the client a round of work) per row. Elsewhere executemany (SQLite's loops in C)."""
+    """Inserts `rows` (dicts with the same keys), in their order. On PostgreSQL with COPY, in the
+    session's transaction: one statement for any count, where executemany costs a statement (and the
+    client a round of work) per row; values go through each column type's own bind processing.
+    Elsewhere executemany (SQLite's loops in C)."""
     if not rows:
         return
     if s.get_bind().dialect.name != "postgresql":
         s.execute(insert(table), rows)
         return
+    dialect = s.get_bind().dialect
     names = list(rows[0])
-    casts, params = _pg_arrays(s, table, names, rows)
+    processors = [table.c[n].type.dialect_impl(dialect).bind_processor(dialect) for n in names]
     columns = ", ".join(f'"{n}"' for n in names)
-    s.execute(
-        text(
-            f'INSERT INTO "{table.name}" ({columns}) SELECT {columns} FROM unnest({", ".join(casts)}) '  # noqa: S608 - names from the table
-            f"WITH ORDINALITY AS u({columns}, n) ORDER BY n"
-        ),
-        params,
-    )
+    raw = s.connection().connection.driver_connection
+    with raw.cursor() as cur, cur.copy(f'COPY "{table.name}" ({columns}) FROM STDIN') as copy:
+        for row in rows:
+            copy.write_row([p(row[n]) if p else row[n] for n, p in zip(names, processors, strict=True)])
 
 
 def update_rows(s: Session, table: Table, key: str, rows: list[dict[str, Any]]) -> None:
