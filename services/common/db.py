@@ -264,7 +264,8 @@ def insert_rows(s: Session, table: Table, rows: list[dict[str, Any]]) -> None:
     names = list(rows[0])
     processors = [table.c[n].type.dialect_impl(dialect).bind_processor(dialect) for n in names]
     columns = ", ".join(f'"{n}"' for n in names)
-    raw = s.connection().connection.driver_connection
+    raw = s.connection().connection.driver_connection  # psycopg's, in the session's transaction
+    assert raw is not None
     with raw.cursor() as cur, cur.copy(f'COPY "{table.name}" ({columns}) FROM STDIN') as copy:
         for row in rows:
             copy.write_row([p(row[n]) if p else row[n] for n, p in zip(names, processors, strict=True)])

@@ -3,10 +3,12 @@ consumer per partition (customers hashed to partitions), each partition held by 
 through a lease, so N replicas share the feed. The FeedConsumer applies each batch with the partition's
 own cursor (`<consumer>.p<k>`) in the batch's transaction, exactly as over HTTP: an event at or below
 the cursor is skipped, so redelivery, a relay's duplicate or a partition handed over mid-batch never
-applies an event twice. A batch is acknowledged only after it commits, with one acknowledgement of its
-last message (the consumers acknowledge all before it: AckPolicy.ALL); whoever takes a partition (at
-start, after a failure, or on handover) recreates its durable consumer at the first unacknowledged
-message, so nothing committed is lost and the partition's order is kept."""
+applies an event twice. One applier takes the batches of every partition the replica holds into one
+transaction (each with its own cursor), falling back to a transaction per partition when that fails. A
+batch is acknowledged only after it commits, with one acknowledgement of its last message (the
+consumers acknowledge all before it: AckPolicy.ALL); whoever takes a partition (at start, after a
+failure, or on handover) recreates its durable consumer at the first unacknowledged message, so nothing
+committed is lost and the partition's order is kept."""
 
 import asyncio
 import collections
