@@ -353,12 +353,17 @@ class JetStreamRunner(BrokerWorker):
                 if k not in failed:  # after the commit: a crash before it brings the batch again, skipped
                     with contextlib.suppress(Exception):  # unacknowledged: fetched again later, skipped too
                         await last.ack()
+            told: set[int] = set()
             for q in queued:
-                if not q.done.done():
-                    if q.k in failed:
-                        q.done.set_exception(failed[q.k])
-                    else:
-                        q.done.set_result(None)
+                if q.done.done():
+                    continue
+                if q.k not in failed:
+                    q.done.set_result(None)
+                elif q.k not in told:  # the partition's oldest: what it awaits, and restarts on
+                    q.done.set_exception(failed[q.k])
+                    told.add(q.k)
+                else:
+                    q.done.cancel()  # fetched after it: dropped with it
             if len(failed) < len(parts):
                 self.consumer.health.succeeded()
 
