@@ -310,3 +310,20 @@ def test_a_batch_that_fails_leaves_no_earning_behind(client, auth, loyalty_app, 
     assert f.balance(client, auth, cid) == 0 and _statement(client, auth, cid) == []
     assert c.apply(events) == 2
     assert f.balance(client, auth, cid) == 30
+
+
+def test_a_customer_enrolled_by_agreement_mid_batch_earns_from_then_on(client, auth, loyalty_app):
+    """The batch's accounts are read once when its first event is handled: a customer without an account
+    then is noted as such, until an enrolment in the same batch opens one."""
+    f.rule(client, auth, points_per_100_cny=10)
+    cid = str(uuid.uuid4())
+    f.consumer(loyalty_app).apply(
+        [
+            f.event("customer.registered", cid, f.registered("BJ0001")),
+            f.txn(cid, 100_000, external_id="BEFORE"),  # not enrolled yet: nothing
+            f.event("agreement.signed", cid, {"agreement_type": "loyalty_programme", "agreement_id": "a1"}),
+            f.txn(cid, 20_000, external_id="AFTER"),  # 20
+        ]
+    )
+    assert f.balance(client, auth, cid) == 20
+    assert [e["source_ref"] for e in _statement(client, auth, cid)] == ["AFTER"]
