@@ -254,7 +254,8 @@ def insert_rows(s: Session, table: Table, rows: list[dict[str, Any]]) -> None:
     """Inserts `rows` (dicts with the same keys), in their order. On PostgreSQL with COPY, in the
     session's transaction: one statement for any count, where executemany costs a statement (and the
     client a round of work) per row; values go through each column type's own bind processing.
-    Elsewhere executemany (SQLite's loops in C)."""
+    Elsewhere executemany (SQLite's loops in C). Not for values that must stay out of logs: unlike a
+    statement's parameters (hidden, build_engine), a COPY error's context quotes the row it failed on."""
     if not rows:
         return
     if s.get_bind().dialect.name != "postgresql":
