@@ -254,7 +254,7 @@ def _scanned(plan: dict[str, Any]) -> set[str]:
 
 def scanned_relations(conn: Any, stmt: Any) -> tuple[set[str], dict[str, Any]]:
     """Every relation PostgreSQL's plan for `stmt` reads, and the plan (for the failure message)."""
-    compiled = stmt.compile(dialect=conn.dialect)
+    compiled = stmt.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})  # IN (...) lists
     explain = conn.exec_driver_sql(f"EXPLAIN (FORMAT JSON) {compiled}", compiled.params).scalar_one()
     plan = (explain if isinstance(explain, list) else json.loads(explain))[0]["Plan"]
     return _scanned(plan), plan
