@@ -6,13 +6,14 @@ its answers; a month-bounded analysis reads only that month's partition (its EXP
 month_partitions job creates the months ahead. SQLite keeps one table and the job does nothing there."""
 
 import json
+import threading
 import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from alembic import command
 from fastapi.testclient import TestClient
-from sqlalchemy import delete, exc, inspect, select, text
+from sqlalchemy import delete, exc, func, inspect, select, text
 
 from services.common.db import Database, table_of
 from services.common.partitions import add_months, ensure_partitions_ahead, month_start, partition_name
@@ -173,6 +174,35 @@ def test_one_response_per_customer_across_months_with_the_same_409(client, auth,
         scores = session.execute(select(RESPONSE.c.nps).where(RESPONSE.c.customer_id == cid)).scalars().all()
         answered = session.execute(select(ANSWER.c.question_id).where(ANSWER.c.response_id == uuid.UUID(kept["id"])))
         assert sorted(scores) == [2, 9] and list(answered.scalars()) == ["nps"]
+
+
+@pytest.mark.postgres
+def test_a_concurrent_first_response_waits_for_the_others_key_and_is_the_same_409(pg, auth):
+    client, _ = _app_at(pg, NOW)
+    window = {"opens_at": add_months(THIS_MONTH, -3).isoformat(), "closes_at": add_months(THIS_MONTH, 3).isoformat()}
+    survey = f.published_survey(client, auth("staff"), **window)
+    cid = str(uuid.uuid4())
+    answered: dict = {}
+    with pg.engine.connect() as other:
+        other.begin()  # the other first answer, a month earlier, not committed yet
+        sid, earlier = uuid.UUID(survey["id"]), NOW - timedelta(days=40)
+        other.execute(KEY.insert().values(id=uuid.uuid4(), survey_id=sid, customer_id=cid, responded_at=earlier))
+        body = {"answers": {"nps": 9}}
+        post = threading.Thread(
+            target=lambda: answered.update(
+                r=client.post(f"/v1/surveys/{survey['id']}/responses", json=body, headers=auth("customer", sub=cid))
+            )
+        )
+        post.start()
+        post.join(1.0)
+        assert post.is_alive()  # waiting on the key's unique index
+        other.commit()
+    post.join(10)
+    client.close()
+    assert answered["r"].status_code == 409, answered["r"].text
+    assert answered["r"].json()["code"] == "survey_already_answered"
+    with pg.engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(RESPONSE)).scalar_one() == 0  # nothing half-written
 
 
 def test_deleting_a_key_deletes_the_response_and_its_answers(client, auth, feedback_db):

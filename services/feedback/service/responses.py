@@ -212,8 +212,8 @@ def _store_response(
     now: datetime,
     vault: PersonalDataVault,
 ) -> SurveyResponse:
-    """Writes the response (new: its key first, or replacing the earlier one's answers) and its answer
-    rows; a concurrent first answer by the same customer is a 409."""
+    """Writes the response (new, or replacing the earlier one's answers) and its answer rows; a
+    concurrent first answer by the same customer is a 409."""
     answers = response_in.answers
     fields: dict[str, Any] = {
         "survey_version": sv.version,
@@ -226,18 +226,7 @@ def _store_response(
         **{k: _first_of(sv.questions, answers, k) for k in ("nps", "csat", "ces")},
     }
     if existing is None:
-        key = SurveyResponseKey(id=uuid.uuid4(), survey_id=sv.id, customer_id=customer_id, responded_at=now)
-        s.add(key)
-        try:
-            s.flush()
-        except exc.IntegrityError as err:  # a concurrent first answer by the same customer
-            if is_unique_violation(err):
-                raise Conflict(
-                    "The customer has already answered this survey", code="survey_already_answered"
-                ) from None
-            raise
-        r = SurveyResponse(id=key.id, survey_id=sv.id, customer_id=customer_id, responded_at=now, **fields)
-        s.add(r)
+        r = _first_response(s, sv, customer_id, now, fields)
     else:
         r = existing
         for name, value in fields.items():
@@ -247,6 +236,22 @@ def _store_response(
     rows = _answer_rows(r, sv.questions, answers, vault)
     if rows:
         s.execute(table_of(SurveyAnswer).insert(), rows)
+    return r
+
+
+def _first_response(s: Session, sv: Survey, customer_id: str, now: datetime, fields: dict[str, Any]) -> SurveyResponse:
+    """The key first: it numbers the response and refuses the customer's second one to the survey in
+    any month (a concurrent first answer: 409); then the response, in its month's partition."""
+    key = SurveyResponseKey(id=uuid.uuid4(), survey_id=sv.id, customer_id=customer_id, responded_at=now)
+    s.add(key)
+    try:
+        s.flush()
+    except exc.IntegrityError as err:
+        if is_unique_violation(err):
+            raise Conflict("The customer has already answered this survey", code="survey_already_answered") from None
+        raise
+    r = SurveyResponse(id=key.id, survey_id=sv.id, customer_id=customer_id, responded_at=now, **fields)
+    s.add(r)
     return r
 
 
