@@ -97,6 +97,17 @@ def fill_partitioned(conn: Connection, table: str, column: str, source: str) -> 
     conn.execute(text(f'INSERT INTO "{table}" SELECT * FROM "{source}"'))  # noqa: S608 - model names
 
 
+def unpartition(conn: Connection, table: str) -> None:
+    """A migration's downgrade of partitioned `table`: one plain table of the same name, columns, defaults
+    and checks, holding every row (built as `<table>_unpartitioned`, the partitioned one dropped with its
+    partitions); its keys, indexes and references are the caller's to add back."""
+    plain = f"{table}_unpartitioned"
+    conn.execute(text(f'CREATE TABLE "{plain}" (LIKE "{table}" INCLUDING DEFAULTS INCLUDING CONSTRAINTS)'))
+    conn.execute(text(f'INSERT INTO "{plain}" SELECT * FROM "{table}"'))  # noqa: S608 - model names
+    conn.execute(text(f'DROP TABLE "{table}" CASCADE'))
+    conn.execute(text(f'ALTER TABLE "{plain}" RENAME TO "{table}"'))
+
+
 def _create(
     conn: Connection, table: str, part: str, column: str, lower: datetime, upper: datetime, has_default: bool
 ) -> None:

@@ -34,18 +34,7 @@ THIS_MONTH = month_start(NOW)
 RESPONSE, ANSWER, FOLLOW_UP, KEY = (table_of(m) for m in (SurveyResponse, SurveyAnswer, FollowUp, SurveyResponseKey))
 
 
-@pytest.fixture
-def pg_url():
-    dbkit.require_postgres()
-    return dbkit.fresh_pg_database(f"test_feedback_partitions_{dbkit.worker_id()}")
-
-
-@pytest.fixture
-def pg(pg_url):
-    dbkit.migrate(ALEMBIC_INI, pg_url)
-    db = Database(pg_url)
-    yield db
-    db.dispose()
+pg_url, pg = dbkit.partition_fixtures("feedback", ALEMBIC_INI)
 
 
 def _month(offset: int) -> str:

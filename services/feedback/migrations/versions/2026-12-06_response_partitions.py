@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from alembic import op
 
 import services.common.db  # noqa: F401 - shared column types
-from services.common.partitions import fill_partitioned
+from services.common.partitions import fill_partitioned, unpartition
 
 revision: str = "78654ebfd073"
 down_revision: str | None = "19036e433dfa"
@@ -94,10 +94,7 @@ def downgrade() -> None:
             batch_op.create_index(INDEX, ["survey_id", "customer_id"], unique=True)
             batch_op.create_primary_key("pk_survey_response", ["id"])
     else:
-        op.execute(f"CREATE TABLE {OLD} (LIKE {T} INCLUDING DEFAULTS INCLUDING CONSTRAINTS)")
-        op.execute(f"INSERT INTO {OLD} SELECT * FROM {T}")  # noqa: S608 - constants only
-        op.execute(f"DROP TABLE {T} CASCADE")  # with its partitions
-        op.execute(f"ALTER TABLE {OLD} RENAME TO {T}")
+        unpartition(op.get_bind(), T)
         op.execute(f"ALTER TABLE {T} ADD CONSTRAINT pk_survey_response PRIMARY KEY (id)")
         op.execute(f"CREATE UNIQUE INDEX {INDEX} ON {T} (survey_id, customer_id)")
     _repoint(T)

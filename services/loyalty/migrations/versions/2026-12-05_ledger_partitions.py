@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from alembic import op
 
 import services.common.db  # noqa: F401 - shared column types
-from services.common.partitions import fill_partitioned
+from services.common.partitions import fill_partitioned, unpartition
 
 revision: str = "7d2c4b1e9f30"
 down_revision: str | None = "5bd47b4a21f2"
@@ -104,10 +104,7 @@ def downgrade() -> None:
             batch_op.create_unique_constraint(batch_op.f("uq_points_ledger_entry_dedupe_key"), ["dedupe_key"])
     else:
         seq = f"{T}_id_seq"
-        op.execute(f"CREATE TABLE {OLD} (LIKE {T} INCLUDING DEFAULTS INCLUDING CONSTRAINTS)")
-        op.execute(f"INSERT INTO {OLD} SELECT * FROM {T}")  # noqa: S608 - constants only
-        op.execute(f"DROP TABLE {T} CASCADE")  # with its partitions
-        op.execute(f"ALTER TABLE {OLD} RENAME TO {T}")
+        unpartition(op.get_bind(), T)
         op.execute(f"CREATE SEQUENCE {seq} OWNED BY {T}.id")
         op.execute(f"SELECT setval('{seq}', (SELECT coalesce(max(id), 0) + 1 FROM {T}), false)")  # noqa: S608
         op.execute(f"ALTER TABLE {T} ALTER COLUMN id SET DEFAULT nextval('{seq}')")

@@ -18,7 +18,7 @@ import sqlmodel  # noqa: F401 - autogenerate may render sqlmodel types
 from alembic import op
 
 import services.common.db  # noqa: F401 - shared column types
-from services.common.partitions import fill_partitioned
+from services.common.partitions import fill_partitioned, unpartition
 
 revision: str = "423208f67be4"
 down_revision: str | None = "cab55db88eae"
@@ -72,10 +72,7 @@ def downgrade() -> None:
             batch_op.create_primary_key("pk_transaction_record", ["id"])
             batch_op.create_unique_constraint(batch_op.f("uq_transaction_record_external_id"), ["external_id"])
     else:
-        op.execute(f"CREATE TABLE {OLD} (LIKE {T} INCLUDING DEFAULTS INCLUDING CONSTRAINTS)")
-        op.execute(f"INSERT INTO {OLD} SELECT * FROM {T}")  # noqa: S608 - constants only
-        op.execute(f"DROP TABLE {T} CASCADE")  # with its partitions
-        op.execute(f"ALTER TABLE {OLD} RENAME TO {T}")
+        unpartition(op.get_bind(), T)
         op.execute(f"ALTER TABLE {T} ADD CONSTRAINT pk_transaction_record PRIMARY KEY (id)")
         op.execute(f"ALTER TABLE {T} ADD CONSTRAINT uq_transaction_record_external_id UNIQUE (external_id)")
         op.execute(
