@@ -25,6 +25,7 @@ from services.common.auth import mint_token
 from services.common.branches import apply_branch_event
 from services.common.config import DEV_JWT_SECRET
 from services.common.db import Database
+from services.common.partitions import ensure_month_partitions
 from services.feedback.models import branch
 from services.feedback.service import analysis
 
@@ -96,6 +97,10 @@ def load(url: str, n: int) -> float:
 
     start = datetime(2026, 1, 1, tzinfo=UTC)
     t0 = time.perf_counter()
+    engine = _engine(url)
+    with engine.connect() as conn:  # the responses' months, as the month_partitions job keeps them
+        ensure_month_partitions(conn, "survey_response", "responded_at", start, start + timedelta(days=365))
+    engine.dispose()
     with psycopg.connect(url) as conn:
         conn.execute(
             "INSERT INTO survey (id, version, state, title, questions, audience_kind, channel, opens_at,"
@@ -129,13 +134,24 @@ def load(url: str, n: int) -> float:
             (f"{_uuid(1, i)}\tasset_size\t{('mass', 'silver', 'gold', 'platinum')[i % 7 % 4]}\n" for i in range(n)),
         )
 
+        def at(i: int) -> datetime:
+            return start + timedelta(seconds=i * 31 % (365 * 86400))
+
+        # A response's key first (its id and its one-per-survey-and-customer uniqueness), then the
+        # response, into its month's partition (made below, before any row), then its answers.
+        _copy(
+            conn,
+            "survey_response_key",
+            "id, survey_id, customer_id, responded_at",
+            (f"{_uuid(2, i)}\t{SURVEY_ID}\t{_uuid(1, i)}\t{at(i).isoformat()}\n" for i in range(n)),
+        )
+
         def responses():
             for i in range(n):
-                at = start + timedelta(seconds=i * 31 % (365 * 86400))
                 yield (
                     f"{_uuid(2, i)}\t{SURVEY_ID}\t1\t{_uuid(1, i)}\t{CHANNELS[i % 5]}\t{BRANCHES[i % 200]}\t"
                     f"{('urban', 'rural', 'peri_urban')[i % 3]}\t{'individual' if i % 10 else 'enterprise'}\t"
-                    f"{i * 7 % 11}\t{i % 5 + 1}\t{i % 7 + 1}\tbench\t{at.isoformat()}\t{at.isoformat()}\n"
+                    f"{i * 7 % 11}\t{i % 5 + 1}\t{i % 7 + 1}\tbench\t{at(i).isoformat()}\t{at(i).isoformat()}\n"
                 )
 
         _copy(
@@ -148,8 +164,7 @@ def load(url: str, n: int) -> float:
 
         def answers():
             for i in range(n):
-                at = (start + timedelta(seconds=i * 31 % (365 * 86400))).isoformat()
-                head = f"{_uuid(2, i)}\t{SURVEY_ID}\t{at}"
+                head = f"{_uuid(2, i)}\t{SURVEY_ID}\t{at(i).isoformat()}"
                 yield (
                     f"{head}\tnps\t{i * 7 % 11}\t\\N\n{head}\tcsat\t{i % 5 + 1}\t\\N\n"
                     f"{head}\tces\t{i % 7 + 1}\t\\N\n{head}\twait\t\\N\t{WAIT[i * 7 % 11 % 3]}\n"

@@ -1,6 +1,6 @@
 """`python -m bench.scale`: the suite at bank scale on PostgreSQL (not part of `make bench`). Loads N
-customers (default 10,000,000) with COPY into databases of their own (<prefix>_profile, ...: 10
-transactions per customer over 12 months, a loyalty account and segmentation features for every one),
+customers (default 10,000,000), made by PostgreSQL itself, into databases of their own (<prefix>_profile,
+...: 10 transactions per customer over 12 months, a loyalty account and segmentation features for every one),
 states the load time, then measures against that data: bulk registration and transaction ingest
 through the API, the daily recompute, the overview's p50/p99 under load (and the same at --baseline
 customers, 10,000 by default, for the ratio), the earning consumer on JetStream with 1 and 2 replicas,
@@ -126,7 +126,7 @@ class Run:
 
     def run(self) -> None:
         args, f = self.args, self.figures
-        say(f"loading {args.customers:,} customers with COPY into {args.prefix}_* ...")
+        say(f"loading {args.customers:,} customers into {args.prefix}_* ...")
         loaded = load_all(args.prefix, args.customers, datetime.now(UTC))
         f["load_s"] = loaded.seconds
         f["transactions"] = args.customers * 10
@@ -182,7 +182,7 @@ def table(f: dict[str, Any]) -> list[tuple[str, str]]:
     if load := f.get("load_s"):
         rows.append(
             (
-                "load with COPY (s): " + ", ".join(f"{k} {v}" for k, v in load.items() if k != "total"),
+                "load (s): " + ", ".join(f"{k} {v}" for k, v in load.items() if k != "total"),
                 str(load["total"]),
             )
         )

@@ -1,14 +1,14 @@
 """The scale run's data (bench.scale): each service's own PostgreSQL database, migrated to head, then
-loaded with COPY, the documented migration path: N customers in profile with 10 transactions each over
-the last 12 months (into their monthly partitions), a points account with one earning entry and its lot
-per customer in loyalty, and every customer's features and daily activity in segmentation. Customer i
-has the id UUID(int=i+1) in every service, as segmentation's bench data has."""
+loaded by PostgreSQL itself (INSERT ... SELECT over generate_series, two connections at once; a bank's
+own export would come in with COPY, the documented migration path): N customers in profile with 10
+transactions each over the last 12 months (into their monthly partitions), a points account with one
+earning entry and its lot per customer in loyalty, and every customer's features and daily activity in
+segmentation. Customer i has the id UUID(int=i+1) in every service, as segmentation's bench data has."""
 
 import os
-import random
 import time
 import uuid
-from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -19,8 +19,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from bench.segmentation_bench import NOW as SEGMENTATION_NOW
-from bench.segmentation_bench import classify_silently, synthetic
-from bench.segmentation_bench import load as load_features
+from bench.segmentation_bench import classify_silently
 from services.common.db import Database
 from services.common.partitions import add_months, ensure_month_partitions, month_start
 from services.common.pii import PersonalDataVault
@@ -86,21 +85,6 @@ def database_sizes_mb(urls: dict[str, str]) -> dict[str, float]:
     return sizes
 
 
-def _copy(db: Database, table: str, columns: tuple[str, ...], rows: Iterator[tuple[Any, ...]]) -> int:
-    raw = db.engine.raw_connection()
-    n = 0
-    try:
-        cur = raw.cursor()
-        with cur.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:  # type: ignore[attr-defined]
-            for row in rows:
-                copy.write_row(row)
-                n += 1
-        raw.commit()
-    finally:
-        raw.close()
-    return n
-
-
 CUSTOMER_COLS = (
     "id",
     "customer_no",
@@ -133,51 +117,49 @@ TXN_COLS = (
 )
 
 
-def _customers(n: int, now: datetime) -> Iterator[tuple[Any, ...]]:
-    settings = ProfileSettings(environment="development")
-    vault = PersonalDataVault(settings.pii_keys, settings.pii_hmac_key)
-    # One ciphertext per field for every row: the read path decrypts it like any other, and a
-    # per-row encryption would measure the loader, not the database.
-    id_enc, phone_enc = vault.encrypt("11010519491231002X", ID_FIELD), vault.encrypt("13900000000", PHONE_FIELD)
-    for i in range(n):
-        yield (
-            customer_id(i),
-            f"9{i:011d}",  # the counter's numbers start with 1: API registrations never meet these
-            "individual",
-            f"Scale Customer {i}",
-            "resident_id",
-            id_enc,
-            f"{i:064x}",
-            phone_enc,
-            f"{i:064x}",
-            "urban",
-            "Beijing",
-            "Beijing",
-            BENCH_BRANCH,
-            "active",
-            now,
-            now,
-            1,
-        )
+# PostgreSQL makes the rows itself (INSERT ... SELECT over generate_series), two connections at once on
+# halves of the customers: a row per microsecond from Python would make the loader, not the database,
+# the figure at 100,000,000 transactions. Customer i's values are functions of i (and k for its k-th
+# transaction), so every run loads the same data.
+UUID_OF = "lpad(to_hex(i + 1), 32, '0')::uuid"  # customer_id(i)
+SERIES = "generate_series(CAST(:lo AS bigint), CAST(:hi AS bigint) - 1) AS i"  # the chunk's customers
+TXN_SERIES = f"{SERIES}, generate_series(0, {TXNS_PER_CUSTOMER - 1}) AS k"  # and each one's transactions
+CUSTOMERS_SQL = f"""
+INSERT INTO customer ({", ".join(CUSTOMER_COLS)})
+SELECT {UUID_OF}, '9' || lpad(i::text, 11, '0'), 'individual', 'Scale Customer ' || i, 'resident_id',
+       :id_enc, lpad(to_hex(i), 64, '0'), :phone_enc, lpad(to_hex(i), 64, '0'), 'urban', 'Beijing', 'Beijing',
+       :branch, 'active', :now, :now, 1
+FROM {SERIES}"""
+TXNS_SQL = f"""
+INSERT INTO transaction_record ({", ".join(TXN_COLS)})
+SELECT (lpad(to_hex(i + 1), 16, '0') || lpad(to_hex(k), 16, '0'))::uuid, 'S' || i || '-' || k, {UUID_OF},
+       (ARRAY['deposit', 'withdrawal', 'transfer', 'bill_payment'])[k % 4 + 1],
+       1000 + (i * 7919 + k * 104729) % 4999000,
+       (ARRAY['counter', 'mobile', 'atm', 'online'])[(i + k) % 4 + 1],
+       t.at, true, t.at
+FROM {TXN_SERIES},
+     LATERAL (SELECT :now - ((1 + (i * 2654435761 + k * 40503) % 31535999) * interval '1 second') AS at) AS t"""
+EXTERNAL_IDS_SQL = f"""
+INSERT INTO transaction_external_id (external_id)
+SELECT 'S' || i || '-' || k FROM {TXN_SERIES}"""
+CHUNK = 250_000  # customers per statement: a statement's rows stay in memory until it ends
 
 
-def _transactions(n: int, now: datetime, seed: int = 19) -> Iterator[tuple[Any, ...]]:
-    rnd = random.Random(seed)
-    for i in range(n):
-        cid = customer_id(i)
-        for k in range(TXNS_PER_CUSTOMER):
-            at = now - timedelta(seconds=rnd.randrange(1, 365 * 86400))
-            yield (
-                uuid.UUID(int=(i + 1) << 64 | k),
-                f"S{i}-{k}",
-                cid,
-                KINDS[k % 4],
-                rnd.randrange(1_000, 5_000_000),
-                CHANNELS[(i + k) % 4],
-                at,
-                True,
-                at,
-            )
+def _in_parallel(url: str, sql: str, n: int, params: dict[str, Any], workers: int = 2) -> None:
+    """`sql` over customers [0, n) in chunks, `workers` connections at a time, each chunk committed."""
+    chunks = [(lo, min(lo + CHUNK, n)) for lo in range(0, n, CHUNK)]
+
+    def run(part: list[tuple[int, int]]) -> None:
+        engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
+        try:
+            for lo, hi in part:
+                with engine.begin() as conn:
+                    conn.execute(text(sql), params | {"lo": lo, "hi": hi})
+        finally:
+            engine.dispose()
+
+    with ThreadPoolExecutor(workers) as pool:
+        list(pool.map(run, [chunks[w::workers] for w in range(workers)]))
 
 
 def load_profile(url: str, n: int, now: datetime) -> None:
@@ -187,61 +169,91 @@ def load_profile(url: str, n: int, now: datetime) -> None:
             ensure_month_partitions(
                 conn, "transaction_record", "occurred_at", add_months(month_start(now), -12), month_start(now)
             )
-        _copy(db, "customer", CUSTOMER_COLS, _customers(n, now))
-        _copy(db, "transaction_record", TXN_COLS, _transactions(n, now))
-        _copy(db, "transaction_external_id", ("external_id",), ((t[1],) for t in _transactions(n, now)))
     finally:
         db.dispose()
+    settings = ProfileSettings(environment="development")
+    vault = PersonalDataVault(settings.pii_keys, settings.pii_hmac_key)
+    # One ciphertext per field for every row: the read path decrypts it like any other.
+    secrets = {
+        "id_enc": vault.encrypt("11010519491231002X", ID_FIELD),
+        "phone_enc": vault.encrypt("13900000000", PHONE_FIELD),
+    }
+    _in_parallel(url, CUSTOMERS_SQL, n, secrets | {"branch": BENCH_BRANCH, "now": now})
+    _in_parallel(url, TXNS_SQL, n, {"now": now})
+    _in_parallel(url, EXTERNAL_IDS_SQL, n, {})
+
+
+LOYALTY_SQL = (
+    f"""INSERT INTO points_account
+        (customer_id, status, balance, lifetime_earned, enrolled_via, enrolled_at, updated_at)
+    SELECT {UUID_OF}, 'active', :p, :p, 'staff', :now, :now FROM {SERIES}""",
+    f"""INSERT INTO points_ledger_entry_key (id) SELECT i + 1 FROM {SERIES}""",
+    f"""INSERT INTO points_ledger_entry
+        (id, customer_id, kind, points, balance_after, source, source_ref, occurred_at, created_at)
+    SELECT i + 1, {UUID_OF}, 'adjust', :p, :p, 'manual', 'migration', :now, :now
+    FROM {SERIES}""",
+    f"""INSERT INTO points_lot (id, customer_id, points, remaining, expires_at)
+    SELECT i + 1, {UUID_OF}, :p, :p, :expires FROM {SERIES}""",
+)
 
 
 def load_loyalty(url: str, n: int, now: datetime) -> None:
+    """A points account per customer with one entry of POINTS_PER_CUSTOMER and its lot."""
     db = Database(url)
-    p, expires = POINTS_PER_CUSTOMER, now + timedelta(days=700)
-    with db.engine.begin() as conn:  # the entries' month, whatever day the migration ran
-        ensure_month_partitions(conn, "points_ledger_entry", "occurred_at", now, now)
     try:
-        _copy(
-            db,
-            "points_account",
-            ("customer_id", "status", "balance", "lifetime_earned", "enrolled_via", "enrolled_at", "updated_at"),
-            ((customer_id(i), "active", p, p, "staff", now, now) for i in range(n)),
-        )
-        _copy(db, "points_ledger_entry_key", ("id",), ((i + 1,) for i in range(n)))
-        _copy(
-            db,
-            "points_ledger_entry",
-            (
-                "id",
-                "customer_id",
-                "kind",
-                "points",
-                "balance_after",
-                "source",
-                "source_ref",
-                "occurred_at",
-                "created_at",
-            ),
-            ((i + 1, customer_id(i), "adjust", p, p, "manual", "migration", now, now) for i in range(n)),
-        )
-        _copy(
-            db,
-            "points_lot",
-            ("id", "customer_id", "points", "remaining", "expires_at"),
-            ((i + 1, customer_id(i), p, p, expires) for i in range(n)),
-        )
+        with db.engine.begin() as conn:  # the entries' month, whatever day the migration ran
+            ensure_month_partitions(conn, "points_ledger_entry", "occurred_at", now, now)
+        params = {"p": POINTS_PER_CUSTOMER, "now": now, "expires": now + timedelta(days=700)}
+        for sql in LOYALTY_SQL:
+            _in_parallel(url, sql, n, params)
         with db.engine.begin() as conn:
             conn.execute(text("SELECT setval(pg_get_serial_sequence('points_ledger_entry_key', 'id'), :n)"), {"n": n})
+            conn.execute(text("SELECT setval(pg_get_serial_sequence('points_lot', 'id'), :n)"), {"n": n})
     finally:
         db.dispose()
+
+
+# Segmentation's bench data (bench.segmentation_bench.synthetic) made by PostgreSQL: the same shapes and
+# spreads (types 90/8/2 %, AUM 10^U(0, 11) fen, 0-3 days of activity in the last 400, 60 % contactable),
+# drawn from hashes of i so that no 10,000,000-row list is ever held in Python.
+def _u(salt: int) -> str:
+    """A number in [0, 1) drawn from customer i and `salt`."""
+    return f"((hashint8extended(i, {salt}) & 2147483647) / 2147483648.0)"
+
+
+DAYS_SQL = "(hashint8extended(i * 4 + j, 9) & 2147483647) % 401"  # customer i's j-th active day back
+ACTIVE_DAYS_SQL = "(hashint8extended(i, 8) & 2147483647) % 4"  # how many of j = 0..3 it has
+FEATURES_SQL = f"""
+INSERT INTO customer_feature (customer_id, customer_no, type, region_type, province, city, branch_code, status,
+                              registered_at, aum_fen, last_txn_at, is_marketing_contactable, contactable_channels,
+                              updated_at)
+SELECT {UUID_OF}::text, lpad(i::text, 12, '0'),
+       CASE WHEN {_u(1)} < 0.9 THEN 'individual' WHEN {_u(1)} < 0.98 THEN 'enterprise' ELSE 'interbank' END,
+       (ARRAY['urban', 'rural', 'peri_urban'])[1 + floor({_u(2)} * 3)::int], 'P', 'C',
+       'BR' || lpad((i % 5000)::text, 4, '0'),
+       'active', :now - floor({_u(3)} * 3001) * interval '1 day', floor(power(10, {_u(4)} * 11))::bigint,
+       :now - interval '1 hour'
+         - (SELECT min({DAYS_SQL}) FROM generate_series(0, {ACTIVE_DAYS_SQL} - 1) AS j) * interval '1 day',
+       {_u(5)} < 0.6, 'sms', :now
+FROM {SERIES}"""
+DAILY_SQL = f"""
+INSERT INTO customer_daily_activity (customer_id, day, txn_count, amount_fen, digital_count)
+SELECT {UUID_OF}::text, (:now - {DAYS_SQL} * interval '1 day')::date, c.k,
+       c.k * (100 + (hashint8extended(i * 4 + j, 10) & 2147483647) % 499901),
+       (hashint8extended(i * 4 + j, 11) & 2147483647) % (c.k + 1)
+FROM {SERIES}
+CROSS JOIN LATERAL generate_series(0, {ACTIVE_DAYS_SQL} - 1) AS j
+CROSS JOIN LATERAL (SELECT 1 + (hashint8extended(i * 4 + j, 12) & 2147483647) % 4 AS k) AS c
+ON CONFLICT DO NOTHING"""
 
 
 def load_segmentation(url: str, n: int, now: datetime) -> None:  # noqa: ARG001 - its data has its own day
     """Features and daily activity as segmentation's bench makes them (dated around its NOW), then the
     state that day's recompute leaves (windows and classes current), so the next day's is a normal one."""
+    for sql in (FEATURES_SQL, DAILY_SQL):
+        _in_parallel(url, sql, n, {"now": SEGMENTATION_NOW})
     db = Database(url)
     try:
-        features, daily = synthetic(n)
-        load_features(db, features, daily)
         settings = SegmentationSettings(
             environment="test", database_url=url, profile_feed_url="", loyalty_feed_url="", feedback_feed_url=""
         )

@@ -233,6 +233,26 @@ def fresh_database_fixture(service: str, template: str, alembic_ini: Path) -> An
     return fresh
 
 
+def partition_fixtures(service: str, alembic_ini: Path) -> tuple[Any, Any]:
+    """The partition tests' two fixtures: `pg_url`, a fresh empty PostgreSQL database of the test's own
+    (`test_<service>_partitions_<worker>`), and `pg`, that database migrated to head as a Database (real
+    commits). A test module binds them to module names so pytest finds them."""
+
+    @pytest.fixture(name="pg_url")
+    def pg_url() -> str:
+        require_postgres()
+        return fresh_pg_database(f"test_{service}_partitions_{worker_id()}")
+
+    @pytest.fixture(name="pg")
+    def pg(pg_url: str) -> Iterator[Database]:
+        migrate(alembic_ini, pg_url)
+        db = Database(pg_url)
+        yield db
+        db.dispose()
+
+    return pg_url, pg
+
+
 def partition_rows(conn: Any, table: str) -> dict[str, int]:
     """{partition: rows} of a table partitioned on PostgreSQL (empty when it is not)."""
     names = conn.execute(
@@ -254,7 +274,7 @@ def _scanned(plan: dict[str, Any]) -> set[str]:
 
 def scanned_relations(conn: Any, stmt: Any) -> tuple[set[str], dict[str, Any]]:
     """Every relation PostgreSQL's plan for `stmt` reads, and the plan (for the failure message)."""
-    compiled = stmt.compile(dialect=conn.dialect)
+    compiled = stmt.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})  # IN (...) lists
     explain = conn.exec_driver_sql(f"EXPLAIN (FORMAT JSON) {compiled}", compiled.params).scalar_one()
     plan = (explain if isinstance(explain, list) else json.loads(explain))[0]["Plan"]
     return _scanned(plan), plan

@@ -84,6 +84,30 @@ def ensure_month_partitions(
     return created
 
 
+def fill_partitioned(conn: Connection, table: str, column: str, source: str) -> None:
+    """The last step of a migration that rebuilds `table` partitioned by month of `column` (created
+    empty, `PARTITION BY RANGE`, with `source`'s columns in their order): its default partition, the
+    partitions of every month from `source`'s oldest row (none: the current month) to MONTHS_AHEAD
+    months ahead, and every row of `source` copied in."""
+    conn.execute(text(f'CREATE TABLE "{default_partition(table)}" PARTITION OF "{table}" DEFAULT'))
+    oldest = conn.execute(text(f'SELECT min("{column}") FROM "{source}"')).scalar()  # noqa: S608 - model names
+    now = datetime.now(UTC)
+    first = month_start(min(oldest, now) if oldest else now)
+    ensure_month_partitions(conn, table, column, first, add_months(month_start(now), MONTHS_AHEAD))
+    conn.execute(text(f'INSERT INTO "{table}" SELECT * FROM "{source}"'))  # noqa: S608 - model names
+
+
+def unpartition(conn: Connection, table: str) -> None:
+    """A migration's downgrade of partitioned `table`: one plain table of the same name, columns, defaults
+    and checks, holding every row (built as `<table>_unpartitioned`, the partitioned one dropped with its
+    partitions); its keys, indexes and references are the caller's to add back."""
+    plain = f"{table}_unpartitioned"
+    conn.execute(text(f'CREATE TABLE "{plain}" (LIKE "{table}" INCLUDING DEFAULTS INCLUDING CONSTRAINTS)'))
+    conn.execute(text(f'INSERT INTO "{plain}" SELECT * FROM "{table}"'))  # noqa: S608 - model names
+    conn.execute(text(f'DROP TABLE "{table}" CASCADE'))
+    conn.execute(text(f'ALTER TABLE "{plain}" RENAME TO "{table}"'))
+
+
 def _create(
     conn: Connection, table: str, part: str, column: str, lower: datetime, upper: datetime, has_default: bool
 ) -> None:

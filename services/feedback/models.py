@@ -1,6 +1,7 @@
 """Feedback tables: the customer read model, JR/T 0169-2018 code lists (data), complaints with their
-append-only steps, surveys (one row per version), responses and answers, follow-up tasks, improvement
-actions, outbox, and who exported a person's data (personal_data_access)."""
+append-only steps, surveys (one row per version), responses (partitioned by month on PostgreSQL, with
+their key table) and answers, follow-up tasks, improvement actions, outbox, and who exported a
+person's data (personal_data_access)."""
 
 import uuid
 from datetime import date, datetime
@@ -30,6 +31,7 @@ from services.common.db import BigIntPK, UTCDateTime, service_registry, table_of
 from services.common.idempotency import idempotency_table
 from services.common.jobs import job_run_table
 from services.common.outbox import outbox_table
+from services.common.partitions import monthly_partitions
 from services.common.personal_data import personal_data_access_table
 
 
@@ -168,14 +170,37 @@ class Survey(Base, table=True):
     revision: int = Field(default=1, sa_column=Column(Integer, nullable=False))
 
 
+class SurveyResponseKey(Base, table=True):
+    """Every survey response's id, survey, customer and time, once: the identity and the one response per
+    survey and customer that the responses, partitioned by month of responded_at on PostgreSQL, cannot
+    keep themselves (a partitioned table's keys must hold the partition key). Written first, in the
+    response's transaction; answers and follow-ups refer to this table, and a customer's earlier response
+    is found here (one index lookup), then read in its month's partition alone."""
+
+    __tablename__ = "survey_response_key"
+    __table_args__ = (Index("ix_survey_response_key_survey_id_customer_id", "survey_id", "customer_id", unique=True),)
+
+    id: uuid.UUID = Field(sa_column=Column(Uuid(), primary_key=True))
+    survey_id: uuid.UUID = Field(sa_column=Column(Uuid(), nullable=False))
+    customer_id: str = Field(sa_column=Column(String(36), nullable=False))
+    responded_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
 class SurveyResponse(Base, table=True):
     """One customer's answers to a survey, with the first NPS/CSAT/CES answer and the customer's
-    branch, region type and customer type copied in, so analysis is one scan with aggregates."""
+    branch, region type and customer type copied in, so analysis is one scan with aggregates. Its id,
+    and its uniqueness per survey and customer, are its SurveyResponseKey's; deleting the key deletes
+    the response and its answers."""
 
     __tablename__ = "survey_response"
-    __table_args__ = (Index("ix_survey_response_survey_id_customer_id", "survey_id", "customer_id", unique=True),)
+    __table_args__ = (
+        Index("ix_survey_response_survey_id_customer_id", "survey_id", "customer_id"),
+        monthly_partitions("responded_at"),
+    )
 
-    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    id: uuid.UUID = Field(
+        sa_column=Column(Uuid(), ForeignKey("survey_response_key.id", ondelete="CASCADE"), primary_key=True)
+    )
     survey_id: uuid.UUID = Field(sa_column=Column(Uuid(), nullable=False))
     survey_version: int = Field(sa_column=Column(Integer, nullable=False))
     customer_id: str = Field(sa_column=Column(String(36), nullable=False))
@@ -187,7 +212,7 @@ class SurveyResponse(Base, table=True):
     csat: int | None = Field(default=None, sa_column=Column(Integer))
     ces: int | None = Field(default=None, sa_column=Column(Integer))
     entered_by: str = Field(sa_column=Column(String(100), nullable=False))
-    responded_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    responded_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False, primary_key=True))
     updated_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
 
 
@@ -203,7 +228,7 @@ class SurveyAnswer(Base, table=True):
 
     id: int | None = Field(default=None, sa_column=Column(BigIntPK, primary_key=True, autoincrement=True))
     response_id: uuid.UUID = Field(
-        sa_column=Column(Uuid(), ForeignKey("survey_response.id", ondelete="CASCADE"), nullable=False)
+        sa_column=Column(Uuid(), ForeignKey("survey_response_key.id", ondelete="CASCADE"), nullable=False)
     )
     # Copied from the response so that distributions scan this table alone, without a join.
     survey_id: uuid.UUID = Field(sa_column=Column(Uuid(), nullable=False))
@@ -224,7 +249,7 @@ class FollowUp(Base, table=True):
     )
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
-    response_id: uuid.UUID = Field(foreign_key="survey_response.id")
+    response_id: uuid.UUID = Field(foreign_key="survey_response_key.id")
     survey_id: uuid.UUID = Field(sa_column=Column(Uuid(), nullable=False))
     customer_id: str = Field(sa_column=Column(String(36), nullable=False, index=True))
     branch_code: str | None = Field(default=None, sa_column=Column(String(16)))

@@ -25,18 +25,7 @@ NOW = datetime.now(UTC)
 THIS_MONTH = month_start(NOW)
 
 
-@pytest.fixture
-def pg_url():
-    dbkit.require_postgres()
-    return dbkit.fresh_pg_database(f"test_profile_partitions_{dbkit.worker_id()}")
-
-
-@pytest.fixture
-def pg(pg_url):
-    dbkit.migrate(ALEMBIC_INI, pg_url)
-    db = Database(pg_url)
-    yield db
-    db.dispose()
+pg_url, pg = dbkit.partition_fixtures("profile", ALEMBIC_INI)
 
 
 def _customer(conn, cid: uuid.UUID, n: int = 1) -> None:

@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import FromClause, String, and_, case, cast, func, literal, select
+from sqlalchemy import FromClause, Select, String, and_, case, cast, func, literal, select
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
@@ -70,7 +70,8 @@ def scores_from(row: Any, small: int) -> dict[str, Any]:
 
 def _period(survey_id: uuid.UUID, start: datetime | None, end: datetime | None, reach: set[str] | None) -> list:
     """The responses to the survey in [start, end), of the respondents' branches in `reach` (None: every
-    branch; a response carries its respondent's branch)."""
+    branch; a response carries its respondent's branch). The bounds are on the partition key: on
+    PostgreSQL a bounded period reads only the months it covers (tests/feedback/test_partitions.py)."""
     where = [R.c.survey_id == survey_id, in_reach(R.c.branch_code, reach)]
     if start is not None:
         where.append(R.c.responded_at >= start)
@@ -80,16 +81,34 @@ def _period(survey_id: uuid.UUID, start: datetime | None, end: datetime | None, 
 
 
 def _answer_period(survey_id: uuid.UUID, start: datetime | None, end: datetime | None, reach: set[str] | None) -> list:
+    """The answers to the survey in [start, end), of the respondents in `reach`: an answer carries its
+    response's time, so the responses looked up for the reach are bounded alike (on PostgreSQL only
+    the period's months are read)."""
     where = [A.c.survey_id == survey_id]
     if reach is not None:
-        where.append(
-            A.c.response_id.in_(select(R.c.id).where(R.c.survey_id == survey_id, in_reach(R.c.branch_code, reach)))
-        )
+        where.append(A.c.response_id.in_(select(R.c.id).where(*_period(survey_id, start, end, reach))))
     if start is not None:
         where.append(A.c.responded_at >= start)
     if end is not None:
         where.append(A.c.responded_at < end)
     return where
+
+
+def scores_query(survey_id: uuid.UUID, start: datetime | None, end: datetime | None, reach: set[str] | None) -> Select:
+    """The scores of the period's responses, one aggregate row."""
+    return select(*score_columns()).where(*_period(survey_id, start, end, reach))
+
+
+def distribution_query(
+    survey_id: uuid.UUID, start: datetime | None, end: datetime | None, reach: set[str] | None
+) -> Select:
+    """One scan of the period's answers alone (they carry survey id and time): a count per question and
+    answer; free-text answers fall into one group per question with neither a value nor a choice."""
+    return (
+        select(A.c.question_id, A.c.value_int, A.c.choice, func.count().label("n"))
+        .where(*_answer_period(survey_id, start, end, reach))
+        .group_by(A.c.question_id, A.c.value_int, A.c.choice)
+    )
 
 
 def _latest_survey(s: Session, survey_id: uuid.UUID) -> Survey:
@@ -122,18 +141,11 @@ def analyse_survey(
     reach: set[str] | None = None,
 ) -> SurveyAnalysis:
     """Every score, count and the response rate over the respondents of the branches in `reach`."""
-    where = _period(survey_id, start, end, reach)
     with db.read() as s:
         sv = _latest_survey(s, survey_id)
-        totals = s.execute(select(*score_columns()).where(*where)).one()
+        totals = s.execute(scores_query(survey_id, start, end, reach)).one()
         audience = _audience_size(s, sv, reach)
-        # One scan of the answers alone (they carry survey id and time); free-text answers fall into one
-        # group per question with neither a value nor a choice.
-        dist = s.execute(
-            select(A.c.question_id, A.c.value_int, A.c.choice, func.count().label("n"))
-            .where(*_answer_period(survey_id, start, end, reach))
-            .group_by(A.c.question_id, A.c.value_int, A.c.choice)
-        ).all()
+        dist = s.execute(distribution_query(survey_id, start, end, reach)).all()
         multiple = [q["id"] for q in sv.questions if q["type"] == "multiple_choice"]
         answered_multiple: dict[str, int] = (
             dict(

@@ -22,6 +22,7 @@ from services.feedback.models import (
     Survey,
     SurveyAnswer,
     SurveyResponse,
+    SurveyResponseKey,
     outbox,
 )
 from services.feedback.schemas.responses import ResponseCreate, ResponseRead, ResponseScores
@@ -183,16 +184,21 @@ def _answerable(
     ref = s.get(CustomerRef, customer_id)
     if not _in_audience(s, sv, ref, customer_id):
         raise Conflict("The customer is not in this survey's audience", code="survey_not_for_customer")
-    existing = s.execute(
-        select(SurveyResponse).where(SurveyResponse.survey_id == survey_id, SurveyResponse.customer_id == customer_id)
+    key = s.execute(
+        select(SurveyResponseKey).where(
+            SurveyResponseKey.survey_id == survey_id, SurveyResponseKey.customer_id == customer_id
+        )
     ).scalar()
-    if existing is not None and not sv.allow_update:
+    if key is None:
+        return sv, ref, None
+    if not sv.allow_update:
         raise Conflict(
             "The customer has already answered this survey",
             code="survey_already_answered",
-            response_id=str(existing.id),
+            response_id=str(key.id),
         )
-    return sv, ref, existing
+    # By its full primary key: on PostgreSQL only the partition of its month is read.
+    return sv, ref, s.get_one(SurveyResponse, (key.id, key.responded_at))
 
 
 def _store_response(
@@ -220,22 +226,32 @@ def _store_response(
         **{k: _first_of(sv.questions, answers, k) for k in ("nps", "csat", "ces")},
     }
     if existing is None:
-        r = SurveyResponse(id=uuid.uuid4(), survey_id=sv.id, customer_id=customer_id, responded_at=now, **fields)
-        s.add(r)
+        r = _first_response(s, sv, customer_id, now, fields)
     else:
         r = existing
         for name, value in fields.items():
             setattr(r, name, value)
         s.execute(delete(SurveyAnswer).where(col(SurveyAnswer.response_id) == r.id))
-    try:
-        s.flush()
-    except exc.IntegrityError as err:  # a concurrent first answer by the same customer
-        if is_unique_violation(err):
-            raise Conflict("The customer has already answered this survey", code="survey_already_answered") from None
-        raise
+    s.flush()
     rows = _answer_rows(r, sv.questions, answers, vault)
     if rows:
         s.execute(table_of(SurveyAnswer).insert(), rows)
+    return r
+
+
+def _first_response(s: Session, sv: Survey, customer_id: str, now: datetime, fields: dict[str, Any]) -> SurveyResponse:
+    """The key first: it numbers the response and refuses the customer's second one to the survey in
+    any month (a concurrent first answer: 409); then the response, in its month's partition."""
+    key = SurveyResponseKey(id=uuid.uuid4(), survey_id=sv.id, customer_id=customer_id, responded_at=now)
+    s.add(key)
+    try:
+        s.flush()
+    except exc.IntegrityError as err:
+        if is_unique_violation(err):
+            raise Conflict("The customer has already answered this survey", code="survey_already_answered") from None
+        raise
+    r = SurveyResponse(id=key.id, survey_id=sv.id, customer_id=customer_id, responded_at=now, **fields)
+    s.add(r)
     return r
 
 

@@ -1,5 +1,6 @@
 """`python -m services.feedback.tools.jobs list | run <job> [--force]`: feedback's scheduled jobs
-(overdue_sweep, retention_sweep, approvals_expiry) from a shell or a Kubernetes CronJob (services.common.jobs_cli)."""
+(overdue_sweep, retention_sweep, approvals_expiry, month_partitions) from a shell or a Kubernetes
+CronJob (services.common.jobs_cli)."""
 
 import sys
 

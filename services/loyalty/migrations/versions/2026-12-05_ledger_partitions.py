@@ -13,13 +13,12 @@ Create Date: 2026-12-05 23:50:00.000000
 """
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
 
 import sqlalchemy as sa
 from alembic import op
 
 import services.common.db  # noqa: F401 - shared column types
-from services.common.partitions import MONTHS_AHEAD, add_months, ensure_month_partitions, month_start
+from services.common.partitions import fill_partitioned, unpartition
 
 revision: str = "7d2c4b1e9f30"
 down_revision: str | None = "5bd47b4a21f2"
@@ -80,7 +79,6 @@ def upgrade() -> None:
 
 
 def _partition() -> None:
-    conn = op.get_bind()
     op.execute(f"ALTER TABLE {T} RENAME TO {OLD}")
     # Names of index-backed constraints and indexes are schema-wide: free them for the new table.
     op.execute(f"ALTER TABLE {OLD} DROP CONSTRAINT pk_points_ledger_entry")
@@ -95,12 +93,7 @@ def _partition() -> None:
     op.execute(f"ALTER TABLE {T} {ACCOUNT_FK}")
     for name, columns in INDEXES.items():
         op.execute(f"CREATE INDEX {name} ON {T} ({columns})")
-    op.execute(f"CREATE TABLE {T}_default PARTITION OF {T} DEFAULT")
-    oldest = conn.execute(sa.text(f"SELECT min(occurred_at) FROM {OLD}")).scalar()  # noqa: S608 - constants only
-    now = datetime.now(UTC)
-    first = month_start(min(oldest, now) if oldest else now)
-    ensure_month_partitions(conn, T, "occurred_at", first, add_months(month_start(now), MONTHS_AHEAD))
-    op.execute(f"INSERT INTO {T} SELECT * FROM {OLD}")  # noqa: S608 - constants only
+    fill_partitioned(op.get_bind(), T, "occurred_at", OLD)
     op.execute(f"DROP TABLE {OLD}")  # with the id sequence it owned
 
 
@@ -111,10 +104,7 @@ def downgrade() -> None:
             batch_op.create_unique_constraint(batch_op.f("uq_points_ledger_entry_dedupe_key"), ["dedupe_key"])
     else:
         seq = f"{T}_id_seq"
-        op.execute(f"CREATE TABLE {OLD} (LIKE {T} INCLUDING DEFAULTS INCLUDING CONSTRAINTS)")
-        op.execute(f"INSERT INTO {OLD} SELECT * FROM {T}")  # noqa: S608 - constants only
-        op.execute(f"DROP TABLE {T} CASCADE")  # with its partitions
-        op.execute(f"ALTER TABLE {OLD} RENAME TO {T}")
+        unpartition(op.get_bind(), T)
         op.execute(f"CREATE SEQUENCE {seq} OWNED BY {T}.id")
         op.execute(f"SELECT setval('{seq}', (SELECT coalesce(max(id), 0) + 1 FROM {T}), false)")  # noqa: S608
         op.execute(f"ALTER TABLE {T} ALTER COLUMN id SET DEFAULT nextval('{seq}')")

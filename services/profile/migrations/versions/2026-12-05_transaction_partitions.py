@@ -12,14 +12,13 @@ Create Date: 2026-12-05 20:45:34.720469
 """
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
 
 import sqlalchemy as sa
 import sqlmodel  # noqa: F401 - autogenerate may render sqlmodel types
 from alembic import op
 
 import services.common.db  # noqa: F401 - shared column types
-from services.common.partitions import MONTHS_AHEAD, add_months, ensure_month_partitions, month_start
+from services.common.partitions import fill_partitioned, unpartition
 
 revision: str = "423208f67be4"
 down_revision: str | None = "cab55db88eae"
@@ -47,7 +46,6 @@ def upgrade() -> None:
 
 
 def _partition() -> None:
-    conn = op.get_bind()
     op.execute(f"ALTER TABLE {T} RENAME TO {OLD}")
     # Names of index-backed constraints and indexes are schema-wide: free them for the new table.
     op.execute(f"ALTER TABLE {OLD} DROP CONSTRAINT pk_transaction_record")
@@ -63,12 +61,7 @@ def _partition() -> None:
     )
     op.execute(f"CREATE INDEX ix_transaction_record_customer_window ON {T} ({WINDOW_COLUMNS})")
     op.execute(f"CREATE INDEX ix_transaction_record_external_id ON {T} (external_id)")
-    op.execute(f"CREATE TABLE {T}_default PARTITION OF {T} DEFAULT")
-    oldest = conn.execute(sa.text(f"SELECT min(occurred_at) FROM {OLD}")).scalar()  # noqa: S608 - constants only
-    now = datetime.now(UTC)
-    first = month_start(min(oldest, now) if oldest else now)
-    ensure_month_partitions(conn, T, "occurred_at", first, add_months(month_start(now), MONTHS_AHEAD))
-    op.execute(f"INSERT INTO {T} SELECT * FROM {OLD}")  # noqa: S608 - constants only
+    fill_partitioned(op.get_bind(), T, "occurred_at", OLD)
     op.execute(f"DROP TABLE {OLD}")
 
 
@@ -79,10 +72,7 @@ def downgrade() -> None:
             batch_op.create_primary_key("pk_transaction_record", ["id"])
             batch_op.create_unique_constraint(batch_op.f("uq_transaction_record_external_id"), ["external_id"])
     else:
-        op.execute(f"CREATE TABLE {OLD} (LIKE {T} INCLUDING DEFAULTS INCLUDING CONSTRAINTS)")
-        op.execute(f"INSERT INTO {OLD} SELECT * FROM {T}")  # noqa: S608 - constants only
-        op.execute(f"DROP TABLE {T} CASCADE")  # with its partitions
-        op.execute(f"ALTER TABLE {OLD} RENAME TO {T}")
+        unpartition(op.get_bind(), T)
         op.execute(f"ALTER TABLE {T} ADD CONSTRAINT pk_transaction_record PRIMARY KEY (id)")
         op.execute(f"ALTER TABLE {T} ADD CONSTRAINT uq_transaction_record_external_id UNIQUE (external_id)")
         op.execute(
