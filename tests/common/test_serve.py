@@ -5,6 +5,7 @@ import asyncio
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import httpx
 import pytest
@@ -176,6 +177,45 @@ def test_the_launcher_serves_a_factory(tmp_path):
             except httpx.TransportError:
                 time.sleep(0.1)
         assert got is not None and got.status_code == 200 and got.json()["status"] == "ok"
+    finally:
+        proc.terminate()
+        proc.wait(15)
+
+
+FROZEN_APP = """
+import gc, json
+
+
+def create_app():
+    async def app(scope, receive, send):
+        if scope["type"] == "lifespan":
+            while (message := await receive())["type"] != "lifespan.shutdown":
+                await send({"type": message["type"] + ".complete"})
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+        body = json.dumps({"frozen": gc.get_freeze_count()}).encode()
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"application/json")]})
+        await send({"type": "http.response.body", "body": body})
+
+    return app
+"""
+
+
+def test_the_launcher_freezes_what_startup_made_out_of_the_collectors_reach(tmp_path):
+    (tmp_path / "frozen_app.py").write_text(FROZEN_APP)
+    port = free_port()
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": f"{tmp_path}:{Path(__file__).parents[2]}"}
+    cmd = [sys.executable, "-m", "services.common.serve", "frozen_app:create_app", "--port", str(port)]
+    proc = subprocess.Popen([*cmd, "--log-level", "warning"], env=env, stdout=subprocess.DEVNULL)
+    try:
+        deadline, got = time.monotonic() + 30, None
+        while time.monotonic() < deadline and got is None:
+            assert proc.poll() is None
+            try:
+                got = httpx.get(f"http://127.0.0.1:{port}/", timeout=2)
+            except httpx.TransportError:
+                time.sleep(0.1)
+        assert got is not None and got.json()["frozen"] > 10_000  # uvicorn's, asyncio's and the app's objects
     finally:
         proc.terminate()
         proc.wait(15)
