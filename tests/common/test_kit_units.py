@@ -22,10 +22,19 @@ def test_money_round_trips_between_fen_and_text(fen, text):
     assert fen_to_str(fen) == text and str_to_fen(text) == fen
 
 
-@pytest.mark.parametrize("text", ["1.234", "abc", "NaN", "Infinity", ""])
+@pytest.mark.parametrize("text", ["1.234", "abc", "NaN", "Infinity", "", "1.2.3", "1e-3"])
 def test_money_rejects_what_is_not_fen(text):
     with pytest.raises(ValueError):
         str_to_fen(text)
+
+
+@pytest.mark.parametrize(
+    "text, fen",
+    [("7", 700), ("7.5", 750), ("007.07", 707), ("1.", 100), (".5", 50), ("-1.5", -150), ("+2", 200), ("1_000", 100000)]
+    + [("１２", 1200), ("123456789012345678.91", 12345678901234567891), (" 3 ", 300), ("1e3", 100000)],
+)
+def test_money_reads_every_form_decimal_reads_with_or_without_its_integer_shortcut(text, fen):
+    assert str_to_fen(text) == fen
 
 
 def test_cursor_round_trips_and_rejects_foreign_values():

@@ -1,13 +1,16 @@
 """Transactions from core banking: batch ingest (idempotent replay, partial rejection, reversals),
 the transaction.recorded events, and per-customer lists with the customer-sees-only-itself rule."""
 
+import json
+import time
 import uuid
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from services.profile.models import TransactionRecord, outbox
+from services.profile.service.events import uuid7_strings
 from tests.profile import factories as f
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
@@ -53,6 +56,83 @@ def test_batch_stores_every_record_and_emits_one_event_each(client, auth, custom
         "reverses_external_id": None,
     }
     assert _count(profile_db) == 5
+
+
+def test_event_data_is_stored_as_json_dumps_writes_it_for_every_shape_of_record(client, auth, customer, profile_db):
+    """The batch path writes each event's JSON itself (services/profile/service/transactions.py): the
+    stored text is byte for byte what json.dumps writes, whatever the offset, amount or flags."""
+    original = f.txn(customer["id"], amount="7", occurred_at="2026-11-20T16:30:00.250000+08:00")
+    items = [
+        original,
+        f.txn(customer["id"], kind="reversal", reverses_external_id=original["external_id"], amount="0.5"),
+        f.txn(customer["id"], customer_initiated=False, channel="mobile", amount="12345678901.99"),
+    ]
+    result = f.ingest(client, auth("system"), items)
+    ids = [r["transaction_id"] for r in result["recorded"]]
+    expected = [
+        {
+            "transaction_id": ids[0],
+            "external_id": original["external_id"],
+            "kind": "deposit",
+            "amount": "7.00",
+            "amount_fen": 700,
+            "channel": "counter",
+            "occurred_at": "2026-11-20T08:30:00.250000Z",  # in UTC, as the event contract has it
+            "customer_initiated": True,
+            "reverses_external_id": None,
+        },
+        {
+            "transaction_id": ids[1],
+            "external_id": items[1]["external_id"],
+            "kind": "reversal",
+            "amount": "0.50",
+            "amount_fen": 50,
+            "channel": "counter",
+            "occurred_at": "2026-11-20T08:30:00Z",
+            "customer_initiated": True,
+            "reverses_external_id": original["external_id"],
+        },
+        {
+            "transaction_id": ids[2],
+            "external_id": items[2]["external_id"],
+            "kind": "deposit",
+            "amount": "12345678901.99",
+            "amount_fen": 1234567890199,
+            "channel": "mobile",
+            "occurred_at": "2026-11-20T08:30:00Z",
+            "customer_initiated": False,
+            "reverses_external_id": None,
+        },
+    ]
+    stored = "SELECT CAST(data AS TEXT) FROM outbox_event WHERE type = 'transaction.recorded' ORDER BY position"
+    with profile_db.read() as s:
+        assert list(s.execute(text(stored)).scalars()) == [json.dumps(e) for e in expected]
+        first = s.execute(select(TransactionRecord).where(TransactionRecord.id == uuid.UUID(ids[0]))).scalar_one()
+    assert first.occurred_at == datetime(2026, 11, 20, 8, 30, 0, 250000, tzinfo=UTC)
+    assert (first.amount_fen, first.customer_initiated, first.reverses_external_id) == (700, True, None)
+
+
+@pytest.mark.parametrize("char", ["\\", "\t", "\n", "\r", '"', " ", "é"])
+@pytest.mark.parametrize("field", ["external_id", "reverses_external_id"])
+def test_external_id_holding_what_copy_or_json_would_escape_is_refused(client, auth, customer, field, char):
+    """The batch path writes COPY lines and event JSON itself, trusting external ids to hold letters,
+    digits and `._:-` only: the schema must go on refusing anything else."""
+    item = f.txn(customer["id"], kind="reversal", reverses_external_id="CB-ORIGINAL")
+    item[field] = f"CB-1{char}2"
+    result = f.ingest(client, auth("system"), [item])
+    assert result["rejected"][0]["errors"][0]["loc"] == ["items", 0, field]
+
+
+def test_new_ids_are_distinct_time_ordered_uuids_of_version_7():
+    before = int(time.time() * 1000)
+    ids = uuid7_strings(2000)
+    later = uuid7_strings(1)[0]
+    parsed = [uuid.UUID(i) for i in ids]
+    assert len(set(ids)) == 2000 and [str(p) for p in parsed] == ids
+    assert {p.version for p in parsed} == {7} and {p.variant for p in parsed} == {uuid.RFC_4122}
+    assert before <= parsed[0].int >> 80 <= int(time.time() * 1000)  # the first 48 bits: Unix ms
+    assert len({i[:13] for i in ids}) == 1 and later[:13] >= ids[0][:13]  # one batch, one millisecond
+    assert len({i[14:] for i in ids}) == 2000  # the random part alone tells them apart
 
 
 def test_replayed_batch_changes_nothing_and_names_duplicates(client, auth, customer, profile_db):

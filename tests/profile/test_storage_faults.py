@@ -70,6 +70,35 @@ def test_a_postgres_lock_held_past_the_lock_timeout_is_503(auth):
         assert client.post("/v1/customers", json=f.individual(), headers=staff).status_code == 201
 
 
+@pytest.mark.postgres
+def test_a_postgres_lock_on_the_transactions_past_the_lock_timeout_is_503_and_the_batch_leaves_nothing(auth):
+    """The batch path writes with COPY past SQLAlchemy: a lock timeout there is still a storage failure
+    (503), and the keys and events written before it roll back with the rest."""
+    dbkit.require_postgres()
+    url = dbkit.fresh_pg_database(f"test_profile_storage_{dbkit.worker_id()}")
+    dbkit.migrate(ALEMBIC_INI, url)
+    app = create_app(profile_settings(f"{url}?options=-c%20lock_timeout%3D300"))
+    system = auth("system")
+    holder = create_engine(dbkit._driver(url)).connect()
+    with TestClient(app) as client:
+        customer = f.register(client, auth("staff"))
+        items = [f.txn(customer["id"], amount=f"{i + 1}.00") for i in range(20)]
+        try:
+            with holder.begin():
+                holder.execute(text("LOCK TABLE transaction_record IN ACCESS EXCLUSIVE MODE"))
+                resp = client.post("/v1/transactions:batch", json={"items": items}, headers=system)
+                _storage_unavailable(resp)
+        finally:
+            holder.close()
+        counts = (
+            "SELECT (SELECT count(*) FROM transaction_external_id), (SELECT count(*) FROM transaction_record),"
+            " (SELECT count(*) FROM outbox_event WHERE type = 'transaction.recorded')"
+        )
+        with app.state.db.read() as s:
+            assert tuple(s.execute(text(counts)).one()) == (0, 0, 0)
+        assert f.ingest(client, system, items)["recorded_count"] == 20
+
+
 def test_a_full_disk_is_503_never_500_and_readiness_says_so_until_space_returns(tmp_path, token):
     database = tmp_path / "profile.db"
     migrate_service("profile", f"sqlite:///{database}")

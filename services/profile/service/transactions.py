@@ -3,15 +3,14 @@ per-customer summary, aggregated by the database."""
 
 import uuid
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
-from typing import Any
+from datetime import UTC, date, datetime, timedelta
+from typing import Any, NamedTuple
 
 from pydantic import TypeAdapter
 from sqlalchemy import Select, case, func, select
 from sqlalchemy.orm import Session
-from sqlmodel import col
 
-from services.common.db import Database, table_of
+from services.common.db import Database, in_values, table_of
 from services.common.errors import InvalidInput
 from services.common.money import fen_to_str, str_to_fen
 from services.common.pagination import cursor_invalid, decode_cursor, newest_first, page_of, time_id_key
@@ -27,7 +26,7 @@ from services.profile.schemas.transactions import (
     TransactionRead,
 )
 from services.profile.service.batches import Refusals, validated, write_batch
-from services.profile.service.events import bulk_insert, record_events
+from services.profile.service.events import bulk_insert, copy_lines, record_event_texts, record_events, uuid7_strings
 from services.profile.service.guards import require_customer_row
 
 FUTURE_SKEW = timedelta(minutes=5)  # core banking clocks may run a little ahead of ours
@@ -36,6 +35,7 @@ _record = TypeAdapter(TransactionIn)
 _T = table_of(TransactionRecord)
 _A = table_of(AssetSnapshot)
 _K = table_of(TransactionExternalId)
+_C = table_of(Customer)
 
 
 @dataclass
@@ -103,16 +103,14 @@ def ingest_transactions(db: Database, *, items: list[Any], now: datetime) -> Bat
 def _store(s: Session, good: list[tuple[int, TransactionIn]], batch: _Batch, now: datetime) -> None:
     if not good:
         return
+    dialect = s.get_bind().dialect.name
     ids = {rec.external_id for _, rec in good} | {r.reverses_external_id for _, r in good if r.reverses_external_id}
-    cols: tuple[Any, ...] = (_T.c.id, _T.c.external_id, _T.c.customer_id, _T.c.kind, _T.c.amount_fen, _T.c.channel)
-    cols += (_T.c.occurred_at, _T.c.reverses_external_id)
-    stored = {r.external_id: r for r in s.execute(select(*cols).where(_T.c.external_id.in_(ids)))}
+    stored = _stored(s, ids)
     wanted = {rec.customer_id for _, rec in good}
-    customers = set(s.execute(select(Customer.id).where(col(Customer.id).in_(wanted))).scalars())
-    rows: list[dict[str, Any]] = []
-    events = []
+    customers = set(s.execute(select(_C.c.id).where(in_values(s, _C.c.id, list(wanted)))).scalars())
+    new: list[_New] = []
     accepted: dict[str, TransactionIn] = {}
-    for i, rec in good:
+    for (i, rec), tid in zip(good, uuid7_strings(len(good)), strict=True):
         if (old := stored.get(rec.external_id)) is not None:
             if _same(old, rec):
                 batch.duplicates.append(BatchItemResult(index=i, external_id=rec.external_id, transaction_id=old.id))
@@ -126,15 +124,10 @@ def _store(s: Session, good: list[tuple[int, TransactionIn]], batch: _Batch, now
             batch.reject(i, rec.external_id, *problem)
             continue
         accepted[rec.external_id] = rec
-        row = _row(rec, now)
-        rows.append(row)
-        events.append(("transaction.recorded", str(rec.customer_id), _event_data(row)))
-        batch.recorded.append(BatchItemResult(index=i, external_id=rec.external_id, transaction_id=row["id"]))
-    if rows:
-        # The keys first: a concurrent batch that stored one of them fails here (unique violation).
-        bulk_insert(s, _K, [{"external_id": r["external_id"]} for r in rows])
-        bulk_insert(s, _T, rows)
-        record_events(s, events, now)
+        new.append(_New(tid, rec, str_to_fen(rec.amount), _utc_iso(rec.occurred_at)))
+        batch.recorded.append(BatchItemResult(index=i, external_id=rec.external_id, transaction_id=tid))
+    if new:
+        _write(s, new, now, dialect)
 
 
 def _reversal_problem(rec: TransactionIn, stored: dict, accepted: dict[str, TransactionIn]) -> tuple[str, str] | None:
@@ -148,13 +141,68 @@ def _reversal_problem(rec: TransactionIn, stored: dict, accepted: dict[str, Tran
     return None
 
 
-def _row(rec: TransactionIn, now: datetime) -> dict[str, Any]:
+def _stored(s: Session, ids: set[str]) -> dict[str, Any]:
+    """The stored transactions among `ids`, by external id. The key table answers first, from one
+    index; only the keys it holds (none, for a batch of new transactions) are read from the records,
+    where a lookup by external id probes every monthly partition."""
+    found = list(s.execute(select(_K.c.external_id).where(in_values(s, _K.c.external_id, list(ids)))).scalars())
+    if not found:
+        return {}
+    cols: tuple[Any, ...] = (_T.c.id, _T.c.external_id, _T.c.customer_id, _T.c.kind, _T.c.amount_fen, _T.c.channel)
+    cols += (_T.c.occurred_at, _T.c.reverses_external_id)
+    return {r.external_id: r for r in s.execute(select(*cols).where(in_values(s, _T.c.external_id, found)))}
+
+
+def _utc_iso(at: datetime) -> str:
+    """ISO 8601 in UTC with `Z`, as the event contract writes times (a record may arrive with any offset)."""
+    return at.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+class _New(NamedTuple):
+    """A transaction to store: its new id, the record, its amount in fen, occurred_at (_utc_iso)."""
+
+    id: str
+    rec: TransactionIn
+    fen: int
+    occurred: str
+
+
+_RECORD_COLUMNS = ["id", "external_id", "customer_id", "kind", "amount_fen", "channel", "occurred_at"]
+_RECORD_COLUMNS += ["customer_initiated", "reverses_external_id", "recorded_at"]
+
+
+def _write(s: Session, new: list[_New], now: datetime, dialect: str) -> None:
+    """The keys, the records and one transaction.recorded event each. The keys go first: a concurrent
+    batch that stored one of them fails there (unique violation). On PostgreSQL each table is one COPY
+    of lines written here: every value is an id, a literal or a number that COPY's text format and
+    JSON carry as they are (external ids are letters, digits and `._:-`), so nothing needs escaping."""
+    if dialect == "postgresql":
+        copy_lines(s, _K, ["external_id"], "".join(f"{n.rec.external_id}\n" for n in new))
+        recorded_at = now.isoformat()
+        copy_lines(s, _T, _RECORD_COLUMNS, "".join(_record_line(n, recorded_at) for n in new))
+    else:
+        bulk_insert(s, _K, [{"external_id": n.rec.external_id} for n in new])
+        bulk_insert(s, _T, [_row(n, now) for n in new])
+    record_event_texts(s, "transaction.recorded", [(str(n.rec.customer_id), _event_json(n)) for n in new], now)
+
+
+def _record_line(n: _New, recorded_at: str) -> str:
+    rec, null = n.rec, "\\N"
+    flag = "t" if rec.customer_initiated else "f"
+    return (
+        f"{n.id}\t{rec.external_id}\t{rec.customer_id}\t{rec.kind}\t{n.fen}\t{rec.channel}\t{n.occurred}\t{flag}\t"
+        f"{rec.reverses_external_id or null}\t{recorded_at}\n"
+    )
+
+
+def _row(n: _New, now: datetime) -> dict[str, Any]:
+    rec = n.rec
     return {
-        "id": uuid.uuid4(),
+        "id": uuid.UUID(n.id),
         "external_id": rec.external_id,
         "customer_id": rec.customer_id,
         "kind": rec.kind,
-        "amount_fen": str_to_fen(rec.amount),
+        "amount_fen": n.fen,
         "channel": rec.channel,
         "occurred_at": rec.occurred_at,
         "customer_initiated": rec.customer_initiated,
@@ -163,18 +211,17 @@ def _row(rec: TransactionIn, now: datetime) -> dict[str, Any]:
     }
 
 
-def _event_data(row: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "transaction_id": str(row["id"]),
-        "external_id": row["external_id"],
-        "kind": row["kind"],
-        "amount": fen_to_str(row["amount_fen"]),
-        "amount_fen": row["amount_fen"],
-        "channel": row["channel"],
-        "occurred_at": row["occurred_at"].isoformat().replace("+00:00", "Z"),
-        "customer_initiated": row["customer_initiated"],
-        "reverses_external_id": row["reverses_external_id"],
-    }
+def _event_json(n: _New) -> str:
+    """transaction.recorded's data (docs/events/profile/transaction.recorded.json) exactly as
+    `json.dumps` writes it, without the encoder's cost: no value needs escaping (see _write)."""
+    rec = n.rec
+    reverses = f'"{rec.reverses_external_id}"' if rec.reverses_external_id else "null"
+    return (
+        f'{{"transaction_id": "{n.id}", "external_id": "{rec.external_id}", "kind": "{rec.kind}", '
+        f'"amount": "{fen_to_str(n.fen)}", "amount_fen": {n.fen}, "channel": "{rec.channel}", '
+        f'"occurred_at": "{n.occurred}", '
+        f'"customer_initiated": {"true" if rec.customer_initiated else "false"}, "reverses_external_id": {reverses}}}'
+    )
 
 
 def present_transaction(r) -> TransactionRead:
