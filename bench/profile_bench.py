@@ -28,7 +28,7 @@ from services.common.config import DEV_JWT_SECRET
 ROOT = Path(__file__).resolve().parent.parent
 READ_LUA = ROOT / "bench" / "lua" / "read.lua"
 PG_ADMIN_URL = os.environ.get("BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
-AIM_TXNS_PER_S = 5000
+AIM_TXNS_PER_S = 20_000  # transaction ingest through the API on PostgreSQL (docs/api-profile.md, Bulk paths)
 
 
 def _env(db_url: str) -> dict[str, str]:
