@@ -51,12 +51,17 @@ def test_a_sqlite_lock_held_past_the_busy_timeout_is_503_and_readiness_knows(pro
         assert client.get("/health/ready").status_code == 200  # a write succeeded
 
 
-@pytest.mark.postgres
-def test_a_postgres_lock_held_past_the_lock_timeout_is_503(auth):
+def _app_with_a_short_lock_timeout():
+    """A fresh PostgreSQL database and profile on it, whose statements give up on a lock after 300 ms."""
     dbkit.require_postgres()
     url = dbkit.fresh_pg_database(f"test_profile_storage_{dbkit.worker_id()}")
     dbkit.migrate(ALEMBIC_INI, url)
-    app = create_app(profile_settings(f"{url}?options=-c%20lock_timeout%3D300"))
+    return url, create_app(profile_settings(f"{url}?options=-c%20lock_timeout%3D300"))
+
+
+@pytest.mark.postgres
+def test_a_postgres_lock_held_past_the_lock_timeout_is_503(auth):
+    url, app = _app_with_a_short_lock_timeout()
     staff = auth("staff")
     holder = create_engine(dbkit._driver(url)).connect()
     with TestClient(app) as client:
@@ -74,10 +79,7 @@ def test_a_postgres_lock_held_past_the_lock_timeout_is_503(auth):
 def test_a_postgres_lock_on_the_transactions_past_the_lock_timeout_is_503_and_the_batch_leaves_nothing(auth):
     """The batch path writes with COPY past SQLAlchemy: a lock timeout there is still a storage failure
     (503), and the keys and events written before it roll back with the rest."""
-    dbkit.require_postgres()
-    url = dbkit.fresh_pg_database(f"test_profile_storage_{dbkit.worker_id()}")
-    dbkit.migrate(ALEMBIC_INI, url)
-    app = create_app(profile_settings(f"{url}?options=-c%20lock_timeout%3D300"))
+    url, app = _app_with_a_short_lock_timeout()
     system = auth("system")
     holder = create_engine(dbkit._driver(url)).connect()
     with TestClient(app) as client:
