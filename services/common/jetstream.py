@@ -3,7 +3,6 @@ a customer, the stream's settings, and leases (who relays a service's outbox, wh
 which partition) kept in a JetStream key-value bucket (docs/events.md, "Events on NATS JetStream")."""
 
 import asyncio
-import contextlib
 import json
 import logging
 import math
@@ -18,7 +17,14 @@ from typing import Any
 import nats
 from nats.aio.client import Client
 from nats.js import JetStreamContext, api
-from nats.js.errors import APIError, BadRequestError, KeyWrongLastSequenceError, NoKeysError, NotFoundError
+from nats.js.errors import (
+    APIError,
+    BadRequestError,
+    KeyNotFoundError,
+    KeyWrongLastSequenceError,
+    NoKeysError,
+    NotFoundError,
+)
 from nats.js.kv import KeyValue
 
 from services.common.config import EventTransportSettings
@@ -146,14 +152,23 @@ class Leases:
         self.held: dict[str, int] = {}  # key -> revision
 
     async def claim(self, key: str) -> bool:
-        try:
-            self.held[key] = await self.kv.create(key, self.owner.encode())
-            return True
-        except KeyWrongLastSequenceError:
-            return False
+        """False when another holds the lease. A lease (or its release's marker) that lapses while the
+        client's create runs makes it fail with KeyNotFoundError (the key was there for its first write
+        and gone for its second read): the key is free then, so the claim is tried once more."""
+        for _ in range(2):
+            try:
+                self.held[key] = await self.kv.create(key, self.owner.encode())
+                return True
+            except KeyWrongLastSequenceError:
+                return False
+            except KeyNotFoundError:
+                continue
+        return False
 
     async def renew(self, key: str) -> bool:
-        """False when the lease was lost (expired and claimed by another, or deleted)."""
+        """False when the lease was lost (expired and claimed by another, or deleted) or never held."""
+        if key not in self.held:
+            return False
         try:
             self.held[key] = await self.kv.update(key, self.owner.encode(), last=self.held[key])
             return True
@@ -162,10 +177,14 @@ class Leases:
             return False
 
     async def release(self, key: str) -> None:
+        """Gives the lease up at once. Never raises: a lease not released (someone else's already, or the
+        broker gone) lapses `ttl` seconds after its last renewal all the same."""
         revision = self.held.pop(key, None)
         if revision is not None:
-            with contextlib.suppress(KeyWrongLastSequenceError, APIError):  # already someone else's
+            try:
                 await self.kv.delete(key, last=revision)
+            except Exception as err:  # noqa: BLE001
+                log.debug("lease %s not released", key, exc_info=err)
 
     async def keys(self, prefix: str) -> list[str]:
         try:
@@ -192,9 +211,12 @@ MAX_BACKOFF_SECONDS = 10.0
 
 class BrokerWorker:
     """A background worker (start/stop) running `session()` in its own thread and event loop, again
-    after each failure (backoff from half a second, doubling to 10 s) until stopped."""
+    after each failure (backoff from half a second, doubling to 10 s) until stopped. A session that ran
+    `settled_seconds` before it failed was a healthy one: the backoff after it starts again from half a
+    second, so one outage a day later does not wait as long as the tenth of a string of failures."""
 
     thread_name = "jetstream"
+    settled_seconds = 60.0
 
     def __init__(self) -> None:
         self._stop = threading.Event()
@@ -221,11 +243,12 @@ class BrokerWorker:
     async def _main(self) -> None:
         failures = 0
         while not self._stop.is_set():
+            began = time.monotonic()
             try:
                 await self.session()
                 failures = 0
             except Exception as err:  # noqa: BLE001 - a broker or database outage: the session starts again
-                failures += 1
+                failures = 1 if time.monotonic() - began >= self.settled_seconds else failures + 1
                 self.failed(err, failures)
                 await self.pause(backoff(failures))
 

@@ -7,6 +7,7 @@ transaction, like a real effect), so a test can count applications and read thei
 """
 
 import argparse
+import logging
 import os
 import signal
 import threading
@@ -77,6 +78,10 @@ def main() -> None:
     p.add_argument("--lease-seconds", type=float, default=2.0)
     p.add_argument("--crash-after", type=int, default=0)
     args = p.parse_args()
+    # what a session or a partition ran into, on stderr: pytest shows it beside a failed test
+    logging.basicConfig(level=logging.WARNING, format=f"{args.replica} %(asctime)s %(name)s %(message)s")
+    for name in ("consumer", "jetstream"):
+        logging.getLogger(name).setLevel(logging.DEBUG)
     transport = Transport(url=args.nats, prefix=args.prefix, lease_seconds=args.lease_seconds)
     runner = build(Database(args.db), transport, args.name, args.replica, args.crash_after)
     done = threading.Event()
