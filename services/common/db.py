@@ -264,12 +264,30 @@ def insert_rows(s: Session, table: Table, rows: list[dict[str, Any]]) -> None:
     dialect = s.get_bind().dialect
     names = list(rows[0])
     processors = [table.c[n].type.dialect_impl(dialect).bind_processor(dialect) for n in names]
-    columns = ", ".join(f'"{n}"' for n in names)
-    raw = s.connection().connection.driver_connection  # psycopg's, in the session's transaction
-    assert raw is not None
-    with raw.cursor() as cur, cur.copy(f'COPY "{table.name}" ({columns}) FROM STDIN') as copy:
+    with copy_into(s, table, names) as copy:
         for row in rows:
             copy.write_row([p(row[n]) if p else row[n] for n, p in zip(names, processors, strict=True)])
+
+
+@contextmanager
+def copy_into(s: Session, table: Table, columns: list[str]) -> Iterator[Any]:
+    """PostgreSQL only: psycopg's COPY ... FROM STDIN into `table`'s `columns`, on the session's
+    connection and in its transaction. The statement goes past SQLAlchemy, so the driver's errors are
+    raised as SQLAlchemy's: a unique violation as IntegrityError (a batch's retry), a lost connection
+    or a lock timeout as OperationalError (a storage failure: 503, services/common/storage.py)."""
+    import psycopg  # here, not at the top: a process on SQLite never loads the driver (a few MB)
+
+    names = ", ".join(f'"{c}"' for c in columns)
+    statement = f'COPY "{table.name}" ({names}) FROM STDIN'
+    raw = s.connection().connection.driver_connection
+    assert raw is not None
+    try:
+        with raw.cursor() as cur, cur.copy(statement) as copy:
+            yield copy
+    except psycopg.IntegrityError as err:
+        raise exc.IntegrityError(statement, None, err) from err
+    except psycopg.OperationalError as err:
+        raise exc.OperationalError(statement, None, err) from err
 
 
 def update_rows(s: Session, table: Table, key: str, rows: list[dict[str, Any]]) -> None:

@@ -11,12 +11,12 @@ from pydantic import TypeAdapter
 from sqlalchemy import bindparam, select, tuple_, update
 from sqlalchemy.orm import Session
 
-from services.common.db import Database, table_of
+from services.common.db import Database, insert_rows, table_of
 from services.common.money import str_to_fen
 from services.profile.models import AssetSnapshot, Customer
 from services.profile.schemas.transactions import AssetSnapshotBatchResult, AssetSnapshotItem, SnapshotItemResult
 from services.profile.service.batches import Refusals, validated, write_batch
-from services.profile.service.events import bulk_insert, record_events
+from services.profile.service.events import record_events
 from services.profile.service.transactions import assets_updated
 
 _item = TypeAdapter(AssetSnapshotItem)
@@ -101,7 +101,7 @@ def _store(s: Session, good: list[tuple[int, AssetSnapshotItem]], batch: _Batch,
             changes.append({"snapshot_id": old.id, "new_aum_fen": aum_fen})
             batch.replaced.append(result)
         events.append(assets_updated(snap.customer_id, snap.as_of_date, aum_fen))
-    bulk_insert(s, _A, new_rows)
+    insert_rows(s, _A, new_rows)
     if changes:
         stmt = update(_A).where(_A.c.id == bindparam("snapshot_id"))
         s.execute(stmt.values(aum_fen=bindparam("new_aum_fen"), recorded_at=now), changes)

@@ -13,14 +13,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from services.common.auth import Principal
-from services.common.db import Database, table_of
+from services.common.db import Database, insert_rows, table_of
 from services.common.errors import ProblemError
 from services.profile.models import Customer, CustomerImport, branch
 from services.profile.schemas.customers import CustomerBatchItemResult, CustomerBatchResult
 from services.profile.schemas.customers import CustomerImport as CustomerImportIn
 from services.profile.service.batches import Refusals, item_errors, validated, write_batch
 from services.profile.service.customers import Privacy, audit_change, id_lookup_hash
-from services.profile.service.events import bulk_insert, record_events
+from services.profile.service.events import record_events
 from services.profile.service.registration import (
     Identity,
     identity_of,
@@ -149,12 +149,12 @@ def _register(s: Session, fresh: list[_Item], batch: _Batch, actor: Principal, p
     customers = [
         new_customer(no, g.item, g.identity, g.id_hash, privacy.vault) for no, g in zip(numbers, fresh, strict=True)
     ]
-    bulk_insert(s, _C, [{c.name: getattr(row, c.name) for c in _C.columns} for row in customers])
+    insert_rows(s, _C, [{c.name: getattr(row, c.name) for c in _C.columns} for row in customers])
     imports = [
         {"external_id": g.item.external_id, "customer_id": c.id, "fingerprint": g.fingerprint, "imported_at": now}
         for g, c in zip(fresh, customers, strict=True)
     ]
-    bulk_insert(s, _I, imports)
+    insert_rows(s, _I, imports)
     for g, c in zip(fresh, customers, strict=True):
         if g.identity.override:
             reason = g.identity.override

@@ -1,18 +1,18 @@
-"""Bulk writes for the batch paths: many rows in one statement (COPY on PostgreSQL), and many outbox
-events at once. Transactions arrive a thousand at a time, and one insert per row would cost more
-than the rows themselves (psycopg's executemany still sends one statement per row)."""
+"""Bulk writes for the batch paths: COPY lines written in one piece (PostgreSQL), new ids, and many
+outbox events at once; other rows in bulk go through services.common.db.insert_rows. Transactions
+arrive a thousand at a time, and one insert per row would cost more than the rows themselves
+(psycopg's executemany still sends one statement per row)."""
 
 import os
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Table, Text, bindparam, exc, insert
+from sqlalchemy import Table, Text, bindparam, insert
 from sqlalchemy.orm import Session
 
+from services.common.db import copy_into, insert_rows
 from services.common.outbox import serialise_outbox_writes
 from services.profile.models import outbox
 
@@ -34,49 +34,13 @@ def uuid7_strings(n: int) -> list[str]:
     return out
 
 
-def bulk_insert(session: Session, table: Table, rows: list[dict[str, Any]]) -> None:
-    """Inserts `rows` (all with the same keys) in the session's transaction: COPY on PostgreSQL, one
-    executemany on SQLite. Values must already be in their stored form (aware UTC datetimes, fen)."""
-    if not rows:
-        return
-    if session.get_bind().dialect.name != "postgresql":
-        session.execute(insert(table), rows)
-        return
-    from psycopg.types.json import Json  # here, not at the top: a process on SQLite never loads the driver
-
-    columns = list(rows[0])
-    json_cols = {c for c in columns if isinstance(table.c[c].type, JSON)}
-    with _copy(session, table, columns) as copy:
-        for row in rows:
-            copy.write_row([Json(row[c]) if c in json_cols else row[c] for c in columns])
-
-
 def copy_lines(session: Session, table: Table, columns: list[str], lines: str) -> None:
     """PostgreSQL only: `lines` already in COPY's text format (tab between values, `\\N` for null, a
     new line after each row), sent in one piece. The caller escapes: a backslash, tab, new line or
     carriage return inside a value must be written `\\\\`, `\\t`, `\\n`, `\\r`."""
     if lines:
-        with _copy(session, table, columns) as copy:
+        with copy_into(session, table, columns) as copy:
             copy.write(lines)
-
-
-@contextmanager
-def _copy(session: Session, table: Table, columns: list[str]) -> Iterator[Any]:
-    """COPY into `table` on the session's connection. The statement goes past SQLAlchemy, so the
-    driver's errors are raised as SQLAlchemy's: a unique violation for the batch retry, a lost
-    connection or a lock timeout as a storage failure (503, services/common/storage.py)."""
-    import psycopg  # here, not at the top: a process on SQLite never loads the driver (a few MB)
-
-    names = ", ".join(f'"{c}"' for c in columns)
-    statement = f'COPY "{table.name}" ({names}) FROM STDIN'
-    driver = session.connection().connection.driver_connection
-    try:
-        with driver.cursor() as cur, cur.copy(statement) as copy:
-            yield copy
-    except psycopg.IntegrityError as err:
-        raise exc.IntegrityError(statement, None, err) from err
-    except psycopg.OperationalError as err:
-        raise exc.OperationalError(statement, None, err) from err
 
 
 def record_events(session: Session, events: list[tuple[str, str, dict[str, Any]]], occurred_at: datetime) -> None:
@@ -89,7 +53,7 @@ def record_events(session: Session, events: list[tuple[str, str, dict[str, Any]]
         {"event_id": str(uuid.uuid4()), "type": t, "occurred_at": occurred_at, "subject_id": sid, "data": data}
         for t, sid, data in events
     ]
-    bulk_insert(session, outbox, rows)
+    insert_rows(session, outbox, rows)
 
 
 def record_event_texts(session: Session, type_: str, events: list[tuple[str, str]], occurred_at: datetime) -> None:

@@ -10,7 +10,7 @@ from pydantic import TypeAdapter
 from sqlalchemy import Select, case, func, select
 from sqlalchemy.orm import Session
 
-from services.common.db import Database, in_values, table_of
+from services.common.db import Database, in_values, insert_rows, table_of
 from services.common.errors import InvalidInput
 from services.common.money import fen_to_str, str_to_fen
 from services.common.pagination import cursor_invalid, decode_cursor, newest_first, page_of, time_id_key
@@ -26,7 +26,7 @@ from services.profile.schemas.transactions import (
     TransactionRead,
 )
 from services.profile.service.batches import Refusals, validated, write_batch
-from services.profile.service.events import bulk_insert, copy_lines, record_event_texts, record_events, uuid7_strings
+from services.profile.service.events import copy_lines, record_event_texts, record_events, uuid7_strings
 from services.profile.service.guards import require_customer_row
 
 FUTURE_SKEW = timedelta(minutes=5)  # core banking clocks may run a little ahead of ours
@@ -181,8 +181,8 @@ def _write(s: Session, new: list[_New], now: datetime, dialect: str) -> None:
         recorded_at = now.isoformat()
         copy_lines(s, _T, _RECORD_COLUMNS, "".join(_record_line(n, recorded_at) for n in new))
     else:
-        bulk_insert(s, _K, [{"external_id": n.rec.external_id} for n in new])
-        bulk_insert(s, _T, [_row(n, now) for n in new])
+        insert_rows(s, _K, [{"external_id": n.rec.external_id} for n in new])
+        insert_rows(s, _T, [_row(n, now) for n in new])
     record_event_texts(s, "transaction.recorded", [(str(n.rec.customer_id), _event_json(n)) for n in new], now)
 
 
