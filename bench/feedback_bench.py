@@ -98,8 +98,9 @@ def load(url: str, n: int) -> float:
     start = datetime(2026, 1, 1, tzinfo=UTC)
     t0 = time.perf_counter()
     engine = _engine(url)
-    with engine.connect() as conn:  # the responses' months, as the month_partitions job keeps them
-        ensure_month_partitions(conn, "survey_response", "responded_at", start, start + timedelta(days=365))
+    with engine.connect() as conn:  # the responses' and answers' months, as the month_partitions job keeps them
+        for table in ("survey_response", "survey_answer"):
+            ensure_month_partitions(conn, table, "responded_at", start, start + timedelta(days=365))
     engine.dispose()
     with psycopg.connect(url) as conn:
         conn.execute(

@@ -1,6 +1,6 @@
 """Feedback tables: the customer read model, JR/T 0169-2018 code lists (data), complaints with their
-append-only steps, surveys (one row per version), responses (partitioned by month on PostgreSQL, with
-their key table) and answers, follow-up tasks, improvement actions, outbox, and who exported a
+append-only steps, surveys (one row per version), responses (with their key table) and answers, both
+partitioned by month on PostgreSQL, follow-up tasks, improvement actions, outbox, and who exported a
 person's data (personal_data_access)."""
 
 import uuid
@@ -14,6 +14,7 @@ from sqlalchemy import (
     CheckConstraint,
     Column,
     Date,
+    FetchedValue,
     ForeignKey,
     Index,
     Integer,
@@ -218,21 +219,25 @@ class SurveyResponse(Base, table=True):
 
 class SurveyAnswer(Base, table=True):
     """One answer (one row per chosen option for multiple choice): distributions and drivers are
-    GROUP BY over this table."""
+    GROUP BY over this table, partitioned by month of responded_at (its response's) on PostgreSQL like
+    the responses. The primary key is (id, responded_at), so id is not SQLite's row number: the writer
+    numbers the answers (service/responses.py)."""
 
     __tablename__ = "survey_answer"
     __table_args__ = (
         Index("ix_survey_answer_response_id", "response_id"),
         Index("ix_survey_answer_survey_id_question_id", "survey_id", "question_id"),
+        monthly_partitions("responded_at"),
     )
 
-    id: int | None = Field(default=None, sa_column=Column(BigIntPK, primary_key=True, autoincrement=True))
+    # Numbered by the table's sequence on PostgreSQL (its default), by the writer on SQLite.
+    id: int = Field(sa_column=Column(BigIntPK, primary_key=True, autoincrement=False, server_default=FetchedValue()))
     response_id: uuid.UUID = Field(
         sa_column=Column(Uuid(), ForeignKey("survey_response_key.id", ondelete="CASCADE"), nullable=False)
     )
     # Copied from the response so that distributions scan this table alone, without a join.
     survey_id: uuid.UUID = Field(sa_column=Column(Uuid(), nullable=False))
-    responded_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    responded_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False, primary_key=True))
     question_id: str = Field(sa_column=Column(String(40), nullable=False))
     value_int: int | None = Field(default=None, sa_column=Column(Integer))
     choice: str | None = Field(default=None, sa_column=Column(String(80)))

@@ -1,9 +1,10 @@
-"""Survey responses partitioned by month on PostgreSQL: the migration converts stored responses (each in
-its month, answers and follow-ups still referring to them through survey_response_key) and back, on
-both databases; one response per survey and customer holds across partitions, with the same 409; a
-later month's update finds the response in its own partition; deleting a key deletes the response and
-its answers; a month-bounded analysis reads only that month's partition (its EXPLAIN plan); feedback's
-month_partitions job creates the months ahead. SQLite keeps one table and the job does nothing there."""
+"""Survey responses and their answers partitioned by month on PostgreSQL: the migrations convert stored
+responses (each in its month, answers and follow-ups still referring to them through survey_response_key)
+and stored answers, and back, on both databases; one response per survey and customer holds across
+partitions, with the same 409; a later month's update finds the response and its answers in their own
+partitions; deleting a key deletes the response and its answers; a month-bounded analysis reads only
+that month's partitions of responses and answers (their EXPLAIN plans); feedback's month_partitions job
+creates the months ahead of both. SQLite keeps one table each and the job does nothing there."""
 
 import json
 import threading
@@ -28,7 +29,8 @@ from tests.feedback.conftest import ALEMBIC_INI, feedback_settings
 from tests.organisation import HOME_OUTLET
 
 BEFORE = "19036e433dfa"  # the revision before survey responses were partitioned
-T = "survey_response"
+BEFORE_ANSWERS = "78654ebfd073"  # the revision before their answers were
+T, TA = "survey_response", "survey_answer"
 NOW = datetime.now(UTC)
 THIS_MONTH = month_start(NOW)
 RESPONSE, ANSWER, FOLLOW_UP, KEY = (table_of(m) for m in (SurveyResponse, SurveyAnswer, FollowUp, SurveyResponseKey))
@@ -37,8 +39,8 @@ RESPONSE, ANSWER, FOLLOW_UP, KEY = (table_of(m) for m in (SurveyResponse, Survey
 pg_url, pg = dbkit.partition_fixtures("feedback", ALEMBIC_INI)
 
 
-def _month(offset: int) -> str:
-    return partition_name(T, add_months(THIS_MONTH, offset))
+def _month(offset: int, table: str = T) -> str:
+    return partition_name(table, add_months(THIS_MONTH, offset))
 
 
 def _count(conn, table: str) -> int:
@@ -141,10 +143,90 @@ def test_migration_keeps_stored_responses_and_downgrade_restores_them(backend, t
     db.dispose()
 
 
+def _stored_answers(conn, survey_id: uuid.UUID, at: datetime) -> uuid.UUID:
+    """A response with its key and two answers, as the revision before answers were partitioned stored
+    them."""
+    rid, customer = uuid.uuid4(), str(uuid.uuid4())
+    conn.execute(KEY.insert().values(id=rid, survey_id=survey_id, customer_id=customer, responded_at=at))
+    conn.execute(
+        RESPONSE.insert().values(
+            id=rid,
+            survey_id=survey_id,
+            survey_version=1,
+            customer_id=customer,
+            channel="app",
+            nps=9,
+            entered_by=customer,
+            responded_at=at,
+            updated_at=at,
+        )
+    )
+    common = {"response_id": rid, "survey_id": survey_id, "responded_at": at}
+    answers = [
+        {"question_id": "nps", "value_int": 9, "choice": None},
+        {"question_id": "wait", "value_int": None, "choice": "<10min"},
+    ]
+    conn.execute(ANSWER.insert(), [{**common, **a} for a in answers])
+    return rid
+
+
+def _answers(conn) -> set:
+    return set(conn.execute(select(ANSWER.c.id, ANSWER.c.response_id, ANSWER.c.responded_at, ANSWER.c.question_id)))
+
+
+@pytest.mark.parametrize("backend", dbkit.BACKENDS)
+def test_migration_keeps_stored_answers_and_downgrade_restores_them(backend, tmp_path):
+    url = _url(backend, tmp_path)
+    cfg = dbkit.alembic_config(ALEMBIC_INI, url)
+    command.upgrade(cfg, BEFORE_ANSWERS)
+    db = Database(url)
+    survey_id = uuid.uuid4()
+    months = [add_months(THIS_MONTH, -k).replace(day=3) for k in (0, 2, 14)]
+    with db.engine.begin() as conn:
+        rids = [_stored_answers(conn, survey_id, at) for at in months]
+        stored = _answers(conn)
+    command.upgrade(cfg, "head")
+    with db.engine.connect() as conn:
+        parts = dbkit.partition_rows(conn, TA) if backend == "postgres" else {}
+        kept = _answers(conn)
+        inspected = inspect(conn)
+        primary_key = inspected.get_pk_constraint(TA)["constrained_columns"]
+        refers_to = {fk["referred_table"] for fk in inspected.get_foreign_keys(TA)}
+        indexes = {i["name"] for i in inspected.get_indexes(TA)}
+    assert kept == stored and len(kept) == 6
+    assert primary_key == ["id", "responded_at"] and refers_to == {"survey_response_key"}
+    assert indexes == {"ix_survey_answer_response_id", "ix_survey_answer_survey_id_question_id"}
+    if backend == "postgres":  # a partition a month from the oldest answer to three months ahead, a default
+        assert len(parts) == 14 + 3 + 1 + 1 and parts[f"{TA}_default"] == 0
+        assert {n: c for n, c in parts.items() if c} == {_month(k, TA): 2 for k in (0, -2, -14)}
+        with db.engine.begin() as conn:  # the sequence still numbers an answer written without an id
+            later = {"response_id": rids[0], "survey_id": survey_id, "responded_at": months[0], "question_id": "x"}
+            new_id = conn.execute(ANSWER.insert().values(**later).returning(ANSWER.c.id)).scalar_one()
+            assert new_id > max(i for i, *_ in stored)
+            conn.execute(delete(ANSWER).where(ANSWER.c.id == new_id))
+    with db.engine.begin() as conn:  # deleting a key deletes its answers, in their month
+        conn.execute(delete(KEY).where(KEY.c.id == rids[1]))
+        assert _count(conn, TA) == 4
+        stored = _answers(conn)
+
+    command.downgrade(cfg, BEFORE_ANSWERS)
+    with db.engine.begin() as conn:
+        assert _answers(conn) == stored
+        assert backend == "sqlite" or dbkit.partition_rows(conn, TA) == {}
+        inspected = inspect(conn)
+        assert inspected.get_pk_constraint(TA)["constrained_columns"] == ["id"]
+        assert {fk["referred_table"] for fk in inspected.get_foreign_keys(TA)} == {"survey_response_key"}
+        assert len(inspected.get_indexes(TA)) == 2
+        later = {"response_id": rids[0], "survey_id": survey_id, "responded_at": months[0], "question_id": "x"}
+        conn.execute(ANSWER.insert().values(**later))  # numbered by the table again (rowid, sequence)
+        assert conn.execute(select(func.max(ANSWER.c.id))).scalar_one() > max(i for i, *_ in stored)
+    db.dispose()
+
+
 def test_one_response_per_customer_across_months_with_the_same_409(client, auth, clock, feedback_db):
     # On PostgreSQL each month the test's clock passes gets its own partition (in the test's transaction).
     created = ensure_partitions_ahead(feedback_db, metadata, clock.now)
-    assert len(created) == (0 if feedback_db.url.startswith("sqlite") else 4)
+    assert len(created) == (0 if feedback_db.url.startswith("sqlite") else 8)  # responses' and answers
     s = f.published_survey(client, auth("staff"))
     cid = str(uuid.uuid4())
     me = auth("customer", sub=cid)
@@ -161,8 +243,13 @@ def test_one_response_per_customer_across_months_with_the_same_409(client, auth,
     assert (updated["id"], updated["responded_at"], updated["nps"]) == (kept["id"], kept["responded_at"], 2)
     with feedback_db.read() as session:
         scores = session.execute(select(RESPONSE.c.nps).where(RESPONSE.c.customer_id == cid)).scalars().all()
-        answered = session.execute(select(ANSWER.c.question_id).where(ANSWER.c.response_id == uuid.UUID(kept["id"])))
-        assert sorted(scores) == [2, 9] and list(answered.scalars()) == ["nps"]
+        answered = session.execute(
+            select(ANSWER.c.question_id, ANSWER.c.responded_at).where(ANSWER.c.response_id == uuid.UUID(kept["id"]))
+        ).all()
+        ids = session.execute(select(ANSWER.c.id)).scalars().all()
+    assert sorted(scores) == [2, 9] and [q for q, _ in answered] == ["nps"]
+    assert [at for _, at in answered] == [datetime.fromisoformat(kept["responded_at"])]  # the response's month
+    assert len(ids) == len(set(ids))  # numbered once each on both databases
 
 
 @pytest.mark.postgres
@@ -225,10 +312,12 @@ def test_month_bounded_analysis_reads_only_that_months_partition(pg, auth):
         clock.now = add_months(THIS_MONTH, -k).replace(day=5)
         f.answer(client, auth("customer", sub=f.known_customer(client)), survey["id"], nps=10 - k, wait="<10min")
     client.close()
-    assert ensure_partitions_ahead(pg, metadata, NOW) == [_month(-2), _month(-1)]  # history out of the default
+    history = [_month(-2), _month(-1), _month(-2, TA), _month(-1, TA)]
+    assert ensure_partitions_ahead(pg, metadata, NOW) == history  # out of the default partitions
     sid, start, end = uuid.UUID(survey["id"]), add_months(THIS_MONTH, -1), THIS_MONTH
     result = analysis.analyse_survey(pg, survey_id=sid, start=start, end=end, small_sample=30, reach={HOME_OUTLET})
     assert (result.responses, result.nps.value) == (1, 100.0)
+    assert [(d.question_id, d.n) for d in result.distributions if d.n] == [("nps", 1), ("wait", 1)]
     with pg.engine.connect() as conn:
         scores, plan = dbkit.scanned_relations(conn, analysis.scores_query(sid, start, end, None))
         answers, answers_plan = dbkit.scanned_relations(
@@ -236,12 +325,35 @@ def test_month_bounded_analysis_reads_only_that_months_partition(pg, auth):
         )
         wide, _ = dbkit.scanned_relations(conn, analysis.scores_query(sid, None, None, None))
     assert scores == {_month(-1)}, json.dumps(plan, indent=1)
-    assert answers == {"survey_answer", _month(-1)}, json.dumps(answers_plan, indent=1)
+    assert answers == {_month(-1, TA), _month(-1)}, json.dumps(answers_plan, indent=1)
     assert {_month(0), _month(-1), _month(-2), f"{T}_default"} <= wide
 
 
 @pytest.mark.postgres
-def test_feedbacks_month_partitions_job_creates_the_responses_months_ahead(pg):
+def test_a_one_month_distribution_reads_one_answer_partition(pg, auth):
+    client, clock = _app_at(pg, add_months(THIS_MONTH, -2).replace(day=5))
+    window = {"opens_at": add_months(THIS_MONTH, -3).isoformat(), "closes_at": add_months(THIS_MONTH, 3).isoformat()}
+    survey = f.published_survey(client, auth("staff"), **window)
+    for k in (2, 1, 0):
+        clock.now = add_months(THIS_MONTH, -k).replace(day=5)
+        f.answer(client, auth("customer"), survey["id"], nps=10 - k, wait="<10min")
+    client.close()
+    ensure_partitions_ahead(pg, metadata, NOW)
+    sid, start, end = uuid.UUID(survey["id"]), add_months(THIS_MONTH, -1), THIS_MONTH
+    with pg.engine.connect() as conn:
+        month, plan = dbkit.scanned_relations(conn, analysis.distribution_query(sid, start, end, None))
+        counts = conn.execute(analysis.distribution_query(sid, start, end, None)).all()
+        # The same query without the bound on the answers' time reads every answer partition.
+        unbounded, _ = dbkit.scanned_relations(conn, analysis.distribution_query(sid, None, None, None))
+        drivers, drivers_plan = dbkit.scanned_relations(conn, analysis.drivers_query(sid, start, end, None, ["wait"]))
+    assert month == {_month(-1, TA)}, json.dumps(plan, indent=1)
+    assert sorted((q, v, c, n) for q, v, c, n in counts) == [("nps", 9, None, 1), ("wait", None, "<10min", 1)]
+    assert {_month(k, TA) for k in (0, -1, -2)} | {f"{TA}_default"} <= unbounded
+    assert drivers == {_month(-1, TA), _month(-1)}, json.dumps(drivers_plan, indent=1)
+
+
+@pytest.mark.postgres
+def test_feedbacks_month_partitions_job_creates_the_responses_and_answers_months_ahead(pg):
     clock = ManualClock(add_months(THIS_MONTH, 2))
     settings = feedback_settings(pg.url)
     ctx, book = build_complaints(settings, clock)
@@ -249,8 +361,9 @@ def test_feedbacks_month_partitions_job_creates_the_responses_months_ahead(pg):
     assert "month_partitions" in [job.name for job in runner.jobs]
     assert runner.run_now("month_partitions", force=True)
     with pg.engine.connect() as conn:
-        parts = dbkit.partition_rows(conn, T)
-    assert _month(5) in parts and _month(6) not in parts
+        parts = {table: dbkit.partition_rows(conn, table) for table in (T, TA)}
+    for table in (T, TA):
+        assert _month(5, table) in parts[table] and _month(6, table) not in parts[table]
     assert ensure_partitions_ahead(pg, metadata, NOW) == []  # nothing missing now
 
 

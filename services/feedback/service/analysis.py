@@ -80,17 +80,24 @@ def _period(survey_id: uuid.UUID, start: datetime | None, end: datetime | None, 
     return where
 
 
-def _answer_period(survey_id: uuid.UUID, start: datetime | None, end: datetime | None, reach: set[str] | None) -> list:
-    """The answers to the survey in [start, end), of the respondents in `reach`: an answer carries its
-    response's time, so the responses looked up for the reach are bounded alike (on PostgreSQL only
-    the period's months are read)."""
-    where = [A.c.survey_id == survey_id]
-    if reach is not None:
-        where.append(A.c.response_id.in_(select(R.c.id).where(*_period(survey_id, start, end, reach))))
+def _answer_bounds(start: datetime | None, end: datetime | None) -> list:
+    """[start, end) on the answers' own copy of their response's time, the answers' partition key: on
+    PostgreSQL only the period's months of survey_answer are read, joined to the responses or not."""
+    where = []
     if start is not None:
         where.append(A.c.responded_at >= start)
     if end is not None:
         where.append(A.c.responded_at < end)
+    return where
+
+
+def _answer_period(survey_id: uuid.UUID, start: datetime | None, end: datetime | None, reach: set[str] | None) -> list:
+    """The answers to the survey in [start, end), of the respondents in `reach`: an answer carries its
+    response's time, so the responses looked up for the reach are bounded alike (on PostgreSQL only
+    the period's months are read)."""
+    where = [A.c.survey_id == survey_id, *_answer_bounds(start, end)]
+    if reach is not None:
+        where.append(A.c.response_id.in_(select(R.c.id).where(*_period(survey_id, start, end, reach))))
     return where
 
 
@@ -253,6 +260,31 @@ def breakdown(
     return Breakdown(survey_id=survey_id, by=by, rows=rows)
 
 
+def drivers_query(
+    survey_id: uuid.UUID, start: datetime | None, end: datetime | None, reach: set[str] | None, closed: list[str]
+) -> Select:
+    """Per answer of the `closed` questions, the NPS of the period's responses that gave it: both tables
+    bounded by the period, so on PostgreSQL each reads only its months."""
+    answer = func.coalesce(A.c.choice, cast(A.c.value_int, String)).label("answer")
+    return (
+        select(
+            A.c.question_id,
+            answer,
+            func.count(R.c.nps).label("n"),
+            func.avg(R.c.nps).label("mean_nps"),
+            func.sum(case((R.c.nps <= 6, 1), else_=0)).label("detractors"),
+        )
+        .select_from(A.join(R, R.c.id == A.c.response_id))
+        .where(
+            *_period(survey_id, start, end, reach),
+            *_answer_bounds(start, end),
+            A.c.survey_id == survey_id,
+            A.c.question_id.in_(closed),
+        )
+        .group_by(A.c.question_id, answer)
+    )
+
+
 def drivers(
     db: Database,
     *,
@@ -263,25 +295,12 @@ def drivers(
 ) -> Drivers:
     """For each answer of each closed question, the mean NPS of the customers who gave it and the
     share of detractors among them."""
-    where = _period(survey_id, start, end, reach)
     with db.read() as s:
         sv = _latest_survey(s, survey_id)
         closed = [q["id"] for q in sv.questions if q["type"] not in ("nps", "free_text")]
         if not closed:
             return Drivers(survey_id=survey_id, rows=[])
-        answer = func.coalesce(A.c.choice, cast(A.c.value_int, String)).label("answer")
-        rows = s.execute(
-            select(
-                A.c.question_id,
-                answer,
-                func.count(R.c.nps).label("n"),
-                func.avg(R.c.nps).label("mean_nps"),
-                func.sum(case((R.c.nps <= 6, 1), else_=0)).label("detractors"),
-            )
-            .select_from(A.join(R, R.c.id == A.c.response_id))
-            .where(*where, A.c.survey_id == survey_id, A.c.question_id.in_(closed))
-            .group_by(A.c.question_id, answer)
-        ).all()
+        rows = s.execute(drivers_query(survey_id, start, end, reach, closed)).all()
     out = [
         DriverRow(
             question_id=r.question_id,
@@ -318,7 +337,7 @@ def top_terms(
             s.execute(
                 select(A.c.text)
                 .select_from(A.join(R, R.c.id == A.c.response_id))
-                .where(*where, A.c.text.is_not(None))
+                .where(*where, *_answer_bounds(start, end), A.c.text.is_not(None))
                 .order_by(R.c.responded_at.desc())
                 .limit(max_documents)
             )

@@ -5,7 +5,7 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, exc, select
+from sqlalchemy import delete, exc, func, select
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
@@ -231,12 +231,28 @@ def _store_response(
         r = existing
         for name, value in fields.items():
             setattr(r, name, value)
-        s.execute(delete(SurveyAnswer).where(col(SurveyAnswer.response_id) == r.id))
+        # The response's answers carry its time: on PostgreSQL only its month's partition is read.
+        s.execute(
+            delete(SurveyAnswer).where(
+                col(SurveyAnswer.response_id) == r.id, col(SurveyAnswer.responded_at) == r.responded_at
+            )
+        )
     s.flush()
     rows = _answer_rows(r, sv.questions, answers, vault)
     if rows:
-        s.execute(table_of(SurveyAnswer).insert(), rows)
+        s.execute(table_of(SurveyAnswer).insert(), _numbered(s, rows))
     return r
+
+
+def _numbered(s: Session, rows: list[dict]) -> list[dict]:
+    """The answer rows with their ids where the database does not give them: on SQLite the key is (id,
+    responded_at), so id is not the row number, and the next ids are those it would hand out itself (one
+    writer, BEGIN IMMEDIATE). On PostgreSQL the column's default, the table's sequence, numbers them."""
+    if s.get_bind().dialect.name == "postgresql":
+        return rows
+    answer = table_of(SurveyAnswer)
+    first = int(s.execute(select(func.coalesce(func.max(answer.c.id), 0))).scalar_one()) + 1
+    return [{**row, "id": first + n} for n, row in enumerate(rows)]
 
 
 def _first_response(s: Session, sv: Survey, customer_id: str, now: datetime, fields: dict[str, Any]) -> SurveyResponse:
