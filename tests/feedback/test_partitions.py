@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from alembic import command
+from alembic.config import Config
 from fastapi.testclient import TestClient
 from sqlalchemy import delete, exc, func, inspect, select, text
 
@@ -34,6 +35,7 @@ T, TA = "survey_response", "survey_answer"
 NOW = datetime.now(UTC)
 THIS_MONTH = month_start(NOW)
 RESPONSE, ANSWER, FOLLOW_UP, KEY = (table_of(m) for m in (SurveyResponse, SurveyAnswer, FollowUp, SurveyResponseKey))
+STORED_MONTHS = [add_months(THIS_MONTH, -k).replace(day=3) for k in (0, 2, 14)]  # the migration tests' rows
 
 
 pg_url, pg = dbkit.partition_fixtures("feedback", ALEMBIC_INI)
@@ -47,10 +49,14 @@ def _count(conn, table: str) -> int:
     return conn.execute(text(f"SELECT count(*) FROM {table}")).scalar_one()  # noqa: S608 - test constants
 
 
-def _stored_response(conn, survey_id: uuid.UUID, customer_id: str, at: datetime, nps: int) -> uuid.UUID:
-    """A response as the revision before partitioning stored it, with two answers and, for a
-    detractor, a follow-up."""
+def _stored_response(
+    conn, survey_id: uuid.UUID, customer_id: str, at: datetime, nps: int, keyed: bool = False
+) -> uuid.UUID:
+    """A response as the revision before partitioning stored it (`keyed`: the revision before its
+    answers were, with the response's key first), with two answers and, for a detractor, a follow-up."""
     rid = uuid.uuid4()
+    if keyed:
+        conn.execute(KEY.insert().values(id=rid, survey_id=survey_id, customer_id=customer_id, responded_at=at))
     conn.execute(
         RESPONSE.insert().values(
             id=rid,
@@ -86,21 +92,23 @@ def _stored_response(conn, survey_id: uuid.UUID, customer_id: str, at: datetime,
     return rid
 
 
-def _url(backend: str, tmp_path) -> str:
+def _migrated_to(revision: str, backend: str, tmp_path) -> tuple[Config, Database]:
+    """A fresh database of `backend` migrated to `revision`, its Alembic config and the database."""
     if backend == "sqlite":
-        return dbkit.sqlite_url(tmp_path / "feedback.db")
-    dbkit.require_postgres()
-    return dbkit.fresh_pg_database(f"test_feedback_partitions_{dbkit.worker_id()}")
+        url = dbkit.sqlite_url(tmp_path / "feedback.db")
+    else:
+        dbkit.require_postgres()
+        url = dbkit.fresh_pg_database(f"test_feedback_partitions_{dbkit.worker_id()}")
+    cfg = dbkit.alembic_config(ALEMBIC_INI, url)
+    command.upgrade(cfg, revision)
+    return cfg, Database(url)
 
 
 @pytest.mark.parametrize("backend", dbkit.BACKENDS)
 def test_migration_keeps_stored_responses_and_downgrade_restores_them(backend, tmp_path):
-    url = _url(backend, tmp_path)
-    cfg = dbkit.alembic_config(ALEMBIC_INI, url)
-    command.upgrade(cfg, BEFORE)
-    db = Database(url)
+    cfg, db = _migrated_to(BEFORE, backend, tmp_path)
     survey_id = uuid.uuid4()
-    months = [add_months(THIS_MONTH, -k).replace(day=3) for k in (0, 2, 14)]
+    months = STORED_MONTHS
     with db.engine.begin() as conn:
         rids = [
             _stored_response(conn, survey_id, str(uuid.uuid4()), at, nps)
@@ -143,47 +151,16 @@ def test_migration_keeps_stored_responses_and_downgrade_restores_them(backend, t
     db.dispose()
 
 
-def _stored_answers(conn, survey_id: uuid.UUID, at: datetime) -> uuid.UUID:
-    """A response with its key and two answers, as the revision before answers were partitioned stored
-    them."""
-    rid, customer = uuid.uuid4(), str(uuid.uuid4())
-    conn.execute(KEY.insert().values(id=rid, survey_id=survey_id, customer_id=customer, responded_at=at))
-    conn.execute(
-        RESPONSE.insert().values(
-            id=rid,
-            survey_id=survey_id,
-            survey_version=1,
-            customer_id=customer,
-            channel="app",
-            nps=9,
-            entered_by=customer,
-            responded_at=at,
-            updated_at=at,
-        )
-    )
-    common = {"response_id": rid, "survey_id": survey_id, "responded_at": at}
-    answers = [
-        {"question_id": "nps", "value_int": 9, "choice": None},
-        {"question_id": "wait", "value_int": None, "choice": "<10min"},
-    ]
-    conn.execute(ANSWER.insert(), [{**common, **a} for a in answers])
-    return rid
-
-
 def _answers(conn) -> set:
     return set(conn.execute(select(ANSWER.c.id, ANSWER.c.response_id, ANSWER.c.responded_at, ANSWER.c.question_id)))
 
 
 @pytest.mark.parametrize("backend", dbkit.BACKENDS)
 def test_migration_keeps_stored_answers_and_downgrade_restores_them(backend, tmp_path):
-    url = _url(backend, tmp_path)
-    cfg = dbkit.alembic_config(ALEMBIC_INI, url)
-    command.upgrade(cfg, BEFORE_ANSWERS)
-    db = Database(url)
+    cfg, db = _migrated_to(BEFORE_ANSWERS, backend, tmp_path)
     survey_id = uuid.uuid4()
-    months = [add_months(THIS_MONTH, -k).replace(day=3) for k in (0, 2, 14)]
     with db.engine.begin() as conn:
-        rids = [_stored_answers(conn, survey_id, at) for at in months]
+        rids = [_stored_response(conn, survey_id, str(uuid.uuid4()), at, 9, keyed=True) for at in STORED_MONTHS]
         stored = _answers(conn)
     command.upgrade(cfg, "head")
     with db.engine.connect() as conn:
@@ -200,7 +177,12 @@ def test_migration_keeps_stored_answers_and_downgrade_restores_them(backend, tmp
         assert len(parts) == 14 + 3 + 1 + 1 and parts[f"{TA}_default"] == 0
         assert {n: c for n, c in parts.items() if c} == {_month(k, TA): 2 for k in (0, -2, -14)}
         with db.engine.begin() as conn:  # the sequence still numbers an answer written without an id
-            later = {"response_id": rids[0], "survey_id": survey_id, "responded_at": months[0], "question_id": "x"}
+            later = {
+                "response_id": rids[0],
+                "survey_id": survey_id,
+                "responded_at": STORED_MONTHS[0],
+                "question_id": "x",
+            }
             new_id = conn.execute(ANSWER.insert().values(**later).returning(ANSWER.c.id)).scalar_one()
             assert new_id > max(i for i, *_ in stored)
             conn.execute(delete(ANSWER).where(ANSWER.c.id == new_id))
@@ -217,7 +199,7 @@ def test_migration_keeps_stored_answers_and_downgrade_restores_them(backend, tmp
         assert inspected.get_pk_constraint(TA)["constrained_columns"] == ["id"]
         assert {fk["referred_table"] for fk in inspected.get_foreign_keys(TA)} == {"survey_response_key"}
         assert len(inspected.get_indexes(TA)) == 2
-        later = {"response_id": rids[0], "survey_id": survey_id, "responded_at": months[0], "question_id": "x"}
+        later = {"response_id": rids[0], "survey_id": survey_id, "responded_at": STORED_MONTHS[0], "question_id": "x"}
         conn.execute(ANSWER.insert().values(**later))  # numbered by the table again (rowid, sequence)
         assert conn.execute(select(func.max(ANSWER.c.id))).scalar_one() > max(i for i, *_ in stored)
     db.dispose()
