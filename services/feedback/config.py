@@ -38,7 +38,7 @@ class FeedbackSettings(
     # (complaint.overdue); docs/operations.md
     job_overdue_sweep_schedule: str = "every 300s"
     job_retention_sweep_schedule: str = "45 2 * * *"  # redacts what is past retention (below)
-    # PostgreSQL: survey_response's monthly partitions are created this many months ahead.
+    # PostgreSQL: survey_response's and survey_answer's monthly partitions are created this many months ahead.
     job_month_partitions_schedule: str = "55 3 * * *"
     partition_months_ahead: int = Field(default=3, ge=1, le=24)
     # The second extension (to the maximum) waits for a supervisor or admin other than the staff member
