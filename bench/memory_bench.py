@@ -141,7 +141,10 @@ def main(argv: list[str] | None = None) -> int:
         idle = {name: rss_mb(pid) for name, pid in pids.items()}
         started = time.monotonic()
         demo = [sys.executable, "-m", "services.profile.tools.demo", "--n", str(args.customers), "--seed", "1"]
-        subprocess.run([*demo, "--url", suite.url("profile")], cwd=ROOT, check=True, capture_output=True)
+        loaded = subprocess.run([*demo, "--url", suite.url("profile")], cwd=ROOT, capture_output=True, text=True)
+        if loaded.returncode != 0:
+            print(f"  the demo loader failed (exit {loaded.returncode}):\n{loaded.stderr[-3000:]}")
+            return 1
         print(f"  demo data: {args.customers:,} customers with 90 days of transactions through profile's API")
         load = Load(suite, args.threads)
         ids = load.customer_ids(args.users)

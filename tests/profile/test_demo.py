@@ -4,6 +4,7 @@ idempotent when run again."""
 from collections import Counter
 from datetime import date
 
+import httpx
 from sqlalchemy import func, select
 
 from services.common.auth import mint_token
@@ -70,3 +71,47 @@ def test_load_through_the_api_then_again_loads_nothing_twice(client, profile_db)
     again = demo.load(client, n=12, seed=3, **tokens, concurrency=1, today=TODAY)
     assert (again.customers, again.skipped, again.transactions) == (0, 12, 0)
     assert counts() == before
+
+
+def _answers(*statuses: int, retry_after: str = "0"):
+    """An httpx transport answering `statuses` in turn (the last again after them), counting calls."""
+    calls = []
+
+    def handle(request):
+        calls.append(request.content)
+        status = statuses[min(len(calls), len(statuses)) - 1]
+        return httpx.Response(status, headers={"Retry-After": retry_after} if status in demo.BUSY else {})
+
+    return httpx.MockTransport(handle), calls
+
+
+def test_the_loader_sends_a_refused_request_again_until_it_is_done():
+    transport, calls = _answers(503, 429, 201)
+    with demo.PatientClient(transport=transport, base_url="http://profile") as client:
+        resp = client.post("/v1/customers", json={"name": "x"})
+    assert resp.status_code == 201
+    assert calls == [b'{"name":"x"}'] * 3  # the same body each time
+
+
+def test_the_loader_gives_up_after_six_refusals_and_returns_the_last():
+    transport, calls = _answers(503)
+    with demo.PatientClient(transport=transport, base_url="http://profile") as client:
+        assert client.get("/v1/customers").status_code == 503
+    assert len(calls) == demo.ATTEMPTS == 6
+
+
+def test_the_loader_does_not_repeat_what_failed_for_another_reason():
+    transport, calls = _answers(500, 201)
+    with demo.PatientClient(transport=transport, base_url="http://profile") as client:
+        assert client.get("/v1/customers").status_code == 500
+    assert len(calls) == 1
+
+
+def test_the_loader_waits_what_retry_after_says_at_most_five_seconds():
+    assert [demo._wait(v) for v in ("2", None, "600", "-3", "Wed, 21 Oct 2026 07:28:00 GMT")] == [
+        2.0,
+        1.0,
+        5.0,
+        0.0,
+        1.0,
+    ]

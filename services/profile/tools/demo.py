@@ -257,6 +257,36 @@ class DemoError(RuntimeError):
     pass
 
 
+BUSY = (429, 503)  # refused without being done (too many connections, storage busy): worth waiting for
+ATTEMPTS = 6
+MAX_WAIT_SECONDS = 5.0
+
+
+class PatientClient(httpx.Client):
+    """An httpx.Client that sends a request again when the service answers 429 or 503: such a refusal
+    did nothing (the write's transaction rolled back, or the request never reached a handler), so the
+    same request is safe to repeat. It waits what Retry-After says (at most 5 s; 1 s without one), up
+    to six attempts in all, then returns the last answer. A busy moment of a suite that is still
+    starting (`make run` loads the demo while the consumers catch up) then slows the load, not ends it."""
+
+    def send(self, request: httpx.Request, **kwargs: Any) -> httpx.Response:
+        for attempt in range(1, ATTEMPTS + 1):
+            resp = super().send(request, **kwargs)
+            if resp.status_code not in BUSY or attempt == ATTEMPTS:
+                return resp
+            resp.read()
+            resp.close()
+            time.sleep(_wait(resp.headers.get("retry-after")))
+        raise AssertionError("unreachable")
+
+
+def _wait(retry_after: str | None) -> float:
+    try:
+        return min(max(float(retry_after or 1), 0.0), MAX_WAIT_SECONDS)
+    except ValueError:  # an HTTP date: wait the default
+        return 1.0
+
+
 def _check(resp: httpx.Response, *ok: int) -> httpx.Response:
     if resp.status_code not in ok:
         raise DemoError(f"{resp.request.method} {resp.request.url.path}: HTTP {resp.status_code} {resp.text[:300]}")
@@ -415,7 +445,7 @@ def main(argv: list[str] | None = None) -> int:
     # core banking's share: it records transactions and asset snapshots, nothing else
     system = mint_for(settings, sub="demo-core-banking", role="system", scope="transactions:write", ttl_seconds=7200)
     limits = httpx.Limits(max_connections=args.concurrency, max_keepalive_connections=args.concurrency)
-    with httpx.Client(base_url=args.url, timeout=60.0, limits=limits) as client:
+    with PatientClient(base_url=args.url, timeout=60.0, limits=limits) as client:
         try:
             if args.if_empty and _has_customers(client, staff):
                 print("profile already has customers; nothing loaded")
