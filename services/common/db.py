@@ -27,6 +27,7 @@ from sqlalchemy import (
     create_engine,
     event,
     exc,
+    func,
     insert,
     make_url,
     select,
@@ -248,6 +249,14 @@ def _pg_arrays(
         params[f"a{i}"] = [process(v) for v in values] if process else values
         casts.append(f"CAST(:a{i} AS {column_type.compile(dialect=dialect)}[])")
     return casts, params
+
+
+def next_ids_on_sqlite(s: Session, column: Any, count: int) -> list[int]:
+    """The `count` ids after the highest in `column`: those SQLite would hand out itself, for a table
+    whose id is not its row number (a key of two columns, or ids given to other rows too). Safe only in
+    a write transaction (BEGIN IMMEDIATE, Database.write): SQLite has one writer at a time."""
+    first = int(s.execute(select(func.coalesce(func.max(column), 0))).scalar_one()) + 1
+    return list(range(first, first + count))
 
 
 def insert_rows(s: Session, table: Table, rows: list[dict[str, Any]]) -> None:

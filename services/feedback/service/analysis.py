@@ -72,23 +72,18 @@ def _period(survey_id: uuid.UUID, start: datetime | None, end: datetime | None, 
     """The responses to the survey in [start, end), of the respondents' branches in `reach` (None: every
     branch; a response carries its respondent's branch). The bounds are on the partition key: on
     PostgreSQL a bounded period reads only the months it covers (tests/feedback/test_partitions.py)."""
-    where = [R.c.survey_id == survey_id, in_reach(R.c.branch_code, reach)]
-    if start is not None:
-        where.append(R.c.responded_at >= start)
-    if end is not None:
-        where.append(R.c.responded_at < end)
-    return where
+    return [R.c.survey_id == survey_id, in_reach(R.c.branch_code, reach), *_within(R.c.responded_at, start, end)]
+
+
+def _within(column: Any, start: datetime | None, end: datetime | None) -> list:
+    """[start, end) on `column`, either bound left out when None."""
+    return [*([column >= start] if start is not None else []), *([column < end] if end is not None else [])]
 
 
 def _answer_bounds(start: datetime | None, end: datetime | None) -> list:
     """[start, end) on the answers' own copy of their response's time, the answers' partition key: on
     PostgreSQL only the period's months of survey_answer are read, joined to the responses or not."""
-    where = []
-    if start is not None:
-        where.append(A.c.responded_at >= start)
-    if end is not None:
-        where.append(A.c.responded_at < end)
-    return where
+    return _within(A.c.responded_at, start, end)
 
 
 def _answer_period(survey_id: uuid.UUID, start: datetime | None, end: datetime | None, reach: set[str] | None) -> list:

@@ -5,12 +5,12 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, exc, func, select
+from sqlalchemy import delete, exc, select
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
 from services.common.auth import Principal
-from services.common.db import Database, is_unique_violation, table_of
+from services.common.db import Database, is_unique_violation, next_ids_on_sqlite, table_of
 from services.common.errors import Conflict, Forbidden, InvalidInput
 from services.common.outbox import record_event
 from services.common.pagination import newest_first, page_of, time_id_key
@@ -250,9 +250,8 @@ def _numbered(s: Session, rows: list[dict]) -> list[dict]:
     writer, BEGIN IMMEDIATE). On PostgreSQL the column's default, the table's sequence, numbers them."""
     if s.get_bind().dialect.name == "postgresql":
         return rows
-    answer = table_of(SurveyAnswer)
-    first = int(s.execute(select(func.coalesce(func.max(answer.c.id), 0))).scalar_one()) + 1
-    return [{**row, "id": first + n} for n, row in enumerate(rows)]
+    ids = next_ids_on_sqlite(s, table_of(SurveyAnswer).c.id, len(rows))
+    return [{**row, "id": i} for i, row in zip(ids, rows, strict=True)]
 
 
 def _first_response(s: Session, sv: Survey, customer_id: str, now: datetime, fields: dict[str, Any]) -> SurveyResponse:

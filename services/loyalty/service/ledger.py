@@ -8,10 +8,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, text
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
-from services.common.db import insert_rows, table_of, update_rows, utcnow
+from services.common.db import insert_rows, next_ids_on_sqlite, table_of, update_rows, utcnow
 from services.common.errors import Conflict, NotFound
 from services.common.outbox import record_event, serialise_outbox_writes
 from services.loyalty.models import LedgerEntry, LedgerEntryKey, PointsAccount, PointsAllocation, PointsLot, outbox
@@ -305,9 +305,8 @@ def _number_entries(s: Session, dedupe_keys: list[str | None]) -> list[int]:
             "SELECT nextval(pg_get_serial_sequence('points_ledger_entry_key', 'id')) FROM generate_series(1, :n)"
         )
         ids = sorted(s.execute(stmt, {"n": len(dedupe_keys)}).scalars())
-    else:  # SQLite has one writer (BEGIN IMMEDIATE): the next ids are those it would hand out itself
-        first = int(s.execute(select(func.coalesce(func.max(keys.c.id), 0))).scalar_one()) + 1
-        ids = list(range(first, first + len(dedupe_keys)))
+    else:
+        ids = next_ids_on_sqlite(s, keys.c.id, len(dedupe_keys))
     insert_rows(s, keys, [{"id": i, "dedupe_key": k} for i, k in zip(ids, dedupe_keys, strict=True)])
     return ids
 
